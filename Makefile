@@ -1,0 +1,34 @@
+# The two commands of the README: `make run` and `make test`. Each one
+# installs what is missing first (scripts/setup.sh), then builds.
+BUILD ?= build
+CMAKE_FLAGS ?=
+
+.PHONY: all setup build run test unit bench clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DROOST_WERROR=ON $(CMAKE_FLAGS)
+
+build: setup $(BUILD)/build.ninja
+	cmake --build $(BUILD)
+
+run: build
+	@scripts/run.sh $(BUILD)
+
+# The integration tests start their own embedded database, whatever is configured.
+test: export ROOST_NEED_EMBEDDED_DB=1
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 900
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -L unit
+
+bench: build
+	@bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,87 @@
+/* Query-string parsing for the ingress; pure code, unit-tested. */
+#include "query.h"
+
+#include <string.h>
+
+static int
+query_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool
+query_decode(const char *in, size_t len, char *out, size_t *out_len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (in[i] == '%') {
+            if (i + 2 >= len)
+                return false;
+            int hi = query_hex(in[i + 1]), lo = query_hex(in[i + 2]);
+            if (hi < 0 || lo < 0)
+                return false;
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[o++] = in[i] == '+' ? ' ' : in[i];
+        }
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return true;
+}
+
+bool
+query_parse(const char *q, size_t len, bson_t *out, bson_error_t *error)
+{
+    const char *end = q + len;
+    bool ok = false;
+    char *key = bson_malloc(len + 1), *value = bson_malloc(len + 1);
+
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *pair_end = amp != NULL ? amp : end;
+        const char *eq = memchr(q, '=', (size_t)(pair_end - q));
+        const char *key_end = eq != NULL ? eq : pair_end;
+        size_t klen, vlen = 0;
+
+        if (pair_end == q) { /* "a=1&&b=2": tolerate empty pairs */
+            q = pair_end + 1;
+            continue;
+        }
+        if (!query_decode(q, (size_t)(key_end - q), key, &klen) ||
+            (eq != NULL && !query_decode(eq + 1, (size_t)(pair_end - eq - 1), value, &vlen))) {
+            bson_set_error(error, 1, 400, "query string has a malformed percent-escape");
+            goto done;
+        }
+        if (eq == NULL)
+            value[0] = '\0';
+        if (klen == 0) {
+            bson_set_error(error, 1, 400, "query string has a parameter without a name");
+            goto done;
+        }
+        if (memchr(key, '\0', klen) != NULL || memchr(value, '\0', vlen) != NULL ||
+            !bson_utf8_validate(key, klen, false) || !bson_utf8_validate(value, vlen, false)) {
+            bson_set_error(error, 1, 400, "query parameter is not valid UTF-8");
+            goto done;
+        }
+        bson_iter_t seen;
+        if (bson_iter_init_find(&seen, out, key)) {
+            bson_set_error(error, 1, 400, "query parameter '%s' is given more than once", key);
+            goto done;
+        }
+        bson_append_utf8(out, key, (int)klen, value, (int)vlen);
+        q = pair_end + 1;
+    }
+    ok = true;
+done:
+    bson_free(key);
+    bson_free(value);
+    return ok;
+}

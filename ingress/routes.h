@@ -1,0 +1,56 @@
+/*
+ * The ingress routing table: method + path pattern -> nng op, with what
+ * the route needs (auth, body kind) and how its reply is rendered. Each
+ * REST resource lists its rows in its own file under api/; routes.c joins
+ * them. Adding a route is adding a row.
+ */
+#ifndef ROOST_ROUTES_H
+#define ROOST_ROUTES_H
+
+#include <stddef.h>
+
+typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON } route_body_t;
+typedef enum { ROUTE_AUTH_NONE, ROUTE_AUTH_REQUIRED } route_auth_t;
+
+#define ROUTE_PAGINATED 0x1 /* a 200 reply carries page/per_page/total: add a Link header */
+#define ROUTE_LOCATION 0x2  /* a 201 reply's body.id names the new resource under this path */
+#define ROUTE_LOCAL 0x4     /* answered by the ingress itself, no op is sent */
+#define ROUTE_READINESS 0x8 /* renders the op's outcome as a readiness probe */
+
+typedef struct {
+    const char *method;
+    const char *pattern; /* "/api/v1/users/{id}": a {name} captures one segment */
+    const char *op;      /* nng op, or a local name for ROUTE_LOCAL */
+    route_auth_t auth;
+    route_body_t body;
+    unsigned flags;
+} route_t;
+
+#define ROUTE_MAX_PARAMS 4
+
+typedef struct {
+    const route_t *route;
+    size_t nparams;
+    struct {
+        const char *name; /* points into the pattern */
+        size_t name_len;
+        const char *value; /* points into the path */
+        size_t value_len;
+    } params[ROUTE_MAX_PARAMS];
+    char allow[64]; /* on ROUTE_BAD_METHOD: the methods the path accepts */
+} route_match_t;
+
+typedef enum { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD } route_result_t;
+
+/* Finds the route for a request. HEAD matches GET routes. */
+route_result_t routes_match(const char *method, size_t method_len, const char *path, size_t path_len,
+                            route_match_t *m);
+
+/* Every route, for tests and docs: calls `fn` once per row. */
+void routes_each(void (*fn)(const route_t *route, void *arg), void *arg);
+
+/* The resources' rows (one file per resource in api/), each terminated by a row with method NULL. */
+extern const route_t routes_ops[];
+extern const route_t routes_users[];
+
+#endif

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# `make run`: the whole of Roost on one machine. Starts the database (the
+# embedded one unless ROOST_MONGODB_URI is set; a mongod on PATH is used if
+# there is one), the worker pool and the ingress, then waits. Ctrl-C or
+# SIGTERM stops every process it started, by pid, and nothing is left.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD="${1:-build}"
+
+export ROOST_HTTP_PORT="${ROOST_HTTP_PORT:-8080}"
+export ROOST_DATA_DIR="${ROOST_DATA_DIR:-$PWD/var}"
+export ROOST_WORKERS="${ROOST_WORKERS:-2}"
+export ROOST_POOL_URL="${ROOST_POOL_URL:-tcp://127.0.0.1:7100}"
+export ROOST_WORKER_URL="${ROOST_WORKER_URL:-tcp://127.0.0.1:7101}"
+TOOLS="${ROOST_TOOLS_DIR:-$HOME/.cache/roost/bin}"
+mkdir -p "$ROOST_DATA_DIR/log"
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo "[run] stopping"
+  for ((i=${#pids[@]}-1; i>=0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+trap stop INT TERM EXIT
+
+wait_port() { # host port seconds
+  for _ in $(seq $(( $3 * 10 ))); do
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "[run] nothing listens on $1:$2 after $3 s" >&2
+  return 1
+}
+
+if [ -z "${ROOST_MONGODB_URI:-}" ]; then
+  port="${ROOST_DB_PORT:-27017}"
+  if command -v mongod >/dev/null; then
+    mkdir -p "$ROOST_DATA_DIR/mongod"
+    echo "[run] starting mongod on 127.0.0.1:$port (data in $ROOST_DATA_DIR/mongod)"
+    mongod --bind_ip 127.0.0.1 --port "$port" --dbpath "$ROOST_DATA_DIR/mongod" \
+      >"$ROOST_DATA_DIR/log/mongod.log" 2>&1 &
+  else
+    echo "[run] starting the embedded database on 127.0.0.1:$port (data in $ROOST_DATA_DIR/db)"
+    "$TOOLS/roost-embedded-db" -listen-addr "127.0.0.1:$port" -data-dir "$ROOST_DATA_DIR/db" \
+      >"$ROOST_DATA_DIR/log/db.log" 2>&1 &
+  fi
+  pids+=($!)
+  wait_port 127.0.0.1 "$port" 30
+  export ROOST_MONGODB_URI="mongodb://127.0.0.1:$port"
+fi
+
+echo "[run] starting $ROOST_WORKERS workers (pool at $ROOST_POOL_URL)"
+"$BUILD/workers/roost-worker" --pool "$ROOST_WORKERS" &
+pids+=($!)
+echo "[run] starting the ingress on http://127.0.0.1:$ROOST_HTTP_PORT"
+"$BUILD/ingress/roost-ingress" &
+pids+=($!)
+
+for _ in $(seq 100); do
+  if curl -fsS "http://127.0.0.1:$ROOST_HTTP_PORT/readyz" >/dev/null 2>&1; then
+    echo "[run] Roost is ready: http://127.0.0.1:$ROOST_HTTP_PORT  (Ctrl-C stops everything)"
+    break
+  fi
+  sleep 0.2
+done
+
+# Any process that dies takes the others down with it.
+wait -n "${pids[@]}"
+echo "[run] a process exited; stopping the rest" >&2

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs everything Roost needs to build, run and test, idempotently:
+# Debian packages (as root or through sudo), the Python test tools in
+# .venv/, and roost-embedded-db (FerretDB's SQLite backend, built with Go
+# from the module proxy) when no ROOST_MONGODB_URI is set and no mongod is
+# on PATH. Safe to run again and again: each step checks before it acts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*"; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install packages" >&2; exit 1; }
+  SUDO="sudo"
+fi
+
+# --- Debian packages -----------------------------------------------------
+PACKAGES=(build-essential cmake ninja-build pkg-config git curl
+          libh2o-evloop-dev libssl-dev libuv1-dev libnng-dev libmongoc-dev libbson-dev
+          libcmocka-dev libsodium-dev libjwt-dev wrk golang-go python3 python3-venv)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  # golang-go and python3 may come from elsewhere (e.g. /usr/local/go, pyenv).
+  case "$p" in
+    golang-go) command -v go >/dev/null && continue ;;
+    python3) command -v python3 >/dev/null && continue ;;
+    python3-venv) python3 -c 'import venv, ensurepip' 2>/dev/null && continue ;;
+  esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- Python test tools ---------------------------------------------------
+VENV=.venv
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV"
+  python3 -m venv "$VENV"
+fi
+REQS=tests/requirements.txt
+if ! cmp -s "$REQS" "$VENV/.requirements" 2>/dev/null; then
+  say "installing Python test tools"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS"
+  cp "$REQS" "$VENV/.requirements"
+fi
+
+# --- the embedded database -------------------------------------------------
+TOOLS="${ROOST_TOOLS_DIR:-$HOME/.cache/roost/bin}"
+mkdir -p "$TOOLS"
+stamp="$TOOLS/roost-embedded-db.stamp"
+want="$(cat tools/embedded-db/go.mod tools/embedded-db/go.sum tools/embedded-db/main.go | sha256sum | cut -c1-16)"
+if [ -n "${ROOST_MONGODB_URI:-}" ] && [ "${ROOST_NEED_EMBEDDED_DB:-0}" != 1 ]; then
+  say "ROOST_MONGODB_URI is set: no embedded database needed"
+elif command -v mongod >/dev/null && [ "${ROOST_NEED_EMBEDDED_DB:-0}" != 1 ]; then
+  say "using mongod from PATH"
+elif [ -x "$TOOLS/roost-embedded-db" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  : # already built from these sources
+else
+  say "building roost-embedded-db (FerretDB v1.24, SQLite backend); the first build takes a few minutes"
+  (cd tools/embedded-db && GOFLAGS=-mod=mod go build -o "$TOOLS/roost-embedded-db" .)
+  echo "$want" > "$stamp"
+fi
+say "ready"

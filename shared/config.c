@@ -1,0 +1,30 @@
+/* Environment-based configuration shared by ingress, workers and roostctl. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+const char *
+cfg_str(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return (v != NULL && v[0] != '\0') ? v : fallback;
+}
+
+int64_t
+cfg_int(const char *name, int64_t fallback, int64_t min, int64_t max)
+{
+    const char *v = getenv(name);
+    if (v == NULL || v[0] == '\0')
+        return fallback;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < min || n > max) {
+        fprintf(stderr, "roost: %s=%s is not an integer in [%" PRId64 ", %" PRId64 "]\n", name, v, min, max);
+        exit(2);
+    }
+    return n;
+}

@@ -1,0 +1,25 @@
+/* Configuration of every Roost program comes from the environment. */
+#ifndef ROOST_CONFIG_H
+#define ROOST_CONFIG_H
+
+#include <stdint.h>
+
+/* The value of `name`, or `fallback` when it is unset or empty. */
+const char *cfg_str(const char *name, const char *fallback);
+
+/*
+ * The integer value of `name`, or `fallback` when unset. A value that is
+ * not an integer in [min, max] is a configuration error: the program
+ * reports it and exits, since running with a half-understood setting is
+ * worse than not starting.
+ */
+int64_t cfg_int(const char *name, int64_t fallback, int64_t min, int64_t max);
+
+/* Defaults shared by every program, so the pieces find each other. */
+#define CFG_DEFAULT_POOL_URL "tcp://127.0.0.1:7100"
+#define CFG_DEFAULT_WORKER_URL "tcp://127.0.0.1:7101"
+#define CFG_DEFAULT_MONGODB_URI "mongodb://127.0.0.1:27017"
+#define CFG_DEFAULT_DB_PREFIX "roost_"
+#define CFG_DEFAULT_TIMEOUT_MS 10000
+
+#endif

@@ -1,0 +1,221 @@
+/*
+ * Encoding and decoding of protocol v1 envelopes. Parsing is strict: a
+ * field of the wrong type is an error rather than something to ignore, so
+ * that a direct nng caller learns of its mistake at once.
+ */
+#include "envelope.h"
+
+#include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ENV_ERROR(error, ...) bson_set_error(error, 1, 400, __VA_ARGS__)
+
+static bool
+env_view_doc(bson_iter_t *it, bson_t *out, const char *name, bson_error_t *error)
+{
+    uint32_t len;
+    const uint8_t *data;
+    if (!BSON_ITER_HOLDS_DOCUMENT(it)) {
+        ENV_ERROR(error, "envelope field '%s' must be a document", name);
+        return false;
+    }
+    bson_iter_document(it, &len, &data);
+    if (!bson_init_static(out, data, len)) {
+        ENV_ERROR(error, "envelope field '%s' is corrupt", name);
+        return false;
+    }
+    return true;
+}
+
+static bool
+env_copy_str(bson_iter_t *it, char *out, size_t max, const char *name, bson_error_t *error)
+{
+    uint32_t len;
+    if (!BSON_ITER_HOLDS_UTF8(it)) {
+        ENV_ERROR(error, "envelope field '%s' must be a string", name);
+        return false;
+    }
+    const char *s = bson_iter_utf8(it, &len);
+    if (len == 0 || len > max) {
+        ENV_ERROR(error, "envelope field '%s' must have 1 to %zu characters", name, max);
+        return false;
+    }
+    memcpy(out, s, len + 1);
+    return true;
+}
+
+bool
+env_request_parse(const uint8_t *data, size_t len, env_request_t *out, bson_error_t *error)
+{
+    bson_t doc;
+    bson_iter_t it;
+    bool has_v = false;
+
+    memset(out, 0, sizeof(*out));
+    bson_init(&out->params);
+    bson_init(&out->query);
+    bson_init(&out->body);
+    if (!bson_init_static(&doc, data, len) || !bson_validate(&doc, BSON_VALIDATE_UTF8, NULL)) {
+        ENV_ERROR(error, "request is not a valid BSON document");
+        return false;
+    }
+    bson_iter_init(&it, &doc);
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        if (strcmp(key, "v") == 0) {
+            if (!BSON_ITER_HOLDS_INT(&it) || bson_iter_as_int64(&it) != 1) {
+                ENV_ERROR(error, "unsupported protocol version (this worker speaks v: 1)");
+                return false;
+            }
+            has_v = true;
+        } else if (strcmp(key, "op") == 0) {
+            if (!env_copy_str(&it, out->op, ENV_OP_MAX, "op", error))
+                return false;
+        } else if (strcmp(key, "rid") == 0) {
+            if (!env_copy_str(&it, out->rid, ENV_RID_MAX, "rid", error))
+                return false;
+        } else if (strcmp(key, "auth") == 0) {
+            bson_t auth;
+            bson_iter_t a;
+            if (!env_view_doc(&it, &auth, "auth", error))
+                return false;
+            if (bson_iter_init_find(&a, &auth, "sub")) {
+                if (!BSON_ITER_HOLDS_INT(&a) || bson_iter_as_int64(&a) <= 0) {
+                    ENV_ERROR(error, "auth.sub must be a positive integer user id");
+                    return false;
+                }
+                out->auth_sub = bson_iter_as_int64(&a);
+            }
+        } else if (strcmp(key, "params") == 0) {
+            if (!env_view_doc(&it, &out->params, "params", error))
+                return false;
+        } else if (strcmp(key, "query") == 0) {
+            if (!env_view_doc(&it, &out->query, "query", error))
+                return false;
+        } else if (strcmp(key, "body") == 0) {
+            if (!env_view_doc(&it, &out->body, "body", error))
+                return false;
+            out->has_body = true;
+        } else {
+            ENV_ERROR(error, "unknown envelope field '%s'", key);
+            return false;
+        }
+    }
+    if (!has_v) {
+        ENV_ERROR(error, "envelope field 'v' is required");
+        return false;
+    }
+    if (out->op[0] == '\0') {
+        ENV_ERROR(error, "envelope field 'op' is required");
+        return false;
+    }
+    if (out->rid[0] == '\0')
+        env_new_rid(out->rid);
+    return true;
+}
+
+void
+env_request_build(bson_t *out, const char *op, const char *rid, int64_t auth_sub, const bson_t *params,
+                  const bson_t *query, const bson_t *body)
+{
+    bson_init(out);
+    BSON_APPEND_INT32(out, "v", 1);
+    BSON_APPEND_UTF8(out, "op", op);
+    BSON_APPEND_UTF8(out, "rid", rid);
+    if (auth_sub > 0) {
+        bson_t auth;
+        BSON_APPEND_DOCUMENT_BEGIN(out, "auth", &auth);
+        BSON_APPEND_INT64(&auth, "sub", auth_sub);
+        bson_append_document_end(out, &auth);
+    }
+    if (params != NULL)
+        BSON_APPEND_DOCUMENT(out, "params", params);
+    if (query != NULL)
+        BSON_APPEND_DOCUMENT(out, "query", query);
+    if (body != NULL)
+        BSON_APPEND_DOCUMENT(out, "body", body);
+}
+
+void
+env_new_rid(char out[33])
+{
+    for (int i = 0; i < 4; i++)
+        snprintf(out + i * 8, 9, "%08x", nng_random());
+}
+
+void
+env_reply_ok(bson_t *out, const char *rid, int status, const bson_t *body)
+{
+    bson_init(out);
+    BSON_APPEND_INT32(out, "v", 1);
+    BSON_APPEND_UTF8(out, "rid", rid);
+    BSON_APPEND_INT32(out, "status", status);
+    if (body != NULL)
+        BSON_APPEND_DOCUMENT(out, "body", body);
+}
+
+void
+env_reply_error(bson_t *out, const char *rid, int status, const char *code, const char *message,
+                const bson_t *fields)
+{
+    bson_t err;
+    bson_init(out);
+    BSON_APPEND_INT32(out, "v", 1);
+    BSON_APPEND_UTF8(out, "rid", rid);
+    BSON_APPEND_INT32(out, "status", status);
+    BSON_APPEND_DOCUMENT_BEGIN(out, "error", &err);
+    BSON_APPEND_UTF8(&err, "code", code);
+    BSON_APPEND_UTF8(&err, "message", message);
+    if (fields != NULL && !bson_empty(fields))
+        BSON_APPEND_ARRAY(&err, "fields", fields);
+    bson_append_document_end(out, &err);
+}
+
+bool
+env_reply_parse(const uint8_t *data, size_t len, env_reply_t *out, bson_error_t *error)
+{
+    bson_t doc, err;
+    bson_iter_t it;
+
+    memset(out, 0, sizeof(*out));
+    bson_init(&out->body);
+    bson_init(&out->fields);
+    if (!bson_init_static(&doc, data, len) || !bson_validate(&doc, BSON_VALIDATE_UTF8, NULL)) {
+        ENV_ERROR(error, "reply is not a valid BSON document");
+        return false;
+    }
+    if (!bson_iter_init_find(&it, &doc, "status") || !BSON_ITER_HOLDS_INT(&it)) {
+        ENV_ERROR(error, "reply has no integer status");
+        return false;
+    }
+    out->status = (int)bson_iter_as_int64(&it);
+    if (out->status < 100 || out->status > 599) {
+        ENV_ERROR(error, "reply status %d is not an HTTP status", out->status);
+        return false;
+    }
+    if (bson_iter_init_find(&it, &doc, "rid") && BSON_ITER_HOLDS_UTF8(&it))
+        bson_strncpy(out->rid, bson_iter_utf8(&it, NULL), sizeof(out->rid));
+    if (bson_iter_init_find(&it, &doc, "body") && !env_view_doc(&it, &out->body, "body", error))
+        return false;
+    if (bson_iter_init_find(&it, &doc, "error")) {
+        bson_iter_t e;
+        if (!env_view_doc(&it, &err, "error", error))
+            return false;
+        out->has_error = true;
+        out->code = "error";
+        out->message = "";
+        if (bson_iter_init_find(&e, &err, "code") && BSON_ITER_HOLDS_UTF8(&e))
+            out->code = bson_iter_utf8(&e, NULL);
+        if (bson_iter_init_find(&e, &err, "message") && BSON_ITER_HOLDS_UTF8(&e))
+            out->message = bson_iter_utf8(&e, NULL);
+        if (bson_iter_init_find(&e, &err, "fields") && BSON_ITER_HOLDS_ARRAY(&e)) {
+            uint32_t flen;
+            const uint8_t *fdata;
+            bson_iter_array(&e, &flen, &fdata);
+            bson_init_static(&out->fields, fdata, flen);
+        }
+    }
+    return true;
+}

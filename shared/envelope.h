@@ -1,0 +1,63 @@
+/*
+ * nng protocol v1 envelopes (docs/protocol.md): one request document, one
+ * reply document. Shared by the ingress, the workers and the client API so
+ * that every party builds and reads them the same way.
+ */
+#ifndef ROOST_ENVELOPE_H
+#define ROOST_ENVELOPE_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ENV_RID_MAX 64
+#define ENV_OP_MAX 64
+
+/* A parsed request. The sub-documents are read-only views into the
+ * caller's buffer, which must outlive this struct. */
+typedef struct {
+    char op[ENV_OP_MAX + 1];
+    char rid[ENV_RID_MAX + 1];
+    int64_t auth_sub; /* 0 when the caller is anonymous */
+    bson_t params;    /* empty when absent */
+    bson_t query;
+    bson_t body;
+    bool has_body;
+} env_request_t;
+
+/*
+ * Parses and checks a request envelope (version, op, rid, types of auth,
+ * params, query, body). Returns false and fills `error` with a message fit
+ * to send back to the caller when the envelope is malformed.
+ */
+bool env_request_parse(const uint8_t *data, size_t len, env_request_t *out, bson_error_t *error);
+
+/* Builds a request envelope into `out` (uninitialised on entry). Any of
+ * the sub-documents may be NULL; auth_sub 0 means anonymous. */
+void env_request_build(bson_t *out, const char *op, const char *rid, int64_t auth_sub, const bson_t *params,
+                       const bson_t *query, const bson_t *body);
+
+/* A fresh random request id: 32 hex characters and a NUL. */
+void env_new_rid(char out[33]);
+
+/* Builds a success reply into `out` (uninitialised on entry). */
+void env_reply_ok(bson_t *out, const char *rid, int status, const bson_t *body);
+
+/* Builds an error reply; `fields` is a BSON array of {field, message} or NULL. */
+void env_reply_error(bson_t *out, const char *rid, int status, const char *code, const char *message,
+                     const bson_t *fields);
+
+/* A parsed reply; views into the caller's buffer. */
+typedef struct {
+    int status;
+    char rid[ENV_RID_MAX + 1];
+    bson_t body;         /* empty when absent */
+    bool has_error;
+    const char *code;    /* the error's code, when has_error */
+    const char *message; /* the error's message, when has_error */
+    bson_t fields;       /* the error's fields array (empty when absent) */
+} env_reply_t;
+
+bool env_reply_parse(const uint8_t *data, size_t len, env_reply_t *out, bson_error_t *error);
+
+#endif

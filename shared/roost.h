@@ -1,0 +1,38 @@
+/*
+ * Public API of Roost for internal services: send one BSON request to a
+ * worker pool over nng and receive its BSON reply, without HTTP.
+ * The message format is "nng protocol v1" (docs/protocol.md).
+ */
+#ifndef ROOST_H
+#define ROOST_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ROOST_PROTOCOL_VERSION 1
+
+typedef struct roost_client roost_client_t;
+
+/*
+ * Dials a worker pool at `url` (e.g. "tcp://127.0.0.1:7100"). Each call
+ * waits at most `timeout_ms` for its reply. Returns NULL and fills `error`
+ * on failure. The dial is non-blocking: a pool that is not up yet is
+ * retried in the background until a call's deadline.
+ */
+roost_client_t *roost_client_open(const char *url, int timeout_ms, bson_error_t *error);
+
+/*
+ * Sends `op` with the optional sub-documents of `request` (any of "auth",
+ * "params", "query", "body"; NULL for none) and a fresh request id, and
+ * waits for the reply. On success `reply` (uninitialised on entry; the
+ * caller must bson_destroy it) holds the whole reply envelope, whatever its
+ * status. Returns false (reply untouched) when no reply came in time or the
+ * reply was not a valid envelope. Safe to call from several threads.
+ */
+bool roost_client_call(roost_client_t *client, const char *op, const bson_t *request, bson_t *reply,
+                       bson_error_t *error);
+
+void roost_client_close(roost_client_t *client);
+
+#endif

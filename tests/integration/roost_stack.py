@@ -1,0 +1,162 @@
+"""Starts real Roost processes for integration tests and stops them by pid.
+
+A Stack owns a temporary directory, free loopback ports, and the processes
+it started: the embedded database (FerretDB, SQLite backend), the worker
+pool and the ingress. Nothing here is mocked.
+"""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("ROOST_BUILD_DIR", os.path.join(ROOT, "build"))
+TOOLS = os.environ.get("ROOST_TOOLS_DIR", os.path.expanduser("~/.cache/roost/bin"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+
+
+def port_open(port):
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Stack:
+    def __init__(self, workers=2, env=None, db_uri=None):
+        self.dir = tempfile.mkdtemp(prefix="roost-test-")
+        self.workers = workers
+        self.http_port = free_port()
+        self.pool_url = f"tcp://127.0.0.1:{free_port()}"
+        self.worker_url = f"tcp://127.0.0.1:{free_port()}"
+        self.prefix = "t" + uuid.uuid4().hex[:8] + "_"
+        self.procs = {}
+        self.db_port = None
+        self.db_uri = db_uri
+        self.extra_env = env or {}
+        self.base = f"http://127.0.0.1:{self.http_port}"
+
+    # --- processes ---------------------------------------------------------
+    def env(self):
+        e = dict(os.environ)
+        e.update({
+            "ROOST_HTTP_PORT": str(self.http_port),
+            "ROOST_HTTP_HOST": "127.0.0.1",
+            "ROOST_POOL_URL": self.pool_url,
+            "ROOST_WORKER_URL": self.worker_url,
+            "ROOST_MONGODB_URI": self.db_uri,
+            "ROOST_DB_PREFIX": self.prefix,
+            "ROOST_WORKERS": str(self.workers),
+            "ROOST_DATA_DIR": self.dir,
+        })
+        e.update(self.extra_env)
+        return e
+
+    def _spawn(self, name, argv, env=None):
+        log = open(os.path.join(self.dir, f"{name}.log"), "ab")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env or self.env(),
+                                start_new_session=True)
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def start_db(self):
+        self.db_port = free_port()
+        self.db_uri = f"mongodb://127.0.0.1:{self.db_port}"
+        binary = os.path.join(TOOLS, "roost-embedded-db")
+        assert os.access(binary, os.X_OK), f"{binary} is missing: run scripts/setup.sh"
+        self._spawn("db", [binary, "-listen-addr", f"127.0.0.1:{self.db_port}",
+                           "-data-dir", os.path.join(self.dir, "db")])
+        wait_until(lambda: port_open(self.db_port), 30, "the embedded database")
+
+    def start_pool(self):
+        self._spawn("pool", [os.path.join(BUILD, "workers", "roost-worker"), "--pool", str(self.workers)])
+
+    def start_ingress(self):
+        self._spawn("ingress", [os.path.join(BUILD, "ingress", "roost-ingress")])
+        wait_until(lambda: port_open(self.http_port), 10, "the ingress port")
+
+    def start(self):
+        if self.db_uri is None:
+            self.start_db()
+        self.start_pool()
+        self.start_ingress()
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, seconds=30):
+        wait_until(lambda: requests.get(self.base + "/readyz", timeout=2).status_code == 200, seconds,
+                   "GET /readyz to answer 200")
+
+    def stop_process(self, name, sig=signal.SIGTERM, timeout=10):
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    def stop(self):
+        for name in ("ingress", "pool", "db"):
+            self.stop_process(name)
+        for name in list(self.procs):
+            self.stop_process(name)
+
+    def worker_pids(self):
+        """The pool's child worker processes, read from /proc."""
+        pool = self.procs["pool"].pid
+        with open(f"/proc/{pool}/task/{pool}/children") as f:
+            return [int(p) for p in f.read().split()]
+
+    def log(self, name):
+        with open(os.path.join(self.dir, f"{name}.log"), errors="replace") as f:
+            return f.read()
+
+    # --- clients ---------------------------------------------------------------
+    def url(self, path):
+        return self.base + path
+
+    def mongo(self):
+        import pymongo
+        return pymongo.MongoClient(self.db_uri, serverSelectionTimeoutMS=5000)
+
+    def roostctl(self, *args, timeout=15):
+        env = self.env()
+        return subprocess.run([os.path.join(BUILD, "tools", "roostctl"), *args], capture_output=True, text=True,
+                              env=env, timeout=timeout)
+
+
+def new_user(n, **over):
+    body = {
+        "username": f"user{n}",
+        "password": "correct horse",
+        "first_name": "Ada",
+        "last_name": f"Lovelace{n}",
+        "birth_date": "1990-12-10",
+    }
+    body.update(over)
+    return body

@@ -1,0 +1,81 @@
+/*
+ * roostctl: operator's command line.
+ *   roostctl call OP [JSON]   send one protocol v1 request to the worker
+ *                             pool (ROOST_POOL_URL) and print the reply.
+ * JSON may hold "params", "query", "body" and "auth" ({"sub": id}); an
+ * internal caller is trusted to set auth itself.
+ * Exit status: 0 for a 2xx reply, 1 for any other reply, 2 when no reply.
+ */
+#include "config.h"
+#include "json.h"
+#include "roost.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int
+usage(void)
+{
+    fprintf(stderr, "usage: roostctl call OP [JSON]\n"
+                    "  JSON: {\"params\": {...}, \"query\": {...}, \"body\": {...}, \"auth\": {\"sub\": ID}}\n"
+                    "  the pool is ROOST_POOL_URL (default %s)\n",
+            CFG_DEFAULT_POOL_URL);
+    return 2;
+}
+
+static int
+roostctl_call(const char *op, const char *json)
+{
+    static const char *const allowed[] = {"params", "query", "body", "auth", NULL};
+    bson_t request = BSON_INITIALIZER, reply;
+    bson_error_t error;
+    bson_iter_t it;
+    int status = 2;
+
+    if (json != NULL) {
+        bson_destroy(&request);
+        if (!json_to_bson(json, strlen(json), &request, &error)) {
+            fprintf(stderr, "roostctl: %s\n", error.message);
+            return 2;
+        }
+        bson_iter_init(&it, &request);
+        while (bson_iter_next(&it)) {
+            bool known = false;
+            for (const char *const *a = allowed; *a; a++)
+                known = known || strcmp(*a, bson_iter_key(&it)) == 0;
+            if (!known || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
+                fprintf(stderr, "roostctl: '%s' is not one of params, query, body, auth (each an object)\n",
+                        bson_iter_key(&it));
+                bson_destroy(&request);
+                return 2;
+            }
+        }
+    }
+    int timeout = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
+    roost_client_t *client = roost_client_open(cfg_str("ROOST_POOL_URL", CFG_DEFAULT_POOL_URL), timeout, &error);
+    if (client == NULL) {
+        fprintf(stderr, "roostctl: %s\n", error.message);
+        goto done;
+    }
+    if (!roost_client_call(client, op, &request, &reply, &error)) {
+        fprintf(stderr, "roostctl: %s\n", error.message);
+        goto done;
+    }
+    char *out = json_from_bson(&reply, NULL);
+    printf("%s\n", out);
+    bson_free(out);
+    status = bson_iter_init_find(&it, &reply, "status") && bson_iter_as_int64(&it) / 100 == 2 ? 0 : 1;
+    bson_destroy(&reply);
+done:
+    roost_client_close(client);
+    bson_destroy(&request);
+    return status;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc >= 3 && argc <= 4 && strcmp(argv[1], "call") == 0)
+        return roostctl_call(argv[2], argc == 4 ? argv[3] : NULL);
+    return usage();
+}

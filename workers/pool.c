@@ -1,0 +1,348 @@
+/*
+ * The worker pool: a broker and a supervisor in one process.
+ *
+ * Clients (the ingress, roostctl, internal services) dial ROOST_POOL_URL
+ * with REQ sockets. Workers dial ROOST_WORKER_URL with REP sockets, so a
+ * worker that starts anywhere joins by dialing, and one that leaves just
+ * drops its pipe: nothing is reconfigured. Between the two the broker
+ * holds a raw REP socket towards clients and a cooked REQ socket towards
+ * workers, one REQ context per request in flight. Because that REQ side is
+ * cooked, nng re-sends a request whose worker died (even by kill -9) to
+ * another worker; the workers make writes idempotent by request id.
+ *
+ * This is a hand-written forwarder rather than nng_device because a device
+ * drops messages under back-pressure; here a request is either forwarded,
+ * answered with 503, or answered with 504 at its deadline.
+ *
+ * The supervisor half starts ROOST_WORKERS children of this same binary
+ * and restarts any that exits.
+ */
+#include "config.h"
+#include "envelope.h"
+#include "log.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POOL_MAX_JOBS 1024
+#define POOL_HEADER_MAX 256
+
+enum job_state { JOB_FREE, JOB_TO_WORKER, JOB_FROM_WORKER, JOB_TO_CLIENT };
+
+typedef struct pool_job {
+    nng_ctx ctx; /* on the worker-side REQ socket */
+    nng_aio *aio;
+    enum job_state state;
+    uint8_t header[POOL_HEADER_MAX]; /* the client's backtrace, to route the reply */
+    size_t header_len;
+    char rid[ENV_RID_MAX + 1];
+    struct pool_job *next_free;
+} pool_job_t;
+
+static struct {
+    nng_socket front; /* raw REP, clients dial it */
+    nng_socket back;  /* REQ, workers dial it */
+    nng_aio *recv_aio;
+    int timeout_ms;
+    atomic_int workers_connected;
+    pthread_mutex_t lock;
+    pool_job_t *free_jobs;
+    pool_job_t jobs[POOL_MAX_JOBS];
+} pool;
+
+static void
+pool_rid_of(nng_msg *msg, char *out)
+{
+    bson_t doc;
+    bson_iter_t it;
+    out[0] = '\0';
+    if (bson_init_static(&doc, nng_msg_body(msg), nng_msg_len(msg)) && bson_iter_init_find(&it, &doc, "rid") &&
+        BSON_ITER_HOLDS_UTF8(&it))
+        bson_strncpy(out, bson_iter_utf8(&it, NULL), ENV_RID_MAX + 1);
+}
+
+/* Replaces the body of `msg` (which keeps its routing header) with an
+ * error reply and sends it to the client without waiting. */
+static void
+pool_answer_error(nng_msg *msg, const char *rid, int status, const char *code, const char *message)
+{
+    bson_t reply;
+    env_reply_error(&reply, rid, status, code, message, NULL);
+    nng_msg_clear(msg);
+    if (nng_msg_append(msg, bson_get_data(&reply), reply.len) != 0 ||
+        nng_sendmsg(pool.front, msg, NNG_FLAG_NONBLOCK) != 0)
+        nng_msg_free(msg);
+    bson_destroy(&reply);
+}
+
+static void
+pool_release(pool_job_t *job)
+{
+    pthread_mutex_lock(&pool.lock);
+    job->state = JOB_FREE;
+    job->next_free = pool.free_jobs;
+    pool.free_jobs = job;
+    pthread_mutex_unlock(&pool.lock);
+}
+
+static void
+pool_job_cb(void *arg)
+{
+    pool_job_t *job = arg;
+    int rv = nng_aio_result(job->aio);
+    nng_msg *msg;
+
+    switch (job->state) {
+    case JOB_TO_WORKER:
+        if (rv != 0) {
+            msg = nng_aio_get_msg(job->aio);
+            if (rv == NNG_ECLOSED) {
+                nng_msg_free(msg);
+                pool_release(job);
+                return;
+            }
+            nng_msg_header_clear(msg);
+            nng_msg_header_append(msg, job->header, job->header_len);
+            pool_answer_error(msg, job->rid, 503, "no_workers", "no worker took the request in time");
+            pool_release(job);
+            return;
+        }
+        job->state = JOB_FROM_WORKER;
+        nng_aio_set_timeout(job->aio, pool.timeout_ms);
+        nng_ctx_recv(job->ctx, job->aio);
+        return;
+    case JOB_FROM_WORKER:
+        if (rv != 0) {
+            if (rv != NNG_ECLOSED) {
+                nng_msg *err;
+                if (nng_msg_alloc(&err, 0) == 0) {
+                    nng_msg_header_append(err, job->header, job->header_len);
+                    pool_answer_error(err, job->rid, 504, "timeout", "no worker answered in time");
+                }
+            }
+            pool_release(job);
+            return;
+        }
+        msg = nng_aio_get_msg(job->aio);
+        nng_msg_header_clear(msg);
+        nng_msg_header_append(msg, job->header, job->header_len);
+        job->state = JOB_TO_CLIENT;
+        nng_aio_set_timeout(job->aio, pool.timeout_ms);
+        nng_aio_set_msg(job->aio, msg);
+        nng_send_aio(pool.front, job->aio);
+        return;
+    case JOB_TO_CLIENT:
+        if (rv != 0)
+            nng_msg_free(nng_aio_get_msg(job->aio));
+        pool_release(job);
+        return;
+    case JOB_FREE:
+        return;
+    }
+}
+
+static void
+pool_recv_cb(void *arg)
+{
+    int rv = nng_aio_result(pool.recv_aio);
+    if (rv == NNG_ECLOSED)
+        return;
+    if (rv == 0) {
+        nng_msg *msg = nng_aio_get_msg(pool.recv_aio);
+        char rid[ENV_RID_MAX + 1];
+        pool_rid_of(msg, rid);
+        pthread_mutex_lock(&pool.lock);
+        pool_job_t *job = pool.free_jobs;
+        if (job != NULL)
+            pool.free_jobs = job->next_free;
+        pthread_mutex_unlock(&pool.lock);
+
+        if (job == NULL) {
+            pool_answer_error(msg, rid, 503, "overloaded", "the worker pool is at capacity; retry later");
+        } else if (atomic_load(&pool.workers_connected) == 0) {
+            pool_release(job);
+            pool_answer_error(msg, rid, 503, "no_workers", "no worker is connected to the pool");
+        } else if (nng_msg_header_len(msg) > POOL_HEADER_MAX) {
+            pool_release(job);
+            nng_msg_free(msg); /* more hops than any sane topology: drop */
+        } else {
+            job->header_len = nng_msg_header_len(msg);
+            memcpy(job->header, nng_msg_header(msg), job->header_len);
+            memcpy(job->rid, rid, sizeof(rid));
+            nng_msg_header_clear(msg);
+            job->state = JOB_TO_WORKER;
+            nng_aio_set_timeout(job->aio, pool.timeout_ms);
+            nng_aio_set_msg(job->aio, msg);
+            nng_ctx_send(job->ctx, job->aio);
+        }
+    }
+    nng_recv_aio(pool.front, pool.recv_aio);
+}
+
+static void
+pool_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+    if (ev == NNG_PIPE_EV_ADD_POST)
+        atomic_fetch_add(&pool.workers_connected, 1);
+    else if (ev == NNG_PIPE_EV_REM_POST)
+        atomic_fetch_sub(&pool.workers_connected, 1);
+}
+
+static int
+pool_open_broker(const char *front_url, const char *back_url)
+{
+    int rv;
+    pthread_mutex_init(&pool.lock, NULL);
+    if ((rv = nng_rep0_open_raw(&pool.front)) != 0 || (rv = nng_req0_open(&pool.back)) != 0)
+        return rv;
+    /* Re-send only when a worker's pipe closes, never on a timer: a slow
+     * request must not be run twice just for being slow. */
+    nng_setopt_ms(pool.back, NNG_OPT_REQ_RESENDTIME, 3600 * 1000);
+    nng_pipe_notify(pool.back, NNG_PIPE_EV_ADD_POST, pool_pipe_cb, NULL);
+    nng_pipe_notify(pool.back, NNG_PIPE_EV_REM_POST, pool_pipe_cb, NULL);
+    for (int i = POOL_MAX_JOBS - 1; i >= 0; i--) {
+        pool_job_t *job = &pool.jobs[i];
+        if ((rv = nng_ctx_open(&job->ctx, pool.back)) != 0 || (rv = nng_aio_alloc(&job->aio, pool_job_cb, job)) != 0)
+            return rv;
+        job->next_free = pool.free_jobs;
+        pool.free_jobs = job;
+    }
+    if ((rv = nng_listen(pool.back, back_url, NULL, 0)) != 0) {
+        log_error("cannot listen for workers on %s: %s", back_url, nng_strerror(rv));
+        return rv;
+    }
+    if ((rv = nng_listen(pool.front, front_url, NULL, 0)) != 0) {
+        log_error("cannot listen for clients on %s: %s", front_url, nng_strerror(rv));
+        return rv;
+    }
+    if ((rv = nng_aio_alloc(&pool.recv_aio, pool_recv_cb, NULL)) != 0)
+        return rv;
+    nng_recv_aio(pool.front, pool.recv_aio);
+    return 0;
+}
+
+typedef struct {
+    pid_t pid;
+    struct timespec started;
+    struct timespec restart_at; /* when a crashed child may be started again */
+} pool_child_t;
+
+static double
+pool_seconds(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static pid_t
+pool_spawn(const sigset_t *unblock)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* A worker must not outlive its supervisor, even one killed by SIGKILL. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        sigprocmask(SIG_UNBLOCK, unblock, NULL);
+        char *const argv[] = {"roost-worker", NULL};
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int
+pool_run(int count)
+{
+    const char *front = cfg_str("ROOST_POOL_URL", CFG_DEFAULT_POOL_URL);
+    const char *back = cfg_str("ROOST_WORKER_URL", CFG_DEFAULT_WORKER_URL);
+    pool_child_t *children = calloc((size_t)count, sizeof(*children));
+    sigset_t sigs;
+    int rv;
+
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGCHLD);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    pool.timeout_ms = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
+    if ((rv = pool_open_broker(front, back)) != 0) {
+        log_error("pool broker failed to start: %s", nng_strerror(rv));
+        return 1;
+    }
+    /* The children know where to dial: the same ROOST_WORKER_URL. */
+    setenv("ROOST_WORKER_URL", back, 1);
+    for (int i = 0; i < count; i++) {
+        children[i].pid = pool_spawn(&sigs);
+        clock_gettime(CLOCK_MONOTONIC, &children[i].started);
+    }
+    log_info("pool of %d workers: clients dial %s, workers dial %s", count, front, back);
+
+    for (;;) {
+        struct timespec tick = {0, 200 * 1000 * 1000}, now;
+        siginfo_t info;
+        int sig = sigtimedwait(&sigs, &info, &tick);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
+            break;
+        if (sig == SIGCHLD) {
+            pid_t pid;
+            int status;
+            while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+                for (int i = 0; i < count; i++) {
+                    if (children[i].pid != pid)
+                        continue;
+                    children[i].pid = 0;
+                    /* A child that dies at once is likely to again: back off a second. */
+                    children[i].restart_at = now;
+                    if (pool_seconds(&children[i].started, &now) < 2.0)
+                        children[i].restart_at.tv_sec += 1;
+                    log_warn("worker %d exited (%s %d); restarting", (int)pid,
+                             WIFSIGNALED(status) ? "signal" : "status",
+                             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                }
+            }
+        }
+        for (int i = 0; i < count; i++) {
+            if (children[i].pid == 0 && pool_seconds(&children[i].restart_at, &now) >= 0) {
+                children[i].pid = pool_spawn(&sigs);
+                children[i].started = now;
+            }
+        }
+    }
+
+    log_info("pool stopping: terminating workers");
+    for (int i = 0; i < count; i++)
+        if (children[i].pid > 0)
+            kill(children[i].pid, SIGTERM);
+    for (int waited = 0; waited < 50; waited++) {
+        int alive = 0;
+        for (int i = 0; i < count; i++) {
+            if (children[i].pid > 0 && waitpid(children[i].pid, NULL, WNOHANG) == children[i].pid)
+                children[i].pid = 0;
+            alive += children[i].pid > 0;
+        }
+        if (alive == 0)
+            break;
+        usleep(100 * 1000);
+    }
+    for (int i = 0; i < count; i++)
+        if (children[i].pid > 0) {
+            kill(children[i].pid, SIGKILL);
+            waitpid(children[i].pid, NULL, 0);
+        }
+    nng_close(pool.front);
+    nng_close(pool.back);
+    free(children);
+    return 0;
+}

@@ -1,0 +1,157 @@
+/* Helpers every service handler uses: replies, database names, ids. */
+#include "service.h"
+#include "config.h"
+#include "log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define SVC_ID_BLOCK 16
+
+mongoc_collection_t *
+svc_collection(mongoc_client_t *mongo, const char *service, const char *name)
+{
+    char db[128];
+    snprintf(db, sizeof(db), "%s%s", cfg_str("ROOST_DB_PREFIX", CFG_DEFAULT_DB_PREFIX), service);
+    return mongoc_client_get_collection(mongo, db, name);
+}
+
+void
+svc_reply(svc_call_t *call, int status, const bson_t *body)
+{
+    if (call->replied)
+        bson_destroy(&call->reply);
+    env_reply_ok(&call->reply, call->req->rid, status, body);
+    call->replied = true;
+}
+
+void
+svc_fail(svc_call_t *call, int status, const char *code, const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    if (call->replied)
+        bson_destroy(&call->reply);
+    env_reply_error(&call->reply, call->req->rid, status, code, message, NULL);
+    call->replied = true;
+}
+
+void
+svc_fail_fields(svc_call_t *call, const ferr_t *errors)
+{
+    if (call->replied)
+        bson_destroy(&call->reply);
+    env_reply_error(&call->reply, call->req->rid, 400, "validation_failed", "the request has invalid fields",
+                    &errors->list);
+    call->replied = true;
+}
+
+void
+svc_fail_db(svc_call_t *call, const bson_error_t *error)
+{
+    if (error->domain == MONGOC_ERROR_SERVER_SELECTION || error->domain == MONGOC_ERROR_STREAM) {
+        log_warn("rid=%s op=%s database unavailable: %s", call->req->rid, call->req->op, error->message);
+        svc_fail(call, 503, "database_unavailable", "the database cannot be reached; retry later");
+        return;
+    }
+    log_error("rid=%s op=%s database error %u.%u: %s", call->req->rid, call->req->op, error->domain, error->code,
+              error->message);
+    svc_fail(call, 500, "internal", "the database failed this request");
+}
+
+bool
+svc_is_duplicate(const bson_error_t *error)
+{
+    return error->code == 11000 || error->code == 11001 || error->code == 12582;
+}
+
+bool
+svc_ensure_index(mongoc_client_t *mongo, const char *service, const char *collection, const bson_t *keys,
+                 const char *name, bool unique, bson_error_t *error)
+{
+    mongoc_collection_t *coll = svc_collection(mongo, service, collection);
+    bson_t cmd = BSON_INITIALIZER, indexes, index;
+    BSON_APPEND_UTF8(&cmd, "createIndexes", collection);
+    BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
+    BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
+    BSON_APPEND_DOCUMENT(&index, "key", keys);
+    BSON_APPEND_UTF8(&index, "name", name);
+    if (unique)
+        BSON_APPEND_BOOL(&index, "unique", true);
+    bson_append_document_end(&indexes, &index);
+    bson_append_array_end(&cmd, &indexes);
+    bool ok = mongoc_collection_write_command_with_opts(coll, &cmd, NULL, NULL, error);
+    bson_destroy(&cmd);
+    mongoc_collection_destroy(coll);
+    return ok;
+}
+
+int64_t
+svc_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One block of ids per service per worker process. */
+typedef struct {
+    char service[32];
+    int64_t next, last;
+} svc_id_block_t;
+
+static pthread_mutex_t svc_id_lock = PTHREAD_MUTEX_INITIALIZER;
+static svc_id_block_t svc_id_blocks[16];
+
+bool
+svc_next_id(mongoc_client_t *mongo, const char *service, int64_t *out, bson_error_t *error)
+{
+    svc_id_block_t *b = NULL;
+    bool ok = false;
+
+    pthread_mutex_lock(&svc_id_lock);
+    for (size_t i = 0; i < sizeof(svc_id_blocks) / sizeof(svc_id_blocks[0]) && b == NULL; i++) {
+        if (strcmp(svc_id_blocks[i].service, service) == 0 || svc_id_blocks[i].service[0] == '\0') {
+            b = &svc_id_blocks[i];
+            bson_strncpy(b->service, service, sizeof(b->service));
+        }
+    }
+    if (b == NULL) {
+        bson_set_error(error, 1, 1, "too many services for the id allocator");
+        goto done;
+    }
+    if (b->next == 0 || b->next > b->last) {
+        mongoc_collection_t *counters = svc_collection(mongo, service, "counters");
+        bson_t *query = BCON_NEW("_id", BCON_UTF8("ids"));
+        bson_t *update = BCON_NEW("$inc", "{", "next", BCON_INT64(SVC_ID_BLOCK), "}");
+        bson_t reply;
+        bson_iter_t it;
+        bool got = mongoc_collection_find_and_modify(counters, query, NULL, update, NULL, false, true, true, &reply,
+                                                     error) &&
+                   bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "value.next", &it) &&
+                   BSON_ITER_HOLDS_INT(&it);
+        if (got) {
+            b->last = bson_iter_as_int64(&it);
+            b->next = b->last - SVC_ID_BLOCK + 1;
+        } else if (error->code == 0) {
+            bson_set_error(error, 1, 1, "id counter of %s has no value", service);
+        }
+        bson_destroy(&reply);
+        bson_destroy(query);
+        bson_destroy(update);
+        mongoc_collection_destroy(counters);
+        if (!got)
+            goto done;
+    }
+    *out = b->next++;
+    ok = true;
+done:
+    pthread_mutex_unlock(&svc_id_lock);
+    return ok;
+}

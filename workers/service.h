@@ -1,0 +1,72 @@
+/*
+ * What a service handler sees: the parsed request, a MongoDB client taken
+ * from the worker's pool for the length of the call, and helpers to
+ * reply. Each service lives in its own folder and exports one svc_service_t;
+ * services.c lists them.
+ */
+#ifndef ROOST_SERVICE_H
+#define ROOST_SERVICE_H
+
+#include "envelope.h"
+#include "validate.h"
+
+#include <mongoc/mongoc.h>
+
+typedef struct {
+    const env_request_t *req;
+    mongoc_client_t *mongo; /* borrowed from the worker's pool */
+    bson_t reply;           /* the reply envelope, set by one svc_reply* call */
+    bool replied;
+} svc_call_t;
+
+typedef void (*svc_handler_fn)(svc_call_t *call);
+
+typedef struct {
+    const char *op;
+    svc_handler_fn handler;
+} svc_op_t;
+
+typedef struct {
+    const char *name;   /* also the database name, after ROOST_DB_PREFIX */
+    const svc_op_t *ops; /* terminated by {NULL, NULL} */
+    /* Creates indexes and anything else the service needs in its database;
+     * idempotent, run once per worker before the service's first call. */
+    bool (*prepare)(mongoc_client_t *mongo, bson_error_t *error);
+} svc_service_t;
+
+/* The services this worker serves (services.c). */
+extern const svc_service_t *const svc_services[];
+
+/* The collection `name` of `service`'s own database; caller destroys it. */
+mongoc_collection_t *svc_collection(mongoc_client_t *mongo, const char *service, const char *name);
+
+void svc_reply(svc_call_t *call, int status, const bson_t *body);
+void svc_fail(svc_call_t *call, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* 400 validation_failed with every collected field error. */
+void svc_fail_fields(svc_call_t *call, const ferr_t *errors);
+/* 503 when the database cannot be reached, 500 otherwise; logs the cause. */
+void svc_fail_db(svc_call_t *call, const bson_error_t *error);
+
+/* True when `error` is a duplicate-key violation of a unique index. */
+bool svc_is_duplicate(const bson_error_t *error);
+
+/*
+ * Allocates a fresh id for `service`. Ids come from a counter document in
+ * the service's database, taken in blocks so that concurrent creates do
+ * not all contend on one document.
+ */
+bool svc_next_id(mongoc_client_t *mongo, const char *service, int64_t *out, bson_error_t *error);
+
+/*
+ * Creates one index on `service`.`collection` if it is missing. One index
+ * per command on purpose: FerretDB 1.24 drops the connection when a
+ * createIndexes listing several indexes finds them all present already.
+ */
+bool svc_ensure_index(mongoc_client_t *mongo, const char *service, const char *collection, const bson_t *keys,
+                      const char *name, bool unique, bson_error_t *error);
+
+/* Microseconds since the epoch, UTC. */
+int64_t svc_now_us(void);
+
+#endif

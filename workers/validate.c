@@ -1,0 +1,192 @@
+/* Validators used by the service handlers; pure functions, unit-tested. */
+#include "validate.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void
+ferr_init(ferr_t *e)
+{
+    bson_init(&e->list);
+    e->count = 0;
+}
+
+void
+ferr_add(ferr_t *e, const char *field, const char *fmt, ...)
+{
+    char key[16], message[256];
+    bson_t item;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    snprintf(key, sizeof(key), "%u", e->count++);
+    BSON_APPEND_DOCUMENT_BEGIN(&e->list, key, &item);
+    BSON_APPEND_UTF8(&item, "field", field);
+    BSON_APPEND_UTF8(&item, "message", message);
+    bson_append_document_end(&e->list, &item);
+}
+
+void
+ferr_destroy(ferr_t *e)
+{
+    bson_destroy(&e->list);
+}
+
+bool
+v_known_fields(const bson_t *doc, const char *const *allowed, ferr_t *e)
+{
+    bson_iter_t it, prev;
+    bool ok = true;
+
+    bson_iter_init(&it, doc);
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        bool known = false;
+        if (key[0] == '$') {
+            ferr_add(e, key, "operator keys are not accepted");
+            ok = false;
+            continue;
+        }
+        for (const char *const *a = allowed; *a != NULL; a++)
+            known = known || strcmp(*a, key) == 0;
+        if (!known) {
+            ferr_add(e, key, "unknown field");
+            ok = false;
+            continue;
+        }
+        /* libbson keeps both copies of a repeated JSON key; refuse the ambiguity. */
+        bson_iter_init(&prev, doc);
+        while (bson_iter_next(&prev) && bson_iter_offset(&prev) < bson_iter_offset(&it)) {
+            if (strcmp(bson_iter_key(&prev), key) == 0) {
+                ferr_add(e, key, "field appears more than once");
+                ok = false;
+                break;
+            }
+        }
+    }
+    return ok;
+}
+
+bool
+v_text(const bson_iter_t *it, ferr_t *e, const char *field, size_t min, size_t max, const char **out)
+{
+    uint32_t len;
+    size_t chars = 0;
+
+    if (!BSON_ITER_HOLDS_UTF8(it)) {
+        ferr_add(e, field, "must be a string");
+        return false;
+    }
+    const char *s = bson_iter_utf8(it, &len);
+    for (uint32_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            ferr_add(e, field, "must not contain control characters");
+            return false;
+        }
+        if ((c & 0xC0) != 0x80)
+            chars++;
+    }
+    if (chars < min || chars > max) {
+        if (min == max)
+            ferr_add(e, field, "must have exactly %zu characters", min);
+        else
+            ferr_add(e, field, "must have %zu to %zu characters", min, max);
+        return false;
+    }
+    *out = s;
+    return true;
+}
+
+bool
+v_is_date(const char *s)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    for (int i = 0; i < 10; i++) {
+        if (i == 4 || i == 7) {
+            if (s[i] != '-')
+                return false;
+        } else if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+    }
+    if (s[10] != '\0')
+        return false;
+    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+    if (y < 1 || m < 1 || m > 12 || d < 1)
+        return false;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= days[m - 1] + (m == 2 && leap);
+}
+
+void
+v_today(char out[11])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+static bool
+v_parse_int(const bson_iter_t *it, int64_t *out)
+{
+    if (BSON_ITER_HOLDS_INT(it)) {
+        *out = bson_iter_as_int64(it);
+        return true;
+    }
+    if (BSON_ITER_HOLDS_UTF8(it)) {
+        const char *s = bson_iter_utf8(it, NULL);
+        char *end;
+        if (s[0] == '\0' || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
+            return false;
+        errno = 0;
+        long long n = strtoll(s, &end, 10);
+        if (errno != 0 || *end != '\0')
+            return false;
+        *out = n;
+        return true;
+    }
+    return false;
+}
+
+bool
+v_id(const bson_t *doc, const char *key, ferr_t *e, int64_t *out)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, doc, key)) {
+        ferr_add(e, key, "is required");
+        return false;
+    }
+    if (!v_parse_int(&it, out) || *out <= 0) {
+        ferr_add(e, key, "must be a positive integer id");
+        return false;
+    }
+    return true;
+}
+
+bool
+v_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min, int64_t max, ferr_t *e,
+            int64_t *out)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, query, key)) {
+        *out = fallback;
+        return true;
+    }
+    if (!v_parse_int(&it, out)) {
+        ferr_add(e, key, "must be an integer");
+        return false;
+    }
+    if (*out < min || *out > max) {
+        ferr_add(e, key, "must be between %lld and %lld", (long long)min, (long long)max);
+        return false;
+    }
+    return true;
+}

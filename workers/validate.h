@@ -1,0 +1,53 @@
+/*
+ * Field validation shared by every service. Validators append a precise
+ * {field, message} to an error list instead of stopping at the first
+ * problem, so a client sees everything wrong with its input at once.
+ */
+#ifndef ROOST_VALIDATE_H
+#define ROOST_VALIDATE_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    bson_t list; /* BSON array of {field, message} */
+    uint32_t count;
+} ferr_t;
+
+void ferr_init(ferr_t *e);
+void ferr_add(ferr_t *e, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void ferr_destroy(ferr_t *e);
+
+/*
+ * Checks that every key of `doc` is in the NULL-terminated `allowed` list,
+ * appears once, and does not start with '$' (operator injection). Reports
+ * each offender under its own name.
+ */
+bool v_known_fields(const bson_t *doc, const char *const *allowed, ferr_t *e);
+
+/* A string of min..max characters (Unicode code points), with no control
+ * characters. On success *out points into the iterated document. */
+bool v_text(const bson_iter_t *it, ferr_t *e, const char *field, size_t min, size_t max, const char **out);
+
+/* A real calendar date written YYYY-MM-DD. */
+bool v_is_date(const char *s);
+
+/* Today's date (UTC) as YYYY-MM-DD. */
+void v_today(char out[11]);
+
+/*
+ * A positive 64-bit id in `doc[key]`, given as an integer or a string of
+ * decimal digits (path parameters arrive as strings). Adds an error and
+ * returns false otherwise.
+ */
+bool v_id(const bson_t *doc, const char *key, ferr_t *e, int64_t *out);
+
+/*
+ * An integer query parameter in [min, max], as a decimal string or an
+ * integer; `fallback` when absent.
+ */
+bool v_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min, int64_t max, ferr_t *e,
+                 int64_t *out);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * One worker process: a REP socket that dials the pool's worker address,
+ * ROOST_WORKER_CONCURRENCY contexts each served by its own thread, and a
+ * pooled MongoDB client. Handlers block on MongoDB, so each context has a
+ * thread rather than sharing nng's callback threads, which must not block.
+ */
+#include "worker.h"
+#include "config.h"
+#include "log.h"
+#include "service.h"
+
+#include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+static mongoc_client_pool_t *worker_mongo;
+static pthread_mutex_t worker_prepare_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool worker_prepared[32];
+
+static const svc_op_t *
+worker_find_op(const char *op, size_t *service_index)
+{
+    for (size_t s = 0; svc_services[s] != NULL; s++)
+        for (const svc_op_t *o = svc_services[s]->ops; o->op != NULL; o++)
+            if (strcmp(o->op, op) == 0) {
+                *service_index = s;
+                return o;
+            }
+    return NULL;
+}
+
+/* Runs the service's prepare step once per process; retried on failure. */
+static bool
+worker_prepare(size_t s, mongoc_client_t *mongo, bson_error_t *error)
+{
+    bool ok = true;
+    pthread_mutex_lock(&worker_prepare_lock);
+    if (!worker_prepared[s] && svc_services[s]->prepare != NULL)
+        ok = svc_services[s]->prepare(mongo, error);
+    if (ok)
+        worker_prepared[s] = true;
+    pthread_mutex_unlock(&worker_prepare_lock);
+    return ok;
+}
+
+void
+worker_dispatch(const uint8_t *data, size_t len, bson_t *reply)
+{
+    env_request_t req;
+    bson_error_t error;
+    size_t s = 0;
+    const svc_op_t *op;
+
+    if (!env_request_parse(data, len, &req, &error)) {
+        env_reply_error(reply, req.rid[0] ? req.rid : "", 400, "bad_envelope", error.message, NULL);
+        return;
+    }
+    if ((op = worker_find_op(req.op, &s)) == NULL) {
+        char message[128];
+        snprintf(message, sizeof(message), "unknown op '%s'", req.op);
+        env_reply_error(reply, req.rid, 404, "unknown_op", message, NULL);
+        return;
+    }
+    svc_call_t call = {.req = &req, .replied = false};
+    call.mongo = mongoc_client_pool_pop(worker_mongo);
+    if (!worker_prepare(s, call.mongo, &error))
+        svc_fail_db(&call, &error);
+    else
+        op->handler(&call);
+    mongoc_client_pool_push(worker_mongo, call.mongo);
+    if (!call.replied)
+        svc_fail(&call, 500, "internal", "op '%s' gave no reply", req.op);
+    log_debug("rid=%s op=%s done", req.rid, req.op);
+    bson_steal(reply, &call.reply);
+}
+
+typedef struct {
+    nng_socket sock;
+    pthread_t tid;
+} worker_thread_t;
+
+static void *
+worker_serve(void *arg)
+{
+    worker_thread_t *t = arg;
+    nng_ctx ctx;
+    nng_aio *aio;
+
+    if (nng_ctx_open(&ctx, t->sock) != 0 || nng_aio_alloc(&aio, NULL, NULL) != 0) {
+        log_error("cannot open an nng context");
+        return NULL;
+    }
+    for (;;) {
+        nng_ctx_recv(ctx, aio);
+        nng_aio_wait(aio);
+        int rv = nng_aio_result(aio);
+        if (rv == NNG_ECLOSED)
+            break;
+        if (rv != 0)
+            continue;
+        nng_msg *msg = nng_aio_get_msg(aio);
+        bson_t reply;
+        worker_dispatch(nng_msg_body(msg), nng_msg_len(msg), &reply);
+        nng_msg_clear(msg);
+        if (nng_msg_append(msg, bson_get_data(&reply), reply.len) != 0) {
+            nng_msg_free(msg);
+            bson_destroy(&reply);
+            continue;
+        }
+        bson_destroy(&reply);
+        nng_aio_set_msg(aio, msg);
+        nng_ctx_send(ctx, aio);
+        nng_aio_wait(aio);
+        if (nng_aio_result(aio) != 0)
+            nng_msg_free(msg); /* still ours when the send failed */
+    }
+    nng_aio_free(aio);
+    nng_ctx_close(ctx);
+    return NULL;
+}
+
+static mongoc_client_pool_t *
+worker_open_mongo(int max_clients)
+{
+    bson_error_t error;
+    mongoc_uri_t *uri = mongoc_uri_new_with_error(cfg_str("ROOST_MONGODB_URI", CFG_DEFAULT_MONGODB_URI), &error);
+    if (uri == NULL) {
+        log_error("ROOST_MONGODB_URI is not a MongoDB URI: %s", error.message);
+        return NULL;
+    }
+    /* Fail fast while the database is down, so clients get a quick 503 instead of a hang. */
+    if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+        mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 2000);
+    if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
+        mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 2000);
+    mongoc_client_pool_t *pool = mongoc_client_pool_new(uri);
+    mongoc_uri_destroy(uri);
+    if (pool == NULL)
+        return NULL;
+    mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
+    mongoc_client_pool_set_appname(pool, "roost-worker");
+    mongoc_client_pool_max_size(pool, (uint32_t)max_clients);
+    return pool;
+}
+
+int
+worker_run(void)
+{
+    int concurrency = (int)cfg_int("ROOST_WORKER_CONCURRENCY", 16, 1, 1024);
+    const char *url = cfg_str("ROOST_WORKER_URL", CFG_DEFAULT_WORKER_URL);
+    worker_thread_t *threads = NULL;
+    nng_socket sock;
+    sigset_t stop;
+    int sig, rv, status = 1;
+
+    /* Block the stop signals before any thread exists, then wait for them here. */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+    mongoc_init();
+    if (sodium_init() < 0) {
+        log_error("libsodium failed to initialise");
+        return 1;
+    }
+    if ((worker_mongo = worker_open_mongo(concurrency)) == NULL)
+        goto done_mongo;
+    if ((rv = nng_rep0_open(&sock)) != 0) {
+        log_error("cannot open REP socket: %s", nng_strerror(rv));
+        goto done_pool;
+    }
+    nng_setopt_ms(sock, NNG_OPT_RECONNMINT, 50);
+    nng_setopt_ms(sock, NNG_OPT_RECONNMAXT, 1000);
+    if ((rv = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+        log_error("cannot dial %s: %s", url, nng_strerror(rv));
+        goto done_sock;
+    }
+    threads = calloc((size_t)concurrency, sizeof(*threads));
+    for (int i = 0; i < concurrency; i++) {
+        threads[i].sock = sock;
+        pthread_create(&threads[i].tid, NULL, worker_serve, &threads[i]);
+    }
+    log_info("worker serving %s with %d contexts", url, concurrency);
+    sigwait(&stop, &sig);
+    log_info("worker stopping on signal %d", sig);
+    status = 0;
+done_sock:
+    nng_close(sock);
+    if (threads != NULL)
+        for (int i = 0; i < concurrency; i++)
+            pthread_join(threads[i].tid, NULL);
+    free(threads);
+done_pool:
+    mongoc_client_pool_destroy(worker_mongo);
+done_mongo:
+    mongoc_cleanup();
+    return status;
+}

@@ -1,0 +1,21 @@
+/* The two modes of roost-worker: one worker process, or a pool of them. */
+#ifndef ROOST_WORKER_H
+#define ROOST_WORKER_H
+
+#include <bson/bson.h>
+#include <nng/nng.h>
+
+/* Serves requests until SIGTERM/SIGINT; returns the exit status. */
+int worker_run(void);
+
+/* Runs the pool: the broker clients dial, and `workers` child processes
+ * that it restarts when they die. Returns the exit status. */
+int pool_run(int workers);
+
+/*
+ * Answers one request message (protocol v1) into `reply` (uninitialised on
+ * entry). Never fails: malformed input gets an error reply.
+ */
+void worker_dispatch(const uint8_t *data, size_t len, bson_t *reply);
+
+#endif
