@@ -190,3 +190,5 @@ def test_malformed_query_is_400(stack, query):
 def test_health_and_readiness(stack):
     assert requests.get(stack.url("/healthz"), timeout=10).json() == {"status": "ok"}
     assert requests.get(stack.url("/readyz"), timeout=10).json() == {"status": "ready"}
+    pong = requests.get(stack.url("/ping"), timeout=10).json()
+    assert pong["pong"] is True and pong["worker_pid"] in stack.worker_pids()
