@@ -13,6 +13,7 @@
 #include "log.h"
 #include "query.h"
 #include "routes.h"
+#include "token.h"
 
 #include <h2o.h>
 #include <netinet/in.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* One event loop; h2o_context_t first so that req->conn->ctx finds it. */
@@ -228,14 +230,20 @@ ingress_render(ingress_call_t *call, nng_msg *msg)
         ingress_problem(req, call->rid, reply.status, reply.code, reply.message, &reply.fields);
         return;
     }
+    bson_iter_t it;
     if (call->route->flags & ROUTE_READINESS) {
         const char *ok = "{ \"status\" : \"ready\" }";
         ingress_send(req, 200, "application/json", call->rid, ok, strlen(ok));
         return;
     }
+    if ((call->route->flags & ROUTE_ETAG) && reply.status / 100 == 2 &&
+        bson_iter_init_find(&it, &reply.body, "version") && BSON_ITER_HOLDS_INT(&it)) {
+        char etag[32];
+        int n = snprintf(etag, sizeof(etag), "\"%lld\"", (long long)bson_iter_as_int64(&it));
+        ingress_header(req, H2O_TOKEN_ETAG, etag, (size_t)n);
+    }
     if ((call->route->flags & ROUTE_PAGINATED) && reply.status == 200)
         ingress_link_header(req, &reply.body);
-    bson_iter_t it;
     if ((call->route->flags & ROUTE_LOCATION) && reply.status == 201 && bson_iter_init_find(&it, &reply.body, "id") &&
         BSON_ITER_HOLDS_INT(&it)) {
         char location[512];
@@ -243,6 +251,14 @@ ingress_render(ingress_call_t *call, nng_msg *msg)
                            (int)(req->query_at != SIZE_MAX ? req->query_at : req->path.len), req->path.base,
                            (long long)bson_iter_as_int64(&it));
         ingress_header(req, H2O_TOKEN_LOCATION, location, (size_t)len);
+    }
+    if (reply.status == 204) {
+        req->res.status = 204;
+        req->res.reason = ingress_reason(204);
+        h2o_iovec_t id = h2o_strdup(&req->pool, call->rid, strlen(call->rid));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
+        h2o_send_inline(req, "", 0);
+        return;
     }
     size_t len;
     char *json = json_from_bson(&reply.body, &len);
@@ -310,7 +326,8 @@ ingress_on_req_dispose(void *p)
 
 /* Builds the envelope and sends it; the reply arrives in ingress_on_replies. */
 static void
-ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, const bson_t *query, const bson_t *body)
+ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_t auth_sub, const bson_t *query,
+                 const bson_t *body)
 {
     ingress_loop_t *loop = (ingress_loop_t *)req->conn->ctx;
     bson_t params = BSON_INITIALIZER, env;
@@ -324,7 +341,20 @@ ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, const 
     for (size_t i = 0; i < m->nparams; i++)
         bson_append_utf8(&params, m->params[i].name, (int)m->params[i].name_len, m->params[i].value,
                          (int)m->params[i].value_len);
-    env_request_build(&env, m->route->op, rid, 0, &params, query, body);
+    char if_match[ENV_IF_MATCH_MAX + 1];
+    ssize_t im = h2o_find_header(&req->headers, H2O_TOKEN_IF_MATCH, -1);
+    if (im >= 0) {
+        h2o_iovec_t v = req->headers.entries[im].value;
+        if (v.len == 0 || v.len > ENV_IF_MATCH_MAX) {
+            ingress_problem(req, rid, 400, "bad_precondition", "If-Match must be an entity tag such as \"3\"", NULL);
+            goto done;
+        }
+        memcpy(if_match, v.base, v.len);
+        if_match[v.len] = '\0';
+    }
+    env_request_parts_t parts = {.op = m->route->op, .rid = rid, .auth_sub = auth_sub, .params = &params,
+                                 .query = query, .body = body, .if_match = im >= 0 ? if_match : NULL};
+    env_request_build(&env, &parts);
 
     ingress_call_t *call = calloc(1, sizeof(*call));
     call->loop = loop;
@@ -359,17 +389,74 @@ done:
     bson_destroy(&params);
 }
 
+extern const char roost_openapi_json[];
+extern const size_t roost_openapi_json_len;
+
+/* Routes the ingress answers itself, from memory. */
+static void
+ingress_local(h2o_req_t *req, const char *rid, const route_t *route)
+{
+    if (strcmp(route->op, "openapi") == 0) {
+        ingress_send(req, 200, "application/json", rid, roost_openapi_json, roost_openapi_json_len);
+    } else {
+        const char *ok = "{ \"status\" : \"ok\" }";
+        ingress_send(req, 200, "application/json", rid, ok, strlen(ok));
+    }
+}
+
+/*
+ * Verifies the bearer token, if any. A request that presents a token must
+ * present a valid one, whatever the route; a route that requires one
+ * refuses a request without. On refusal the 401 is sent and false returned.
+ */
+static bool
+ingress_authenticate(h2o_req_t *req, const char *rid, const route_t *route, int64_t *sub)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    const char *detail = NULL;
+    char token[2048];
+
+    if (i < 0) {
+        if (route->auth != ROUTE_AUTH_REQUIRED)
+            return true;
+        ingress_header(req, H2O_TOKEN_WWW_AUTHENTICATE, H2O_STRLIT("Bearer realm=\"roost\""));
+        ingress_problem(req, rid, 401, "unauthorized", "this route needs an Authorization: Bearer token", NULL);
+        return false;
+    }
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (v.len < 8 || strncasecmp(v.base, "Bearer ", 7) != 0 || v.len - 7 >= sizeof(token)) {
+        detail = "the Authorization header must be \"Bearer <token>\"";
+    } else {
+        memcpy(token, v.base + 7, v.len - 7);
+        token[v.len - 7] = '\0';
+        token_status_t st = token_verify(token_config(), token, (int64_t)time(NULL), sub);
+        if (st == TOKEN_OK)
+            return true;
+        detail = token_status_message(st);
+    }
+    char challenge[256];
+    int n = snprintf(challenge, sizeof(challenge), "Bearer realm=\"roost\", error=\"invalid_token\", error_description=\"%s\"",
+                     detail);
+    ingress_header(req, H2O_TOKEN_WWW_AUTHENTICATE, challenge, (size_t)n);
+    ingress_problem(req, rid, 401, "invalid_token", detail, NULL);
+    return false;
+}
+
+/* application/json or application/merge-patch+json, with optional parameters. */
 static bool
 ingress_is_json(h2o_req_t *req)
 {
+    static const char *const types[] = {"application/json", "application/merge-patch+json"};
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
     if (i < 0)
-        return true; /* curl -d without -H: be forgiving, the body must still parse */
+        return true; /* no Content-Type at all: the body must still parse as JSON */
     h2o_iovec_t v = req->headers.entries[i].value;
-    static const char json[] = "application/json";
-    if (v.len < sizeof(json) - 1 || strncasecmp(v.base, json, sizeof(json) - 1) != 0)
-        return false;
-    return v.len == sizeof(json) - 1 || v.base[sizeof(json) - 1] == ';' || v.base[sizeof(json) - 1] == ' ';
+    for (size_t t = 0; t < 2; t++) {
+        size_t n = strlen(types[t]);
+        if (v.len >= n && strncasecmp(v.base, types[t], n) == 0 && (v.len == n || v.base[n] == ';' || v.base[n] == ' '))
+            return true;
+    }
+    return false;
 }
 
 static int
@@ -380,6 +467,7 @@ ingress_on_req(h2o_handler_t *self, h2o_req_t *req)
     bson_t query = BSON_INITIALIZER, body;
     bson_error_t error;
     bool has_body = false;
+    int64_t auth_sub = 0;
 
     ingress_request_id(req, rid);
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
@@ -395,10 +483,11 @@ ingress_on_req(h2o_handler_t *self, h2o_req_t *req)
         break;
     }
     if (m.route->flags & ROUTE_LOCAL) {
-        const char *ok = "{ \"status\" : \"ok\" }";
-        ingress_send(req, 200, "application/json", rid, ok, strlen(ok));
+        ingress_local(req, rid, m.route);
         goto done;
     }
+    if (!ingress_authenticate(req, rid, m.route, &auth_sub))
+        goto done;
     if (req->query_at != SIZE_MAX &&
         !query_parse(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, &query, &error)) {
         ingress_problem(req, rid, 400, "bad_query", error.message, NULL);
@@ -421,7 +510,7 @@ ingress_on_req(h2o_handler_t *self, h2o_req_t *req)
         }
         has_body = true;
     }
-    ingress_dispatch(req, &m, rid, &query, has_body ? &body : NULL);
+    ingress_dispatch(req, &m, rid, auth_sub, &query, has_body ? &body : NULL);
     if (has_body)
         bson_destroy(&body);
 done:
@@ -496,6 +585,7 @@ main(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = (int)cfg_int("ROOST_HTTP_THREADS", ncpu > 0 ? ncpu : 1, 1, 256);
     const char *pool_url = cfg_str("ROOST_POOL_URL", CFG_DEFAULT_POOL_URL);
+    token_config(); /* refuses to start without a secret outside development */
 
     if ((rv = nng_req0_open(&app.pool)) != 0) {
         log_error("cannot open REQ socket: %s", nng_strerror(rv));

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-static const route_t *const routes_tables[] = {routes_ops, routes_users, NULL};
+static const route_t *const routes_tables[] = {routes_ops, routes_users, routes_properties, NULL};
 
 /* Matches `path` against `pattern`, filling the captured parameters. */
 static int

@@ -10,12 +10,15 @@
 #include <stddef.h>
 
 typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON } route_body_t;
+/* A valid bearer token is always passed on as auth.sub; an invalid one is
+ * always refused (401). REQUIRED also refuses a request without one. */
 typedef enum { ROUTE_AUTH_NONE, ROUTE_AUTH_REQUIRED } route_auth_t;
 
 #define ROUTE_PAGINATED 0x1 /* a 200 reply carries page/per_page/total: add a Link header */
 #define ROUTE_LOCATION 0x2  /* a 201 reply's body.id names the new resource under this path */
 #define ROUTE_LOCAL 0x4     /* answered by the ingress itself, no op is sent */
 #define ROUTE_READINESS 0x8 /* renders the op's outcome as a readiness probe */
+#define ROUTE_ETAG 0x10     /* a 2xx reply's body.version becomes the ETag header */
 
 typedef struct {
     const char *method;
@@ -52,5 +55,6 @@ void routes_each(void (*fn)(const route_t *route, void *arg), void *arg);
 /* The resources' rows (one file per resource in api/), each terminated by a row with method NULL. */
 extern const route_t routes_ops[];
 extern const route_t routes_users[];
+extern const route_t routes_properties[];
 
 #endif

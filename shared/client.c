@@ -80,7 +80,8 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
 #undef CLIENT_SUBDOC
     }
     env_new_rid(rid);
-    env_request_build(&env, op, rid, sub, &params, &query, &body);
+    env_request_parts_t parts = {.op = op, .rid = rid, .auth_sub = sub, .params = &params, .query = &query, .body = &body};
+    env_request_build(&env, &parts);
 
     if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
         bson_set_error(error, 1, (uint32_t)rv, "cannot open context: %s", nng_strerror(rv));

@@ -88,6 +88,9 @@ env_request_parse(const uint8_t *data, size_t len, env_request_t *out, bson_erro
                 }
                 out->auth_sub = bson_iter_as_int64(&a);
             }
+        } else if (strcmp(key, "if_match") == 0) {
+            if (!env_copy_str(&it, out->if_match, ENV_IF_MATCH_MAX, "if_match", error))
+                return false;
         } else if (strcmp(key, "params") == 0) {
             if (!env_view_doc(&it, &out->params, "params", error))
                 return false;
@@ -117,25 +120,26 @@ env_request_parse(const uint8_t *data, size_t len, env_request_t *out, bson_erro
 }
 
 void
-env_request_build(bson_t *out, const char *op, const char *rid, int64_t auth_sub, const bson_t *params,
-                  const bson_t *query, const bson_t *body)
+env_request_build(bson_t *out, const env_request_parts_t *p)
 {
     bson_init(out);
     BSON_APPEND_INT32(out, "v", 1);
-    BSON_APPEND_UTF8(out, "op", op);
-    BSON_APPEND_UTF8(out, "rid", rid);
-    if (auth_sub > 0) {
+    BSON_APPEND_UTF8(out, "op", p->op);
+    BSON_APPEND_UTF8(out, "rid", p->rid);
+    if (p->auth_sub > 0) {
         bson_t auth;
         BSON_APPEND_DOCUMENT_BEGIN(out, "auth", &auth);
-        BSON_APPEND_INT64(&auth, "sub", auth_sub);
+        BSON_APPEND_INT64(&auth, "sub", p->auth_sub);
         bson_append_document_end(out, &auth);
     }
-    if (params != NULL)
-        BSON_APPEND_DOCUMENT(out, "params", params);
-    if (query != NULL)
-        BSON_APPEND_DOCUMENT(out, "query", query);
-    if (body != NULL)
-        BSON_APPEND_DOCUMENT(out, "body", body);
+    if (p->if_match != NULL)
+        BSON_APPEND_UTF8(out, "if_match", p->if_match);
+    if (p->params != NULL)
+        BSON_APPEND_DOCUMENT(out, "params", p->params);
+    if (p->query != NULL)
+        BSON_APPEND_DOCUMENT(out, "query", p->query);
+    if (p->body != NULL)
+        BSON_APPEND_DOCUMENT(out, "body", p->body);
 }
 
 void

@@ -12,6 +12,7 @@
 
 #define ENV_RID_MAX 64
 #define ENV_OP_MAX 64
+#define ENV_IF_MATCH_MAX 128
 
 /* A parsed request. The sub-documents are read-only views into the
  * caller's buffer, which must outlive this struct. */
@@ -23,6 +24,7 @@ typedef struct {
     bson_t query;
     bson_t body;
     bool has_body;
+    char if_match[ENV_IF_MATCH_MAX + 1]; /* the HTTP If-Match precondition; "" when absent */
 } env_request_t;
 
 /*
@@ -32,10 +34,19 @@ typedef struct {
  */
 bool env_request_parse(const uint8_t *data, size_t len, env_request_t *out, bson_error_t *error);
 
-/* Builds a request envelope into `out` (uninitialised on entry). Any of
- * the sub-documents may be NULL; auth_sub 0 means anonymous. */
-void env_request_build(bson_t *out, const char *op, const char *rid, int64_t auth_sub, const bson_t *params,
-                       const bson_t *query, const bson_t *body);
+/* The parts of a request to build; NULL or 0 members are left out. */
+typedef struct {
+    const char *op;
+    const char *rid;
+    int64_t auth_sub; /* 0: anonymous */
+    const bson_t *params;
+    const bson_t *query;
+    const bson_t *body;
+    const char *if_match;
+} env_request_parts_t;
+
+/* Builds a request envelope into `out` (uninitialised on entry). */
+void env_request_build(bson_t *out, const env_request_parts_t *parts);
 
 /* A fresh random request id: 32 hex characters and a NUL. */
 void env_new_rid(char out[33]);

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "log.h"
 #include "service.h"
+#include "token.h"
 
 #include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
@@ -162,6 +163,7 @@ worker_run(void)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
+    token_config(); /* refuses to start without a secret outside development */
     mongoc_init();
     if (sodium_init() < 0) {
         log_error("libsodium failed to initialise");

@@ -1,9 +1,13 @@
-/* REST resource /api/v1/users -> users service ops. */
+/* REST resources /api/v1/users and /api/v1/auth -> users service ops. */
 #include "routes.h"
 
 const route_t routes_users[] = {
+    {"POST", "/api/v1/auth/token", "users.login", ROUTE_AUTH_NONE, ROUTE_BODY_JSON, 0},
     {"POST", "/api/v1/users", "users.create", ROUTE_AUTH_NONE, ROUTE_BODY_JSON, ROUTE_LOCATION},
     {"GET", "/api/v1/users", "users.list", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_PAGINATED},
+    /* before /users/{id}: the first matching row wins */
+    {"GET", "/api/v1/users/me", "users.me", ROUTE_AUTH_REQUIRED, ROUTE_BODY_NONE, 0},
     {"GET", "/api/v1/users/{id}", "users.get", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, 0},
+    {"PATCH", "/api/v1/users/{id}", "users.update", ROUTE_AUTH_REQUIRED, ROUTE_BODY_JSON, 0},
     {NULL},
 };

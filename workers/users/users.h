@@ -1,10 +1,23 @@
-/* The users service: accounts, stored in the database <prefix>users. */
+/*
+ * The users service: accounts, stored in the database <prefix>users.
+ *
+ * A user document is {_id, username, username_key (lowercase, unique),
+ * email?, password_hash?, first_name, last_name, name, birth_date,
+ * place_id?, created_at, updated_at, rid}. users_render decides what leaves
+ * the service: never the password hash, the key or the rid.
+ */
 #ifndef ROOST_USERS_H
 #define ROOST_USERS_H
 
 #include "service.h"
 
 extern const svc_service_t users_service;
+
+#define USERS_PER_PAGE_DEFAULT 10
+#define USERS_PER_PAGE_MAX 100
+#define USERS_ID_FILTER_MAX 100
+
+/* --- field rules (fields.c; pure, unit-tested) ---------------------------- */
 
 /* A validated registration; strings point into the request body. */
 typedef struct {
@@ -16,10 +29,40 @@ typedef struct {
     const char *email; /* NULL when not given */
 } users_new_t;
 
-/* Checks a registration body field by field; exposed for unit tests. */
+/* Checks a registration body field by field. */
 bool users_validate_new(const bson_t *body, ferr_t *e, users_new_t *out);
 
-#define USERS_PER_PAGE_DEFAULT 10
-#define USERS_PER_PAGE_MAX 100
+/* One field each; add a precise error under `field` and return false when
+ * the value breaks the rule. *out points into the iterated document. */
+bool users_check_username(const bson_iter_t *it, ferr_t *e, const char **out);
+bool users_check_password(const bson_iter_t *it, ferr_t *e, const char *field, const char **out);
+bool users_check_name(const bson_iter_t *it, ferr_t *e, const char *field, const char **out);
+bool users_check_birth_date(const bson_iter_t *it, ferr_t *e, const char **out);
+bool users_check_email(const bson_iter_t *it, ferr_t *e, const char **out);
+
+/* Lowercases ASCII into `out` (size bytes, always terminated). */
+void users_lower(const char *in, char *out, size_t size);
+
+/* --- shared by the handlers (users.c) ---------------------------------------- */
+
+/* The public shape of a user document. */
+void users_render(const bson_t *doc, bson_t *out);
+
+/* Finds the one user matching `filter`; *found says whether there is one. */
+bool users_find_one(mongoc_collection_t *users, const bson_t *filter, bson_t *out, bool *found, bson_error_t *error);
+
+/*
+ * Claims an email address (lowercased) for `rid`: 0 when claimed now or
+ * already by this same rid, 409 when someone else holds it, -1 on a
+ * database error.
+ */
+int users_claim_email(mongoc_client_t *mongo, const char *email_key, const char *rid, bson_error_t *error);
+/* Releases a claim: only the one `rid` made when rid is not NULL. */
+void users_release_email(mongoc_client_t *mongo, const char *email_key, const char *rid);
+
+/* --- handlers in account.c ----------------------------------------------------- */
+void users_create(svc_call_t *call);
+void users_login(svc_call_t *call);
+void users_update(svc_call_t *call);
 
 #endif

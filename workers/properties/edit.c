@@ -1,0 +1,468 @@
+/*
+ * Changes to properties: create, and every owner-only edit.
+ *
+ * Each edit runs through props_edit: authenticate, validate, load, check
+ * the owner and If-Match, compute the changed fields, then replace the
+ * document on the condition that its version is still the one loaded. A
+ * lost race is retried (or is a 412 when the client sent If-Match). A
+ * document whose last_rid is this request's rid already has this change:
+ * nng delivered the request twice, and the reply is the same as the first.
+ */
+#include "properties.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define PROPS_EDIT_ATTEMPTS 5
+
+/* Computes the fields a change overrides into `changes` (an uninitialised
+ * document on entry); on a refusal it replies itself and returns false. */
+typedef bool (*props_change_fn)(svc_call_t *call, const bson_t *current, bson_t *changes);
+
+static bool
+props_load(mongoc_collection_t *coll, int64_t id, bson_t *out, bool *found, bson_error_t *error)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_INT64(id));
+    bson_t opts = BSON_INITIALIZER;
+    const bson_t *doc;
+    BSON_APPEND_INT64(&opts, "limit", 1);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, &opts, NULL);
+    *found = mongoc_cursor_next(cursor, &doc);
+    if (*found)
+        bson_copy_to(doc, out);
+    bool ok = !mongoc_cursor_error(cursor, error);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(filter);
+    bson_destroy(&opts);
+    return ok;
+}
+
+static int64_t
+props_int(const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it) ? bson_iter_as_int64(&it) : 0;
+}
+
+static const char *
+props_str(const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+}
+
+/* `current` with every field of `changes` replacing its namesake, then
+ * the bookkeeping every change makes. */
+static void
+props_apply(const bson_t *current, const bson_t *changes, const char *rid, bson_t *next)
+{
+    bson_iter_t it;
+    int64_t version = props_int(current, "version");
+    bson_init(next);
+    bson_iter_init(&it, current);
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        if (bson_has_field(changes, key) || strcmp(key, "version") == 0 || strcmp(key, "updated_at") == 0 ||
+            strcmp(key, "last_rid") == 0)
+            continue;
+        bson_append_iter(next, key, -1, &it);
+    }
+    bson_iter_init(&it, changes);
+    while (bson_iter_next(&it))
+        bson_append_iter(next, bson_iter_key(&it), -1, &it);
+    BSON_APPEND_INT64(next, "version", version + 1);
+    BSON_APPEND_INT64(next, "updated_at", svc_now_us());
+    BSON_APPEND_UTF8(next, "last_rid", rid);
+}
+
+static void
+props_reply_doc(svc_call_t *call, int status, const bson_t *doc)
+{
+    if (status == 204) {
+        svc_reply(call, 204, NULL);
+        return;
+    }
+    bson_t out;
+    props_render(doc, &out);
+    svc_reply(call, status, &out);
+    bson_destroy(&out);
+}
+
+static void
+props_edit(svc_call_t *call, int status, props_change_fn change)
+{
+    const env_request_t *req = call->req;
+    ferr_t errors;
+    int64_t id;
+    bson_error_t error;
+    mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
+
+    ferr_init(&errors);
+    if (req->auth_sub <= 0) {
+        svc_fail(call, 401, "unauthorized", "changing a property needs an authenticated user");
+        goto done;
+    }
+    if (!v_id(&req->params, "id", &errors, &id)) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    for (int attempt = 0; attempt < PROPS_EDIT_ATTEMPTS; attempt++) {
+        bson_t current = BSON_INITIALIZER, changes, next;
+        bool found;
+        bson_destroy(&current);
+        if (!props_load(coll, id, &current, &found, &error)) {
+            svc_fail_db(call, &error);
+            goto done;
+        }
+        if (found && strcmp(props_str(&current, "last_rid"), req->rid) == 0) {
+            props_reply_doc(call, status, &current); /* a second delivery of a change already made */
+        } else if (!found || bson_has_field(&current, "deleted_at")) {
+            svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
+        } else if (props_int(&current, "owner_id") != req->auth_sub) {
+            svc_fail(call, 403, "forbidden", "only the owner may change this property");
+        } else if (!props_if_match(req->if_match, props_int(&current, "version"))) {
+            svc_fail(call, 412, "precondition_failed", "the property changed since your copy (ETag \"%lld\" now)",
+                     (long long)props_int(&current, "version"));
+        } else if (change(call, &current, &changes)) {
+            bson_t *selector = BCON_NEW("_id", BCON_INT64(id), "version", BCON_INT64(props_int(&current, "version")));
+            bson_t reply;
+            props_apply(&current, &changes, req->rid, &next);
+            bool ok = mongoc_collection_replace_one(coll, selector, &next, NULL, &reply, &error);
+            int64_t matched = props_int(&reply, "matchedCount");
+            bson_destroy(&reply);
+            bson_destroy(selector);
+            bson_destroy(&changes);
+            if (!ok) {
+                svc_fail_db(call, &error);
+            } else if (matched == 1) {
+                props_reply_doc(call, status, &next);
+            } else if (req->if_match[0] != '\0') {
+                svc_fail(call, 412, "precondition_failed", "the property changed while this change was made");
+            } else {
+                bson_destroy(&next);
+                bson_destroy(&current);
+                continue; /* someone else changed it first: start again from their version */
+            }
+            bson_destroy(&next);
+        }
+        bson_destroy(&current);
+        goto done;
+    }
+    svc_fail(call, 409, "conflict", "the property kept changing under this request; retry");
+done:
+    ferr_destroy(&errors);
+    mongoc_collection_destroy(coll);
+}
+
+/* Appends a room document built from a valid room body. */
+static void
+props_append_room(bson_t *rooms, uint32_t index, int64_t room_id, const bson_t *src)
+{
+    char key[16];
+    bson_t room, chars;
+    bson_iter_t it;
+    snprintf(key, sizeof(key), "%u", index);
+    BSON_APPEND_DOCUMENT_BEGIN(rooms, key, &room);
+    BSON_APPEND_INT64(&room, "id", room_id);
+    BSON_APPEND_UTF8(&room, "name", props_str(src, "name"));
+    BSON_APPEND_UTF8(&room, "kind", props_str(src, "kind"));
+    bson_iter_init_find(&it, src, "area_m2");
+    BSON_APPEND_DOUBLE(&room, "area_m2", bson_iter_as_double(&it));
+    BSON_APPEND_DOCUMENT_BEGIN(&room, "characteristics", &chars);
+    if (bson_iter_init_find(&it, src, "characteristics")) {
+        bson_iter_t c;
+        bson_iter_recurse(&it, &c);
+        while (bson_iter_next(&c))
+            bson_append_iter(&chars, bson_iter_key(&c), -1, &c);
+    }
+    bson_append_document_end(&room, &chars);
+    bson_append_document_end(rooms, &room);
+}
+
+static bool
+props_view(const bson_iter_t *it, bson_t *out)
+{
+    uint32_t len;
+    const uint8_t *data;
+    if (!BSON_ITER_HOLDS_DOCUMENT(it) && !BSON_ITER_HOLDS_ARRAY(it))
+        return false;
+    if (BSON_ITER_HOLDS_DOCUMENT(it))
+        bson_iter_document(it, &len, &data);
+    else
+        bson_iter_array(it, &len, &data);
+    return bson_init_static(out, data, len);
+}
+
+void
+props_create(svc_call_t *call)
+{
+    const env_request_t *req = call->req;
+    ferr_t errors;
+    bson_error_t error;
+    bson_iter_t it, r;
+    int64_t id;
+    char city_key[256];
+    bson_t doc = BSON_INITIALIZER, rooms, existing = BSON_INITIALIZER;
+    mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
+
+    ferr_init(&errors);
+    if (req->auth_sub <= 0) {
+        svc_fail(call, 401, "unauthorized", "creating a property needs an authenticated user");
+        goto done;
+    }
+    if (!props_validate_new(&req->body, &errors)) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    if (!svc_next_id(call->mongo, "properties", &id, &error)) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    int64_t now = svc_now_us();
+    props_city_key(props_str(&req->body, "city"), city_key, sizeof(city_key));
+    BSON_APPEND_INT64(&doc, "_id", id);
+    BSON_APPEND_UTF8(&doc, "name", props_str(&req->body, "name"));
+    BSON_APPEND_UTF8(&doc, "description", props_str(&req->body, "description"));
+    BSON_APPEND_UTF8(&doc, "type", props_str(&req->body, "type"));
+    BSON_APPEND_UTF8(&doc, "city", props_str(&req->body, "city"));
+    BSON_APPEND_UTF8(&doc, "city_key", city_key);
+    BSON_APPEND_UTF8(&doc, "address", props_str(&req->body, "address"));
+    uint32_t n = 0;
+    BSON_APPEND_ARRAY_BEGIN(&doc, "rooms", &rooms);
+    if (bson_iter_init_find(&it, &req->body, "rooms") && bson_iter_recurse(&it, &r)) {
+        while (bson_iter_next(&r)) {
+            bson_t room;
+            props_view(&r, &room);
+            props_append_room(&rooms, n, n + 1, &room);
+            n++;
+        }
+    }
+    bson_append_array_end(&doc, &rooms);
+    BSON_APPEND_INT32(&doc, "room_count", (int32_t)n);
+    BSON_APPEND_INT64(&doc, "next_room_id", n + 1);
+    BSON_APPEND_INT64(&doc, "owner_id", req->auth_sub);
+    BSON_APPEND_INT64(&doc, "version", 1);
+    BSON_APPEND_INT64(&doc, "created_at", now);
+    BSON_APPEND_INT64(&doc, "updated_at", now);
+    BSON_APPEND_UTF8(&doc, "rid", req->rid);
+    BSON_APPEND_UTF8(&doc, "last_rid", req->rid);
+
+    if (mongoc_collection_insert_one(coll, &doc, NULL, NULL, &error)) {
+        props_reply_doc(call, 201, &doc);
+    } else if (svc_is_duplicate(&error)) {
+        /* This request's rid is taken: an earlier delivery of it created the property. */
+        bson_t *filter = BCON_NEW("rid", BCON_UTF8(req->rid));
+        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+        const bson_t *found;
+        if (mongoc_cursor_next(cursor, &found))
+            props_reply_doc(call, 201, found);
+        else if (mongoc_cursor_error(cursor, &error))
+            svc_fail_db(call, &error);
+        else
+            svc_fail(call, 500, "internal", "duplicate request id without a property");
+        mongoc_cursor_destroy(cursor);
+        bson_destroy(filter);
+    } else {
+        svc_fail_db(call, &error);
+    }
+done:
+    ferr_destroy(&errors);
+    bson_destroy(&doc);
+    bson_destroy(&existing);
+    mongoc_collection_destroy(coll);
+}
+
+static bool
+props_change_fields(svc_call_t *call, const bson_t *current, bson_t *changes)
+{
+    static const char *const patchable[] = {"name", "description", "type", "city", "address", NULL};
+    const bson_t *body = &call->req->body;
+    ferr_t errors;
+    bson_iter_t it;
+
+    ferr_init(&errors);
+    v_known_fields(body, patchable, &errors);
+    props_check_fields(body, false, &errors);
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        ferr_destroy(&errors);
+        return false;
+    }
+    ferr_destroy(&errors);
+    bson_init(changes);
+    bson_iter_init(&it, body);
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        if (BSON_ITER_HOLDS_NULL(&it)) { /* only description may be null: it becomes empty */
+            BSON_APPEND_UTF8(changes, key, "");
+            continue;
+        }
+        bson_append_iter(changes, key, -1, &it);
+        if (strcmp(key, "city") == 0) {
+            char city_key[256];
+            props_city_key(bson_iter_utf8(&it, NULL), city_key, sizeof(city_key));
+            BSON_APPEND_UTF8(changes, "city_key", city_key);
+        }
+    }
+    return true;
+}
+
+static bool
+props_change_delete(svc_call_t *call, const bson_t *current, bson_t *changes)
+{
+    bson_init(changes);
+    BSON_APPEND_INT64(changes, "deleted_at", svc_now_us());
+    return true;
+}
+
+static bool
+props_change_room_add(svc_call_t *call, const bson_t *current, bson_t *changes)
+{
+    ferr_t errors;
+    bson_iter_t it, r;
+    bson_t rooms;
+    uint32_t n = 0;
+
+    ferr_init(&errors);
+    if (!props_check_room(&call->req->body, true, "", &errors)) {
+        svc_fail_fields(call, &errors);
+        ferr_destroy(&errors);
+        return false;
+    }
+    if (props_int(current, "room_count") >= PROPS_MAX_ROOMS) {
+        ferr_add(&errors, "rooms", "a property may hold at most %d rooms", PROPS_MAX_ROOMS);
+        svc_fail_fields(call, &errors);
+        ferr_destroy(&errors);
+        return false;
+    }
+    ferr_destroy(&errors);
+    int64_t room_id = props_int(current, "next_room_id");
+    bson_init(changes);
+    BSON_APPEND_ARRAY_BEGIN(changes, "rooms", &rooms);
+    if (bson_iter_init_find(&it, current, "rooms") && bson_iter_recurse(&it, &r)) {
+        while (bson_iter_next(&r)) {
+            char key[16];
+            snprintf(key, sizeof(key), "%u", n++);
+            bson_append_iter(&rooms, key, -1, &r);
+        }
+    }
+    props_append_room(&rooms, n, room_id, &call->req->body);
+    bson_append_array_end(changes, &rooms);
+    BSON_APPEND_INT32(changes, "room_count", (int32_t)(n + 1));
+    BSON_APPEND_INT64(changes, "next_room_id", room_id + 1);
+    return true;
+}
+
+/* Rewrites the rooms array with the room `room_id` merged with `patch`
+ * (RFC 7396, characteristics included), or removed when patch is NULL. */
+static bool
+props_change_room(svc_call_t *call, const bson_t *current, bson_t *changes, const bson_t *patch)
+{
+    ferr_t errors;
+    bson_iter_t it, r;
+    int64_t room_id;
+    bool hit = false;
+    bson_t rooms;
+    uint32_t n = 0;
+
+    ferr_init(&errors);
+    v_id(&call->req->params, "room_id", &errors, &room_id);
+    if (patch != NULL)
+        props_check_room(patch, false, "", &errors);
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        ferr_destroy(&errors);
+        return false;
+    }
+    ferr_destroy(&errors);
+    bson_init(changes);
+    BSON_APPEND_ARRAY_BEGIN(changes, "rooms", &rooms);
+    if (bson_iter_init_find(&it, current, "rooms") && bson_iter_recurse(&it, &r)) {
+        while (bson_iter_next(&r)) {
+            bson_t room;
+            char key[16];
+            props_view(&r, &room);
+            if (props_int(&room, "id") != room_id) {
+                snprintf(key, sizeof(key), "%u", n++);
+                bson_append_iter(&rooms, key, -1, &r);
+                continue;
+            }
+            hit = true;
+            if (patch == NULL)
+                continue;
+            bson_t merged, chars;
+            bson_iter_t f, c;
+            snprintf(key, sizeof(key), "%u", n++);
+            BSON_APPEND_DOCUMENT_BEGIN(&rooms, key, &merged);
+            BSON_APPEND_INT64(&merged, "id", room_id);
+            BSON_APPEND_UTF8(&merged, "name", props_str(bson_has_field(patch, "name") ? patch : &room, "name"));
+            BSON_APPEND_UTF8(&merged, "kind", props_str(bson_has_field(patch, "kind") ? patch : &room, "kind"));
+            bson_iter_init_find(&f, bson_has_field(patch, "area_m2") ? patch : &room, "area_m2");
+            BSON_APPEND_DOUBLE(&merged, "area_m2", bson_iter_as_double(&f));
+            BSON_APPEND_DOCUMENT_BEGIN(&merged, "characteristics", &chars);
+            bson_t patch_chars = BSON_INITIALIZER;
+            if (bson_iter_init_find(&f, patch, "characteristics"))
+                props_view(&f, &patch_chars);
+            if (bson_iter_init_find(&f, &room, "characteristics") && bson_iter_recurse(&f, &c))
+                while (bson_iter_next(&c))
+                    if (!bson_has_field(&patch_chars, bson_iter_key(&c)))
+                        bson_append_iter(&chars, bson_iter_key(&c), -1, &c);
+            if (bson_iter_init(&c, &patch_chars))
+                while (bson_iter_next(&c))
+                    if (!BSON_ITER_HOLDS_NULL(&c))
+                        bson_append_iter(&chars, bson_iter_key(&c), -1, &c);
+            bson_append_document_end(&merged, &chars);
+            bson_append_document_end(&rooms, &merged);
+        }
+    }
+    bson_append_array_end(changes, &rooms);
+    if (!hit) {
+        bson_destroy(changes);
+        svc_fail(call, 404, "room_not_found", "the property has no room with id %lld", (long long)room_id);
+        return false;
+    }
+    BSON_APPEND_INT32(changes, "room_count", (int32_t)n);
+    return true;
+}
+
+static bool
+props_change_room_update(svc_call_t *call, const bson_t *current, bson_t *changes)
+{
+    return props_change_room(call, current, changes, &call->req->body);
+}
+
+static bool
+props_change_room_delete(svc_call_t *call, const bson_t *current, bson_t *changes)
+{
+    return props_change_room(call, current, changes, NULL);
+}
+
+void
+props_update(svc_call_t *call)
+{
+    props_edit(call, 200, props_change_fields);
+}
+
+void
+props_delete(svc_call_t *call)
+{
+    props_edit(call, 204, props_change_delete);
+}
+
+void
+props_room_add(svc_call_t *call)
+{
+    props_edit(call, 201, props_change_room_add);
+}
+
+void
+props_room_update(svc_call_t *call)
+{
+    props_edit(call, 200, props_change_room_update);
+}
+
+void
+props_room_delete(svc_call_t *call)
+{
+    props_edit(call, 200, props_change_room_delete);
+}

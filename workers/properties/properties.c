@@ -1,0 +1,301 @@
+/*
+ * Properties service: the op table, the reads (get, list, cities) and the
+ * public shape of a property. Changes are in edit.c, field rules in fields.c.
+ */
+#include "properties.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void
+props_render(const bson_t *doc, bson_t *out)
+{
+    static const char *const public_fields[] = {"name",     "description", "type",       "city",
+                                                "address",  "rooms",       "room_count", "owner_id",
+                                                "version",  "created_at",  "updated_at", NULL};
+    bson_iter_t it;
+    bson_init(out);
+    if (bson_iter_init_find(&it, doc, "_id"))
+        BSON_APPEND_INT64(out, "id", bson_iter_as_int64(&it));
+    for (const char *const *f = public_fields; *f != NULL; f++)
+        if (bson_iter_init_find(&it, doc, *f))
+            bson_append_iter(out, *f, -1, &it);
+}
+
+static void
+props_get(svc_call_t *call)
+{
+    ferr_t errors;
+    int64_t id;
+    bson_error_t error;
+    mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
+
+    ferr_init(&errors);
+    if (!v_id(&call->req->params, "id", &errors, &id)) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    bson_t *filter = BCON_NEW("_id", BCON_INT64(id), "deleted_at", "{", "$exists", BCON_BOOL(false), "}");
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+    const bson_t *doc;
+    if (mongoc_cursor_next(cursor, &doc)) {
+        bson_t out;
+        props_render(doc, &out);
+        svc_reply(call, 200, &out);
+        bson_destroy(&out);
+    } else if (mongoc_cursor_error(cursor, &error)) {
+        svc_fail_db(call, &error);
+    } else {
+        svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
+    }
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(filter);
+done:
+    ferr_destroy(&errors);
+    mongoc_collection_destroy(coll);
+}
+
+static void
+props_list(svc_call_t *call)
+{
+    static const char *const params[] = {"page", "per_page", "order_by", "city", "type", "owner_id",
+                                         "min_rooms", "max_rooms", NULL};
+    static const struct {
+        const char *name, *field;
+    } orders[] = {{"id", "_id"},           {"name", "name"},          {"city", "city_key"},
+                  {"created_at", "created_at"}, {"updated_at", "updated_at"}, {"room_count", "room_count"}};
+    const bson_t *query = &call->req->query;
+    ferr_t errors;
+    int64_t page, per_page, total, min_rooms, max_rooms, owner_id = 0;
+    bson_error_t error;
+    bson_iter_t it;
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, body = BSON_INITIALIZER, items, sort, cond;
+    mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
+    mongoc_cursor_t *cursor = NULL;
+    const bson_t *doc;
+    const char *sort_field = "_id", *s;
+    int sort_dir = 1;
+
+    ferr_init(&errors);
+    v_known_fields(query, params, &errors);
+    v_query_int(query, "page", 1, 1, 1000000, &errors, &page);
+    v_query_int(query, "per_page", PROPS_PER_PAGE_DEFAULT, 1, PROPS_PER_PAGE_MAX, &errors, &per_page);
+    v_query_int(query, "min_rooms", 0, 0, PROPS_MAX_ROOMS, &errors, &min_rooms);
+    v_query_int(query, "max_rooms", PROPS_MAX_ROOMS, 0, PROPS_MAX_ROOMS, &errors, &max_rooms);
+    if (min_rooms > max_rooms)
+        ferr_add(&errors, "min_rooms", "must not be greater than max_rooms");
+    if (bson_has_field(query, "owner_id"))
+        v_id(query, "owner_id", &errors, &owner_id);
+    if (bson_iter_init_find(&it, query, "order_by")) {
+        const char *o = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+        bool known = false;
+        if (o[0] == '-') {
+            sort_dir = -1;
+            o++;
+        }
+        for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++)
+            if (strcmp(o, orders[i].name) == 0) {
+                sort_field = orders[i].field;
+                known = true;
+            }
+        if (!known)
+            ferr_add(&errors, "order_by",
+                     "must be one of id, name, city, created_at, updated_at, room_count, optionally with a leading '-'");
+    }
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "deleted_at", &cond);
+    BSON_APPEND_BOOL(&cond, "$exists", false);
+    bson_append_document_end(&filter, &cond);
+    if (bson_iter_init_find(&it, query, "city") && v_text(&it, &errors, "city", 1, 100, &s)) {
+        char key[256];
+        props_city_key(s, key, sizeof(key));
+        BSON_APPEND_UTF8(&filter, "city_key", key);
+    }
+    if (bson_iter_init_find(&it, query, "type") && v_text(&it, &errors, "type", 1, 32, &s)) {
+        bool known = false;
+        for (const char *const *t = props_types; *t; t++)
+            known = known || strcmp(*t, s) == 0;
+        if (!known)
+            ferr_add(&errors, "type", "is not a property type (see the documented list)");
+        BSON_APPEND_UTF8(&filter, "type", s);
+    }
+    if (owner_id > 0)
+        BSON_APPEND_INT64(&filter, "owner_id", owner_id);
+    if (bson_has_field(query, "min_rooms") || bson_has_field(query, "max_rooms")) {
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "room_count", &cond);
+        BSON_APPEND_INT64(&cond, "$gte", min_rooms);
+        BSON_APPEND_INT64(&cond, "$lte", max_rooms);
+        bson_append_document_end(&filter, &cond);
+    }
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    total = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL, &error);
+    if (total < 0) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, sort_field, sort_dir);
+    if (strcmp(sort_field, "_id") != 0)
+        BSON_APPEND_INT32(&sort, "_id", sort_dir);
+    bson_append_document_end(&opts, &sort);
+    BSON_APPEND_INT64(&opts, "skip", (page - 1) * per_page);
+    BSON_APPEND_INT64(&opts, "limit", per_page);
+    cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+    BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
+    uint32_t i = 0;
+    while (mongoc_cursor_next(cursor, &doc)) {
+        char key[16];
+        bson_t rendered;
+        snprintf(key, sizeof(key), "%u", i++);
+        props_render(doc, &rendered);
+        BSON_APPEND_DOCUMENT(&items, key, &rendered);
+        bson_destroy(&rendered);
+    }
+    bson_append_array_end(&body, &items);
+    if (mongoc_cursor_error(cursor, &error)) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    BSON_APPEND_INT64(&body, "page", page);
+    BSON_APPEND_INT64(&body, "per_page", per_page);
+    BSON_APPEND_INT64(&body, "total", total);
+    svc_reply(call, 200, &body);
+done:
+    if (cursor != NULL)
+        mongoc_cursor_destroy(cursor);
+    ferr_destroy(&errors);
+    bson_destroy(&filter);
+    bson_destroy(&opts);
+    bson_destroy(&body);
+    mongoc_collection_destroy(coll);
+}
+
+/*
+ * The cities that have properties, with counts, most properties first.
+ * Grouped by exact spelling in the database ($first/$max are not in
+ * FerretDB 1.24), then folded here case-insensitively, each city named by
+ * its most common spelling.
+ */
+#define PROPS_MAX_CITIES 1000
+typedef struct {
+    char key[128], name[128];
+    int64_t count, name_count;
+} props_city_t;
+
+static int
+props_city_order(const void *a, const void *b)
+{
+    const props_city_t *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return strcmp(x->key, y->key);
+}
+
+static void
+props_cities(svc_call_t *call)
+{
+    static const char *const params[] = {NULL};
+    ferr_t errors;
+    bson_error_t error;
+    mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
+    props_city_t *cities = bson_malloc0(PROPS_MAX_CITIES * sizeof(*cities));
+    size_t n = 0;
+    const bson_t *doc;
+
+    ferr_init(&errors);
+    if (!v_known_fields(&call->req->query, params, &errors)) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    bson_t *pipeline = BCON_NEW("pipeline", "[", "{", "$match", "{", "deleted_at", "{", "$exists", BCON_BOOL(false),
+                                "}", "}", "}", "{", "$group", "{", "_id", BCON_UTF8("$city"), "count", "{", "$sum",
+                                BCON_INT32(1), "}", "}", "}", "]");
+    mongoc_cursor_t *cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline, NULL, NULL);
+    while (mongoc_cursor_next(cursor, &doc)) {
+        bson_iter_t it;
+        char key[128];
+        if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
+            continue;
+        const char *name = bson_iter_utf8(&it, NULL);
+        bson_iter_init_find(&it, doc, "count");
+        int64_t count = bson_iter_as_int64(&it);
+        props_city_key(name, key, sizeof(key));
+        size_t i = 0;
+        while (i < n && strcmp(cities[i].key, key) != 0)
+            i++;
+        if (i == n) {
+            if (n == PROPS_MAX_CITIES)
+                continue;
+            n++;
+            bson_strncpy(cities[i].key, key, sizeof(cities[i].key));
+        }
+        cities[i].count += count;
+        if (count > cities[i].name_count) {
+            bson_strncpy(cities[i].name, name, sizeof(cities[i].name));
+            cities[i].name_count = count;
+        }
+    }
+    if (mongoc_cursor_error(cursor, &error)) {
+        svc_fail_db(call, &error);
+    } else {
+        bson_t body = BSON_INITIALIZER, items;
+        qsort(cities, n, sizeof(*cities), props_city_order);
+        BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
+        for (size_t i = 0; i < n; i++) {
+            char k[24];
+            bson_t item;
+            snprintf(k, sizeof(k), "%zu", i);
+            BSON_APPEND_DOCUMENT_BEGIN(&items, k, &item);
+            BSON_APPEND_UTF8(&item, "city", cities[i].name);
+            BSON_APPEND_INT64(&item, "count", cities[i].count);
+            bson_append_document_end(&items, &item);
+        }
+        bson_append_array_end(&body, &items);
+        svc_reply(call, 200, &body);
+        bson_destroy(&body);
+    }
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(pipeline);
+done:
+    bson_free(cities);
+    ferr_destroy(&errors);
+    mongoc_collection_destroy(coll);
+}
+
+static bool
+props_prepare(mongoc_client_t *mongo, bson_error_t *error)
+{
+    static const struct {
+        const char *field, *name;
+        int dir;
+        bool unique;
+    } indexes[] = {
+        {"rid", "rid_unique", 1, true},   {"city_key", "city_key", 1, false},   {"type", "type", 1, false},
+        {"owner_id", "owner_id", 1, false}, {"room_count", "room_count", 1, false}, {"created_at", "created_at", -1, false},
+    };
+    for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
+        bson_t *keys = BCON_NEW(indexes[i].field, BCON_INT32(indexes[i].dir));
+        bool ok = svc_ensure_index(mongo, "properties", "properties", keys, indexes[i].name, indexes[i].unique, error);
+        bson_destroy(keys);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static const svc_op_t props_ops[] = {
+    {"properties.create", props_create},
+    {"properties.get", props_get},
+    {"properties.list", props_list},
+    {"properties.update", props_update},
+    {"properties.delete", props_delete},
+    {"properties.cities", props_cities},
+    {"properties.rooms.add", props_room_add},
+    {"properties.rooms.update", props_room_update},
+    {"properties.rooms.delete", props_room_delete},
+    {NULL, NULL},
+};
+
+const svc_service_t properties_service = {.name = "properties", .ops = props_ops, .prepare = props_prepare};

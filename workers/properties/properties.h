@@ -1,0 +1,71 @@
+/*
+ * The properties service: properties with rooms, in the database
+ * <prefix>properties, collection "properties".
+ *
+ * A property document is {_id, name, description, type, city, city_key
+ * (lowercase, for case-insensitive filters), address, rooms: [{id, name,
+ * kind, area_m2, characteristics}], room_count, next_room_id, owner_id,
+ * version, created_at, updated_at, rid (of the create, unique), last_rid
+ * (of the last change), deleted_at?}. A deleted property stays as a
+ * tombstone so that a retried DELETE still answers as the first did; no
+ * read ever returns it.
+ *
+ * Every change is a whole-document replace conditioned on {_id, version}:
+ * two writers never overwrite each other silently, and If-Match is checked
+ * against the same version.
+ */
+#ifndef ROOST_PROPERTIES_H
+#define ROOST_PROPERTIES_H
+
+#include "service.h"
+
+extern const svc_service_t properties_service;
+
+#define PROPS_PER_PAGE_DEFAULT 10
+#define PROPS_PER_PAGE_MAX 100
+#define PROPS_MAX_ROOMS 100
+#define PROPS_MAX_CHARACTERISTICS 50
+
+/* The documented sets; NULL-terminated. */
+extern const char *const props_types[];
+extern const char *const props_room_kinds[];
+
+/* --- field rules (fields.c; pure, unit-tested) ----------------------------- */
+
+/*
+ * Checks the property fields present in `body` (name, description, type,
+ * city, address; `required` makes name/type/city/address mandatory) and
+ * reports each offender. For a merge-patch, a null is refused where the
+ * field cannot be absent.
+ */
+bool props_check_fields(const bson_t *body, bool required, ferr_t *e);
+
+/*
+ * Checks one room object (name, kind, area_m2, characteristics; all but
+ * characteristics required when `required`). `prefix` names the field in
+ * errors, e.g. "rooms[2]" or "" for a room body.
+ */
+bool props_check_room(const bson_t *room, bool required, const char *prefix, ferr_t *e);
+
+/* Checks a create body: property fields, then each room of `rooms`. */
+bool props_validate_new(const bson_t *body, ferr_t *e);
+
+/* Lowercases ASCII letters of a city name for the case-insensitive key. */
+void props_city_key(const char *city, char *out, size_t size);
+
+/* The If-Match precondition against `version`: true when it holds
+ * (absent, "*", or the entity tag "<version>", weak or strong). */
+bool props_if_match(const char *if_match, int64_t version);
+
+/* --- handlers (edit.c) ----------------------------------------------------- */
+void props_create(svc_call_t *call);
+void props_update(svc_call_t *call);
+void props_delete(svc_call_t *call);
+void props_room_add(svc_call_t *call);
+void props_room_update(svc_call_t *call);
+void props_room_delete(svc_call_t *call);
+
+/* --- shared (properties.c) -------------------------------------------------- */
+void props_render(const bson_t *doc, bson_t *out);
+
+#endif

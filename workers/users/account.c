@@ -1,0 +1,396 @@
+/*
+ * Account handlers of the users service: register, log in, edit a profile.
+ *
+ * Writes are idempotent per request id, because nng may deliver a request
+ * twice (a worker died before replying): a second delivery of a register
+ * finds the user the first one made instead of failing "username taken",
+ * and a second delivery of an edit writes the same values again.
+ */
+#include "users.h"
+#include "token.h"
+
+#include <sodium.h>
+#include <string.h>
+#include <time.h>
+
+static bool
+users_hash_password(const char *password, char hash[crypto_pwhash_STRBYTES])
+{
+    return crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                             crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
+}
+
+void
+users_create(svc_call_t *call)
+{
+    const env_request_t *req = call->req;
+    ferr_t errors;
+    users_new_t u;
+    bson_error_t error;
+    char hash[crypto_pwhash_STRBYTES], username_key[64], email_key[256] = "";
+    bson_t doc = BSON_INITIALIZER, existing = BSON_INITIALIZER, out = BSON_INITIALIZER;
+    mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
+    bool email_claimed = false;
+    int64_t id;
+
+    ferr_init(&errors);
+    if (!users_validate_new(&req->body, &errors, &u)) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    users_lower(u.username, username_key, sizeof(username_key));
+    if (u.email != NULL) {
+        users_lower(u.email, email_key, sizeof(email_key));
+        int claim = users_claim_email(call->mongo, email_key, req->rid, &error);
+        if (claim == 409) {
+            svc_fail(call, 409, "email_taken", "the email address is already registered");
+            goto done;
+        }
+        if (claim < 0) {
+            svc_fail_db(call, &error);
+            goto done;
+        }
+        email_claimed = true;
+    }
+    if (!users_hash_password(u.password, hash)) {
+        svc_fail(call, 503, "overloaded", "not enough memory to hash the password; retry later");
+        goto release;
+    }
+    if (!svc_next_id(call->mongo, "users", &id, &error)) {
+        svc_fail_db(call, &error);
+        goto release;
+    }
+    int64_t now = svc_now_us();
+    char *name = bson_strdup_printf("%s %s", u.first_name, u.last_name);
+    BSON_APPEND_INT64(&doc, "_id", id);
+    BSON_APPEND_UTF8(&doc, "username", u.username);
+    BSON_APPEND_UTF8(&doc, "username_key", username_key);
+    if (u.email != NULL)
+        BSON_APPEND_UTF8(&doc, "email", u.email);
+    BSON_APPEND_UTF8(&doc, "password_hash", hash);
+    BSON_APPEND_UTF8(&doc, "first_name", u.first_name);
+    BSON_APPEND_UTF8(&doc, "last_name", u.last_name);
+    BSON_APPEND_UTF8(&doc, "name", name);
+    BSON_APPEND_UTF8(&doc, "birth_date", u.birth_date);
+    BSON_APPEND_INT64(&doc, "created_at", now);
+    BSON_APPEND_INT64(&doc, "updated_at", now);
+    BSON_APPEND_UTF8(&doc, "rid", req->rid);
+    bson_free(name);
+
+    if (mongoc_collection_insert_one(users, &doc, NULL, NULL, &error)) {
+        users_render(&doc, &out);
+        svc_reply(call, 201, &out);
+        goto done;
+    }
+    if (!svc_is_duplicate(&error)) {
+        svc_fail_db(call, &error);
+        goto release;
+    }
+    /* The username is taken: by an earlier delivery of this same request, or by someone else. */
+    bson_t *filter = BCON_NEW("username_key", BCON_UTF8(username_key));
+    bool found = false;
+    bool ok = users_find_one(users, filter, &existing, &found, &error);
+    bson_destroy(filter);
+    bson_iter_t it;
+    if (ok && found && bson_iter_init_find(&it, &existing, "rid") && BSON_ITER_HOLDS_UTF8(&it) &&
+        strcmp(bson_iter_utf8(&it, NULL), req->rid) == 0) {
+        users_render(&existing, &out);
+        svc_reply(call, 201, &out);
+        goto done;
+    }
+    if (!ok)
+        svc_fail_db(call, &error);
+    else
+        svc_fail(call, 409, "username_taken", "the username '%s' is already taken", u.username);
+release:
+    if (email_claimed)
+        users_release_email(call->mongo, email_key, req->rid);
+done:
+    ferr_destroy(&errors);
+    bson_destroy(&doc);
+    bson_destroy(&existing);
+    bson_destroy(&out);
+    mongoc_collection_destroy(users);
+}
+
+/* Verifies a password against a dummy hash, so that an unknown username
+ * costs as much time as a wrong password and the two cannot be told apart. */
+static void
+users_burn_verify(const char *password)
+{
+    static char dummy[crypto_pwhash_STRBYTES];
+    static bool ready;
+    if (!ready) {
+        users_hash_password("roost-dummy-password", dummy);
+        ready = true;
+    }
+    volatile int ignored = crypto_pwhash_str_verify(dummy, password, strlen(password));
+    (void)ignored;
+}
+
+void
+users_login(svc_call_t *call)
+{
+    static const char *const fields[] = {"username", "password", NULL};
+    const env_request_t *req = call->req;
+    ferr_t errors;
+    bson_iter_t it;
+    bson_error_t error;
+    const char *username = NULL, *password = NULL;
+    char username_key[64];
+    bson_t doc = BSON_INITIALIZER, body = BSON_INITIALIZER;
+    mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
+
+    ferr_init(&errors);
+    v_known_fields(&req->body, fields, &errors);
+    if (!bson_iter_init_find(&it, &req->body, "username"))
+        ferr_add(&errors, "username", "is required");
+    else
+        v_text(&it, &errors, "username", 1, 64, &username);
+    if (!bson_iter_init_find(&it, &req->body, "password"))
+        ferr_add(&errors, "password", "is required");
+    else
+        v_text(&it, &errors, "password", 1, 128, &password);
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    users_lower(username, username_key, sizeof(username_key));
+    bson_t *filter = BCON_NEW("username_key", BCON_UTF8(username_key));
+    bool found;
+    bool ok = users_find_one(users, filter, &doc, &found, &error);
+    bson_destroy(filter);
+    if (!ok) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    /* Accounts made through the classic API have no password and cannot log in. */
+    bool has_hash = found && bson_iter_init_find(&it, &doc, "password_hash") && BSON_ITER_HOLDS_UTF8(&it);
+    if (!has_hash) {
+        users_burn_verify(password);
+        svc_fail(call, 401, "invalid_credentials", "the username or the password is wrong");
+        goto done;
+    }
+    if (crypto_pwhash_str_verify(bson_iter_utf8(&it, NULL), password, strlen(password)) != 0) {
+        svc_fail(call, 401, "invalid_credentials", "the username or the password is wrong");
+        goto done;
+    }
+    bson_iter_init_find(&it, &doc, "_id");
+    const token_config_t *cfg = token_config();
+    char *token = token_issue(cfg, bson_iter_as_int64(&it), (int64_t)time(NULL));
+    if (token == NULL) {
+        svc_fail(call, 500, "internal", "the token could not be signed");
+        goto done;
+    }
+    BSON_APPEND_UTF8(&body, "access_token", token);
+    BSON_APPEND_UTF8(&body, "token_type", "Bearer");
+    BSON_APPEND_INT64(&body, "expires_in", cfg->ttl_seconds);
+    free(token);
+    svc_reply(call, 200, &body);
+done:
+    ferr_destroy(&errors);
+    bson_destroy(&doc);
+    bson_destroy(&body);
+    mongoc_collection_destroy(users);
+}
+
+/*
+ * PATCH with JSON merge-patch semantics (RFC 7396): a field present is set,
+ * a field set to null is removed (only the optional email and place_id may
+ * be), a field absent is left alone. Only the user themself may edit.
+ */
+void
+users_update(svc_call_t *call)
+{
+    static const char *const fields[] = {"first_name", "last_name", "birth_date",       "email", "place_id",
+                                         "username",   "password",  "current_password", NULL};
+    const env_request_t *req = call->req;
+    ferr_t errors;
+    bson_iter_t it;
+    bson_error_t error;
+    int64_t id = 0;
+    bson_t doc = BSON_INITIALIZER, update = BSON_INITIALIZER, set, unset, updated = BSON_INITIALIZER,
+           out = BSON_INITIALIZER;
+    mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
+    const char *first = NULL, *last = NULL, *birth = NULL, *email = NULL, *username = NULL, *password = NULL,
+               *current = NULL;
+    bool email_null = false, place_null = false, has_place = false;
+    int64_t place_id = 0;
+    char new_email_key[256] = "", old_email_key[256] = "", username_key[64] = "";
+    bool claimed = false;
+
+    ferr_init(&errors);
+    if (req->auth_sub <= 0) {
+        svc_fail(call, 401, "unauthorized", "editing a profile needs an authenticated user");
+        goto done;
+    }
+    if (!v_id(&req->params, "id", &errors, &id)) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    if (req->auth_sub != id) {
+        svc_fail(call, 403, "forbidden", "a user may edit only their own profile");
+        goto done;
+    }
+    v_known_fields(&req->body, fields, &errors);
+    if (bson_iter_init_find(&it, &req->body, "first_name"))
+        users_check_name(&it, &errors, "first_name", &first);
+    if (bson_iter_init_find(&it, &req->body, "last_name"))
+        users_check_name(&it, &errors, "last_name", &last);
+    if (bson_iter_init_find(&it, &req->body, "birth_date"))
+        users_check_birth_date(&it, &errors, &birth);
+    if (bson_iter_init_find(&it, &req->body, "username"))
+        users_check_username(&it, &errors, &username);
+    if (bson_iter_init_find(&it, &req->body, "email")) {
+        if (BSON_ITER_HOLDS_NULL(&it))
+            email_null = true;
+        else
+            users_check_email(&it, &errors, &email);
+    }
+    if (bson_iter_init_find(&it, &req->body, "place_id")) {
+        if (BSON_ITER_HOLDS_NULL(&it))
+            place_null = true;
+        else if (!BSON_ITER_HOLDS_INT(&it) || bson_iter_as_int64(&it) <= 0)
+            ferr_add(&errors, "place_id", "must be a positive integer place id, or null");
+        else {
+            has_place = true;
+            place_id = bson_iter_as_int64(&it);
+        }
+    }
+    if (bson_iter_init_find(&it, &req->body, "password")) {
+        users_check_password(&it, &errors, "password", &password);
+        if (!bson_iter_init_find(&it, &req->body, "current_password"))
+            ferr_add(&errors, "current_password", "is required to change the password");
+        else
+            v_text(&it, &errors, "current_password", 1, 128, &current);
+    } else if (bson_iter_init_find(&it, &req->body, "current_password")) {
+        ferr_add(&errors, "current_password", "is only used together with password");
+    }
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+
+    bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
+    bool found;
+    bool ok = users_find_one(users, by_id, &doc, &found, &error);
+    if (!ok || !found) {
+        if (!ok)
+            svc_fail_db(call, &error);
+        else
+            svc_fail(call, 404, "not_found", "no user has id %lld", (long long)id);
+        bson_destroy(by_id);
+        goto done;
+    }
+    if (password != NULL) {
+        const char *hash = bson_iter_init_find(&it, &doc, "password_hash") && BSON_ITER_HOLDS_UTF8(&it)
+                               ? bson_iter_utf8(&it, NULL)
+                               : NULL;
+        if (hash != NULL && crypto_pwhash_str_verify(hash, current, strlen(current)) != 0) {
+            ferr_add(&errors, "current_password", "does not match the current password");
+            svc_fail_fields(call, &errors);
+            bson_destroy(by_id);
+            goto done;
+        }
+    }
+    if (bson_iter_init_find(&it, &doc, "email") && BSON_ITER_HOLDS_UTF8(&it))
+        users_lower(bson_iter_utf8(&it, NULL), old_email_key, sizeof(old_email_key));
+    if (email != NULL) {
+        users_lower(email, new_email_key, sizeof(new_email_key));
+        if (strcmp(new_email_key, old_email_key) != 0) {
+            int claim = users_claim_email(call->mongo, new_email_key, req->rid, &error);
+            if (claim != 0) {
+                if (claim == 409)
+                    svc_fail(call, 409, "email_taken", "the email address is already registered");
+                else
+                    svc_fail_db(call, &error);
+                bson_destroy(by_id);
+                goto done;
+            }
+            claimed = true;
+        }
+    }
+
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    if (first != NULL)
+        BSON_APPEND_UTF8(&set, "first_name", first);
+    if (last != NULL)
+        BSON_APPEND_UTF8(&set, "last_name", last);
+    if (first != NULL || last != NULL) {
+        const char *f = first, *l = last;
+        if (f == NULL && bson_iter_init_find(&it, &doc, "first_name"))
+            f = bson_iter_utf8(&it, NULL);
+        bson_iter_t li;
+        if (l == NULL && bson_iter_init_find(&li, &doc, "last_name"))
+            l = bson_iter_utf8(&li, NULL);
+        char *name = bson_strdup_printf("%s %s", f ? f : "", l ? l : "");
+        BSON_APPEND_UTF8(&set, "name", name);
+        bson_free(name);
+    }
+    if (birth != NULL)
+        BSON_APPEND_UTF8(&set, "birth_date", birth);
+    if (email != NULL)
+        BSON_APPEND_UTF8(&set, "email", email);
+    if (has_place)
+        BSON_APPEND_INT64(&set, "place_id", place_id);
+    if (username != NULL) {
+        users_lower(username, username_key, sizeof(username_key));
+        BSON_APPEND_UTF8(&set, "username", username);
+        BSON_APPEND_UTF8(&set, "username_key", username_key);
+    }
+    if (password != NULL) {
+        char hash[crypto_pwhash_STRBYTES];
+        if (!users_hash_password(password, hash)) {
+            bson_append_document_end(&update, &set);
+            svc_fail(call, 503, "overloaded", "not enough memory to hash the password; retry later");
+            bson_destroy(by_id);
+            goto release;
+        }
+        BSON_APPEND_UTF8(&set, "password_hash", hash);
+    }
+    BSON_APPEND_INT64(&set, "updated_at", svc_now_us());
+    bson_append_document_end(&update, &set);
+    if (email_null || place_null) {
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+        if (email_null)
+            BSON_APPEND_UTF8(&unset, "email", "");
+        if (place_null)
+            BSON_APPEND_UTF8(&unset, "place_id", "");
+        bson_append_document_end(&update, &unset);
+    }
+    ok = mongoc_collection_update_one(users, by_id, &update, NULL, NULL, &error);
+    if (!ok) {
+        if (svc_is_duplicate(&error))
+            svc_fail(call, 409, "username_taken", "the username '%s' is already taken", username ? username : "");
+        else
+            svc_fail_db(call, &error);
+        bson_destroy(by_id);
+        goto release;
+    }
+    /* The old address is free once the profile no longer holds it. */
+    if (old_email_key[0] != '\0' && (email_null || (email != NULL && strcmp(new_email_key, old_email_key) != 0)))
+        users_release_email(call->mongo, old_email_key, NULL);
+    ok = users_find_one(users, by_id, &updated, &found, &error);
+    bson_destroy(by_id);
+    if (!ok) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    if (!found) {
+        svc_fail(call, 404, "not_found", "no user has id %lld", (long long)id);
+        goto done;
+    }
+    users_render(&updated, &out);
+    svc_reply(call, 200, &out);
+    goto done;
+release:
+    if (claimed)
+        users_release_email(call->mongo, new_email_key, req->rid);
+done:
+    ferr_destroy(&errors);
+    bson_destroy(&doc);
+    bson_destroy(&update);
+    bson_destroy(&updated);
+    bson_destroy(&out);
+    mongoc_collection_destroy(users);
+}
