@@ -11,6 +11,7 @@
 #include "envelope.h"
 #include "json.h"
 #include "log.h"
+#include "pools.h"
 #include "query.h"
 #include "routes.h"
 #include "token.h"
@@ -39,10 +40,24 @@ typedef struct {
     pthread_t tid;
 } ingress_loop_t;
 
+/* One REQ socket per distinct pool URL; services that share a URL share it. */
+typedef struct {
+    const char *url;
+    nng_socket sock;
+    atomic_int pipes; /* connected pipes: 0 means the pool is unreachable */
+} ingress_pool_t;
+
+#define INGRESS_MAX_POOLS 16
+
 static struct {
     h2o_globalconf_t config;
-    nng_socket pool;
-    atomic_int pool_pipes;
+    ingress_pool_t pools[INGRESS_MAX_POOLS];
+    size_t npools;
+    struct {
+        char name[32];
+        ingress_pool_t *pool;
+    } services[INGRESS_MAX_POOLS];
+    size_t nservices;
     int timeout_ms;
     size_t max_body;
     const char *host;
@@ -324,6 +339,17 @@ ingress_on_req_dispose(void *p)
         (*slot)->req = NULL;
 }
 
+static ingress_pool_t *
+ingress_pool_for(const char *op)
+{
+    char service[32];
+    pools_service_of(op, service, sizeof(service));
+    for (size_t i = 0; i < app.nservices; i++)
+        if (strcmp(app.services[i].name, service) == 0)
+            return app.services[i].pool;
+    return NULL;
+}
+
 /* Builds the envelope and sends it; the reply arrives in ingress_on_replies. */
 static void
 ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_t auth_sub, const bson_t *query,
@@ -334,8 +360,14 @@ ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
     nng_msg *msg = NULL;
     int rv;
 
-    if (atomic_load(&app.pool_pipes) == 0) {
-        ingress_problem(req, rid, 503, "pool_unavailable", "no worker pool is connected", NULL);
+    ingress_pool_t *pool = ingress_pool_for(m->route->op);
+    if (m->route->flags & ROUTE_READINESS) {
+        for (size_t i = 0; i < app.npools && pool != NULL; i++)
+            if (atomic_load(&app.pools[i].pipes) == 0)
+                pool = NULL;
+    }
+    if (pool == NULL || atomic_load(&pool->pipes) == 0) {
+        ingress_problem(req, rid, 503, "pool_unavailable", "the worker pool for this request is not connected", NULL);
         goto done;
     }
     for (size_t i = 0; i < m->nparams; i++)
@@ -361,7 +393,7 @@ ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
     call->req = req;
     call->route = m->route;
     bson_strncpy(call->rid, rid, sizeof(call->rid));
-    if ((rv = nng_ctx_open(&call->ctx, app.pool)) != 0) {
+    if ((rv = nng_ctx_open(&call->ctx, pool->sock)) != 0) {
         free(call);
         ingress_problem(req, rid, 503, "pool_unavailable", "cannot open a context to the worker pool", NULL);
         goto done_env;
@@ -562,14 +594,62 @@ ingress_loop_run(void *arg)
 static void
 ingress_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
-    atomic_fetch_add(&app.pool_pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+    ingress_pool_t *pool = arg;
+    atomic_fetch_add(&pool->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+}
+
+/* Opens (or finds) the pool of the service of every routed op. */
+static void
+ingress_add_route_pool(const route_t *route, void *arg)
+{
+    int *failed = arg;
+    char service[32];
+    int rv;
+    if (route->flags & ROUTE_LOCAL)
+        return;
+    pools_service_of(route->op, service, sizeof(service));
+    for (size_t i = 0; i < app.nservices; i++)
+        if (strcmp(app.services[i].name, service) == 0)
+            return;
+    const char *url = pools_url(service);
+    ingress_pool_t *pool = NULL;
+    for (size_t i = 0; i < app.npools; i++)
+        if (strcmp(app.pools[i].url, url) == 0)
+            pool = &app.pools[i];
+    if (pool == NULL) {
+        if (app.npools == INGRESS_MAX_POOLS) {
+            *failed = 1;
+            return;
+        }
+        pool = &app.pools[app.npools++];
+        pool->url = url;
+        if ((rv = nng_req0_open(&pool->sock)) != 0) {
+            log_error("cannot open REQ socket: %s", nng_strerror(rv));
+            *failed = 1;
+            return;
+        }
+        nng_pipe_notify(pool->sock, NNG_PIPE_EV_ADD_POST, ingress_pipe_cb, pool);
+        nng_pipe_notify(pool->sock, NNG_PIPE_EV_REM_POST, ingress_pipe_cb, pool);
+        nng_setopt_ms(pool->sock, NNG_OPT_RECONNMINT, 50);
+        nng_setopt_ms(pool->sock, NNG_OPT_RECONNMAXT, 1000);
+        /* Re-send only when the pool's pipe drops, never because a call is slow. */
+        nng_setopt_ms(pool->sock, NNG_OPT_REQ_RESENDTIME, 3600 * 1000);
+        if ((rv = nng_dial(pool->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+            log_error("cannot dial the worker pool at %s: %s", url, nng_strerror(rv));
+            *failed = 1;
+            return;
+        }
+    }
+    bson_strncpy(app.services[app.nservices].name, service, sizeof(app.services[0].name));
+    app.services[app.nservices++].pool = pool;
+    log_info("service %s -> pool %s", service, url);
 }
 
 int
 main(int argc, char **argv)
 {
     sigset_t stop;
-    int sig, rv;
+    int sig;
 
     log_init("ingress");
     sigemptyset(&stop);
@@ -584,23 +664,12 @@ main(int argc, char **argv)
     app.max_body = (size_t)cfg_int("ROOST_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = (int)cfg_int("ROOST_HTTP_THREADS", ncpu > 0 ? ncpu : 1, 1, 256);
-    const char *pool_url = cfg_str("ROOST_POOL_URL", CFG_DEFAULT_POOL_URL);
     token_config(); /* refuses to start without a secret outside development */
 
-    if ((rv = nng_req0_open(&app.pool)) != 0) {
-        log_error("cannot open REQ socket: %s", nng_strerror(rv));
+    int failed = 0;
+    routes_each(ingress_add_route_pool, &failed);
+    if (failed)
         return 1;
-    }
-    nng_pipe_notify(app.pool, NNG_PIPE_EV_ADD_POST, ingress_pipe_cb, NULL);
-    nng_pipe_notify(app.pool, NNG_PIPE_EV_REM_POST, ingress_pipe_cb, NULL);
-    nng_setopt_ms(app.pool, NNG_OPT_RECONNMINT, 50);
-    nng_setopt_ms(app.pool, NNG_OPT_RECONNMAXT, 1000);
-    /* Re-send only when the pool's pipe drops, never because a call is slow. */
-    nng_setopt_ms(app.pool, NNG_OPT_REQ_RESENDTIME, 3600 * 1000);
-    if ((rv = nng_dial(app.pool, pool_url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-        log_error("cannot dial the worker pool at %s: %s", pool_url, nng_strerror(rv));
-        return 1;
-    }
 
     h2o_config_init(&app.config);
     /* h2o itself refuses absurd bodies; ours (a problem+json 413) covers the rest. */
@@ -626,10 +695,11 @@ main(int argc, char **argv)
     }
     for (int i = 0; i < threads; i++)
         pthread_create(&loops[i].tid, NULL, ingress_loop_run, &loops[i]);
-    log_info("listening on http://%s:%d with %d loops; worker pool at %s", app.host, app.port, threads, pool_url);
+    log_info("listening on http://%s:%d with %d loops, %zu worker pool(s)", app.host, app.port, threads, app.npools);
 
     sigwait(&stop, &sig);
     log_info("stopping on signal %d", sig);
-    nng_close(app.pool);
+    for (size_t i = 0; i < app.npools; i++)
+        nng_close(app.pools[i].sock);
     return 0;
 }

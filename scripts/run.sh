@@ -10,8 +10,6 @@ BUILD="${1:-build}"
 export ROOST_HTTP_PORT="${ROOST_HTTP_PORT:-8080}"
 export ROOST_DATA_DIR="${ROOST_DATA_DIR:-$PWD/var}"
 export ROOST_WORKERS="${ROOST_WORKERS:-2}"
-export ROOST_POOL_URL="${ROOST_POOL_URL:-tcp://127.0.0.1:7100}"
-export ROOST_WORKER_URL="${ROOST_WORKER_URL:-tcp://127.0.0.1:7101}"
 TOOLS="${ROOST_TOOLS_DIR:-$HOME/.cache/roost/bin}"
 mkdir -p "$ROOST_DATA_DIR/log"
 
@@ -54,9 +52,28 @@ if [ -z "${ROOST_MONGODB_URI:-}" ]; then
   export ROOST_MONGODB_URI="mongodb://127.0.0.1:$port"
 fi
 
-echo "[run] starting $ROOST_WORKERS workers (pool at $ROOST_POOL_URL)"
-"$BUILD/workers/roost-worker" --pool "$ROOST_WORKERS" &
-pids+=($!)
+# One pool per service, so that a slow or stopped service cannot starve
+# another of workers; each pool's address goes to everyone through
+# ROOST_POOL_URL_<SERVICE>. Ports count up from ROOST_POOL_BASE_PORT.
+port=${ROOST_POOL_BASE_PORT:-7100}
+first=""
+for service in $("$BUILD/workers/roost-worker" --list-services); do
+  upper=$(echo "$service" | tr a-z A-Z)
+  export "ROOST_POOL_URL_$upper=tcp://127.0.0.1:$port"
+  [ -n "$first" ] || first="tcp://127.0.0.1:$port"
+  port=$((port + 2))
+done
+export ROOST_POOL_URL="$first" # the sys ops (health, ping) go to the first pool
+# So that `. var/pools.env; build/tools/roostctl call ...` finds every pool.
+env | grep '^ROOST_POOL_URL' | sed 's/^/export /' > "$ROOST_DATA_DIR/pools.env"
+port=${ROOST_POOL_BASE_PORT:-7100}
+for service in $("$BUILD/workers/roost-worker" --list-services); do
+  echo "[run] starting the $service pool: $ROOST_WORKERS workers on tcp://127.0.0.1:$port"
+  ROOST_SERVICES="$service" ROOST_POOL_URL="tcp://127.0.0.1:$port" ROOST_WORKER_URL="tcp://127.0.0.1:$((port + 1))" \
+    "$BUILD/workers/roost-worker" --pool "$ROOST_WORKERS" &
+  pids+=($!)
+  port=$((port + 2))
+done
 echo "[run] starting the ingress on http://127.0.0.1:$ROOST_HTTP_PORT"
 "$BUILD/ingress/roost-ingress" &
 pids+=($!)

@@ -1,13 +1,15 @@
 /*
  * roostctl: operator's command line.
- *   roostctl call OP [JSON]   send one protocol v1 request to the worker
- *                             pool (ROOST_POOL_URL) and print the reply.
+ *   roostctl call OP [JSON]   send one protocol v1 request to the pool of
+ *                             OP's service (ROOST_POOL_URL_<SERVICE>, else
+ *                             ROOST_POOL_URL) and print the reply.
  * JSON may hold "params", "query", "body" and "auth" ({"sub": id}); an
  * internal caller is trusted to set auth itself.
  * Exit status: 0 for a 2xx reply, 1 for any other reply, 2 when no reply.
  */
 #include "config.h"
 #include "json.h"
+#include "pools.h"
 #include "roost.h"
 
 #include <stdio.h>
@@ -18,7 +20,7 @@ usage(void)
 {
     fprintf(stderr, "usage: roostctl call OP [JSON]\n"
                     "  JSON: {\"params\": {...}, \"query\": {...}, \"body\": {...}, \"auth\": {\"sub\": ID}}\n"
-                    "  the pool is ROOST_POOL_URL (default %s)\n",
+                    "  the pool is ROOST_POOL_URL_<SERVICE>, else ROOST_POOL_URL (default %s)\n",
             CFG_DEFAULT_POOL_URL);
     return 2;
 }
@@ -52,7 +54,9 @@ roostctl_call(const char *op, const char *json)
         }
     }
     int timeout = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
-    roost_client_t *client = roost_client_open(cfg_str("ROOST_POOL_URL", CFG_DEFAULT_POOL_URL), timeout, &error);
+    char service[32];
+    pools_service_of(op, service, sizeof(service));
+    roost_client_t *client = roost_client_open(pools_url(service), timeout, &error);
     if (client == NULL) {
         fprintf(stderr, "roostctl: %s\n", error.message);
         goto done;

@@ -1,9 +1,12 @@
 /*
  * roost-worker: `roost-worker` is one worker process; `roost-worker --pool N`
- * (or ROOST_WORKERS=N with --pool) runs the pool broker and N workers.
+ * (or ROOST_WORKERS=N with --pool) runs the pool broker and N workers;
+ * `roost-worker --list-services` prints the services it can serve, so that
+ * scripts can start one pool per service without a list of their own.
  */
 #include "config.h"
 #include "log.h"
+#include "service.h"
 #include "worker.h"
 
 #include <stdio.h>
@@ -27,8 +30,14 @@ main(int argc, char **argv)
         log_init("pool");
         return pool_run(n);
     }
+    if (argc == 2 && strcmp(argv[1], "--list-services") == 0) {
+        for (size_t s = 0; svc_services[s] != NULL; s++)
+            if (strcmp(svc_services[s]->name, "sys") != 0)
+                printf("%s\n", svc_services[s]->name);
+        return 0;
+    }
     if (argc >= 2) {
-        fprintf(stderr, "usage: roost-worker [--pool N]\n");
+        fprintf(stderr, "usage: roost-worker [--pool N | --list-services]\n");
         return 2;
     }
     log_init("worker");

@@ -275,6 +275,8 @@ pool_run(int count)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+    if (!worker_select_services())
+        return 2; /* the children would fail the same way, again and again */
     pool.timeout_ms = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
     if ((rv = pool_open_broker(front, back)) != 0) {
         log_error("pool broker failed to start: %s", nng_strerror(rv));

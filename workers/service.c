@@ -2,6 +2,8 @@
 #include "service.h"
 #include "config.h"
 #include "log.h"
+#include "pools.h"
+#include "roost.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -154,4 +156,41 @@ svc_next_id(mongoc_client_t *mongo, const char *service, int64_t *out, bson_erro
 done:
     pthread_mutex_unlock(&svc_id_lock);
     return ok;
+}
+
+/* One client per pool URL, opened on first use and shared by all threads. */
+static pthread_mutex_t svc_clients_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    const char *url;
+    roost_client_t *client;
+} svc_clients[16];
+
+bool
+svc_ask(const char *op, const bson_t *request, bson_t *reply, bson_error_t *error)
+{
+    char service[32];
+    roost_client_t *client = NULL;
+    size_t i;
+
+    pools_service_of(op, service, sizeof(service));
+    const char *url = pools_url(service);
+    pthread_mutex_lock(&svc_clients_lock);
+    for (i = 0; i < sizeof(svc_clients) / sizeof(svc_clients[0]) && svc_clients[i].url != NULL; i++)
+        if (strcmp(svc_clients[i].url, url) == 0)
+            client = svc_clients[i].client;
+    if (client == NULL && i < sizeof(svc_clients) / sizeof(svc_clients[0])) {
+        int timeout = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000) / 2;
+        client = roost_client_open(url, timeout, error);
+        if (client != NULL) {
+            svc_clients[i].url = url;
+            svc_clients[i].client = client;
+        }
+    }
+    pthread_mutex_unlock(&svc_clients_lock);
+    if (client == NULL) {
+        if (error->message[0] == '\0')
+            bson_set_error(error, 1, 1, "too many pools");
+        return false;
+    }
+    return roost_client_call(client, op, request, reply, error);
 }

@@ -66,6 +66,15 @@ bool svc_next_id(mongoc_client_t *mongo, const char *service, int64_t *out, bson
 bool svc_ensure_index(mongoc_client_t *mongo, const char *service, const char *collection, const bson_t *keys,
                       const char *name, bool unique, bson_error_t *error);
 
+/*
+ * Asks another service over nng: sends `op` (with the optional "params",
+ * "query", "body" of `request`) to that service's pool and waits at most
+ * half the request deadline. On success `reply` (uninitialised on entry)
+ * holds the reply envelope, whatever its status. Never reads another
+ * service's database: this is how services join their data.
+ */
+bool svc_ask(const char *op, const bson_t *request, bson_t *reply, bson_error_t *error);
+
 /* Microseconds since the epoch, UTC. */
 int64_t svc_now_us(void);
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 static mongoc_client_pool_t *worker_mongo;
+static bool worker_serves[32]; /* by index in svc_services */
 static pthread_mutex_t worker_prepare_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool worker_prepared[32];
 
@@ -25,7 +26,7 @@ static const svc_op_t *
 worker_find_op(const char *op, size_t *service_index)
 {
     for (size_t s = 0; svc_services[s] != NULL; s++)
-        for (const svc_op_t *o = svc_services[s]->ops; o->op != NULL; o++)
+        for (const svc_op_t *o = svc_services[s]->ops; o->op != NULL && worker_serves[s]; o++)
             if (strcmp(o->op, op) == 0) {
                 *service_index = s;
                 return o;
@@ -123,6 +124,19 @@ worker_serve(void *arg)
     return NULL;
 }
 
+/* mongoc's own log lines, in ours. FerretDB lacks endSessions, which
+ * mongoc tries once at shutdown: that warning is expected, not a problem. */
+static void
+worker_mongoc_log(mongoc_log_level_t level, const char *domain, const char *message, void *data)
+{
+    if (level <= MONGOC_LOG_LEVEL_ERROR)
+        log_error("mongoc %s: %s", domain, message);
+    else if (level == MONGOC_LOG_LEVEL_WARNING && strstr(message, "endSessions") == NULL)
+        log_warn("mongoc %s: %s", domain, message);
+    else
+        log_debug("mongoc %s: %s", domain, message);
+}
+
 static mongoc_client_pool_t *
 worker_open_mongo(int max_clients)
 {
@@ -147,6 +161,34 @@ worker_open_mongo(int max_clients)
     return pool;
 }
 
+/*
+ * Which services this worker serves: ROOST_SERVICES, a comma list such as
+ * "users,places", or every service when unset. "sys" is always served, so
+ * every pool answers pings and health checks. Returns false on a name that
+ * is no service, after saying so.
+ */
+bool
+worker_select_services(void)
+{
+    const char *list = cfg_str("ROOST_SERVICES", NULL);
+    for (size_t s = 0; svc_services[s] != NULL; s++)
+        worker_serves[s] = list == NULL || strcmp(svc_services[s]->name, "sys") == 0;
+    while (list != NULL && *list) {
+        const char *comma = strchr(list, ',');
+        size_t len = comma ? (size_t)(comma - list) : strlen(list);
+        bool known = false;
+        for (size_t s = 0; svc_services[s] != NULL; s++)
+            if (strlen(svc_services[s]->name) == len && strncmp(svc_services[s]->name, list, len) == 0)
+                worker_serves[s] = known = true;
+        if (!known && len > 0) {
+            log_error("ROOST_SERVICES names '%.*s', which is no service", (int)len, list);
+            return false;
+        }
+        list = comma ? comma + 1 : list + len;
+    }
+    return true;
+}
+
 int
 worker_run(void)
 {
@@ -164,6 +206,9 @@ worker_run(void)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
     token_config(); /* refuses to start without a secret outside development */
+    if (!worker_select_services())
+        return 2;
+    mongoc_log_set_handler(worker_mongoc_log, NULL);
     mongoc_init();
     if (sodium_init() < 0) {
         log_error("libsodium failed to initialise");

@@ -5,6 +5,10 @@
 #include <bson/bson.h>
 #include <nng/nng.h>
 
+/* Reads ROOST_SERVICES into the set of services this process serves;
+ * false (after logging why) when it names an unknown service. */
+bool worker_select_services(void);
+
 /* Serves requests until SIGTERM/SIGINT; returns the exit status. */
 int worker_run(void);
 
