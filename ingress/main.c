@@ -126,14 +126,57 @@ ingress_send(h2o_req_t *req, int status, const char *content_type, const char *r
     h2o_send_inline(req, json, len);
 }
 
-/* RFC 9457 problem details; `fields` is a BSON array of {field, message} or NULL. */
+/*
+ * The classic contract's error: {"result": false, "errors": [...]}, one
+ * message per invalid field, or the detail when no field is named.
+ */
 static void
-ingress_problem(h2o_req_t *req, const char *rid, int status, const char *code, const char *detail,
-                const bson_t *fields)
+ingress_classic_error(h2o_req_t *req, const char *rid, int status, const char *detail, const bson_t *fields)
+{
+    bson_t doc = BSON_INITIALIZER, errors;
+    bson_iter_t it, f;
+    uint32_t n = 0;
+    char key[16];
+    size_t len;
+
+    BSON_APPEND_BOOL(&doc, "result", false);
+    BSON_APPEND_ARRAY_BEGIN(&doc, "errors", &errors);
+    if (fields != NULL && bson_iter_init(&it, fields)) {
+        while (bson_iter_next(&it)) {
+            if (BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &f) && bson_iter_find(&f, "message") &&
+                BSON_ITER_HOLDS_UTF8(&f)) {
+                snprintf(key, sizeof(key), "%u", n++);
+                BSON_APPEND_UTF8(&errors, key, bson_iter_utf8(&f, NULL));
+            }
+        }
+    }
+    if (n == 0)
+        BSON_APPEND_UTF8(&errors, "0", detail);
+    bson_append_array_end(&doc, &errors);
+    char *json = json_from_bson(&doc, &len);
+    ingress_send(req, status, "application/json", rid, json, len);
+    bson_free(json);
+    bson_destroy(&doc);
+}
+
+/*
+ * An error, in the style of the route: RFC 9457 problem details, or the
+ * classic contract's envelope. `fields` is a BSON array of {field,
+ * message} or NULL.
+ */
+static void
+ingress_error(h2o_req_t *req, bool classic, const char *rid, int status, const char *code, const char *detail,
+              const bson_t *fields)
 {
     bson_t doc = BSON_INITIALIZER;
     char type[128];
     size_t len;
+
+    if (classic) {
+        ingress_classic_error(req, rid, status, detail, fields);
+        bson_destroy(&doc);
+        return;
+    }
 
     snprintf(type, sizeof(type), "urn:roost:problem:%s", code);
     BSON_APPEND_UTF8(&doc, "type", type);
@@ -238,11 +281,11 @@ ingress_render(ingress_call_t *call, nng_msg *msg)
 
     if (!env_reply_parse(nng_msg_body(msg), nng_msg_len(msg), &reply, &error)) {
         log_error("rid=%s bad reply from pool: %s", call->rid, error.message);
-        ingress_problem(req, call->rid, 502, "bad_reply", "the worker sent a malformed reply", NULL);
+        ingress_error(req, call->route->flags & ROUTE_CLASSIC, call->rid, 502, "bad_reply", "the worker sent a malformed reply", NULL);
         return;
     }
     if (reply.has_error) {
-        ingress_problem(req, call->rid, reply.status, reply.code, reply.message, &reply.fields);
+        ingress_error(req, call->route->flags & ROUTE_CLASSIC, call->rid, reply.status, reply.code, reply.message, &reply.fields);
         return;
     }
     bson_iter_t it;
@@ -302,9 +345,9 @@ ingress_on_replies(h2o_multithread_receiver_t *receiver, h2o_linklist_t *message
             if (call->result == 0)
                 ingress_render(call, msg);
             else if (call->result == NNG_ETIMEDOUT)
-                ingress_problem(call->req, call->rid, 504, "timeout", "the worker pool did not answer in time", NULL);
+                ingress_error(call->req, call->route->flags & ROUTE_CLASSIC, call->rid, 504, "timeout", "the worker pool did not answer in time", NULL);
             else
-                ingress_problem(call->req, call->rid, 503, "pool_unavailable", "the worker pool cannot be reached",
+                ingress_error(call->req, call->route->flags & ROUTE_CLASSIC, call->rid, 503, "pool_unavailable", "the worker pool cannot be reached",
                                 NULL);
         }
         if (msg != NULL)
@@ -367,7 +410,7 @@ ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
                 pool = NULL;
     }
     if (pool == NULL || atomic_load(&pool->pipes) == 0) {
-        ingress_problem(req, rid, 503, "pool_unavailable", "the worker pool for this request is not connected", NULL);
+        ingress_error(req, m->route->flags & ROUTE_CLASSIC, rid, 503, "pool_unavailable", "the worker pool for this request is not connected", NULL);
         goto done;
     }
     for (size_t i = 0; i < m->nparams; i++)
@@ -378,7 +421,7 @@ ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
     if (im >= 0) {
         h2o_iovec_t v = req->headers.entries[im].value;
         if (v.len == 0 || v.len > ENV_IF_MATCH_MAX) {
-            ingress_problem(req, rid, 400, "bad_precondition", "If-Match must be an entity tag such as \"3\"", NULL);
+            ingress_error(req, m->route->flags & ROUTE_CLASSIC, rid, 400, "bad_precondition", "If-Match must be an entity tag such as \"3\"", NULL);
             goto done;
         }
         memcpy(if_match, v.base, v.len);
@@ -395,7 +438,7 @@ ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
     bson_strncpy(call->rid, rid, sizeof(call->rid));
     if ((rv = nng_ctx_open(&call->ctx, pool->sock)) != 0) {
         free(call);
-        ingress_problem(req, rid, 503, "pool_unavailable", "cannot open a context to the worker pool", NULL);
+        ingress_error(req, m->route->flags & ROUTE_CLASSIC, rid, 503, "pool_unavailable", "cannot open a context to the worker pool", NULL);
         goto done_env;
     }
     if ((rv = nng_aio_alloc(&call->aio, ingress_on_aio, call)) != 0 || (rv = nng_msg_alloc(&msg, 0)) != 0 ||
@@ -406,7 +449,7 @@ ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
             nng_aio_free(call->aio);
         nng_ctx_close(call->ctx);
         free(call);
-        ingress_problem(req, rid, 503, "overloaded", "out of memory", NULL);
+        ingress_error(req, m->route->flags & ROUTE_CLASSIC, rid, 503, "overloaded", "out of memory", NULL);
         goto done_env;
     }
     call->req_slot = h2o_mem_alloc_shared(&req->pool, sizeof(*call->req_slot), ingress_on_req_dispose);
@@ -452,7 +495,7 @@ ingress_authenticate(h2o_req_t *req, const char *rid, const route_t *route, int6
         if (route->auth != ROUTE_AUTH_REQUIRED)
             return true;
         ingress_header(req, H2O_TOKEN_WWW_AUTHENTICATE, H2O_STRLIT("Bearer realm=\"roost\""));
-        ingress_problem(req, rid, 401, "unauthorized", "this route needs an Authorization: Bearer token", NULL);
+        ingress_error(req, route->flags & ROUTE_CLASSIC, rid, 401, "unauthorized", "this route needs an Authorization: Bearer token", NULL);
         return false;
     }
     h2o_iovec_t v = req->headers.entries[i].value;
@@ -470,22 +513,25 @@ ingress_authenticate(h2o_req_t *req, const char *rid, const route_t *route, int6
     int n = snprintf(challenge, sizeof(challenge), "Bearer realm=\"roost\", error=\"invalid_token\", error_description=\"%s\"",
                      detail);
     ingress_header(req, H2O_TOKEN_WWW_AUTHENTICATE, challenge, (size_t)n);
-    ingress_problem(req, rid, 401, "invalid_token", detail, NULL);
+    ingress_error(req, route->flags & ROUTE_CLASSIC, rid, 401, "invalid_token", detail, NULL);
     return false;
 }
 
-/* application/json or application/merge-patch+json, with optional parameters. */
+static const char *const ingress_json_types[] = {"application/json", "application/merge-patch+json", NULL};
+static const char *const ingress_form_types[] = {"application/x-www-form-urlencoded", NULL};
+
+/* Whether the Content-Type is one of `types` (parameters such as charset
+ * allowed). A request without a Content-Type passes: its body must still parse. */
 static bool
-ingress_is_json(h2o_req_t *req)
+ingress_content_type_is(h2o_req_t *req, const char *const *types)
 {
-    static const char *const types[] = {"application/json", "application/merge-patch+json"};
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
     if (i < 0)
-        return true; /* no Content-Type at all: the body must still parse as JSON */
+        return true;
     h2o_iovec_t v = req->headers.entries[i].value;
-    for (size_t t = 0; t < 2; t++) {
-        size_t n = strlen(types[t]);
-        if (v.len >= n && strncasecmp(v.base, types[t], n) == 0 && (v.len == n || v.base[n] == ';' || v.base[n] == ' '))
+    for (; *types != NULL; types++) {
+        size_t n = strlen(*types);
+        if (v.len >= n && strncasecmp(v.base, *types, n) == 0 && (v.len == n || v.base[n] == ';' || v.base[n] == ' '))
             return true;
     }
     return false;
@@ -500,18 +546,20 @@ ingress_on_req(h2o_handler_t *self, h2o_req_t *req)
     bson_error_t error;
     bool has_body = false;
     int64_t auth_sub = 0;
+    bool classic = false;
 
     ingress_request_id(req, rid);
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     switch (routes_match(req->method.base, req->method.len, req->path.base, path_len, &m)) {
     case ROUTE_NOT_FOUND:
-        ingress_problem(req, rid, 404, "not_found", "no such route", NULL);
+        ingress_error(req, false, rid, 404, "not_found", "no such route", NULL);
         goto done;
     case ROUTE_BAD_METHOD:
         ingress_header(req, H2O_TOKEN_ALLOW, m.allow, strlen(m.allow));
-        ingress_problem(req, rid, 405, "method_not_allowed", "this route does not accept that method", NULL);
+        ingress_error(req, m.path_flags & ROUTE_CLASSIC, rid, 405, "method_not_allowed", "this route does not accept that method", NULL);
         goto done;
     case ROUTE_FOUND:
+        classic = m.route->flags & ROUTE_CLASSIC;
         break;
     }
     if (m.route->flags & ROUTE_LOCAL) {
@@ -522,23 +570,43 @@ ingress_on_req(h2o_handler_t *self, h2o_req_t *req)
         goto done;
     if (req->query_at != SIZE_MAX &&
         !query_parse(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, &query, &error)) {
-        ingress_problem(req, rid, 400, "bad_query", error.message, NULL);
+        char detail[sizeof(error.message) + 32];
+        snprintf(detail, sizeof(detail), "the query string has %s", error.message);
+        ingress_error(req, classic, rid, 400, "bad_query", detail, NULL);
         goto done;
     }
-    if (m.route->body == ROUTE_BODY_JSON) {
+    if (m.route->body != ROUTE_BODY_NONE) {
         if (req->entity.len > app.max_body) {
             char detail[96];
             snprintf(detail, sizeof(detail), "the body is larger than %zu bytes", app.max_body);
-            ingress_problem(req, rid, 413, "body_too_large", detail, NULL);
+            ingress_error(req, classic, rid, 413, "body_too_large", detail, NULL);
             goto done;
         }
-        if (!ingress_is_json(req)) {
-            ingress_problem(req, rid, 415, "unsupported_media_type", "send the body as application/json", NULL);
-            goto done;
-        }
-        if (!json_to_bson(req->entity.base != NULL ? req->entity.base : "", req->entity.len, &body, &error)) {
-            ingress_problem(req, rid, 400, "malformed_json", error.message, NULL);
-            goto done;
+        const char *data = req->entity.base != NULL ? req->entity.base : "";
+        if (m.route->body == ROUTE_BODY_JSON) {
+            if (!ingress_content_type_is(req, ingress_json_types)) {
+                ingress_error(req, classic, rid, 415, "unsupported_media_type", "send the body as application/json",
+                              NULL);
+                goto done;
+            }
+            if (!json_to_bson(data, req->entity.len, &body, &error)) {
+                ingress_error(req, classic, rid, 400, "malformed_json", error.message, NULL);
+                goto done;
+            }
+        } else {
+            if (!ingress_content_type_is(req, ingress_form_types)) {
+                ingress_error(req, classic, rid, 415, "unsupported_media_type",
+                              "send the body as application/x-www-form-urlencoded", NULL);
+                goto done;
+            }
+            bson_init(&body);
+            if (!query_parse(data, req->entity.len, &body, &error)) {
+                bson_destroy(&body);
+                char detail[sizeof(error.message) + 32];
+                snprintf(detail, sizeof(detail), "the form body has %s", error.message);
+                ingress_error(req, classic, rid, 400, "malformed_form", detail, NULL);
+                goto done;
+            }
         }
         has_body = true;
     }

@@ -57,23 +57,23 @@ query_parse(const char *q, size_t len, bson_t *out, bson_error_t *error)
         }
         if (!query_decode(q, (size_t)(key_end - q), key, &klen) ||
             (eq != NULL && !query_decode(eq + 1, (size_t)(pair_end - eq - 1), value, &vlen))) {
-            bson_set_error(error, 1, 400, "query string has a malformed percent-escape");
+            bson_set_error(error, 1, 400, "a malformed percent-escape");
             goto done;
         }
         if (eq == NULL)
             value[0] = '\0';
         if (klen == 0) {
-            bson_set_error(error, 1, 400, "query string has a parameter without a name");
+            bson_set_error(error, 1, 400, "a parameter without a name");
             goto done;
         }
         if (memchr(key, '\0', klen) != NULL || memchr(value, '\0', vlen) != NULL ||
             !bson_utf8_validate(key, klen, false) || !bson_utf8_validate(value, vlen, false)) {
-            bson_set_error(error, 1, 400, "query parameter is not valid UTF-8");
+            bson_set_error(error, 1, 400, "a parameter that is not valid UTF-8");
             goto done;
         }
         bson_iter_t seen;
         if (bson_iter_init_find(&seen, out, key)) {
-            bson_set_error(error, 1, 400, "query parameter '%s' is given more than once", key);
+            bson_set_error(error, 1, 400, "parameter '%s' given more than once", key);
             goto done;
         }
         bson_append_utf8(out, key, (int)klen, value, (int)vlen);

@@ -4,7 +4,8 @@
 #include <stdbool.h>
 #include <string.h>
 
-static const route_t *const routes_tables[] = {routes_ops, routes_users, routes_properties, NULL};
+static const route_t *const routes_tables[] = {routes_ops, routes_users, routes_properties, routes_places, routes_listings,
+                                                  routes_classic, NULL};
 
 /* Matches `path` against `pattern`, filling the captured parameters. */
 static int
@@ -57,6 +58,7 @@ routes_match(const char *method, size_t method_len, const char *path, size_t pat
                 return ROUTE_FOUND;
             }
             path_known = true;
+            m->path_flags |= r->flags;
             if (strstr(m->allow, r->method) == NULL && allow_len + rl + 2 < sizeof(m->allow)) {
                 if (allow_len > 0) {
                     memcpy(m->allow + allow_len, ", ", 2);

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON } route_body_t;
+typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON, ROUTE_BODY_FORM } route_body_t;
 /* A valid bearer token is always passed on as auth.sub; an invalid one is
  * always refused (401). REQUIRED also refuses a request without one. */
 typedef enum { ROUTE_AUTH_NONE, ROUTE_AUTH_REQUIRED } route_auth_t;
@@ -19,6 +19,7 @@ typedef enum { ROUTE_AUTH_NONE, ROUTE_AUTH_REQUIRED } route_auth_t;
 #define ROUTE_LOCAL 0x4     /* answered by the ingress itself, no op is sent */
 #define ROUTE_READINESS 0x8 /* renders the op's outcome as a readiness probe */
 #define ROUTE_ETAG 0x10     /* a 2xx reply's body.version becomes the ETag header */
+#define ROUTE_CLASSIC 0x20  /* the classic contract: errors are {"result": false, "errors": [...]} */
 
 typedef struct {
     const char *method;
@@ -41,6 +42,7 @@ typedef struct {
         size_t value_len;
     } params[ROUTE_MAX_PARAMS];
     char allow[64]; /* on ROUTE_BAD_METHOD: the methods the path accepts */
+    unsigned path_flags; /* on ROUTE_BAD_METHOD: the flags of the path's routes, e.g. ROUTE_CLASSIC */
 } route_match_t;
 
 typedef enum { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD } route_result_t;
@@ -56,5 +58,8 @@ void routes_each(void (*fn)(const route_t *route, void *arg), void *arg);
 extern const route_t routes_ops[];
 extern const route_t routes_users[];
 extern const route_t routes_properties[];
+extern const route_t routes_places[];
+extern const route_t routes_listings[];
+extern const route_t routes_classic[];
 
 #endif

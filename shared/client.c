@@ -7,13 +7,27 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* How long a call waits for a first connection before it reports the pool
+ * unreachable: long enough for a fresh dial, short enough to fail fast. */
+#define CLIENT_CONNECT_GRACE_MS 300
 
 struct roost_client {
     nng_socket sock;
     int timeout_ms;
+    atomic_int pipes; /* connected pipes; 0 means the pool is unreachable */
 };
+
+static void
+client_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+    roost_client_t *c = arg;
+    atomic_fetch_add(&c->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+}
 
 roost_client_t *
 roost_client_open(const char *url, int timeout_ms, bson_error_t *error)
@@ -32,6 +46,8 @@ roost_client_open(const char *url, int timeout_ms, bson_error_t *error)
     }
     nng_setopt_ms(c->sock, NNG_OPT_RECONNMINT, 50);
     nng_setopt_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
+    nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, client_pipe_cb, c);
+    nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_cb, c);
     if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
         bson_set_error(error, 1, (uint32_t)rv, "cannot dial %s: %s", url, nng_strerror(rv));
         nng_close(c->sock);
@@ -78,6 +94,16 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
         CLIENT_SUBDOC("query", query)
         CLIENT_SUBDOC("body", body)
 #undef CLIENT_SUBDOC
+    }
+    for (int waited = 0; atomic_load(&c->pipes) == 0; waited += 10) {
+        if (waited >= CLIENT_CONNECT_GRACE_MS) {
+            bson_set_error(error, 1, NNG_ECONNREFUSED, "the pool is not reachable");
+            bson_destroy(&params);
+            bson_destroy(&query);
+            bson_destroy(&body);
+            return false;
+        }
+        nng_msleep(10);
     }
     env_new_rid(rid);
     env_request_parts_t parts = {.op = op, .rid = rid, .auth_sub = sub, .params = &params, .query = &query, .body = &body};

@@ -27,8 +27,10 @@ roost_client_t *roost_client_open(const char *url, int timeout_ms, bson_error_t 
  * "params", "query", "body"; NULL for none) and a fresh request id, and
  * waits for the reply. On success `reply` (uninitialised on entry; the
  * caller must bson_destroy it) holds the whole reply envelope, whatever its
- * status. Returns false (reply untouched) when no reply came in time or the
- * reply was not a valid envelope. Safe to call from several threads.
+ * status. Returns false (reply untouched) when no reply came in time, the
+ * reply was not a valid envelope, or the pool has no connection (then at
+ * once, after a short grace for a fresh dial; error->code is
+ * NNG_ECONNREFUSED). Safe to call from several threads.
  */
 bool roost_client_call(roost_client_t *client, const char *op, const bson_t *request, bson_t *reply,
                        bson_error_t *error);

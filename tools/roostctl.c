@@ -11,6 +11,7 @@
 #include "json.h"
 #include "pools.h"
 #include "roost.h"
+#include "seed.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -81,5 +82,7 @@ main(int argc, char **argv)
 {
     if (argc >= 3 && argc <= 4 && strcmp(argv[1], "call") == 0)
         return roostctl_call(argv[2], argc == 4 ? argv[3] : NULL);
+    if (argc >= 2 && strcmp(argv[1], "seed") == 0)
+        return roostctl_seed(argc - 1, argv + 1);
     return usage();
 }

@@ -3,10 +3,14 @@
 #include "sys/sys.h"
 #include "users/users.h"
 #include "properties/properties.h"
+#include "places/places.h"
+#include "listings/listings.h"
 
 const svc_service_t *const svc_services[] = {
     &sys_service,
     &users_service,
     &properties_service,
+    &places_service,
+    &listings_service,
     NULL,
 };

@@ -49,14 +49,14 @@ v_known_fields(const bson_t *doc, const char *const *allowed, ferr_t *e)
         const char *key = bson_iter_key(&it);
         bool known = false;
         if (key[0] == '$') {
-            ferr_add(e, key, "operator keys are not accepted");
+            ferr_add(e, key, "operator key '%s' is not accepted", key);
             ok = false;
             continue;
         }
         for (const char *const *a = allowed; *a != NULL; a++)
             known = known || strcmp(*a, key) == 0;
         if (!known) {
-            ferr_add(e, key, "unknown field");
+            ferr_add(e, key, "unknown field '%s'", key);
             ok = false;
             continue;
         }
@@ -64,7 +64,7 @@ v_known_fields(const bson_t *doc, const char *const *allowed, ferr_t *e)
         bson_iter_init(&prev, doc);
         while (bson_iter_next(&prev) && bson_iter_offset(&prev) < bson_iter_offset(&it)) {
             if (strcmp(bson_iter_key(&prev), key) == 0) {
-                ferr_add(e, key, "field appears more than once");
+                ferr_add(e, key, "field '%s' appears more than once", key);
                 ok = false;
                 break;
             }
@@ -134,8 +134,8 @@ v_today(char out[11])
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-static bool
-v_parse_int(const bson_iter_t *it, int64_t *out)
+bool
+v_as_int(const bson_iter_t *it, int64_t *out)
 {
     if (BSON_ITER_HOLDS_INT(it)) {
         *out = bson_iter_as_int64(it);
@@ -164,7 +164,7 @@ v_id(const bson_t *doc, const char *key, ferr_t *e, int64_t *out)
         ferr_add(e, key, "is required");
         return false;
     }
-    if (!v_parse_int(&it, out) || *out <= 0) {
+    if (!v_as_int(&it, out) || *out <= 0) {
         ferr_add(e, key, "must be a positive integer id");
         return false;
     }
@@ -180,7 +180,7 @@ v_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min,
         *out = fallback;
         return true;
     }
-    if (!v_parse_int(&it, out)) {
+    if (!v_as_int(&it, out)) {
         ferr_add(e, key, "must be an integer");
         return false;
     }
@@ -189,4 +189,19 @@ v_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min,
         return false;
     }
     return true;
+}
+
+bool
+v_classic_paging(const bson_t *query, ferr_t *errors, int64_t *page_num, int64_t *page_size)
+{
+    bson_iter_t it;
+    uint32_t before = errors->count;
+    *page_num = 1;
+    *page_size = 10;
+    if (bson_iter_init_find(&it, query, "page_num") && (!v_as_int(&it, page_num) || *page_num < 1))
+        ferr_add(errors, "page_num", "invalid page_num");
+    if (bson_iter_init_find(&it, query, "page_size") &&
+        (!v_as_int(&it, page_size) || *page_size < 1 || *page_size > 100))
+        ferr_add(errors, "page_size", "invalid page_size");
+    return errors->count == before;
 }

@@ -36,6 +36,10 @@ bool v_is_date(const char *s);
 /* Today's date (UTC) as YYYY-MM-DD. */
 void v_today(char out[11]);
 
+/* An integer given as a BSON integer or a string of decimal digits (form
+ * and query values arrive as strings). */
+bool v_as_int(const bson_iter_t *it, int64_t *out);
+
 /*
  * A positive 64-bit id in `doc[key]`, given as an integer or a string of
  * decimal digits (path parameters arrive as strings). Adds an error and
@@ -49,5 +53,12 @@ bool v_id(const bson_t *doc, const char *key, ferr_t *e, int64_t *out);
  */
 bool v_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min, int64_t max, ferr_t *e,
                  int64_t *out);
+
+/*
+ * The classic contract's paging: page_num >= 1 (default 1) and
+ * 1 <= page_size <= 100 (default 10), with its messages "invalid page_num"
+ * and "invalid page_size".
+ */
+bool v_classic_paging(const bson_t *query, ferr_t *errors, int64_t *page_num, int64_t *page_size);
 
 #endif

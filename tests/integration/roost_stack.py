@@ -44,12 +44,20 @@ def port_open(port):
 
 
 class Stack:
-    def __init__(self, workers=2, env=None, db_uri=None):
+    """`pools`: None for one pool serving every service, or a list of service
+    lists, one pool each (e.g. [["users"], ["listings"], ["properties", "places"]]),
+    wired together through ROOST_POOL_URL_<SERVICE> as `make run` does."""
+
+    def __init__(self, workers=2, env=None, db_uri=None, pools=None):
         self.dir = tempfile.mkdtemp(prefix="roost-test-")
         self.workers = workers
         self.http_port = free_port()
         self.pool_url = f"tcp://127.0.0.1:{free_port()}"
         self.worker_url = f"tcp://127.0.0.1:{free_port()}"
+        self.pools = {}  # pool name -> (services, client url, worker url)
+        for services in pools or []:
+            self.pools["pool-" + "-".join(services)] = (services, f"tcp://127.0.0.1:{free_port()}",
+                                                         f"tcp://127.0.0.1:{free_port()}")
         self.prefix = "t" + uuid.uuid4().hex[:8] + "_"
         self.procs = {}
         self.db_port = None
@@ -70,6 +78,11 @@ class Stack:
             "ROOST_WORKERS": str(self.workers),
             "ROOST_DATA_DIR": self.dir,
         })
+        for services, client_url, _ in self.pools.values():
+            for service in services:
+                e["ROOST_POOL_URL_" + service.upper()] = client_url
+        if self.pools:
+            e["ROOST_POOL_URL"] = next(iter(self.pools.values()))[1]  # sys ops
         e.update(self.extra_env)
         return e
 
@@ -90,8 +103,19 @@ class Stack:
                            "-data-dir", os.path.join(self.dir, "db")])
         wait_until(lambda: port_open(self.db_port), 30, "the embedded database")
 
-    def start_pool(self):
-        self._spawn("pool", [os.path.join(BUILD, "workers", "roost-worker"), "--pool", str(self.workers)])
+    def start_pool(self, name=None):
+        """Starts the one pool, or the pool `name` of a per-service stack."""
+        binary = [os.path.join(BUILD, "workers", "roost-worker"), "--pool", str(self.workers)]
+        if not self.pools:
+            self._spawn("pool", binary)
+            return
+        for pool, (services, client_url, worker_url) in self.pools.items():
+            if name is not None and pool != name:
+                continue
+            env = self.env()
+            env.update({"ROOST_SERVICES": ",".join(services), "ROOST_POOL_URL": client_url,
+                        "ROOST_WORKER_URL": worker_url})
+            self._spawn(pool, binary, env=env)
 
     def start_ingress(self):
         self._spawn("ingress", [os.path.join(BUILD, "ingress", "roost-ingress")])
@@ -121,14 +145,14 @@ class Stack:
             proc.wait(5)
 
     def stop(self):
-        for name in ("ingress", "pool", "db"):
+        for name in ("ingress", "pool", *self.pools, "db"):
             self.stop_process(name)
         for name in list(self.procs):
             self.stop_process(name)
 
-    def worker_pids(self):
-        """The pool's child worker processes, read from /proc."""
-        pool = self.procs["pool"].pid
+    def worker_pids(self, pool_name="pool"):
+        """A pool's child worker processes, read from /proc."""
+        pool = self.procs[pool_name].pid
         with open(f"/proc/{pool}/task/{pool}/children") as f:
             return [int(p) for p in f.read().split()]
 

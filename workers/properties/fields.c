@@ -126,9 +126,9 @@ props_check_room(const bson_t *room, bool required, const char *prefix, ferr_t *
     while (bson_iter_next(&it)) {
         const char *key = bson_iter_key(&it);
         if (key[0] == '$')
-            ferr_add(e, ROOM_FIELD(key), "operator keys are not accepted");
+            ferr_add(e, ROOM_FIELD(key), "operator key '%s' is not accepted", key);
         else if (!props_in(key, props_room_fields))
-            ferr_add(e, ROOM_FIELD(key), "unknown field");
+            ferr_add(e, ROOM_FIELD(key), "unknown field '%s'", key);
     }
 
     props_text(room, "name", ROOM_FIELD("name"), required, false, 1, 100, e, &s);

@@ -264,6 +264,61 @@ done:
     mongoc_collection_destroy(coll);
 }
 
+/*
+ * The ids of the live properties in a city (case-insensitive), at most
+ * PROPS_IDS_MAX, for services that filter their own documents by the city
+ * of a property (listings) without reading this database.
+ */
+#define PROPS_IDS_MAX 10000
+static void
+props_ids(svc_call_t *call)
+{
+    static const char *const params[] = {"city", NULL};
+    ferr_t errors;
+    bson_iter_t it;
+    bson_error_t error;
+    const char *city;
+    const bson_t *doc;
+    char key[256];
+
+    ferr_init(&errors);
+    v_known_fields(&call->req->query, params, &errors);
+    if (!bson_iter_init_find(&it, &call->req->query, "city"))
+        ferr_add(&errors, "city", "is required");
+    else
+        v_text(&it, &errors, "city", 1, 100, &city);
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        ferr_destroy(&errors);
+        return;
+    }
+    ferr_destroy(&errors);
+    props_city_key(city, key, sizeof(key));
+    mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
+    bson_t *filter = BCON_NEW("city_key", BCON_UTF8(key), "deleted_at", "{", "$exists", BCON_BOOL(false), "}");
+    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(PROPS_IDS_MAX));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    bson_t body = BSON_INITIALIZER, ids;
+    BSON_APPEND_ARRAY_BEGIN(&body, "ids", &ids);
+    uint32_t n = 0;
+    while (mongoc_cursor_next(cursor, &doc)) {
+        char k[16];
+        snprintf(k, sizeof(k), "%u", n++);
+        if (bson_iter_init_find(&it, doc, "_id"))
+            BSON_APPEND_INT64(&ids, k, bson_iter_as_int64(&it));
+    }
+    bson_append_array_end(&body, &ids);
+    if (mongoc_cursor_error(cursor, &error))
+        svc_fail_db(call, &error);
+    else
+        svc_reply(call, 200, &body);
+    bson_destroy(&body);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    mongoc_collection_destroy(coll);
+}
+
 static bool
 props_prepare(mongoc_client_t *mongo, bson_error_t *error)
 {
@@ -292,6 +347,7 @@ static const svc_op_t props_ops[] = {
     {"properties.update", props_update},
     {"properties.delete", props_delete},
     {"properties.cities", props_cities},
+    {"properties.ids", props_ids},
     {"properties.rooms.add", props_room_add},
     {"properties.rooms.update", props_room_update},
     {"properties.rooms.delete", props_room_delete},

@@ -273,6 +273,7 @@ users_prepare(mongoc_client_t *mongo, bson_error_t *error)
         bool unique;
     } indexes[] = {
         {"username_key", "username_key_unique", 1, true},
+        {"rid", "rid_unique", 1, true},
         {"created_at", "created_at", -1, false},
         {"last_name", "last_name", 1, false},
         {"place_id", "place_id", 1, false},
@@ -294,6 +295,11 @@ static const svc_op_t users_ops[] = {
     {"users.me", users_me},
     {"users.update", users_update},
     {"users.list", users_list},
+    {"users.by_place", users_by_place},
+    {"users.classic_create", users_classic_create},
+    {"users.public_create", users_public_create},
+    {"users.classic_list", users_classic_list},
+    {"users.classic_get", users_classic_get},
     {NULL, NULL},
 };
 

@@ -65,4 +65,13 @@ void users_create(svc_call_t *call);
 void users_login(svc_call_t *call);
 void users_update(svc_call_t *call);
 
+/* --- handlers in classic.c: the classic listings/users contract ---------------- */
+void users_classic_create(svc_call_t *call);
+void users_public_create(svc_call_t *call);
+void users_classic_list(svc_call_t *call);
+void users_classic_get(svc_call_t *call);
+
+/* --- handlers in people.c ------------------------------------------------------ */
+void users_by_place(svc_call_t *call);
+
 #endif

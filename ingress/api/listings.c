@@ -1,0 +1,11 @@
+/* REST resource /api/v1/listings -> listings service ops. */
+#include "routes.h"
+
+const route_t routes_listings[] = {
+    {"POST", "/api/v1/listings", "listings.create", ROUTE_AUTH_REQUIRED, ROUTE_BODY_JSON, ROUTE_LOCATION},
+    {"GET", "/api/v1/listings", "listings.list", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_PAGINATED},
+    {"GET", "/api/v1/listings/{id}", "listings.get", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, 0},
+    {"PATCH", "/api/v1/listings/{id}", "listings.update", ROUTE_AUTH_REQUIRED, ROUTE_BODY_JSON, 0},
+    {"DELETE", "/api/v1/listings/{id}", "listings.delete", ROUTE_AUTH_REQUIRED, ROUTE_BODY_NONE, 0},
+    {NULL},
+};

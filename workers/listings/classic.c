@@ -1,0 +1,243 @@
+/*
+ * The listings side of the classic listings/users contract and of its
+ * public API: shapes, defaults, ordering and messages exactly as existing
+ * clients expect them. Success bodies carry "result": true where the
+ * contract has it; errors are plain messages that the ingress wraps as
+ * {"result": false, "errors": [...]}.
+ *
+ * GET /public-api/listings embeds each listing's user. The users of a page
+ * come from the users service in ONE request (users.list with an id list),
+ * never one per listing, and never from the users database.
+ */
+#include "listings.h"
+
+#include <nng/nng.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Finds a page of live listings, newest first; `cursor` is the caller's. */
+static bool
+classic_page(svc_call_t *call, mongoc_collection_t *coll, mongoc_cursor_t **cursor)
+{
+    static const char *const params[] = {"page_num", "page_size", "user_id", NULL};
+    const bson_t *query = &call->req->query;
+    ferr_t errors;
+    bson_iter_t it;
+    int64_t page_num, page_size, user_id;
+    bson_t filter = BSON_INITIALIZER;
+
+    ferr_init(&errors);
+    v_known_fields(query, params, &errors);
+    v_classic_paging(query, &errors, &page_num, &page_size);
+    if (bson_iter_init_find(&it, query, "user_id")) {
+        if (!v_as_int(&it, &user_id) || user_id <= 0)
+            ferr_add(&errors, "user_id", "invalid user_id");
+        else
+            BSON_APPEND_INT64(&filter, "user_id", user_id);
+    }
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        ferr_destroy(&errors);
+        bson_destroy(&filter);
+        return false;
+    }
+    ferr_destroy(&errors);
+    listings_filter_live(&filter);
+    bson_t *opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "skip",
+                            BCON_INT64((page_num - 1) * page_size), "limit", BCON_INT64(page_size));
+    *cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
+    bson_destroy(opts);
+    bson_destroy(&filter);
+    return true;
+}
+
+void
+listings_classic_list(svc_call_t *call)
+{
+    mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
+    mongoc_cursor_t *cursor;
+    const bson_t *doc;
+    bson_error_t error;
+
+    if (classic_page(call, coll, &cursor)) {
+        bson_t body = BSON_INITIALIZER, list;
+        uint32_t i = 0;
+        BSON_APPEND_BOOL(&body, "result", true);
+        BSON_APPEND_ARRAY_BEGIN(&body, "listings", &list);
+        while (mongoc_cursor_next(cursor, &doc)) {
+            char key[16];
+            bson_t out;
+            snprintf(key, sizeof(key), "%u", i++);
+            listings_render_classic(doc, &out);
+            BSON_APPEND_DOCUMENT(&list, key, &out);
+            bson_destroy(&out);
+        }
+        bson_append_array_end(&body, &list);
+        if (mongoc_cursor_error(cursor, &error))
+            svc_fail_db(call, &error);
+        else
+            svc_reply(call, 200, &body);
+        bson_destroy(&body);
+        mongoc_cursor_destroy(cursor);
+    }
+    mongoc_collection_destroy(coll);
+}
+
+/* Creates from {user_id, listing_type, price}: {"result": true, "listing"}
+ * for the service API, {"listing"} for the public API. */
+static void
+classic_create(svc_call_t *call, bool with_result)
+{
+    ferr_t errors;
+    listings_new_t l;
+    bson_error_t error;
+    bson_t stored, out, body = BSON_INITIALIZER;
+
+    ferr_init(&errors);
+    if (!listings_check_classic(&call->req->body, &errors, &l)) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    int exists = listings_user_exists(call, l.user_id);
+    if (exists < 0)
+        goto done;
+    if (exists == 0) {
+        svc_fail(call, 404, "not_found", "user not found");
+        goto done;
+    }
+    if (!listings_insert(call, &l, &stored, &error)) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    listings_render_classic(&stored, &out);
+    if (with_result)
+        BSON_APPEND_BOOL(&body, "result", true);
+    BSON_APPEND_DOCUMENT(&body, "listing", &out);
+    svc_reply(call, 200, &body);
+    bson_destroy(&out);
+    bson_destroy(&stored);
+done:
+    bson_destroy(&body);
+    ferr_destroy(&errors);
+}
+
+void
+listings_classic_create(svc_call_t *call)
+{
+    classic_create(call, true);
+}
+
+void
+listings_public_create(svc_call_t *call)
+{
+    classic_create(call, false);
+}
+
+/* The user {id, name, created_at, updated_at} with `id` in a users.list
+ * reply, appended under "user" (null when the user no longer exists). */
+static void
+public_append_user(bson_t *out, const bson_t *users_reply, int64_t id)
+{
+    bson_iter_t it, items;
+    if (bson_iter_init(&it, users_reply) && bson_iter_find_descendant(&it, "body.items", &it) &&
+        bson_iter_recurse(&it, &items)) {
+        while (bson_iter_next(&items)) {
+            bson_iter_t u, f;
+            if (!bson_iter_recurse(&items, &u) || !bson_iter_find(&u, "id") || bson_iter_as_int64(&u) != id)
+                continue;
+            bson_t user;
+            BSON_APPEND_DOCUMENT_BEGIN(out, "user", &user);
+            BSON_APPEND_INT64(&user, "id", id);
+            static const char *const fields[] = {"name", "created_at", "updated_at", NULL};
+            for (const char *const *k = fields; *k != NULL; k++) {
+                bson_iter_recurse(&items, &f);
+                if (bson_iter_find(&f, *k))
+                    bson_append_iter(&user, *k, -1, &f);
+            }
+            bson_append_document_end(out, &user);
+            return;
+        }
+    }
+    BSON_APPEND_NULL(out, "user");
+}
+
+void
+listings_public_list(svc_call_t *call)
+{
+    mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
+    mongoc_cursor_t *cursor;
+    const bson_t *doc;
+    bson_error_t error;
+    bson_t page = BSON_INITIALIZER, body = BSON_INITIALIZER, list, users_reply = BSON_INITIALIZER;
+    bson_iter_t it;
+    bson_string_t *ids = bson_string_new(NULL);
+    uint32_t n = 0;
+
+    if (!classic_page(call, coll, &cursor))
+        goto done;
+    /* Collect the page first: its distinct user ids make one request. */
+    while (mongoc_cursor_next(cursor, &doc)) {
+        char key[16];
+        snprintf(key, sizeof(key), "%u", n++);
+        BSON_APPEND_DOCUMENT(&page, key, doc);
+        if (bson_iter_init_find(&it, doc, "user_id")) {
+            char id[24];
+            snprintf(id, sizeof(id), "%lld", (long long)bson_iter_as_int64(&it));
+            bool seen = false;
+            for (char *p = ids->str; p && *p && !seen; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+                seen = strncmp(p, id, strlen(id)) == 0 && (p[strlen(id)] == ',' || p[strlen(id)] == '\0');
+            if (!seen) {
+                if (ids->len > 0)
+                    bson_string_append_c(ids, ',');
+                bson_string_append(ids, id);
+            }
+        }
+    }
+    bool failed = mongoc_cursor_error(cursor, &error);
+    mongoc_cursor_destroy(cursor);
+    if (failed) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    if (n > 0) {
+        bson_destroy(&users_reply);
+        bson_t *request = BCON_NEW("query", "{", "id", BCON_UTF8(ids->str), "per_page", BCON_UTF8("100"), "}");
+        bool ok = svc_ask("users.list", request, &users_reply, &error);
+        bson_destroy(request);
+        if (!ok) {
+            bson_init(&users_reply);
+            svc_fail(call, 503, error.code == NNG_ECONNREFUSED ? "service_unavailable" : "timeout",
+                     "the users service is unavailable");
+            goto done;
+        }
+    }
+    BSON_APPEND_BOOL(&body, "result", true);
+    BSON_APPEND_ARRAY_BEGIN(&body, "listings", &list);
+    bson_iter_init(&it, &page);
+    while (bson_iter_next(&it)) {
+        bson_t listing, out;
+        bson_iter_t f;
+        uint32_t len;
+        const uint8_t *data;
+        bson_iter_document(&it, &len, &data);
+        bson_init_static(&listing, data, len);
+        BSON_APPEND_DOCUMENT_BEGIN(&list, bson_iter_key(&it), &out);
+        if (bson_iter_init_find(&f, &listing, "_id"))
+            BSON_APPEND_INT64(&out, "id", bson_iter_as_int64(&f));
+        static const char *const fields[] = {"listing_type", "price", "created_at", "updated_at", NULL};
+        for (const char *const *k = fields; *k != NULL; k++)
+            if (bson_iter_init_find(&f, &listing, *k))
+                bson_append_iter(&out, *k, -1, &f);
+        bson_iter_init_find(&f, &listing, "user_id");
+        public_append_user(&out, &users_reply, bson_iter_as_int64(&f));
+        bson_append_document_end(&list, &out);
+    }
+    bson_append_array_end(&body, &list);
+    svc_reply(call, 200, &body);
+done:
+    bson_string_free(ids, true);
+    bson_destroy(&page);
+    bson_destroy(&body);
+    bson_destroy(&users_reply);
+    mongoc_collection_destroy(coll);
+}

@@ -1,0 +1,498 @@
+/*
+ * Listings service: the main API's ops (create, get, update, delete, list),
+ * the op table, and what the classic contract shares with them.
+ */
+#include "listings.h"
+
+#include <nng/nng.h>
+#include <stdio.h>
+#include <string.h>
+
+void
+listings_render(const bson_t *doc, bson_t *out)
+{
+    static const char *const fields[] = {"user_id", "property_id", "listing_type", "price",
+                                         "created_at", "updated_at", NULL};
+    bson_iter_t it;
+    bson_init(out);
+    if (bson_iter_init_find(&it, doc, "_id"))
+        BSON_APPEND_INT64(out, "id", bson_iter_as_int64(&it));
+    for (const char *const *f = fields; *f != NULL; f++)
+        if (bson_iter_init_find(&it, doc, *f))
+            bson_append_iter(out, *f, -1, &it);
+}
+
+void
+listings_render_classic(const bson_t *doc, bson_t *out)
+{
+    static const char *const fields[] = {"user_id", "listing_type", "price", "created_at", "updated_at", NULL};
+    bson_iter_t it;
+    bson_init(out);
+    if (bson_iter_init_find(&it, doc, "_id"))
+        BSON_APPEND_INT64(out, "id", bson_iter_as_int64(&it));
+    for (const char *const *f = fields; *f != NULL; f++)
+        if (bson_iter_init_find(&it, doc, *f))
+            bson_append_iter(out, *f, -1, &it);
+}
+
+void
+listings_filter_live(bson_t *filter)
+{
+    bson_t cond;
+    BSON_APPEND_DOCUMENT_BEGIN(filter, "deleted_at", &cond);
+    BSON_APPEND_BOOL(&cond, "$exists", false);
+    bson_append_document_end(filter, &cond);
+}
+
+static bool
+listings_find_one(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, bool *found, bson_error_t *error)
+{
+    bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+    const bson_t *doc;
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    *found = mongoc_cursor_next(cursor, &doc);
+    if (*found)
+        bson_copy_to(doc, out);
+    bool ok = !mongoc_cursor_error(cursor, error);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+    return ok;
+}
+
+bool
+listings_insert(svc_call_t *call, const listings_new_t *l, bson_t *stored, bson_error_t *error)
+{
+    mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
+    bson_t doc = BSON_INITIALIZER;
+    int64_t id;
+    bool ok = false;
+
+    if (!svc_next_id(call->mongo, "listings", &id, error))
+        goto done;
+    int64_t now = svc_now_us();
+    BSON_APPEND_INT64(&doc, "_id", id);
+    BSON_APPEND_INT64(&doc, "user_id", l->user_id);
+    if (l->property_id > 0)
+        BSON_APPEND_INT64(&doc, "property_id", l->property_id);
+    BSON_APPEND_UTF8(&doc, "listing_type", l->listing_type);
+    BSON_APPEND_INT64(&doc, "price", l->price);
+    BSON_APPEND_INT64(&doc, "created_at", now);
+    BSON_APPEND_INT64(&doc, "updated_at", now);
+    BSON_APPEND_UTF8(&doc, "rid", call->req->rid);
+    BSON_APPEND_UTF8(&doc, "last_rid", call->req->rid);
+    if (mongoc_collection_insert_one(coll, &doc, NULL, NULL, error)) {
+        bson_copy_to(&doc, stored);
+        ok = true;
+    } else if (svc_is_duplicate(error)) {
+        /* This request's rid is taken: an earlier delivery of it made the listing. */
+        bool found;
+        bson_t *by_rid = BCON_NEW("rid", BCON_UTF8(call->req->rid));
+        bson_init(stored);
+        ok = listings_find_one(coll, by_rid, stored, &found, error) && found;
+        bson_destroy(by_rid);
+        if (!ok)
+            bson_destroy(stored);
+    }
+done:
+    bson_destroy(&doc);
+    mongoc_collection_destroy(coll);
+    return ok;
+}
+
+/* Asks `op` about one id; the reply's status, or -1 after replying 503
+ * ourselves when the service cannot be reached. *reply is set on success. */
+static int
+listings_ask_id(svc_call_t *call, const char *op, const char *service, int64_t id, bson_t *reply)
+{
+    bson_error_t error;
+    bson_iter_t it;
+    bson_t *request = BCON_NEW("params", "{", "id", BCON_INT64(id), "}");
+    bool ok = svc_ask(op, request, reply, &error);
+    bson_destroy(request);
+    if (!ok) {
+        svc_fail(call, 503, error.code == NNG_ECONNREFUSED ? "service_unavailable" : "timeout",
+                 "the %s service cannot be reached: %s", service, error.message);
+        return -1;
+    }
+    return bson_iter_init_find(&it, reply, "status") ? (int)bson_iter_as_int64(&it) : 500;
+}
+
+int
+listings_user_exists(svc_call_t *call, int64_t user_id)
+{
+    bson_t reply;
+    int status = listings_ask_id(call, "users.get", "users", user_id, &reply);
+    if (status < 0)
+        return -1;
+    bson_destroy(&reply);
+    if (status == 200 || status == 404)
+        return status == 200;
+    svc_fail(call, 502, "users_failed", "the users service answered %d", status);
+    return -1;
+}
+
+/*
+ * Checks that property `id` exists and belongs to `owner`; replies itself
+ * and returns false when it does not (400 / 403) or cannot be checked.
+ */
+static bool
+listings_check_property(svc_call_t *call, int64_t id, int64_t owner)
+{
+    bson_t reply;
+    bson_iter_t it;
+    ferr_t errors;
+    int status = listings_ask_id(call, "properties.get", "properties", id, &reply);
+    if (status < 0)
+        return false;
+    bool ok = false;
+    ferr_init(&errors);
+    if (status == 404) {
+        ferr_add(&errors, "property_id", "no property has id %lld", (long long)id);
+        svc_fail_fields(call, &errors);
+    } else if (status != 200) {
+        svc_fail(call, 502, "properties_failed", "the properties service answered %d", status);
+    } else if (!bson_iter_init(&it, &reply) || !bson_iter_find_descendant(&it, "body.owner_id", &it) ||
+               bson_iter_as_int64(&it) != owner) {
+        svc_fail(call, 403, "forbidden", "property %lld belongs to another user", (long long)id);
+    } else {
+        ok = true;
+    }
+    ferr_destroy(&errors);
+    bson_destroy(&reply);
+    return ok;
+}
+
+static void
+listings_create(svc_call_t *call)
+{
+    const env_request_t *req = call->req;
+    ferr_t errors;
+    listings_new_t l;
+    bson_error_t error;
+    bson_t stored, out;
+
+    ferr_init(&errors);
+    if (req->auth_sub <= 0) {
+        svc_fail(call, 401, "unauthorized", "creating a listing needs an authenticated user");
+        goto done;
+    }
+    if (!listings_check_main(&req->body, false, &errors, &l)) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    l.user_id = req->auth_sub;
+    int exists = listings_user_exists(call, l.user_id);
+    if (exists < 0)
+        goto done;
+    if (exists == 0) {
+        svc_fail(call, 404, "not_found", "no user has id %lld", (long long)l.user_id);
+        goto done;
+    }
+    if (l.property_id > 0 && !listings_check_property(call, l.property_id, l.user_id))
+        goto done;
+    if (!listings_insert(call, &l, &stored, &error)) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    listings_render(&stored, &out);
+    svc_reply(call, 201, &out);
+    bson_destroy(&out);
+    bson_destroy(&stored);
+done:
+    ferr_destroy(&errors);
+}
+
+/* Loads the live listing params.id; replies itself (400/404/db) on failure. */
+static bool
+listings_load(svc_call_t *call, mongoc_collection_t *coll, int64_t *id, bson_t *doc)
+{
+    ferr_t errors;
+    bson_error_t error;
+    bool found = false, ok;
+    ferr_init(&errors);
+    if (!v_id(&call->req->params, "id", &errors, id)) {
+        svc_fail_fields(call, &errors);
+        ferr_destroy(&errors);
+        return false;
+    }
+    ferr_destroy(&errors);
+    bson_t *filter = BCON_NEW("_id", BCON_INT64(*id));
+    ok = listings_find_one(coll, filter, doc, &found, &error);
+    bson_destroy(filter);
+    if (!ok) {
+        svc_fail_db(call, &error);
+        return false;
+    }
+    if (!found || bson_has_field(doc, "deleted_at")) {
+        svc_fail(call, 404, "not_found", "no listing has id %lld", (long long)*id);
+        return false;
+    }
+    return true;
+}
+
+static void
+listings_get(svc_call_t *call)
+{
+    mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
+    bson_t doc = BSON_INITIALIZER, out;
+    int64_t id;
+    if (listings_load(call, coll, &id, &doc)) {
+        listings_render(&doc, &out);
+        svc_reply(call, 200, &out);
+        bson_destroy(&out);
+    }
+    bson_destroy(&doc);
+    mongoc_collection_destroy(coll);
+}
+
+/* Owner-only PATCH (merge-patch) and DELETE (a tombstone). */
+static void
+listings_change(svc_call_t *call, bool delete)
+{
+    const env_request_t *req = call->req;
+    mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
+    bson_t doc = BSON_INITIALIZER, update = BSON_INITIALIZER, set, reply, out;
+    bson_error_t error;
+    bson_iter_t it;
+    ferr_t errors;
+    listings_new_t l = {0};
+    int64_t id = 0;
+
+    ferr_init(&errors);
+    if (req->auth_sub <= 0) {
+        svc_fail(call, 401, "unauthorized", "changing a listing needs an authenticated user");
+        goto done;
+    }
+    if (!delete && !listings_check_main(&req->body, true, &errors, &l)) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    /* A re-delivered DELETE finds its own tombstone and answers as the first did. */
+    if (delete && v_id(&req->params, "id", &errors, &id)) {
+        bson_t *mine = BCON_NEW("_id", BCON_INT64(id), "last_rid", BCON_UTF8(req->rid), "user_id",
+                                BCON_INT64(req->auth_sub));
+        int64_t n = mongoc_collection_count_documents(coll, mine, NULL, NULL, NULL, &error);
+        bson_destroy(mine);
+        if (n > 0) {
+            svc_reply(call, 204, NULL);
+            goto done;
+        }
+    }
+    if (!listings_load(call, coll, &id, &doc))
+        goto done;
+    if (!bson_iter_init_find(&it, &doc, "user_id") || bson_iter_as_int64(&it) != req->auth_sub) {
+        svc_fail(call, 403, "forbidden", "only the user who listed it may change this listing");
+        goto done;
+    }
+    if (l.property_id > 0 && !listings_check_property(call, l.property_id, req->auth_sub))
+        goto done;
+    int64_t now = svc_now_us();
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    if (delete)
+        BSON_APPEND_INT64(&set, "deleted_at", now);
+    if (l.listing_type != NULL)
+        BSON_APPEND_UTF8(&set, "listing_type", l.listing_type);
+    if (l.price > 0)
+        BSON_APPEND_INT64(&set, "price", l.price);
+    if (l.property_id > 0)
+        BSON_APPEND_INT64(&set, "property_id", l.property_id);
+    BSON_APPEND_INT64(&set, "updated_at", now);
+    BSON_APPEND_UTF8(&set, "last_rid", req->rid);
+    bson_append_document_end(&update, &set);
+    if (l.property_id < 0) {
+        bson_t unset;
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+        BSON_APPEND_UTF8(&unset, "property_id", "");
+        bson_append_document_end(&update, &unset);
+    }
+    bson_t *filter = BCON_NEW("_id", BCON_INT64(id), "user_id", BCON_INT64(req->auth_sub));
+    listings_filter_live(filter);
+    bool ok = mongoc_collection_update_one(coll, filter, &update, NULL, &reply, &error);
+    bson_destroy(filter);
+    if (!ok) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    bson_destroy(&reply);
+    if (delete) {
+        svc_reply(call, 204, NULL);
+        goto done;
+    }
+    bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
+    bool found;
+    bson_destroy(&doc);
+    bson_init(&doc);
+    ok = listings_find_one(coll, by_id, &doc, &found, &error);
+    bson_destroy(by_id);
+    if (!ok || !found) {
+        svc_fail(call, 404, "not_found", "no listing has id %lld", (long long)id);
+        goto done;
+    }
+    listings_render(&doc, &out);
+    svc_reply(call, 200, &out);
+    bson_destroy(&out);
+done:
+    ferr_destroy(&errors);
+    bson_destroy(&doc);
+    bson_destroy(&update);
+    mongoc_collection_destroy(coll);
+}
+
+static void
+listings_update(svc_call_t *call)
+{
+    listings_change(call, false);
+}
+
+static void
+listings_delete(svc_call_t *call)
+{
+    listings_change(call, true);
+}
+
+/* Adds property_id: {$in: ids of the properties in `city`}, asked of the properties service. */
+static bool
+listings_filter_city(svc_call_t *call, const char *city, bson_t *filter)
+{
+    bson_t reply, cond, in;
+    bson_error_t error;
+    bson_iter_t it, ids;
+    bson_t *request = BCON_NEW("query", "{", "city", BCON_UTF8(city), "}");
+    bool ok = svc_ask("properties.ids", request, &reply, &error);
+    bson_destroy(request);
+    if (!ok) {
+        svc_fail(call, 503, "service_unavailable", "the properties service cannot be reached: %s", error.message);
+        return false;
+    }
+    BSON_APPEND_DOCUMENT_BEGIN(filter, "property_id", &cond);
+    BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
+    if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.ids", &it) && bson_iter_recurse(&it, &ids)) {
+        uint32_t n = 0;
+        while (bson_iter_next(&ids)) {
+            char key[16];
+            snprintf(key, sizeof(key), "%u", n++);
+            BSON_APPEND_INT64(&in, key, bson_iter_as_int64(&ids));
+        }
+    }
+    bson_append_array_end(&cond, &in);
+    bson_append_document_end(filter, &cond);
+    bson_destroy(&reply);
+    return true;
+}
+
+static void
+listings_list(svc_call_t *call)
+{
+    static const char *const params[] = {"page",      "per_page",  "user_id", "listing_type",
+                                         "min_price", "max_price", "city",    NULL};
+    const bson_t *query = &call->req->query;
+    ferr_t errors;
+    int64_t page, per_page, user_id = 0, min_price, max_price, total;
+    bson_iter_t it;
+    bson_error_t error;
+    const char *s;
+    const bson_t *doc;
+    bson_t filter = BSON_INITIALIZER, body = BSON_INITIALIZER, items;
+    mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
+
+    ferr_init(&errors);
+    v_known_fields(query, params, &errors);
+    v_query_int(query, "page", 1, 1, 1000000, &errors, &page);
+    v_query_int(query, "per_page", 10, 1, 100, &errors, &per_page);
+    v_query_int(query, "min_price", 1, 1, LISTINGS_PRICE_MAX, &errors, &min_price);
+    v_query_int(query, "max_price", LISTINGS_PRICE_MAX, 1, LISTINGS_PRICE_MAX, &errors, &max_price);
+    if (min_price > max_price)
+        ferr_add(&errors, "min_price", "must not be greater than max_price");
+    if (bson_has_field(query, "user_id") && v_id(query, "user_id", &errors, &user_id))
+        BSON_APPEND_INT64(&filter, "user_id", user_id);
+    if (bson_iter_init_find(&it, query, "listing_type")) {
+        if (!BSON_ITER_HOLDS_UTF8(&it) || (strcmp(s = bson_iter_utf8(&it, NULL), "rent") != 0 && strcmp(s, "sale") != 0))
+            ferr_add(&errors, "listing_type", "must be \"rent\" or \"sale\"");
+        else
+            BSON_APPEND_UTF8(&filter, "listing_type", s);
+    }
+    if (bson_has_field(query, "min_price") || bson_has_field(query, "max_price")) {
+        bson_t cond;
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "price", &cond);
+        BSON_APPEND_INT64(&cond, "$gte", min_price);
+        BSON_APPEND_INT64(&cond, "$lte", max_price);
+        bson_append_document_end(&filter, &cond);
+    }
+    if (bson_iter_init_find(&it, query, "city") && v_text(&it, &errors, "city", 1, 100, &s) && errors.count == 0 &&
+        !listings_filter_city(call, s, &filter))
+        goto done;
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    listings_filter_live(&filter);
+    total = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL, &error);
+    if (total < 0) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    bson_t *opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "skip",
+                            BCON_INT64((page - 1) * per_page), "limit", BCON_INT64(per_page));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
+    BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
+    uint32_t i = 0;
+    while (mongoc_cursor_next(cursor, &doc)) {
+        char key[16];
+        bson_t out;
+        snprintf(key, sizeof(key), "%u", i++);
+        listings_render(doc, &out);
+        BSON_APPEND_DOCUMENT(&items, key, &out);
+        bson_destroy(&out);
+    }
+    bson_append_array_end(&body, &items);
+    BSON_APPEND_INT64(&body, "page", page);
+    BSON_APPEND_INT64(&body, "per_page", per_page);
+    BSON_APPEND_INT64(&body, "total", total);
+    if (mongoc_cursor_error(cursor, &error))
+        svc_fail_db(call, &error);
+    else
+        svc_reply(call, 200, &body);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+done:
+    ferr_destroy(&errors);
+    bson_destroy(&filter);
+    bson_destroy(&body);
+    mongoc_collection_destroy(coll);
+}
+
+static bool
+listings_prepare(mongoc_client_t *mongo, bson_error_t *error)
+{
+    static const struct {
+        const char *field, *name;
+        int dir;
+        bool unique;
+    } indexes[] = {
+        {"rid", "rid_unique", 1, true},  {"created_at", "created_at", -1, false}, {"user_id", "user_id", 1, false},
+        {"price", "price", 1, false},    {"property_id", "property_id", 1, false},
+    };
+    for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
+        bson_t *keys = BCON_NEW(indexes[i].field, BCON_INT32(indexes[i].dir));
+        bool ok = svc_ensure_index(mongo, "listings", "listings", keys, indexes[i].name, indexes[i].unique, error);
+        bson_destroy(keys);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static const svc_op_t listings_ops[] = {
+    {"listings.create", listings_create},
+    {"listings.get", listings_get},
+    {"listings.update", listings_update},
+    {"listings.delete", listings_delete},
+    {"listings.list", listings_list},
+    {"listings.classic_list", listings_classic_list},
+    {"listings.classic_create", listings_classic_create},
+    {"listings.public_list", listings_public_list},
+    {"listings.public_create", listings_public_create},
+    {NULL, NULL},
+};
+
+const svc_service_t listings_service = {.name = "listings", .ops = listings_ops, .prepare = listings_prepare};

@@ -1,0 +1,66 @@
+/*
+ * The listings service: offers to rent or sell, in the database
+ * <prefix>listings, collection "listings".
+ *
+ * A listing document is {_id, user_id, property_id?, listing_type ("rent"
+ * or "sale"), price (int > 0), created_at, updated_at, rid (of the create,
+ * unique), last_rid, deleted_at?}. A deleted listing stays as a tombstone
+ * so that a re-delivered DELETE answers as the first did; no read returns
+ * it. Users and properties are checked by asking their services over nng.
+ */
+#ifndef ROOST_LISTINGS_H
+#define ROOST_LISTINGS_H
+
+#include "service.h"
+
+extern const svc_service_t listings_service;
+
+#define LISTINGS_PRICE_MAX 1000000000000LL
+
+typedef struct {
+    int64_t user_id;
+    int64_t property_id; /* 0: none */
+    const char *listing_type;
+    int64_t price;
+} listings_new_t;
+
+/* --- rules (fields.c; pure, unit-tested) ----------------------------------- */
+
+/*
+ * The classic contract's {user_id, listing_type, price}: values may be
+ * strings (form bodies) or integers (JSON), and the messages are the
+ * contract's own ("invalid user_id", "invalid listing_type. Supported
+ * values: 'rent', 'sale'", "invalid price. Must be an integer", "price must
+ * be greater than 0").
+ */
+bool listings_check_classic(const bson_t *body, ferr_t *e, listings_new_t *out);
+
+/* The main API's body {listing_type, price, property_id?}; with `patch`,
+ * every field is optional and property_id may be null (out->property_id -1). */
+bool listings_check_main(const bson_t *body, bool patch, ferr_t *e, listings_new_t *out);
+
+/* --- shared by the handlers (listings.c) -------------------------------------- */
+
+void listings_render(const bson_t *doc, bson_t *out);         /* the main API's shape */
+void listings_render_classic(const bson_t *doc, bson_t *out); /* {id, user_id, listing_type, price, created_at, updated_at} */
+
+/* Inserts a listing for this request, or finds the one an earlier delivery
+ * of the same request inserted; `stored` (uninitialised) gets the document. */
+bool listings_insert(svc_call_t *call, const listings_new_t *l, bson_t *stored, bson_error_t *error);
+
+/*
+ * Asks the users service whether `user_id` exists: 1 yes, 0 no. On -1 it
+ * has replied itself (503 when the users pool cannot be reached).
+ */
+int listings_user_exists(svc_call_t *call, int64_t user_id);
+
+/* Appends the live-listing filter (no tombstones) to `filter`. */
+void listings_filter_live(bson_t *filter);
+
+/* --- the classic contract (classic.c) ----------------------------------------- */
+void listings_classic_list(svc_call_t *call);
+void listings_classic_create(svc_call_t *call);
+void listings_public_list(svc_call_t *call);
+void listings_public_create(svc_call_t *call);
+
+#endif

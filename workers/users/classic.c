@@ -1,0 +1,197 @@
+/*
+ * The users side of the classic listings/users contract, which existing
+ * clients speak byte for byte: users are {id, name, created_at,
+ * updated_at}, lists are newest first with page_num/page_size, success is
+ * {"result": true, ...} and errors are plain messages (the ingress wraps
+ * them as {"result": false, "errors": [...]}).
+ *
+ * A user made here has only a name: no username and no password, so it
+ * cannot log in until one is set. It still needs a unique username_key;
+ * it gets "~<id>", which no username can be ('~' is not allowed in one).
+ */
+#include "users.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* {id, name, created_at, updated_at} of a user document. */
+static void
+classic_render(const bson_t *doc, bson_t *out)
+{
+    static const char *const fields[] = {"name", "created_at", "updated_at", NULL};
+    bson_iter_t it;
+    bson_init(out);
+    if (bson_iter_init_find(&it, doc, "_id"))
+        BSON_APPEND_INT64(out, "id", bson_iter_as_int64(&it));
+    for (const char *const *f = fields; *f != NULL; f++)
+        if (bson_iter_init_find(&it, doc, *f))
+            bson_append_iter(out, *f, -1, &it);
+}
+
+/* Creates a user from {name}; replies {"result": true, "user"} or, for
+ * the public API, {"user"}. Idempotent per rid (unique index on rid). */
+static void
+classic_create(svc_call_t *call, bool with_result)
+{
+    static const char *const fields[] = {"name", NULL};
+    const env_request_t *req = call->req;
+    ferr_t errors;
+    bson_iter_t it;
+    bson_error_t error;
+    const char *name = NULL;
+    int64_t id;
+    char key[32];
+    bson_t doc = BSON_INITIALIZER, user = BSON_INITIALIZER, body = BSON_INITIALIZER;
+    mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
+
+    ferr_init(&errors);
+    v_known_fields(&req->body, fields, &errors);
+    if (!bson_iter_init_find(&it, &req->body, "name"))
+        ferr_add(&errors, "name", "name is required");
+    else if (!BSON_ITER_HOLDS_UTF8(&it))
+        ferr_add(&errors, "name", "invalid name. Must be a string");
+    else {
+        ferr_t detail;
+        ferr_init(&detail);
+        if (!users_check_name(&it, &detail, "name", &name))
+            ferr_add(&errors, "name", "invalid name. Must have 1 to 100 characters and no control characters");
+        ferr_destroy(&detail);
+    }
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    if (!svc_next_id(call->mongo, "users", &id, &error)) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    int64_t now = svc_now_us();
+    snprintf(key, sizeof(key), "~%lld", (long long)id);
+    BSON_APPEND_INT64(&doc, "_id", id);
+    BSON_APPEND_UTF8(&doc, "username_key", key);
+    BSON_APPEND_UTF8(&doc, "name", name);
+    BSON_APPEND_INT64(&doc, "created_at", now);
+    BSON_APPEND_INT64(&doc, "updated_at", now);
+    BSON_APPEND_UTF8(&doc, "rid", req->rid);
+    const bson_t *stored = &doc;
+    bson_t existing = BSON_INITIALIZER;
+    if (!mongoc_collection_insert_one(users, &doc, NULL, NULL, &error)) {
+        bool found = false;
+        bson_t *by_rid = BCON_NEW("rid", BCON_UTF8(req->rid));
+        bool ok = svc_is_duplicate(&error) && users_find_one(users, by_rid, &existing, &found, &error);
+        bson_destroy(by_rid);
+        if (!ok || !found) {
+            svc_fail_db(call, &error);
+            bson_destroy(&existing);
+            goto done;
+        }
+        stored = &existing; /* a second delivery of this request */
+    }
+    classic_render(stored, &user);
+    if (with_result)
+        BSON_APPEND_BOOL(&body, "result", true);
+    BSON_APPEND_DOCUMENT(&body, "user", &user);
+    svc_reply(call, 200, &body);
+    bson_destroy(&existing);
+done:
+    ferr_destroy(&errors);
+    bson_destroy(&doc);
+    bson_destroy(&user);
+    bson_destroy(&body);
+    mongoc_collection_destroy(users);
+}
+
+void
+users_classic_create(svc_call_t *call)
+{
+    classic_create(call, true);
+}
+
+void
+users_public_create(svc_call_t *call)
+{
+    classic_create(call, false);
+}
+
+void
+users_classic_list(svc_call_t *call)
+{
+    static const char *const params[] = {"page_num", "page_size", NULL};
+    ferr_t errors;
+    int64_t page_num, page_size;
+    bson_error_t error;
+    const bson_t *doc;
+    bson_t filter = BSON_INITIALIZER, body = BSON_INITIALIZER, list;
+    mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
+
+    ferr_init(&errors);
+    v_known_fields(&call->req->query, params, &errors);
+    v_classic_paging(&call->req->query, &errors, &page_num, &page_size);
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    bson_t *opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "skip",
+                            BCON_INT64((page_num - 1) * page_size), "limit", BCON_INT64(page_size));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(users, &filter, opts, NULL);
+    BSON_APPEND_BOOL(&body, "result", true);
+    BSON_APPEND_ARRAY_BEGIN(&body, "users", &list);
+    uint32_t i = 0;
+    while (mongoc_cursor_next(cursor, &doc)) {
+        char key[16];
+        bson_t user;
+        snprintf(key, sizeof(key), "%u", i++);
+        classic_render(doc, &user);
+        BSON_APPEND_DOCUMENT(&list, key, &user);
+        bson_destroy(&user);
+    }
+    bson_append_array_end(&body, &list);
+    if (mongoc_cursor_error(cursor, &error))
+        svc_fail_db(call, &error);
+    else
+        svc_reply(call, 200, &body);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+done:
+    ferr_destroy(&errors);
+    bson_destroy(&filter);
+    bson_destroy(&body);
+    mongoc_collection_destroy(users);
+}
+
+void
+users_classic_get(svc_call_t *call)
+{
+    bson_iter_t it;
+    int64_t id = 0;
+    bson_error_t error;
+    bool found;
+    bson_t doc = BSON_INITIALIZER, user = BSON_INITIALIZER, body = BSON_INITIALIZER;
+    ferr_t errors;
+
+    ferr_init(&errors);
+    if (!bson_iter_init_find(&it, &call->req->params, "id") || !v_as_int(&it, &id) || id <= 0) {
+        ferr_add(&errors, "id", "invalid user id");
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
+    bson_t *filter = BCON_NEW("_id", BCON_INT64(id));
+    if (!users_find_one(users, filter, &doc, &found, &error)) {
+        svc_fail_db(call, &error);
+    } else if (!found) {
+        svc_fail(call, 404, "not_found", "user not found");
+    } else {
+        classic_render(&doc, &user);
+        BSON_APPEND_BOOL(&body, "result", true);
+        BSON_APPEND_DOCUMENT(&body, "user", &user);
+        svc_reply(call, 200, &body);
+    }
+    bson_destroy(filter);
+    mongoc_collection_destroy(users);
+done:
+    ferr_destroy(&errors);
+    bson_destroy(&doc);
+    bson_destroy(&user);
+    bson_destroy(&body);
+}
