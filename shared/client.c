@@ -67,6 +67,7 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
     nng_aio *aio = NULL;
     nng_msg *msg = NULL;
     int64_t sub = 0;
+    const char *if_match = NULL;
     bool ok = false;
     int rv;
 
@@ -90,6 +91,8 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
         bson_destroy(&dst);                                                                                            \
         bson_init_static(&dst, d, l);                                                                                  \
     }
+        if (bson_iter_init_find(&it, request, "if_match") && BSON_ITER_HOLDS_UTF8(&it))
+            if_match = bson_iter_utf8(&it, NULL);
         CLIENT_SUBDOC("params", params)
         CLIENT_SUBDOC("query", query)
         CLIENT_SUBDOC("body", body)
@@ -106,7 +109,8 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
         nng_msleep(10);
     }
     env_new_rid(rid);
-    env_request_parts_t parts = {.op = op, .rid = rid, .auth_sub = sub, .params = &params, .query = &query, .body = &body};
+    env_request_parts_t parts = {.op = op, .rid = rid, .auth_sub = sub, .params = &params, .query = &query, .body = &body,
+                                 .if_match = if_match};
     env_request_build(&env, &parts);
 
     if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {

@@ -23,8 +23,9 @@ typedef struct roost_client roost_client_t;
 roost_client_t *roost_client_open(const char *url, int timeout_ms, bson_error_t *error);
 
 /*
- * Sends `op` with the optional sub-documents of `request` (any of "auth",
- * "params", "query", "body"; NULL for none) and a fresh request id, and
+ * Sends `op` with the optional parts of `request` (any of the documents
+ * "auth", "params", "query", "body" and the string "if_match"; NULL for
+ * none) and a fresh request id, and
  * waits for the reply. On success `reply` (uninitialised on entry; the
  * caller must bson_destroy it) holds the whole reply envelope, whatever its
  * status. Returns false (reply untouched) when no reply came in time, the

@@ -86,10 +86,16 @@ token_verify(const token_config_t *cfg, const char *token, int64_t now, int64_t 
         status = TOKEN_EXPIRED;
         goto done;
     }
+    /* Digits only, no sign, no spaces, no leading zero, no overflow: a
+     * subject names exactly one user id or none. */
     const char *subject = jwt_get_grant(jwt, "sub");
-    char *end;
-    long long id = subject != NULL ? strtoll(subject, &end, 10) : 0;
-    if (subject == NULL || *end != '\0' || id <= 0) {
+    size_t len = subject != NULL ? strlen(subject) : 0;
+    bool digits = len > 0 && len <= 19 && subject[0] != '0';
+    for (size_t i = 0; digits && i < len; i++)
+        digits = subject[i] >= '0' && subject[i] <= '9';
+    errno = 0;
+    long long id = digits ? strtoll(subject, NULL, 10) : 0;
+    if (!digits || errno != 0 || id <= 0) {
         status = TOKEN_NO_SUBJECT;
         goto done;
     }

@@ -3,8 +3,9 @@
  *   roostctl call OP [JSON]   send one protocol v1 request to the pool of
  *                             OP's service (ROOST_POOL_URL_<SERVICE>, else
  *                             ROOST_POOL_URL) and print the reply.
- * JSON may hold "params", "query", "body" and "auth" ({"sub": id}); an
- * internal caller is trusted to set auth itself.
+ * JSON may hold "params", "query", "body", "auth" ({"sub": id}) and
+ * "if_match" (an entity tag string); an internal caller is trusted to set
+ * auth itself.
  * Exit status: 0 for a 2xx reply, 1 for any other reply, 2 when no reply.
  */
 #include "config.h"
@@ -20,7 +21,8 @@ static int
 usage(void)
 {
     fprintf(stderr, "usage: roostctl call OP [JSON]\n"
-                    "  JSON: {\"params\": {...}, \"query\": {...}, \"body\": {...}, \"auth\": {\"sub\": ID}}\n"
+                    "       roostctl seed [--seed N] [--places N] [--users N] [--properties N] [--listings N] [--quiet]\n"
+                    "  JSON: {\"params\": {...}, \"query\": {...}, \"body\": {...}, \"auth\": {\"sub\": ID}, \"if_match\": \"\\\"3\\\"\"}\n"
                     "  the pool is ROOST_POOL_URL_<SERVICE>, else ROOST_POOL_URL (default %s)\n",
             CFG_DEFAULT_POOL_URL);
     return 2;
@@ -29,7 +31,7 @@ usage(void)
 static int
 roostctl_call(const char *op, const char *json)
 {
-    static const char *const allowed[] = {"params", "query", "body", "auth", NULL};
+    static const char *const allowed[] = {"params", "query", "body", "auth", "if_match", NULL};
     bson_t request = BSON_INITIALIZER, reply;
     bson_error_t error;
     bson_iter_t it;
@@ -46,8 +48,10 @@ roostctl_call(const char *op, const char *json)
             bool known = false;
             for (const char *const *a = allowed; *a; a++)
                 known = known || strcmp(*a, bson_iter_key(&it)) == 0;
-            if (!known || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
-                fprintf(stderr, "roostctl: '%s' is not one of params, query, body, auth (each an object)\n",
+            bool is_if_match = strcmp(bson_iter_key(&it), "if_match") == 0;
+            if (!known || (is_if_match ? !BSON_ITER_HOLDS_UTF8(&it) : !BSON_ITER_HOLDS_DOCUMENT(&it))) {
+                fprintf(stderr,
+                        "roostctl: '%s' is not one of params, query, body, auth (each an object) or if_match (a string)\n",
                         bson_iter_key(&it));
                 bson_destroy(&request);
                 return 2;

@@ -6,6 +6,7 @@
 #include "roost.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,7 +71,27 @@ svc_fail_db(svc_call_t *call, const bson_error_t *error)
 bool
 svc_is_duplicate(const bson_error_t *error)
 {
-    return error->code == 11000 || error->code == 11001 || error->code == 12582;
+    /* FerretDB's SQLite backend reports a unique violation on insert as
+     * 11000 but on update as code 1 with SQLite's own words. */
+    return error->code == 11000 || error->code == 11001 || error->code == 12582 ||
+           strstr(error->message, "UNIQUE constraint failed") != NULL ||
+           strstr(error->message, "duplicate key") != NULL;
+}
+
+void
+svc_request_fingerprint(const svc_call_t *call, char out[33])
+{
+    const env_request_t *req = call->req;
+    unsigned char digest[16];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof(digest));
+    crypto_generichash_update(&st, (const unsigned char *)req->op, strlen(req->op) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)&req->auth_sub, sizeof(req->auth_sub));
+    crypto_generichash_update(&st, bson_get_data(&req->params), req->params.len);
+    crypto_generichash_update(&st, bson_get_data(&req->body), req->body.len);
+    crypto_generichash_final(&st, digest, sizeof(digest));
+    for (size_t i = 0; i < sizeof(digest); i++)
+        snprintf(out + 2 * i, 3, "%02x", digest[i]);
 }
 
 bool

@@ -14,6 +14,9 @@
 
 typedef struct {
     const env_request_t *req;
+    /* What writes store to recognise a repeat of this request: its rid and
+     * its fingerprint (svc_request_fingerprint), "rid:fingerprint". */
+    char key[ENV_RID_MAX + 34];
     mongoc_client_t *mongo; /* borrowed from the worker's pool */
     bson_t reply;           /* the reply envelope, set by one svc_reply* call */
     bool replied;
@@ -50,6 +53,16 @@ void svc_fail_db(svc_call_t *call, const bson_error_t *error);
 
 /* True when `error` is a duplicate-key violation of a unique index. */
 bool svc_is_duplicate(const bson_error_t *error);
+
+/*
+ * A fingerprint (32 hex characters) of what this request asks: op, caller,
+ * params and body. The rid may come from a client's X-Request-Id, so a rid
+ * alone must never identify a request: two deliveries of one request share
+ * rid and fingerprint, while another request that reuses the rid (by
+ * mistake, or another user replaying it) does not, and is not treated as a
+ * repeat.
+ */
+void svc_request_fingerprint(const svc_call_t *call, char out[33]);
 
 /*
  * Allocates a fresh id for `service`. Ids come from a counter document in

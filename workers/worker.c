@@ -67,6 +67,9 @@ worker_dispatch(const uint8_t *data, size_t len, bson_t *reply)
         return;
     }
     svc_call_t call = {.req = &req, .replied = false};
+    char fingerprint[33];
+    svc_request_fingerprint(&call, fingerprint);
+    snprintf(call.key, sizeof(call.key), "%s:%s", req.rid, fingerprint);
     call.mongo = mongoc_client_pool_pop(worker_mongo);
     if (!worker_prepare(s, call.mongo, &error))
         svc_fail_db(&call, &error);

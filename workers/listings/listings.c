@@ -78,15 +78,15 @@ listings_insert(svc_call_t *call, const listings_new_t *l, bson_t *stored, bson_
     BSON_APPEND_INT64(&doc, "price", l->price);
     BSON_APPEND_INT64(&doc, "created_at", now);
     BSON_APPEND_INT64(&doc, "updated_at", now);
-    BSON_APPEND_UTF8(&doc, "rid", call->req->rid);
-    BSON_APPEND_UTF8(&doc, "last_rid", call->req->rid);
+    BSON_APPEND_UTF8(&doc, "rid", call->key);
+    BSON_APPEND_UTF8(&doc, "last_rid", call->key);
     if (mongoc_collection_insert_one(coll, &doc, NULL, NULL, error)) {
         bson_copy_to(&doc, stored);
         ok = true;
     } else if (svc_is_duplicate(error)) {
         /* This request's rid is taken: an earlier delivery of it made the listing. */
         bool found;
-        bson_t *by_rid = BCON_NEW("rid", BCON_UTF8(call->req->rid));
+        bson_t *by_rid = BCON_NEW("rid", BCON_UTF8(call->key));
         bson_init(stored);
         ok = listings_find_one(coll, by_rid, stored, &found, error) && found;
         bson_destroy(by_rid);
@@ -269,7 +269,7 @@ listings_change(svc_call_t *call, bool delete)
     }
     /* A re-delivered DELETE finds its own tombstone and answers as the first did. */
     if (delete && v_id(&req->params, "id", &errors, &id)) {
-        bson_t *mine = BCON_NEW("_id", BCON_INT64(id), "last_rid", BCON_UTF8(req->rid), "user_id",
+        bson_t *mine = BCON_NEW("_id", BCON_INT64(id), "last_rid", BCON_UTF8(call->key), "user_id",
                                 BCON_INT64(req->auth_sub));
         int64_t n = mongoc_collection_count_documents(coll, mine, NULL, NULL, NULL, &error);
         bson_destroy(mine);
@@ -297,7 +297,7 @@ listings_change(svc_call_t *call, bool delete)
     if (l.property_id > 0)
         BSON_APPEND_INT64(&set, "property_id", l.property_id);
     BSON_APPEND_INT64(&set, "updated_at", now);
-    BSON_APPEND_UTF8(&set, "last_rid", req->rid);
+    BSON_APPEND_UTF8(&set, "last_rid", call->key);
     bson_append_document_end(&update, &set);
     if (l.property_id < 0) {
         bson_t unset;

@@ -5,8 +5,9 @@
  * the owner and If-Match, compute the changed fields, then replace the
  * document on the condition that its version is still the one loaded. A
  * lost race is retried (or is a 412 when the client sent If-Match). A
- * document whose last_rid is this request's rid already has this change:
- * nng delivered the request twice, and the reply is the same as the first.
+ * document whose last_rid is this request's key (rid and fingerprint, see
+ * svc_call_t) already has this change: nng delivered the request twice,
+ * and the reply is the same as the first. The owner is checked before.
  */
 #include "properties.h"
 
@@ -52,9 +53,9 @@ props_str(const bson_t *doc, const char *key)
 }
 
 /* `current` with every field of `changes` replacing its namesake, then
- * the bookkeeping every change makes. */
+ * the bookkeeping every change makes; `key` is the request's idempotency key. */
 static void
-props_apply(const bson_t *current, const bson_t *changes, const char *rid, bson_t *next)
+props_apply(const bson_t *current, const bson_t *changes, const char *key, bson_t *next)
 {
     bson_iter_t it;
     int64_t version = props_int(current, "version");
@@ -72,7 +73,7 @@ props_apply(const bson_t *current, const bson_t *changes, const char *rid, bson_
         bson_append_iter(next, bson_iter_key(&it), -1, &it);
     BSON_APPEND_INT64(next, "version", version + 1);
     BSON_APPEND_INT64(next, "updated_at", svc_now_us());
-    BSON_APPEND_UTF8(next, "last_rid", rid);
+    BSON_APPEND_UTF8(next, "last_rid", key);
 }
 
 static void
@@ -114,19 +115,21 @@ props_edit(svc_call_t *call, int status, props_change_fn change)
             svc_fail_db(call, &error);
             goto done;
         }
-        if (found && strcmp(props_str(&current, "last_rid"), req->rid) == 0) {
-            props_reply_doc(call, status, &current); /* a second delivery of a change already made */
-        } else if (!found || bson_has_field(&current, "deleted_at")) {
+        if (!found) {
             svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
         } else if (props_int(&current, "owner_id") != req->auth_sub) {
             svc_fail(call, 403, "forbidden", "only the owner may change this property");
+        } else if (strcmp(props_str(&current, "last_rid"), call->key) == 0) {
+            props_reply_doc(call, status, &current); /* a second delivery of a change already made */
+        } else if (bson_has_field(&current, "deleted_at")) {
+            svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
         } else if (!props_if_match(req->if_match, props_int(&current, "version"))) {
             svc_fail(call, 412, "precondition_failed", "the property changed since your copy (ETag \"%lld\" now)",
                      (long long)props_int(&current, "version"));
         } else if (change(call, &current, &changes)) {
             bson_t *selector = BCON_NEW("_id", BCON_INT64(id), "version", BCON_INT64(props_int(&current, "version")));
             bson_t reply;
-            props_apply(&current, &changes, req->rid, &next);
+            props_apply(&current, &changes, call->key, &next);
             bool ok = mongoc_collection_replace_one(coll, selector, &next, NULL, &reply, &error);
             int64_t matched = props_int(&reply, "matchedCount");
             bson_destroy(&reply);
@@ -244,14 +247,14 @@ props_create(svc_call_t *call)
     BSON_APPEND_INT64(&doc, "version", 1);
     BSON_APPEND_INT64(&doc, "created_at", now);
     BSON_APPEND_INT64(&doc, "updated_at", now);
-    BSON_APPEND_UTF8(&doc, "rid", req->rid);
-    BSON_APPEND_UTF8(&doc, "last_rid", req->rid);
+    BSON_APPEND_UTF8(&doc, "rid", call->key);
+    BSON_APPEND_UTF8(&doc, "last_rid", call->key);
 
     if (mongoc_collection_insert_one(coll, &doc, NULL, NULL, &error)) {
         props_reply_doc(call, 201, &doc);
     } else if (svc_is_duplicate(&error)) {
         /* This request's rid is taken: an earlier delivery of it created the property. */
-        bson_t *filter = BCON_NEW("rid", BCON_UTF8(req->rid));
+        bson_t *filter = BCON_NEW("rid", BCON_UTF8(call->key));
         mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
         const bson_t *found;
         if (mongoc_cursor_next(cursor, &found))

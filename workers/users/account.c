@@ -41,7 +41,7 @@ users_create(svc_call_t *call)
     users_lower(u.username, username_key, sizeof(username_key));
     if (u.email != NULL) {
         users_lower(u.email, email_key, sizeof(email_key));
-        int claim = users_claim_email(call->mongo, email_key, req->rid, &error);
+        int claim = users_claim_email(call->mongo, email_key, call->key, &error);
         if (claim == 409) {
             svc_fail(call, 409, "email_taken", "the email address is already registered");
             goto done;
@@ -74,7 +74,7 @@ users_create(svc_call_t *call)
     BSON_APPEND_UTF8(&doc, "birth_date", u.birth_date);
     BSON_APPEND_INT64(&doc, "created_at", now);
     BSON_APPEND_INT64(&doc, "updated_at", now);
-    BSON_APPEND_UTF8(&doc, "rid", req->rid);
+    BSON_APPEND_UTF8(&doc, "rid", call->key);
     bson_free(name);
 
     if (mongoc_collection_insert_one(users, &doc, NULL, NULL, &error)) {
@@ -93,7 +93,7 @@ users_create(svc_call_t *call)
     bson_destroy(filter);
     bson_iter_t it;
     if (ok && found && bson_iter_init_find(&it, &existing, "rid") && BSON_ITER_HOLDS_UTF8(&it) &&
-        strcmp(bson_iter_utf8(&it, NULL), req->rid) == 0) {
+        strcmp(bson_iter_utf8(&it, NULL), call->key) == 0) {
         users_render(&existing, &out);
         svc_reply(call, 201, &out);
         goto done;
@@ -104,7 +104,7 @@ users_create(svc_call_t *call)
         svc_fail(call, 409, "username_taken", "the username '%s' is already taken", u.username);
 release:
     if (email_claimed)
-        users_release_email(call->mongo, email_key, req->rid);
+        users_release_email(call->mongo, email_key, call->key);
 done:
     ferr_destroy(&errors);
     bson_destroy(&doc);
@@ -298,7 +298,7 @@ users_update(svc_call_t *call)
     if (email != NULL) {
         users_lower(email, new_email_key, sizeof(new_email_key));
         if (strcmp(new_email_key, old_email_key) != 0) {
-            int claim = users_claim_email(call->mongo, new_email_key, req->rid, &error);
+            int claim = users_claim_email(call->mongo, new_email_key, call->key, &error);
             if (claim != 0) {
                 if (claim == 409)
                     svc_fail(call, 409, "email_taken", "the email address is already registered");
@@ -385,7 +385,7 @@ users_update(svc_call_t *call)
     goto done;
 release:
     if (claimed)
-        users_release_email(call->mongo, new_email_key, req->rid);
+        users_release_email(call->mongo, new_email_key, call->key);
 done:
     ferr_destroy(&errors);
     bson_destroy(&doc);

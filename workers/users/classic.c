@@ -72,12 +72,12 @@ classic_create(svc_call_t *call, bool with_result)
     BSON_APPEND_UTF8(&doc, "name", name);
     BSON_APPEND_INT64(&doc, "created_at", now);
     BSON_APPEND_INT64(&doc, "updated_at", now);
-    BSON_APPEND_UTF8(&doc, "rid", req->rid);
+    BSON_APPEND_UTF8(&doc, "rid", call->key);
     const bson_t *stored = &doc;
     bson_t existing = BSON_INITIALIZER;
     if (!mongoc_collection_insert_one(users, &doc, NULL, NULL, &error)) {
         bool found = false;
-        bson_t *by_rid = BCON_NEW("rid", BCON_UTF8(req->rid));
+        bson_t *by_rid = BCON_NEW("rid", BCON_UTF8(call->key));
         bool ok = svc_is_duplicate(&error) && users_find_one(users, by_rid, &existing, &found, &error);
         bson_destroy(by_rid);
         if (!ok || !found) {
