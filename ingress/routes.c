@@ -5,7 +5,7 @@
 #include <string.h>
 
 static const route_t *const routes_tables[] = {routes_ops, routes_users, routes_properties, routes_places, routes_listings,
-                                                  routes_classic, NULL};
+                                                  routes_bookings, routes_classic, NULL};
 
 /* Matches `path` against `pattern`, filling the captured parameters. */
 static int

@@ -61,5 +61,6 @@ extern const route_t routes_properties[];
 extern const route_t routes_places[];
 extern const route_t routes_listings[];
 extern const route_t routes_classic[];
+extern const route_t routes_bookings[];
 
 #endif

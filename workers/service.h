@@ -65,9 +65,10 @@ bool svc_is_duplicate(const bson_error_t *error);
 void svc_request_fingerprint(const svc_call_t *call, char out[33]);
 
 /*
- * Allocates a fresh id for `service`. Ids come from a counter document in
- * the service's database, taken in blocks so that concurrent creates do
- * not all contend on one document.
+ * Allocates a fresh id for `service`. Each worker claims blocks of ids in
+ * the service's database (collection id_blocks, one document per block),
+ * so concurrent creates do not all contend on one document; ids are
+ * unique, but not in creation order across workers.
  */
 bool svc_next_id(mongoc_client_t *mongo, const char *service, int64_t *out, bson_error_t *error);
 

@@ -5,6 +5,7 @@
 #include "properties/properties.h"
 #include "places/places.h"
 #include "listings/listings.h"
+#include "bookings/bookings.h"
 
 const svc_service_t *const svc_services[] = {
     &sys_service,
@@ -12,5 +13,6 @@ const svc_service_t *const svc_services[] = {
     &properties_service,
     &places_service,
     &listings_service,
+    &bookings_service,
     NULL,
 };

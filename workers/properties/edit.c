@@ -2,19 +2,27 @@
  * Changes to properties: create, and every owner-only edit.
  *
  * Each edit runs through props_edit: authenticate, validate, load, check
- * the owner and If-Match, compute the changed fields, then replace the
- * document on the condition that its version is still the one loaded. A
- * lost race is retried (or is a 412 when the client sent If-Match). A
+ * the owner and If-Match, compute the changed fields, then commit the new
+ * version by inserting it into "changes" under _id "<id>:<version>". The
+ * unique _id is the arbiter: exactly one writer can make each version
+ * (FerretDB's conditional updates are not atomic, its unique index is).
+ * The winner then writes the document; a loser retries from the newer
+ * version (or answers 412 when the client sent If-Match), after rolling
+ * the committed change forward in case its writer died before writing.
+ * "changes" doubles as the property's history. A
  * document whose last_rid is this request's key (rid and fingerprint, see
  * svc_call_t) already has this change: nng delivered the request twice,
  * and the reply is the same as the first. The owner is checked before.
  */
 #include "properties.h"
 
+#include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
 #include <stdio.h>
 #include <string.h>
 
-#define PROPS_EDIT_ATTEMPTS 5
+/* Each round of a race has one winner: enough rounds for many writers of one property. */
+#define PROPS_EDIT_ATTEMPTS 64
 
 /* Computes the fields a change overrides into `changes` (an uninitialised
  * document on entry); on a refusal it replies itself and returns false. */
@@ -76,6 +84,69 @@ props_apply(const bson_t *current, const bson_t *changes, const char *key, bson_
     BSON_APPEND_UTF8(next, "last_rid", key);
 }
 
+/*
+ * Makes `next` version `version` of property `id`: 1 when this call made
+ * it, 0 when another writer made that version first (then its change is
+ * rolled forward into the document, in case that writer died before
+ * writing it), -1 on a database error.
+ */
+static int
+props_commit(mongoc_collection_t *coll, mongoc_client_t *mongo, int64_t id, int64_t version, const bson_t *next,
+             bson_error_t *error)
+{
+    mongoc_collection_t *changes = svc_collection(mongo, "properties", "changes");
+    char key[48];
+    int rv = -1;
+    bson_t claim = BSON_INITIALIZER;
+
+    snprintf(key, sizeof(key), "%lld:%lld", (long long)id, (long long)version);
+    BSON_APPEND_UTF8(&claim, "_id", key);
+    BSON_APPEND_INT64(&claim, "property_id", id);
+    BSON_APPEND_INT64(&claim, "version", version);
+    BSON_APPEND_DOCUMENT(&claim, "doc", next);
+    bool mine = mongoc_collection_insert_one(changes, &claim, NULL, NULL, error);
+    if (!mine && !svc_is_duplicate(error))
+        goto done;
+    bson_t doc = BSON_INITIALIZER;
+    if (!mine) {
+        bson_t *by_key = BCON_NEW("_id", BCON_UTF8(key));
+        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(changes, by_key, NULL, NULL);
+        const bson_t *found;
+        bson_iter_t it;
+        bool have = mongoc_cursor_next(cursor, &found) && bson_iter_init_find(&it, found, "doc") &&
+                    BSON_ITER_HOLDS_DOCUMENT(&it);
+        if (have) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_iter_document(&it, &len, &data);
+            bson_destroy(&doc);
+            bson_init_static(&doc, data, len);
+        }
+        bool failed = mongoc_cursor_error(cursor, error);
+        bson_destroy(by_key);
+        if (failed || !have) {
+            mongoc_cursor_destroy(cursor);
+            if (!failed)
+                bson_set_error(error, 1, 1, "change %s has no document", key);
+            goto done;
+        }
+        /* Never move the document back to an older version. */
+        bson_t *older = BCON_NEW("_id", BCON_INT64(id), "version", "{", "$lt", BCON_INT64(version), "}");
+        bool ok = mongoc_collection_replace_one(coll, older, &doc, NULL, NULL, error);
+        bson_destroy(older);
+        mongoc_cursor_destroy(cursor);
+        rv = ok ? 0 : -1;
+        goto done;
+    }
+    bson_t *older = BCON_NEW("_id", BCON_INT64(id), "version", "{", "$lt", BCON_INT64(version), "}");
+    rv = mongoc_collection_replace_one(coll, older, next, NULL, NULL, error) ? 1 : -1;
+    bson_destroy(older);
+done:
+    bson_destroy(&claim);
+    mongoc_collection_destroy(changes);
+    return rv;
+}
+
 static void
 props_reply_doc(svc_call_t *call, int status, const bson_t *doc)
 {
@@ -127,24 +198,23 @@ props_edit(svc_call_t *call, int status, props_change_fn change)
             svc_fail(call, 412, "precondition_failed", "the property changed since your copy (ETag \"%lld\" now)",
                      (long long)props_int(&current, "version"));
         } else if (change(call, &current, &changes)) {
-            bson_t *selector = BCON_NEW("_id", BCON_INT64(id), "version", BCON_INT64(props_int(&current, "version")));
-            bson_t reply;
+            int64_t version = props_int(&current, "version");
             props_apply(&current, &changes, call->key, &next);
-            bool ok = mongoc_collection_replace_one(coll, selector, &next, NULL, &reply, &error);
-            int64_t matched = props_int(&reply, "matchedCount");
-            bson_destroy(&reply);
-            bson_destroy(selector);
             bson_destroy(&changes);
-            if (!ok) {
+            int committed = props_commit(coll, call->mongo, id, version + 1, &next, &error);
+            if (committed < 0) {
                 svc_fail_db(call, &error);
-            } else if (matched == 1) {
+            } else if (committed == 1) {
                 props_reply_doc(call, status, &next);
             } else if (req->if_match[0] != '\0') {
                 svc_fail(call, 412, "precondition_failed", "the property changed while this change was made");
             } else {
                 bson_destroy(&next);
                 bson_destroy(&current);
-                continue; /* someone else changed it first: start again from their version */
+                /* Someone else made this version first: start again from theirs,
+                 * after a short random pause so that the losers spread out. */
+                nng_msleep((nng_duration)(1 + nng_random() % (2 + (uint32_t)attempt)));
+                continue;
             }
             bson_destroy(&next);
         }

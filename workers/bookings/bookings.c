@@ -1,0 +1,612 @@
+/*
+ * Bookings service handlers.
+ *
+ * No overlap, ever: a booking takes its nights by inserting one document
+ * per night, _id "<property>:<date>", with an ordered insert in date order.
+ * The unique _id lets one request hold a night; an ordered insert stops at
+ * the first night someone else holds, and the loser deletes what it took.
+ * Because every request holds a run of nights from its own first one, a
+ * request can only be stopped by one that starts later: among requests
+ * sharing a night, the one that reaches it first cannot be stopped, and
+ * all the others are. Correctness comes from the database's unique index,
+ * not from a check-then-insert race, so it holds for any number of
+ * workers.
+ */
+#include "bookings.h"
+
+#include <nng/nng.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define BOOKINGS_CONFLICTS_SHOWN 10
+
+static int64_t
+bookings_today(void)
+{
+    return (int64_t)(time(NULL) / 86400);
+}
+
+static int64_t
+bookings_int(const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it) ? bson_iter_as_int64(&it) : 0;
+}
+
+static const char *
+bookings_str(const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+}
+
+static void
+bookings_render(const bson_t *doc, bson_t *out)
+{
+    static const char *const fields[] = {"property_id", "guest_id",   "check_in",   "check_out",    "nights",
+                                         "status",      "created_at", "updated_at", "cancelled_at", NULL};
+    bson_iter_t it;
+    bson_init(out);
+    BSON_APPEND_INT64(out, "id", bookings_int(doc, "_id"));
+    for (const char *const *f = fields; *f != NULL; f++)
+        if (bson_iter_init_find(&it, doc, *f))
+            bson_append_iter(out, *f, -1, &it);
+}
+
+static void
+bookings_reply_doc(svc_call_t *call, int status, const bson_t *doc)
+{
+    bson_t out;
+    bookings_render(doc, &out);
+    svc_reply(call, status, &out);
+    bson_destroy(&out);
+}
+
+static bool
+bookings_find_one(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, bool *found, bson_error_t *error)
+{
+    bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+    const bson_t *doc;
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    *found = mongoc_cursor_next(cursor, &doc);
+    if (*found)
+        bson_copy_to(doc, out);
+    bool ok = !mongoc_cursor_error(cursor, error);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+    return ok;
+}
+
+/*
+ * Asks the properties service for property `id`: its owner in *owner.
+ * Replies itself and returns false on 404, on an unreachable service, or
+ * on any other answer.
+ */
+static bool
+bookings_property_owner(svc_call_t *call, int64_t id, int64_t *owner)
+{
+    bson_t reply;
+    bson_error_t error;
+    bson_iter_t it;
+    bson_t *request = BCON_NEW("params", "{", "id", BCON_INT64(id), "}");
+    bool ok = svc_ask("properties.get", request, &reply, &error);
+    bson_destroy(request);
+    if (!ok) {
+        svc_fail(call, 503, error.code == NNG_ECONNREFUSED ? "service_unavailable" : "timeout",
+                 "the properties service cannot be reached: %s", error.message);
+        return false;
+    }
+    int status = bson_iter_init_find(&it, &reply, "status") ? (int)bson_iter_as_int64(&it) : 500;
+    ok = false;
+    if (status == 404)
+        svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
+    else if (status != 200)
+        svc_fail(call, 502, "properties_failed", "the properties service answered %d", status);
+    else if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.owner_id", &it))
+        ok = (*owner = bson_iter_as_int64(&it)) > 0;
+    else
+        svc_fail(call, 502, "properties_failed", "the properties service sent no owner");
+    bson_destroy(&reply);
+    return ok;
+}
+
+/* The booked days of `property` in [from, to), by whom, in date order. */
+static mongoc_cursor_t *
+bookings_nights_in(mongoc_collection_t *nights, int64_t property, int64_t from, int64_t to, int64_t except)
+{
+    bson_t filter = BSON_INITIALIZER, range;
+    BSON_APPEND_INT64(&filter, "property_id", property);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "day", &range);
+    BSON_APPEND_INT64(&range, "$gte", from);
+    BSON_APPEND_INT64(&range, "$lt", to);
+    bson_append_document_end(&filter, &range);
+    if (except > 0) {
+        bson_t ne;
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "booking_id", &ne);
+        BSON_APPEND_INT64(&ne, "$ne", except);
+        bson_append_document_end(&filter, &ne);
+    }
+    bson_t *opts = BCON_NEW("sort", "{", "day", BCON_INT32(1), "}");
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(nights, &filter, opts, NULL);
+    bson_destroy(opts);
+    bson_destroy(&filter);
+    return cursor;
+}
+
+/*
+ * Takes the nights [in, out) of `property` for booking `id`. Returns 1 when
+ * all are taken, 0 when some are held by another booking (then it releases
+ * its own and replies 409 naming the held dates), -1 after replying an error.
+ */
+static int
+bookings_take_nights(svc_call_t *call, mongoc_collection_t *nights, int64_t property, int64_t id, int64_t in,
+                     int64_t out)
+{
+    int64_t n = out - in;
+    bson_t *docs[BOOKINGS_MAX_NIGHTS];
+    bson_error_t error;
+    char date[11], key[48];
+    int rv = -1;
+
+    for (int64_t i = 0; i < n; i++) {
+        bookings_date(in + i, date);
+        snprintf(key, sizeof(key), "%lld:%s", (long long)property, date);
+        docs[i] = BCON_NEW("_id", BCON_UTF8(key), "property_id", BCON_INT64(property), "day", BCON_INT64(in + i),
+                           "date", BCON_UTF8(date), "booking_id", BCON_INT64(id));
+    }
+    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(true));
+    bool ok = mongoc_collection_insert_many(nights, (const bson_t **)docs, (size_t)n, opts, NULL, &error);
+    bson_destroy(opts);
+    for (int64_t i = 0; i < n; i++)
+        bson_destroy(docs[i]);
+    if (ok)
+        return 1;
+    if (!svc_is_duplicate(&error)) {
+        svc_fail_db(call, &error);
+        return -1;
+    }
+    /* Someone holds a night: say which, then give back what this one took. */
+    bson_string_t *held = bson_string_new(NULL);
+    const bson_t *doc;
+    int shown = 0, total = 0;
+    mongoc_cursor_t *cursor = bookings_nights_in(nights, property, in, out, id);
+    while (mongoc_cursor_next(cursor, &doc)) {
+        if (shown++ < BOOKINGS_CONFLICTS_SHOWN)
+            bson_string_append_printf(held, "%s%s", held->len ? ", " : "", bookings_str(doc, "date"));
+        total++;
+    }
+    bool read_ok = !mongoc_cursor_error(cursor, &error);
+    mongoc_cursor_destroy(cursor);
+    bson_t *mine = BCON_NEW("booking_id", BCON_INT64(id));
+    mongoc_collection_delete_many(nights, mine, NULL, NULL, NULL);
+    bson_destroy(mine);
+    if (!read_ok) {
+        svc_fail_db(call, &error);
+    } else {
+        svc_fail(call, 409, "booking_conflict", "the property is already booked on %s%s", total ? held->str : "some of these nights",
+                 total > BOOKINGS_CONFLICTS_SHOWN ? " and more" : "");
+        rv = 0;
+    }
+    bson_string_free(held, true);
+    return rv;
+}
+
+static void
+bookings_create(svc_call_t *call)
+{
+    const env_request_t *req = call->req;
+    ferr_t errors;
+    bson_error_t error;
+    int64_t property, owner, in, out, id;
+    char in_date[11], out_date[11];
+    bson_t doc = BSON_INITIALIZER, existing = BSON_INITIALIZER;
+    mongoc_collection_t *bookings = svc_collection(call->mongo, "bookings", "bookings");
+    mongoc_collection_t *nights = svc_collection(call->mongo, "bookings", "nights");
+
+    ferr_init(&errors);
+    if (req->auth_sub <= 0) {
+        svc_fail(call, 401, "unauthorized", "booking needs an authenticated user");
+        goto done;
+    }
+    v_id(&req->params, "id", &errors, &property);
+    bookings_check_stay(&req->body, bookings_today(), &errors, &in, &out);
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    if (!bookings_property_owner(call, property, &owner))
+        goto done;
+
+    /* A repeat of this request resumes or answers as the first did. */
+    bson_t *by_key = BCON_NEW("rid", BCON_UTF8(call->key));
+    bool found;
+    bool ok = bookings_find_one(bookings, by_key, &existing, &found, &error);
+    bson_destroy(by_key);
+    if (!ok) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    if (found && strcmp(bookings_str(&existing, "status"), "pending") != 0) {
+        bookings_reply_doc(call, 201, &existing);
+        goto done;
+    }
+    if (found) {
+        id = bookings_int(&existing, "_id");
+        bson_t *mine = BCON_NEW("booking_id", BCON_INT64(id));
+        mongoc_collection_delete_many(nights, mine, NULL, NULL, NULL); /* start its nights afresh */
+        bson_destroy(mine);
+        bson_copy_to(&existing, &doc);
+        bson_destroy(&existing);
+        bson_init(&existing);
+    } else {
+        if (!svc_next_id(call->mongo, "bookings", &id, &error)) {
+            svc_fail_db(call, &error);
+            goto done;
+        }
+        int64_t now = svc_now_us();
+        bookings_date(in, in_date);
+        bookings_date(out, out_date);
+        bson_destroy(&doc);
+        bson_init(&doc);
+        BSON_APPEND_INT64(&doc, "_id", id);
+        BSON_APPEND_INT64(&doc, "property_id", property);
+        BSON_APPEND_INT64(&doc, "owner_id", owner);
+        BSON_APPEND_INT64(&doc, "guest_id", req->auth_sub);
+        BSON_APPEND_UTF8(&doc, "check_in", in_date);
+        BSON_APPEND_UTF8(&doc, "check_out", out_date);
+        BSON_APPEND_INT64(&doc, "nights", out - in);
+        BSON_APPEND_UTF8(&doc, "status", "pending");
+        BSON_APPEND_INT64(&doc, "created_at", now);
+        BSON_APPEND_INT64(&doc, "updated_at", now);
+        BSON_APPEND_UTF8(&doc, "rid", call->key);
+        if (!mongoc_collection_insert_one(bookings, &doc, NULL, NULL, &error)) {
+            svc_fail_db(call, &error);
+            goto done;
+        }
+    }
+    int taken = bookings_take_nights(call, nights, property, id, in, out);
+    if (taken <= 0) {
+        bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
+        mongoc_collection_delete_one(bookings, by_id, NULL, NULL, NULL); /* a refused booking leaves nothing */
+        bson_destroy(by_id);
+        goto done;
+    }
+    bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
+    bson_t *confirm = BCON_NEW("$set", "{", "status", BCON_UTF8("confirmed"), "updated_at", BCON_INT64(svc_now_us()), "}");
+    ok = mongoc_collection_update_one(bookings, by_id, confirm, NULL, NULL, &error);
+    bson_destroy(confirm);
+    if (ok)
+        ok = bookings_find_one(bookings, by_id, &existing, &found, &error) && found;
+    bson_destroy(by_id);
+    if (!ok)
+        svc_fail_db(call, &error);
+    else
+        bookings_reply_doc(call, 201, &existing);
+done:
+    ferr_destroy(&errors);
+    bson_destroy(&doc);
+    bson_destroy(&existing);
+    mongoc_collection_destroy(bookings);
+    mongoc_collection_destroy(nights);
+}
+
+static void
+bookings_availability(svc_call_t *call)
+{
+    static const char *const params[] = {"from", "to", NULL};
+    const bson_t *query = &call->req->query;
+    ferr_t errors;
+    bson_iter_t it;
+    bson_error_t error;
+    int64_t property, from = INT64_MIN, to = INT64_MIN, owner;
+    const char *s;
+    const bson_t *doc;
+
+    ferr_init(&errors);
+    v_id(&call->req->params, "id", &errors, &property);
+    v_known_fields(query, params, &errors);
+    if (!bson_iter_init_find(&it, query, "from"))
+        ferr_add(&errors, "from", "is required");
+    else if (v_text(&it, &errors, "from", 10, 10, &s) && (from = bookings_day(s)) == INT64_MIN)
+        ferr_add(&errors, "from", "must be a real date written YYYY-MM-DD");
+    if (!bson_iter_init_find(&it, query, "to"))
+        ferr_add(&errors, "to", "is required");
+    else if (v_text(&it, &errors, "to", 10, 10, &s) && (to = bookings_day(s)) == INT64_MIN)
+        ferr_add(&errors, "to", "must be a real date written YYYY-MM-DD");
+    if (errors.count == 0 && to <= from)
+        ferr_add(&errors, "to", "must be after from");
+    else if (errors.count == 0 && to - from > BOOKINGS_MAX_NIGHTS + 1)
+        ferr_add(&errors, "to", "the range may span at most %d nights", BOOKINGS_MAX_NIGHTS + 1);
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        ferr_destroy(&errors);
+        return;
+    }
+    ferr_destroy(&errors);
+    if (!bookings_property_owner(call, property, &owner))
+        return;
+
+    mongoc_collection_t *nights = svc_collection(call->mongo, "bookings", "nights");
+    mongoc_cursor_t *cursor = bookings_nights_in(nights, property, from, to, 0);
+    bson_t body = BSON_INITIALIZER, booked, range;
+    char date[11];
+    int64_t run_start = INT64_MIN, run_end = INT64_MIN;
+    uint32_t n = 0;
+    BSON_APPEND_INT64(&body, "property_id", property);
+    bookings_date(from, date);
+    BSON_APPEND_UTF8(&body, "from", date);
+    bookings_date(to, date);
+    BSON_APPEND_UTF8(&body, "to", date);
+    BSON_APPEND_ARRAY_BEGIN(&body, "booked", &booked);
+    /* Consecutive booked nights read as one range [from, to), to = the day after. */
+    for (bool more = true; more;) {
+        more = mongoc_cursor_next(cursor, &doc);
+        int64_t day = more ? bookings_int(doc, "day") : INT64_MIN;
+        if (more && run_start != INT64_MIN && day == run_end) {
+            run_end = day + 1;
+            continue;
+        }
+        if (run_start != INT64_MIN) {
+            char key[16];
+            snprintf(key, sizeof(key), "%u", n++);
+            BSON_APPEND_DOCUMENT_BEGIN(&booked, key, &range);
+            bookings_date(run_start, date);
+            BSON_APPEND_UTF8(&range, "from", date);
+            bookings_date(run_end, date);
+            BSON_APPEND_UTF8(&range, "to", date);
+            bson_append_document_end(&booked, &range);
+        }
+        run_start = day;
+        run_end = day + 1;
+    }
+    bson_append_array_end(&body, &booked);
+    BSON_APPEND_BOOL(&body, "available", n == 0);
+    if (mongoc_cursor_error(cursor, &error))
+        svc_fail_db(call, &error);
+    else
+        svc_reply(call, 200, &body);
+    bson_destroy(&body);
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(nights);
+}
+
+/* Loads booking params.id for the guest or the owner; replies itself otherwise. */
+static bool
+bookings_load_visible(svc_call_t *call, mongoc_collection_t *bookings, bson_t *doc)
+{
+    ferr_t errors;
+    bson_error_t error;
+    int64_t id;
+    bool found = false;
+
+    ferr_init(&errors);
+    if (call->req->auth_sub <= 0) {
+        svc_fail(call, 401, "unauthorized", "bookings are seen by their guest and the property's owner only");
+        ferr_destroy(&errors);
+        return false;
+    }
+    if (!v_id(&call->req->params, "id", &errors, &id)) {
+        svc_fail_fields(call, &errors);
+        ferr_destroy(&errors);
+        return false;
+    }
+    ferr_destroy(&errors);
+    bson_t *filter = BCON_NEW("_id", BCON_INT64(id));
+    bool ok = bookings_find_one(bookings, filter, doc, &found, &error);
+    bson_destroy(filter);
+    if (!ok) {
+        svc_fail_db(call, &error);
+        return false;
+    }
+    if (!found || strcmp(bookings_str(doc, "status"), "pending") == 0) {
+        svc_fail(call, 404, "not_found", "no booking has id %lld", (long long)id);
+        return false;
+    }
+    if (bookings_int(doc, "guest_id") != call->req->auth_sub && bookings_int(doc, "owner_id") != call->req->auth_sub) {
+        svc_fail(call, 403, "forbidden", "only the guest and the property's owner may see this booking");
+        return false;
+    }
+    return true;
+}
+
+static void
+bookings_get(svc_call_t *call)
+{
+    mongoc_collection_t *bookings = svc_collection(call->mongo, "bookings", "bookings");
+    bson_t doc = BSON_INITIALIZER;
+    if (bookings_load_visible(call, bookings, &doc))
+        bookings_reply_doc(call, 200, &doc);
+    bson_destroy(&doc);
+    mongoc_collection_destroy(bookings);
+}
+
+/* Cancels: the status first, then the nights, so a crash in between can
+ * only leave nights held (safe), never a confirmed stay without its nights.
+ * Cancelling a cancelled booking answers with it again and finishes the
+ * release of its nights. */
+static void
+bookings_cancel(svc_call_t *call)
+{
+    mongoc_collection_t *bookings = svc_collection(call->mongo, "bookings", "bookings");
+    mongoc_collection_t *nights = svc_collection(call->mongo, "bookings", "nights");
+    bson_t doc = BSON_INITIALIZER, updated = BSON_INITIALIZER;
+    bson_error_t error;
+    bool found;
+
+    if (!bookings_load_visible(call, bookings, &doc))
+        goto done;
+    int64_t id = bookings_int(&doc, "_id");
+    bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
+    if (strcmp(bookings_str(&doc, "status"), "confirmed") == 0) {
+        int64_t now = svc_now_us();
+        bson_t *filter = BCON_NEW("_id", BCON_INT64(id), "status", BCON_UTF8("confirmed"));
+        bson_t *set = BCON_NEW("$set", "{", "status", BCON_UTF8("cancelled"), "cancelled_at", BCON_INT64(now),
+                               "updated_at", BCON_INT64(now), "}");
+        bool ok = mongoc_collection_update_one(bookings, filter, set, NULL, NULL, &error);
+        bson_destroy(filter);
+        bson_destroy(set);
+        if (!ok) {
+            svc_fail_db(call, &error);
+            bson_destroy(by_id);
+            goto done;
+        }
+    }
+    bson_t *mine = BCON_NEW("booking_id", BCON_INT64(id));
+    bool ok = mongoc_collection_delete_many(nights, mine, NULL, NULL, &error) &&
+              bookings_find_one(bookings, by_id, &updated, &found, &error);
+    bson_destroy(mine);
+    bson_destroy(by_id);
+    if (!ok)
+        svc_fail_db(call, &error);
+    else
+        bookings_reply_doc(call, 200, &updated);
+done:
+    bson_destroy(&doc);
+    bson_destroy(&updated);
+    mongoc_collection_destroy(bookings);
+    mongoc_collection_destroy(nights);
+}
+
+/* A page of the bookings matching `filter` (not pending), newest first. */
+static void
+bookings_reply_page(svc_call_t *call, bson_t *filter)
+{
+    static const char *const params[] = {"page", "per_page", "status", NULL};
+    const bson_t *query = &call->req->query;
+    ferr_t errors;
+    bson_iter_t it;
+    bson_error_t error;
+    int64_t page, per_page, total;
+    const bson_t *doc;
+    mongoc_collection_t *bookings = svc_collection(call->mongo, "bookings", "bookings");
+
+    ferr_init(&errors);
+    v_known_fields(query, params, &errors);
+    v_query_int(query, "page", 1, 1, 1000000, &errors, &page);
+    v_query_int(query, "per_page", 10, 1, 100, &errors, &per_page);
+    if (bson_iter_init_find(&it, query, "status")) {
+        const char *s = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+        if (strcmp(s, "confirmed") != 0 && strcmp(s, "cancelled") != 0)
+            ferr_add(&errors, "status", "must be \"confirmed\" or \"cancelled\"");
+        else
+            BSON_APPEND_UTF8(filter, "status", s);
+    } else {
+        bson_t ne;
+        BSON_APPEND_DOCUMENT_BEGIN(filter, "status", &ne);
+        BSON_APPEND_UTF8(&ne, "$ne", "pending");
+        bson_append_document_end(filter, &ne);
+    }
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    total = mongoc_collection_count_documents(bookings, filter, NULL, NULL, NULL, &error);
+    if (total < 0) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    bson_t *opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "skip",
+                            BCON_INT64((page - 1) * per_page), "limit", BCON_INT64(per_page));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(bookings, filter, opts, NULL);
+    bson_t body = BSON_INITIALIZER, items;
+    BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
+    uint32_t i = 0;
+    while (mongoc_cursor_next(cursor, &doc)) {
+        char key[16];
+        bson_t out;
+        snprintf(key, sizeof(key), "%u", i++);
+        bookings_render(doc, &out);
+        BSON_APPEND_DOCUMENT(&items, key, &out);
+        bson_destroy(&out);
+    }
+    bson_append_array_end(&body, &items);
+    BSON_APPEND_INT64(&body, "page", page);
+    BSON_APPEND_INT64(&body, "per_page", per_page);
+    BSON_APPEND_INT64(&body, "total", total);
+    if (mongoc_cursor_error(cursor, &error))
+        svc_fail_db(call, &error);
+    else
+        svc_reply(call, 200, &body);
+    bson_destroy(&body);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+done:
+    ferr_destroy(&errors);
+    mongoc_collection_destroy(bookings);
+}
+
+static void
+bookings_mine(svc_call_t *call)
+{
+    if (call->req->auth_sub <= 0) {
+        svc_fail(call, 401, "unauthorized", "this op needs an authenticated user");
+        return;
+    }
+    bson_t filter = BSON_INITIALIZER;
+    BSON_APPEND_INT64(&filter, "guest_id", call->req->auth_sub);
+    bookings_reply_page(call, &filter);
+    bson_destroy(&filter);
+}
+
+static void
+bookings_for_property(svc_call_t *call)
+{
+    ferr_t errors;
+    int64_t property, owner;
+    ferr_init(&errors);
+    if (call->req->auth_sub <= 0) {
+        svc_fail(call, 401, "unauthorized", "a property's bookings are seen by its owner only");
+    } else if (!v_id(&call->req->params, "id", &errors, &property)) {
+        svc_fail_fields(call, &errors);
+    } else if (bookings_property_owner(call, property, &owner)) {
+        if (owner != call->req->auth_sub) {
+            svc_fail(call, 403, "forbidden", "a property's bookings are seen by its owner only");
+        } else {
+            bson_t filter = BSON_INITIALIZER;
+            BSON_APPEND_INT64(&filter, "property_id", property);
+            bookings_reply_page(call, &filter);
+            bson_destroy(&filter);
+        }
+    }
+    ferr_destroy(&errors);
+}
+
+static bool
+bookings_prepare(mongoc_client_t *mongo, bson_error_t *error)
+{
+    static const struct {
+        const char *collection, *field, *field2, *name;
+        bool unique;
+    } indexes[] = {
+        {"bookings", "rid", NULL, "rid_unique", true},
+        {"bookings", "guest_id", "created_at", "guest_created", false},
+        {"bookings", "property_id", "created_at", "property_created", false},
+        {"nights", "property_id", "day", "property_day", false},
+        {"nights", "booking_id", NULL, "booking_id", false},
+    };
+    for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
+        bson_t keys = BSON_INITIALIZER;
+        BSON_APPEND_INT32(&keys, indexes[i].field, 1);
+        if (indexes[i].field2 != NULL)
+            BSON_APPEND_INT32(&keys, indexes[i].field2, strcmp(indexes[i].field2, "created_at") == 0 ? -1 : 1);
+        bool ok = svc_ensure_index(mongo, "bookings", indexes[i].collection, &keys, indexes[i].name,
+                                   indexes[i].unique, error);
+        bson_destroy(&keys);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static const svc_op_t bookings_ops[] = {
+    {"bookings.availability", bookings_availability},
+    {"bookings.create", bookings_create},
+    {"bookings.get", bookings_get},
+    {"bookings.cancel", bookings_cancel},
+    {"bookings.mine", bookings_mine},
+    {"bookings.for_property", bookings_for_property},
+    {NULL, NULL},
+};
+
+const svc_service_t bookings_service = {.name = "bookings", .ops = bookings_ops, .prepare = bookings_prepare};

@@ -1,0 +1,37 @@
+/*
+ * The bookings service: stays at properties, in the database
+ * <prefix>bookings.
+ *
+ * "bookings" holds {_id, property_id, owner_id (of the property, when
+ * booked), guest_id, check_in, check_out (YYYY-MM-DD; check_out is the day
+ * of departure), nights, status ("pending" while its nights are being
+ * taken, "confirmed", "cancelled"), created_at, updated_at, cancelled_at?,
+ * rid}. "nights" holds one document per booked night, whose _id is
+ * "<property_id>:<YYYY-MM-DD>": the unique _id is what makes a double
+ * booking impossible, whatever the number of workers and requests.
+ */
+#ifndef ROOST_BOOKINGS_H
+#define ROOST_BOOKINGS_H
+
+#include "service.h"
+
+extern const svc_service_t bookings_service;
+
+#define BOOKINGS_MAX_NIGHTS 365
+
+/* --- dates (dates.c; pure, unit-tested) --------------------------------------- */
+
+/* Days since 1970-01-01 of a real date written YYYY-MM-DD, or INT64_MIN. */
+int64_t bookings_day(const char *date);
+
+/* The YYYY-MM-DD of a day number. */
+void bookings_date(int64_t day, char out[11]);
+
+/*
+ * Checks a stay {check_in, check_out}: real dates, check_out after
+ * check_in, at most BOOKINGS_MAX_NIGHTS nights, check_in not before
+ * `today` (a day number). Sets the day numbers of both.
+ */
+bool bookings_check_stay(const bson_t *body, int64_t today, ferr_t *e, int64_t *in, int64_t *out);
+
+#endif
