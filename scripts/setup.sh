@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything Roost needs to build, run and test, idempotently:
 # Debian packages (as root or through sudo), the Python test tools in
-# .venv/, and roost-embedded-db (FerretDB's SQLite backend, built with Go
+# .venv/, roost-embedded-db (FerretDB's SQLite backend, built with Go
 # from the module proxy) when no ROOST_MONGODB_URI is set and no mongod is
-# on PATH. Safe to run again and again: each step checks before it acts.
+# on PATH, and the deployment checkers kustomize and roost-compose-check
+# (also from the Go module proxy). Safe to run again and again: each step
+# checks before it acts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,6 +64,23 @@ elif [ -x "$TOOLS/roost-embedded-db" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wa
 else
   say "building roost-embedded-db (FerretDB v1.24, SQLite backend); the first build takes a few minutes"
   (cd tools/embedded-db && GOFLAGS=-mod=mod go build -o "$TOOLS/roost-embedded-db" .)
+  echo "$want" > "$stamp"
+fi
+
+# --- the deployment checkers -----------------------------------------------
+# tests/integration/test_manifests.py renders k8s/ with kustomize and loads
+# deploy/compose.yaml with roost-compose-check (compose-go, the loader of
+# `docker compose`); both are built from the Go module proxy, no Docker needed.
+KUSTOMIZE_VERSION=v5.8.1
+if [ "$("$TOOLS/kustomize" version 2>/dev/null)" != "$KUSTOMIZE_VERSION" ]; then
+  say "installing kustomize $KUSTOMIZE_VERSION"
+  GOBIN="$TOOLS" GOFLAGS='' go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+fi
+stamp="$TOOLS/roost-compose-check.stamp"
+want="$(cat tools/compose-check/go.mod tools/compose-check/go.sum tools/compose-check/main.go | sha256sum | cut -c1-16)"
+if [ ! -x "$TOOLS/roost-compose-check" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "building roost-compose-check"
+  (cd tools/compose-check && GOFLAGS=-mod=mod go build -o "$TOOLS/roost-compose-check" .)
   echo "$want" > "$stamp"
 fi
 say "ready"

@@ -1,0 +1,843 @@
+"""The deployment files, checked offline (no Docker engine, no cluster).
+
+* k8s/: each of base, overlays/dev and overlays/prod is rendered by the real
+  kustomize, every rendered object is validated against the official
+  Kubernetes JSON schemas of one pinned version (kubernetes-validate ships
+  them), and then the wiring is checked: resources, probes, the broker and
+  its Services, the HPA and PDB targets, every ConfigMap/Secret key a
+  container reads, MongoDB's replica set.
+* deploy/compose.yaml: loaded by roost-compose-check (compose-go, the loader
+  of `docker compose`: Compose Specification schema + consistency), then the
+  services' ports, URLs and health-gated start order are checked.
+* deploy/Dockerfile: its targets exist, every binary it copies is one CMake
+  builds, and each target installs the Debian packages of the shared
+  libraries its binary really links (read from the built binaries).
+* deploy/roost-probe, the images' health check, is run against real sockets.
+
+Tools come from scripts/setup.sh (kustomize and roost-compose-check in
+ROOST_TOOLS_DIR, kubernetes-validate in .venv); a missing tool is a failure,
+never a skip.
+"""
+import base64
+import fnmatch
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+try:
+    import kubernetes_validate
+    import yaml
+except ImportError as e:  # pragma: no cover - a set-up problem, said plainly
+    raise ImportError(f"{e}: run scripts/setup.sh (it installs tests/requirements.txt into .venv)") from e
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("ROOST_BUILD_DIR", ROOT / "build"))
+TOOLS = Path(os.environ.get("ROOST_TOOLS_DIR", Path.home() / ".cache/roost/bin"))
+K8S_VERSION = "1.30.0"  # the Kubernetes schemas the manifests must satisfy
+TARGETS = ["base", "overlays/dev", "overlays/prod"]
+OVERLAYS = {"overlays/dev": "roost-dev", "overlays/prod": "roost"}
+WORKLOADS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
+# Which image (k8s name, compose image) is which Dockerfile target.
+IMAGE_TARGET = {"roost-ingress": "ingress", "roost-worker": "worker", "roostctl": "roostctl"}
+# Packages that every debian:12-slim image already has.
+BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
+
+
+# --- tools -------------------------------------------------------------------
+
+def tool(name):
+    for candidate in (TOOLS / name, shutil.which(name)):
+        if candidate and os.access(candidate, os.X_OK):
+            return str(candidate)
+    pytest.fail(f"{name} is not installed (looked in {TOOLS} and on PATH): run scripts/setup.sh, "
+                "which installs it from the Go module proxy", pytrace=False)
+
+
+def run(argv, **kw):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=180, **kw)
+
+
+@functools.lru_cache(maxsize=None)
+def rendered(target):
+    kustomize = tool("kustomize")
+    version = run([kustomize, "version"]).stdout.strip()
+    assert version.startswith("v5."), f"kustomize {version!r}: v5 is needed (scripts/setup.sh installs it)"
+    r = run([kustomize, "build", str(ROOT / "k8s" / target)])
+    assert r.returncode == 0, f"kustomize build k8s/{target} failed:\n{r.stderr}"
+    objs = [o for o in yaml.safe_load_all(r.stdout) if o]
+    assert objs, f"k8s/{target} renders nothing"
+    return tuple(objs)
+
+
+def objects(target, kind=None, name=None):
+    return [o for o in rendered(target)
+            if (kind is None or o["kind"] == kind) and (name is None or o["metadata"]["name"] == name)]
+
+
+def one(target, kind, name):
+    found = objects(target, kind, name)
+    assert len(found) == 1, f"k8s/{target}: expected one {kind}/{name}, found {len(found)}"
+    return found[0]
+
+
+def pod_spec(obj):
+    return obj["spec"]["template"]["spec"]
+
+
+def pod_labels(obj):
+    return obj["spec"]["template"]["metadata"].get("labels", {})
+
+
+def containers(obj):
+    spec = pod_spec(obj)
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def selector_matches(selector, labels):
+    """A label selector (matchLabels/matchExpressions, or a Service's plain map) against labels."""
+    if "matchLabels" not in selector and "matchExpressions" not in selector:
+        selector = {"matchLabels": selector}
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        return False  # an empty selector selects everything: never what we mean
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for e in selector.get("matchExpressions") or []:
+        op, key, values = e["operator"], e["key"], e.get("values", [])
+        ok = {"In": key in labels and labels[key] in values,
+              "NotIn": labels.get(key) not in values,
+              "Exists": key in labels,
+              "DoesNotExist": key not in labels}[op]
+        if not ok:
+            return False
+    return True
+
+
+def selected_workloads(target, selector):
+    return [w for w in rendered(target) if w["kind"] in WORKLOADS and selector_matches(selector, pod_labels(w))]
+
+
+def secret_data(secret):
+    data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    data.update(secret.get("stringData") or {})
+    return data
+
+
+def env_of(target, container):
+    """The environment a container gets, with ConfigMap and Secret references resolved."""
+    env = {}
+    for src in container.get("envFrom", []):
+        if "configMapRef" in src:
+            env.update(one(target, "ConfigMap", src["configMapRef"]["name"]).get("data", {}))
+        if "secretRef" in src:
+            env.update(secret_data(one(target, "Secret", src["secretRef"]["name"])))
+    for e in container.get("env", []):
+        if "value" in e:
+            env[e["name"]] = e["value"]
+        elif "configMapKeyRef" in e.get("valueFrom", {}):
+            ref = e["valueFrom"]["configMapKeyRef"]
+            env[e["name"]] = one(target, "ConfigMap", ref["name"])["data"][ref["key"]]
+        elif "secretKeyRef" in e.get("valueFrom", {}):
+            ref = e["valueFrom"]["secretKeyRef"]
+            env[e["name"]] = secret_data(one(target, "Secret", ref["name"]))[ref["key"]]
+    return env
+
+
+def tcp_url(url):
+    m = re.fullmatch(r"tcp://(\[[^\]]+\]|[^:/]+):(\d+)/?", url)
+    assert m, f"{url!r} is not a tcp://HOST:PORT URL"
+    return m.group(1), int(m.group(2))
+
+
+def container_port(workload, port):
+    """The number of a named or numbered port of a workload's containers."""
+    for c in containers(workload):
+        for p in c.get("ports", []):
+            if port in (p.get("name"), p["containerPort"]):
+                return p["containerPort"]
+    raise AssertionError(f"{workload['metadata']['name']} has no container port {port!r}")
+
+
+def service_backend(target, host, port):
+    """The workload and container port behind tcp://host:port, through a Service of the overlay."""
+    service = one(target, "Service", host.split(".")[0])
+    ports = [p for p in service["spec"]["ports"] if p["port"] == port]
+    assert ports, f"Service {host} has no port {port}"
+    backends = selected_workloads(target, service["spec"]["selector"])
+    assert len(backends) == 1, f"Service {host} selects {len(backends)} workloads"
+    return backends[0], container_port(backends[0], ports[0].get("targetPort", port))
+
+
+@functools.lru_cache(maxsize=None)
+def roost_env_names():
+    """The ROOST_* variables the programs read (names, and prefixes ending in _)."""
+    names = set()
+    for top in ROOT.iterdir():
+        if not top.is_dir() or top.name.startswith((".", "build")) or top.name in ("tests", "bench"):
+            continue
+        for src in top.rglob("*.c"):
+            names.update(re.findall(r'"(ROOST_[A-Z0-9_]+)"', src.read_text(errors="replace")))
+    assert {"ROOST_POOL_URL", "ROOST_WORKER_URL", "ROOST_MONGODB_URI"} <= names, "the C sources moved?"
+    return frozenset(names)
+
+
+def known_roost_var(name):
+    names = roost_env_names()
+    return name in names or any(n.endswith("_") and name.startswith(n) and len(name) > len(n) for n in names)
+
+
+# --- Kubernetes: rendering and schemas ------------------------------------------
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_kustomize_renders(target):
+    kinds = {o["kind"] for o in rendered(target)}
+    assert {"ConfigMap", "Secret", "Deployment", "Service", "HorizontalPodAutoscaler",
+            "PodDisruptionBudget"} <= kinds
+    ids = [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in rendered(target)]
+    assert len(ids) == len(set(ids)), "an object is rendered twice"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_objects_match_kubernetes_schemas(target):
+    failures = []
+    for o in rendered(target):
+        what = f"{o.get('kind')}/{o.get('metadata', {}).get('name')}"
+        try:
+            kubernetes_validate.validate(o, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            failures.append(f"{what}: {'.'.join(map(str, e.path))}: {e.message}")
+        except kubernetes_validate.SchemaNotFoundError as e:
+            failures.append(f"{what}: {e.message}")
+    assert not failures, f"k8s/{target} against Kubernetes {K8S_VERSION}:\n" + "\n".join(failures)
+
+
+def test_schema_validation_catches_mistakes():
+    """The validator is strict: a misspelt field or a wrong type fails."""
+    d = json.loads(json.dumps(one("base", "Deployment", "roost-ingress")))
+    c = pod_spec(d)["containers"][0]
+    c["readinesProbe"] = c.pop("readinessProbe")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(d, K8S_VERSION, strict=True)
+    c["readinessProbe"] = c.pop("readinesProbe")
+    d["spec"]["replicas"] = "2"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(d, K8S_VERSION, strict=True)
+
+
+def test_base_is_namespace_agnostic():
+    assert not objects("base", "Namespace")
+    assert [o["metadata"]["name"] for o in rendered("base") if "namespace" in o["metadata"]] == []
+
+
+@pytest.mark.parametrize("target", OVERLAYS)
+def test_overlay_namespace(target):
+    ns = OVERLAYS[target]
+    one(target, "Namespace", ns)
+    for o in rendered(target):
+        if o["kind"] != "Namespace":
+            assert o["metadata"].get("namespace") == ns, f"{o['kind']}/{o['metadata']['name']}"
+
+
+# --- Kubernetes: workloads --------------------------------------------------------
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_container_has_requests_and_limits(target):
+    for w in objects(target):
+        if w["kind"] not in WORKLOADS:
+            continue
+        for c in containers(w):
+            res = c.get("resources", {})
+            for kind in ("requests", "limits"):
+                missing = {"cpu", "memory"} - set(res.get(kind, {}))
+                assert not missing, f"{w['kind']}/{w['metadata']['name']} {c['name']}: no {kind} {missing}"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_containers_run_as_non_root_read_only(target):
+    for w in objects(target):
+        if w["kind"] not in WORKLOADS:
+            continue
+        pod = pod_spec(w).get("securityContext", {})
+        for c in containers(w):
+            sc = {**pod, **c.get("securityContext", {})}
+            what = f"{w['metadata']['name']}/{c['name']}"
+            assert sc.get("runAsNonRoot") is True, what
+            assert sc.get("runAsUser", 0) != 0, what
+            assert sc.get("readOnlyRootFilesystem") is True, what
+            assert sc.get("allowPrivilegeEscalation") is False, what
+            assert "ALL" in sc.get("capabilities", {}).get("drop", []), what
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_images_are_pinned_and_built_here(target):
+    for w in objects(target):
+        if w["kind"] not in WORKLOADS:
+            continue
+        for c in containers(w):
+            image = c["image"]
+            name, tag = image.rsplit(":", 1) if ":" in image.split("/")[-1] else (image, "")
+            assert tag and tag != "latest", f"{image}: give it a tag"
+            short = name.split("/")[-1]
+            assert short in IMAGE_TARGET or short == "mongo", f"{image}: not an image of deploy/Dockerfile"
+            if short in IMAGE_TARGET:
+                # The command must be the binary of that Dockerfile target.
+                binary = target_binary(IMAGE_TARGET[short])
+                assert c.get("command", [binary])[0] == binary, f"{c['name']} runs {c['command']}"
+                for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+                    argv = c.get(probe, {}).get("exec", {}).get("command")
+                    if argv:
+                        assert argv[0] in image_programs(IMAGE_TARGET[short]), f"{probe} runs {argv[0]}"
+    if target == "overlays/dev":
+        assert {c["image"] for w in objects(target, "Deployment") for c in containers(w)} == \
+            {"roost-ingress:dev", "roost-worker:dev"}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_ingress_probes(target):
+    ingress = one(target, "Deployment", "roost-ingress")
+    (c,) = pod_spec(ingress)["containers"]
+    env = env_of(target, c)
+    ready, live = c.get("readinessProbe"), c.get("livenessProbe")
+    assert ready and ready["httpGet"]["path"] == "/readyz"
+    assert live and live["httpGet"]["path"] == "/healthz"
+    http_port = int(env["ROOST_HTTP_PORT"])
+    assert container_port(ingress, ready["httpGet"]["port"]) == http_port
+    assert container_port(ingress, live["httpGet"]["port"]) == http_port
+    assert env["ROOST_HTTP_HOST"] == "0.0.0.0", "the ingress must listen on the pod's address"
+    service = one(target, "Service", "roost-ingress")
+    assert selected_workloads(target, service["spec"]["selector"]) == [ingress]
+    assert {container_port(ingress, p["targetPort"]) for p in service["spec"]["ports"]} == {http_port}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_pool_broker(target):
+    pool = one(target, "Deployment", "roost-pool")
+    assert pool["spec"].get("replicas", 1) == 1, "two brokers behind one Service would split the workers"
+    (c,) = pod_spec(pool)["containers"]
+    argv = c.get("command", []) + c.get("args", [])
+    assert argv[:2] == ["roost-worker", "--pool"] and len(argv) == 3, argv
+    assert int(argv[2]) >= 1, "the broker needs at least one local worker (--pool 0 is refused)"
+    env = env_of(target, c)
+    host, client_port = tcp_url(env["ROOST_POOL_URL"])
+    whost, worker_port = tcp_url(env["ROOST_WORKER_URL"])
+    assert host == whost == "0.0.0.0", "the broker listens on the pod's address"
+    assert (client_port, worker_port) == (7100, 7101)
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container_port(pool, c[probe]["tcpSocket"]["port"]) == client_port, probe
+    service = one(target, "Service", "roost-pool")
+    assert {container_port(pool, p["targetPort"]) for p in service["spec"]["ports"]} == {7100, 7101}
+    assert selected_workloads(target, service["spec"]["selector"]) == [pool]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_clients_and_workers_dial_the_broker(target):
+    pool = one(target, "Deployment", "roost-pool")
+    worker = one(target, "Deployment", "roost-worker")
+    ingress = one(target, "Deployment", "roost-ingress")
+    (wc,) = pod_spec(worker)["containers"]
+    assert wc.get("command", ["roost-worker"]) == ["roost-worker"] and not wc.get("args"), \
+        "a worker pod runs a plain roost-worker (no --pool)"
+    backend, port = service_backend(target, *tcp_url(env_of(target, wc)["ROOST_WORKER_URL"]))
+    assert (backend, port) == (pool, 7101), "workers must dial the broker's worker port"
+    backend, port = service_backend(target, *tcp_url(env_of(target, wc)["ROOST_POOL_URL"]))
+    assert (backend, port) == (pool, 7100)
+    (ic,) = pod_spec(ingress)["containers"]
+    backend, port = service_backend(target, *tcp_url(env_of(target, ic)["ROOST_POOL_URL"]))
+    assert (backend, port) == (pool, 7100), "the ingress must dial the broker's client port"
+    # A worker listens on nothing: it is ready once it holds a connection to the broker.
+    assert wc["readinessProbe"]["exec"]["command"][:2] == ["roost-probe", "dialing"]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_hpa_scales_the_workers(target):
+    (hpa,) = objects(target, "HorizontalPodAutoscaler")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    ref = hpa["spec"]["scaleTargetRef"]
+    assert (ref["apiVersion"], ref["kind"]) == ("apps/v1", "Deployment")
+    worker = one(target, "Deployment", ref["name"])
+    assert ref["name"] == "roost-worker"
+    assert "replicas" not in worker["spec"], "the HPA owns the worker count; an apply must not reset it"
+    assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
+    assert metric["resource"]["target"]["type"] == "Utilization"
+    # Utilization is a share of the request: every container needs one.
+    assert all("cpu" in c["resources"]["requests"] for c in containers(worker))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_pdbs_select_their_pods(target):
+    pdbs = {p["metadata"]["name"]: p for p in objects(target, "PodDisruptionBudget")}
+    assert "roost-worker" in pdbs
+    for name, pdb in pdbs.items():
+        matched = selected_workloads(target, pdb["spec"]["selector"])
+        assert len(matched) == 1, f"PDB {name} selects {[m['metadata']['name'] for m in matched]}"
+    assert selected_workloads(target, pdbs["roost-worker"]["spec"]["selector"]) == \
+        [one(target, "Deployment", "roost-worker")]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_services_select_pods_and_ports(target):
+    for svc in objects(target, "Service"):
+        matched = selected_workloads(target, svc["spec"]["selector"])
+        assert matched, f"Service {svc['metadata']['name']} selects no pods"
+        for p in svc["spec"]["ports"]:
+            for w in matched:
+                container_port(w, p.get("targetPort", p["port"]))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_env_references_exist(target):
+    configmaps = {o["metadata"]["name"]: o.get("data", {}) for o in objects(target, "ConfigMap")}
+    secrets = {o["metadata"]["name"]: secret_data(o) for o in objects(target, "Secret")}
+    for w in objects(target):
+        if w["kind"] not in WORKLOADS:
+            continue
+        for c in containers(w):
+            what = f"{w['metadata']['name']}/{c['name']}"
+            for src in c.get("envFrom", []):
+                for key, pool in (("configMapRef", configmaps), ("secretRef", secrets)):
+                    if key in src and not src[key].get("optional"):
+                        assert src[key]["name"] in pool, f"{what}: no {key} {src[key]['name']}"
+            for e in c.get("env", []):
+                for key, pool in (("configMapKeyRef", configmaps), ("secretKeyRef", secrets)):
+                    ref = e.get("valueFrom", {}).get(key)
+                    if ref and not ref.get("optional"):
+                        assert ref["name"] in pool, f"{what}: {e['name']} reads missing {ref['name']}"
+                        assert ref["key"] in pool[ref["name"]], \
+                            f"{what}: {e['name']} reads missing key {ref['name']}.{ref['key']}"
+            if c["image"].split("/")[-1].split(":")[0] in IMAGE_TARGET:
+                unknown = [n for n in env_of(target, c) if not known_roost_var(n)]
+                assert not unknown, f"{what}: no Roost program reads {unknown}"
+
+
+@pytest.mark.parametrize("target", ["base", "overlays/dev"])
+def test_mongodb_replica_set(target):
+    sts = one(target, "StatefulSet", "roost-mongo")
+    (c,) = pod_spec(sts)["containers"]
+    assert c["image"] == "mongo:7"
+    args = c.get("args", [])
+    rs = args[args.index("--replSet") + 1]
+    headless = one(target, "Service", sts["spec"]["serviceName"])
+    assert headless["spec"].get("clusterIP") == "None", "the StatefulSet's Service must be headless"
+    assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] in \
+        [m["name"] for m in c["volumeMounts"] if m["mountPath"] == "/data/db"]
+    members = [f"{sts['metadata']['name']}-{i}.{headless['metadata']['name']}:{container_port(sts, 'mongodb')}"
+               for i in range(sts["spec"]["replicas"])]
+    job = one(target, "Job", "roost-mongo-rs-init")
+    job_env = env_of(target, pod_spec(job)["containers"][0])
+    assert job_env["RS_MEMBERS"].split(",") == members, "rs.initiate must name every member"
+    assert job_env["RS_NAME"] == rs
+    assert "rs.initiate" in " ".join(pod_spec(job)["containers"][0]["command"])
+    uri = secret_data(one(target, "Secret", "roost-secrets"))["ROOST_MONGODB_URI"]
+    parts = urlsplit(uri)
+    assert parts.scheme == "mongodb"
+    assert set(parts.netloc.split(",")) <= set(members), f"{uri} names hosts that are not members"
+    assert parse_qs(parts.query)["replicaSet"] == [rs]
+
+
+def test_prod_uses_an_external_mongodb():
+    assert not objects("overlays/prod", "StatefulSet") and not objects("overlays/prod", "Job")
+    # Nothing left refers to the in-cluster database that prod leaves out.
+    text = yaml.safe_dump_all(list(rendered("overlays/prod")))
+    assert "roost-mongo" not in text
+    secret = secret_data(one("overlays/prod", "Secret", "roost-secrets"))
+    assert urlsplit(secret["ROOST_MONGODB_URI"]).scheme in ("mongodb", "mongodb+srv")
+    assert one("overlays/prod", "ConfigMap", "roost-config")["data"]["ROOST_ENV"] == "production"
+    # The committed token key is a placeholder the programs refuse in production
+    # (fewer than 32 characters), so no real key is ever committed here.
+    assert len(secret["ROOST_JWT_SECRET"]) < 32
+
+
+def test_prod_is_bigger_than_dev():
+    def hpa(t):
+        return objects(t, "HorizontalPodAutoscaler")[0]["spec"]
+
+    def replicas(t):
+        return one(t, "Deployment", "roost-ingress")["spec"]["replicas"]
+
+    assert replicas("overlays/prod") > replicas("overlays/dev")
+    assert hpa("overlays/prod")["maxReplicas"] > hpa("overlays/dev")["maxReplicas"]
+    assert hpa("overlays/prod")["minReplicas"] > hpa("overlays/dev")["minReplicas"]
+
+
+# --- Dockerfile -----------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def dockerfile():
+    """Stages of deploy/Dockerfile: name -> {base, instructions: [(KEYWORD, text)]}."""
+    lines, current = [], ""
+    for raw in (ROOT / "deploy/Dockerfile").read_text().splitlines():
+        stripped = raw.strip()
+        if stripped.startswith("#") or (not stripped and not current):
+            continue
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        current += stripped
+        if current:
+            lines.append(current)
+        current = ""
+    args, stages, stage = {}, {}, None
+    for line in lines:
+        keyword, _, rest = line.partition(" ")
+        keyword, rest = keyword.upper(), rest.strip()
+        if keyword == "ARG" and stage is None:
+            name, _, default = rest.partition("=")
+            args[name] = default
+        elif keyword == "FROM":
+            m = re.fullmatch(r"(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", rest, re.I)
+            base = re.sub(r"\$\{?(\w+)\}?", lambda v: args.get(v.group(1), v.group(0)), m.group(1))
+            stage = {"base": base, "instructions": []}
+            stages[m.group(2) or f"stage{len(stages)}"] = stage
+        else:
+            assert stage is not None, f"{keyword} before any FROM"
+            stage["instructions"].append((keyword, rest))
+    return stages
+
+
+def stage_chain(name):
+    """A stage and the stages it is built FROM, nearest first."""
+    stages, chain = dockerfile(), []
+    while name in stages:
+        chain.append(stages[name])
+        name = stages[name]["base"]
+    return chain
+
+
+def instructions(target, keyword):
+    return [rest for stage in stage_chain(target) for k, rest in stage["instructions"] if k == keyword]
+
+
+def apt_packages(target):
+    packages = set()
+    for run_cmd in instructions(target, "RUN"):
+        for m in re.finditer(r"apt-get\s+install\s+([^&;|]*)", run_cmd):
+            packages.update(t for t in m.group(1).split() if not t.startswith("-"))
+    return packages
+
+
+def copies_from_build(target):
+    """(source, destination) of the COPY --from=build of the target itself."""
+    out = []
+    for k, rest in dockerfile()[target]["instructions"]:
+        if k == "COPY" and rest.startswith("--from=build "):
+            src, dst = rest.split()[1:3]
+            out.append((src, dst))
+    return out
+
+
+def target_binary(target):
+    (src, _), = copies_from_build(target)
+    return os.path.basename(src)
+
+
+def image_programs(target):
+    programs = {target_binary(target)}
+    for rest in instructions(target, "COPY"):
+        if not rest.startswith("--from="):
+            programs.add(os.path.basename(rest.split()[-1]))
+    return programs
+
+
+@functools.lru_cache(maxsize=None)
+def cmake_executables():
+    """add_executable targets of */CMakeLists.txt: name -> directory."""
+    out = {}
+    for lists in ROOT.glob("*/CMakeLists.txt"):
+        if lists.parent.name.startswith("build"):
+            continue
+        for name in re.findall(r"add_executable\(\s*([^\s)]+)", lists.read_text()):
+            if "$" not in name:
+                out[name] = lists.parent.name
+    return out
+
+
+def exec_form(text):
+    value = json.loads(text)
+    assert isinstance(value, list) and all(isinstance(v, str) for v in value), text
+    return value
+
+
+def test_dockerfile_targets():
+    stages = dockerfile()
+    assert {"build", "ingress", "worker", "roostctl"} <= set(stages)
+    for name in ("ingress", "worker", "roostctl"):
+        chain = stage_chain(name)
+        assert chain[-1]["base"] == "debian:12-slim", f"{name} is not built on debian:12-slim"
+        users = instructions(name, "USER")
+        assert users, f"{name} runs as root"
+        uid = users[0].split(":")[0]
+        assert uid.isdigit() and int(uid) != 0, f"{name}: USER {uid} (numeric, so runAsNonRoot can check it)"
+        (entrypoint,) = instructions(name, "ENTRYPOINT")
+        assert exec_form(entrypoint) == [f"{target_binary(name)}"], f"{name}: ENTRYPOINT {entrypoint}"
+        # Runtime images hold runtime libraries only.
+        devel = {p for p in apt_packages(name) if p.endswith("-dev") or p in ("build-essential", "cmake", "gcc")}
+        assert not devel, f"{name} installs build tools {devel}"
+    assert stage_chain("build")[-1]["base"] == "debian:12-slim"
+    assert "8080" in " ".join(instructions("ingress", "EXPOSE")).split()
+    assert {"7100", "7101"} <= set(" ".join(instructions("worker", "EXPOSE")).split())
+    health = instructions("ingress", "HEALTHCHECK")
+    assert health and "/healthz" in health[-1]
+    assert instructions("worker", "HEALTHCHECK")[-1] != "NONE"
+
+
+def test_dockerfile_copies_only_what_cmake_builds():
+    executables = cmake_executables()
+    assert {"roost-ingress", "roost-worker", "roostctl"} <= set(executables)
+    build = dockerfile()["build"]["instructions"]
+    workdir = [rest for k, rest in build if k == "WORKDIR"][-1]
+    build_dir = re.search(r"cmake\s.*?-B\s*(\S+)", " ".join(rest for k, rest in build if k == "RUN")).group(1)
+    for target in ("ingress", "worker", "roostctl"):
+        copies = copies_from_build(target)
+        assert len(copies) == 1, f"{target} copies {copies}"
+        src, dst = copies[0]
+        name = os.path.basename(src)
+        assert name in executables, f"{target} copies {name}, which no add_executable builds"
+        assert src == f"{workdir}/{build_dir}/{executables[name]}/{name}", f"{src}: not where CMake puts {name}"
+        assert dst.startswith("/usr/local/bin")
+
+
+def dockerignored(path):
+    """Whether .dockerignore leaves `path` (relative, '/'-separated) out of the build context."""
+    ignored = False
+    for raw in (ROOT / ".dockerignore").read_text().splitlines():
+        rule = raw.strip()
+        if not rule or rule.startswith("#"):
+            continue
+        negate = rule.startswith("!")
+        pattern = rule.lstrip("!").strip("/")
+        parts = path.split("/")
+        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        if any(fnmatch.fnmatchcase(p, pattern) or fnmatch.fnmatchcase(p, pattern.replace("**/", "")) for p in prefixes):
+            ignored = not negate
+    return ignored
+
+
+def test_dockerignore_and_context():
+    for path in (".git/config", "build/build.ninja", "build-asan/x", "var/db/x", ".venv/bin/python"):
+        assert dockerignored(path), f".dockerignore lets {path} into the build context"
+    for path in ("CMakeLists.txt", "cmake/embed.cmake", "openapi.json", "shared/config.c",
+                 "ingress/main.c", "workers/main.c", "tools/roostctl.c", "deploy/roost-probe"):
+        assert not dockerignored(path), f".dockerignore leaves out {path}, which the build needs"
+    # Files the Dockerfile copies from the context exist and are sent.
+    for stage in dockerfile().values():
+        for k, rest in stage["instructions"]:
+            if k == "COPY" and not rest.startswith("--from="):
+                for src in rest.split()[:-1]:
+                    if src not in (".", "./"):
+                        assert (ROOT / src).exists() and not dockerignored(src), src
+
+
+def elf_needed(binary):
+    r = run(["readelf", "-d", str(binary)])
+    assert r.returncode == 0, f"readelf -d {binary}: {r.stderr} (readelf comes with binutils)"
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
+
+
+def debian_packages_of(binary):
+    """The Debian packages owning the shared libraries `binary` links directly."""
+    found = dict(re.findall(r"^\s*(\S+) => (/\S+)", run(["ldd", str(binary)]).stdout, re.M))
+    paths = {}
+    for soname in elf_needed(binary):
+        assert soname in found, f"ldd {binary} does not find {soname}"
+        path = found[soname]
+        # With merged /usr, dpkg may know /usr/lib/... for a library ldd shows in /lib/...
+        paths[soname] = {path, os.path.realpath(path), "/usr" + path if path.startswith("/lib") else path}
+    owners = {}
+    q = run(["dpkg", "-S", *sorted(set().union(*paths.values()))])  # one query: dpkg -S is slow
+    for line in q.stdout.splitlines():
+        package, _, path = line.partition(": ")
+        owners[path.strip()] = package.split(":")[0].strip()
+    packages = set()
+    for soname, candidates in paths.items():
+        owner = [owners[c] for c in candidates if c in owners]
+        assert owner, f"no Debian package owns {soname} ({sorted(candidates)})"
+        packages.add(owner[0])
+    return packages
+
+
+@pytest.mark.parametrize("target", ["ingress", "worker", "roostctl"])
+def test_runtime_images_have_the_libraries_their_binary_links(target):
+    """The packages owning each NEEDED library of the built binary are installed by the target."""
+    for tool_name in ("readelf", "ldd", "dpkg"):
+        if not shutil.which(tool_name):
+            pytest.fail(f"{tool_name} is needed to read the binaries' libraries", pytrace=False)
+    name = target_binary(target)
+    binary = BUILD / cmake_executables()[name] / name
+    if not binary.is_file():
+        pytest.fail(f"{binary} is not built: run `make build` (or set ROOST_BUILD_DIR)", pytrace=False)
+    needed = debian_packages_of(binary)
+    needed = {p for p in needed if not re.match(r"lib(a|ub|t|l)san\d", p)}  # a sanitizer build's runtime
+    missing = needed - BASE_IMAGE_PACKAGES - apt_packages(target)
+    assert not missing, f"the {target} image lacks {sorted(missing)}, which {name} links"
+
+
+# --- compose ----------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def compose():
+    r = run([tool("roost-compose-check"), str(ROOT / "deploy/compose.yaml")])
+    assert r.returncode == 0, f"deploy/compose.yaml is not a valid Compose file:\n{r.stderr}"
+    return json.loads(r.stdout)
+
+
+def test_compose_services():
+    services = compose()["services"]
+    assert {"mongo", "pool", "ingress"} <= set(services)
+    assert services["mongo"]["image"] == "mongo:7"
+    pool, ingress = services["pool"], services["ingress"]
+    assert pool["command"][0] == "--pool" and int(pool["command"][1]) >= 1
+    # Built from deploy/Dockerfile's targets, from the repository root.
+    for name, svc in services.items():
+        if "build" in svc:
+            assert Path(svc["build"]["context"]).resolve() == ROOT
+            assert Path(svc["build"]["context"], svc["build"]["dockerfile"]).resolve() == ROOT / "deploy/Dockerfile"
+            assert svc["build"]["target"] in dockerfile(), f"{name}: no target {svc['build']['target']}"
+        image = svc["image"].split(":")[0]
+        if image in IMAGE_TARGET:
+            assert IMAGE_TARGET[image] in dockerfile()
+            if "build" in svc:
+                assert svc["build"]["target"] == IMAGE_TARGET[image], name
+    assert pool["build"]["target"] == "worker" and ingress["build"]["target"] == "ingress"
+
+
+def test_compose_wiring():
+    services = compose()["services"]
+    pool, ingress = services["pool"], services["ingress"]
+    penv, ienv = pool["environment"], ingress["environment"]
+    # The ingress publishes 8080, where it listens, on all of the container's addresses.
+    (port,) = ingress["ports"]
+    assert (port["published"], port["target"]) == ("8080", int(ienv["ROOST_HTTP_PORT"]))
+    assert ienv["ROOST_HTTP_HOST"] == "0.0.0.0"
+    # The broker listens on its client and worker ports, and says so.
+    lhost, client_port = tcp_url(penv["ROOST_POOL_URL"])
+    whost, worker_port = tcp_url(penv["ROOST_WORKER_URL"])
+    assert lhost == whost == "0.0.0.0"
+    assert {str(client_port), str(worker_port)} <= set(pool.get("expose", []))
+    # Everybody else dials those ports by the pool's service name.
+    assert tcp_url(ienv["ROOST_POOL_URL"]) == ("pool", client_port)
+    for name, svc in services.items():
+        env = svc.get("environment") or {}
+        if name != "pool":
+            if "ROOST_POOL_URL" in env:
+                assert tcp_url(env["ROOST_POOL_URL"]) == ("pool", client_port), name
+            if "ROOST_WORKER_URL" in env:
+                assert tcp_url(env["ROOST_WORKER_URL"]) == ("pool", worker_port), name
+        if "ROOST_MONGODB_URI" in env:
+            hosts = urlsplit(env["ROOST_MONGODB_URI"]).netloc.split(",")
+            assert {h.split(":")[0] for h in hosts} == {"mongo"}, name
+        unknown = [n for n in env if n.startswith("ROOST_") and not known_roost_var(n)]
+        assert not unknown, f"{name}: no Roost program reads {unknown}"
+    assert "ROOST_MONGODB_URI" in penv
+
+
+def test_compose_start_order_is_health_gated():
+    services = compose()["services"]
+    assert services["pool"]["depends_on"]["mongo"]["condition"] == "service_healthy"
+    assert services["ingress"]["depends_on"]["pool"]["condition"] == "service_healthy"
+    for name, svc in services.items():
+        for dep, how in (svc.get("depends_on") or {}).items():
+            if how["condition"] == "service_healthy":
+                test = (services[dep].get("healthcheck") or {}).get("test")
+                assert test and test[0] in ("CMD", "CMD-SHELL"), f"{name} waits for {dep}, which has no healthcheck"
+                if test[0] == "CMD" and services[dep]["image"].split(":")[0] in IMAGE_TARGET:
+                    target = IMAGE_TARGET[services[dep]["image"].split(":")[0]]
+                    assert test[1] in image_programs(target), f"{dep}'s healthcheck runs {test[1]}"
+
+
+# --- deploy/roost-probe -----------------------------------------------------------
+
+PROBE = ROOT / "deploy/roost-probe"
+
+
+def probe(*args, **env):
+    full = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
+    full.update({k: str(v) for k, v in env.items()})
+    return subprocess.run([str(PROBE), *args], env=full, capture_output=True, text=True, timeout=20).returncode
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/healthz" else 503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_probe_http():
+    assert os.access(PROBE, os.X_OK), "deploy/roost-probe must be executable"
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        assert probe("http", "/healthz", ROOST_HTTP_PORT=port, ROOST_HTTP_HOST="0.0.0.0") == 0
+        assert probe("http", "/readyz", ROOST_HTTP_PORT=port) != 0
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert probe("http", "/healthz", ROOST_HTTP_PORT=port) != 0  # nothing listens any more
+
+
+def test_probe_listening_and_dialing():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        url = f"tcp://127.0.0.1:{port}"
+        assert probe("listening", url) == 0
+        assert probe("dialing", url) != 0  # listening is not a connection
+        with socket.create_connection(("127.0.0.1", port)):
+            peer, _ = listener.accept()
+            with peer:
+                assert probe("dialing", url) == 0
+                assert probe("dialing", ROOST_WORKER_URL=url) == 0
+        closed = free_port()
+        assert probe("listening", f"tcp://127.0.0.1:{closed}") != 0
+        assert probe("dialing", f"tcp://roost-pool:{closed}") != 0
+    assert probe("listening", "tcp://no-port") != 0
+    assert probe("nonsense") == 2
+
+
+def test_probe_worker_mode_follows_the_command_line():
+    """`roost-probe worker` checks the broker's port with --pool, the connection without."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        url = f"tcp://0.0.0.0:{port}"
+        sleeper = [sys.executable, "-c", "import time; time.sleep(30)"]
+        broker = subprocess.Popen(sleeper + ["--pool", "1"])
+        worker = subprocess.Popen(sleeper)
+        try:
+            assert probe("worker", ROOST_PROBE_PID=broker.pid, ROOST_POOL_URL=url) == 0
+            assert probe("worker", ROOST_PROBE_PID=worker.pid, ROOST_WORKER_URL=url) != 0
+            with socket.create_connection(("127.0.0.1", port)):
+                peer, _ = listener.accept()
+                with peer:
+                    assert probe("worker", ROOST_PROBE_PID=worker.pid, ROOST_WORKER_URL=url) == 0
+        finally:
+            for p in (broker, worker):
+                p.kill()
+                p.wait(5)
