@@ -17,6 +17,8 @@ import requests
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("ROOST_BUILD_DIR", os.path.join(ROOT, "build"))
 TOOLS = os.environ.get("ROOST_TOOLS_DIR", os.path.expanduser("~/.cache/roost/bin"))
+# Set by ctest for the ASan/UBSan build: any sanitizer report fails the test.
+SANITIZED = os.environ.get("ROOST_SANITIZED") == "1"
 
 
 def free_port():
@@ -83,6 +85,11 @@ class Stack:
                 e["ROOST_POOL_URL_" + service.upper()] = client_url
         if self.pools:
             e["ROOST_POOL_URL"] = next(iter(self.pools.values()))[1]  # sys ops
+        if SANITIZED:
+            # Every process writes its sanitizer reports here; stop() fails on any.
+            e["ASAN_OPTIONS"] = f"detect_leaks=1:log_path={self.dir}/asan"
+            e["LSAN_OPTIONS"] = f"suppressions={os.path.join(ROOT, 'tests', 'lsan.supp')}"
+            e["UBSAN_OPTIONS"] = f"print_stacktrace=1:log_path={self.dir}/ubsan"
         e.update(self.extra_env)
         return e
 
@@ -149,6 +156,10 @@ class Stack:
             self.stop_process(name)
         for name in list(self.procs):
             self.stop_process(name)
+        if SANITIZED:
+            reports = [f for f in os.listdir(self.dir) if f.startswith(("asan.", "ubsan."))]
+            text = "".join(open(os.path.join(self.dir, f), errors="replace").read() for f in reports)
+            assert not reports, f"sanitizer reports in {self.dir}:\n{text[:4000]}"
 
     def worker_pids(self, pool_name="pool"):
         """A pool's child worker processes, read from /proc."""
