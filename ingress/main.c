@@ -38,6 +38,7 @@ typedef struct {
     h2o_accept_ctx_t accept;
     h2o_multithread_receiver_t replies; /* completed calls, posted by nng threads */
     pthread_t tid;
+    pthread_barrier_t *ready; /* passed once the loop listens */
 } ingress_loop_t;
 
 /* One REQ socket per distinct pool URL; services that share a URL share it. */
@@ -654,6 +655,23 @@ static void *
 ingress_loop_run(void *arg)
 {
     ingress_loop_t *loop = arg;
+
+    /* Everything of a loop is made on its own thread: h2o 2.2.5 recycles
+     * socket buffers through per-thread pools without locks, so a loop
+     * whose sockets were made on another thread corrupts that thread's pool
+     * (seen as crashes under load with two loops). */
+    h2o_context_init(&loop->ctx, h2o_evloop_create(), &app.config);
+    loop->accept.ctx = &loop->ctx;
+    loop->accept.hosts = app.config.hosts;
+    h2o_multithread_register_receiver(loop->ctx.queue, &loop->replies, ingress_on_replies);
+    int fd = ingress_listen_fd();
+    if (fd < 0)
+        exit(1);
+    h2o_socket_t *sock = h2o_evloop_socket_create(loop->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    sock->data = loop;
+    h2o_socket_read_start(sock, ingress_on_accept);
+    pthread_barrier_wait(loop->ready);
+
     while (h2o_evloop_run(loop->ctx.loop, INT32_MAX) == 0)
         ;
     return NULL;
@@ -748,21 +766,13 @@ main(int argc, char **argv)
     handler->on_req = ingress_on_req;
 
     ingress_loop_t *loops = calloc((size_t)threads, sizeof(*loops));
+    pthread_barrier_t ready; /* every loop listens before we say so */
+    pthread_barrier_init(&ready, NULL, (unsigned)threads + 1);
     for (int i = 0; i < threads; i++) {
-        ingress_loop_t *loop = &loops[i];
-        h2o_context_init(&loop->ctx, h2o_evloop_create(), &app.config);
-        loop->accept.ctx = &loop->ctx;
-        loop->accept.hosts = app.config.hosts;
-        h2o_multithread_register_receiver(loop->ctx.queue, &loop->replies, ingress_on_replies);
-        int fd = ingress_listen_fd();
-        if (fd < 0)
-            return 1;
-        h2o_socket_t *sock = h2o_evloop_socket_create(loop->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-        sock->data = loop;
-        h2o_socket_read_start(sock, ingress_on_accept);
-    }
-    for (int i = 0; i < threads; i++)
+        loops[i].ready = &ready;
         pthread_create(&loops[i].tid, NULL, ingress_loop_run, &loops[i]);
+    }
+    pthread_barrier_wait(&ready);
     log_info("listening on http://%s:%d with %d loops, %zu worker pool(s)", app.host, app.port, threads, app.npools);
 
     sigwait(&stop, &sig);

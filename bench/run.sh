@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# `make bench`: measures, in one run on one machine, what each layer of Roost
+# costs. Starts its own stack (embedded database, `roost-worker --pool 2`,
+# ingress) on free loopback ports in a temporary directory, creates one user,
+# then runs four workloads for the same duration and concurrency:
+#
+#   static      wrk GET /healthz          h2o answers from the ingress itself
+#   nng ping    wrk GET /ping             ingress -> nng -> pool -> worker -> back, no database
+#   user by id  wrk GET /api/v1/users/ID  the whole path, ending in one find by _id
+#   direct C    bench/direct_read         the same find, straight to the database from C
+#
+# and prints one markdown table (also written to BUILD/bench/results.md).
+# Every process it starts it stops by pid; the temporary directory is removed.
+#
+#   bench/run.sh [BUILD_DIR]
+#   BENCH_SECONDS=10 BENCH_CONNECTIONS=32 BENCH_WARMUP_SECONDS=2 bench/run.sh build
+set -euo pipefail
+export LC_ALL=C
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD="$(cd "${1:-build}" && pwd)"
+DURATION="${BENCH_SECONDS:-10}"
+CONNECTIONS="${BENCH_CONNECTIONS:-32}"
+WARMUP="${BENCH_WARMUP_SECONDS:-2}"
+WRK_THREADS=2
+WORKERS=2
+TOOLS="${ROOST_TOOLS_DIR:-$HOME/.cache/roost/bin}"
+
+say() { echo "[bench] $*" >&2; }
+die() { echo "[bench] error: $*" >&2; exit 1; }
+
+for v in DURATION CONNECTIONS WARMUP; do
+  [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
+done
+(( DURATION >= 1 )) || die "BENCH_SECONDS must be at least 1"
+(( CONNECTIONS >= WRK_THREADS )) || die "BENCH_CONNECTIONS must be at least $WRK_THREADS"
+command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+command -v curl >/dev/null || die "curl is not installed"
+for b in ingress/roost-ingress workers/roost-worker; do
+  [ -x "$BUILD/$b" ] || die "$BUILD/$b is missing: build first (make build)"
+done
+[ -x "$TOOLS/roost-embedded-db" ] || die "$TOOLS/roost-embedded-db is missing: run scripts/setup.sh"
+
+RESULTS="$BUILD/bench/results.md"
+rm -f "$RESULTS" # a failed run must not leave an older table behind
+
+# --- the direct C client, built apart from the product ----------------------
+DIRECT="$BUILD/bench/direct_read"
+if [ ! -x "$DIRECT" ] || [ "$ROOT/bench/direct_read.c" -nt "$DIRECT" ]; then
+  say "building $DIRECT"
+  mkdir -p "$BUILD/bench"
+  # shellcheck disable=SC2046
+  nice gcc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread -o "$DIRECT.tmp" "$ROOT/bench/direct_read.c" \
+    $(pkg-config --cflags --libs libmongoc-1.0)
+  mv "$DIRECT.tmp" "$DIRECT"
+fi
+
+# --- processes and clean-up ----------------------------------------------------
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/roost-bench-XXXXXX")"
+pids=()        # servers, in start order
+worker_pids=() # the pool's children, seen while it ran
+client_pid=""  # the wrk / direct_read running now
+cleaned=0
+cleanup() {
+  (( cleaned )) && return 0
+  cleaned=1
+  if [ -n "$client_pid" ]; then kill -TERM "$client_pid" 2>/dev/null || true; wait "$client_pid" 2>/dev/null || true; fi
+  local i pid
+  for ((i=${#pids[@]}-1; i>=0; i--)); do
+    pid=${pids[i]}
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  # The pool stops its workers (and they die with it), but never leave one behind.
+  for pid in "${worker_pids[@]}"; do
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "roost-worker" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+
+show_logs() {
+  local f
+  for f in "$TMP"/*.log; do [ -f "$f" ] && { echo "--- $f (last lines)" >&2; tail -n 20 "$f" >&2; }; done
+}
+fail() { show_logs; die "$*"; }
+
+# Free loopback ports, below the ephemeral range so no client socket takes them meanwhile.
+taken=" "
+free_port() { # VAR: sets VAR to a port nothing listens on and no other VAR got
+  local p
+  for _ in $(seq 200); do
+    p=$(( 20000 + RANDOM % 12000 ))
+    [[ "$taken" == *" $p "* ]] && continue
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then taken+="$p "; printf -v "$1" '%s' "$p"; return 0; fi
+  done
+  die "no free port found"
+}
+wait_port() { # port seconds what
+  for _ in $(seq $(( $2 * 10 ))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  fail "$3 does not listen on 127.0.0.1:$1 after $2 s"
+}
+pool_children() { cat "/proc/${pids[1]}/task/${pids[1]}/children" 2>/dev/null || true; }
+
+free_port DB_PORT; free_port HTTP_PORT; free_port POOL_PORT; free_port WORKER_PORT
+# One pool for every service: per-service pool URLs from the caller's environment would leave this stack.
+while read -r v; do unset "$v"; done < <(compgen -e | grep '^ROOST_POOL_URL_' || true)
+export ROOST_MONGODB_URI="mongodb://127.0.0.1:$DB_PORT"
+export ROOST_HTTP_HOST=127.0.0.1 ROOST_HTTP_PORT="$HTTP_PORT"
+export ROOST_POOL_URL="tcp://127.0.0.1:$POOL_PORT" ROOST_WORKER_URL="tcp://127.0.0.1:$WORKER_PORT"
+export ROOST_DB_PREFIX="bench$$_${RANDOM}_"
+export ROOST_WORKERS="$WORKERS" ROOST_DATA_DIR="$TMP"
+BASE="http://127.0.0.1:$HTTP_PORT"
+
+say "temporary directory $TMP, database prefix $ROOST_DB_PREFIX"
+say "starting the embedded database on 127.0.0.1:$DB_PORT"
+"$TOOLS/roost-embedded-db" -listen-addr "127.0.0.1:$DB_PORT" -data-dir "$TMP/db" >"$TMP/db.log" 2>&1 &
+pids+=($!)
+wait_port "$DB_PORT" 30 "the embedded database"
+say "starting roost-worker --pool $WORKERS"
+"$BUILD/workers/roost-worker" --pool "$WORKERS" >"$TMP/pool.log" 2>&1 &
+pids+=($!)
+say "starting the ingress on $BASE"
+"$BUILD/ingress/roost-ingress" >"$TMP/ingress.log" 2>&1 &
+pids+=($!)
+wait_port "$HTTP_PORT" 10 "the ingress"
+
+ready=0
+for _ in $(seq 150); do
+  if curl -fsS -m 2 "$BASE/readyz" >/dev/null 2>&1; then ready=1; break; fi
+  sleep 0.2
+done
+(( ready )) || fail "GET /readyz did not answer 200 within 30 s"
+read -r -a worker_pids <<<"$(pool_children)"
+(( ${#worker_pids[@]} == WORKERS )) || fail "the pool has ${#worker_pids[@]} workers, expected $WORKERS"
+
+# --- one user -------------------------------------------------------------------
+code=$(curl -sS -m 10 -o "$TMP/create.body" -D "$TMP/create.headers" -w '%{http_code}' -XPOST "$BASE/api/v1/users" \
+  -H 'Content-Type: application/json' \
+  -d '{"username":"benchuser","password":"correct horse","first_name":"Ada","last_name":"Lovelace","birth_date":"1990-12-10"}') \
+  || fail "POST /api/v1/users failed"
+[ "$code" = 201 ] || fail "POST /api/v1/users answered $code: $(cat "$TMP/create.body")"
+USER_ID=$(tr -d '\r' <"$TMP/create.headers" | sed -n 's|^[Ll]ocation: .*/api/v1/users/\([0-9][0-9]*\)$|\1|p')
+[ -n "$USER_ID" ] || fail "no user id in the Location header: $(cat "$TMP/create.headers")"
+code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "$BASE/api/v1/users/$USER_ID") || fail "GET /api/v1/users/$USER_ID failed"
+[ "$code" = 200 ] || fail "GET /api/v1/users/$USER_ID answered $code"
+say "user $USER_ID created in ${ROOST_DB_PREFIX}users.users"
+
+# --- the runs -------------------------------------------------------------------
+# Clients run in the background so that a signal reaches the trap at once;
+# `timeout` bounds each one whatever happens.
+run_client() { # outfile seconds argv...
+  local out=$1 secs=$2; shift 2
+  timeout -k 5 $(( secs + 30 )) "$@" >"$out" 2>&1 &
+  client_pid=$!
+  local rc=0
+  wait "$client_pid" || rc=$?
+  client_pid=""
+  return "$rc"
+}
+# A server that died during a row makes the whole table meaningless: stop there.
+check_alive() { # row
+  local names=(database pool ingress) i
+  for i in 0 1 2; do
+    if ! kill -0 "${pids[i]}" 2>/dev/null; then
+      local rc=0; wait "${pids[i]}" 2>/dev/null || rc=$?
+      fail "the ${names[i]} (pid ${pids[i]}) died during '$1' (exit status $rc$( ((rc > 128)) && echo ", signal $((rc - 128))"))"
+    fi
+  done
+}
+wrk_run() { # name path
+  local name=$1 url="$BASE$2"
+  if (( WARMUP > 0 )); then
+    run_client "$TMP/warmup.out" "$WARMUP" wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${WARMUP}s" --timeout 10s "$url" \
+      || { check_alive "$name (warm-up)"; fail "wrk warm-up of $name failed: $(cat "$TMP/warmup.out")"; }
+    check_alive "$name (warm-up)"
+  fi
+  say "$name: wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s $url"
+  run_client "$TMP/$name.out" "$DURATION" wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --timeout 10s \
+    --latency -s "$ROOT/bench/report.lua" "$url" || { check_alive "$name"; fail "wrk $name failed: $(cat "$TMP/$name.out")"; }
+  cat "$TMP/$name.out" >&2
+  check_alive "$name"
+  grep -q '^WRK_RESULT ' "$TMP/$name.out" || fail "no WRK_RESULT line from wrk $name"
+}
+direct_run() {
+  if (( WARMUP > 0 )); then
+    run_client "$TMP/warmup.out" "$WARMUP" "$DIRECT" "$ROOST_MONGODB_URI" "${ROOST_DB_PREFIX}users" "$USER_ID" \
+      "$CONNECTIONS" "$WARMUP" || { check_alive "direct (warm-up)"; fail "direct_read warm-up failed: $(cat "$TMP/warmup.out")"; }
+  fi
+  say "direct: $DIRECT $ROOST_MONGODB_URI ${ROOST_DB_PREFIX}users $USER_ID $CONNECTIONS $DURATION"
+  # A non-zero status with a result line means some reads failed: shown in the errors column.
+  run_client "$TMP/direct.out" "$DURATION" "$DIRECT" "$ROOST_MONGODB_URI" "${ROOST_DB_PREFIX}users" "$USER_ID" \
+    "$CONNECTIONS" "$DURATION" || true
+  cat "$TMP/direct.out" >&2
+  check_alive direct
+  grep -q '^direct_read ' "$TMP/direct.out" || fail "direct_read failed: $(cat "$TMP/direct.out")"
+}
+
+wrk_run static /healthz
+wrk_run ping /ping
+wrk_run user "/api/v1/users/$USER_ID"
+direct_run
+
+# --- peak memory, while everything still runs --------------------------------
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+read -r -a end_workers <<<"$(pool_children)"
+RSS_INGRESS=$(hwm_kib "${pids[2]}")
+RSS_POOL=$(hwm_kib "${pids[1]}")
+RSS_DB=$(hwm_kib "${pids[0]}")
+RSS_WORKERS=()
+for pid in "${end_workers[@]}"; do RSS_WORKERS+=("$(hwm_kib "$pid")"); done
+restarts=""
+if [ "${end_workers[*]}" != "${worker_pids[*]}" ]; then
+  restarts="warning: the pool's workers changed during the run (${worker_pids[*]} -> ${end_workers[*]}); a worker died"
+  worker_pids+=("${end_workers[@]}")
+fi
+
+LOOPS=$(sed -n 's/.*listening on .* with \([0-9][0-9]*\) loops.*/\1/p' "$TMP/ingress.log" | tail -n 1)
+REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$ROOT" diff-index --quiet HEAD -- 2>/dev/null || REV="$REV + uncommitted changes"
+
+# --- the table ------------------------------------------------------------------
+field() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" "$1" | tail -n 1; }
+declare -A RPS P50 P99 ERR
+for name in static ping user; do
+  f="$TMP/$name.out"
+  RPS[$name]=$(field "$f" rps)
+  P50[$name]=$(awk -v u="$(field "$f" p50_us)" 'BEGIN{printf "%.3f", u/1000}')
+  P99[$name]=$(awk -v u="$(field "$f" p99_us)" 'BEGIN{printf "%.3f", u/1000}')
+  sock=$(( $(field "$f" connect) + $(field "$f" read) + $(field "$f" write) + $(field "$f" timeout) ))
+  non2xx=$(field "$f" status)
+  if (( sock == 0 && non2xx == 0 )); then ERR[$name]=0; else
+    ERR[$name]="socket $sock (connect $(field "$f" connect), read $(field "$f" read), write $(field "$f" write), timeout $(field "$f" timeout)), non-2xx/3xx $non2xx"
+  fi
+done
+RPS[direct]=$(field "$TMP/direct.out" rps)
+P50[direct]=$(field "$TMP/direct.out" p50_ms)
+P99[direct]=$(field "$TMP/direct.out" p99_ms)
+ERR[direct]=$(field "$TMP/direct.out" errors)
+[ "${ERR[direct]}" = 0 ] || ERR[direct]="${ERR[direct]} failed reads"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else printf "n/a" }'; }
+mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
+sum_kib=$(( RSS_INGRESS + RSS_POOL ))
+workers_txt=""
+for k in "${RSS_WORKERS[@]}"; do sum_kib=$(( sum_kib + k )); workers_txt+="${workers_txt:+ + }$(mib "$k")"; done
+
+{
+  echo "| workload | req/s | p50 ms | p99 ms | errors | req/s ÷ static | req/s ÷ direct C |"
+  echo "| --- | ---: | ---: | ---: | --- | ---: | ---: |"
+  for row in "static:static (GET /healthz)" "ping:nng ping (GET /ping)" "user:user by id (GET /api/v1/users/$USER_ID)" \
+             "direct:direct C (find by _id)"; do
+    k=${row%%:*}; label=${row#*:}
+    printf '| %s | %.0f | %s | %s | %s | %s | %s |\n' "$label" "${RPS[$k]}" "${P50[$k]}" "${P99[$k]}" "${ERR[$k]}" \
+      "$(ratio "${RPS[$k]}" "${RPS[static]}")" "$(ratio "${RPS[$k]}" "${RPS[direct]}")"
+  done
+  echo
+  echo "Peak RSS (VmHWM) ingress + pool + workers: $(mib "$sum_kib") MiB" \
+       "(ingress $(mib "$RSS_INGRESS"), pool $(mib "$RSS_POOL"), workers $workers_txt);" \
+       "embedded database $(mib "$RSS_DB") MiB, not in the sum."
+  echo "$(nproc) cores (nproc), shared by the load generator and the stack; wrk $WRK_THREADS threads," \
+       "$CONNECTIONS connections; direct C $CONNECTIONS threads; ${DURATION} s per row after a ${WARMUP} s warm-up;" \
+       "ingress ${LOOPS:-?} h2o loops, $WORKERS workers; database roost-embedded-db (FerretDB, SQLite) on loopback;" \
+       "source $REV."
+  [ -z "$restarts" ] || echo "$restarts"
+} >"$TMP/results.md"
+mkdir -p "$BUILD/bench"
+cp "$TMP/results.md" "$RESULTS"
+echo
+cat "$RESULTS"
+say "written to $RESULTS"
