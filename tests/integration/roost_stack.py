@@ -88,7 +88,7 @@ class Stack:
         if SANITIZED:
             # Every process writes its sanitizer reports here; stop() fails on any.
             e["ASAN_OPTIONS"] = f"detect_leaks=1:log_path={self.dir}/asan"
-            e["LSAN_OPTIONS"] = f"suppressions={os.path.join(ROOT, 'tests', 'lsan.supp')}"
+            e["LSAN_OPTIONS"] = f"print_suppressions=0:suppressions={os.path.join(ROOT, 'tests', 'lsan.supp')}"
             e["UBSAN_OPTIONS"] = f"print_stacktrace=1:log_path={self.dir}/ubsan"
         e.update(self.extra_env)
         return e
