@@ -115,6 +115,74 @@ svc_ensure_index(mongoc_client_t *mongo, const char *service, const char *collec
     return ok;
 }
 
+bool
+svc_ensure_indexes(mongoc_client_t *mongo, const char *service, const svc_index_t *indexes, size_t count,
+                   bson_error_t *error)
+{
+    for (size_t i = 0; i < count; i++) {
+        bson_t keys = BSON_INITIALIZER;
+        BSON_APPEND_INT32(&keys, indexes[i].key1, indexes[i].dir1);
+        if (indexes[i].key2 != NULL)
+            BSON_APPEND_INT32(&keys, indexes[i].key2, indexes[i].dir2);
+        bool ok = svc_ensure_index(mongo, service, indexes[i].collection, &keys, indexes[i].name, indexes[i].unique,
+                                   error);
+        bson_destroy(&keys);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool
+svc_find_one(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, bool *found, bson_error_t *error)
+{
+    bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+    const bson_t *doc;
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    *found = mongoc_cursor_next(cursor, &doc);
+    if (*found) {
+        bson_destroy(out);
+        bson_copy_to(doc, out);
+    }
+    bool ok = !mongoc_cursor_error(cursor, error);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+    return ok;
+}
+
+void
+svc_reply_page(svc_call_t *call, mongoc_cursor_t *cursor, svc_render_fn render, const svc_page_t *page)
+{
+    bson_t body = BSON_INITIALIZER, items;
+    bson_error_t error;
+    const bson_t *doc;
+    uint32_t i = 0;
+
+    if (page->result)
+        BSON_APPEND_BOOL(&body, "result", true);
+    BSON_APPEND_ARRAY_BEGIN(&body, page->items_key, &items);
+    while (mongoc_cursor_next(cursor, &doc)) {
+        char key[16];
+        bson_t out;
+        snprintf(key, sizeof(key), "%u", i++);
+        render(doc, &out);
+        BSON_APPEND_DOCUMENT(&items, key, &out);
+        bson_destroy(&out);
+    }
+    bson_append_array_end(&body, &items);
+    if (page->total >= 0) {
+        BSON_APPEND_INT64(&body, "page", page->page);
+        BSON_APPEND_INT64(&body, "per_page", page->per_page);
+        BSON_APPEND_INT64(&body, "total", page->total);
+    }
+    if (mongoc_cursor_error(cursor, &error))
+        svc_fail_db(call, &error);
+    else
+        svc_reply(call, 200, &body);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(&body);
+}
+
 int64_t
 svc_now_us(void)
 {

@@ -89,6 +89,44 @@ bool svc_ensure_index(mongoc_client_t *mongo, const char *service, const char *c
  */
 bool svc_ask(const char *op, const bson_t *request, bson_t *reply, bson_error_t *error);
 
+/*
+ * Finds the one document matching `filter`. `out` must be initialised on
+ * entry; it is replaced by the document when *found. False (error set)
+ * only when the database failed.
+ */
+bool svc_find_one(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, bool *found, bson_error_t *error);
+
+/* Renders a stored document into its public shape (out uninitialised on entry). */
+typedef void (*svc_render_fn)(const bson_t *doc, bson_t *out);
+
+/* What a list reply holds besides its items. */
+typedef struct {
+    const char *items_key; /* "items", or the classic contract's "users" / "listings" */
+    bool result;           /* the classic contract's leading "result": true */
+    int64_t page, per_page, total; /* appended after the items when total >= 0 */
+} svc_page_t;
+
+/*
+ * Replies 200 with every document of `cursor` rendered under
+ * page->items_key, or the database's error. Destroys the cursor.
+ */
+void svc_reply_page(svc_call_t *call, mongoc_cursor_t *cursor, svc_render_fn render, const svc_page_t *page);
+
+/* An index a service needs: one or two ascending/descending keys. */
+typedef struct {
+    const char *collection;
+    const char *name;
+    const char *key1;
+    int dir1;
+    const char *key2; /* NULL for a single-key index */
+    int dir2;
+    bool unique;
+} svc_index_t;
+
+/* svc_ensure_index for each of `count` indexes of `service`; stops at the first failure. */
+bool svc_ensure_indexes(mongoc_client_t *mongo, const char *service, const svc_index_t *indexes, size_t count,
+                        bson_error_t *error);
+
 /* Microseconds since the epoch, UTC. */
 int64_t svc_now_us(void);
 

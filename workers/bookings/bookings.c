@@ -63,21 +63,6 @@ bookings_reply_doc(svc_call_t *call, int status, const bson_t *doc)
     bson_destroy(&out);
 }
 
-static bool
-bookings_find_one(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, bool *found, bson_error_t *error)
-{
-    bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
-    const bson_t *doc;
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    *found = mongoc_cursor_next(cursor, &doc);
-    if (*found)
-        bson_copy_to(doc, out);
-    bool ok = !mongoc_cursor_error(cursor, error);
-    mongoc_cursor_destroy(cursor);
-    bson_destroy(opts);
-    return ok;
-}
-
 /*
  * Asks the properties service for property `id`: its owner in *owner.
  * Replies itself and returns false on 404, on an unreachable service, or
@@ -221,7 +206,7 @@ bookings_create(svc_call_t *call)
     /* A repeat of this request resumes or answers as the first did. */
     bson_t *by_key = BCON_NEW("rid", BCON_UTF8(call->key));
     bool found;
-    bool ok = bookings_find_one(bookings, by_key, &existing, &found, &error);
+    bool ok = svc_find_one(bookings, by_key, &existing, &found, &error);
     bson_destroy(by_key);
     if (!ok) {
         svc_fail_db(call, &error);
@@ -277,7 +262,7 @@ bookings_create(svc_call_t *call)
     ok = mongoc_collection_update_one(bookings, by_id, confirm, NULL, NULL, &error);
     bson_destroy(confirm);
     if (ok)
-        ok = bookings_find_one(bookings, by_id, &existing, &found, &error) && found;
+        ok = svc_find_one(bookings, by_id, &existing, &found, &error) && found;
     bson_destroy(by_id);
     if (!ok)
         svc_fail_db(call, &error);
@@ -393,7 +378,7 @@ bookings_load_visible(svc_call_t *call, mongoc_collection_t *bookings, bson_t *d
     }
     ferr_destroy(&errors);
     bson_t *filter = BCON_NEW("_id", BCON_INT64(id));
-    bool ok = bookings_find_one(bookings, filter, doc, &found, &error);
+    bool ok = svc_find_one(bookings, filter, doc, &found, &error);
     bson_destroy(filter);
     if (!ok) {
         svc_fail_db(call, &error);
@@ -454,7 +439,7 @@ bookings_cancel(svc_call_t *call)
     }
     bson_t *mine = BCON_NEW("booking_id", BCON_INT64(id));
     bool ok = mongoc_collection_delete_many(nights, mine, NULL, NULL, &error) &&
-              bookings_find_one(bookings, by_id, &updated, &found, &error);
+              svc_find_one(bookings, by_id, &updated, &found, &error);
     bson_destroy(mine);
     bson_destroy(by_id);
     if (!ok)
@@ -478,7 +463,6 @@ bookings_reply_page(svc_call_t *call, bson_t *filter)
     bson_iter_t it;
     bson_error_t error;
     int64_t page, per_page, total;
-    const bson_t *doc;
     mongoc_collection_t *bookings = svc_collection(call->mongo, "bookings", "bookings");
 
     ferr_init(&errors);
@@ -508,28 +492,8 @@ bookings_reply_page(svc_call_t *call, bson_t *filter)
     }
     bson_t *opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "skip",
                             BCON_INT64((page - 1) * per_page), "limit", BCON_INT64(per_page));
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(bookings, filter, opts, NULL);
-    bson_t body = BSON_INITIALIZER, items;
-    BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
-    uint32_t i = 0;
-    while (mongoc_cursor_next(cursor, &doc)) {
-        char key[16];
-        bson_t out;
-        snprintf(key, sizeof(key), "%u", i++);
-        bookings_render(doc, &out);
-        BSON_APPEND_DOCUMENT(&items, key, &out);
-        bson_destroy(&out);
-    }
-    bson_append_array_end(&body, &items);
-    BSON_APPEND_INT64(&body, "page", page);
-    BSON_APPEND_INT64(&body, "per_page", per_page);
-    BSON_APPEND_INT64(&body, "total", total);
-    if (mongoc_cursor_error(cursor, &error))
-        svc_fail_db(call, &error);
-    else
-        svc_reply(call, 200, &body);
-    bson_destroy(&body);
-    mongoc_cursor_destroy(cursor);
+    svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
+    svc_reply_page(call, mongoc_collection_find_with_opts(bookings, filter, opts, NULL), bookings_render, &paging);
     bson_destroy(opts);
 done:
     ferr_destroy(&errors);
@@ -575,28 +539,14 @@ bookings_for_property(svc_call_t *call)
 static bool
 bookings_prepare(mongoc_client_t *mongo, bson_error_t *error)
 {
-    static const struct {
-        const char *collection, *field, *field2, *name;
-        bool unique;
-    } indexes[] = {
-        {"bookings", "rid", NULL, "rid_unique", true},
-        {"bookings", "guest_id", "created_at", "guest_created", false},
-        {"bookings", "property_id", "created_at", "property_created", false},
-        {"nights", "property_id", "day", "property_day", false},
-        {"nights", "booking_id", NULL, "booking_id", false},
+    static const svc_index_t indexes[] = {
+        {"bookings", "rid_unique", "rid", 1, NULL, 0, true},
+        {"bookings", "guest_created", "guest_id", 1, "created_at", -1, false},
+        {"bookings", "property_created", "property_id", 1, "created_at", -1, false},
+        {"nights", "property_day", "property_id", 1, "day", 1, false},
+        {"nights", "booking_id", "booking_id", 1, NULL, 0, false},
     };
-    for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
-        bson_t keys = BSON_INITIALIZER;
-        BSON_APPEND_INT32(&keys, indexes[i].field, 1);
-        if (indexes[i].field2 != NULL)
-            BSON_APPEND_INT32(&keys, indexes[i].field2, strcmp(indexes[i].field2, "created_at") == 0 ? -1 : 1);
-        bool ok = svc_ensure_index(mongo, "bookings", indexes[i].collection, &keys, indexes[i].name,
-                                   indexes[i].unique, error);
-        bson_destroy(&keys);
-        if (!ok)
-            return false;
-    }
-    return true;
+    return svc_ensure_indexes(mongo, "bookings", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
 }
 
 static const svc_op_t bookings_ops[] = {

@@ -56,30 +56,9 @@ listings_classic_list(svc_call_t *call)
 {
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
     mongoc_cursor_t *cursor;
-    const bson_t *doc;
-    bson_error_t error;
-
-    if (classic_page(call, coll, &cursor)) {
-        bson_t body = BSON_INITIALIZER, list;
-        uint32_t i = 0;
-        BSON_APPEND_BOOL(&body, "result", true);
-        BSON_APPEND_ARRAY_BEGIN(&body, "listings", &list);
-        while (mongoc_cursor_next(cursor, &doc)) {
-            char key[16];
-            bson_t out;
-            snprintf(key, sizeof(key), "%u", i++);
-            listings_render_classic(doc, &out);
-            BSON_APPEND_DOCUMENT(&list, key, &out);
-            bson_destroy(&out);
-        }
-        bson_append_array_end(&body, &list);
-        if (mongoc_cursor_error(cursor, &error))
-            svc_fail_db(call, &error);
-        else
-            svc_reply(call, 200, &body);
-        bson_destroy(&body);
-        mongoc_cursor_destroy(cursor);
-    }
+    svc_page_t paging = {.items_key = "listings", .result = true, .total = -1};
+    if (classic_page(call, coll, &cursor))
+        svc_reply_page(call, cursor, listings_render_classic, &paging);
     mongoc_collection_destroy(coll);
 }
 

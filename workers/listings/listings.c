@@ -44,21 +44,6 @@ listings_filter_live(bson_t *filter)
     bson_append_document_end(filter, &cond);
 }
 
-static bool
-listings_find_one(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, bool *found, bson_error_t *error)
-{
-    bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
-    const bson_t *doc;
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    *found = mongoc_cursor_next(cursor, &doc);
-    if (*found)
-        bson_copy_to(doc, out);
-    bool ok = !mongoc_cursor_error(cursor, error);
-    mongoc_cursor_destroy(cursor);
-    bson_destroy(opts);
-    return ok;
-}
-
 bool
 listings_insert(svc_call_t *call, const listings_new_t *l, bson_t *stored, bson_error_t *error)
 {
@@ -88,7 +73,7 @@ listings_insert(svc_call_t *call, const listings_new_t *l, bson_t *stored, bson_
         bool found;
         bson_t *by_rid = BCON_NEW("rid", BCON_UTF8(call->key));
         bson_init(stored);
-        ok = listings_find_one(coll, by_rid, stored, &found, error) && found;
+        ok = svc_find_one(coll, by_rid, stored, &found, error) && found;
         bson_destroy(by_rid);
         if (!ok)
             bson_destroy(stored);
@@ -217,7 +202,7 @@ listings_load(svc_call_t *call, mongoc_collection_t *coll, int64_t *id, bson_t *
     }
     ferr_destroy(&errors);
     bson_t *filter = BCON_NEW("_id", BCON_INT64(*id));
-    ok = listings_find_one(coll, filter, doc, &found, &error);
+    ok = svc_find_one(coll, filter, doc, &found, &error);
     bson_destroy(filter);
     if (!ok) {
         svc_fail_db(call, &error);
@@ -322,7 +307,7 @@ listings_change(svc_call_t *call, bool delete)
     bool found;
     bson_destroy(&doc);
     bson_init(&doc);
-    ok = listings_find_one(coll, by_id, &doc, &found, &error);
+    ok = svc_find_one(coll, by_id, &doc, &found, &error);
     bson_destroy(by_id);
     if (!ok || !found) {
         svc_fail(call, 404, "not_found", "no listing has id %lld", (long long)id);
@@ -391,8 +376,7 @@ listings_list(svc_call_t *call)
     bson_iter_t it;
     bson_error_t error;
     const char *s;
-    const bson_t *doc;
-    bson_t filter = BSON_INITIALIZER, body = BSON_INITIALIZER, items;
+    bson_t filter = BSON_INITIALIZER;
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
 
     ferr_init(&errors);
@@ -433,53 +417,26 @@ listings_list(svc_call_t *call)
     }
     bson_t *opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "skip",
                             BCON_INT64((page - 1) * per_page), "limit", BCON_INT64(per_page));
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
-    BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
-    uint32_t i = 0;
-    while (mongoc_cursor_next(cursor, &doc)) {
-        char key[16];
-        bson_t out;
-        snprintf(key, sizeof(key), "%u", i++);
-        listings_render(doc, &out);
-        BSON_APPEND_DOCUMENT(&items, key, &out);
-        bson_destroy(&out);
-    }
-    bson_append_array_end(&body, &items);
-    BSON_APPEND_INT64(&body, "page", page);
-    BSON_APPEND_INT64(&body, "per_page", per_page);
-    BSON_APPEND_INT64(&body, "total", total);
-    if (mongoc_cursor_error(cursor, &error))
-        svc_fail_db(call, &error);
-    else
-        svc_reply(call, 200, &body);
-    mongoc_cursor_destroy(cursor);
+    svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
+    svc_reply_page(call, mongoc_collection_find_with_opts(coll, &filter, opts, NULL), listings_render, &paging);
     bson_destroy(opts);
 done:
     ferr_destroy(&errors);
     bson_destroy(&filter);
-    bson_destroy(&body);
     mongoc_collection_destroy(coll);
 }
 
 static bool
 listings_prepare(mongoc_client_t *mongo, bson_error_t *error)
 {
-    static const struct {
-        const char *field, *name;
-        int dir;
-        bool unique;
-    } indexes[] = {
-        {"rid", "rid_unique", 1, true},  {"created_at", "created_at", -1, false}, {"user_id", "user_id", 1, false},
-        {"price", "price", 1, false},    {"property_id", "property_id", 1, false},
+    static const svc_index_t indexes[] = {
+        {"listings", "rid_unique", "rid", 1, NULL, 0, true},
+        {"listings", "created_at", "created_at", -1, NULL, 0, false},
+        {"listings", "user_id", "user_id", 1, NULL, 0, false},
+        {"listings", "price", "price", 1, NULL, 0, false},
+        {"listings", "property_id", "property_id", 1, NULL, 0, false},
     };
-    for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
-        bson_t *keys = BCON_NEW(indexes[i].field, BCON_INT32(indexes[i].dir));
-        bool ok = svc_ensure_index(mongo, "listings", "listings", keys, indexes[i].name, indexes[i].unique, error);
-        bson_destroy(keys);
-        if (!ok)
-            return false;
-    }
-    return true;
+    return svc_ensure_indexes(mongo, "listings", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
 }
 
 static const svc_op_t listings_ops[] = {

@@ -32,17 +32,8 @@ static bool
 props_load(mongoc_collection_t *coll, int64_t id, bson_t *out, bool *found, bson_error_t *error)
 {
     bson_t *filter = BCON_NEW("_id", BCON_INT64(id));
-    bson_t opts = BSON_INITIALIZER;
-    const bson_t *doc;
-    BSON_APPEND_INT64(&opts, "limit", 1);
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, &opts, NULL);
-    *found = mongoc_cursor_next(cursor, &doc);
-    if (*found)
-        bson_copy_to(doc, out);
-    bool ok = !mongoc_cursor_error(cursor, error);
-    mongoc_cursor_destroy(cursor);
+    bool ok = svc_find_one(coll, filter, out, found, error);
     bson_destroy(filter);
-    bson_destroy(&opts);
     return ok;
 }
 
@@ -181,7 +172,6 @@ props_edit(svc_call_t *call, int status, props_change_fn change)
     for (int attempt = 0; attempt < PROPS_EDIT_ATTEMPTS; attempt++) {
         bson_t current = BSON_INITIALIZER, changes, next;
         bool found;
-        bson_destroy(&current);
         if (!props_load(coll, id, &current, &found, &error)) {
             svc_fail_db(call, &error);
             goto done;

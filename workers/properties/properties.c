@@ -36,19 +36,19 @@ props_get(svc_call_t *call)
         goto done;
     }
     bson_t *filter = BCON_NEW("_id", BCON_INT64(id), "deleted_at", "{", "$exists", BCON_BOOL(false), "}");
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
-    const bson_t *doc;
-    if (mongoc_cursor_next(cursor, &doc)) {
+    bson_t doc = BSON_INITIALIZER;
+    bool found;
+    if (!svc_find_one(coll, filter, &doc, &found, &error)) {
+        svc_fail_db(call, &error);
+    } else if (!found) {
+        svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
+    } else {
         bson_t out;
-        props_render(doc, &out);
+        props_render(&doc, &out);
         svc_reply(call, 200, &out);
         bson_destroy(&out);
-    } else if (mongoc_cursor_error(cursor, &error)) {
-        svc_fail_db(call, &error);
-    } else {
-        svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
     }
-    mongoc_cursor_destroy(cursor);
+    bson_destroy(&doc);
     bson_destroy(filter);
 done:
     ferr_destroy(&errors);
@@ -69,10 +69,8 @@ props_list(svc_call_t *call)
     int64_t page, per_page, total, min_rooms, max_rooms, owner_id = 0;
     bson_error_t error;
     bson_iter_t it;
-    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, body = BSON_INITIALIZER, items, sort, cond;
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, cond;
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
-    mongoc_cursor_t *cursor = NULL;
-    const bson_t *doc;
     const char *sort_field = "_id", *s;
     int sort_dir = 1;
 
@@ -142,33 +140,12 @@ props_list(svc_call_t *call)
     bson_append_document_end(&opts, &sort);
     BSON_APPEND_INT64(&opts, "skip", (page - 1) * per_page);
     BSON_APPEND_INT64(&opts, "limit", per_page);
-    cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-    BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
-    uint32_t i = 0;
-    while (mongoc_cursor_next(cursor, &doc)) {
-        char key[16];
-        bson_t rendered;
-        snprintf(key, sizeof(key), "%u", i++);
-        props_render(doc, &rendered);
-        BSON_APPEND_DOCUMENT(&items, key, &rendered);
-        bson_destroy(&rendered);
-    }
-    bson_append_array_end(&body, &items);
-    if (mongoc_cursor_error(cursor, &error)) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
-    BSON_APPEND_INT64(&body, "page", page);
-    BSON_APPEND_INT64(&body, "per_page", per_page);
-    BSON_APPEND_INT64(&body, "total", total);
-    svc_reply(call, 200, &body);
+    svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
+    svc_reply_page(call, mongoc_collection_find_with_opts(coll, &filter, &opts, NULL), props_render, &paging);
 done:
-    if (cursor != NULL)
-        mongoc_cursor_destroy(cursor);
     ferr_destroy(&errors);
     bson_destroy(&filter);
     bson_destroy(&opts);
-    bson_destroy(&body);
     mongoc_collection_destroy(coll);
 }
 
@@ -322,22 +299,16 @@ props_ids(svc_call_t *call)
 static bool
 props_prepare(mongoc_client_t *mongo, bson_error_t *error)
 {
-    static const struct {
-        const char *field, *name;
-        int dir;
-        bool unique;
-    } indexes[] = {
-        {"rid", "rid_unique", 1, true},   {"city_key", "city_key", 1, false},   {"type", "type", 1, false},
-        {"owner_id", "owner_id", 1, false}, {"room_count", "room_count", 1, false}, {"created_at", "created_at", -1, false},
+    static const svc_index_t indexes[] = {
+        {"properties", "rid_unique", "rid", 1, NULL, 0, true},
+        {"properties", "city_key", "city_key", 1, NULL, 0, false},
+        {"properties", "type", "type", 1, NULL, 0, false},
+        {"properties", "owner_id", "owner_id", 1, NULL, 0, false},
+        {"properties", "room_count", "room_count", 1, NULL, 0, false},
+        {"properties", "created_at", "created_at", -1, NULL, 0, false},
+        {"changes", "property_version", "property_id", 1, "version", 1, false},
     };
-    for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
-        bson_t *keys = BCON_NEW(indexes[i].field, BCON_INT32(indexes[i].dir));
-        bool ok = svc_ensure_index(mongo, "properties", "properties", keys, indexes[i].name, indexes[i].unique, error);
-        bson_destroy(keys);
-        if (!ok)
-            return false;
-    }
-    return true;
+    return svc_ensure_indexes(mongo, "properties", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
 }
 
 static const svc_op_t props_ops[] = {

@@ -119,9 +119,7 @@ users_classic_list(svc_call_t *call)
     static const char *const params[] = {"page_num", "page_size", NULL};
     ferr_t errors;
     int64_t page_num, page_size;
-    bson_error_t error;
-    const bson_t *doc;
-    bson_t filter = BSON_INITIALIZER, body = BSON_INITIALIZER, list;
+    bson_t filter = BSON_INITIALIZER;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
 
     ferr_init(&errors);
@@ -133,29 +131,12 @@ users_classic_list(svc_call_t *call)
     }
     bson_t *opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "skip",
                             BCON_INT64((page_num - 1) * page_size), "limit", BCON_INT64(page_size));
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(users, &filter, opts, NULL);
-    BSON_APPEND_BOOL(&body, "result", true);
-    BSON_APPEND_ARRAY_BEGIN(&body, "users", &list);
-    uint32_t i = 0;
-    while (mongoc_cursor_next(cursor, &doc)) {
-        char key[16];
-        bson_t user;
-        snprintf(key, sizeof(key), "%u", i++);
-        classic_render(doc, &user);
-        BSON_APPEND_DOCUMENT(&list, key, &user);
-        bson_destroy(&user);
-    }
-    bson_append_array_end(&body, &list);
-    if (mongoc_cursor_error(cursor, &error))
-        svc_fail_db(call, &error);
-    else
-        svc_reply(call, 200, &body);
-    mongoc_cursor_destroy(cursor);
+    svc_page_t paging = {.items_key = "users", .result = true, .total = -1};
+    svc_reply_page(call, mongoc_collection_find_with_opts(users, &filter, opts, NULL), classic_render, &paging);
     bson_destroy(opts);
 done:
     ferr_destroy(&errors);
     bson_destroy(&filter);
-    bson_destroy(&body);
     mongoc_collection_destroy(users);
 }
 

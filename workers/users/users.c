@@ -24,19 +24,7 @@ users_render(const bson_t *doc, bson_t *out)
 bool
 users_find_one(mongoc_collection_t *users, const bson_t *filter, bson_t *out, bool *found, bson_error_t *error)
 {
-    bson_t opts = BSON_INITIALIZER;
-    const bson_t *doc;
-    BSON_APPEND_INT64(&opts, "limit", 1);
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(users, filter, &opts, NULL);
-    *found = mongoc_cursor_next(cursor, &doc);
-    if (*found) {
-        bson_destroy(out);
-        bson_copy_to(doc, out);
-    }
-    bool ok = !mongoc_cursor_error(cursor, error);
-    mongoc_cursor_destroy(cursor);
-    bson_destroy(&opts);
-    return ok;
+    return svc_find_one(users, filter, out, found, error);
 }
 
 int
@@ -167,10 +155,8 @@ users_list(svc_call_t *call)
     int64_t page, per_page, total;
     bson_error_t error;
     bson_iter_t it;
-    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, body = BSON_INITIALIZER, items, sort;
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
-    mongoc_cursor_t *cursor = NULL;
-    const bson_t *doc;
     const char *sort_field = "_id";
     int sort_dir = 1;
 
@@ -232,34 +218,12 @@ users_list(svc_call_t *call)
     bson_append_document_end(&opts, &sort);
     BSON_APPEND_INT64(&opts, "skip", (page - 1) * per_page);
     BSON_APPEND_INT64(&opts, "limit", per_page);
-    cursor = mongoc_collection_find_with_opts(users, &filter, &opts, NULL);
-
-    BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
-    uint32_t i = 0;
-    while (mongoc_cursor_next(cursor, &doc)) {
-        char key[16];
-        bson_t rendered;
-        snprintf(key, sizeof(key), "%u", i++);
-        users_render(doc, &rendered);
-        BSON_APPEND_DOCUMENT(&items, key, &rendered);
-        bson_destroy(&rendered);
-    }
-    bson_append_array_end(&body, &items);
-    if (mongoc_cursor_error(cursor, &error)) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
-    BSON_APPEND_INT64(&body, "page", page);
-    BSON_APPEND_INT64(&body, "per_page", per_page);
-    BSON_APPEND_INT64(&body, "total", total);
-    svc_reply(call, 200, &body);
+    svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
+    svc_reply_page(call, mongoc_collection_find_with_opts(users, &filter, &opts, NULL), users_render, &paging);
 done:
-    if (cursor != NULL)
-        mongoc_cursor_destroy(cursor);
     ferr_destroy(&errors);
     bson_destroy(&filter);
     bson_destroy(&opts);
-    bson_destroy(&body);
     mongoc_collection_destroy(users);
 }
 
@@ -267,25 +231,14 @@ done:
 static bool
 users_prepare(mongoc_client_t *mongo, bson_error_t *error)
 {
-    static const struct {
-        const char *field, *name;
-        int dir;
-        bool unique;
-    } indexes[] = {
-        {"username_key", "username_key_unique", 1, true},
-        {"rid", "rid_unique", 1, true},
-        {"created_at", "created_at", -1, false},
-        {"last_name", "last_name", 1, false},
-        {"place_id", "place_id", 1, false},
+    static const svc_index_t indexes[] = {
+        {"users", "username_key_unique", "username_key", 1, NULL, 0, true},
+        {"users", "rid_unique", "rid", 1, NULL, 0, true},
+        {"users", "created_at", "created_at", -1, NULL, 0, false},
+        {"users", "last_name", "last_name", 1, NULL, 0, false},
+        {"users", "place_id", "place_id", 1, NULL, 0, false},
     };
-    for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
-        bson_t *keys = BCON_NEW(indexes[i].field, BCON_INT32(indexes[i].dir));
-        bool ok = svc_ensure_index(mongo, "users", "users", keys, indexes[i].name, indexes[i].unique, error);
-        bson_destroy(keys);
-        if (!ok)
-            return false;
-    }
-    return true;
+    return svc_ensure_indexes(mongo, "users", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
 }
 
 static const svc_op_t users_ops[] = {
