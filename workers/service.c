@@ -151,6 +151,18 @@ svc_find_one(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, bool 
 }
 
 void
+svc_render_fields(const bson_t *doc, const char *const *fields, bson_t *out)
+{
+    bson_iter_t it;
+    bson_init(out);
+    if (bson_iter_init_find(&it, doc, "_id"))
+        BSON_APPEND_INT64(out, "id", bson_iter_as_int64(&it));
+    for (; *fields != NULL; fields++)
+        if (bson_iter_init_find(&it, doc, *fields))
+            bson_append_iter(out, *fields, -1, &it);
+}
+
+void
 svc_reply_page(svc_call_t *call, mongoc_cursor_t *cursor, svc_render_fn render, const svc_page_t *page)
 {
     bson_t body = BSON_INITIALIZER, items;

@@ -99,6 +99,10 @@ bool svc_find_one(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, 
 /* Renders a stored document into its public shape (out uninitialised on entry). */
 typedef void (*svc_render_fn)(const bson_t *doc, bson_t *out);
 
+/* The usual public shape: "id" from _id, then each of the NULL-terminated
+ * `fields` the document has, in that order. */
+void svc_render_fields(const bson_t *doc, const char *const *fields, bson_t *out);
+
 /* What a list reply holds besides its items. */
 typedef struct {
     const char *items_key; /* "items", or the classic contract's "users" / "listings" */

@@ -205,3 +205,31 @@ v_classic_paging(const bson_t *query, ferr_t *errors, int64_t *page_num, int64_t
         ferr_add(errors, "page_size", "invalid page_size");
     return errors->count == before;
 }
+
+bool
+v_order_by(const bson_t *query, const v_order_t *orders, size_t count, ferr_t *e, const char **field, int *dir)
+{
+    bson_iter_t it;
+    *field = "_id";
+    *dir = 1;
+    if (!bson_iter_init_find(&it, query, "order_by"))
+        return true;
+    const char *o = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+    if (o[0] == '-') {
+        *dir = -1;
+        o++;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(o, orders[i].name) == 0) {
+            *field = orders[i].field;
+            return true;
+        }
+    }
+    char names[256];
+    size_t n = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < count && n < sizeof(names); i++)
+        n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "", orders[i].name);
+    ferr_add(e, "order_by", "must be one of %s, optionally with a leading '-'", names);
+    return false;
+}

@@ -54,6 +54,19 @@ bool v_id(const bson_t *doc, const char *key, ferr_t *e, int64_t *out);
 bool v_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min, int64_t max, ferr_t *e,
                  int64_t *out);
 
+/* One accepted value of order_by: its name and the stored field it sorts. */
+typedef struct {
+    const char *name;
+    const char *field;
+} v_order_t;
+
+/*
+ * Parses query.order_by, one of the names of `orders` with an optional
+ * leading '-' for descending, into the field to sort and its direction.
+ * Absent: "_id", ascending. Otherwise adds an error listing the names.
+ */
+bool v_order_by(const bson_t *query, const v_order_t *orders, size_t count, ferr_t *e, const char **field, int *dir);
+
 /*
  * The classic contract's paging: page_num >= 1 (default 1) and
  * 1 <= page_size <= 100 (default 10), with its messages "invalid page_num"

@@ -46,12 +46,7 @@ bookings_render(const bson_t *doc, bson_t *out)
 {
     static const char *const fields[] = {"property_id", "guest_id",   "check_in",   "check_out",    "nights",
                                          "status",      "created_at", "updated_at", "cancelled_at", NULL};
-    bson_iter_t it;
-    bson_init(out);
-    BSON_APPEND_INT64(out, "id", bookings_int(doc, "_id"));
-    for (const char *const *f = fields; *f != NULL; f++)
-        if (bson_iter_init_find(&it, doc, *f))
-            bson_append_iter(out, *f, -1, &it);
+    svc_render_fields(doc, fields, out);
 }
 
 static void

@@ -13,26 +13,14 @@ listings_render(const bson_t *doc, bson_t *out)
 {
     static const char *const fields[] = {"user_id", "property_id", "listing_type", "price",
                                          "created_at", "updated_at", NULL};
-    bson_iter_t it;
-    bson_init(out);
-    if (bson_iter_init_find(&it, doc, "_id"))
-        BSON_APPEND_INT64(out, "id", bson_iter_as_int64(&it));
-    for (const char *const *f = fields; *f != NULL; f++)
-        if (bson_iter_init_find(&it, doc, *f))
-            bson_append_iter(out, *f, -1, &it);
+    svc_render_fields(doc, fields, out);
 }
 
 void
 listings_render_classic(const bson_t *doc, bson_t *out)
 {
     static const char *const fields[] = {"user_id", "listing_type", "price", "created_at", "updated_at", NULL};
-    bson_iter_t it;
-    bson_init(out);
-    if (bson_iter_init_find(&it, doc, "_id"))
-        BSON_APPEND_INT64(out, "id", bson_iter_as_int64(&it));
-    for (const char *const *f = fields; *f != NULL; f++)
-        if (bson_iter_init_find(&it, doc, *f))
-            bson_append_iter(out, *f, -1, &it);
+    svc_render_fields(doc, fields, out);
 }
 
 void

@@ -13,13 +13,7 @@ props_render(const bson_t *doc, bson_t *out)
     static const char *const public_fields[] = {"name",     "description", "type",       "city",
                                                 "address",  "rooms",       "room_count", "owner_id",
                                                 "version",  "created_at",  "updated_at", NULL};
-    bson_iter_t it;
-    bson_init(out);
-    if (bson_iter_init_find(&it, doc, "_id"))
-        BSON_APPEND_INT64(out, "id", bson_iter_as_int64(&it));
-    for (const char *const *f = public_fields; *f != NULL; f++)
-        if (bson_iter_init_find(&it, doc, *f))
-            bson_append_iter(out, *f, -1, &it);
+    svc_render_fields(doc, public_fields, out);
 }
 
 static void
@@ -60,9 +54,7 @@ props_list(svc_call_t *call)
 {
     static const char *const params[] = {"page", "per_page", "order_by", "city", "type", "owner_id",
                                          "min_rooms", "max_rooms", NULL};
-    static const struct {
-        const char *name, *field;
-    } orders[] = {{"id", "_id"},           {"name", "name"},          {"city", "city_key"},
+    static const v_order_t orders[] = {{"id", "_id"},           {"name", "name"},          {"city", "city_key"},
                   {"created_at", "created_at"}, {"updated_at", "updated_at"}, {"room_count", "room_count"}};
     const bson_t *query = &call->req->query;
     ferr_t errors;
@@ -71,8 +63,8 @@ props_list(svc_call_t *call)
     bson_iter_t it;
     bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, cond;
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
-    const char *sort_field = "_id", *s;
-    int sort_dir = 1;
+    const char *sort_field, *s;
+    int sort_dir;
 
     ferr_init(&errors);
     v_known_fields(query, params, &errors);
@@ -84,22 +76,7 @@ props_list(svc_call_t *call)
         ferr_add(&errors, "min_rooms", "must not be greater than max_rooms");
     if (bson_has_field(query, "owner_id"))
         v_id(query, "owner_id", &errors, &owner_id);
-    if (bson_iter_init_find(&it, query, "order_by")) {
-        const char *o = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
-        bool known = false;
-        if (o[0] == '-') {
-            sort_dir = -1;
-            o++;
-        }
-        for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++)
-            if (strcmp(o, orders[i].name) == 0) {
-                sort_field = orders[i].field;
-                known = true;
-            }
-        if (!known)
-            ferr_add(&errors, "order_by",
-                     "must be one of id, name, city, created_at, updated_at, room_count, optionally with a leading '-'");
-    }
+    v_order_by(query, orders, sizeof(orders) / sizeof(orders[0]), &errors, &sort_field, &sort_dir);
     BSON_APPEND_DOCUMENT_BEGIN(&filter, "deleted_at", &cond);
     BSON_APPEND_BOOL(&cond, "$exists", false);
     bson_append_document_end(&filter, &cond);

@@ -12,13 +12,7 @@ users_render(const bson_t *doc, bson_t *out)
 {
     static const char *const public_fields[] = {"username",   "email",    "first_name", "last_name",  "name",
                                                 "birth_date", "place_id", "created_at", "updated_at", NULL};
-    bson_iter_t it;
-    bson_init(out);
-    if (bson_iter_init_find(&it, doc, "_id"))
-        BSON_APPEND_INT64(out, "id", bson_iter_as_int64(&it));
-    for (const char *const *f = public_fields; *f != NULL; f++)
-        if (bson_iter_init_find(&it, doc, *f))
-            bson_append_iter(out, *f, -1, &it);
+    svc_render_fields(doc, public_fields, out);
 }
 
 bool
@@ -147,9 +141,8 @@ static void
 users_list(svc_call_t *call)
 {
     static const char *const list_params[] = {"page", "per_page", "order_by", "username", "id", NULL};
-    static const struct {
-        const char *name, *field;
-    } orders[] = {{"id", "_id"}, {"username", "username_key"}, {"created_at", "created_at"}, {"last_name", "last_name"}};
+    static const v_order_t orders[] = {
+        {"id", "_id"}, {"username", "username_key"}, {"created_at", "created_at"}, {"last_name", "last_name"}};
     const bson_t *query = &call->req->query;
     ferr_t errors;
     int64_t page, per_page, total;
@@ -157,28 +150,14 @@ users_list(svc_call_t *call)
     bson_iter_t it;
     bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
-    const char *sort_field = "_id";
-    int sort_dir = 1;
+    const char *sort_field;
+    int sort_dir;
 
     ferr_init(&errors);
     v_known_fields(query, list_params, &errors);
     v_query_int(query, "page", 1, 1, 1000000, &errors, &page);
     v_query_int(query, "per_page", USERS_PER_PAGE_DEFAULT, 1, USERS_PER_PAGE_MAX, &errors, &per_page);
-    if (bson_iter_init_find(&it, query, "order_by")) {
-        const char *o = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
-        bool known = false;
-        if (o[0] == '-') {
-            sort_dir = -1;
-            o++;
-        }
-        for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++)
-            if (strcmp(o, orders[i].name) == 0) {
-                sort_field = orders[i].field;
-                known = true;
-            }
-        if (!known)
-            ferr_add(&errors, "order_by", "must be one of id, username, created_at, last_name, optionally with a leading '-'");
-    }
+    v_order_by(query, orders, sizeof(orders) / sizeof(orders[0]), &errors, &sort_field, &sort_dir);
     if (bson_iter_init_find(&it, query, "username")) {
         const char *term;
         if (v_text(&it, &errors, "username", 1, 64, &term)) {
