@@ -1,0 +1,160 @@
+/* Protocol v1 envelopes: what is built parses back, and every malformed
+ * request is refused with a message instead of being half-understood. */
+#include "roost_test.h"
+
+#include "envelope.h"
+
+static void
+build_and_parse(const char *json, env_request_t *req, bson_t *storage, bool expect_ok)
+{
+    bson_t *doc = roost_test_doc(json);
+    bson_error_t error;
+    bson_copy_to(doc, storage);
+    bson_destroy(doc);
+    bool ok = env_request_parse(bson_get_data(storage), storage->len, req, &error);
+    if (ok != expect_ok)
+        print_error("%s: expected %s, got %s (%s)\n", json, expect_ok ? "ok" : "refusal", ok ? "ok" : "refusal",
+                    ok ? "" : error.message);
+    assert_int_equal(ok, expect_ok);
+}
+
+static void
+envelope_request_roundtrip(void **state)
+{
+    bson_t params = BSON_INITIALIZER, body = BSON_INITIALIZER, env;
+    env_request_t req;
+    bson_error_t error;
+    bson_iter_t it;
+    BSON_APPEND_UTF8(&params, "id", "42");
+    BSON_APPEND_INT32(&body, "price", 10);
+    env_request_parts_t parts = {.op = "users.get", .rid = "abc", .auth_sub = 7, .params = &params, .body = &body,
+                                 .if_match = "\"3\""};
+    env_request_build(&env, &parts);
+    assert_true(env_request_parse(bson_get_data(&env), env.len, &req, &error));
+    assert_string_equal(req.op, "users.get");
+    assert_string_equal(req.rid, "abc");
+    assert_int_equal(req.auth_sub, 7);
+    assert_string_equal(req.if_match, "\"3\"");
+    assert_true(bson_iter_init_find(&it, &req.params, "id"));
+    assert_string_equal(bson_iter_utf8(&it, NULL), "42");
+    assert_true(req.has_body);
+    assert_true(bson_iter_init_find(&it, &req.body, "price"));
+    assert_int_equal(bson_iter_as_int64(&it), 10);
+    assert_true(bson_empty(&req.query));
+    bson_destroy(&env);
+    bson_destroy(&params);
+    bson_destroy(&body);
+}
+
+static void
+envelope_missing_rid_is_generated(void **state)
+{
+    env_request_t req;
+    bson_t storage;
+    build_and_parse("{\"v\": 1, \"op\": \"sys.ping\"}", &req, &storage, true);
+    assert_int_equal(strlen(req.rid), 32);
+    for (size_t i = 0; i < 32; i++)
+        assert_non_null(strchr("0123456789abcdef", req.rid[i]));
+    assert_int_equal(req.auth_sub, 0);
+    assert_false(req.has_body);
+    bson_destroy(&storage);
+}
+
+static void
+envelope_refuses_malformed_requests(void **state)
+{
+    static const char *const bad[] = {
+        "{\"op\": \"sys.ping\"}",                                        /* no v */
+        "{\"v\": 2, \"op\": \"sys.ping\"}",                              /* unknown version */
+        "{\"v\": \"1\", \"op\": \"sys.ping\"}",                          /* v of the wrong type */
+        "{\"v\": 1}",                                                    /* no op */
+        "{\"v\": 1, \"op\": 5}",                                         /* op not a string */
+        "{\"v\": 1, \"op\": \"\"}",                                      /* empty op */
+        "{\"v\": 1, \"op\": \"x\", \"rid\": \"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+        "{\"v\": 1, \"op\": \"x\", \"auth\": {\"sub\": -1}}",            /* negative subject */
+        "{\"v\": 1, \"op\": \"x\", \"auth\": {\"sub\": \"1\"}}",         /* subject as a string */
+        "{\"v\": 1, \"op\": \"x\", \"auth\": 3}",                        /* auth not a document */
+        "{\"v\": 1, \"op\": \"x\", \"params\": [1]}",                    /* params an array */
+        "{\"v\": 1, \"op\": \"x\", \"body\": \"text\"}",                 /* body a string */
+        "{\"v\": 1, \"op\": \"x\", \"if_match\": 3}",                    /* if_match not a string */
+        "{\"v\": 1, \"op\": \"x\", \"extra\": true}",                    /* unknown field */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        env_request_t req;
+        bson_t storage;
+        build_and_parse(bad[i], &req, &storage, false);
+        bson_destroy(&storage);
+    }
+}
+
+static void
+envelope_refuses_bytes_that_are_not_bson(void **state)
+{
+    static const uint8_t garbage[] = {0x05, 0x00, 0x00, 0x00, 0x01, 0x02, 0x03};
+    env_request_t req;
+    bson_error_t error;
+    assert_false(env_request_parse(garbage, sizeof(garbage), &req, &error));
+    assert_false(env_request_parse(garbage, 2, &req, &error));
+}
+
+static void
+envelope_reply_roundtrip(void **state)
+{
+    bson_t body = BSON_INITIALIZER, fields = BSON_INITIALIZER, item, reply;
+    env_reply_t parsed;
+    bson_error_t error;
+    bson_iter_t it;
+
+    BSON_APPEND_INT64(&body, "id", 5);
+    env_reply_ok(&reply, "r1", 201, &body);
+    ASSERT_STATUS(&reply, 201);
+    assert_true(env_reply_parse(bson_get_data(&reply), reply.len, &parsed, &error));
+    assert_int_equal(parsed.status, 201);
+    assert_string_equal(parsed.rid, "r1");
+    assert_false(parsed.has_error);
+    assert_true(bson_iter_init_find(&it, &parsed.body, "id"));
+    bson_destroy(&reply);
+
+    BSON_APPEND_DOCUMENT_BEGIN(&fields, "0", &item);
+    BSON_APPEND_UTF8(&item, "field", "username");
+    BSON_APPEND_UTF8(&item, "message", "is required");
+    bson_append_document_end(&fields, &item);
+    env_reply_error(&reply, "r2", 400, "validation_failed", "bad", &fields);
+    ASSERT_STATUS(&reply, 400);
+    assert_true(env_reply_parse(bson_get_data(&reply), reply.len, &parsed, &error));
+    assert_true(parsed.has_error);
+    assert_string_equal(parsed.code, "validation_failed");
+    assert_string_equal(parsed.message, "bad");
+    ASSERT_ERROR_FIELD(&parsed.fields, "username");
+    bson_destroy(&reply);
+    bson_destroy(&body);
+    bson_destroy(&fields);
+}
+
+static void
+envelope_reply_needs_an_http_status(void **state)
+{
+    static const char *const bad[] = {"{\"v\": 1}", "{\"status\": 99}", "{\"status\": 600}", "{\"status\": \"200\"}",
+                                      "{\"status\": 200, \"body\": 3}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        bson_t *doc = roost_test_doc(bad[i]);
+        env_reply_t parsed;
+        bson_error_t error;
+        assert_false(env_reply_parse(bson_get_data(doc), doc->len, &parsed, &error));
+        bson_destroy(doc);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(envelope_request_roundtrip),
+        cmocka_unit_test(envelope_missing_rid_is_generated),
+        cmocka_unit_test(envelope_refuses_malformed_requests),
+        cmocka_unit_test(envelope_refuses_bytes_that_are_not_bson),
+        cmocka_unit_test(envelope_reply_roundtrip),
+        cmocka_unit_test(envelope_reply_needs_an_http_status),
+    };
+    return cmocka_run_group_tests_name("/envelope", tests, NULL, NULL);
+}

@@ -1,0 +1,160 @@
+/* The validators every service shares. */
+#include "roost_test.h"
+
+#include "validate.h"
+
+static void
+validate_dates(void **state)
+{
+    static const char *const good[] = {"2024-02-29", "2000-02-29", "1999-12-31", "1900-01-01", "2023-04-30"};
+    static const char *const bad[] = {"2023-02-29", "1900-02-29", "2024-13-01", "2024-00-10", "2024-04-31",
+                                      "2024-4-01",  "2024-04-01x", "",          "20240401",   "2024/04/01"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_true(v_is_date(good[i]));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(v_is_date(bad[i]));
+}
+
+static void
+validate_text_counts_code_points(void **state)
+{
+    bson_t *doc = roost_test_doc("{\"a\": \"\xc3\xa9\xc3\xa9\xc3\xa9\", \"b\": \"x\\ty\", \"c\": 5, \"d\": \"\"}");
+    bson_iter_t it;
+    ferr_t e;
+    const char *s;
+    ferr_init(&e);
+    bson_iter_init_find(&it, doc, "a");
+    assert_true(v_text(&it, &e, "a", 3, 3, &s));
+    assert_false(v_text(&it, &e, "a", 4, 10, &s));
+    bson_iter_init_find(&it, doc, "b");
+    assert_false(v_text(&it, &e, "b", 1, 10, &s));
+    bson_iter_init_find(&it, doc, "c");
+    assert_false(v_text(&it, &e, "c", 1, 10, &s));
+    bson_iter_init_find(&it, doc, "d");
+    assert_false(v_text(&it, &e, "d", 1, 10, &s));
+    ASSERT_ERROR_FIELD(&e.list, "b");
+    ASSERT_ERROR_FIELD(&e.list, "c");
+    ASSERT_ERROR_FIELD(&e.list, "d");
+    assert_int_equal(e.count, 4);
+    ferr_destroy(&e);
+    bson_destroy(doc);
+}
+
+static void
+validate_known_fields(void **state)
+{
+    static const char *const allowed[] = {"name", "city", NULL};
+    bson_t doc = BSON_INITIALIZER;
+    ferr_t e;
+    BSON_APPEND_UTF8(&doc, "name", "a");
+    BSON_APPEND_UTF8(&doc, "name", "b"); /* repeated */
+    BSON_APPEND_UTF8(&doc, "$where", "1");
+    BSON_APPEND_UTF8(&doc, "is_admin", "1");
+    BSON_APPEND_UTF8(&doc, "city", "x");
+    ferr_init(&e);
+    assert_false(v_known_fields(&doc, allowed, &e));
+    ASSERT_ERROR_FIELD(&e.list, "name");
+    ASSERT_ERROR_FIELD(&e.list, "$where");
+    ASSERT_ERROR_FIELD(&e.list, "is_admin");
+    assert_false(roost_test_has_field(&e.list, "city"));
+    assert_int_equal(e.count, 3);
+    ferr_destroy(&e);
+    bson_destroy(&doc);
+}
+
+static void
+validate_ids(void **state)
+{
+    bson_t *doc = roost_test_doc("{\"i32\": 5, \"i64\": {\"$numberLong\": \"9000000000\"}, \"s\": \"42\", "
+                                 "\"zero\": 0, \"neg\": -1, \"mixed\": \"4x2\", \"empty\": \"\", \"dbl\": 1.5, "
+                                 "\"plus\": \"+3\", \"big\": \"99999999999999999999\"}");
+    ferr_t e;
+    int64_t id;
+    ferr_init(&e);
+    assert_true(v_id(doc, "i32", &e, &id) && id == 5);
+    assert_true(v_id(doc, "i64", &e, &id) && id == 9000000000LL);
+    assert_true(v_id(doc, "s", &e, &id) && id == 42);
+    static const char *const bad[] = {"zero", "neg", "mixed", "empty", "dbl", "plus", "big", "missing"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_false(v_id(doc, bad[i], &e, &id));
+        ASSERT_ERROR_FIELD(&e.list, bad[i]);
+    }
+    ferr_destroy(&e);
+    bson_destroy(doc);
+}
+
+static void
+validate_query_ints(void **state)
+{
+    bson_t *q = roost_test_doc("{\"page\": \"3\", \"per_page\": \"101\", \"x\": \"abc\"}");
+    ferr_t e;
+    int64_t v;
+    ferr_init(&e);
+    assert_true(v_query_int(q, "absent", 10, 1, 100, &e, &v) && v == 10);
+    assert_true(v_query_int(q, "page", 1, 1, 1000, &e, &v) && v == 3);
+    assert_false(v_query_int(q, "per_page", 10, 1, 100, &e, &v));
+    assert_false(v_query_int(q, "x", 1, 1, 100, &e, &v));
+    ASSERT_ERROR_FIELD(&e.list, "per_page");
+    ASSERT_ERROR_FIELD(&e.list, "x");
+    ferr_destroy(&e);
+    bson_destroy(q);
+}
+
+static void
+validate_order_by(void **state)
+{
+    static const v_order_t orders[] = {{"id", "_id"}, {"name", "name_key"}};
+    ferr_t e;
+    const char *field;
+    int dir;
+    ferr_init(&e);
+    bson_t *q = roost_test_doc("{\"order_by\": \"-name\"}");
+    assert_true(v_order_by(q, orders, 2, &e, &field, &dir));
+    assert_string_equal(field, "name_key");
+    assert_int_equal(dir, -1);
+    bson_destroy(q);
+    q = roost_test_doc("{}");
+    assert_true(v_order_by(q, orders, 2, &e, &field, &dir));
+    assert_string_equal(field, "_id");
+    assert_int_equal(dir, 1);
+    bson_destroy(q);
+    q = roost_test_doc("{\"order_by\": \"password_hash\"}");
+    assert_false(v_order_by(q, orders, 2, &e, &field, &dir));
+    ASSERT_ERROR_FIELD(&e.list, "order_by");
+    bson_destroy(q);
+    ferr_destroy(&e);
+}
+
+static void
+validate_classic_paging(void **state)
+{
+    ferr_t e;
+    int64_t num, size;
+    ferr_init(&e);
+    bson_t *q = roost_test_doc("{}");
+    assert_true(v_classic_paging(q, &e, &num, &size));
+    assert_int_equal(num, 1);
+    assert_int_equal(size, 10);
+    bson_destroy(q);
+    q = roost_test_doc("{\"page_num\": \"0\", \"page_size\": \"101\"}");
+    assert_false(v_classic_paging(q, &e, &num, &size));
+    ASSERT_ERROR_FIELD(&e.list, "page_num");
+    ASSERT_ERROR_FIELD(&e.list, "page_size");
+    bson_destroy(q);
+    ferr_destroy(&e);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(validate_dates),
+        cmocka_unit_test(validate_text_counts_code_points),
+        cmocka_unit_test(validate_known_fields),
+        cmocka_unit_test(validate_ids),
+        cmocka_unit_test(validate_query_ints),
+        cmocka_unit_test(validate_order_by),
+        cmocka_unit_test(validate_classic_paging),
+    };
+    return cmocka_run_group_tests_name("/validate", tests, NULL, NULL);
+}
