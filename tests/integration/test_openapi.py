@@ -1,0 +1,18 @@
+"""GET /openapi.json serves exactly the repository's openapi.json, and it is
+a valid OpenAPI 3.1 document. (tests/unit/openapi_test.c checks that it and
+the routing table describe the same routes.)"""
+import json
+import os
+
+import requests
+from openapi_spec_validator import validate
+
+from roost_stack import ROOT
+
+
+def test_served_spec_is_the_repository_file_and_valid(stack):
+    r = requests.get(stack.url("/openapi.json"), timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
+    with open(os.path.join(ROOT, "openapi.json")) as f:
+        assert r.json() == json.load(f)
+    validate(r.json())
