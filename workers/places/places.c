@@ -1,8 +1,290 @@
-/* Places service handlers (to be written). */
+/*
+ * Places service: named places (a name unique case-insensitively, and a
+ * country). The people of a place are users whose place_id points to it;
+ * they live in the users service, so a list with embed=people asks it for
+ * the whole page's people in one nng request (users.by_place), never one
+ * request per place and never by reading its database.
+ *
+ * A place document is {_id, name, name_key (lowercase, unique), country,
+ * created_at, updated_at, rid (the create's idempotency key)}.
+ */
 #include "places.h"
 
+#include <ctype.h>
+#include <nng/nng.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PLACES_PER_PAGE_MAX 100
+
+static void
+places_render(const bson_t *doc, bson_t *out)
+{
+    static const char *const fields[] = {"name", "country", "created_at", "updated_at", NULL};
+    svc_render_fields(doc, fields, out);
+}
+
+static void
+places_key(const char *name, char *out, size_t size)
+{
+    size_t i = 0;
+    for (; name[i] && i + 1 < size; i++)
+        out[i] = (char)tolower((unsigned char)name[i]);
+    out[i] = '\0';
+}
+
+static void
+places_create(svc_call_t *call)
+{
+    static const char *const fields[] = {"name", "country", NULL};
+    const env_request_t *req = call->req;
+    ferr_t errors;
+    bson_iter_t it;
+    bson_error_t error;
+    const char *name = NULL, *country = NULL;
+    char key[512];
+    int64_t id;
+    bson_t doc = BSON_INITIALIZER, existing = BSON_INITIALIZER, out;
+    mongoc_collection_t *places = svc_collection(call->mongo, "places", "places");
+
+    ferr_init(&errors);
+    if (req->auth_sub <= 0) {
+        svc_fail(call, 401, "unauthorized", "creating a place needs an authenticated user");
+        goto done;
+    }
+    v_known_fields(&req->body, fields, &errors);
+    if (!bson_iter_init_find(&it, &req->body, "name"))
+        ferr_add(&errors, "name", "is required");
+    else
+        v_text(&it, &errors, "name", 1, 100, &name);
+    if (!bson_iter_init_find(&it, &req->body, "country"))
+        ferr_add(&errors, "country", "is required");
+    else
+        v_text(&it, &errors, "country", 1, 100, &country);
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    if (!svc_next_id(call->mongo, "places", &id, &error)) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    int64_t now = svc_now_us();
+    places_key(name, key, sizeof(key));
+    BSON_APPEND_INT64(&doc, "_id", id);
+    BSON_APPEND_UTF8(&doc, "name", name);
+    BSON_APPEND_UTF8(&doc, "name_key", key);
+    BSON_APPEND_UTF8(&doc, "country", country);
+    BSON_APPEND_INT64(&doc, "created_at", now);
+    BSON_APPEND_INT64(&doc, "updated_at", now);
+    BSON_APPEND_UTF8(&doc, "rid", call->key);
+    if (mongoc_collection_insert_one(places, &doc, NULL, NULL, &error)) {
+        places_render(&doc, &out);
+        svc_reply(call, 201, &out);
+        bson_destroy(&out);
+        goto done;
+    }
+    if (!svc_is_duplicate(&error)) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    /* The name is taken: by an earlier delivery of this same request, or by another place. */
+    bson_t *by_key = BCON_NEW("name_key", BCON_UTF8(key));
+    bool found;
+    bool ok = svc_find_one(places, by_key, &existing, &found, &error);
+    bson_destroy(by_key);
+    if (!ok) {
+        svc_fail_db(call, &error);
+    } else if (found && bson_iter_init_find(&it, &existing, "rid") && BSON_ITER_HOLDS_UTF8(&it) &&
+               strcmp(bson_iter_utf8(&it, NULL), call->key) == 0) {
+        places_render(&existing, &out);
+        svc_reply(call, 201, &out);
+        bson_destroy(&out);
+    } else {
+        svc_fail(call, 409, "place_name_taken", "a place named '%s' exists already", name);
+    }
+done:
+    ferr_destroy(&errors);
+    bson_destroy(&doc);
+    bson_destroy(&existing);
+    mongoc_collection_destroy(places);
+}
+
+static void
+places_get(svc_call_t *call)
+{
+    ferr_t errors;
+    int64_t id;
+    bson_error_t error;
+    bool found;
+    bson_t doc = BSON_INITIALIZER, out;
+    mongoc_collection_t *places = svc_collection(call->mongo, "places", "places");
+
+    ferr_init(&errors);
+    if (!v_id(&call->req->params, "id", &errors, &id)) {
+        svc_fail_fields(call, &errors);
+    } else {
+        bson_t *filter = BCON_NEW("_id", BCON_INT64(id));
+        if (!svc_find_one(places, filter, &doc, &found, &error)) {
+            svc_fail_db(call, &error);
+        } else if (!found) {
+            svc_fail(call, 404, "not_found", "no place has id %lld", (long long)id);
+        } else {
+            places_render(&doc, &out);
+            svc_reply(call, 200, &out);
+            bson_destroy(&out);
+        }
+        bson_destroy(filter);
+    }
+    ferr_destroy(&errors);
+    bson_destroy(&doc);
+    mongoc_collection_destroy(places);
+}
+
+/* The people array for place `id` in a users.by_place reply, appended to `out`. */
+static void
+places_append_people(bson_t *out, const bson_t *people_reply, int64_t id)
+{
+    bson_iter_t it, items, item, f;
+    if (bson_iter_init(&it, people_reply) && bson_iter_find_descendant(&it, "body.items", &it) &&
+        bson_iter_recurse(&it, &items)) {
+        while (bson_iter_next(&items)) {
+            if (!bson_iter_recurse(&items, &item) || !bson_iter_find(&item, "place_id") ||
+                bson_iter_as_int64(&item) != id)
+                continue;
+            bson_iter_recurse(&items, &f);
+            if (bson_iter_find(&f, "people") && BSON_ITER_HOLDS_ARRAY(&f)) {
+                bson_append_iter(out, "people", -1, &f);
+                return;
+            }
+        }
+    }
+    bson_t empty;
+    BSON_APPEND_ARRAY_BEGIN(out, "people", &empty);
+    bson_append_array_end(out, &empty);
+}
+
+static void
+places_list(svc_call_t *call)
+{
+    static const char *const params[] = {"page", "per_page", "embed", NULL};
+    const bson_t *query = &call->req->query;
+    ferr_t errors;
+    bson_iter_t it;
+    bson_error_t error;
+    int64_t page, per_page, total;
+    bool embed = false;
+    const bson_t *doc;
+    bson_t filter = BSON_INITIALIZER, page_docs = BSON_INITIALIZER, body = BSON_INITIALIZER, items,
+           people = BSON_INITIALIZER;
+    mongoc_collection_t *places = svc_collection(call->mongo, "places", "places");
+    mongoc_cursor_t *cursor = NULL;
+
+    ferr_init(&errors);
+    v_known_fields(query, params, &errors);
+    v_query_int(query, "page", 1, 1, 1000000, &errors, &page);
+    v_query_int(query, "per_page", 10, 1, PLACES_PER_PAGE_MAX, &errors, &per_page);
+    if (bson_iter_init_find(&it, query, "embed")) {
+        embed = BSON_ITER_HOLDS_UTF8(&it) && strcmp(bson_iter_utf8(&it, NULL), "people") == 0;
+        if (!embed)
+            ferr_add(&errors, "embed", "the only embedding is \"people\"");
+    }
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    total = mongoc_collection_count_documents(places, &filter, NULL, NULL, NULL, &error);
+    if (total < 0) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    bson_t *opts = BCON_NEW("sort", "{", "name_key", BCON_INT32(1), "_id", BCON_INT32(1), "}", "skip",
+                            BCON_INT64((page - 1) * per_page), "limit", BCON_INT64(per_page));
+    cursor = mongoc_collection_find_with_opts(places, &filter, opts, NULL);
+    bson_destroy(opts);
+    if (!embed) {
+        svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
+        svc_reply_page(call, cursor, places_render, &paging);
+        cursor = NULL;
+        goto done;
+    }
+    /* The page first, then its people in one request. */
+    bson_t ids;
+    bson_t request = BSON_INITIALIZER, request_body;
+    uint32_t n = 0;
+    BSON_APPEND_DOCUMENT_BEGIN(&request, "body", &request_body);
+    BSON_APPEND_ARRAY_BEGIN(&request_body, "place_ids", &ids);
+    while (mongoc_cursor_next(cursor, &doc)) {
+        char key[16];
+        snprintf(key, sizeof(key), "%u", n++);
+        BSON_APPEND_DOCUMENT(&page_docs, key, doc);
+        if (bson_iter_init_find(&it, doc, "_id"))
+            BSON_APPEND_INT64(&ids, key, bson_iter_as_int64(&it));
+    }
+    bson_append_array_end(&request_body, &ids);
+    bson_append_document_end(&request, &request_body);
+    if (mongoc_cursor_error(cursor, &error)) {
+        bson_destroy(&request);
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    if (n > 0) {
+        bson_destroy(&people);
+        bool ok = svc_ask("users.by_place", &request, &people, &error);
+        if (!ok) {
+            bson_init(&people);
+            bson_destroy(&request);
+            svc_fail(call, 503, error.code == NNG_ECONNREFUSED ? "users_unavailable" : "timeout",
+                     "the users service cannot be reached: %s", error.message);
+            goto done;
+        }
+    }
+    bson_destroy(&request);
+    BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
+    bson_iter_init(&it, &page_docs);
+    while (bson_iter_next(&it)) {
+        bson_t place, rendered;
+        uint32_t len;
+        const uint8_t *data;
+        bson_iter_t id;
+        bson_iter_document(&it, &len, &data);
+        bson_init_static(&place, data, len);
+        places_render(&place, &rendered);
+        bson_iter_init_find(&id, &place, "_id");
+        places_append_people(&rendered, &people, bson_iter_as_int64(&id));
+        BSON_APPEND_DOCUMENT(&items, bson_iter_key(&it), &rendered);
+        bson_destroy(&rendered);
+    }
+    bson_append_array_end(&body, &items);
+    BSON_APPEND_INT64(&body, "page", page);
+    BSON_APPEND_INT64(&body, "per_page", per_page);
+    BSON_APPEND_INT64(&body, "total", total);
+    svc_reply(call, 200, &body);
+done:
+    if (cursor != NULL)
+        mongoc_cursor_destroy(cursor);
+    ferr_destroy(&errors);
+    bson_destroy(&filter);
+    bson_destroy(&page_docs);
+    bson_destroy(&body);
+    bson_destroy(&people);
+    mongoc_collection_destroy(places);
+}
+
+static bool
+places_prepare(mongoc_client_t *mongo, bson_error_t *error)
+{
+    static const svc_index_t indexes[] = {
+        {"places", "name_key_unique", "name_key", 1, NULL, 0, true},
+    };
+    return svc_ensure_indexes(mongo, "places", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
+}
+
 static const svc_op_t places_ops[] = {
+    {"places.create", places_create},
+    {"places.get", places_get},
+    {"places.list", places_list},
     {NULL, NULL},
 };
 
-const svc_service_t places_service = {.name = "places", .ops = places_ops, .prepare = NULL};
+const svc_service_t places_service = {.name = "places", .ops = places_ops, .prepare = places_prepare};

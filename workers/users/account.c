@@ -9,6 +9,7 @@
 #include "users.h"
 #include "token.h"
 
+#include <nng/nng.h>
 #include <sodium.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +19,40 @@ users_hash_password(const char *password, char hash[crypto_pwhash_STRBYTES])
 {
     return crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                              crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
+}
+
+/*
+ * Asks the places service whether place `id` exists. Replies itself and
+ * returns false when it does not (400 on place_id) or cannot be asked (503).
+ */
+static bool
+users_place_exists(svc_call_t *call, int64_t id)
+{
+    bson_t reply;
+    bson_error_t error;
+    bson_iter_t it;
+    bson_t *request = BCON_NEW("params", "{", "id", BCON_INT64(id), "}");
+    bool ok = svc_ask("places.get", request, &reply, &error);
+    bson_destroy(request);
+    if (!ok) {
+        svc_fail(call, 503, error.code == NNG_ECONNREFUSED ? "places_unavailable" : "timeout",
+                 "the places service cannot be reached: %s", error.message);
+        return false;
+    }
+    int status = bson_iter_init_find(&it, &reply, "status") ? (int)bson_iter_as_int64(&it) : 500;
+    bson_destroy(&reply);
+    if (status == 200)
+        return true;
+    if (status == 404) {
+        ferr_t errors;
+        ferr_init(&errors);
+        ferr_add(&errors, "place_id", "no place has id %lld", (long long)id);
+        svc_fail_fields(call, &errors);
+        ferr_destroy(&errors);
+    } else {
+        svc_fail(call, 502, "places_failed", "the places service answered %d", status);
+    }
+    return false;
 }
 
 void
@@ -38,6 +73,8 @@ users_create(svc_call_t *call)
         svc_fail_fields(call, &errors);
         goto done;
     }
+    if (u.place_id > 0 && !users_place_exists(call, u.place_id))
+        goto done;
     users_lower(u.username, username_key, sizeof(username_key));
     if (u.email != NULL) {
         users_lower(u.email, email_key, sizeof(email_key));
@@ -72,6 +109,8 @@ users_create(svc_call_t *call)
     BSON_APPEND_UTF8(&doc, "last_name", u.last_name);
     BSON_APPEND_UTF8(&doc, "name", name);
     BSON_APPEND_UTF8(&doc, "birth_date", u.birth_date);
+    if (u.place_id > 0)
+        BSON_APPEND_INT64(&doc, "place_id", u.place_id);
     BSON_APPEND_INT64(&doc, "created_at", now);
     BSON_APPEND_INT64(&doc, "updated_at", now);
     BSON_APPEND_UTF8(&doc, "rid", call->key);
@@ -271,6 +310,8 @@ users_update(svc_call_t *call)
         goto done;
     }
 
+    if (has_place && !users_place_exists(call, place_id))
+        goto done;
     bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
     bool found;
     bool ok = users_find_one(users, by_id, &doc, &found, &error);

@@ -5,8 +5,8 @@
 #include <ctype.h>
 #include <string.h>
 
-static const char *const users_create_fields[] = {"username",   "password", "first_name", "last_name",
-                                                  "birth_date", "email",    NULL};
+static const char *const users_create_fields[] = {"username", "password", "first_name", "last_name",
+                                                  "birth_date", "email", "place_id", NULL};
 
 void
 users_lower(const char *in, char *out, size_t size)
@@ -134,5 +134,8 @@ users_validate_new(const bson_t *body, ferr_t *e, users_new_t *out)
         users_check_birth_date(&it, e, &out->birth_date);
     if (bson_iter_init_find(&it, body, "email"))
         users_check_email(&it, e, &out->email);
+    if (bson_iter_init_find(&it, body, "place_id") &&
+        (!BSON_ITER_HOLDS_INT(&it) || (out->place_id = bson_iter_as_int64(&it)) <= 0))
+        ferr_add(e, "place_id", "must be a positive integer place id");
     return e->count == before;
 }

@@ -27,6 +27,7 @@ typedef struct {
     const char *last_name;
     const char *birth_date;
     const char *email; /* NULL when not given */
+    int64_t place_id;  /* 0 when not given; its existence is checked with the places service */
 } users_new_t;
 
 /* Checks a registration body field by field. */
