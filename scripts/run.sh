@@ -78,13 +78,23 @@ echo "[run] starting the ingress on http://127.0.0.1:$ROOST_HTTP_PORT"
 "$BUILD/ingress/roost-ingress" &
 pids+=($!)
 
-for _ in $(seq 100); do
-  if curl -fsS "http://127.0.0.1:$ROOST_HTTP_PORT/readyz" >/dev/null 2>&1; then
-    echo "[run] Roost is ready: http://127.0.0.1:$ROOST_HTTP_PORT  (Ctrl-C stops everything)"
-    break
-  fi
+ready=0
+for _ in $(seq 150); do
+  if curl -fsS "http://127.0.0.1:$ROOST_HTTP_PORT/readyz" >/dev/null 2>&1; then ready=1; break; fi
   sleep 0.2
 done
+[ "$ready" = 1 ] || echo "[run] warning: /readyz did not answer 200 within 30 s; see the logs above" >&2
+
+# A newcomer's first start gets data to look at; ROOST_SEED=0 skips it.
+if [ "$ready" = 1 ] && [ "${ROOST_SEED:-1}" != 0 ]; then
+  users=$("$BUILD/tools/roostctl" call users.list '{"query": {"per_page": 1}}' 2>/dev/null |
+          sed -n 's/.*"total" : \([0-9]*\).*/\1/p')
+  if [ "${users:-}" = 0 ]; then
+    echo "[run] the database is empty: seeding it (roostctl seed; ROOST_SEED=0 skips this)"
+    "$BUILD/tools/roostctl" seed --seed "${ROOST_SEED_NUMBER:-1}" || echo "[run] seeding failed; Roost runs anyway" >&2
+  fi
+fi
+echo "[run] Roost is ready: http://127.0.0.1:$ROOST_HTTP_PORT  (Ctrl-C stops everything)"
 
 # Any process that dies takes the others down with it.
 wait -n "${pids[@]}"

@@ -62,7 +62,7 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
 {
     bson_t env, params, query, body, auth;
     bson_iter_t it;
-    char rid[33];
+    char rid[ENV_RID_MAX + 1] = "";
     nng_ctx ctx;
     nng_aio *aio = NULL;
     nng_msg *msg = NULL;
@@ -93,6 +93,8 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
     }
         if (bson_iter_init_find(&it, request, "if_match") && BSON_ITER_HOLDS_UTF8(&it))
             if_match = bson_iter_utf8(&it, NULL);
+        if (bson_iter_init_find(&it, request, "rid") && BSON_ITER_HOLDS_UTF8(&it))
+            bson_strncpy(rid, bson_iter_utf8(&it, NULL), sizeof(rid));
         CLIENT_SUBDOC("params", params)
         CLIENT_SUBDOC("query", query)
         CLIENT_SUBDOC("body", body)
@@ -108,7 +110,8 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
         }
         nng_msleep(10);
     }
-    env_new_rid(rid);
+    if (rid[0] == '\0')
+        env_new_rid(rid);
     env_request_parts_t parts = {.op = op, .rid = rid, .auth_sub = sub, .params = &params, .query = &query, .body = &body,
                                  .if_match = if_match};
     env_request_build(&env, &parts);

@@ -24,9 +24,10 @@ roost_client_t *roost_client_open(const char *url, int timeout_ms, bson_error_t 
 
 /*
  * Sends `op` with the optional parts of `request` (any of the documents
- * "auth", "params", "query", "body" and the string "if_match"; NULL for
- * none) and a fresh request id, and
- * waits for the reply. On success `reply` (uninitialised on entry; the
+ * "auth", "params", "query", "body" and the strings "if_match" and "rid";
+ * NULL for none) and waits for the reply. Without a "rid" the call gets a
+ * fresh one; a caller that sends the same request again with the same rid
+ * gets the first answer instead of a second write. On success `reply` (uninitialised on entry; the
  * caller must bson_destroy it) holds the whole reply envelope, whatever its
  * status. Returns false (reply untouched) when no reply came in time, the
  * reply was not a valid envelope, or the pool has no connection (then at
