@@ -63,6 +63,8 @@ static struct {
     size_t max_body;
     const char *host;
     int port;
+    /* The pages, read once at start; NULL when the web assets are missing. */
+    h2o_iovec_t page_browse, page_docs;
 } app;
 
 /* A request in flight to the pool. Owned by the loop thread except while
@@ -474,6 +476,13 @@ ingress_local(h2o_req_t *req, const char *rid, const route_t *route)
 {
     if (strcmp(route->op, "openapi") == 0) {
         ingress_send(req, 200, "application/json", rid, roost_openapi_json, roost_openapi_json_len);
+    } else if (strncmp(route->op, "page.", 5) == 0) {
+        h2o_iovec_t page = strcmp(route->op, "page.docs") == 0 ? app.page_docs : app.page_browse;
+        if (page.base == NULL)
+            ingress_error(req, false, rid, 503, "pages_missing",
+                          "the web pages are not installed: run make setup (ROOST_WEB_DIR, ROOST_SWAGGER_DIR)", NULL);
+        else
+            ingress_send(req, 200, "text/html; charset=utf-8", rid, page.base, page.len);
     } else {
         const char *ok = "{ \"status\" : \"ok\" }";
         ingress_send(req, 200, "application/json", rid, ok, strlen(ok));
@@ -630,6 +639,54 @@ ingress_on_accept(h2o_socket_t *listener, const char *err)
         h2o_accept(&loop->accept, sock);
 }
 
+/* Reads `dir`/`name` whole; {NULL, 0} (and a warning) when it cannot. */
+static h2o_iovec_t
+ingress_read_page(const char *dir, const char *name)
+{
+    char path[1024];
+    h2o_iovec_t page = {NULL, 0};
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f != NULL && fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        if (size > 0 && size < (1 << 20) && fseek(f, 0, SEEK_SET) == 0) {
+            page.base = malloc((size_t)size);
+            if (page.base != NULL && fread(page.base, 1, (size_t)size, f) == (size_t)size) {
+                page.len = (size_t)size;
+            } else {
+                free(page.base);
+                page.base = NULL;
+            }
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+    if (page.base == NULL)
+        log_warn("cannot read %s: its page answers 503 until it exists (run make setup)", path);
+    return page;
+}
+
+/*
+ * The pages: "/" and "/docs" from memory (routing table rows), their
+ * assets by h2o's file handler. Asset paths are registered before the
+ * catch-all "/", which h2o would otherwise pick for them.
+ */
+static void
+ingress_register_pages(h2o_hostconf_t *host)
+{
+    const char *web = cfg_str("ROOST_WEB_DIR", ROOST_DEFAULT_WEB_DIR);
+    const char *swagger = cfg_str("ROOST_SWAGGER_DIR", ROOST_DEFAULT_SWAGGER_DIR);
+    char dir[1024];
+    app.page_browse = ingress_read_page(web, "index.html");
+    app.page_docs = ingress_read_page(web, "docs.html");
+    snprintf(dir, sizeof(dir), "%s/static", web);
+    h2o_file_register(h2o_config_register_path(host, "/static", 0), h2o_strdup(NULL, dir, SIZE_MAX).base, NULL, NULL,
+                      0);
+    h2o_file_register(h2o_config_register_path(host, "/docs/assets", 0), swagger, NULL, NULL, 0);
+    if (access(swagger, R_OK) != 0)
+        log_warn("%s is missing: /docs has no Swagger UI until it exists (run make setup)", swagger);
+}
+
 static int
 ingress_listen_fd(void)
 {
@@ -761,6 +818,7 @@ main(int argc, char **argv)
     /* h2o itself refuses absurd bodies; ours (a problem+json 413) covers the rest. */
     app.config.max_request_entity_size = app.max_body * 4;
     h2o_hostconf_t *host = h2o_config_register_host(&app.config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    ingress_register_pages(host);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
     handler->on_req = ingress_on_req;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Roost needs to build, run and test, idempotently:
 # Debian packages (as root or through sudo), the Python test tools in
-# .venv/, roost-embedded-db (FerretDB's SQLite backend, built with Go
+# .venv/, the npm packages in node_modules/, roost-embedded-db (FerretDB's SQLite backend, built with Go
 # from the module proxy) when no ROOST_MONGODB_URI is set and no mongod is
 # on PATH, and the deployment checkers kustomize and roost-compose-check
 # (also from the Go module proxy). Safe to run again and again: each step
@@ -20,12 +20,15 @@ fi
 # --- Debian packages -----------------------------------------------------
 PACKAGES=(build-essential cmake ninja-build pkg-config git curl
           libh2o-evloop-dev libssl-dev libuv1-dev libnng-dev libmongoc-dev libbson-dev
-          libcmocka-dev libsodium-dev libjwt-dev wrk golang-go python3 python3-venv)
+          libcmocka-dev libsodium-dev libjwt-dev wrk golang-go python3 python3-venv
+          nodejs npm chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   # golang-go and python3 may come from elsewhere (e.g. /usr/local/go, pyenv).
   case "$p" in
     golang-go) command -v go >/dev/null && continue ;;
+    nodejs) command -v node >/dev/null && continue ;;
+    npm) command -v npm >/dev/null && continue ;;
     python3) command -v python3 >/dev/null && continue ;;
     python3-venv) python3 -c 'import venv, ensurepip' 2>/dev/null && continue ;;
   esac
@@ -48,6 +51,17 @@ if ! cmp -s "$REQS" "$VENV/.requirements" 2>/dev/null; then
   say "installing Python test tools"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS"
   cp "$REQS" "$VENV/.requirements"
+fi
+
+# --- front-end assets and the browser test's driver -------------------------
+# Swagger UI for /docs and playwright-core, from the npm registry, pinned by
+# package-lock.json. No install scripts run (one dependency's only script
+# reports telemetry), and the browser test uses Debian's chromium, never a
+# downloaded browser.
+if ! cmp -s package-lock.json node_modules/.roost-lock 2>/dev/null; then
+  say "installing npm packages (swagger-ui-dist, playwright-core)"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.roost-lock
 fi
 
 # --- the embedded database -------------------------------------------------

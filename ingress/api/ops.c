@@ -1,9 +1,12 @@
-/* Operational routes: liveness and readiness probes, and a round trip through a worker. */
+/* Operational routes (probes, a round trip through a worker, the contract)
+ * and the pages people look at: the browse page and the API docs. */
 #include "routes.h"
 
 const route_t routes_ops[] = {
     {"GET", "/healthz", "healthz", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_LOCAL},
     {"GET", "/openapi.json", "openapi", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_LOCAL},
+    {"GET", "/", "page.browse", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_LOCAL},
+    {"GET", "/docs", "page.docs", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_LOCAL},
     {"GET", "/readyz", "sys.health", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_READINESS},
     /* ingress -> nng -> worker -> back, no database: what the pool path alone costs. */
     {"GET", "/ping", "sys.ping", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, 0},

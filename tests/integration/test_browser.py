@@ -1,0 +1,44 @@
+"""The browse page and the API docs in headless Chromium (tests/browser/browse.mjs)."""
+import json
+import os
+import shutil
+import subprocess
+import uuid
+
+import requests
+
+from roost_stack import BUILD, ROOT, Stack, new_user
+
+
+def test_docs_and_browse_pages_in_a_real_browser():
+    assert shutil.which("node"), "node is missing: run scripts/setup.sh"
+    assert os.path.exists("/usr/bin/chromium"), "chromium is missing: run scripts/setup.sh"
+    assert os.path.isdir(os.path.join(ROOT, "node_modules", "playwright-core")), "run scripts/setup.sh"
+    s = Stack(workers=1)
+    try:
+        s.start()
+        username = "browser" + uuid.uuid4().hex[:6]
+        body = new_user(0, username=username)
+        assert requests.post(s.url("/api/v1/users"), json=body, timeout=10).status_code == 201
+        token = requests.post(s.url("/api/v1/auth/token"), json={"username": username, "password": body["password"]},
+                              timeout=10).json()["access_token"]
+        auth = {"Authorization": "Bearer " + token}
+        for prop in (
+            {"name": "Alfama Loft", "type": "apartment", "city": "Lisbon", "address": "1 Rua da Saudade"},
+            {"name": "Tagus View", "type": "house", "city": "Lisbon", "address": "9 Rua do Sol", "rooms": [
+                {"name": "Master bedroom", "kind": "bedroom", "area_m2": 18.5, "characteristics": {"floor": 4, "windows": 2}},
+                {"name": "Kitchen", "kind": "kitchen", "area_m2": 9, "characteristics": {"gas": False}}]},
+            {"name": "Ribeira Studio", "type": "studio", "city": "Porto", "address": "3 Cais da Ribeira"},
+        ):
+            r = requests.post(s.url("/api/v1/properties"), headers=auth, data=json.dumps(prop),
+                              timeout=10)
+            assert r.status_code == 201, r.text
+        shots = os.path.join(BUILD, "screenshots")
+        env = dict(os.environ, ROOST_BROWSER_USER=username)
+        run = subprocess.run(["node", os.path.join(ROOT, "tests", "browser", "browse.mjs"), s.base, shots],
+                             capture_output=True, text=True, timeout=180, env=env, cwd=ROOT)
+        assert run.returncode == 0, run.stdout + run.stderr
+        for name in ("docs.png", "city.png", "property.png", "users.png"):
+            assert os.path.getsize(os.path.join(shots, name)) > 1000
+    finally:
+        s.stop()
