@@ -268,11 +268,15 @@ def test_email_null_removes_it_and_frees_the_address(stack, db):
 def test_place_id_set_and_removed(stack, db):
     u = me_with_token(stack)
     assert "place_id" not in u
-    r = patch(stack, u["id"], {"place_id": 4242}, token=u["token"])
-    assert r.status_code == 200 and r.json()["place_id"] == 4242
-    assert doc_of(stack, db, u["id"])["place_id"] == 4242
+    # A place_id must name an existing place (asked of the places service).
+    place = send(stack, "POST", "/api/v1/places", {"name": unique("Home "), "country": "PT"}, token=u["token"])
+    assert place.status_code == 201, place.text
+    pid = place.json()["id"]
+    r = patch(stack, u["id"], {"place_id": pid}, token=u["token"])
+    assert r.status_code == 200 and r.json()["place_id"] == pid
+    assert doc_of(stack, db, u["id"])["place_id"] == pid
     r = patch(stack, u["id"], {"first_name": "Still"}, token=u["token"])
-    assert r.json()["place_id"] == 4242
+    assert r.json()["place_id"] == pid
     r = patch(stack, u["id"], {"place_id": None}, token=u["token"])
     assert r.status_code == 200 and "place_id" not in r.json()
     assert "place_id" not in doc_of(stack, db, u["id"])

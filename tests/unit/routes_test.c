@@ -83,6 +83,15 @@ routes_fixed_rows_win_over_parameters(void **state)
 }
 
 static void
+routes_root_is_the_browse_page(void **state)
+{
+    route_match_t m;
+    assert_int_equal(match("GET", "/", &m), ROUTE_FOUND);
+    assert_string_equal(m.route->op, "page.browse");
+    assert_true(m.route->flags & ROUTE_LOCAL);
+}
+
+static void
 routes_head_is_get(void **state)
 {
     route_match_t m;
@@ -105,7 +114,7 @@ routes_wrong_method_lists_the_allowed(void **state)
 static void
 routes_unknown_paths_are_not_found(void **state)
 {
-    static const char *const paths[] = {"", "/", "/api/v1/user", "/api/v1/users/", "/api/v1/users/42/extra",
+    static const char *const paths[] = {"", "/index.html", "/api/v1/user", "/api/v1/users/", "/api/v1/users/42/extra",
                                         "/api/v1/users//x", "/api/v1/properties//rooms", "/API/v1/users"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         route_match_t m;
@@ -123,6 +132,7 @@ main(void)
         cmocka_unit_test(routes_every_row_matches_itself),
         cmocka_unit_test(routes_capture_parameters),
         cmocka_unit_test(routes_fixed_rows_win_over_parameters),
+        cmocka_unit_test(routes_root_is_the_browse_page),
         cmocka_unit_test(routes_head_is_get),
         cmocka_unit_test(routes_wrong_method_lists_the_allowed),
         cmocka_unit_test(routes_unknown_paths_are_not_found),
