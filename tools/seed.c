@@ -210,7 +210,7 @@ roostctl_seed(int argc, char **argv)
     for (long i = 0; i < s.users; i++) {
         const char *first = seed_first[seed_below(&rng, COUNT(seed_first))];
         const char *last = seed_last[seed_below(&rng, COUNT(seed_last))];
-        char username[64], birth[11];
+        char username[64], birth[48]; /* wide enough for any int, as -Wformat-truncation wants */
         snprintf(username, sizeof(username), "%c%s%llu_%ld", first[0] | 0x20, last, (unsigned long long)s.seed, i);
         for (char *p = username; *p; p++)
             *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
@@ -243,7 +243,7 @@ roostctl_seed(int argc, char **argv)
         int nrooms = 1 + (int)seed_below(&rng, 6);
         BSON_APPEND_ARRAY_BEGIN(body, "rooms", &rooms);
         for (int r = 0; r < nrooms; r++) {
-            char key[8];
+            char key[16];
             size_t k = r == 0 ? 0 : seed_below(&rng, COUNT(seed_rooms));
             snprintf(key, sizeof(key), "%d", r);
             BSON_APPEND_DOCUMENT_BEGIN(&rooms, key, &room);

@@ -52,7 +52,7 @@ users_by_place(svc_call_t *call)
     BSON_APPEND_DOCUMENT_BEGIN(&filter, "place_id", &cond);
     BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
     for (size_t i = 0; i < n; i++) {
-        char key[16];
+        char key[24];
         snprintf(key, sizeof(key), "%zu", i);
         BSON_APPEND_INT64(&in, key, ids[i]);
         bson_init(&people[i]);
@@ -84,7 +84,7 @@ users_by_place(svc_call_t *call)
         bson_t body = BSON_INITIALIZER, items, item;
         BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
         for (size_t i = 0; i < n; i++) {
-            char key[16];
+            char key[24];
             snprintf(key, sizeof(key), "%zu", i);
             BSON_APPEND_DOCUMENT_BEGIN(&items, key, &item);
             BSON_APPEND_INT64(&item, "place_id", ids[i]);
