@@ -150,6 +150,20 @@ svc_find_one(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, bool 
     return ok;
 }
 
+bson_t *
+svc_page_opts(const char *field, int dir, int64_t page, int64_t per_page)
+{
+    bson_t *opts = bson_new(), sort;
+    BSON_APPEND_DOCUMENT_BEGIN(opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, field, dir);
+    if (strcmp(field, "_id") != 0)
+        BSON_APPEND_INT32(&sort, "_id", dir);
+    bson_append_document_end(opts, &sort);
+    BSON_APPEND_INT64(opts, "skip", (page - 1) * per_page);
+    BSON_APPEND_INT64(opts, "limit", per_page);
+    return opts;
+}
+
 void
 svc_render_fields(const bson_t *doc, const char *const *fields, bson_t *out)
 {

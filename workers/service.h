@@ -96,6 +96,13 @@ bool svc_ask(const char *op, const bson_t *request, bson_t *reply, bson_error_t 
  */
 bool svc_find_one(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, bool *found, bson_error_t *error);
 
+/*
+ * Find options for one page: sorted by `field` in `dir` (1 or -1), then by
+ * _id the same way so pages never overlap or skip, `per_page` documents
+ * from page `page` (1-based). The caller destroys the result.
+ */
+bson_t *svc_page_opts(const char *field, int dir, int64_t page, int64_t per_page);
+
 /* Renders a stored document into its public shape (out uninitialised on entry). */
 typedef void (*svc_render_fn)(const bson_t *doc, bson_t *out);
 

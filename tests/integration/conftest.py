@@ -1,17 +1,13 @@
 import pytest
 
-from roost_stack import Stack
+from roost_stack import running
 
 
 @pytest.fixture(scope="session")
 def stack():
     """One running Roost (database, pool of 2 workers, ingress) for the session."""
-    s = Stack(workers=2)
-    try:
-        s.start()
+    with running(workers=2) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ A Stack owns a temporary directory, free loopback ports, and the processes
 it started: the embedded database (FerretDB, SQLite backend), the worker
 pool and the ingress. Nothing here is mocked.
 """
+import contextlib
 import os
 import signal
 import socket
@@ -183,6 +184,17 @@ class Stack:
         env = self.env()
         return subprocess.run([os.path.join(BUILD, "tools", "roostctl"), *args], capture_output=True, text=True,
                               env=env, timeout=timeout)
+
+
+@contextlib.contextmanager
+def running(**kwargs):
+    """A started Stack for a `with` block (or a fixture), stopped on the way out."""
+    s = Stack(**kwargs)
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
 
 
 def new_user(n, **over):

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from roost_stack import Stack, new_user
+from roost_stack import new_user, running
 
 JSON = {"Content-Type": "application/json"}
 
@@ -43,12 +43,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world():
-    s = Stack(workers=2)  # two worker processes share the pool
-    try:
-        s.start()
+    with running(workers=2) as s:  # two worker processes share the pool
         yield World(s)
-    finally:
-        s.stop()
 
 
 def nights(world, pid):

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from roost_stack import Stack
+from roost_stack import running
 
 LISTING_FIELDS = {"id", "user_id", "listing_type", "price", "created_at", "updated_at"}
 USER_FIELDS = {"id", "name", "created_at", "updated_at"}
@@ -18,12 +18,8 @@ PUBLIC_LISTING_FIELDS = {"id", "listing_type", "price", "created_at", "updated_a
 def classic():
     # A stack of its own: the classic lists are global, newest first, and
     # must not see other tests' data.
-    s = Stack(workers=2)
-    try:
-        s.start()
+    with running(workers=2) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def is_us_timestamp(v):

@@ -9,19 +9,15 @@ import uuid
 import pytest
 import requests
 
-from roost_stack import Stack, new_user
+from roost_stack import new_user, running
 
 JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
 def busy():
-    s = Stack(workers=2)
-    try:
-        s.start()
+    with running(workers=2) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def owner(stack):

@@ -11,18 +11,14 @@ import subprocess
 
 import pytest
 
-from roost_stack import Stack
+from roost_stack import running
 
 
 @pytest.fixture(scope="module")
 def loaded():
     assert shutil.which("wrk"), "wrk is missing: run scripts/setup.sh"
-    s = Stack(workers=2, env={"ROOST_HTTP_THREADS": "2"})
-    try:
-        s.start()
+    with running(workers=2, env={"ROOST_HTTP_THREADS": "2"}) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.mark.parametrize("path,connections,seconds", [("/readyz", 4, 8), ("/ping", 64, 4),

@@ -485,8 +485,7 @@ bookings_reply_page(svc_call_t *call, bson_t *filter)
         svc_fail_db(call, &error);
         goto done;
     }
-    bson_t *opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "skip",
-                            BCON_INT64((page - 1) * per_page), "limit", BCON_INT64(per_page));
+    bson_t *opts = svc_page_opts("created_at", -1, page, per_page);
     svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
     svc_reply_page(call, mongoc_collection_find_with_opts(bookings, filter, opts, NULL), bookings_render, &paging);
     bson_destroy(opts);

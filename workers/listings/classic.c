@@ -43,8 +43,7 @@ classic_page(svc_call_t *call, mongoc_collection_t *coll, mongoc_cursor_t **curs
     }
     ferr_destroy(&errors);
     listings_filter_live(&filter);
-    bson_t *opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "skip",
-                            BCON_INT64((page_num - 1) * page_size), "limit", BCON_INT64(page_size));
+    bson_t *opts = svc_page_opts("created_at", -1, page_num, page_size);
     *cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
     bson_destroy(opts);
     bson_destroy(&filter);

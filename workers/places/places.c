@@ -198,8 +198,7 @@ places_list(svc_call_t *call)
         svc_fail_db(call, &error);
         goto done;
     }
-    bson_t *opts = BCON_NEW("sort", "{", "name_key", BCON_INT32(1), "_id", BCON_INT32(1), "}", "skip",
-                            BCON_INT64((page - 1) * per_page), "limit", BCON_INT64(per_page));
+    bson_t *opts = svc_page_opts("name_key", 1, page, per_page);
     cursor = mongoc_collection_find_with_opts(places, &filter, opts, NULL);
     bson_destroy(opts);
     if (!embed) {

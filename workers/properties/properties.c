@@ -61,7 +61,7 @@ props_list(svc_call_t *call)
     int64_t page, per_page, total, min_rooms, max_rooms, owner_id = 0;
     bson_error_t error;
     bson_iter_t it;
-    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, cond;
+    bson_t filter = BSON_INITIALIZER, cond;
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
     const char *sort_field, *s;
     int sort_dir;
@@ -110,19 +110,13 @@ props_list(svc_call_t *call)
         svc_fail_db(call, &error);
         goto done;
     }
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, sort_field, sort_dir);
-    if (strcmp(sort_field, "_id") != 0)
-        BSON_APPEND_INT32(&sort, "_id", sort_dir);
-    bson_append_document_end(&opts, &sort);
-    BSON_APPEND_INT64(&opts, "skip", (page - 1) * per_page);
-    BSON_APPEND_INT64(&opts, "limit", per_page);
+    bson_t *opts = svc_page_opts(sort_field, sort_dir, page, per_page);
     svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
-    svc_reply_page(call, mongoc_collection_find_with_opts(coll, &filter, &opts, NULL), props_render, &paging);
+    svc_reply_page(call, mongoc_collection_find_with_opts(coll, &filter, opts, NULL), props_render, &paging);
+    bson_destroy(opts);
 done:
     ferr_destroy(&errors);
     bson_destroy(&filter);
-    bson_destroy(&opts);
     mongoc_collection_destroy(coll);
 }
 

@@ -123,8 +123,7 @@ users_classic_list(svc_call_t *call)
         svc_fail_fields(call, &errors);
         goto done;
     }
-    bson_t *opts = BCON_NEW("sort", "{", "created_at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "skip",
-                            BCON_INT64((page_num - 1) * page_size), "limit", BCON_INT64(page_size));
+    bson_t *opts = svc_page_opts("created_at", -1, page_num, page_size);
     svc_page_t paging = {.items_key = "users", .result = true, .total = -1};
     svc_reply_page(call, mongoc_collection_find_with_opts(users, &filter, opts, NULL), classic_render, &paging);
     bson_destroy(opts);
