@@ -35,7 +35,7 @@ def test_each_service_owns_its_database_and_a_stopped_users_pool_fails_fast():
         elapsed = time.monotonic() - t
         assert r.status_code == 503, r.text
         assert r.json()["result"] is False and r.json()["errors"]
-        assert elapsed < 2.0, elapsed
+        assert elapsed < 3.0, elapsed  # fast: the deadline is 10 s (generous for sanitized builds)
 
         # The listings service itself still answers.
         r = requests.get(stack.url("/listings"), timeout=10)

@@ -82,7 +82,7 @@ def test_no_pool_gives_fast_503_then_recovers(fresh):
                "503 once the pool is gone")
     t = time.monotonic()
     r = requests.get(stack.url("/api/v1/users/1"), timeout=5)
-    assert r.status_code == 503 and time.monotonic() - t < 1.0
+    assert r.status_code == 503 and time.monotonic() - t < 2.0  # no waiting for the 10 s deadline
     assert r.headers["Content-Type"] == "application/problem+json"
     assert requests.get(stack.url("/readyz"), timeout=5).status_code == 503
     stack.start_pool()
@@ -100,7 +100,7 @@ def test_stuck_workers_give_504_at_the_deadline(fresh):
         r = requests.get(stack.url("/api/v1/users/1"), timeout=10)
         elapsed = time.monotonic() - t
         assert r.status_code == 504, r.text
-        assert 1.2 < elapsed < 4.0
+        assert 1.2 < elapsed < 6.0  # the 1.5 s deadline, not the 10 s default, not at once
     finally:
         for pid in workers:
             os.kill(pid, signal.SIGCONT)
