@@ -5,6 +5,8 @@
 #include "pools.h"
 #include "roost.h"
 
+#include <nng/nng.h>
+
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -335,4 +337,22 @@ svc_ask(const char *op, const bson_t *request, bson_t *reply, bson_error_t *erro
         return false;
     }
     return roost_client_call(client, op, request, reply, error);
+}
+
+int
+svc_ask_id(svc_call_t *call, const char *op, int64_t id, const char *unavailable, bson_t *reply)
+{
+    bson_error_t error;
+    bson_iter_t it;
+    char service[32];
+    bson_t *request = BCON_NEW("params", "{", "id", BCON_INT64(id), "}");
+    bool ok = svc_ask(op, request, reply, &error);
+    bson_destroy(request);
+    if (!ok) {
+        pools_service_of(op, service, sizeof(service));
+        svc_fail(call, 503, error.code == NNG_ECONNREFUSED ? unavailable : "timeout",
+                 "the %s service cannot be reached: %s", service, error.message);
+        return -1;
+    }
+    return bson_iter_init_find(&it, reply, "status") ? (int)bson_iter_as_int64(&it) : 500;
 }

@@ -138,6 +138,14 @@ typedef struct {
 bool svc_ensure_indexes(mongoc_client_t *mongo, const char *service, const svc_index_t *indexes, size_t count,
                         bson_error_t *error);
 
+/*
+ * Asks another service's `op` about one id ({params: {id}}) with svc_ask.
+ * Returns the reply's status, with the envelope in `reply` (uninitialised
+ * on entry; the caller destroys it), or -1 after replying 503 itself
+ * (code `unavailable`, or "timeout") when that service cannot be reached.
+ */
+int svc_ask_id(svc_call_t *call, const char *op, int64_t id, const char *unavailable, bson_t *reply);
+
 /* Microseconds since the epoch, UTC. */
 int64_t svc_now_us(void);
 

@@ -1,6 +1,7 @@
 /* Validators used by the service handlers; pure functions, unit-tested. */
 #include "validate.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -123,6 +124,15 @@ v_is_date(const char *s)
         return false;
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     return d <= days[m - 1] + (m == 2 && leap);
+}
+
+void
+v_lower(const char *in, char *out, size_t size)
+{
+    size_t i = 0;
+    for (; in[i] && i + 1 < size; i++)
+        out[i] = (char)tolower((unsigned char)in[i]);
+    out[i] = '\0';
 }
 
 void

@@ -33,6 +33,10 @@ bool v_text(const bson_iter_t *it, ferr_t *e, const char *field, size_t min, siz
 /* A real calendar date written YYYY-MM-DD. */
 bool v_is_date(const char *s);
 
+/* `in` with ASCII letters lowercased, into `out` (size bytes, always
+ * terminated): the key of a case-insensitive unique or exact match. */
+void v_lower(const char *in, char *out, size_t size);
+
 /* Today's date (UTC) as YYYY-MM-DD. */
 void v_today(char out[11]);
 

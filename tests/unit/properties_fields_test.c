@@ -69,14 +69,6 @@ props_if_match_rules(void **state)
     assert_false(props_if_match("3", 3));
 }
 
-static void
-props_city_keys_fold_case(void **state)
-{
-    char key[32];
-    props_city_key("PaRiS", key, sizeof(key));
-    assert_string_equal(key, "paris");
-}
-
 int
 main(void)
 {
@@ -84,7 +76,6 @@ main(void)
         cmocka_unit_test(props_valid_property),
         cmocka_unit_test(props_invalid_fields),
         cmocka_unit_test(props_if_match_rules),
-        cmocka_unit_test(props_city_keys_fold_case),
     };
     return cmocka_run_group_tests_name("/properties/fields", tests, NULL, NULL);
 }

@@ -16,6 +16,16 @@ validate_dates(void **state)
 }
 
 static void
+validate_lower_folds_ascii(void **state)
+{
+    char key[8];
+    v_lower("PaRiS", key, sizeof(key));
+    assert_string_equal(key, "paris");
+    v_lower("ABCDEFGHIJ", key, sizeof(key)); /* truncated, and still terminated */
+    assert_string_equal(key, "abcdefg");
+}
+
+static void
 validate_text_counts_code_points(void **state)
 {
     bson_t *doc = roost_test_doc("{\"a\": \"\xc3\xa9\xc3\xa9\xc3\xa9\", \"b\": \"x\\ty\", \"c\": 5, \"d\": \"\"}");
@@ -149,6 +159,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(validate_dates),
+        cmocka_unit_test(validate_lower_folds_ascii),
         cmocka_unit_test(validate_text_counts_code_points),
         cmocka_unit_test(validate_known_fields),
         cmocka_unit_test(validate_ids),

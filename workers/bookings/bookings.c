@@ -67,18 +67,11 @@ static bool
 bookings_property_owner(svc_call_t *call, int64_t id, int64_t *owner)
 {
     bson_t reply;
-    bson_error_t error;
     bson_iter_t it;
-    bson_t *request = BCON_NEW("params", "{", "id", BCON_INT64(id), "}");
-    bool ok = svc_ask("properties.get", request, &reply, &error);
-    bson_destroy(request);
-    if (!ok) {
-        svc_fail(call, 503, error.code == NNG_ECONNREFUSED ? "service_unavailable" : "timeout",
-                 "the properties service cannot be reached: %s", error.message);
+    int status = svc_ask_id(call, "properties.get", id, "service_unavailable", &reply);
+    if (status < 0)
         return false;
-    }
-    int status = bson_iter_init_find(&it, &reply, "status") ? (int)bson_iter_as_int64(&it) : 500;
-    ok = false;
+    bool ok = false;
     if (status == 404)
         svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
     else if (status != 200)

@@ -72,29 +72,11 @@ done:
     return ok;
 }
 
-/* Asks `op` about one id; the reply's status, or -1 after replying 503
- * ourselves when the service cannot be reached. *reply is set on success. */
-static int
-listings_ask_id(svc_call_t *call, const char *op, const char *service, int64_t id, bson_t *reply)
-{
-    bson_error_t error;
-    bson_iter_t it;
-    bson_t *request = BCON_NEW("params", "{", "id", BCON_INT64(id), "}");
-    bool ok = svc_ask(op, request, reply, &error);
-    bson_destroy(request);
-    if (!ok) {
-        svc_fail(call, 503, error.code == NNG_ECONNREFUSED ? "service_unavailable" : "timeout",
-                 "the %s service cannot be reached: %s", service, error.message);
-        return -1;
-    }
-    return bson_iter_init_find(&it, reply, "status") ? (int)bson_iter_as_int64(&it) : 500;
-}
-
 int
 listings_user_exists(svc_call_t *call, int64_t user_id)
 {
     bson_t reply;
-    int status = listings_ask_id(call, "users.get", "users", user_id, &reply);
+    int status = svc_ask_id(call, "users.get", user_id, "service_unavailable", &reply);
     if (status < 0)
         return -1;
     bson_destroy(&reply);
@@ -114,7 +96,7 @@ listings_check_property(svc_call_t *call, int64_t id, int64_t owner)
     bson_t reply;
     bson_iter_t it;
     ferr_t errors;
-    int status = listings_ask_id(call, "properties.get", "properties", id, &reply);
+    int status = svc_ask_id(call, "properties.get", id, "service_unavailable", &reply);
     if (status < 0)
         return false;
     bool ok = false;

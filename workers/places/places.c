@@ -25,15 +25,6 @@ places_render(const bson_t *doc, bson_t *out)
 }
 
 static void
-places_key(const char *name, char *out, size_t size)
-{
-    size_t i = 0;
-    for (; name[i] && i + 1 < size; i++)
-        out[i] = (char)tolower((unsigned char)name[i]);
-    out[i] = '\0';
-}
-
-static void
 places_create(svc_call_t *call)
 {
     static const char *const fields[] = {"name", "country", NULL};
@@ -70,7 +61,7 @@ places_create(svc_call_t *call)
         goto done;
     }
     int64_t now = svc_now_us();
-    places_key(name, key, sizeof(key));
+    v_lower(name, key, sizeof(key));
     BSON_APPEND_INT64(&doc, "_id", id);
     BSON_APPEND_UTF8(&doc, "name", name);
     BSON_APPEND_UTF8(&doc, "name_key", key);

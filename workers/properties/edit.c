@@ -282,7 +282,7 @@ props_create(svc_call_t *call)
         goto done;
     }
     int64_t now = svc_now_us();
-    props_city_key(props_str(&req->body, "city"), city_key, sizeof(city_key));
+    v_lower(props_str(&req->body, "city"), city_key, sizeof(city_key));
     BSON_APPEND_INT64(&doc, "_id", id);
     BSON_APPEND_UTF8(&doc, "name", props_str(&req->body, "name"));
     BSON_APPEND_UTF8(&doc, "description", props_str(&req->body, "description"));
@@ -363,7 +363,7 @@ props_change_fields(svc_call_t *call, const bson_t *current, bson_t *changes)
         bson_append_iter(changes, key, -1, &it);
         if (strcmp(key, "city") == 0) {
             char city_key[256];
-            props_city_key(bson_iter_utf8(&it, NULL), city_key, sizeof(city_key));
+            v_lower(bson_iter_utf8(&it, NULL), city_key, sizeof(city_key));
             BSON_APPEND_UTF8(changes, "city_key", city_key);
         }
     }

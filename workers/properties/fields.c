@@ -189,15 +189,6 @@ props_validate_new(const bson_t *body, ferr_t *e)
     return e->count == before;
 }
 
-void
-props_city_key(const char *city, char *out, size_t size)
-{
-    size_t i = 0;
-    for (; city[i] && i + 1 < size; i++)
-        out[i] = (char)tolower((unsigned char)city[i]);
-    out[i] = '\0';
-}
-
 bool
 props_if_match(const char *if_match, int64_t version)
 {

@@ -82,7 +82,7 @@ props_list(svc_call_t *call)
     bson_append_document_end(&filter, &cond);
     if (bson_iter_init_find(&it, query, "city") && v_text(&it, &errors, "city", 1, 100, &s)) {
         char key[256];
-        props_city_key(s, key, sizeof(key));
+        v_lower(s, key, sizeof(key));
         BSON_APPEND_UTF8(&filter, "city_key", key);
     }
     if (bson_iter_init_find(&it, query, "type") && v_text(&it, &errors, "type", 1, 32, &s)) {
@@ -169,7 +169,7 @@ props_cities(svc_call_t *call)
         const char *name = bson_iter_utf8(&it, NULL);
         bson_iter_init_find(&it, doc, "count");
         int64_t count = bson_iter_as_int64(&it);
-        props_city_key(name, key, sizeof(key));
+        v_lower(name, key, sizeof(key));
         size_t i = 0;
         while (i < n && strcmp(cities[i].key, key) != 0)
             i++;
@@ -241,7 +241,7 @@ props_ids(svc_call_t *call)
         return;
     }
     ferr_destroy(&errors);
-    props_city_key(city, key, sizeof(key));
+    v_lower(city, key, sizeof(key));
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
     bson_t *filter = BCON_NEW("city_key", BCON_UTF8(key), "deleted_at", "{", "$exists", BCON_BOOL(false), "}");
     bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(PROPS_IDS_MAX));

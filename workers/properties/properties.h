@@ -50,9 +50,6 @@ bool props_check_room(const bson_t *room, bool required, const char *prefix, fer
 /* Checks a create body: property fields, then each room of `rooms`. */
 bool props_validate_new(const bson_t *body, ferr_t *e);
 
-/* Lowercases ASCII letters of a city name for the case-insensitive key. */
-void props_city_key(const char *city, char *out, size_t size);
-
 /* The If-Match precondition against `version`: true when it holds
  * (absent, "*", or the entity tag "<version>", weak or strong). */
 bool props_if_match(const char *if_match, int64_t version);

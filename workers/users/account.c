@@ -29,17 +29,9 @@ static bool
 users_place_exists(svc_call_t *call, int64_t id)
 {
     bson_t reply;
-    bson_error_t error;
-    bson_iter_t it;
-    bson_t *request = BCON_NEW("params", "{", "id", BCON_INT64(id), "}");
-    bool ok = svc_ask("places.get", request, &reply, &error);
-    bson_destroy(request);
-    if (!ok) {
-        svc_fail(call, 503, error.code == NNG_ECONNREFUSED ? "places_unavailable" : "timeout",
-                 "the places service cannot be reached: %s", error.message);
+    int status = svc_ask_id(call, "places.get", id, "places_unavailable", &reply);
+    if (status < 0)
         return false;
-    }
-    int status = bson_iter_init_find(&it, &reply, "status") ? (int)bson_iter_as_int64(&it) : 500;
     bson_destroy(&reply);
     if (status == 200)
         return true;
@@ -75,9 +67,9 @@ users_create(svc_call_t *call)
     }
     if (u.place_id > 0 && !users_place_exists(call, u.place_id))
         goto done;
-    users_lower(u.username, username_key, sizeof(username_key));
+    v_lower(u.username, username_key, sizeof(username_key));
     if (u.email != NULL) {
-        users_lower(u.email, email_key, sizeof(email_key));
+        v_lower(u.email, email_key, sizeof(email_key));
         int claim = users_claim_email(call->mongo, email_key, call->key, &error);
         if (claim == 409) {
             svc_fail(call, 409, "email_taken", "the email address is already registered");
@@ -194,7 +186,7 @@ users_login(svc_call_t *call)
         svc_fail_fields(call, &errors);
         goto done;
     }
-    users_lower(username, username_key, sizeof(username_key));
+    v_lower(username, username_key, sizeof(username_key));
     bson_t *filter = BCON_NEW("username_key", BCON_UTF8(username_key));
     bool found;
     bool ok = users_find_one(users, filter, &doc, &found, &error);
@@ -335,9 +327,9 @@ users_update(svc_call_t *call)
         }
     }
     if (bson_iter_init_find(&it, &doc, "email") && BSON_ITER_HOLDS_UTF8(&it))
-        users_lower(bson_iter_utf8(&it, NULL), old_email_key, sizeof(old_email_key));
+        v_lower(bson_iter_utf8(&it, NULL), old_email_key, sizeof(old_email_key));
     if (email != NULL) {
-        users_lower(email, new_email_key, sizeof(new_email_key));
+        v_lower(email, new_email_key, sizeof(new_email_key));
         if (strcmp(new_email_key, old_email_key) != 0) {
             int claim = users_claim_email(call->mongo, new_email_key, call->key, &error);
             if (claim != 0) {
@@ -375,7 +367,7 @@ users_update(svc_call_t *call)
     if (has_place)
         BSON_APPEND_INT64(&set, "place_id", place_id);
     if (username != NULL) {
-        users_lower(username, username_key, sizeof(username_key));
+        v_lower(username, username_key, sizeof(username_key));
         BSON_APPEND_UTF8(&set, "username", username);
         BSON_APPEND_UTF8(&set, "username_key", username_key);
     }

@@ -8,15 +8,6 @@
 static const char *const users_create_fields[] = {"username", "password", "first_name", "last_name",
                                                   "birth_date", "email", "place_id", NULL};
 
-void
-users_lower(const char *in, char *out, size_t size)
-{
-    size_t i = 0;
-    for (; in[i] && i + 1 < size; i++)
-        out[i] = (char)tolower((unsigned char)in[i]);
-    out[i] = '\0';
-}
-
 bool
 users_check_username(const bson_iter_t *it, ferr_t *e, const char **out)
 {

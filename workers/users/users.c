@@ -163,7 +163,7 @@ users_list(svc_call_t *call)
         if (v_text(&it, &errors, "username", 1, 64, &term)) {
             char lower[256];
             bson_string_t *re = bson_string_new(NULL);
-            users_lower(term, lower, sizeof(lower));
+            v_lower(term, lower, sizeof(lower));
             users_regex_literal(lower, re);
             bson_t cond;
             BSON_APPEND_DOCUMENT_BEGIN(&filter, "username_key", &cond);

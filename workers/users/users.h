@@ -41,9 +41,6 @@ bool users_check_name(const bson_iter_t *it, ferr_t *e, const char *field, const
 bool users_check_birth_date(const bson_iter_t *it, ferr_t *e, const char **out);
 bool users_check_email(const bson_iter_t *it, ferr_t *e, const char **out);
 
-/* Lowercases ASCII into `out` (size bytes, always terminated). */
-void users_lower(const char *in, char *out, size_t size);
-
 /* --- shared by the handlers (users.c) ---------------------------------------- */
 
 /* The public shape of a user document. */
