@@ -16,6 +16,7 @@ parses(const char *text, size_t len)
 }
 
 #define PARSES(s) parses((s), sizeof(s) - 1)
+#define S_(s) (s), sizeof(s) - 1
 
 static void
 json_accepts_an_object(void **state)
@@ -88,6 +89,62 @@ json_renders_int64_plainly(void **state)
     bson_destroy(&doc);
 }
 
+static char *
+render(const char *json)
+{
+    bson_t *doc = roost_test_doc(json);
+    size_t len;
+    char *out = json_from_bson(doc, &len);
+    assert_non_null(out);
+    assert_int_equal(strlen(out), len);
+    bson_destroy(doc);
+    return out;
+}
+
+static void
+json_renders_compactly_with_shortest_doubles(void **state)
+{
+    char *out = render("{\"id\": 1, \"name\": \"x\", \"a\": [1, {\"b\": null}]}");
+    assert_string_equal(out, "{\"id\":1,\"name\":\"x\",\"a\":[1,{\"b\":null}]}");
+    bson_free(out);
+    static const struct {
+        double d;
+        const char *text;
+    } doubles[] = {{4.3, "4.3"},   {0.1, "0.1"}, {1e21, "1e+21"}, {-2.5, "-2.5"},
+                   {30.0, "30"},   {1.0 / 3.0, "0.3333333333333333"}, {5e-324, "5e-324"},
+                   {1.7976931348623157e308, "1.7976931348623157e+308"}, {1e-7, "1e-7"}, {1.5e-7, "1.5e-7"},
+                   {1e-6, "0.000001"}, {123456789012345680000.0, "123456789012345680000"}, {0.0, "0"},
+                   {-0.0, "-0"}, {100.25, "100.25"}, {2.5e20, "250000000000000000000"}};
+    for (size_t i = 0; i < sizeof(doubles) / sizeof(doubles[0]); i++) {
+        char text[32];
+        json_double(doubles[i].d, text);
+        assert_string_equal(text, doubles[i].text);
+        assert_true(strtod(text, NULL) == doubles[i].d);
+    }
+}
+
+static void
+json_escapes_strings_and_refuses_bad_utf8(void **state)
+{
+    bson_t doc = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&doc, "s", "q\"b\\n\n\x01\xc3\xa9");
+    size_t len;
+    char *out = json_from_bson(&doc, &len);
+    assert_string_equal(out, "{\"s\":\"q\\\"b\\\\n\\n\\u0001\xc3\xa9\"}");
+    bson_free(out);
+    bson_destroy(&doc);
+    bson_init(&doc);
+    BSON_APPEND_UTF8(&doc, "cut", "\xc3"); /* half a character */
+    assert_null(json_from_bson(&doc, &len));
+    bson_destroy(&doc);
+    bson_init(&doc);
+    BSON_APPEND_DOUBLE(&doc, "nan", 0.0 / 0.0);
+    out = json_from_bson(&doc, &len);
+    assert_string_equal(out, "{\"nan\":null}");
+    bson_free(out);
+    bson_destroy(&doc);
+}
+
 int
 main(void)
 {
@@ -97,6 +154,8 @@ main(void)
         cmocka_unit_test(json_limits_nesting),
         cmocka_unit_test(json_brackets_inside_strings_do_not_nest),
         cmocka_unit_test(json_renders_int64_plainly),
+        cmocka_unit_test(json_renders_compactly_with_shortest_doubles),
+        cmocka_unit_test(json_escapes_strings_and_refuses_bad_utf8),
     };
     return cmocka_run_group_tests_name("/json", tests, NULL, NULL);
 }

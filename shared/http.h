@@ -1,0 +1,60 @@
+/*
+ * HTTP field syntax Roost reads, parsed exactly as the RFCs write it; pure
+ * functions, unit-tested rule by rule.
+ *
+ *   Authorization  RFC 9110 §11.6.2 credentials, RFC 6750 §2.1 Bearer
+ *   If-Match       RFC 9110 §13.1.1 (strong comparison, §8.8.3.2)
+ *   If-None-Match  RFC 9110 §13.1.2 (weak comparison)
+ *   Accept-Encoding RFC 9110 §12.5.3
+ *
+ * Roost's entity tags are versions: the ETag of version 3 is "3" (strong).
+ */
+#ifndef ROOST_HTTP_H
+#define ROOST_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Finds the token of `Authorization: Bearer <token>`:
+ *   credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]
+ *   b64token    = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+ * The scheme is case-insensitive (§11.1); one or more spaces separate it
+ * from the token; the field value's surrounding whitespace (OWS) is ignored.
+ * Returns false when the value is not a Bearer credential with one b64token.
+ */
+bool http_bearer(const char *value, size_t len, const char **token, size_t *token_len);
+
+typedef enum {
+    HTTP_PRECONDITION_TRUE,  /* the condition holds: go on */
+    HTTP_PRECONDITION_FALSE, /* If-Match: 412; If-None-Match on GET/HEAD: 304 */
+    HTTP_PRECONDITION_MALFORMED,
+} http_precondition_t;
+
+/*
+ * Evaluates `If-Match: "*" / #entity-tag` against a resource at `version`
+ * (version <= 0: the resource does not exist). "*" holds for any existing
+ * resource; otherwise one of the listed tags must match strongly: a weak
+ * tag (W/"3") never matches (§13.1.1).
+ */
+http_precondition_t http_if_match(const char *value, size_t len, int64_t version);
+
+/*
+ * Evaluates `If-None-Match: "*" / #entity-tag`: FALSE when "*" and the
+ * resource exists, or when a listed tag matches weakly (W/"3" and "3" both
+ * match version 3) — for GET that means 304 Not Modified (§13.1.2).
+ */
+http_precondition_t http_if_none_match(const char *value, size_t len, int64_t version);
+
+typedef enum { HTTP_ENCODING_IDENTITY, HTTP_ENCODING_GZIP, HTTP_ENCODING_BR } http_encoding_t;
+
+/*
+ * The content coding to answer with, from an Accept-Encoding value: br or
+ * gzip when the client accepts it with a non-zero qvalue (the higher
+ * qvalue wins; br on a tie, as it is smaller), identity otherwise. "*"
+ * stands for every coding not listed.
+ */
+http_encoding_t http_accept_encoding(const char *value, size_t len);
+
+#endif

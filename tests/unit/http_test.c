@@ -1,0 +1,96 @@
+/* HTTP field syntax, rule by rule from the RFCs (shared/http.h). */
+#include "roost_test.h"
+
+#include "http.h"
+
+#define S(x) (x), strlen(x)
+
+static void
+bearer_follows_rfc6750(void **state)
+{
+    const char *token;
+    size_t len;
+    assert_true(http_bearer(S("Bearer abc.def-ghi_jkl~mno+p/q=="), &token, &len));
+    assert_int_equal(len, strlen("abc.def-ghi_jkl~mno+p/q=="));
+    assert_true(http_bearer(S("bearer abc"), &token, &len));   /* the scheme is case-insensitive (RFC 9110 §11.1) */
+    assert_true(http_bearer(S("BEARER abc"), &token, &len));
+    assert_true(http_bearer(S("Bearer    abc"), &token, &len)); /* 1*SP */
+    assert_true(http_bearer(S("  Bearer abc  "), &token, &len)); /* OWS around a field value */
+    assert_int_equal(len, 3);
+    assert_memory_equal(token, "abc", 3);
+
+    assert_false(http_bearer(S("Bearer"), &token, &len));
+    assert_false(http_bearer(S("Bearer "), &token, &len));
+    assert_false(http_bearer(S("Bearer\tabc"), &token, &len)); /* a tab is not SP */
+    assert_false(http_bearer(S("Bearerabc"), &token, &len));
+    assert_false(http_bearer(S("Basic abc"), &token, &len));
+    assert_false(http_bearer(S("Bearer a b"), &token, &len));
+    assert_false(http_bearer(S("Bearer a=b"), &token, &len)); /* '=' only at the end */
+    assert_false(http_bearer(S("Bearer a,b"), &token, &len));
+    assert_false(http_bearer(S("Bearer \"abc\""), &token, &len));
+    assert_false(http_bearer(S("Bearers abc"), &token, &len));
+}
+
+static void
+if_match_compares_strongly(void **state)
+{
+    assert_int_equal(http_if_match(S("\"3\""), 3), HTTP_PRECONDITION_TRUE);
+    assert_int_equal(http_if_match(S("\"2\""), 3), HTTP_PRECONDITION_FALSE);
+    assert_int_equal(http_if_match(S("W/\"3\""), 3), HTTP_PRECONDITION_FALSE); /* weak never matches (§13.1.1) */
+    assert_int_equal(http_if_match(S("*"), 3), HTTP_PRECONDITION_TRUE);
+    assert_int_equal(http_if_match(S("*"), 0), HTTP_PRECONDITION_FALSE);      /* no current representation */
+    assert_int_equal(http_if_match(S("\"1\", \"3\""), 3), HTTP_PRECONDITION_TRUE);
+    assert_int_equal(http_if_match(S("\"1\",\"3\""), 3), HTTP_PRECONDITION_TRUE);
+    assert_int_equal(http_if_match(S("W/\"3\", \"4\""), 3), HTTP_PRECONDITION_FALSE);
+    assert_int_equal(http_if_match(S(" , \"3\" ,"), 3), HTTP_PRECONDITION_TRUE); /* empty list elements (§5.6.1) */
+    assert_int_equal(http_if_match(S("\"03\""), 3), HTTP_PRECONDITION_FALSE); /* octet by octet */
+    assert_int_equal(http_if_match(S("\"33\""), 3), HTTP_PRECONDITION_FALSE);
+
+    assert_int_equal(http_if_match(S("3"), 3), HTTP_PRECONDITION_MALFORMED);
+    assert_int_equal(http_if_match(S("\"3"), 3), HTTP_PRECONDITION_MALFORMED);
+    assert_int_equal(http_if_match(S("w/\"3\""), 3), HTTP_PRECONDITION_MALFORMED); /* "W/" is case-sensitive */
+    assert_int_equal(http_if_match(S("\"3\" \"4\""), 3), HTTP_PRECONDITION_MALFORMED);
+    assert_int_equal(http_if_match(S("\"a b\""), 3), HTTP_PRECONDITION_MALFORMED); /* SP is no etagc */
+    assert_int_equal(http_if_match(S("*, \"3\""), 3), HTTP_PRECONDITION_MALFORMED);
+    assert_int_equal(http_if_match(S(""), 3), HTTP_PRECONDITION_MALFORMED);
+}
+
+static void
+if_none_match_compares_weakly(void **state)
+{
+    assert_int_equal(http_if_none_match(S("\"3\""), 3), HTTP_PRECONDITION_FALSE);  /* 304 */
+    assert_int_equal(http_if_none_match(S("W/\"3\""), 3), HTTP_PRECONDITION_FALSE);
+    assert_int_equal(http_if_none_match(S("\"1\", W/\"3\""), 3), HTTP_PRECONDITION_FALSE);
+    assert_int_equal(http_if_none_match(S("\"2\""), 3), HTTP_PRECONDITION_TRUE);   /* 200 */
+    assert_int_equal(http_if_none_match(S("*"), 3), HTTP_PRECONDITION_FALSE);
+    assert_int_equal(http_if_none_match(S("nonsense"), 3), HTTP_PRECONDITION_MALFORMED);
+}
+
+static void
+accept_encoding_weighs_qvalues(void **state)
+{
+    assert_int_equal(http_accept_encoding(S("gzip, br")), HTTP_ENCODING_BR);
+    assert_int_equal(http_accept_encoding(S("gzip")), HTTP_ENCODING_GZIP);
+    assert_int_equal(http_accept_encoding(S("br;q=0.5, gzip;q=1.0")), HTTP_ENCODING_GZIP);
+    assert_int_equal(http_accept_encoding(S("br;q=0, gzip;q=0")), HTTP_ENCODING_IDENTITY);
+    assert_int_equal(http_accept_encoding(S("*")), HTTP_ENCODING_BR);
+    assert_int_equal(http_accept_encoding(S("*;q=0.3, br;q=0")), HTTP_ENCODING_GZIP);
+    assert_int_equal(http_accept_encoding(S("identity")), HTTP_ENCODING_IDENTITY);
+    assert_int_equal(http_accept_encoding(S("deflate")), HTTP_ENCODING_IDENTITY);
+    assert_int_equal(http_accept_encoding(S("GZIP")), HTTP_ENCODING_GZIP);
+    assert_int_equal(http_accept_encoding(S("x-gzip")), HTTP_ENCODING_GZIP);
+    assert_int_equal(http_accept_encoding(S("br;q=2")), HTTP_ENCODING_IDENTITY); /* not a qvalue */
+    assert_int_equal(http_accept_encoding(S("")), HTTP_ENCODING_IDENTITY);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bearer_follows_rfc6750),
+        cmocka_unit_test(if_match_compares_strongly),
+        cmocka_unit_test(if_none_match_compares_weakly),
+        cmocka_unit_test(accept_encoding_weighs_qvalues),
+    };
+    return cmocka_run_group_tests_name("/shared/http", tests, NULL, NULL);
+}
