@@ -244,16 +244,23 @@ pool_seconds(const struct timespec *a, const struct timespec *b)
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
+/*
+ * Starts one worker: this same binary, run by its real path so that ps,
+ * top and pgrep show "roost-worker" (a program run as /proc/self/exe is
+ * named "exe"), with the services it serves on its command line
+ * ("roost-worker users").
+ */
 static pid_t
-pool_spawn(const sigset_t *unblock)
+pool_spawn(const sigset_t *unblock, const char *exe, const char *services)
 {
     pid_t pid = fork();
     if (pid == 0) {
         /* A worker must not outlive its supervisor, even one killed by SIGKILL. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         sigprocmask(SIG_UNBLOCK, unblock, NULL);
-        char *const argv[] = {"roost-worker", NULL};
-        execv("/proc/self/exe", argv);
+        char *const argv[] = {"roost-worker", (char *)services, NULL};
+        execv(exe, argv);
+        execv("/proc/self/exe", argv); /* the binary was replaced meanwhile: its old image still runs */
         _exit(127);
     }
     return pid;
@@ -264,9 +271,19 @@ pool_run(int count)
 {
     const char *front = cfg_str("ROOST_POOL_URL", CFG_DEFAULT_POOL_URL);
     const char *back = cfg_str("ROOST_WORKER_URL", CFG_DEFAULT_WORKER_URL);
+    const char *services = cfg_str("ROOST_SERVICES", "all");
     pool_child_t *children = calloc((size_t)count, sizeof(*children));
+    char exe[4096];
+    ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     sigset_t sigs;
     int rv;
+
+    if (exe_len <= 0 || (size_t)exe_len >= sizeof(exe) - 1) {
+        log_error("cannot find this program's own path in /proc/self/exe");
+        return 1;
+    }
+    exe[exe_len] = '\0';
+    prctl(PR_SET_NAME, "roost-pool"); /* ps, top and pgrep tell the broker from its workers */
 
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
@@ -285,7 +302,7 @@ pool_run(int count)
     /* The children know where to dial: the same ROOST_WORKER_URL. */
     setenv("ROOST_WORKER_URL", back, 1);
     for (int i = 0; i < count; i++) {
-        children[i].pid = pool_spawn(&sigs);
+        children[i].pid = pool_spawn(&sigs, exe, services);
         clock_gettime(CLOCK_MONOTONIC, &children[i].started);
     }
     log_info("pool of %d workers: clients dial %s, workers dial %s", count, front, back);
@@ -317,7 +334,7 @@ pool_run(int count)
         }
         for (int i = 0; i < count; i++) {
             if (children[i].pid == 0 && pool_seconds(&children[i].restart_at, &now) >= 0) {
-                children[i].pid = pool_spawn(&sigs);
+                children[i].pid = pool_spawn(&sigs, exe, services);
                 children[i].started = now;
             }
         }

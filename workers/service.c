@@ -14,7 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-#define SVC_ID_BLOCK 16
+/* Each round of a race for the next id has one winner: enough rounds for
+ * every context of every worker to lose a few. */
+#define SVC_INSERT_ATTEMPTS 256
 
 mongoc_collection_t *
 svc_collection(mongoc_client_t *mongo, const char *service, const char *name)
@@ -36,15 +38,15 @@ svc_reply(svc_call_t *call, int status, const bson_t *body)
 void
 svc_fail(svc_call_t *call, int status, const char *code, const char *fmt, ...)
 {
-    char message[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    char *message = bson_strdupv_printf(fmt, ap); /* whole: a message is never cut */
     va_end(ap);
     if (call->replied)
         bson_destroy(&call->reply);
     env_reply_error(&call->reply, call->req->rid, status, code, message, NULL);
     call->replied = true;
+    bson_free(message);
 }
 
 void
@@ -73,11 +75,14 @@ svc_fail_db(svc_call_t *call, const bson_error_t *error)
 bool
 svc_is_duplicate(const bson_error_t *error)
 {
-    /* FerretDB's SQLite backend reports a unique violation on insert as
-     * 11000 but on update as code 1 with SQLite's own words. */
+    /* MongoDB's duplicate-key codes; FerretDB's SQLite backend reports a
+     * unique violation on update as code 1 with SQLite's own words. Never a
+     * looser match: "invalid key: \"x\" (duplicate keys are not allowed)"
+     * is a refused document, not a unique index at work, and taking it for
+     * one once sent a property create down the "repeat" path. */
     return error->code == 11000 || error->code == 11001 || error->code == 12582 ||
-           strstr(error->message, "UNIQUE constraint failed") != NULL ||
-           strstr(error->message, "duplicate key") != NULL;
+           strstr(error->message, "E11000 duplicate key error") != NULL ||
+           strstr(error->message, "UNIQUE constraint failed") != NULL;
 }
 
 void
@@ -161,7 +166,12 @@ svc_page_opts(const char *field, int dir, int64_t page, int64_t per_page)
     if (strcmp(field, "_id") != 0)
         BSON_APPEND_INT32(&sort, "_id", dir);
     bson_append_document_end(opts, &sort);
-    BSON_APPEND_INT64(opts, "skip", (page - 1) * per_page);
+    /* Callers bound page by V_PAGE_MAX and per_page by their caps, so this
+     * cannot overflow; the check keeps it so if a caller ever forgets. */
+    int64_t skip;
+    if (page < 1 || per_page < 1 || __builtin_mul_overflow(page - 1, per_page, &skip))
+        skip = INT64_MAX;
+    BSON_APPEND_INT64(opts, "skip", skip);
     BSON_APPEND_INT64(opts, "limit", per_page);
     return opts;
 }
@@ -212,6 +222,38 @@ svc_reply_page(svc_call_t *call, mongoc_cursor_t *cursor, svc_render_fn render, 
 }
 
 int64_t
+svc_version(const bson_t *doc)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, "version") && BSON_ITER_HOLDS_INT(&it) ? bson_iter_as_int64(&it) : 1;
+}
+
+int
+svc_update_at_version(mongoc_collection_t *coll, int64_t id, int64_t version, const bson_t *extra,
+                      const bson_t *update, bson_error_t *error)
+{
+    bson_t filter = BSON_INITIALIZER, result;
+    bson_iter_t it;
+    BSON_APPEND_INT64(&filter, "_id", id);
+    if (version == 1) {
+        bson_t *either = BCON_NEW("$or", "[", "{", "version", BCON_INT64(1), "}", "{", "version", "{", "$exists",
+                                  BCON_BOOL(false), "}", "}", "]");
+        bson_concat(&filter, either);
+        bson_destroy(either);
+    } else {
+        BSON_APPEND_INT64(&filter, "version", version);
+    }
+    if (extra != NULL)
+        bson_concat(&filter, extra);
+    bool ok = mongoc_collection_update_one(coll, &filter, update, NULL, &result, error);
+    int64_t matched = ok && bson_iter_init_find(&it, &result, "matchedCount") ? bson_iter_as_int64(&it) : 0;
+    if (ok)
+        bson_destroy(&result);
+    bson_destroy(&filter);
+    return ok ? matched > 0 : -1;
+}
+
+int64_t
 svc_now_us(void)
 {
     struct timespec ts;
@@ -219,87 +261,98 @@ svc_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* One block of ids per service per worker process. */
-typedef struct {
-    char service[32];
-    int64_t next, last;
-} svc_id_block_t;
-
-static pthread_mutex_t svc_id_lock = PTHREAD_MUTEX_INITIALIZER;
-static svc_id_block_t svc_id_blocks[16];
-
-/*
- * Claims the next free block number of `service`: the highest claimed so
- * far plus one, made ours by inserting {_id: k} into "id_blocks". The
- * insert is the arbiter: FerretDB enforces unique _id atomically, while
- * its findAndModify $inc is not atomic under concurrent writers (measured:
- * 397 concurrent increments returned 27 distinct values). Losing a race
- * just means trying the next number.
- */
+/* The highest _id in `coll` (0 when it is empty): one index read. */
 static bool
-svc_claim_block(mongoc_client_t *mongo, const char *service, int64_t *block, bson_error_t *error)
+svc_max_id(mongoc_collection_t *coll, int64_t *max, bson_error_t *error)
 {
-    mongoc_collection_t *blocks = svc_collection(mongo, service, "id_blocks");
     bson_t empty = BSON_INITIALIZER;
-    bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(-1), "}", "limit", BCON_INT64(1));
-    bool ok = false;
+    bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(-1), "}", "limit", BCON_INT64(1), "projection", "{", "_id",
+                            BCON_INT32(1), "}");
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &empty, opts, NULL);
     const bson_t *doc;
     bson_iter_t it;
-
-    for (int attempt = 0; attempt < 64 && !ok; attempt++) {
-        int64_t top = 0;
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(blocks, &empty, opts, NULL);
-        if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "_id"))
-            top = bson_iter_as_int64(&it);
-        bool read_failed = mongoc_cursor_error(cursor, error);
-        mongoc_cursor_destroy(cursor);
-        if (read_failed)
-            break;
-        bson_t *claim = BCON_NEW("_id", BCON_INT64(top + 1), "at", BCON_INT64(svc_now_us()));
-        ok = mongoc_collection_insert_one(blocks, claim, NULL, NULL, error);
-        bson_destroy(claim);
-        if (ok)
-            *block = top + 1;
-        else if (!svc_is_duplicate(error))
-            break;
-    }
-    if (!ok && error->code == 0)
-        bson_set_error(error, 1, 1, "could not claim an id block for %s", service);
+    *max = 0;
+    if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_INT(&it))
+        *max = bson_iter_as_int64(&it);
+    bool ok = !mongoc_cursor_error(cursor, error);
+    mongoc_cursor_destroy(cursor);
     bson_destroy(opts);
     bson_destroy(&empty);
-    mongoc_collection_destroy(blocks);
     return ok;
 }
 
-bool
-svc_next_id(mongoc_client_t *mongo, const char *service, int64_t *out, bson_error_t *error)
+/* Whether a document with `field` = `value` exists; *found (with `out`,
+ * initialised, replaced by the document) says so. */
+static bool
+svc_find_by(mongoc_collection_t *coll, const char *field, const bson_value_t *value, bson_t *out, bool *found,
+            bson_error_t *error)
 {
-    svc_id_block_t *b = NULL;
-    bool ok = false;
+    bson_t filter = BSON_INITIALIZER;
+    BSON_APPEND_VALUE(&filter, field, value);
+    bool ok = svc_find_one(coll, &filter, out, found, error);
+    bson_destroy(&filter);
+    return ok;
+}
 
-    pthread_mutex_lock(&svc_id_lock);
-    for (size_t i = 0; i < sizeof(svc_id_blocks) / sizeof(svc_id_blocks[0]) && b == NULL; i++) {
-        if (strcmp(svc_id_blocks[i].service, service) == 0 || svc_id_blocks[i].service[0] == '\0') {
-            b = &svc_id_blocks[i];
-            bson_strncpy(b->service, service, sizeof(b->service));
+svc_insert_t
+svc_insert_next(mongoc_collection_t *coll, const bson_t *fields, const char *key, bson_t *stored, bson_error_t *error)
+{
+    int64_t id = 0;
+    bool retried_same_id = false;
+    bson_value_t key_value = {.value_type = BSON_TYPE_UTF8};
+    key_value.value.v_utf8.str = (char *)key;
+    key_value.value.v_utf8.len = (uint32_t)strlen(key);
+
+    bson_init(stored);
+    for (int attempt = 0; attempt < SVC_INSERT_ATTEMPTS; attempt++) {
+        /* Re-read the top now and then: others may be far ahead after a burst. */
+        if (attempt % 8 == 0) {
+            int64_t max;
+            if (!svc_max_id(coll, &max, error))
+                return SVC_INSERT_FAILED;
+            id = max >= id ? max + 1 : id;
+        }
+        bson_t doc = BSON_INITIALIZER;
+        BSON_APPEND_INT64(&doc, "_id", id);
+        bson_concat(&doc, fields);
+        bool inserted = mongoc_collection_insert_one(coll, &doc, NULL, NULL, error);
+        if (inserted) {
+            bson_destroy(stored);
+            bson_steal(stored, &doc);
+            return SVC_INSERTED;
+        }
+        bson_destroy(&doc);
+        if (!svc_is_duplicate(error))
+            return SVC_INSERT_FAILED;
+        /* Which unique index refused it? This request's key: an earlier
+         * delivery made the document. The id: another create took it first,
+         * try the next. Anything else is the caller's own uniqueness rule. */
+        bool found;
+        if (!svc_find_by(coll, "rid", &key_value, stored, &found, error))
+            return SVC_INSERT_FAILED;
+        if (found)
+            return SVC_INSERT_REPEAT;
+        bson_value_t id_value = {.value_type = BSON_TYPE_INT64, .value.v_int64 = id};
+        bson_t taken = BSON_INITIALIZER;
+        bool ok = svc_find_by(coll, "_id", &id_value, &taken, &found, error);
+        bson_destroy(&taken);
+        if (!ok)
+            return SVC_INSERT_FAILED;
+        if (found) {
+            id++;
+            retried_same_id = false;
+        } else if (!retried_same_id) {
+            /* Neither the key nor the id holds it now: the id's holder may
+             * have been deleted since (a refused booking gives its id back).
+             * Try the same id once more before calling it another index. */
+            retried_same_id = true;
+        } else {
+            return SVC_INSERT_CONFLICT;
         }
     }
-    if (b == NULL) {
-        bson_set_error(error, 1, 1, "too many services for the id allocator");
-        goto done;
-    }
-    if (b->next == 0 || b->next > b->last) {
-        int64_t block;
-        if (!svc_claim_block(mongo, service, &block, error))
-            goto done;
-        b->next = (block - 1) * SVC_ID_BLOCK + 1;
-        b->last = block * SVC_ID_BLOCK;
-    }
-    *out = b->next++;
-    ok = true;
-done:
-    pthread_mutex_unlock(&svc_id_lock);
-    return ok;
+    bson_set_error(error, 1, 1, "no free id after %d attempts; the collection is under a burst of creates",
+                   SVC_INSERT_ATTEMPTS);
+    return SVC_INSERT_FAILED;
 }
 
 /* One client per pool URL, opened on first use and shared by all threads. */

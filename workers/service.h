@@ -64,13 +64,29 @@ bool svc_is_duplicate(const bson_error_t *error);
  */
 void svc_request_fingerprint(const svc_call_t *call, char out[33]);
 
+typedef enum {
+    SVC_INSERT_FAILED = -1, /* the database failed: `error` says why */
+    SVC_INSERTED,           /* stored now */
+    SVC_INSERT_REPEAT,      /* an earlier delivery of this request stored it */
+    SVC_INSERT_CONFLICT,    /* another unique index of the collection refused it */
+} svc_insert_t;
+
 /*
- * Allocates a fresh id for `service`. Each worker claims blocks of ids in
- * the service's database (collection id_blocks, one document per block),
- * so concurrent creates do not all contend on one document; ids are
- * unique, but not in creation order across workers.
+ * Stores a new document under the next id of its collection: ids run 1, 2,
+ * 3 ... in creation order, across every worker and restart, with no gap
+ * but where a create failed after its insert (a refused booking).
+ *
+ * The insert itself decides every race: the document goes in with _id =
+ * 1 + the highest _id, and the unique _id index refuses all but one of the
+ * creates that try the same id; each loser tries the next. (FerretDB's
+ * findAndModify $inc is not atomic under concurrency; its unique indexes
+ * are.) `fields` are the fields after _id, and must include "rid": `key`
+ * under a unique index, so that a collision on it means this request was
+ * delivered before. `stored` (uninitialised on entry, initialised always)
+ * receives the document stored now or by the earlier delivery.
  */
-bool svc_next_id(mongoc_client_t *mongo, const char *service, int64_t *out, bson_error_t *error);
+svc_insert_t svc_insert_next(mongoc_collection_t *coll, const bson_t *fields, const char *key, bson_t *stored,
+                             bson_error_t *error);
 
 /*
  * Creates one index on `service`.`collection` if it is missing. One index
@@ -145,6 +161,20 @@ bool svc_ensure_indexes(mongoc_client_t *mongo, const char *service, const svc_i
  * (code `unavailable`, or "timeout") when that service cannot be reached.
  */
 int svc_ask_id(svc_call_t *call, const char *op, int64_t id, const char *unavailable, bson_t *reply);
+
+/* A document's version (its ETag): 1 for one stored before versions existed. */
+int64_t svc_version(const bson_t *doc);
+
+/*
+ * Applies `update` to document `id` of `coll` only while it is still at
+ * `version` (a document with no version field counts as version 1): the
+ * update conditioned on what the caller read, so that two writers never
+ * overwrite each other silently. `extra` (may be NULL) adds conditions.
+ * Returns 1 when applied, 0 when another change came first (read again),
+ * -1 on a database error.
+ */
+int svc_update_at_version(mongoc_collection_t *coll, int64_t id, int64_t version, const bson_t *extra,
+                          const bson_t *update, bson_error_t *error);
 
 /* Microseconds since the epoch, UTC. */
 int64_t svc_now_us(void);

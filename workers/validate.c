@@ -1,7 +1,9 @@
 /* Validators used by the service handlers; pure functions, unit-tested. */
 #include "validate.h"
+#include "text.h"
 
 #include <ctype.h>
+#include <utf8proc.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,18 +21,19 @@ ferr_init(ferr_t *e)
 void
 ferr_add(ferr_t *e, const char *field, const char *fmt, ...)
 {
-    char key[16], message[256];
+    char key[16];
     bson_t item;
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    char *message = bson_strdupv_printf(fmt, ap); /* whole: a message is never cut */
     va_end(ap);
     snprintf(key, sizeof(key), "%u", e->count++);
     BSON_APPEND_DOCUMENT_BEGIN(&e->list, key, &item);
     BSON_APPEND_UTF8(&item, "field", field);
     BSON_APPEND_UTF8(&item, "message", message);
     bson_append_document_end(&e->list, &item);
+    bson_free(message);
 }
 
 void
@@ -42,34 +45,26 @@ ferr_destroy(ferr_t *e)
 bool
 v_known_fields(const bson_t *doc, const char *const *allowed, ferr_t *e)
 {
-    bson_iter_t it, prev;
+    bson_iter_t it;
     bool ok = true;
 
     bson_iter_init(&it, doc);
     while (bson_iter_next(&it)) {
         const char *key = bson_iter_key(&it);
         bool known = false;
+        char *name = text_excerpt(key, 64); /* a client's key, echoed: bounded, never cut silently */
         if (key[0] == '$') {
-            ferr_add(e, key, "operator key '%s' is not accepted", key);
+            ferr_add(e, key, "operator key '%s' is not accepted", name);
             ok = false;
-            continue;
-        }
-        for (const char *const *a = allowed; *a != NULL; a++)
-            known = known || strcmp(*a, key) == 0;
-        if (!known) {
-            ferr_add(e, key, "unknown field '%s'", key);
-            ok = false;
-            continue;
-        }
-        /* libbson keeps both copies of a repeated JSON key; refuse the ambiguity. */
-        bson_iter_init(&prev, doc);
-        while (bson_iter_next(&prev) && bson_iter_offset(&prev) < bson_iter_offset(&it)) {
-            if (strcmp(bson_iter_key(&prev), key) == 0) {
-                ferr_add(e, key, "field '%s' appears more than once", key);
+        } else {
+            for (const char *const *a = allowed; *a != NULL; a++)
+                known = known || strcmp(*a, key) == 0;
+            if (!known) {
+                ferr_add(e, key, "unknown field '%s'", name);
                 ok = false;
-                break;
             }
         }
+        free(name);
     }
     return ok;
 }
@@ -78,23 +73,27 @@ bool
 v_text(const bson_iter_t *it, ferr_t *e, const char *field, size_t min, size_t max, const char **out)
 {
     uint32_t len;
-    size_t chars = 0;
+    utf8proc_int32_t cp;
 
     if (!BSON_ITER_HOLDS_UTF8(it)) {
         ferr_add(e, field, "must be a string");
         return false;
     }
     const char *s = bson_iter_utf8(it, &len);
-    for (uint32_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f) {
+    for (uint32_t i = 0; i < len;) {
+        utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + i, len - i, &cp);
+        if (n <= 0) {
+            ferr_add(e, field, "must be valid UTF-8");
+            return false;
+        }
+        if (utf8proc_category(cp) == UTF8PROC_CATEGORY_CC) {
             ferr_add(e, field, "must not contain control characters");
             return false;
         }
-        if ((c & 0xC0) != 0x80)
-            chars++;
+        i += (uint32_t)n;
     }
-    if (chars < min || chars > max) {
+    long chars = text_chars(s, len);
+    if (chars < (long)min || chars > (long)max) {
         if (min == max)
             ferr_add(e, field, "must have exactly %zu characters", min);
         else
@@ -124,15 +123,6 @@ v_is_date(const char *s)
         return false;
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     return d <= days[m - 1] + (m == 2 && leap);
-}
-
-void
-v_lower(const char *in, char *out, size_t size)
-{
-    size_t i = 0;
-    for (; in[i] && i + 1 < size; i++)
-        out[i] = (char)tolower((unsigned char)in[i]);
-    out[i] = '\0';
 }
 
 void
@@ -208,7 +198,8 @@ v_classic_paging(const bson_t *query, ferr_t *errors, int64_t *page_num, int64_t
     uint32_t before = errors->count;
     *page_num = 1;
     *page_size = 10;
-    if (bson_iter_init_find(&it, query, "page_num") && (!v_as_int(&it, page_num) || *page_num < 1))
+    if (bson_iter_init_find(&it, query, "page_num") &&
+        (!v_as_int(&it, page_num) || *page_num < 1 || *page_num > V_PAGE_MAX))
         ferr_add(errors, "page_num", "invalid page_num");
     if (bson_iter_init_find(&it, query, "page_size") &&
         (!v_as_int(&it, page_size) || *page_size < 1 || *page_size > 100))
@@ -235,11 +226,10 @@ v_order_by(const bson_t *query, const v_order_t *orders, size_t count, ferr_t *e
             return true;
         }
     }
-    char names[256];
-    size_t n = 0;
-    names[0] = '\0';
-    for (size_t i = 0; i < count && n < sizeof(names); i++)
-        n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "", orders[i].name);
-    ferr_add(e, "order_by", "must be one of %s, optionally with a leading '-'", names);
+    bson_string_t *names = bson_string_new(NULL);
+    for (size_t i = 0; i < count; i++)
+        bson_string_append_printf(names, "%s%s", i ? ", " : "", orders[i].name);
+    ferr_add(e, "order_by", "must be one of %s, optionally with a leading '-'", names->str);
+    bson_string_free(names, true);
     return false;
 }

@@ -20,22 +20,20 @@ void ferr_add(ferr_t *e, const char *field, const char *fmt, ...) __attribute__(
 void ferr_destroy(ferr_t *e);
 
 /*
- * Checks that every key of `doc` is in the NULL-terminated `allowed` list,
- * appears once, and does not start with '$' (operator injection). Reports
- * each offender under its own name.
+ * Checks that every key of `doc` is in the NULL-terminated `allowed` list
+ * and does not start with '$' (operator injection). Reports each offender
+ * under its own name. (A key repeated at any depth never gets this far:
+ * the worker runtime refuses it for every op, see worker_dispatch.)
  */
 bool v_known_fields(const bson_t *doc, const char *const *allowed, ferr_t *e);
 
-/* A string of min..max characters (Unicode code points), with no control
- * characters. On success *out points into the iterated document. */
+/* A string of min..max characters (code points of its NFC form, text.h),
+ * valid UTF-8, with no control characters (Unicode general category Cc).
+ * On success *out points into the iterated document. */
 bool v_text(const bson_iter_t *it, ferr_t *e, const char *field, size_t min, size_t max, const char **out);
 
 /* A real calendar date written YYYY-MM-DD. */
 bool v_is_date(const char *s);
-
-/* `in` with ASCII letters lowercased, into `out` (size bytes, always
- * terminated): the key of a case-insensitive unique or exact match. */
-void v_lower(const char *in, char *out, size_t size);
 
 /* Today's date (UTC) as YYYY-MM-DD. */
 void v_today(char out[11]);
@@ -72,10 +70,14 @@ typedef struct {
 bool v_order_by(const bson_t *query, const v_order_t *orders, size_t count, ferr_t *e, const char **field, int *dir);
 
 /*
- * The classic contract's paging: page_num >= 1 (default 1) and
- * 1 <= page_size <= 100 (default 10), with its messages "invalid page_num"
- * and "invalid page_size".
+ * The classic contract's paging: 1 <= page_num <= V_PAGE_MAX (default 1)
+ * and 1 <= page_size <= 100 (default 10), with its messages "invalid
+ * page_num" and "invalid page_size". The bound keeps the offset
+ * (page_num - 1) * page_size far inside int64, as on the /api/v1 routes.
  */
 bool v_classic_paging(const bson_t *query, ferr_t *errors, int64_t *page_num, int64_t *page_size);
+
+/* The largest page number any list accepts, on every route. */
+#define V_PAGE_MAX 1000000
 
 #endif

@@ -6,6 +6,7 @@
  */
 #include "worker.h"
 #include "config.h"
+#include "doc.h"
 #include "log.h"
 #include "service.h"
 #include "token.h"
@@ -13,6 +14,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,12 +63,39 @@ worker_dispatch(const uint8_t *data, size_t len, bson_t *reply)
         return;
     }
     if ((op = worker_find_op(req.op, &s)) == NULL) {
-        char message[128];
-        snprintf(message, sizeof(message), "unknown op '%s'", req.op);
+        char *message = bson_strdup_printf("unknown op '%s'", req.op);
         env_reply_error(reply, req.rid, 404, "unknown_op", message, NULL);
+        bson_free(message);
         return;
     }
     svc_call_t call = {.req = &req, .replied = false};
+    /* A key given twice, at any depth: libbson keeps both copies and a
+     * handler would see only one. Refused for every op and every caller,
+     * before anything is read or written. */
+    static const struct {
+        const char *name;
+        size_t offset;
+    } parts[] = {{"params", offsetof(env_request_t, params)},
+                 {"query", offsetof(env_request_t, query)},
+                 {"body", offsetof(env_request_t, body)}};
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        char *path = NULL;
+        const char *what;
+        const bson_t *part = (const bson_t *)((const char *)&req + parts[i].offset);
+        if (!doc_check(part, DOC_UNIQUE_KEYS, NULL, &path, &what)) {
+            ferr_t errors;
+            ferr_init(&errors);
+            if (path[0] == '\0')
+                ferr_add(&errors, parts[i].name, "%s", what);
+            else
+                ferr_add(&errors, path, "%s", what);
+            svc_fail_fields(&call, &errors);
+            ferr_destroy(&errors);
+            free(path);
+            bson_steal(reply, &call.reply);
+            return;
+        }
+    }
     char fingerprint[33];
     svc_request_fingerprint(&call, fingerprint);
     snprintf(call.key, sizeof(call.key), "%s:%s", req.rid, fingerprint);

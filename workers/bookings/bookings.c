@@ -213,30 +213,35 @@ bookings_create(svc_call_t *call)
         bson_destroy(&existing);
         bson_init(&existing);
     } else {
-        if (!svc_next_id(call->mongo, "bookings", &id, &error)) {
-            svc_fail_db(call, &error);
-            goto done;
-        }
         int64_t now = svc_now_us();
         bookings_date(in, in_date);
         bookings_date(out, out_date);
+        bson_t fields = BSON_INITIALIZER;
+        BSON_APPEND_INT64(&fields, "property_id", property);
+        BSON_APPEND_INT64(&fields, "owner_id", owner);
+        BSON_APPEND_INT64(&fields, "guest_id", req->auth_sub);
+        BSON_APPEND_UTF8(&fields, "check_in", in_date);
+        BSON_APPEND_UTF8(&fields, "check_out", out_date);
+        BSON_APPEND_INT64(&fields, "nights", out - in);
+        BSON_APPEND_UTF8(&fields, "status", "pending");
+        BSON_APPEND_INT64(&fields, "created_at", now);
+        BSON_APPEND_INT64(&fields, "updated_at", now);
+        BSON_APPEND_UTF8(&fields, "rid", call->key);
         bson_destroy(&doc);
-        bson_init(&doc);
-        BSON_APPEND_INT64(&doc, "_id", id);
-        BSON_APPEND_INT64(&doc, "property_id", property);
-        BSON_APPEND_INT64(&doc, "owner_id", owner);
-        BSON_APPEND_INT64(&doc, "guest_id", req->auth_sub);
-        BSON_APPEND_UTF8(&doc, "check_in", in_date);
-        BSON_APPEND_UTF8(&doc, "check_out", out_date);
-        BSON_APPEND_INT64(&doc, "nights", out - in);
-        BSON_APPEND_UTF8(&doc, "status", "pending");
-        BSON_APPEND_INT64(&doc, "created_at", now);
-        BSON_APPEND_INT64(&doc, "updated_at", now);
-        BSON_APPEND_UTF8(&doc, "rid", call->key);
-        if (!mongoc_collection_insert_one(bookings, &doc, NULL, NULL, &error)) {
-            svc_fail_db(call, &error);
+        svc_insert_t inserted = svc_insert_next(bookings, &fields, call->key, &doc, &error);
+        bson_destroy(&fields);
+        if (inserted == SVC_INSERT_FAILED || inserted == SVC_INSERT_CONFLICT) {
+            if (inserted == SVC_INSERT_FAILED)
+                svc_fail_db(call, &error);
+            else
+                svc_fail(call, 500, "internal", "a booking collided on an unexpected unique index");
             goto done;
         }
+        if (inserted == SVC_INSERT_REPEAT && strcmp(bookings_str(&doc, "status"), "pending") != 0) {
+            bookings_reply_doc(call, 201, &doc); /* a concurrent delivery of this request finished it */
+            goto done;
+        }
+        id = bookings_int(&doc, "_id");
     }
     int taken = bookings_take_nights(call, nights, property, id, in, out);
     if (taken <= 0) {
@@ -455,7 +460,7 @@ bookings_reply_page(svc_call_t *call, bson_t *filter)
 
     ferr_init(&errors);
     v_known_fields(query, params, &errors);
-    v_query_int(query, "page", 1, 1, 1000000, &errors, &page);
+    v_query_int(query, "page", 1, 1, V_PAGE_MAX, &errors, &page);
     v_query_int(query, "per_page", 10, 1, 100, &errors, &per_page);
     if (bson_iter_init_find(&it, query, "status")) {
         const char *s = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";

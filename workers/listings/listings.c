@@ -3,6 +3,7 @@
  * the op table, and what the classic contract shares with them.
  */
 #include "listings.h"
+#include "http.h"
 
 #include <nng/nng.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@ listings_render(const bson_t *doc, bson_t *out)
     static const char *const fields[] = {"user_id", "property_id", "listing_type", "price",
                                          "created_at", "updated_at", NULL};
     svc_render_fields(doc, fields, out);
+    BSON_APPEND_INT64(out, "version", svc_version(doc));
 }
 
 void
@@ -37,39 +39,29 @@ listings_insert(svc_call_t *call, const listings_new_t *l, bson_t *stored, bson_
 {
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
     bson_t doc = BSON_INITIALIZER;
-    int64_t id;
-    bool ok = false;
 
-    if (!svc_next_id(call->mongo, "listings", &id, error))
-        goto done;
     int64_t now = svc_now_us();
-    BSON_APPEND_INT64(&doc, "_id", id);
     BSON_APPEND_INT64(&doc, "user_id", l->user_id);
     if (l->property_id > 0)
         BSON_APPEND_INT64(&doc, "property_id", l->property_id);
     BSON_APPEND_UTF8(&doc, "listing_type", l->listing_type);
     BSON_APPEND_INT64(&doc, "price", l->price);
+    BSON_APPEND_INT64(&doc, "version", 1);
     BSON_APPEND_INT64(&doc, "created_at", now);
     BSON_APPEND_INT64(&doc, "updated_at", now);
     BSON_APPEND_UTF8(&doc, "rid", call->key);
     BSON_APPEND_UTF8(&doc, "last_rid", call->key);
-    if (mongoc_collection_insert_one(coll, &doc, NULL, NULL, error)) {
-        bson_copy_to(&doc, stored);
-        ok = true;
-    } else if (svc_is_duplicate(error)) {
-        /* This request's rid is taken: an earlier delivery of it made the listing. */
-        bool found;
-        bson_t *by_rid = BCON_NEW("rid", BCON_UTF8(call->key));
-        bson_init(stored);
-        ok = svc_find_one(coll, by_rid, stored, &found, error) && found;
-        bson_destroy(by_rid);
-        if (!ok)
-            bson_destroy(stored);
-    }
-done:
+    /* rid is the listings' only unique index besides _id, so no other conflict can happen. */
+    svc_insert_t inserted = svc_insert_next(coll, &doc, call->key, stored, error);
+    if (inserted == SVC_INSERT_CONFLICT)
+        bson_set_error(error, 1, 1, "a listing collided on an unexpected unique index");
     bson_destroy(&doc);
     mongoc_collection_destroy(coll);
-    return ok;
+    if (inserted == SVC_INSERT_FAILED || inserted == SVC_INSERT_CONFLICT) {
+        bson_destroy(stored);
+        return false;
+    }
+    return true;
 }
 
 int
@@ -200,18 +192,24 @@ listings_get(svc_call_t *call)
     mongoc_collection_destroy(coll);
 }
 
-/* Owner-only PATCH (merge-patch) and DELETE (a tombstone). */
+/*
+ * Owner-only PATCH (merge-patch) and DELETE (a tombstone). Each bumps the
+ * listing's version (its ETag) by an update conditioned on the version it
+ * read, so If-Match is checked against exactly what the change replaces; a
+ * writer that loses that race reads again (or answers 412 under If-Match).
+ */
 static void
 listings_change(svc_call_t *call, bool delete)
 {
     const env_request_t *req = call->req;
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
-    bson_t doc = BSON_INITIALIZER, update = BSON_INITIALIZER, set, reply, out;
+    bson_t doc = BSON_INITIALIZER, out;
     bson_error_t error;
     bson_iter_t it;
     ferr_t errors;
     listings_new_t l = {0};
     int64_t id = 0;
+    bool changed = false;
 
     ferr_init(&errors);
     if (req->auth_sub <= 0) {
@@ -233,54 +231,89 @@ listings_change(svc_call_t *call, bool delete)
             goto done;
         }
     }
-    if (!listings_load(call, coll, &id, &doc))
-        goto done;
-    if (!bson_iter_init_find(&it, &doc, "user_id") || bson_iter_as_int64(&it) != req->auth_sub) {
-        svc_fail(call, 403, "forbidden", "only the user who listed it may change this listing");
-        goto done;
+    for (int attempt = 0; attempt < LISTINGS_EDIT_ATTEMPTS; attempt++) {
+        bson_reinit(&doc);
+        if (!listings_load(call, coll, &id, &doc))
+            goto done;
+        if (!bson_iter_init_find(&it, &doc, "user_id") || bson_iter_as_int64(&it) != req->auth_sub) {
+            svc_fail(call, 403, "forbidden", "only the user who listed it may change this listing");
+            goto done;
+        }
+        int64_t version = svc_version(&doc);
+        if (bson_iter_init_find(&it, &doc, "last_rid") && BSON_ITER_HOLDS_UTF8(&it) &&
+            strcmp(bson_iter_utf8(&it, NULL), call->key) == 0) {
+            changed = true; /* a second delivery of a change already made: answer with the listing as it is */
+            break;
+        }
+        if (req->if_match[0] != '\0') {
+            http_precondition_t pc = http_if_match(req->if_match, strlen(req->if_match), version);
+            if (pc == HTTP_PRECONDITION_MALFORMED) {
+                svc_fail(call, 400, "bad_precondition",
+                         "if_match must be \"*\" or a list of entity tags such as \"3\" (RFC 9110 section 13.1.1)");
+                goto done;
+            }
+            if (pc == HTTP_PRECONDITION_FALSE) {
+                svc_fail(call, 412, "precondition_failed", "the listing changed since your copy (ETag \"%lld\" now)",
+                         (long long)version);
+                goto done;
+            }
+        }
+        if (attempt == 0 && l.property_id > 0 && !listings_check_property(call, l.property_id, req->auth_sub))
+            goto done;
+        int64_t now = svc_now_us();
+        bson_t update = BSON_INITIALIZER, set;
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+        if (delete)
+            BSON_APPEND_INT64(&set, "deleted_at", now);
+        if (l.listing_type != NULL)
+            BSON_APPEND_UTF8(&set, "listing_type", l.listing_type);
+        if (l.price > 0)
+            BSON_APPEND_INT64(&set, "price", l.price);
+        if (l.property_id > 0)
+            BSON_APPEND_INT64(&set, "property_id", l.property_id);
+        BSON_APPEND_INT64(&set, "version", version + 1);
+        BSON_APPEND_INT64(&set, "updated_at", now);
+        BSON_APPEND_UTF8(&set, "last_rid", call->key);
+        bson_append_document_end(&update, &set);
+        if (l.property_id < 0) {
+            bson_t unset;
+            BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+            BSON_APPEND_UTF8(&unset, "property_id", "");
+            bson_append_document_end(&update, &unset);
+        }
+        bson_t *mine = BCON_NEW("user_id", BCON_INT64(req->auth_sub));
+        listings_filter_live(mine);
+        int applied = svc_update_at_version(coll, id, version, mine, &update, &error);
+        bson_destroy(mine);
+        bson_destroy(&update);
+        if (applied < 0) {
+            svc_fail_db(call, &error);
+            goto done;
+        }
+        if (applied == 0)
+            continue; /* another change made this version first: read it again */
+        if (delete) {
+            svc_reply(call, 204, NULL);
+            goto done;
+        }
+        bson_reinit(&doc);
+        bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
+        bool found;
+        bool ok = svc_find_one(coll, by_id, &doc, &found, &error);
+        bson_destroy(by_id);
+        if (!ok) {
+            svc_fail_db(call, &error);
+            goto done;
+        }
+        if (!found) {
+            svc_fail(call, 404, "not_found", "no listing has id %lld", (long long)id);
+            goto done;
+        }
+        changed = true;
+        break;
     }
-    if (l.property_id > 0 && !listings_check_property(call, l.property_id, req->auth_sub))
-        goto done;
-    int64_t now = svc_now_us();
-    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-    if (delete)
-        BSON_APPEND_INT64(&set, "deleted_at", now);
-    if (l.listing_type != NULL)
-        BSON_APPEND_UTF8(&set, "listing_type", l.listing_type);
-    if (l.price > 0)
-        BSON_APPEND_INT64(&set, "price", l.price);
-    if (l.property_id > 0)
-        BSON_APPEND_INT64(&set, "property_id", l.property_id);
-    BSON_APPEND_INT64(&set, "updated_at", now);
-    BSON_APPEND_UTF8(&set, "last_rid", call->key);
-    bson_append_document_end(&update, &set);
-    if (l.property_id < 0) {
-        bson_t unset;
-        BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
-        BSON_APPEND_UTF8(&unset, "property_id", "");
-        bson_append_document_end(&update, &unset);
-    }
-    bson_t *filter = BCON_NEW("_id", BCON_INT64(id), "user_id", BCON_INT64(req->auth_sub));
-    listings_filter_live(filter);
-    bool ok = mongoc_collection_update_one(coll, filter, &update, NULL, &reply, &error);
-    bson_destroy(filter);
-    if (!ok) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
-    bson_destroy(&reply);
-    if (delete) {
-        svc_reply(call, 204, NULL);
-        goto done;
-    }
-    bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
-    bool found;
-    bson_destroy(&doc);
-    bson_init(&doc);
-    ok = svc_find_one(coll, by_id, &doc, &found, &error);
-    bson_destroy(by_id);
-    if (!ok || !found) {
-        svc_fail(call, 404, "not_found", "no listing has id %lld", (long long)id);
+    if (!changed) {
+        svc_fail(call, 409, "conflict", "the listing kept changing under this request; retry");
         goto done;
     }
     listings_render(&doc, &out);
@@ -289,7 +322,6 @@ listings_change(svc_call_t *call, bool delete)
 done:
     ferr_destroy(&errors);
     bson_destroy(&doc);
-    bson_destroy(&update);
     mongoc_collection_destroy(coll);
 }
 
@@ -351,7 +383,7 @@ listings_list(svc_call_t *call)
 
     ferr_init(&errors);
     v_known_fields(query, params, &errors);
-    v_query_int(query, "page", 1, 1, 1000000, &errors, &page);
+    v_query_int(query, "page", 1, 1, V_PAGE_MAX, &errors, &page);
     v_query_int(query, "per_page", 10, 1, 100, &errors, &per_page);
     v_query_int(query, "min_price", 1, 1, LISTINGS_PRICE_MAX, &errors, &min_price);
     v_query_int(query, "max_price", LISTINGS_PRICE_MAX, 1, LISTINGS_PRICE_MAX, &errors, &max_price);

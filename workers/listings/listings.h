@@ -3,8 +3,8 @@
  * <prefix>listings, collection "listings".
  *
  * A listing document is {_id, user_id, property_id?, listing_type ("rent"
- * or "sale"), price (int > 0), created_at, updated_at, rid (of the create,
- * unique), last_rid, deleted_at?}. A deleted listing stays as a tombstone
+ * or "sale"), price (int > 0), version, created_at, updated_at, rid (of the
+ * create, unique), last_rid, deleted_at?}. A deleted listing stays as a tombstone
  * so that a re-delivered DELETE answers as the first did; no read returns
  * it. Users and properties are checked by asking their services over nng.
  */
@@ -16,6 +16,8 @@
 extern const svc_service_t listings_service;
 
 #define LISTINGS_PRICE_MAX 1000000000000LL
+/* Each round of a race between changes of one listing has one winner. */
+#define LISTINGS_EDIT_ATTEMPTS 64
 
 typedef struct {
     int64_t user_id;

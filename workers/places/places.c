@@ -9,10 +9,11 @@
  * created_at, updated_at, rid (the create's idempotency key)}.
  */
 #include "places.h"
+#include "text.h"
 
-#include <ctype.h>
 #include <nng/nng.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PLACES_PER_PAGE_MAX 100
@@ -33,10 +34,8 @@ places_create(svc_call_t *call)
     bson_iter_t it;
     bson_error_t error;
     const char *name = NULL, *country = NULL;
-    char key[512];
-    int64_t id;
-    bson_t doc = BSON_INITIALIZER, existing = BSON_INITIALIZER, out;
-    mongoc_collection_t *places = svc_collection(call->mongo, "places", "places");
+    char *key = NULL;
+    bson_t doc = BSON_INITIALIZER, stored, out;
 
     ferr_init(&errors);
     if (req->auth_sub <= 0) {
@@ -56,49 +55,35 @@ places_create(svc_call_t *call)
         svc_fail_fields(call, &errors);
         goto done;
     }
-    if (!svc_next_id(call->mongo, "places", &id, &error)) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
     int64_t now = svc_now_us();
-    v_lower(name, key, sizeof(key));
-    BSON_APPEND_INT64(&doc, "_id", id);
+    key = text_key(name, strlen(name));
     BSON_APPEND_UTF8(&doc, "name", name);
     BSON_APPEND_UTF8(&doc, "name_key", key);
     BSON_APPEND_UTF8(&doc, "country", country);
     BSON_APPEND_INT64(&doc, "created_at", now);
     BSON_APPEND_INT64(&doc, "updated_at", now);
     BSON_APPEND_UTF8(&doc, "rid", call->key);
-    if (mongoc_collection_insert_one(places, &doc, NULL, NULL, &error)) {
-        places_render(&doc, &out);
+    mongoc_collection_t *places = svc_collection(call->mongo, "places", "places");
+    switch (svc_insert_next(places, &doc, call->key, &stored, &error)) {
+    case SVC_INSERTED:
+    case SVC_INSERT_REPEAT:
+        places_render(&stored, &out);
         svc_reply(call, 201, &out);
         bson_destroy(&out);
-        goto done;
-    }
-    if (!svc_is_duplicate(&error)) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
-    /* The name is taken: by an earlier delivery of this same request, or by another place. */
-    bson_t *by_key = BCON_NEW("name_key", BCON_UTF8(key));
-    bool found;
-    bool ok = svc_find_one(places, by_key, &existing, &found, &error);
-    bson_destroy(by_key);
-    if (!ok) {
-        svc_fail_db(call, &error);
-    } else if (found && bson_iter_init_find(&it, &existing, "rid") && BSON_ITER_HOLDS_UTF8(&it) &&
-               strcmp(bson_iter_utf8(&it, NULL), call->key) == 0) {
-        places_render(&existing, &out);
-        svc_reply(call, 201, &out);
-        bson_destroy(&out);
-    } else {
+        break;
+    case SVC_INSERT_CONFLICT:
         svc_fail(call, 409, "place_name_taken", "a place named '%s' exists already", name);
+        break;
+    case SVC_INSERT_FAILED:
+        svc_fail_db(call, &error);
+        break;
     }
+    bson_destroy(&stored);
+    mongoc_collection_destroy(places);
 done:
+    free(key);
     ferr_destroy(&errors);
     bson_destroy(&doc);
-    bson_destroy(&existing);
-    mongoc_collection_destroy(places);
 }
 
 static void
@@ -173,7 +158,7 @@ places_list(svc_call_t *call)
 
     ferr_init(&errors);
     v_known_fields(query, params, &errors);
-    v_query_int(query, "page", 1, 1, 1000000, &errors, &page);
+    v_query_int(query, "page", 1, 1, V_PAGE_MAX, &errors, &page);
     v_query_int(query, "per_page", 10, 1, PLACES_PER_PAGE_MAX, &errors, &per_page);
     if (bson_iter_init_find(&it, query, "embed")) {
         embed = BSON_ITER_HOLDS_UTF8(&it) && strcmp(bson_iter_utf8(&it, NULL), "people") == 0;

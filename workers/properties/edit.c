@@ -15,10 +15,13 @@
  * and the reply is the same as the first. The owner is checked before.
  */
 #include "properties.h"
+#include "http.h"
+#include "text.h"
 
 #include <nng/nng.h>
 #include <nng/supplemental/util/platform.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Each round of a race has one winner: enough rounds for many writers of one property. */
@@ -171,6 +174,7 @@ props_edit(svc_call_t *call, int status, props_change_fn change)
     }
     for (int attempt = 0; attempt < PROPS_EDIT_ATTEMPTS; attempt++) {
         bson_t current = BSON_INITIALIZER, changes, next;
+        http_precondition_t precondition;
         bool found;
         if (!props_load(coll, id, &current, &found, &error)) {
             svc_fail_db(call, &error);
@@ -184,9 +188,15 @@ props_edit(svc_call_t *call, int status, props_change_fn change)
             props_reply_doc(call, status, &current); /* a second delivery of a change already made */
         } else if (bson_has_field(&current, "deleted_at")) {
             svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
-        } else if (!props_if_match(req->if_match, props_int(&current, "version"))) {
-            svc_fail(call, 412, "precondition_failed", "the property changed since your copy (ETag \"%lld\" now)",
-                     (long long)props_int(&current, "version"));
+        } else if (req->if_match[0] != '\0' &&
+                   (precondition = http_if_match(req->if_match, strlen(req->if_match),
+                                                 props_int(&current, "version"))) != HTTP_PRECONDITION_TRUE) {
+            if (precondition == HTTP_PRECONDITION_MALFORMED)
+                svc_fail(call, 400, "bad_precondition",
+                         "if_match must be \"*\" or a list of entity tags such as \"3\" (RFC 9110 section 13.1.1)");
+            else
+                svc_fail(call, 412, "precondition_failed", "the property changed since your copy (ETag \"%lld\" now)",
+                         (long long)props_int(&current, "version"));
         } else if (change(call, &current, &changes)) {
             int64_t version = props_int(&current, "version");
             props_apply(&current, &changes, call->key, &next);
@@ -263,9 +273,8 @@ props_create(svc_call_t *call)
     ferr_t errors;
     bson_error_t error;
     bson_iter_t it, r;
-    int64_t id;
-    char city_key[256];
-    bson_t doc = BSON_INITIALIZER, rooms, existing = BSON_INITIALIZER;
+    char *city_key = NULL;
+    bson_t doc = BSON_INITIALIZER, rooms, stored = BSON_INITIALIZER;
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
 
     ferr_init(&errors);
@@ -277,17 +286,13 @@ props_create(svc_call_t *call)
         svc_fail_fields(call, &errors);
         goto done;
     }
-    if (!svc_next_id(call->mongo, "properties", &id, &error)) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
     int64_t now = svc_now_us();
-    v_lower(props_str(&req->body, "city"), city_key, sizeof(city_key));
-    BSON_APPEND_INT64(&doc, "_id", id);
+    const char *city = props_str(&req->body, "city");
+    city_key = text_key(city, strlen(city));
     BSON_APPEND_UTF8(&doc, "name", props_str(&req->body, "name"));
     BSON_APPEND_UTF8(&doc, "description", props_str(&req->body, "description"));
     BSON_APPEND_UTF8(&doc, "type", props_str(&req->body, "type"));
-    BSON_APPEND_UTF8(&doc, "city", props_str(&req->body, "city"));
+    BSON_APPEND_UTF8(&doc, "city", city);
     BSON_APPEND_UTF8(&doc, "city_key", city_key);
     BSON_APPEND_UTF8(&doc, "address", props_str(&req->body, "address"));
     uint32_t n = 0;
@@ -310,28 +315,24 @@ props_create(svc_call_t *call)
     BSON_APPEND_UTF8(&doc, "rid", call->key);
     BSON_APPEND_UTF8(&doc, "last_rid", call->key);
 
-    if (mongoc_collection_insert_one(coll, &doc, NULL, NULL, &error)) {
-        props_reply_doc(call, 201, &doc);
-    } else if (svc_is_duplicate(&error)) {
-        /* This request's rid is taken: an earlier delivery of it created the property. */
-        bson_t *filter = BCON_NEW("rid", BCON_UTF8(call->key));
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
-        const bson_t *found;
-        if (mongoc_cursor_next(cursor, &found))
-            props_reply_doc(call, 201, found);
-        else if (mongoc_cursor_error(cursor, &error))
-            svc_fail_db(call, &error);
-        else
-            svc_fail(call, 500, "internal", "duplicate request id without a property");
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(filter);
-    } else {
+    bson_destroy(&stored);
+    switch (svc_insert_next(coll, &doc, call->key, &stored, &error)) {
+    case SVC_INSERTED:
+    case SVC_INSERT_REPEAT: /* an earlier delivery of this request created it */
+        props_reply_doc(call, 201, &stored);
+        break;
+    case SVC_INSERT_CONFLICT:
+        svc_fail(call, 500, "internal", "a property collided on a unique index other than its id and rid");
+        break;
+    case SVC_INSERT_FAILED:
         svc_fail_db(call, &error);
+        break;
     }
 done:
+    free(city_key);
     ferr_destroy(&errors);
     bson_destroy(&doc);
-    bson_destroy(&existing);
+    bson_destroy(&stored);
     mongoc_collection_destroy(coll);
 }
 
@@ -362,9 +363,11 @@ props_change_fields(svc_call_t *call, const bson_t *current, bson_t *changes)
         }
         bson_append_iter(changes, key, -1, &it);
         if (strcmp(key, "city") == 0) {
-            char city_key[256];
-            v_lower(bson_iter_utf8(&it, NULL), city_key, sizeof(city_key));
+            uint32_t len;
+            const char *city = bson_iter_utf8(&it, &len);
+            char *city_key = text_key(city, len);
             BSON_APPEND_UTF8(changes, "city_key", city_key);
+            free(city_key);
         }
     }
     return true;

@@ -1,8 +1,9 @@
 /* Field rules of the properties service: pure functions, unit-tested. */
 #include "properties.h"
+#include "text.h"
 
-#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *const props_types[] = {"apartment", "house", "studio", "villa", "land",
@@ -22,13 +23,14 @@ props_in(const char *s, const char *const *set)
     return false;
 }
 
-static void
-props_list_names(const char *const *set, char *out, size_t size)
+/* "a, b, c": the members of a documented set, for an error message; bson_free it. */
+static char *
+props_list_names(const char *const *set)
 {
-    size_t n = 0;
-    out[0] = '\0';
-    for (; *set != NULL && n < size; set++)
-        n += (size_t)snprintf(out + n, size - n, "%s%s", n ? ", " : "", *set);
+    bson_string_t *out = bson_string_new(NULL);
+    for (; *set != NULL; set++)
+        bson_string_append_printf(out, "%s%s", out->len ? ", " : "", *set);
+    return bson_string_free(out, false);
 }
 
 /* A text field that may be required, or null in a patch only if `nullable`. */
@@ -56,7 +58,6 @@ props_check_fields(const bson_t *body, bool required, ferr_t *e)
 {
     uint32_t before = e->count;
     const char *s;
-    char names[256];
 
     props_text(body, "name", "name", required, false, 1, 200, e, &s);
     props_text(body, "description", "description", false, true, 0, 5000, e, &s);
@@ -64,8 +65,9 @@ props_check_fields(const bson_t *body, bool required, ferr_t *e)
     props_text(body, "address", "address", required, false, 1, 300, e, &s);
     props_text(body, "type", "type", required, false, 1, 32, e, &s);
     if (s != NULL && !props_in(s, props_types)) {
-        props_list_names(props_types, names, sizeof(names));
+        char *names = props_list_names(props_types);
         ferr_add(e, "type", "must be one of %s", names);
+        bson_free(names);
     }
     return e->count == before;
 }
@@ -81,20 +83,21 @@ props_check_characteristics(const bson_iter_t *it, const char *field, bool patch
     }
     while (bson_iter_next(&c)) {
         const char *key = bson_iter_key(&c);
-        char sub[192];
-        snprintf(sub, sizeof(sub), "%s.%s", field, key);
         if (++n > PROPS_MAX_CHARACTERISTICS) {
             ferr_add(e, field, "may hold at most %d characteristics", PROPS_MAX_CHARACTERISTICS);
             return false;
         }
-        if (key[0] == '$' || strchr(key, '.') != NULL || strlen(key) > 64 || key[0] == '\0') {
+        char *sub = bson_strdup_printf("%s.%s", field, key);
+        long key_chars = text_chars(key, strlen(key));
+        if (key[0] == '$' || strchr(key, '.') != NULL || key_chars < 1 || key_chars > 64) {
             ferr_add(e, sub, "a characteristic's name must have 1 to 64 characters, not start with '$' nor contain '.'");
+            bson_free(sub);
             continue;
         }
+        const char *text;
         switch (bson_iter_type(&c)) {
         case BSON_TYPE_UTF8:
-            if (strlen(bson_iter_utf8(&c, NULL)) > 200)
-                ferr_add(e, sub, "must have at most 200 characters");
+            v_text(&c, e, sub, 0, 200, &text);
             break;
         case BSON_TYPE_INT32:
         case BSON_TYPE_INT64:
@@ -108,6 +111,7 @@ props_check_characteristics(const bson_iter_t *it, const char *field, bool patch
         default:
             ferr_add(e, sub, "must be a string, number or boolean");
         }
+        bson_free(sub);
     }
     return true;
 }
@@ -118,24 +122,28 @@ props_check_room(const bson_t *room, bool required, const char *prefix, ferr_t *
     uint32_t before = e->count;
     bson_iter_t it;
     const char *s;
-    char field[64], names[256];
+    char *field = NULL;
 
-#define ROOM_FIELD(name) (snprintf(field, sizeof(field), "%s%s%s", prefix, prefix[0] ? "." : "", name), field)
+    /* The path of one of the room's fields, e.g. "rooms[2].kind"; freed at the next use. */
+#define ROOM_FIELD(name) (bson_free(field), field = bson_strdup_printf("%s%s%s", prefix, prefix[0] ? "." : "", name))
     /* Unknown keys are reported under their full path. */
     bson_iter_init(&it, room);
     while (bson_iter_next(&it)) {
         const char *key = bson_iter_key(&it);
+        char *name = text_excerpt(key, 64);
         if (key[0] == '$')
-            ferr_add(e, ROOM_FIELD(key), "operator key '%s' is not accepted", key);
+            ferr_add(e, ROOM_FIELD(key), "operator key '%s' is not accepted", name);
         else if (!props_in(key, props_room_fields))
-            ferr_add(e, ROOM_FIELD(key), "unknown field '%s'", key);
+            ferr_add(e, ROOM_FIELD(key), "unknown field '%s'", name);
+        free(name);
     }
 
     props_text(room, "name", ROOM_FIELD("name"), required, false, 1, 100, e, &s);
     props_text(room, "kind", ROOM_FIELD("kind"), required, false, 1, 32, e, &s);
     if (s != NULL && !props_in(s, props_room_kinds)) {
-        props_list_names(props_room_kinds, names, sizeof(names));
+        char *names = props_list_names(props_room_kinds);
         ferr_add(e, ROOM_FIELD("kind"), "must be one of %s", names);
+        bson_free(names);
     }
     if (!bson_iter_init_find(&it, room, "area_m2")) {
         if (required)
@@ -150,6 +158,7 @@ props_check_room(const bson_t *room, bool required, const char *prefix, ferr_t *
     if (bson_iter_init_find(&it, room, "characteristics"))
         props_check_characteristics(&it, ROOM_FIELD("characteristics"), !required, e);
 #undef ROOM_FIELD
+    bson_free(field);
     return e->count == before;
 }
 
@@ -187,25 +196,4 @@ props_validate_new(const bson_t *body, ferr_t *e)
         }
     }
     return e->count == before;
-}
-
-bool
-props_if_match(const char *if_match, int64_t version)
-{
-    char tag[32];
-    if (if_match == NULL || if_match[0] == '\0' || strcmp(if_match, "*") == 0)
-        return true;
-    if (strncmp(if_match, "W/", 2) == 0)
-        if_match += 2;
-    snprintf(tag, sizeof(tag), "\"%lld\"", (long long)version);
-    /* A list of tags: any one may match. */
-    const char *p = if_match;
-    size_t tl = strlen(tag);
-    while ((p = strstr(p, tag)) != NULL) {
-        char after = p[tl];
-        if (after == '\0' || after == ',' || after == ' ')
-            return true;
-        p += tl;
-    }
-    return false;
 }

@@ -3,8 +3,10 @@
  * public shape of a property. Changes are in edit.c, field rules in fields.c.
  */
 #include "properties.h"
+#include "text.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void
@@ -68,7 +70,7 @@ props_list(svc_call_t *call)
 
     ferr_init(&errors);
     v_known_fields(query, params, &errors);
-    v_query_int(query, "page", 1, 1, 1000000, &errors, &page);
+    v_query_int(query, "page", 1, 1, V_PAGE_MAX, &errors, &page);
     v_query_int(query, "per_page", PROPS_PER_PAGE_DEFAULT, 1, PROPS_PER_PAGE_MAX, &errors, &per_page);
     v_query_int(query, "min_rooms", 0, 0, PROPS_MAX_ROOMS, &errors, &min_rooms);
     v_query_int(query, "max_rooms", PROPS_MAX_ROOMS, 0, PROPS_MAX_ROOMS, &errors, &max_rooms);
@@ -81,9 +83,9 @@ props_list(svc_call_t *call)
     BSON_APPEND_BOOL(&cond, "$exists", false);
     bson_append_document_end(&filter, &cond);
     if (bson_iter_init_find(&it, query, "city") && v_text(&it, &errors, "city", 1, 100, &s)) {
-        char key[256];
-        v_lower(s, key, sizeof(key));
+        char *key = text_key(s, strlen(s));
         BSON_APPEND_UTF8(&filter, "city_key", key);
+        free(key);
     }
     if (bson_iter_init_find(&it, query, "type") && v_text(&it, &errors, "type", 1, 32, &s)) {
         bool known = false;
@@ -123,12 +125,12 @@ done:
 /*
  * The cities that have properties, with counts, most properties first.
  * Grouped by exact spelling in the database ($first/$max are not in
- * FerretDB 1.24), then folded here case-insensitively, each city named by
- * its most common spelling.
+ * FerretDB 1.24), then folded here by key (text.h: NFC + full case
+ * folding), each city named by its most common spelling. Names and keys are
+ * kept whole: a city is never cut to fit a buffer.
  */
-#define PROPS_MAX_CITIES 1000
 typedef struct {
-    char key[128], name[128];
+    char *key, *name;
     int64_t count, name_count;
 } props_city_t;
 
@@ -148,8 +150,8 @@ props_cities(svc_call_t *call)
     ferr_t errors;
     bson_error_t error;
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
-    props_city_t *cities = bson_malloc0(PROPS_MAX_CITIES * sizeof(*cities));
-    size_t n = 0;
+    props_city_t *cities = NULL;
+    size_t n = 0, cap = 0;
     const bson_t *doc;
 
     ferr_init(&errors);
@@ -163,25 +165,31 @@ props_cities(svc_call_t *call)
     mongoc_cursor_t *cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline, NULL, NULL);
     while (mongoc_cursor_next(cursor, &doc)) {
         bson_iter_t it;
-        char key[128];
+        uint32_t len;
         if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
             continue;
-        const char *name = bson_iter_utf8(&it, NULL);
+        const char *name = bson_iter_utf8(&it, &len);
         bson_iter_init_find(&it, doc, "count");
         int64_t count = bson_iter_as_int64(&it);
-        v_lower(name, key, sizeof(key));
+        char *key = text_key(name, len);
+        if (key == NULL)
+            continue;
         size_t i = 0;
         while (i < n && strcmp(cities[i].key, key) != 0)
             i++;
         if (i == n) {
-            if (n == PROPS_MAX_CITIES)
-                continue;
-            n++;
-            bson_strncpy(cities[i].key, key, sizeof(cities[i].key));
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                cities = bson_realloc(cities, cap * sizeof(*cities));
+            }
+            cities[n++] = (props_city_t){.key = key};
+            key = NULL;
         }
+        free(key);
         cities[i].count += count;
         if (count > cities[i].name_count) {
-            bson_strncpy(cities[i].name, name, sizeof(cities[i].name));
+            bson_free(cities[i].name);
+            cities[i].name = bson_strndup(name, len);
             cities[i].name_count = count;
         }
     }
@@ -189,7 +197,8 @@ props_cities(svc_call_t *call)
         svc_fail_db(call, &error);
     } else {
         bson_t body = BSON_INITIALIZER, items;
-        qsort(cities, n, sizeof(*cities), props_city_order);
+        if (n > 0)
+            qsort(cities, n, sizeof(*cities), props_city_order);
         BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
         for (size_t i = 0; i < n; i++) {
             char k[24];
@@ -207,6 +216,10 @@ props_cities(svc_call_t *call)
     mongoc_cursor_destroy(cursor);
     bson_destroy(pipeline);
 done:
+    for (size_t i = 0; i < n; i++) {
+        free(cities[i].key);
+        bson_free(cities[i].name);
+    }
     bson_free(cities);
     ferr_destroy(&errors);
     mongoc_collection_destroy(coll);
@@ -227,7 +240,6 @@ props_ids(svc_call_t *call)
     bson_error_t error;
     const char *city;
     const bson_t *doc;
-    char key[256];
 
     ferr_init(&errors);
     v_known_fields(&call->req->query, params, &errors);
@@ -241,9 +253,10 @@ props_ids(svc_call_t *call)
         return;
     }
     ferr_destroy(&errors);
-    v_lower(city, key, sizeof(key));
+    char *key = text_key(city, strlen(city));
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
     bson_t *filter = BCON_NEW("city_key", BCON_UTF8(key), "deleted_at", "{", "$exists", BCON_BOOL(false), "}");
+    free(key);
     bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(PROPS_IDS_MAX));
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     bson_t body = BSON_INITIALIZER, ids;

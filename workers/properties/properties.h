@@ -3,7 +3,7 @@
  * <prefix>properties, collection "properties".
  *
  * A property document is {_id, name, description, type, city, city_key
- * (lowercase, for case-insensitive filters), address, rooms: [{id, name,
+ * (text_key: NFC + case folded, for case-insensitive filters), address, rooms: [{id, name,
  * kind, area_m2, characteristics}], room_count, next_room_id, owner_id,
  * version, created_at, updated_at, rid (of the create, unique), last_rid
  * (of the last change), deleted_at?}. A deleted property stays as a
@@ -49,10 +49,6 @@ bool props_check_room(const bson_t *room, bool required, const char *prefix, fer
 
 /* Checks a create body: property fields, then each room of `rooms`. */
 bool props_validate_new(const bson_t *body, ferr_t *e);
-
-/* The If-Match precondition against `version`: true when it holds
- * (absent, "*", or the entity tag "<version>", weak or strong). */
-bool props_if_match(const char *if_match, int64_t version);
 
 /* --- handlers (edit.c) ----------------------------------------------------- */
 void props_create(svc_call_t *call);

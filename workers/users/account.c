@@ -7,11 +7,14 @@
  * and a second delivery of an edit writes the same values again.
  */
 #include "users.h"
+#include "text.h"
 #include "token.h"
+#include "http.h"
 
 #include <nng/nng.h>
 #include <sodium.h>
 #include <string.h>
+#include <stdlib.h>
 #include <time.h>
 
 static bool
@@ -54,11 +57,10 @@ users_create(svc_call_t *call)
     ferr_t errors;
     users_new_t u;
     bson_error_t error;
-    char hash[crypto_pwhash_STRBYTES], username_key[64], email_key[256] = "";
-    bson_t doc = BSON_INITIALIZER, existing = BSON_INITIALIZER, out = BSON_INITIALIZER;
+    char hash[crypto_pwhash_STRBYTES], *username_key = NULL, *email_key = NULL;
+    bson_t doc = BSON_INITIALIZER, stored = BSON_INITIALIZER, out = BSON_INITIALIZER;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
     bool email_claimed = false;
-    int64_t id;
 
     ferr_init(&errors);
     if (!users_validate_new(&req->body, &errors, &u)) {
@@ -67,9 +69,9 @@ users_create(svc_call_t *call)
     }
     if (u.place_id > 0 && !users_place_exists(call, u.place_id))
         goto done;
-    v_lower(u.username, username_key, sizeof(username_key));
+    username_key = text_key(u.username, strlen(u.username));
     if (u.email != NULL) {
-        v_lower(u.email, email_key, sizeof(email_key));
+        email_key = text_key(u.email, strlen(u.email));
         int claim = users_claim_email(call->mongo, email_key, call->key, &error);
         if (claim == 409) {
             svc_fail(call, 409, "email_taken", "the email address is already registered");
@@ -85,13 +87,8 @@ users_create(svc_call_t *call)
         svc_fail(call, 503, "overloaded", "not enough memory to hash the password; retry later");
         goto release;
     }
-    if (!svc_next_id(call->mongo, "users", &id, &error)) {
-        svc_fail_db(call, &error);
-        goto release;
-    }
     int64_t now = svc_now_us();
     char *name = bson_strdup_printf("%s %s", u.first_name, u.last_name);
-    BSON_APPEND_INT64(&doc, "_id", id);
     BSON_APPEND_UTF8(&doc, "username", u.username);
     BSON_APPEND_UTF8(&doc, "username_key", username_key);
     if (u.email != NULL)
@@ -103,43 +100,35 @@ users_create(svc_call_t *call)
     BSON_APPEND_UTF8(&doc, "birth_date", u.birth_date);
     if (u.place_id > 0)
         BSON_APPEND_INT64(&doc, "place_id", u.place_id);
+    BSON_APPEND_INT64(&doc, "version", 1);
     BSON_APPEND_INT64(&doc, "created_at", now);
     BSON_APPEND_INT64(&doc, "updated_at", now);
     BSON_APPEND_UTF8(&doc, "rid", call->key);
     bson_free(name);
 
-    if (mongoc_collection_insert_one(users, &doc, NULL, NULL, &error)) {
-        users_render(&doc, &out);
+    bson_destroy(&stored);
+    switch (svc_insert_next(users, &doc, call->key, &stored, &error)) {
+    case SVC_INSERTED:
+    case SVC_INSERT_REPEAT: /* an earlier delivery of this request registered the user */
+        users_render(&stored, &out);
         svc_reply(call, 201, &out);
         goto done;
-    }
-    if (!svc_is_duplicate(&error)) {
-        svc_fail_db(call, &error);
-        goto release;
-    }
-    /* The username is taken: by an earlier delivery of this same request, or by someone else. */
-    bson_t *filter = BCON_NEW("username_key", BCON_UTF8(username_key));
-    bool found = false;
-    bool ok = users_find_one(users, filter, &existing, &found, &error);
-    bson_destroy(filter);
-    bson_iter_t it;
-    if (ok && found && bson_iter_init_find(&it, &existing, "rid") && BSON_ITER_HOLDS_UTF8(&it) &&
-        strcmp(bson_iter_utf8(&it, NULL), call->key) == 0) {
-        users_render(&existing, &out);
-        svc_reply(call, 201, &out);
-        goto done;
-    }
-    if (!ok)
-        svc_fail_db(call, &error);
-    else
+    case SVC_INSERT_CONFLICT: /* username_key is the users' other unique index */
         svc_fail(call, 409, "username_taken", "the username '%s' is already taken", u.username);
+        break;
+    case SVC_INSERT_FAILED:
+        svc_fail_db(call, &error);
+        break;
+    }
 release:
     if (email_claimed)
         users_release_email(call->mongo, email_key, call->key);
 done:
+    free(username_key);
+    free(email_key);
     ferr_destroy(&errors);
     bson_destroy(&doc);
-    bson_destroy(&existing);
+    bson_destroy(&stored);
     bson_destroy(&out);
     mongoc_collection_destroy(users);
 }
@@ -168,7 +157,7 @@ users_login(svc_call_t *call)
     bson_iter_t it;
     bson_error_t error;
     const char *username = NULL, *password = NULL;
-    char username_key[64];
+    char *username_key = NULL;
     bson_t doc = BSON_INITIALIZER, body = BSON_INITIALIZER;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
 
@@ -181,12 +170,12 @@ users_login(svc_call_t *call)
     if (!bson_iter_init_find(&it, &req->body, "password"))
         ferr_add(&errors, "password", "is required");
     else
-        v_text(&it, &errors, "password", 1, 128, &password);
+        users_check_given_password(&it, &errors, "password", &password);
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
         goto done;
     }
-    v_lower(username, username_key, sizeof(username_key));
+    username_key = text_key(username, strlen(username));
     bson_t *filter = BCON_NEW("username_key", BCON_UTF8(username_key));
     bool found;
     bool ok = users_find_one(users, filter, &doc, &found, &error);
@@ -219,6 +208,7 @@ users_login(svc_call_t *call)
     free(token);
     svc_reply(call, 200, &body);
 done:
+    free(username_key);
     ferr_destroy(&errors);
     bson_destroy(&doc);
     bson_destroy(&body);
@@ -229,6 +219,12 @@ done:
  * PATCH with JSON merge-patch semantics (RFC 7396): a field present is set,
  * a field set to null is removed (only the optional email and place_id may
  * be), a field absent is left alone. Only the user themself may edit.
+ *
+ * Every change bumps `version` (the user's ETag) by an update conditioned
+ * on the version it read, so If-Match is checked against exactly what the
+ * change replaces; a writer that loses that race reads again (or answers
+ * 412 when the client sent If-Match). A re-delivery of a change already made
+ * (last_rid is this request's key) answers with the user as it is.
  */
 void
 users_update(svc_call_t *call)
@@ -240,15 +236,13 @@ users_update(svc_call_t *call)
     bson_iter_t it;
     bson_error_t error;
     int64_t id = 0;
-    bson_t doc = BSON_INITIALIZER, update = BSON_INITIALIZER, set, unset, updated = BSON_INITIALIZER,
-           out = BSON_INITIALIZER;
+    bson_t doc = BSON_INITIALIZER, out = BSON_INITIALIZER;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
     const char *first = NULL, *last = NULL, *birth = NULL, *email = NULL, *username = NULL, *password = NULL,
                *current = NULL;
-    bool email_null = false, place_null = false, has_place = false;
+    bool email_null = false, place_null = false, has_place = false, claimed = false;
     int64_t place_id = 0;
-    char new_email_key[256] = "", old_email_key[256] = "", username_key[64] = "";
-    bool claimed = false;
+    char *new_email_key = NULL, *old_email_key = NULL, *username_key = NULL, hash[crypto_pwhash_STRBYTES] = "";
 
     ferr_init(&errors);
     if (req->auth_sub <= 0) {
@@ -293,7 +287,7 @@ users_update(svc_call_t *call)
         if (!bson_iter_init_find(&it, &req->body, "current_password"))
             ferr_add(&errors, "current_password", "is required to change the password");
         else
-            v_text(&it, &errors, "current_password", 1, 128, &current);
+            users_check_given_password(&it, &errors, "current_password", &current);
     } else if (bson_iter_init_find(&it, &req->body, "current_password")) {
         ferr_add(&errors, "current_password", "is only used together with password");
     }
@@ -301,129 +295,150 @@ users_update(svc_call_t *call)
         svc_fail_fields(call, &errors);
         goto done;
     }
-
     if (has_place && !users_place_exists(call, place_id))
         goto done;
-    bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
-    bool found;
-    bool ok = users_find_one(users, by_id, &doc, &found, &error);
-    if (!ok || !found) {
-        if (!ok)
-            svc_fail_db(call, &error);
-        else
-            svc_fail(call, 404, "not_found", "no user has id %lld", (long long)id);
+    if (username != NULL)
+        username_key = text_key(username, strlen(username));
+    if (email != NULL)
+        new_email_key = text_key(email, strlen(email));
+
+    for (int attempt = 0; attempt < USERS_EDIT_ATTEMPTS; attempt++) {
+        bool found;
+        bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
+        bool ok = users_find_one(users, by_id, &doc, &found, &error);
         bson_destroy(by_id);
-        goto done;
-    }
-    if (password != NULL) {
-        const char *hash = bson_iter_init_find(&it, &doc, "password_hash") && BSON_ITER_HOLDS_UTF8(&it)
-                               ? bson_iter_utf8(&it, NULL)
-                               : NULL;
-        if (hash != NULL && crypto_pwhash_str_verify(hash, current, strlen(current)) != 0) {
-            ferr_add(&errors, "current_password", "does not match the current password");
-            svc_fail_fields(call, &errors);
-            bson_destroy(by_id);
+        if (!ok) {
+            svc_fail_db(call, &error);
+            goto release;
+        }
+        if (!found) {
+            svc_fail(call, 404, "not_found", "no user has id %lld", (long long)id);
+            goto release;
+        }
+        int64_t version = svc_version(&doc);
+        if (bson_iter_init_find(&it, &doc, "last_rid") && BSON_ITER_HOLDS_UTF8(&it) &&
+            strcmp(bson_iter_utf8(&it, NULL), call->key) == 0) {
+            users_render(&doc, &out); /* a second delivery of a change already made */
+            svc_reply(call, 200, &out);
             goto done;
         }
-    }
-    if (bson_iter_init_find(&it, &doc, "email") && BSON_ITER_HOLDS_UTF8(&it))
-        v_lower(bson_iter_utf8(&it, NULL), old_email_key, sizeof(old_email_key));
-    if (email != NULL) {
-        v_lower(email, new_email_key, sizeof(new_email_key));
-        if (strcmp(new_email_key, old_email_key) != 0) {
+        if (req->if_match[0] != '\0' &&
+            http_if_match(req->if_match, strlen(req->if_match), version) != HTTP_PRECONDITION_TRUE) {
+            svc_fail(call, 412, "precondition_failed", "the user changed since your copy (ETag \"%lld\" now)",
+                     (long long)version);
+            goto release;
+        }
+        if (attempt == 0 && password != NULL) {
+            const char *stored_hash = bson_iter_init_find(&it, &doc, "password_hash") && BSON_ITER_HOLDS_UTF8(&it)
+                                          ? bson_iter_utf8(&it, NULL)
+                                          : NULL;
+            if (stored_hash != NULL && crypto_pwhash_str_verify(stored_hash, current, strlen(current)) != 0) {
+                ferr_add(&errors, "current_password", "does not match the current password");
+                svc_fail_fields(call, &errors);
+                goto release;
+            }
+            if (!users_hash_password(password, hash)) {
+                svc_fail(call, 503, "overloaded", "not enough memory to hash the password; retry later");
+                goto release;
+            }
+        }
+        free(old_email_key);
+        old_email_key = NULL;
+        if (bson_iter_init_find(&it, &doc, "email") && BSON_ITER_HOLDS_UTF8(&it))
+            old_email_key = text_key(bson_iter_utf8(&it, NULL), strlen(bson_iter_utf8(&it, NULL)));
+        if (!claimed && new_email_key != NULL && (old_email_key == NULL || strcmp(new_email_key, old_email_key) != 0)) {
             int claim = users_claim_email(call->mongo, new_email_key, call->key, &error);
             if (claim != 0) {
                 if (claim == 409)
                     svc_fail(call, 409, "email_taken", "the email address is already registered");
                 else
                     svc_fail_db(call, &error);
-                bson_destroy(by_id);
-                goto done;
+                goto release;
             }
             claimed = true;
         }
-    }
 
-    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-    if (first != NULL)
-        BSON_APPEND_UTF8(&set, "first_name", first);
-    if (last != NULL)
-        BSON_APPEND_UTF8(&set, "last_name", last);
-    if (first != NULL || last != NULL) {
-        const char *f = first, *l = last;
-        if (f == NULL && bson_iter_init_find(&it, &doc, "first_name"))
-            f = bson_iter_utf8(&it, NULL);
-        bson_iter_t li;
-        if (l == NULL && bson_iter_init_find(&li, &doc, "last_name"))
-            l = bson_iter_utf8(&li, NULL);
-        char *name = bson_strdup_printf("%s %s", f ? f : "", l ? l : "");
-        BSON_APPEND_UTF8(&set, "name", name);
-        bson_free(name);
-    }
-    if (birth != NULL)
-        BSON_APPEND_UTF8(&set, "birth_date", birth);
-    if (email != NULL)
-        BSON_APPEND_UTF8(&set, "email", email);
-    if (has_place)
-        BSON_APPEND_INT64(&set, "place_id", place_id);
-    if (username != NULL) {
-        v_lower(username, username_key, sizeof(username_key));
-        BSON_APPEND_UTF8(&set, "username", username);
-        BSON_APPEND_UTF8(&set, "username_key", username_key);
-    }
-    if (password != NULL) {
-        char hash[crypto_pwhash_STRBYTES];
-        if (!users_hash_password(password, hash)) {
-            bson_append_document_end(&update, &set);
-            svc_fail(call, 503, "overloaded", "not enough memory to hash the password; retry later");
-            bson_destroy(by_id);
+        bson_t update = BSON_INITIALIZER, set, unset;
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+        if (first != NULL)
+            BSON_APPEND_UTF8(&set, "first_name", first);
+        if (last != NULL)
+            BSON_APPEND_UTF8(&set, "last_name", last);
+        if (first != NULL || last != NULL) {
+            bson_iter_t fi, li;
+            const char *f = first, *l = last;
+            if (f == NULL && bson_iter_init_find(&fi, &doc, "first_name"))
+                f = bson_iter_utf8(&fi, NULL);
+            if (l == NULL && bson_iter_init_find(&li, &doc, "last_name"))
+                l = bson_iter_utf8(&li, NULL);
+            char *name = bson_strdup_printf("%s %s", f ? f : "", l ? l : "");
+            BSON_APPEND_UTF8(&set, "name", name);
+            bson_free(name);
+        }
+        if (birth != NULL)
+            BSON_APPEND_UTF8(&set, "birth_date", birth);
+        if (email != NULL)
+            BSON_APPEND_UTF8(&set, "email", email);
+        if (has_place)
+            BSON_APPEND_INT64(&set, "place_id", place_id);
+        if (username != NULL) {
+            BSON_APPEND_UTF8(&set, "username", username);
+            BSON_APPEND_UTF8(&set, "username_key", username_key);
+        }
+        if (password != NULL)
+            BSON_APPEND_UTF8(&set, "password_hash", hash);
+        BSON_APPEND_INT64(&set, "version", version + 1);
+        BSON_APPEND_INT64(&set, "updated_at", svc_now_us());
+        BSON_APPEND_UTF8(&set, "last_rid", call->key);
+        bson_append_document_end(&update, &set);
+        if (email_null || place_null) {
+            BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+            if (email_null)
+                BSON_APPEND_UTF8(&unset, "email", "");
+            if (place_null)
+                BSON_APPEND_UTF8(&unset, "place_id", "");
+            bson_append_document_end(&update, &unset);
+        }
+        int applied = svc_update_at_version(users, id, version, NULL, &update, &error);
+        bson_destroy(&update);
+        if (applied < 0) {
+            if (svc_is_duplicate(&error))
+                svc_fail(call, 409, "username_taken", "the username '%s' is already taken", username ? username : "");
+            else
+                svc_fail_db(call, &error);
             goto release;
         }
-        BSON_APPEND_UTF8(&set, "password_hash", hash);
-    }
-    BSON_APPEND_INT64(&set, "updated_at", svc_now_us());
-    bson_append_document_end(&update, &set);
-    if (email_null || place_null) {
-        BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
-        if (email_null)
-            BSON_APPEND_UTF8(&unset, "email", "");
-        if (place_null)
-            BSON_APPEND_UTF8(&unset, "place_id", "");
-        bson_append_document_end(&update, &unset);
-    }
-    ok = mongoc_collection_update_one(users, by_id, &update, NULL, NULL, &error);
-    if (!ok) {
-        if (svc_is_duplicate(&error))
-            svc_fail(call, 409, "username_taken", "the username '%s' is already taken", username ? username : "");
-        else
+        if (applied == 0) {
+            bson_reinit(&doc);
+            continue; /* another change made this version first: read it again */
+        }
+        /* The old address is free once the profile no longer holds it. */
+        if (old_email_key != NULL && (email_null || (new_email_key != NULL && strcmp(new_email_key, old_email_key) != 0)))
+            users_release_email(call->mongo, old_email_key, NULL);
+        bson_t *by_id_again = BCON_NEW("_id", BCON_INT64(id));
+        bson_reinit(&doc);
+        ok = users_find_one(users, by_id_again, &doc, &found, &error);
+        bson_destroy(by_id_again);
+        if (!ok)
             svc_fail_db(call, &error);
-        bson_destroy(by_id);
-        goto release;
-    }
-    /* The old address is free once the profile no longer holds it. */
-    if (old_email_key[0] != '\0' && (email_null || (email != NULL && strcmp(new_email_key, old_email_key) != 0)))
-        users_release_email(call->mongo, old_email_key, NULL);
-    ok = users_find_one(users, by_id, &updated, &found, &error);
-    bson_destroy(by_id);
-    if (!ok) {
-        svc_fail_db(call, &error);
+        else if (!found)
+            svc_fail(call, 404, "not_found", "no user has id %lld", (long long)id);
+        else {
+            users_render(&doc, &out);
+            svc_reply(call, 200, &out);
+        }
         goto done;
     }
-    if (!found) {
-        svc_fail(call, 404, "not_found", "no user has id %lld", (long long)id);
-        goto done;
-    }
-    users_render(&updated, &out);
-    svc_reply(call, 200, &out);
-    goto done;
+    svc_fail(call, 409, "conflict", "the user kept changing under this request; retry");
 release:
     if (claimed)
         users_release_email(call->mongo, new_email_key, call->key);
 done:
+    free(new_email_key);
+    free(old_email_key);
+    free(username_key);
     ferr_destroy(&errors);
     bson_destroy(&doc);
-    bson_destroy(&update);
-    bson_destroy(&updated);
     bson_destroy(&out);
     mongoc_collection_destroy(users);
 }

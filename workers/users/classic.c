@@ -7,7 +7,8 @@
  *
  * A user made here has only a name: no username and no password, so it
  * cannot log in until one is set. It still needs a unique username_key;
- * it gets "~<id>", which no username can be ('~' is not allowed in one).
+ * it gets "~<request key>", which no username can be ('~' is not allowed
+ * in one).
  */
 #include "users.h"
 
@@ -33,8 +34,6 @@ classic_create(svc_call_t *call, bool with_result)
     bson_iter_t it;
     bson_error_t error;
     const char *name = NULL;
-    int64_t id;
-    char key[32];
     bson_t doc = BSON_INITIALIZER, user = BSON_INITIALIZER, body = BSON_INITIALIZER;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
 
@@ -55,38 +54,33 @@ classic_create(svc_call_t *call, bool with_result)
         svc_fail_fields(call, &errors);
         goto done;
     }
-    if (!svc_next_id(call->mongo, "users", &id, &error)) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
     int64_t now = svc_now_us();
-    snprintf(key, sizeof(key), "~%lld", (long long)id);
-    BSON_APPEND_INT64(&doc, "_id", id);
+    /* username_key is unique; "~" never starts a username, and the request
+     * key makes it this user's own. */
+    char *key = bson_strdup_printf("~%s", call->key);
     BSON_APPEND_UTF8(&doc, "username_key", key);
+    bson_free(key);
     BSON_APPEND_UTF8(&doc, "name", name);
+    BSON_APPEND_INT64(&doc, "version", 1);
     BSON_APPEND_INT64(&doc, "created_at", now);
     BSON_APPEND_INT64(&doc, "updated_at", now);
     BSON_APPEND_UTF8(&doc, "rid", call->key);
-    const bson_t *stored = &doc;
-    bson_t existing = BSON_INITIALIZER;
-    if (!mongoc_collection_insert_one(users, &doc, NULL, NULL, &error)) {
-        bool found = false;
-        bson_t *by_rid = BCON_NEW("rid", BCON_UTF8(call->key));
-        bool ok = svc_is_duplicate(&error) && users_find_one(users, by_rid, &existing, &found, &error);
-        bson_destroy(by_rid);
-        if (!ok || !found) {
+    bson_t stored;
+    svc_insert_t inserted = svc_insert_next(users, &doc, call->key, &stored, &error);
+    if (inserted == SVC_INSERT_FAILED || inserted == SVC_INSERT_CONFLICT) {
+        if (inserted == SVC_INSERT_FAILED)
             svc_fail_db(call, &error);
-            bson_destroy(&existing);
-            goto done;
-        }
-        stored = &existing; /* a second delivery of this request */
+        else /* only this request's own key could collide, and that is a repeat */
+            svc_fail(call, 500, "internal", "a classic user's key collided");
+        bson_destroy(&stored);
+        goto done;
     }
-    classic_render(stored, &user);
+    classic_render(&stored, &user);
+    bson_destroy(&stored);
     if (with_result)
         BSON_APPEND_BOOL(&body, "result", true);
     BSON_APPEND_DOCUMENT(&body, "user", &user);
     svc_reply(call, 200, &body);
-    bson_destroy(&existing);
 done:
     ferr_destroy(&errors);
     bson_destroy(&doc);

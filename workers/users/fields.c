@@ -25,8 +25,10 @@ users_check_username(const bson_iter_t *it, ferr_t *e, const char **out)
     return true;
 }
 
-bool
-users_check_password(const bson_iter_t *it, ferr_t *e, const char *field, const char **out)
+/* A password as sent, `min` to 128 characters (code points, never
+ * normalised: what the user types is what is hashed), without NUL. */
+static bool
+users_check_secret(const bson_iter_t *it, ferr_t *e, const char *field, size_t min, const char **out)
 {
     uint32_t len;
     size_t chars = 0;
@@ -37,10 +39,10 @@ users_check_password(const bson_iter_t *it, ferr_t *e, const char *field, const 
     const char *p = bson_iter_utf8(it, &len);
     for (uint32_t i = 0; i < len; i++)
         chars += ((unsigned char)p[i] & 0xC0) != 0x80;
-    if (chars < 8)
-        ferr_add(e, field, "must have at least 8 characters");
-    else if (len > 128)
-        ferr_add(e, field, "must have at most 128 bytes");
+    if (chars < min)
+        ferr_add(e, field, "must have at least %zu characters", min);
+    else if (chars > 128)
+        ferr_add(e, field, "must have at most 128 characters");
     else if (memchr(p, '\0', len) != NULL)
         ferr_add(e, field, "must not contain NUL characters");
     else {
@@ -48,6 +50,18 @@ users_check_password(const bson_iter_t *it, ferr_t *e, const char *field, const 
         return true;
     }
     return false;
+}
+
+bool
+users_check_password(const bson_iter_t *it, ferr_t *e, const char *field, const char **out)
+{
+    return users_check_secret(it, e, field, 8, out);
+}
+
+bool
+users_check_given_password(const bson_iter_t *it, ferr_t *e, const char *field, const char **out)
+{
+    return users_check_secret(it, e, field, 1, out);
 }
 
 bool

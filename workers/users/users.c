@@ -3,8 +3,11 @@
  * handler shares. Account writes are in account.c, field rules in fields.c.
  */
 #include "users.h"
+#include "text.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void
@@ -13,6 +16,7 @@ users_render(const bson_t *doc, bson_t *out)
     static const char *const public_fields[] = {"username",   "email",    "first_name", "last_name",  "name",
                                                 "birth_date", "place_id", "created_at", "updated_at", NULL};
     svc_render_fields(doc, public_fields, out);
+    BSON_APPEND_INT64(out, "version", svc_version(doc));
 }
 
 bool
@@ -116,8 +120,9 @@ users_parse_ids(const char *s, bson_t *in, ferr_t *e)
     uint32_t n = 0;
     while (*s) {
         char *end;
+        errno = 0;
         long long id = strtoll(s, &end, 10);
-        if (end == s || id <= 0 || (*end != ',' && *end != '\0') || (*end == ',' && end[1] == '\0')) {
+        if (end == s || errno != 0 || id <= 0 || (*end != ',' && *end != '\0') || (*end == ',' && end[1] == '\0')) {
             ferr_add(e, "id", "must be a positive integer id or a comma-separated list of them");
             return false;
         }
@@ -155,16 +160,16 @@ users_list(svc_call_t *call)
 
     ferr_init(&errors);
     v_known_fields(query, list_params, &errors);
-    v_query_int(query, "page", 1, 1, 1000000, &errors, &page);
+    v_query_int(query, "page", 1, 1, V_PAGE_MAX, &errors, &page);
     v_query_int(query, "per_page", USERS_PER_PAGE_DEFAULT, 1, USERS_PER_PAGE_MAX, &errors, &per_page);
     v_order_by(query, orders, sizeof(orders) / sizeof(orders[0]), &errors, &sort_field, &sort_dir);
     if (bson_iter_init_find(&it, query, "username")) {
         const char *term;
         if (v_text(&it, &errors, "username", 1, 64, &term)) {
-            char lower[256];
+            char *folded = text_key(term, strlen(term)); /* keys are folded the same way */
             bson_string_t *re = bson_string_new(NULL);
-            v_lower(term, lower, sizeof(lower));
-            users_regex_literal(lower, re);
+            users_regex_literal(folded, re);
+            free(folded);
             bson_t cond;
             BSON_APPEND_DOCUMENT_BEGIN(&filter, "username_key", &cond);
             BSON_APPEND_UTF8(&cond, "$regex", re->str);

@@ -1,9 +1,9 @@
 /*
  * The users service: accounts, stored in the database <prefix>users.
  *
- * A user document is {_id, username, username_key (lowercase, unique),
- * email?, password_hash?, first_name, last_name, name, birth_date,
- * place_id?, created_at, updated_at, rid}. users_render decides what leaves
+ * A user document is {_id, username, username_key (text_key: NFC + case
+ * folded, unique), email?, password_hash?, first_name, last_name, name,
+ * birth_date, place_id?, version, created_at, updated_at, rid, last_rid?}. users_render decides what leaves
  * the service: never the password hash, the key or the rid.
  */
 #ifndef ROOST_USERS_H
@@ -16,6 +16,8 @@ extern const svc_service_t users_service;
 #define USERS_PER_PAGE_DEFAULT 10
 #define USERS_PER_PAGE_MAX 100
 #define USERS_ID_FILTER_MAX 100
+/* Each round of a race between edits of one user has one winner. */
+#define USERS_EDIT_ATTEMPTS 64
 
 /* --- field rules (fields.c; pure, unit-tested) ---------------------------- */
 
@@ -37,6 +39,8 @@ bool users_validate_new(const bson_t *body, ferr_t *e, users_new_t *out);
  * the value breaks the rule. *out points into the iterated document. */
 bool users_check_username(const bson_iter_t *it, ferr_t *e, const char **out);
 bool users_check_password(const bson_iter_t *it, ferr_t *e, const char *field, const char **out);
+/* A password given to be checked against the stored hash (log in, current_password): any length from 1. */
+bool users_check_given_password(const bson_iter_t *it, ferr_t *e, const char *field, const char **out);
 bool users_check_name(const bson_iter_t *it, ferr_t *e, const char *field, const char **out);
 bool users_check_birth_date(const bson_iter_t *it, ferr_t *e, const char **out);
 bool users_check_email(const bson_iter_t *it, ferr_t *e, const char **out);
