@@ -8,11 +8,15 @@
  * only ever called on the loop that owns the request.
  */
 #include "config.h"
+#include "cors.h"
+#include "doc.h"
 #include "envelope.h"
+#include "http.h"
 #include "json.h"
 #include "log.h"
 #include "pools.h"
 #include "query.h"
+#include "respond.h"
 #include "routes.h"
 #include "token.h"
 
@@ -49,6 +53,8 @@ typedef struct {
 } ingress_pool_t;
 
 #define INGRESS_MAX_POOLS 16
+/* Longer than any token the users service issues (about 150 bytes). */
+#define INGRESS_TOKEN_MAX 4096
 
 static struct {
     h2o_globalconf_t config;
@@ -82,196 +88,20 @@ typedef struct ingress_call {
     char rid[ENV_RID_MAX + 1];
 } ingress_call_t;
 
-static const char *
-ingress_reason(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 400 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
-    }
-}
-
-/* Adds a response header; h2o keeps the pointer, so the value is copied into the request's pool. */
-static void
-ingress_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
-{
-    h2o_iovec_t copy = h2o_strdup(&req->pool, value, len);
-    h2o_add_header(&req->pool, &req->res.headers, token, NULL, copy.base, copy.len);
-}
-
-/* Sends `json` (copied) as the whole response, with the request id header. */
-static void
-ingress_send(h2o_req_t *req, int status, const char *content_type, const char *rid, const char *json, size_t len)
-{
-    req->res.status = status;
-    req->res.reason = ingress_reason(status);
-    req->res.content_length = len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
-    h2o_iovec_t id = h2o_strdup(&req->pool, rid, strlen(rid));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
-    h2o_send_inline(req, json, len);
-}
-
 /*
- * The classic contract's error: {"result": false, "errors": [...]}, one
- * message per invalid field, or the detail when no field is named.
+ * Whether the client's copy is current: a GET or HEAD whose If-None-Match
+ * matches the resource's ETag (weak comparison, RFC 9110 §13.1.2) is
+ * answered 304 Not Modified without a body.
  */
-static void
-ingress_classic_error(h2o_req_t *req, const char *rid, int status, const char *detail, const bson_t *fields)
+static bool
+ingress_not_modified(h2o_req_t *req, int64_t version)
 {
-    bson_t doc = BSON_INITIALIZER, errors;
-    bson_iter_t it, f;
-    uint32_t n = 0;
-    char key[16];
-    size_t len;
-
-    BSON_APPEND_BOOL(&doc, "result", false);
-    BSON_APPEND_ARRAY_BEGIN(&doc, "errors", &errors);
-    if (fields != NULL && bson_iter_init(&it, fields)) {
-        while (bson_iter_next(&it)) {
-            if (BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &f) && bson_iter_find(&f, "message") &&
-                BSON_ITER_HOLDS_UTF8(&f)) {
-                snprintf(key, sizeof(key), "%u", n++);
-                BSON_APPEND_UTF8(&errors, key, bson_iter_utf8(&f, NULL));
-            }
-        }
-    }
-    if (n == 0)
-        BSON_APPEND_UTF8(&errors, "0", detail);
-    bson_append_array_end(&doc, &errors);
-    char *json = json_from_bson(&doc, &len);
-    ingress_send(req, status, "application/json", rid, json, len);
-    bson_free(json);
-    bson_destroy(&doc);
-}
-
-/*
- * An error, in the style of the route: RFC 9457 problem details, or the
- * classic contract's envelope. `fields` is a BSON array of {field,
- * message} or NULL.
- */
-static void
-ingress_error(h2o_req_t *req, bool classic, const char *rid, int status, const char *code, const char *detail,
-              const bson_t *fields)
-{
-    bson_t doc = BSON_INITIALIZER;
-    char type[128];
-    size_t len;
-
-    if (classic) {
-        ingress_classic_error(req, rid, status, detail, fields);
-        bson_destroy(&doc);
-        return;
-    }
-
-    snprintf(type, sizeof(type), "urn:roost:problem:%s", code);
-    BSON_APPEND_UTF8(&doc, "type", type);
-    BSON_APPEND_UTF8(&doc, "title", ingress_reason(status));
-    BSON_APPEND_INT32(&doc, "status", status);
-    BSON_APPEND_UTF8(&doc, "detail", detail);
-    BSON_APPEND_UTF8(&doc, "code", code);
-    if (fields != NULL && !bson_empty(fields))
-        BSON_APPEND_ARRAY(&doc, "errors", fields);
-    BSON_APPEND_UTF8(&doc, "request_id", rid);
-    char *json = json_from_bson(&doc, &len);
-    ingress_send(req, status, "application/problem+json", rid, json, len);
-    bson_free(json);
-    bson_destroy(&doc);
-}
-
-/* The request id: the client's X-Request-Id when it is sane, else a new one. */
-static void
-ingress_request_id(h2o_req_t *req, char *out)
-{
-    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
-    if (i >= 0) {
-        h2o_iovec_t v = req->headers.entries[i].value;
-        bool sane = v.len > 0 && v.len <= ENV_RID_MAX;
-        for (size_t k = 0; sane && k < v.len; k++) {
-            char c = v.base[k];
-            sane = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                   c == '_' || c == '.';
-        }
-        if (sane) {
-            memcpy(out, v.base, v.len);
-            out[v.len] = '\0';
-            return;
-        }
-    }
-    env_new_rid(out);
-}
-
-/* Adds an RFC 8288 Link header for a paginated reply. */
-static void
-ingress_link_header(h2o_req_t *req, const bson_t *body)
-{
-    bson_iter_t it;
-    int64_t page = 0, per_page = 0, total = -1;
-    if (bson_iter_init_find(&it, body, "page") && BSON_ITER_HOLDS_INT(&it))
-        page = bson_iter_as_int64(&it);
-    if (bson_iter_init_find(&it, body, "per_page") && BSON_ITER_HOLDS_INT(&it))
-        per_page = bson_iter_as_int64(&it);
-    if (bson_iter_init_find(&it, body, "total") && BSON_ITER_HOLDS_INT(&it))
-        total = bson_iter_as_int64(&it);
-    if (page < 1 || per_page < 1 || total < 0)
-        return;
-    int64_t last = total == 0 ? 1 : (total + per_page - 1) / per_page;
-
-    /* Keep every other query parameter as the client sent it. */
-    h2o_iovec_t path = h2o_iovec_init(req->path.base, req->query_at != SIZE_MAX ? req->query_at : req->path.len);
-    char rest[1024] = "";
-    size_t rest_len = 0;
-    if (req->query_at != SIZE_MAX) {
-        const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-        while (q < end) {
-            const char *amp = memchr(q, '&', (size_t)(end - q));
-            const char *pe = amp ? amp : end;
-            size_t plen = (size_t)(pe - q);
-            bool paging = (plen >= 5 && strncmp(q, "page=", 5) == 0) || (plen >= 9 && strncmp(q, "per_page=", 9) == 0) ||
-                          (plen == 4 && strncmp(q, "page", 4) == 0) || (plen == 8 && strncmp(q, "per_page", 8) == 0);
-            if (!paging && plen > 0 && rest_len + plen + 2 < sizeof(rest)) {
-                memcpy(rest + rest_len, q, plen);
-                rest_len += plen;
-                rest[rest_len++] = '&';
-                rest[rest_len] = '\0';
-            }
-            q = pe + 1;
-        }
-    }
-    char links[4096];
-    size_t n = 0;
-    struct {
-        const char *rel;
-        int64_t page;
-        bool show;
-    } rels[] = {{"first", 1, true}, {"prev", page - 1, page > 1}, {"next", page + 1, page < last}, {"last", last, true}};
-    for (size_t r = 0; r < 4; r++) {
-        if (!rels[r].show)
-            continue;
-        n += (size_t)snprintf(links + n, sizeof(links) - n, "%s<%.*s?%spage=%lld&per_page=%lld>; rel=\"%s\"",
-                              n > 0 ? ", " : "", (int)path.len, path.base, rest, (long long)rels[r].page,
-                              (long long)per_page, rels[r].rel);
-        if (n >= sizeof(links))
-            return;
-    }
-    ingress_header(req, H2O_TOKEN_LINK, links, n);
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (i < 0 || !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+                   h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))))
+        return false;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    return http_if_none_match(v.base, v.len, version) == HTTP_PRECONDITION_FALSE;
 }
 
 /* Renders a worker's reply envelope as the HTTP response. */
@@ -279,51 +109,71 @@ static void
 ingress_render(ingress_call_t *call, nng_msg *msg)
 {
     h2o_req_t *req = call->req;
+    bool classic = call->route->flags & ROUTE_CLASSIC;
     env_reply_t reply;
     bson_error_t error;
+    bson_iter_t it;
 
     if (!env_reply_parse(nng_msg_body(msg), nng_msg_len(msg), &reply, &error)) {
         log_error("rid=%s bad reply from pool: %s", call->rid, error.message);
-        ingress_error(req, call->route->flags & ROUTE_CLASSIC, call->rid, 502, "bad_reply", "the worker sent a malformed reply", NULL);
+        respond_error(req, classic, call->rid, 502, "bad_reply", "the worker sent a malformed reply", NULL);
         return;
     }
     if (reply.has_error) {
-        ingress_error(req, call->route->flags & ROUTE_CLASSIC, call->rid, reply.status, reply.code, reply.message, &reply.fields);
+        respond_error(req, classic, call->rid, reply.status, reply.code, reply.message, &reply.fields);
         return;
     }
-    bson_iter_t it;
     if (call->route->flags & ROUTE_READINESS) {
-        const char *ok = "{ \"status\" : \"ready\" }";
-        ingress_send(req, 200, "application/json", call->rid, ok, strlen(ok));
+        static const char ok[] = "{\"status\":\"ready\"}";
+        respond_body(req, 200, "application/json", call->rid, ok, sizeof(ok) - 1);
         return;
     }
     if ((call->route->flags & ROUTE_ETAG) && reply.status / 100 == 2 &&
         bson_iter_init_find(&it, &reply.body, "version") && BSON_ITER_HOLDS_INT(&it)) {
         char etag[32];
-        int n = snprintf(etag, sizeof(etag), "\"%lld\"", (long long)bson_iter_as_int64(&it));
-        ingress_header(req, H2O_TOKEN_ETAG, etag, (size_t)n);
+        int64_t version = bson_iter_as_int64(&it);
+        int n = snprintf(etag, sizeof(etag), "\"%lld\"", (long long)version);
+        respond_header(req, H2O_TOKEN_ETAG, etag, (size_t)n);
+        if (reply.status == 200 && ingress_not_modified(req, version)) {
+            respond_empty(req, 304, call->rid);
+            return;
+        }
     }
-    if ((call->route->flags & ROUTE_PAGINATED) && reply.status == 200)
-        ingress_link_header(req, &reply.body);
+    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    if ((call->route->flags & ROUTE_PAGINATED) && reply.status == 200) {
+        int64_t page = 0, per_page = 0, total = -1;
+        if (bson_iter_init_find(&it, &reply.body, "page") && BSON_ITER_HOLDS_INT(&it))
+            page = bson_iter_as_int64(&it);
+        if (bson_iter_init_find(&it, &reply.body, "per_page") && BSON_ITER_HOLDS_INT(&it))
+            per_page = bson_iter_as_int64(&it);
+        if (bson_iter_init_find(&it, &reply.body, "total") && BSON_ITER_HOLDS_INT(&it))
+            total = bson_iter_as_int64(&it);
+        const char *query = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : NULL;
+        size_t query_len = query != NULL ? req->path.len - req->query_at - 1 : 0;
+        char *link = respond_link_value(req->path.base, path_len, query, query_len, page, per_page, total);
+        if (link != NULL)
+            respond_header(req, H2O_TOKEN_LINK, link, strlen(link));
+        bson_free(link);
+    }
     if ((call->route->flags & ROUTE_LOCATION) && reply.status == 201 && bson_iter_init_find(&it, &reply.body, "id") &&
         BSON_ITER_HOLDS_INT(&it)) {
-        char location[512];
-        int len = snprintf(location, sizeof(location), "%.*s/%lld",
-                           (int)(req->query_at != SIZE_MAX ? req->query_at : req->path.len), req->path.base,
-                           (long long)bson_iter_as_int64(&it));
-        ingress_header(req, H2O_TOKEN_LOCATION, location, (size_t)len);
+        char *location = bson_strdup_printf("%.*s/%lld", (int)path_len, req->path.base,
+                                            (long long)bson_iter_as_int64(&it));
+        respond_header(req, H2O_TOKEN_LOCATION, location, strlen(location));
+        bson_free(location);
     }
     if (reply.status == 204) {
-        req->res.status = 204;
-        req->res.reason = ingress_reason(204);
-        h2o_iovec_t id = h2o_strdup(&req->pool, call->rid, strlen(call->rid));
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
-        h2o_send_inline(req, "", 0);
+        respond_empty(req, 204, call->rid);
         return;
     }
     size_t len;
     char *json = json_from_bson(&reply.body, &len);
-    ingress_send(req, reply.status, "application/json", call->rid, json, len);
+    if (json == NULL) {
+        log_error("rid=%s the reply holds a string that is not UTF-8", call->rid);
+        respond_error(req, classic, call->rid, 502, "bad_reply", "the worker's reply is not valid UTF-8", NULL);
+        return;
+    }
+    respond_body(req, reply.status, "application/json", call->rid, json, len);
     bson_free(json);
 }
 
@@ -348,10 +198,11 @@ ingress_on_replies(h2o_multithread_receiver_t *receiver, h2o_linklist_t *message
             if (call->result == 0)
                 ingress_render(call, msg);
             else if (call->result == NNG_ETIMEDOUT)
-                ingress_error(call->req, call->route->flags & ROUTE_CLASSIC, call->rid, 504, "timeout", "the worker pool did not answer in time", NULL);
+                respond_error(call->req, call->route->flags & ROUTE_CLASSIC, call->rid, 504, "timeout",
+                              "the worker pool did not answer in time", NULL);
             else
-                ingress_error(call->req, call->route->flags & ROUTE_CLASSIC, call->rid, 503, "pool_unavailable", "the worker pool cannot be reached",
-                                NULL);
+                respond_error(call->req, call->route->flags & ROUTE_CLASSIC, call->rid, 503, "pool_unavailable",
+                              "the worker pool cannot be reached", NULL);
         }
         if (msg != NULL)
             nng_msg_free(msg);
@@ -413,7 +264,8 @@ ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
                 pool = NULL;
     }
     if (pool == NULL || atomic_load(&pool->pipes) == 0) {
-        ingress_error(req, m->route->flags & ROUTE_CLASSIC, rid, 503, "pool_unavailable", "the worker pool for this request is not connected", NULL);
+        respond_error(req, m->route->flags & ROUTE_CLASSIC, rid, 503, "pool_unavailable",
+                      "the worker pool for this request is not connected", NULL);
         goto done;
     }
     for (size_t i = 0; i < m->nparams; i++)
@@ -423,8 +275,12 @@ ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
     ssize_t im = h2o_find_header(&req->headers, H2O_TOKEN_IF_MATCH, -1);
     if (im >= 0) {
         h2o_iovec_t v = req->headers.entries[im].value;
-        if (v.len == 0 || v.len > ENV_IF_MATCH_MAX) {
-            ingress_error(req, m->route->flags & ROUTE_CLASSIC, rid, 400, "bad_precondition", "If-Match must be an entity tag such as \"3\"", NULL);
+        if (v.len > ENV_IF_MATCH_MAX || http_if_match(v.base, v.len, 1) == HTTP_PRECONDITION_MALFORMED) {
+            char *detail = bson_strdup_printf("If-Match must be \"*\" or a list of entity tags such as \"3\" "
+                                              "(RFC 9110 section 13.1.1), at most %d characters",
+                                              ENV_IF_MATCH_MAX);
+            respond_error(req, m->route->flags & ROUTE_CLASSIC, rid, 400, "bad_precondition", detail, NULL);
+            bson_free(detail);
             goto done;
         }
         memcpy(if_match, v.base, v.len);
@@ -441,7 +297,8 @@ ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
     bson_strncpy(call->rid, rid, sizeof(call->rid));
     if ((rv = nng_ctx_open(&call->ctx, pool->sock)) != 0) {
         free(call);
-        ingress_error(req, m->route->flags & ROUTE_CLASSIC, rid, 503, "pool_unavailable", "cannot open a context to the worker pool", NULL);
+        respond_error(req, m->route->flags & ROUTE_CLASSIC, rid, 503, "pool_unavailable",
+                      "cannot open a context to the worker pool", NULL);
         goto done_env;
     }
     if ((rv = nng_aio_alloc(&call->aio, ingress_on_aio, call)) != 0 || (rv = nng_msg_alloc(&msg, 0)) != 0 ||
@@ -452,7 +309,7 @@ ingress_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
             nng_aio_free(call->aio);
         nng_ctx_close(call->ctx);
         free(call);
-        ingress_error(req, m->route->flags & ROUTE_CLASSIC, rid, 503, "overloaded", "out of memory", NULL);
+        respond_error(req, m->route->flags & ROUTE_CLASSIC, rid, 503, "overloaded", "out of memory", NULL);
         goto done_env;
     }
     call->req_slot = h2o_mem_alloc_shared(&req->pool, sizeof(*call->req_slot), ingress_on_req_dispose);
@@ -475,56 +332,117 @@ static void
 ingress_local(h2o_req_t *req, const char *rid, const route_t *route)
 {
     if (strcmp(route->op, "openapi") == 0) {
-        ingress_send(req, 200, "application/json", rid, roost_openapi_json, roost_openapi_json_len);
+        respond_body(req, 200, "application/json", rid, roost_openapi_json, roost_openapi_json_len);
     } else if (strncmp(route->op, "page.", 5) == 0) {
         h2o_iovec_t page = strcmp(route->op, "page.docs") == 0 ? app.page_docs : app.page_browse;
         if (page.base == NULL)
-            ingress_error(req, false, rid, 503, "pages_missing",
+            respond_error(req, false, rid, 503, "pages_missing",
                           "the web pages are not installed: run make setup (ROOST_WEB_DIR, ROOST_SWAGGER_DIR)", NULL);
         else
-            ingress_send(req, 200, "text/html; charset=utf-8", rid, page.base, page.len);
+            respond_body(req, 200, "text/html; charset=utf-8", rid, page.base, page.len);
     } else {
-        const char *ok = "{ \"status\" : \"ok\" }";
-        ingress_send(req, 200, "application/json", rid, ok, strlen(ok));
+        static const char ok[] = "{\"status\":\"ok\"}";
+        respond_body(req, 200, "application/json", rid, ok, sizeof(ok) - 1);
     }
 }
 
 /*
- * Verifies the bearer token, if any. A request that presents a token must
- * present a valid one, whatever the route; a route that requires one
- * refuses a request without. On refusal the 401 is sent and false returned.
+ * Verifies the bearer token, if any (RFC 6750 §2.1, RFC 9110 §11.6.2). A
+ * request that presents a token must present a valid one, whatever the
+ * route; a route that requires one refuses a request without. On refusal
+ * the 401 is sent, with its WWW-Authenticate challenge, and false returned.
  */
 static bool
 ingress_authenticate(h2o_req_t *req, const char *rid, const route_t *route, int64_t *sub)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    const char *detail = NULL;
-    char token[2048];
+    const char *detail = NULL, *token;
+    size_t token_len;
 
     if (i < 0) {
         if (route->auth != ROUTE_AUTH_REQUIRED)
             return true;
-        ingress_header(req, H2O_TOKEN_WWW_AUTHENTICATE, H2O_STRLIT("Bearer realm=\"roost\""));
-        ingress_error(req, route->flags & ROUTE_CLASSIC, rid, 401, "unauthorized", "this route needs an Authorization: Bearer token", NULL);
+        respond_header(req, H2O_TOKEN_WWW_AUTHENTICATE, H2O_STRLIT("Bearer realm=\"roost\""));
+        respond_error(req, route->flags & ROUTE_CLASSIC, rid, 401, "unauthorized",
+                      "this route needs an Authorization: Bearer token", NULL);
         return false;
     }
     h2o_iovec_t v = req->headers.entries[i].value;
-    if (v.len < 8 || strncasecmp(v.base, "Bearer ", 7) != 0 || v.len - 7 >= sizeof(token)) {
-        detail = "the Authorization header must be \"Bearer <token>\"";
+    if (!http_bearer(v.base, v.len, &token, &token_len)) {
+        detail = "the Authorization header must be \"Bearer <token>\" (RFC 6750)";
+    } else if (token_len > INGRESS_TOKEN_MAX) {
+        detail = "the bearer token is longer than any this service issues";
     } else {
-        memcpy(token, v.base + 7, v.len - 7);
-        token[v.len - 7] = '\0';
-        token_status_t st = token_verify(token_config(), token, (int64_t)time(NULL), sub);
+        char *copy = h2o_mem_alloc_pool(&req->pool, token_len + 1);
+        memcpy(copy, token, token_len);
+        copy[token_len] = '\0';
+        token_status_t st = token_verify(token_config(), copy, (int64_t)time(NULL), sub);
         if (st == TOKEN_OK)
             return true;
         detail = token_status_message(st);
     }
-    char challenge[256];
-    int n = snprintf(challenge, sizeof(challenge), "Bearer realm=\"roost\", error=\"invalid_token\", error_description=\"%s\"",
-                     detail);
-    ingress_header(req, H2O_TOKEN_WWW_AUTHENTICATE, challenge, (size_t)n);
-    ingress_error(req, route->flags & ROUTE_CLASSIC, rid, 401, "invalid_token", detail, NULL);
+    char *challenge =
+        bson_strdup_printf("Bearer realm=\"roost\", error=\"invalid_token\", error_description=\"%s\"", detail);
+    respond_header(req, H2O_TOKEN_WWW_AUTHENTICATE, challenge, strlen(challenge));
+    bson_free(challenge);
+    respond_error(req, route->flags & ROUTE_CLASSIC, rid, 401, "invalid_token", detail, NULL);
     return false;
+}
+
+/*
+ * OPTIONS on a known path (RFC 9110 §9.3.7): 204 with Allow. With an Origin
+ * and Access-Control-Request-Method it is a CORS preflight (Fetch §3.2.2):
+ * an allowed origin asking for one of the path's methods and allowed
+ * headers gets the Access-Control-Allow-* answer; any other preflight is
+ * refused with a 403 that says why.
+ */
+static void
+ingress_options(h2o_req_t *req, const char *rid, const route_match_t *m)
+{
+    char *allow = bson_strdup_printf("%s, OPTIONS", m->allow);
+    ssize_t o = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+    ssize_t rm = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-method"), -1);
+    bool classic = m->path_flags & ROUTE_CLASSIC;
+
+    respond_header(req, H2O_TOKEN_ALLOW, allow, strlen(allow));
+    if (o < 0 || rm < 0) {
+        respond_empty(req, 204, rid);
+        goto done;
+    }
+    const cors_config_t *cors = cors_config();
+    h2o_iovec_t origin = req->headers.entries[o].value, method = req->headers.entries[rm].value;
+    if (!cors_origin_allowed(cors, origin.base, origin.len)) {
+        respond_error(req, classic, rid, 403, "origin_not_allowed",
+                      cors->enabled ? "this origin may not call Roost from a browser (ROOST_CORS_ORIGINS)"
+                                    : "cross-origin requests are off: set ROOST_CORS_ORIGINS to allow an origin",
+                      NULL);
+        goto done;
+    }
+    route_match_t probe;
+    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    if (routes_match(method.base, method.len, req->path.base, path_len, &probe) != ROUTE_FOUND) {
+        char *detail = bson_strdup_printf("this path accepts %s", m->allow);
+        respond_error(req, classic, rid, 403, "method_not_allowed", detail, NULL);
+        bson_free(detail);
+        goto done;
+    }
+    ssize_t rh = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-headers"), -1);
+    if (rh >= 0 && !cors_headers_allowed(req->headers.entries[rh].value.base, req->headers.entries[rh].value.len)) {
+        respond_error(req, classic, rid, 403, "header_not_allowed",
+                      "a browser may send only these request headers: " CORS_ALLOW_HEADERS, NULL);
+        goto done;
+    }
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL,
+                          allow, strlen(allow));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL,
+                          H2O_STRLIT(CORS_ALLOW_HEADERS));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL,
+                          H2O_STRLIT(CORS_MAX_AGE));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL,
+                   H2O_STRLIT("Access-Control-Request-Method, Access-Control-Request-Headers"));
+    respond_empty(req, 204, rid); /* adds Access-Control-Allow-Origin and Vary: Origin */
+done:
+    bson_free(allow);
 }
 
 static const char *const ingress_json_types[] = {"application/json", "application/merge-patch+json", NULL};
@@ -558,15 +476,20 @@ ingress_on_req(h2o_handler_t *self, h2o_req_t *req)
     int64_t auth_sub = 0;
     bool classic = false;
 
-    ingress_request_id(req, rid);
+    respond_request_id(req, rid);
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     switch (routes_match(req->method.base, req->method.len, req->path.base, path_len, &m)) {
     case ROUTE_NOT_FOUND:
-        ingress_error(req, false, rid, 404, "not_found", "no such route", NULL);
+        respond_error(req, false, rid, 404, "not_found", "no such route", NULL);
         goto done;
     case ROUTE_BAD_METHOD:
-        ingress_header(req, H2O_TOKEN_ALLOW, m.allow, strlen(m.allow));
-        ingress_error(req, m.path_flags & ROUTE_CLASSIC, rid, 405, "method_not_allowed", "this route does not accept that method", NULL);
+        if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
+            ingress_options(req, rid, &m);
+            goto done;
+        }
+        respond_header(req, H2O_TOKEN_ALLOW, m.allow, strlen(m.allow));
+        respond_error(req, m.path_flags & ROUTE_CLASSIC, rid, 405, "method_not_allowed",
+                      "this route does not accept that method", NULL);
         goto done;
     case ROUTE_FOUND:
         classic = m.route->flags & ROUTE_CLASSIC;
@@ -580,41 +503,56 @@ ingress_on_req(h2o_handler_t *self, h2o_req_t *req)
         goto done;
     if (req->query_at != SIZE_MAX &&
         !query_parse(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, &query, &error)) {
-        char detail[sizeof(error.message) + 32];
-        snprintf(detail, sizeof(detail), "the query string has %s", error.message);
-        ingress_error(req, classic, rid, 400, "bad_query", detail, NULL);
+        char *detail = bson_strdup_printf("the query string has %s", error.message);
+        respond_error(req, classic, rid, 400, "bad_query", detail, NULL);
+        bson_free(detail);
         goto done;
     }
     if (m.route->body != ROUTE_BODY_NONE) {
         if (req->entity.len > app.max_body) {
-            char detail[96];
-            snprintf(detail, sizeof(detail), "the body is larger than %zu bytes", app.max_body);
-            ingress_error(req, classic, rid, 413, "body_too_large", detail, NULL);
+            char *detail = bson_strdup_printf("the body is larger than %zu bytes", app.max_body);
+            respond_error(req, classic, rid, 413, "body_too_large", detail, NULL);
+            bson_free(detail);
             goto done;
         }
         const char *data = req->entity.base != NULL ? req->entity.base : "";
         if (m.route->body == ROUTE_BODY_JSON) {
             if (!ingress_content_type_is(req, ingress_json_types)) {
-                ingress_error(req, classic, rid, 415, "unsupported_media_type", "send the body as application/json",
+                respond_error(req, classic, rid, 415, "unsupported_media_type", "send the body as application/json",
                               NULL);
                 goto done;
             }
             if (!json_to_bson(data, req->entity.len, &body, &error)) {
-                ingress_error(req, classic, rid, 400, "malformed_json", error.message, NULL);
+                respond_error(req, classic, rid, 400, "malformed_json", error.message, NULL);
+                goto done;
+            }
+            /* A body is plain JSON: no value that only extended JSON can write ({"$date": ...}, NaN). */
+            char *path = NULL;
+            const char *what;
+            if (!doc_check(&body, DOC_JSON_VALUES, NULL, &path, &what)) {
+                bson_t fields = BSON_INITIALIZER, field;
+                BSON_APPEND_DOCUMENT_BEGIN(&fields, "0", &field);
+                BSON_APPEND_UTF8(&field, "field", path);
+                BSON_APPEND_UTF8(&field, "message", what);
+                bson_append_document_end(&fields, &field);
+                respond_error(req, classic, rid, 400, "validation_failed", "the request has invalid fields", &fields);
+                bson_destroy(&fields);
+                bson_destroy(&body);
+                free(path);
                 goto done;
             }
         } else {
             if (!ingress_content_type_is(req, ingress_form_types)) {
-                ingress_error(req, classic, rid, 415, "unsupported_media_type",
+                respond_error(req, classic, rid, 415, "unsupported_media_type",
                               "send the body as application/x-www-form-urlencoded", NULL);
                 goto done;
             }
             bson_init(&body);
             if (!query_parse(data, req->entity.len, &body, &error)) {
                 bson_destroy(&body);
-                char detail[sizeof(error.message) + 32];
-                snprintf(detail, sizeof(detail), "the form body has %s", error.message);
-                ingress_error(req, classic, rid, 400, "malformed_form", detail, NULL);
+                char *detail = bson_strdup_printf("the form body has %s", error.message);
+                respond_error(req, classic, rid, 400, "malformed_form", detail, NULL);
+                bson_free(detail);
                 goto done;
             }
         }
@@ -680,9 +618,12 @@ ingress_register_pages(h2o_hostconf_t *host)
     app.page_browse = ingress_read_page(web, "index.html");
     app.page_docs = ingress_read_page(web, "docs.html");
     snprintf(dir, sizeof(dir), "%s/static", web);
-    h2o_file_register(h2o_config_register_path(host, "/static", 0), h2o_strdup(NULL, dir, SIZE_MAX).base, NULL, NULL,
-                      0);
-    h2o_file_register(h2o_config_register_path(host, "/docs/assets", 0), swagger, NULL, NULL, 0);
+    h2o_pathconf_t *assets = h2o_config_register_path(host, "/static", 0);
+    h2o_file_register(assets, h2o_strdup(NULL, dir, SIZE_MAX).base, NULL, NULL, 0);
+    respond_register_error_filter(assets);
+    h2o_pathconf_t *swagger_ui = h2o_config_register_path(host, "/docs/assets", 0);
+    h2o_file_register(swagger_ui, swagger, NULL, NULL, 0);
+    respond_register_error_filter(swagger_ui);
     if (access(swagger, R_OK) != 0)
         log_warn("%s is missing: /docs has no Swagger UI until it exists (run make setup)", swagger);
 }
@@ -808,6 +749,7 @@ main(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = (int)cfg_int("ROOST_HTTP_THREADS", ncpu > 0 ? ncpu : 1, 1, 256);
     token_config(); /* refuses to start without a secret outside development */
+    cors_config();  /* refuses to start with an allow-list it cannot read */
 
     int failed = 0;
     routes_each(ingress_add_route_pool, &failed);
@@ -815,13 +757,16 @@ main(int argc, char **argv)
         return 1;
 
     h2o_config_init(&app.config);
-    /* h2o itself refuses absurd bodies; ours (a problem+json 413) covers the rest. */
-    app.config.max_request_entity_size = app.max_body * 4;
+    /* h2o refuses a larger body before reading it; its 413 is given Roost's shape by the error filter. */
+    app.config.max_request_entity_size = app.max_body;
+    respond_set_max_body(app.max_body);
     h2o_hostconf_t *host = h2o_config_register_host(&app.config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    respond_register_error_filter(&host->fallback_path); /* errors before a path is chosen */
     ingress_register_pages(host);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
     handler->on_req = ingress_on_req;
+    respond_register_error_filter(path);
 
     ingress_loop_t *loops = calloc((size_t)threads, sizeof(*loops));
     pthread_barrier_t ready; /* every loop listens before we say so */

@@ -1,6 +1,8 @@
 /* Query-string parsing for the ingress; pure code, unit-tested. */
 #include "query.h"
+#include "text.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int
@@ -73,7 +75,9 @@ query_parse(const char *q, size_t len, bson_t *out, bson_error_t *error)
         }
         bson_iter_t seen;
         if (bson_iter_init_find(&seen, out, key)) {
-            bson_set_error(error, 1, 400, "parameter '%s' given more than once", key);
+            char *name = text_excerpt(key, 64);
+            bson_set_error(error, 1, 400, "parameter '%s' given more than once", name);
+            free(name);
             goto done;
         }
         bson_append_utf8(out, key, (int)klen, value, (int)vlen);

@@ -1,0 +1,80 @@
+/*
+ * Every response the ingress sends, in one place: the body shapes (RFC 9457
+ * problem+json on /api/v1 and the operational routes, the classic
+ * contract's {"result": false, "errors": [...]} on its routes), the
+ * request id, RFC 8288 Link headers, CORS headers, content coding — and a
+ * filter that gives the errors h2o produces by itself (413, broken framing,
+ * 404 of a static file, 417) the same shapes.
+ *
+ * The body builders are pure and unit-tested; the respond_* senders must
+ * be called on the request's own loop thread.
+ */
+#ifndef ROOST_RESPOND_H
+#define ROOST_RESPOND_H
+
+#include "envelope.h"
+
+#include <bson/bson.h>
+#include <h2o.h>
+#include <stdbool.h>
+
+/* The reason phrase of a status (RFC 9110 §15). */
+const char *respond_reason(int status);
+
+/*
+ * The problem details body (RFC 9457): {type: "urn:roost:problem:<code>",
+ * title, status, detail, code, errors?: [{field, message}], request_id}.
+ * `fields` may be NULL. Returns compact JSON to bson_free, or NULL when a
+ * string is not valid UTF-8.
+ */
+char *respond_problem_body(int status, const char *code, const char *detail, const bson_t *fields, const char *rid,
+                           size_t *len);
+
+/* The classic contract's error body: {"result": false, "errors": [...]},
+ * one message per field of `fields`, else `detail`. */
+char *respond_classic_body(const char *detail, const bson_t *fields, size_t *len);
+
+/* Whether a client's X-Request-Id may be used as the request id: 1 to
+ * ENV_RID_MAX characters of A-Z a-z 0-9 - _ . */
+bool respond_rid_acceptable(const char *v, size_t len);
+
+/*
+ * The RFC 8288 Link value of a page: first, prev, next, last, each the
+ * request's path with its other query parameters kept as sent and page /
+ * per_page set. NULL when the numbers are not a page. bson_free it.
+ */
+char *respond_link_value(const char *path, size_t path_len, const char *query, size_t query_len, int64_t page,
+                         int64_t per_page, int64_t total);
+
+/* The request id: the client's X-Request-Id when acceptable, else a new one. */
+void respond_request_id(h2o_req_t *req, char out[ENV_RID_MAX + 1]);
+
+/* Adds a response header, copying the value into the request's pool. */
+void respond_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len);
+
+/*
+ * Sends `body` (copied) as the whole response with its Content-Type, the
+ * X-Request-Id, CORS headers and, for a large body and a client that
+ * accepts it, br or gzip content coding.
+ */
+void respond_body(h2o_req_t *req, int status, const char *content_type, const char *rid, const char *body,
+                  size_t len);
+
+/* A response without a body (204, 304), with the request id and CORS headers. */
+void respond_empty(h2o_req_t *req, int status, const char *rid);
+
+/* An error in the shape of the route: the classic envelope when `classic`,
+ * problem+json otherwise. `fields` (a BSON array of {field, message}) may be NULL. */
+void respond_error(h2o_req_t *req, bool classic, const char *rid, int status, const char *code, const char *detail,
+                   const bson_t *fields);
+
+/* Adds the CORS headers of an actual (not preflight) request to the response. */
+void respond_cors(h2o_req_t *req);
+
+/* The body limit, for the message of h2o's own 413. */
+void respond_set_max_body(size_t max_body);
+
+/* Gives every error h2o itself sends on `pathconf` Roost's error shape. */
+void respond_register_error_filter(h2o_pathconf_t *pathconf);
+
+#endif
