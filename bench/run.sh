@@ -9,7 +9,10 @@
 #   user by id  wrk GET /api/v1/users/ID  the whole path, ending in one find by _id
 #   direct C    bench/direct_read         the same find, straight to the database from C
 #
-# and prints one markdown table (also written to BUILD/bench/results.md).
+# then the same page of 50 properties (about 45 KB of JSON) three times, with
+# Accept-Encoding identity, gzip and br, and what each costs the ingress in
+# CPU per request (utime + stime from /proc/PID/stat around the row),
+# and prints markdown tables (also written to BUILD/bench/results.md).
 # Every process it starts it stops by pid; the temporary directory is removed.
 #
 #   bench/run.sh [BUILD_DIR]
@@ -153,6 +156,21 @@ code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "$BASE/api/v1/users/$USER_I
 [ "$code" = 200 ] || fail "GET /api/v1/users/$USER_ID answered $code"
 say "user $USER_ID created in ${ROOST_DB_PREFIX}users.users"
 
+# --- a page of 50 properties, for the content-coding rows ------------------------
+TOKEN=$(curl -sS -m 10 -XPOST "$BASE/api/v1/auth/token" -H 'Content-Type: application/json' \
+  -d '{"username":"benchuser","password":"correct horse"}' | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+[ -n "$TOKEN" ] || fail "no token for benchuser"
+for i in $(seq 50); do
+  code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -XPOST "$BASE/api/v1/properties" \
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d "{\"name\":\"Bench flat $i\",\"type\":\"apartment\",\"city\":\"Benchville\",\"address\":\"$i Long Street\",
+         \"description\":\"A bright flat with a view of the river and the old town, close to the station and the market.\",
+         \"rooms\":[{\"name\":\"Living\",\"kind\":\"living\",\"area_m2\":21.5,\"characteristics\":{\"floor\":$((i % 7)),\"windows\":2}},
+                  {\"name\":\"Bedroom\",\"kind\":\"bedroom\",\"area_m2\":12.25}]}") || fail "POST /api/v1/properties failed"
+  [ "$code" = 201 ] || fail "POST /api/v1/properties answered $code"
+done
+PAGE="/api/v1/properties?city=Benchville&per_page=50"
+
 # --- the runs -------------------------------------------------------------------
 # Clients run in the background so that a signal reaches the trap at once;
 # `timeout` bounds each one whatever happens.
@@ -175,16 +193,23 @@ check_alive() { # row
     fi
   done
 }
-wrk_run() { # name path
-  local name=$1 url="$BASE$2"
+# CPU time of a process so far, in clock ticks: utime + stime (fields 14 and 15 of /proc/PID/stat).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+declare -A INGRESS_TICKS
+wrk_run() { # name path [request header]
+  local name=$1 url="$BASE$2" header=("${@:3}")
+  header=("${header[@]/#/-H}")
   if (( WARMUP > 0 )); then
-    run_client "$TMP/warmup.out" "$WARMUP" wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${WARMUP}s" --timeout 10s "$url" \
-      || { check_alive "$name (warm-up)"; fail "wrk warm-up of $name failed: $(cat "$TMP/warmup.out")"; }
+    run_client "$TMP/warmup.out" "$WARMUP" wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${WARMUP}s" --timeout 10s \
+      "${header[@]}" "$url" || { check_alive "$name (warm-up)"; fail "wrk warm-up of $name failed: $(cat "$TMP/warmup.out")"; }
     check_alive "$name (warm-up)"
   fi
-  say "$name: wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s $url"
+  say "$name: wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s ${header[*]} $url"
+  local before; before=$(cpu_ticks "${pids[2]}")
   run_client "$TMP/$name.out" "$DURATION" wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --timeout 10s \
-    --latency -s "$ROOT/bench/report.lua" "$url" || { check_alive "$name"; fail "wrk $name failed: $(cat "$TMP/$name.out")"; }
+    --latency -s "$ROOT/bench/report.lua" "${header[@]}" "$url" \
+    || { check_alive "$name"; fail "wrk $name failed: $(cat "$TMP/$name.out")"; }
+  INGRESS_TICKS[$name]=$(( $(cpu_ticks "${pids[2]}") - before ))
   cat "$TMP/$name.out" >&2
   check_alive "$name"
   grep -q '^WRK_RESULT ' "$TMP/$name.out" || fail "no WRK_RESULT line from wrk $name"
@@ -207,6 +232,11 @@ wrk_run static /healthz
 wrk_run ping /ping
 wrk_run user "/api/v1/users/$USER_ID"
 direct_run
+declare -A PAGE_BYTES
+for coding in identity gzip br; do
+  wrk_run "page-$coding" "$PAGE" "Accept-Encoding: $coding"
+  PAGE_BYTES[$coding]=$(curl -sS -m 10 -H "Accept-Encoding: $coding" -o /dev/null -w '%{size_download}' "$BASE$PAGE")
+done
 
 # --- peak memory, while everything still runs --------------------------------
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -270,6 +300,19 @@ for k in "${RSS_WORKERS[@]}"; do sum_kib=$(( sum_kib + k )); workers_txt+="${wor
        "ingress ${LOOPS:-?} h2o loops, $WORKERS workers; database roost-embedded-db (FerretDB, SQLite) on loopback;" \
        "source $REV."
   [ -z "$restarts" ] || echo "$restarts"
+  echo
+  echo "The same page of 50 properties (GET $PAGE), by content coding:"
+  echo
+  echo "| Accept-Encoding | body bytes | req/s | p50 ms | p99 ms | ingress CPU µs/req |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+  hz=$(getconf CLK_TCK)
+  for coding in identity gzip br; do
+    f="$TMP/page-$coding.out"
+    printf '| %s | %s | %.0f | %.3f | %.3f | %s |\n' "$coding" "${PAGE_BYTES[$coding]}" "$(field "$f" rps)" \
+      "$(awk -v u="$(field "$f" p50_us)" 'BEGIN{print u/1000}')" "$(awk -v u="$(field "$f" p99_us)" 'BEGIN{print u/1000}')" \
+      "$(awk -v t="${INGRESS_TICKS[page-$coding]}" -v hz="$hz" -v n="$(field "$f" requests)" \
+           'BEGIN{ if (n > 0) printf "%.0f", t / hz * 1e6 / n; else printf "n/a" }')"
+  done
 } >"$TMP/results.md"
 mkdir -p "$BUILD/bench"
 cp "$TMP/results.md" "$RESULTS"

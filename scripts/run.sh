@@ -88,7 +88,7 @@ done
 # A newcomer's first start gets data to look at; ROOST_SEED=0 skips it.
 if [ "$ready" = 1 ] && [ "${ROOST_SEED:-1}" != 0 ]; then
   users=$("$BUILD/tools/roostctl" call users.list '{"query": {"per_page": 1}}' 2>/dev/null |
-          sed -n 's/.*"total" : \([0-9]*\).*/\1/p')
+          sed -n 's/.*"total":\([0-9]*\).*/\1/p')
   if [ "${users:-}" = 0 ]; then
     echo "[run] the database is empty: seeding it (roostctl seed; ROOST_SEED=0 skips this)"
     "$BUILD/tools/roostctl" seed --seed "${ROOST_SEED_NUMBER:-1}" || echo "[run] seeding failed; Roost runs anyway" >&2

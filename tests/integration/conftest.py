@@ -1,6 +1,10 @@
 import pytest
 
+from roost_api import install_strict_json
 from roost_stack import running
+
+# Every body every test reads is checked: strict UTF-8 JSON where JSON is said.
+install_strict_json()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """HTTP and nng helpers shared by the API test files: problem+json checks,
-users with unique names, log-in, self-minted tokens, roostctl calls."""
+users with unique names, log-in, self-minted tokens, roostctl calls, and the
+strict reading of every JSON body that conftest.py installs for all tests."""
 import json
 import os
 import time
@@ -96,9 +97,80 @@ def token_for(stack, username, password=PASSWORD):
     return r.json()["access_token"]
 
 
+def person(stack):
+    """A new user with a token of its own: the user's fields plus "token"."""
+    u = create_user(stack)
+    u["token"] = token_for(stack, u["username"])
+    return u
+
+
 def call(stack, op, request=None):
     """roostctl call: (exit code, reply envelope)."""
     args = ["call", op] + ([json.dumps(request)] if request is not None else [])
     r = stack.roostctl(*args)
     assert r.stdout, r.stderr
     return r.returncode, json.loads(r.stdout)
+
+
+class NotStrictJson(AssertionError):
+    pass
+
+
+def _refuse_repeats(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise NotStrictJson(f"an object repeats a key: {keys}")
+    return dict(pairs)
+
+
+def _refuse_constant(name):
+    raise NotStrictJson(f"{name} is not JSON (RFC 8259)")
+
+
+def strict_json(body: bytes):
+    """The value of a JSON body, read strictly: UTF-8 (RFC 8259 §8.1) with no
+    byte order mark, no repeated keys, no NaN/Infinity. Raises otherwise."""
+    if body.startswith(b"\xef\xbb\xbf"):
+        raise NotStrictJson("a JSON body starts with a byte order mark")
+    try:
+        text = body.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as e:
+        raise NotStrictJson(f"a JSON body is not UTF-8: {e}") from None
+    try:
+        return json.loads(text, object_pairs_hook=_refuse_repeats, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as e:
+        raise NotStrictJson(f"a JSON body does not parse: {e}: {text[:200]!r}") from None
+
+
+def is_json_type(content_type):
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def check_response(response):
+    """Every response a test reads: a JSON content type means a body that is
+    strictly JSON, and a body without a content type is refused too."""
+    if response.request.method == "HEAD" or response.status_code in (204, 304):
+        assert not response.content, f"{response.status_code} with a body"
+        return
+    ctype = response.headers.get("Content-Type")
+    if is_json_type(ctype):
+        strict_json(response.content)
+    elif response.content and ctype is None:
+        raise NotStrictJson(f"a {response.status_code} body without a Content-Type")
+
+
+def install_strict_json():
+    """Wraps requests' Session.send so that every test checks every body."""
+    if getattr(requests.sessions.Session.send, "_roost_strict", False):
+        return
+    original = requests.sessions.Session.send
+
+    def send(self, request, **kwargs):
+        response = original(self, request, **kwargs)
+        if not kwargs.get("stream"):
+            check_response(response)
+        return response
+
+    send._roost_strict = True
+    requests.sessions.Session.send = send

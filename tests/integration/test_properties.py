@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from roost_api import assert_problem, call, create_user, send, token_for, unique
+from roost_api import assert_problem, call, create_user, person, send, token_for, unique
 
 
 def props_coll(stack, db):
@@ -21,12 +21,6 @@ def props_coll(stack, db):
 
 def doc_of(stack, db, pid):
     return props_coll(stack, db).find_one({"_id": pid})
-
-
-def person(stack):
-    u = create_user(stack)
-    u["token"] = token_for(stack, u["username"])
-    return u
 
 
 @pytest.fixture(scope="module")
@@ -387,13 +381,18 @@ def test_cities_take_no_parameters(stack):
 # Refusals: If-Match
 # =====================================================================================
 
-@pytest.mark.parametrize("stale", ['"0"', '"2"', 'W/"2"', '"11"', '"1 "', "1", '"one"'])
-def test_stale_if_match_is_412_and_changes_nothing(stack, db, alice, stale):
+@pytest.mark.parametrize("tag,status,code", [
+    *[(stale, 412, "precondition_failed") for stale in ['"0"', '"2"', 'W/"2"', '"11"', '"one"', 'W/"1"', 'W/"1", "2"']],
+    *[(bad, 400, "bad_precondition") for bad in ['"1 "', "1", 'w/"1"', '"1" "1"', '*, "1"', '"1', ","]],
+])
+def test_stale_or_malformed_if_match_changes_nothing(stack, db, alice, tag, status, code):
+    """RFC 9110 §13.1.1: If-Match compares strongly, so W/"1" does not match
+    version 1 (412); a field that is not entity-tag syntax is a 400."""
     p = create(stack, alice)
     before = doc_of(stack, db, p["id"])
     for method, url, body in changes(p["id"]):
-        r = send(stack, method, url, body, token=alice["token"], headers={"If-Match": stale})
-        assert_problem(r, 412, code="precondition_failed")
+        r = send(stack, method, url, body, token=alice["token"], headers={"If-Match": tag})
+        assert_problem(r, status, code=code)
     assert doc_of(stack, db, p["id"]) == before
 
 
@@ -454,7 +453,7 @@ def test_owner_cannot_set_someone_else_as_owner_on_create(stack, db, alice, bob)
                    400, field="owner_id")
 
 
-@pytest.mark.parametrize("tag", ['"{v}"', 'W/"{v}"', "*", '"99", "{v}"'])
+@pytest.mark.parametrize("tag", ['"{v}"', "*", '"99", "{v}"', 'W/"{v}", "{v}"', ', "{v}" ,'])
 def test_matching_if_match_succeeds_and_the_etag_advances(stack, db, alice, tag):
     p = create(stack, alice)
     version = 1
