@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything Roost needs to build, run and test, idempotently:
 # Debian packages (as root or through sudo), the Python test tools in
-# .venv/, the npm packages in node_modules/, roost-embedded-db (FerretDB's SQLite backend, built with Go
-# from the module proxy) when no ROOST_MONGODB_URI is set and no mongod is
-# on PATH, and the deployment checkers kustomize and roost-compose-check
-# (also from the Go module proxy). Safe to run again and again: each step
-# checks before it acts.
+# .venv/, the npm packages in node_modules/, roost-embedded-db (Roost's
+# MongoDB wire server on SQLite, tools/embedded-db, built with Go from the
+# module proxy) when no ROOST_MONGODB_URI is set and no mongod is on PATH,
+# and the deployment checkers kustomize and roost-compose-check (also from
+# the Go module proxy). Safe to run again and again: each step checks
+# before it acts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,7 @@ fi
 # --- Debian packages -----------------------------------------------------
 PACKAGES=(build-essential cmake ninja-build pkg-config git curl
           libh2o-evloop-dev libssl-dev libuv1-dev libnng-dev libmongoc-dev libbson-dev
-          libcmocka-dev libsodium-dev libjwt-dev libutf8proc-dev libbrotli-dev zlib1g-dev wrk golang-go python3 python3-venv
+          libcmocka-dev libsodium-dev libjwt-dev libutf8proc-dev libbrotli-dev zlib1g-dev libsqlite3-dev wrk golang-go python3 python3-venv
           nodejs npm chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -68,7 +69,7 @@ fi
 TOOLS="${ROOST_TOOLS_DIR:-$HOME/.cache/roost/bin}"
 mkdir -p "$TOOLS"
 stamp="$TOOLS/roost-embedded-db.stamp"
-want="$(cat tools/embedded-db/go.mod tools/embedded-db/go.sum tools/embedded-db/main.go | sha256sum | cut -c1-16)"
+want="$(cat tools/embedded-db/go.mod tools/embedded-db/go.sum tools/embedded-db/*.go | sha256sum | cut -c1-16)"
 if [ -n "${ROOST_MONGODB_URI:-}" ] && [ "${ROOST_NEED_EMBEDDED_DB:-0}" != 1 ]; then
   say "ROOST_MONGODB_URI is set: no embedded database needed"
 elif command -v mongod >/dev/null && [ "${ROOST_NEED_EMBEDDED_DB:-0}" != 1 ]; then
@@ -76,8 +77,11 @@ elif command -v mongod >/dev/null && [ "${ROOST_NEED_EMBEDDED_DB:-0}" != 1 ]; th
 elif [ -x "$TOOLS/roost-embedded-db" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   : # already built from these sources
 else
-  say "building roost-embedded-db (FerretDB v1.24, SQLite backend); the first build takes a few minutes"
-  (cd tools/embedded-db && GOFLAGS=-mod=mod go build -o "$TOOLS/roost-embedded-db" .)
+  say "building roost-embedded-db (tools/embedded-db: MongoDB wire protocol over SQLite)"
+  # -tags libsqlite3: link Debian's SQLite rather than compile the amalgamation.
+  # go mod download also fetches what its tests (in make test) use.
+  (cd tools/embedded-db && go mod download && CGO_ENABLED=1 go build -tags libsqlite3 -trimpath \
+     -o "$TOOLS/roost-embedded-db" .)
   echo "$want" > "$stamp"
 fi
 

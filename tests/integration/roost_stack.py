@@ -1,7 +1,7 @@
 """Starts real Roost processes for integration tests and stops them by pid.
 
 A Stack owns a temporary directory, free loopback ports, and the processes
-it started: the embedded database (FerretDB, SQLite backend), the worker
+it started: the embedded database (roost-embedded-db, SQLite), the worker
 pool and the ingress. Nothing here is mocked.
 """
 import contextlib
@@ -88,7 +88,7 @@ class Stack:
             e["ROOST_POOL_URL"] = next(iter(self.pools.values()))[1]  # sys ops
         if SANITIZED:
             # Every process writes its sanitizer reports here; stop() fails on any.
-            e["ASAN_OPTIONS"] = f"detect_leaks=1:log_path={self.dir}/asan"
+            e["ASAN_OPTIONS"] = f"detect_leaks=1:fast_unwind_on_malloc=0:log_path={self.dir}/asan"
             e["LSAN_OPTIONS"] = f"print_suppressions=0:suppressions={os.path.join(ROOT, 'tests', 'lsan.supp')}"
             e["UBSAN_OPTIONS"] = f"print_stacktrace=1:log_path={self.dir}/ubsan"
         e.update(self.extra_env)

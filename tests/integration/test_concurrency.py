@@ -1,7 +1,7 @@
 """Concurrent writers across two worker processes: nothing lost, nothing
-doubled. FerretDB's findAndModify and conditional updates are not atomic
-under concurrency, so Roost arbitrates with unique indexes; these tests
-fail if that ever regresses."""
+doubled. Roost arbitrates every race with a unique index, because a
+MongoDB-compatible store (FerretDB was one) may not make findAndModify or
+conditional updates atomic; these tests fail if that ever regresses."""
 import concurrent.futures
 import json
 import uuid

@@ -1,4 +1,4 @@
-"""The users service end to end over HTTP: ingress -> nng -> worker -> FerretDB."""
+"""The users service end to end over HTTP: ingress -> nng -> worker -> database."""
 import json
 
 import pytest

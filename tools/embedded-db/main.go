@@ -1,7 +1,22 @@
-// roost-embedded-db runs FerretDB (SQLite backend) in-process on a loopback
-// address: the MongoDB-compatible database of `make run` and of the tests.
-// It uses FerretDB's embeddable package rather than its command because the
-// command refuses to start when built outside FerretDB's own repository.
+// roost-embedded-db is the MongoDB-compatible database that `make run` and
+// the tests start when no ROOST_MONGODB_URI is given: a server that speaks
+// the MongoDB wire protocol (OP_MSG, and OP_QUERY for the first handshake)
+// on a loopback address and keeps each database in one SQLite file under
+// -data-dir.
+//
+// Why it exists: FerretDB 1.24 decodes every document of a collection for
+// any sorted, counted, skipped or range query, so Roost's lists took seconds
+// at 10,000 documents (docs/embedded-db.md). Here every field that a
+// createIndexes names gets a column holding an order-preserving key of its
+// value (keys.go), and each index is a SQLite index over those columns, so
+// filters, sorts, skips and counts on indexed fields run inside SQLite's
+// B-trees. What cannot be pushed down is still answered correctly, by
+// matching documents in Go (match.go).
+//
+// It implements the part of MongoDB that Roost and its tests use (CRUD,
+// findAndModify, indexes with unique constraints, count, distinct, a subset
+// of aggregation, explain and the profiler) and refuses the rest with
+// MongoDB's own error codes.
 package main
 
 import (
@@ -13,13 +28,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
-
-	"github.com/FerretDB/FerretDB/ferretdb"
 )
 
 func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
-	dir := flag.String("data-dir", "var/db", "directory of the SQLite files")
+	dir := flag.String("data-dir", "var/db", "directory of the SQLite files, one per database")
 	level := flag.String("log-level", "warn", "debug, info, warn or error")
 	flag.Parse()
 
@@ -39,21 +52,18 @@ func main() {
 		os.Exit(1)
 	}
 
-	db, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
-	})
+	store, err := openStore(abs, logger)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "roost-embedded-db: %v\n", err)
 		os.Exit(1)
 	}
+	defer store.close()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	srv := newServer(store, logger)
 	logger.Info("serving", "listen", *listen, "dir", abs)
-	if err := db.Run(ctx); err != nil && ctx.Err() == nil {
+	if err := srv.serve(ctx, *listen); err != nil {
 		fmt.Fprintf(os.Stderr, "roost-embedded-db: %v\n", err)
 		os.Exit(1)
 	}

@@ -1,0 +1,205 @@
+// Indexes: a MongoDB index spec {key: {a: 1, b: -1}, name, unique} becomes
+// a SQLite index over the key columns of a and b, followed by id so that a
+// scan of a non-unique index yields ties in _id order. Partial, sparse,
+// TTL, text, hashed and geo indexes are refused: the spec options MongoDB
+// would honour and this server would not are an error, never ignored.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
+)
+
+func parseIndexSpec(spec bsoncore.Document) (*index, error) {
+	ix := &index{spec: spec}
+	elems, err := spec.Elements()
+	if err != nil {
+		return nil, badValue("index spec is not a document")
+	}
+	for _, e := range elems {
+		v := e.Value()
+		switch e.Key() {
+		case "key":
+			kd, ok := v.DocumentOK()
+			if !ok {
+				return nil, errorf(67, "CannotCreateIndex", "index key pattern must be an object")
+			}
+			keys, _ := kd.Elements()
+			for _, k := range keys {
+				dir, ok := integer(k.Value())
+				if !ok || (dir != 1 && dir != -1) {
+					return nil, errorf(67, "CannotCreateIndex",
+						"index key %s: only ascending (1) and descending (-1) keys are supported", k.Key())
+				}
+				ix.keys = append(ix.keys, indexKey{path: k.Key(), dir: int(dir)})
+			}
+		case "name":
+			ix.name, _ = v.StringValueOK()
+		case "unique":
+			ix.unique = truthy(v)
+		case "v", "ns", "background":
+		case "sparse", "partialFilterExpression", "expireAfterSeconds", "collation", "hidden", "weights",
+			"default_language", "textIndexVersion", "2dsphereIndexVersion", "bits", "min", "max", "wildcardProjection":
+			if e.Key() == "sparse" && !truthy(v) || e.Key() == "hidden" && !truthy(v) {
+				continue
+			}
+			return nil, errorf(67, "CannotCreateIndex", "index option '%s' is not supported by roost-embedded-db", e.Key())
+		default:
+			return nil, errorf(197, "InvalidIndexSpecificationOption", "the field '%s' is not valid for an index specification", e.Key())
+		}
+	}
+	if len(ix.keys) == 0 {
+		return nil, errorf(67, "CannotCreateIndex", "index keys cannot be empty")
+	}
+	if ix.name == "" {
+		return nil, errorf(9, "FailedToParse", "index specification must have a name")
+	}
+	return ix, nil
+}
+
+// sameKeys: two specs over the same keys in the same order and directions.
+func sameKeys(a, b *index) bool {
+	if len(a.keys) != len(b.keys) {
+		return false
+	}
+	for i := range a.keys {
+		if a.keys[i] != b.keys[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func idIndexSpec() bsoncore.Document {
+	return buildDoc("v", vInt32(2), "key", vDoc(buildDoc("_id", vInt32(1))), "name", vString("_id_"))
+}
+
+// createIndex adds one index to a collection. The caller holds db.write.
+// created is false when an identical index exists already.
+func (db *database) createIndex(ctx context.Context, tx *sql.Tx, c *collection, ix *index) (created bool, err error) {
+	if ix.name == "_id_" || (len(ix.keys) == 1 && ix.keys[0].path == "_id" && !ix.unique) {
+		return false, nil // the _id index always exists
+	}
+	for _, old := range c.indexes {
+		switch {
+		case old.name == ix.name && sameKeys(old, ix) && old.unique == ix.unique:
+			return false, nil
+		case old.name == ix.name:
+			return false, errorf(86, "IndexKeySpecsConflict",
+				"an existing index has the same name as the requested index but different keys or options: %s", ix.name)
+		case sameKeys(old, ix) && old.unique == ix.unique:
+			return false, errorf(85, "IndexOptionsConflict",
+				"index already exists with a different name: %s", old.name)
+		}
+	}
+	var cols []string
+	for _, k := range ix.keys {
+		f, err := db.ensureField(ctx, tx, c, k.path)
+		if err != nil {
+			return false, err
+		}
+		dir := ""
+		if k.dir < 0 {
+			dir = " DESC"
+		}
+		cols = append(cols, f.col+dir)
+	}
+	if !ix.unique {
+		// _id breaks ties, in the direction of the last key, so that a sort
+		// on (key, _id) both one way reads the index without a sorter.
+		if ix.keys[len(ix.keys)-1].dir < 0 {
+			cols = append(cols, "id DESC")
+		} else {
+			cols = append(cols, "id")
+		}
+	}
+	var seq int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) + 1 FROM _roost_indexes WHERE coll = ?`, c.name).Scan(&seq); err != nil {
+		return false, err
+	}
+	for {
+		ix.sqlName = fmt.Sprintf("x%d_%d", c.num, seq)
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = ?`, ix.sqlName).Scan(&n); err != nil {
+			return false, err
+		}
+		if n == 0 {
+			break
+		}
+		seq++
+	}
+	unique := ""
+	if ix.unique {
+		unique = "UNIQUE "
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`CREATE %sINDEX %s ON %s(%s)`, unique, ix.sqlName, c.keysTable(),
+		strings.Join(cols, ", "))); err != nil {
+		if _, dup := isUniqueViolation(err); dup {
+			return false, errorf(11000, "DuplicateKey", "E11000 duplicate key error collection: %s.%s index: %s",
+				db.name, c.name, ix.name)
+		}
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO _roost_indexes(coll, name, spec, sql_name) VALUES (?, ?, ?, ?)`,
+		c.name, ix.name, []byte(ix.spec), ix.sqlName); err != nil {
+		return false, err
+	}
+	c.indexes = append(c.indexes, ix)
+	// No ANALYZE: statistics taken now (often of an empty collection) would
+	// mislead the planner later; its default weighting prefers the index
+	// with the most equality terms, then one that also gives the order.
+	return true, nil
+}
+
+// dropIndex removes an index by name. The caller holds db.write.
+func (db *database) dropIndex(ctx context.Context, tx *sql.Tx, c *collection, name string) error {
+	for i, ix := range c.indexes {
+		if ix.name != name {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS `+ix.sqlName); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM _roost_indexes WHERE coll = ? AND name = ?`, c.name, name); err != nil {
+			return err
+		}
+		c.indexes = append(c.indexes[:i], c.indexes[i+1:]...)
+		return nil
+	}
+	return errorf(27, "IndexNotFound", "index not found with name [%s]", name)
+}
+
+// indexForColumns names the unique index a UNIQUE failure on `cols` comes from.
+func (c *collection) indexForColumns(cols []string) (*index, string) {
+	if len(cols) == 1 && cols[0] == "id" {
+		return nil, "_id_"
+	}
+	for _, ix := range c.indexes {
+		if !ix.unique || len(ix.keys) != len(cols) {
+			continue
+		}
+		ok := true
+		for i, k := range ix.keys {
+			f := c.fields[k.path]
+			ok = ok && f != nil && f.col == cols[i]
+		}
+		if ok {
+			return ix, ix.name
+		}
+	}
+	return nil, strings.Join(cols, ",")
+}
+
+// indexByColumn finds the index SQLite names in a query plan.
+func (c *collection) indexBySQLName(sqlName string) *index {
+	for _, ix := range c.indexes {
+		if ix.sqlName == sqlName {
+			return ix
+		}
+	}
+	return nil
+}

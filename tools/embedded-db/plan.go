@@ -1,0 +1,874 @@
+// Reads: a filter, a sort, a skip and a limit become one SQL statement over
+// the key columns. Each condition on a path that has a column (an indexed,
+// non-array field, or _id) is translated; SQLite's planner then picks the
+// index. When every condition translates ("exact"), SQLite also applies
+// the sort, the skip, the limit and the count, so a deep page or a total
+// costs index steps, not documents. Otherwise the translated part narrows
+// the rows and the whole filter is checked in Go on each document.
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"regexp/syntax"
+	"sort"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
+)
+
+// cond is a SQL condition and its arguments; exact when it selects
+// precisely the documents the MongoDB condition does.
+type cond struct {
+	text  string
+	args  []any
+	exact bool
+	eq    bool   // a single "col = ?": an equality an index can lead with
+	col   string // eq's column
+	parts []cond // a conjunction's terms, flattened
+}
+
+// translate turns a filter node into SQL over c's key columns. ok is false
+// when nothing of it translates (then it narrows nothing).
+func (c *collection) translate(n node) (cond, bool) {
+	switch n := n.(type) {
+	case trueNode:
+		return cond{text: "1", exact: true}, true
+	case andNode:
+		var terms []cond
+		exact := true
+		for _, child := range n {
+			sc, ok := c.translate(child)
+			if !ok {
+				exact = false
+				continue
+			}
+			if sc.parts != nil {
+				terms = append(terms, sc.parts...)
+			} else {
+				terms = append(terms, sc)
+			}
+			exact = exact && sc.exact
+		}
+		if len(terms) == 0 {
+			return cond{}, false
+		}
+		return conjunction(terms, exact), true
+	case orNode, norNode:
+		var children []node
+		if o, isOr := n.(orNode); isOr {
+			children = o
+		} else {
+			children = n.(norNode)
+		}
+		var parts []string
+		var args []any
+		exact := true
+		for _, child := range children {
+			sc, ok := c.translate(child)
+			if !ok {
+				return cond{}, false // one disjunct that narrows nothing: the OR narrows nothing
+			}
+			parts = append(parts, sc.text)
+			args = append(args, sc.args...)
+			exact = exact && sc.exact
+		}
+		text := "(" + strings.Join(parts, " OR ") + ")"
+		if _, isNor := n.(norNode); isNor {
+			if !exact {
+				return cond{}, false
+			}
+			text = "NOT " + text
+		}
+		return cond{text: text, args: args, exact: exact}, true
+	case *fieldNode:
+		return c.translateField(n)
+	}
+	return cond{}, false
+}
+
+// scalar: a value whose key equality and order are MongoDB's for a plain
+// (non-array) field.
+func scalar(v bsoncore.Value) bool {
+	switch v.Type {
+	case bsoncore.TypeEmbeddedDocument, bsoncore.TypeArray, bsoncore.TypeRegex, bsoncore.TypeMinKey,
+		bsoncore.TypeMaxKey, bsoncore.TypeUndefined, 0:
+		return false
+	}
+	return true
+}
+
+func (c *collection) translateField(f *fieldNode) (cond, bool) {
+	col, ok := c.column(f.pathStr)
+	if !ok {
+		return cond{}, false
+	}
+	switch f.op {
+	case "$eq", "$ne":
+		if !scalar(f.arg) {
+			return cond{}, false
+		}
+		var sc cond
+		if f.arg.Type == bsoncore.TypeNull {
+			sc = cond{text: col + " IN (?, ?)", args: []any{missingKey, nullKey}, exact: true}
+		} else {
+			sc = cond{text: col + " = ?", args: []any{keyOf(f.arg)}, exact: true, eq: f.op == "$eq", col: col}
+		}
+		if f.op == "$ne" {
+			sc.text = "NOT (" + sc.text + ")"
+		}
+		return sc, true
+	case "$gt", "$gte", "$lt", "$lte":
+		if !scalar(f.arg) || f.arg.Type == bsoncore.TypeNull {
+			return cond{}, false
+		}
+		lo, hi := classBounds(f.arg)
+		k := keyOf(f.arg)
+		switch f.op {
+		case "$gt":
+			return cond{text: "(" + col + " > ? AND " + col + " < ?)", args: []any{k, hi}, exact: true}, true
+		case "$gte":
+			return cond{text: "(" + col + " >= ? AND " + col + " < ?)", args: []any{k, hi}, exact: true}, true
+		case "$lt":
+			return cond{text: "(" + col + " < ? AND " + col + " >= ?)", args: []any{k, lo}, exact: true}, true
+		default:
+			return cond{text: "(" + col + " <= ? AND " + col + " >= ?)", args: []any{k, lo}, exact: true}, true
+		}
+	case "$in", "$nin":
+		var args []any
+		for _, v := range f.list {
+			switch {
+			case v.Type == bsoncore.TypeNull:
+				args = append(args, missingKey, nullKey)
+			case scalar(v):
+				args = append(args, keyOf(v))
+			default:
+				return cond{}, false
+			}
+		}
+		if len(args) == 0 {
+			if f.op == "$in" {
+				return cond{text: "0", exact: true}, true
+			}
+			return cond{text: "1", exact: true}, true
+		}
+		text := col + " IN (" + strings.TrimSuffix(strings.Repeat("?,", len(args)), ",") + ")"
+		if f.op == "$nin" {
+			text = "NOT (" + text + ")"
+		}
+		return cond{text: text, args: args, exact: true}, true
+	case "$exists":
+		if truthy(f.arg) {
+			return cond{text: col + " != ?", args: []any{missingKey}, exact: true}, true
+		}
+		return cond{text: col + " = ?", args: []any{missingKey}, exact: true, eq: true, col: col}, true
+	case "$regex":
+		pat, opts := f.arg.Regex()
+		lit, anchored, ok := literalRegex(pat, opts)
+		if !ok {
+			return cond{}, false
+		}
+		prefix := append([]byte{clsString}, lit...)
+		if anchored {
+			hi := append(append([]byte(nil), prefix...), 0xff, 0xff)
+			return cond{text: "(" + col + " >= ? AND " + col + " < ?)", args: []any{prefix, hi}, exact: true}, true
+		}
+		// A substring of the key's string part: instr over the BLOB, at C speed.
+		return cond{text: "(substr(" + col + ", 1, 1) = x'14' AND instr(" + col + ", ?) > 1)",
+			args: []any{lit}, exact: true}, true
+	case "$not":
+		var parts []string
+		var args []any
+		for _, in := range f.inner {
+			sc, ok := c.translateField(in)
+			if !ok || !sc.exact {
+				return cond{}, false
+			}
+			parts = append(parts, sc.text)
+			args = append(args, sc.args...)
+		}
+		return cond{text: "NOT (" + strings.Join(parts, " AND ") + ")", args: args, exact: true}, true
+	}
+	return cond{}, false
+}
+
+// conjunction joins terms with AND, keeping them for planRead's trial.
+func conjunction(terms []cond, exact bool) cond {
+	texts := make([]string, len(terms))
+	var args []any
+	for i, t := range terms {
+		texts[i] = t.text
+		args = append(args, t.args...)
+	}
+	return cond{text: "(" + strings.Join(texts, " AND ") + ")", args: args, exact: exact, parts: terms}
+}
+
+// literalRegex reports a pattern that only matches a fixed string (with
+// every metacharacter escaped), optionally anchored with ^: what a search
+// for a user's literal text sends. Strings with control bytes are left to Go.
+func literalRegex(pattern, options string) (lit []byte, anchored bool, ok bool) {
+	if options != "" {
+		return nil, false, false
+	}
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil, false, false
+	}
+	re = re.Simplify()
+	subs := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		subs = re.Sub
+	}
+	if len(subs) > 0 && subs[0].Op == syntax.OpBeginText {
+		anchored = true
+		subs = subs[1:]
+	}
+	for _, s := range subs {
+		if s.Op != syntax.OpLiteral || s.Flags&syntax.FoldCase != 0 {
+			return nil, false, false
+		}
+		lit = append(lit, string(s.Rune)...)
+	}
+	if len(lit) == 0 {
+		return nil, false, false
+	}
+	for _, b := range lit {
+		if b < 0x20 {
+			return nil, false, false
+		}
+	}
+	return lit, anchored, true
+}
+
+// sortKey is one field of a sort specification.
+type sortKey struct {
+	path  string
+	parts []string
+	dir   int
+}
+
+func parseSort(spec bsoncore.Document) ([]sortKey, bool, error) {
+	if len(spec) == 0 {
+		return nil, false, nil
+	}
+	elems, err := spec.Elements()
+	if err != nil {
+		return nil, false, badValue("sort must be a document")
+	}
+	var out []sortKey
+	natural := false
+	for _, e := range elems {
+		dir, ok := integer(e.Value())
+		if !ok || (dir != 1 && dir != -1) {
+			if d, isDoc := e.Value().DocumentOK(); isDoc {
+				if _, meta := d.LookupErr("$meta"); meta == nil {
+					return nil, false, notSupported("$meta sort")
+				}
+			}
+			return nil, false, badValue("bad sort specification: %s must be 1 or -1", e.Key())
+		}
+		if e.Key() == "$natural" {
+			natural = true
+			out = append(out, sortKey{path: "$natural", dir: int(dir)})
+			continue
+		}
+		out = append(out, sortKey{path: e.Key(), parts: splitPath(e.Key()), dir: int(dir)})
+	}
+	return out, natural, nil
+}
+
+// sortSQL is the ORDER BY of a sort when every key has a column; ok false
+// otherwise (the sort is then done in Go).
+func (c *collection) sortSQL(keys []sortKey) (string, bool) {
+	if len(keys) == 0 {
+		return "rid", true
+	}
+	var parts []string
+	for _, k := range keys {
+		col := "rid"
+		if k.path != "$natural" {
+			var ok bool
+			if col, ok = c.column(k.path); !ok {
+				return "", false
+			}
+		}
+		if k.dir < 0 {
+			col += " DESC"
+		}
+		parts = append(parts, col)
+	}
+	return strings.Join(parts, ", "), true
+}
+
+// sortDocs sorts documents in Go, by the same keys SQLite would compare.
+func sortDocs(docs []bsoncore.Document, keys []sortKey) {
+	if len(keys) == 0 {
+		return
+	}
+	type keyed struct {
+		doc  bsoncore.Document
+		keys [][]byte
+	}
+	items := make([]keyed, len(docs))
+	for i, d := range docs {
+		items[i].doc = d
+		for _, k := range keys {
+			items[i].keys = append(items[i].keys, sortValueKey(d, k))
+		}
+	}
+	sort.SliceStable(items, func(a, b int) bool {
+		for i, k := range keys {
+			c := bytes.Compare(items[a].keys[i], items[b].keys[i])
+			if c != 0 {
+				return (c < 0) == (k.dir > 0)
+			}
+		}
+		return false
+	})
+	for i := range items {
+		docs[i] = items[i].doc
+	}
+}
+
+// sortValueKey: MongoDB sorts an array by its smallest element ascending
+// and its largest descending.
+func sortValueKey(doc bsoncore.Document, k sortKey) []byte {
+	vals := lookup(doc, k.parts)
+	var best []byte
+	for _, v := range vals {
+		cands := []bsoncore.Value{v}
+		if v.Type == bsoncore.TypeArray {
+			cands, _ = bsoncore.Array(v.Data).Values()
+		}
+		for _, c := range cands {
+			key := keyOf(c)
+			if best == nil || (k.dir > 0 && bytes.Compare(key, best) < 0) || (k.dir < 0 && bytes.Compare(key, best) > 0) {
+				best = key
+			}
+		}
+	}
+	if best == nil {
+		return missingKey
+	}
+	return best
+}
+
+// readSpec is what a find, a count or an aggregation's first stages read.
+type readSpec struct {
+	filter    node
+	filterKey string // the filter as sent (its BSON): what a kept count is found by
+	sort      []sortKey
+	skip      int64
+	limit     int64 // 0: no limit
+	idOnly    bool  // only _id is wanted: read it from the keys, not the documents
+}
+
+// readResult is the documents read and how: for explain and the profiler.
+type readResult struct {
+	docs       []bsoncore.Document
+	sql        string
+	args       []any
+	exact      bool
+	sortedInGo bool
+	examined   int64
+}
+
+// readPlan is how a readSpec will be read: one SQL statement, and whether
+// SQLite answers all of it (exact and sortable) or Go finishes the work.
+type readPlan struct {
+	text     string
+	args     []any
+	exact    bool
+	sortable bool
+	docs     string // the documents' table
+
+	// trial: the same page read along the sort's own index (the equality
+	// terms only) through its first trialRows entries, the other terms
+	// checked on those: see read.
+	trial     string
+	trialArgs []any
+}
+
+// A sorted page with a range or IN term besides its equalities: SQLite,
+// without statistics, would rather collect every row in the range and sort
+// them (28,000 rows for a price range that a quarter of the listings
+// match), where walking the sort's index finds the page after a few dozen.
+// The walk is tried first, bounded to trialRows index entries; when it
+// fills the page, that is the answer, and when it does not (the range is
+// narrow) SQLite's own plan runs, so neither kind of filter scans much. It
+// is MongoDB's way too: race the candidate plans for a bounded trial.
+const trialRows = 2000
+
+// trialSplit parts a filter's terms for the trial walk: eq, the equalities
+// that lead an index whose next key is the sort's first (so SQLite walks
+// that index in page order); other, the terms checked on the walk. Without
+// such an index: every equality, and the other terms.
+func (c *collection) trialSplit(terms []cond, keys []sortKey) (eq, other []cond) {
+	var first string
+	if len(keys) > 0 {
+		first, _ = c.column(keys[0].path)
+	}
+	for _, ix := range c.indexes {
+		var lead []cond
+		used := map[int]bool{}
+		for _, k := range ix.keys {
+			col, ok := c.column(k.path)
+			if !ok {
+				break
+			}
+			if col == first {
+				for i, t := range terms {
+					if !used[i] {
+						other = append(other, t)
+					}
+				}
+				return lead, other
+			}
+			found := -1
+			for i, t := range terms {
+				if t.eq && t.col == col && !used[i] {
+					found = i
+					break
+				}
+			}
+			if found < 0 {
+				break
+			}
+			used[found] = true
+			lead = append(lead, terms[found])
+		}
+	}
+	eq, other = nil, nil
+	for _, t := range terms {
+		if t.eq {
+			eq = append(eq, t)
+		} else {
+			other = append(other, t)
+		}
+	}
+	return eq, other
+}
+
+func (db *database) planRead(c *collection, rs readSpec) readPlan {
+	db.mu.RLock()
+	cnd, ok := c.translate(rs.filter)
+	order, sortable := c.sortSQL(rs.sort)
+	keys, docs := c.keysTable(), c.docsTable()
+	eq, other := c.trialSplit(cnd.parts, rs.sort)
+	db.mu.RUnlock()
+	if !ok {
+		cnd = cond{text: "1"}
+	}
+	p := readPlan{exact: cnd.exact, sortable: sortable, docs: docs}
+	if cnd.exact && sortable {
+		// Everything in SQLite: the keys pick the page, then its documents are read.
+		p.text = fmt.Sprintf("SELECT rid FROM %s WHERE %s ORDER BY %s", keys, cnd.text, order)
+		p.args = append([]any(nil), cnd.args...)
+		if rs.limit > 0 || rs.skip > 0 {
+			lim := rs.limit
+			if lim <= 0 {
+				lim = -1
+			}
+			p.text += " LIMIT ? OFFSET ?"
+			p.args = append(p.args, lim, rs.skip)
+		}
+		if rs.limit > 0 && rs.skip+rs.limit <= trialRows/4 && len(rs.sort) > 0 && rs.sort[0].path != "$natural" {
+			if len(other) > 0 {
+				inner := conjunction(eq, true)
+				if len(eq) == 0 {
+					inner = cond{text: "1"}
+				}
+				outer := conjunction(other, true)
+				p.trial = fmt.Sprintf("SELECT rid FROM (SELECT * FROM %s WHERE %s ORDER BY %s LIMIT %d) WHERE %s ORDER BY %s "+
+					"LIMIT ? OFFSET ?", keys, inner.text, order, trialRows, outer.text, order)
+				p.trialArgs = append(append(append([]any(nil), inner.args...), outer.args...), rs.limit, rs.skip)
+			}
+		}
+		return p
+	}
+	p.text = fmt.Sprintf("SELECT k.rid, d.doc FROM %s k JOIN %s d ON d.rid = k.rid WHERE %s", keys, docs, cnd.text)
+	if sortable {
+		p.text += " ORDER BY " + prefixCols(order, "k.")
+	}
+	p.args = cnd.args
+	return p
+}
+
+// read runs a readSpec against a collection (nil collection: nothing).
+func (db *database) read(ctx context.Context, q *sql.Tx, c *collection, rs readSpec) (*readResult, error) {
+	res := &readResult{}
+	if c == nil {
+		return res, nil
+	}
+	p := db.planRead(c, rs)
+	// A deep page starts from a kept mark (marks.go) when one is true now.
+	if q == nil && p.exact && p.sortable && p.trial == "" && rs.skip >= markStride {
+		db.mu.RLock()
+		order, _ := c.sortSQL(rs.sort)
+		db.mu.RUnlock()
+		if text, args, gen, ok := db.markedPlan(ctx, c, rs, order); ok {
+			marked := p
+			marked.text, marked.args = text, args
+			res.exact, res.sql, res.args = true, text, args
+			if out, err := db.readExact(ctx, q, marked, rs, res); err != nil || db.counts.sameGen(c.name, gen) {
+				return out, err
+			}
+			res = &readResult{} // a write moved the marks meanwhile: read plainly
+		}
+	}
+	res.exact, res.sql, res.args = p.exact, p.text, p.args
+	if p.exact && p.sortable {
+		return db.readExact(ctx, q, p, rs, res)
+	}
+	return db.readInGo(ctx, q, p, rs, res)
+}
+
+// readExact reads a page that SQLite selects and orders entirely.
+func (db *database) readExact(ctx context.Context, q *sql.Tx, p readPlan, rs readSpec, res *readResult) (*readResult, error) {
+	if rs.idOnly {
+		if docs, ok, err := db.idsFromKeys(ctx, q, p); err != nil || ok {
+			res.docs = docs
+			return res, err
+		}
+	}
+	if p.trial != "" {
+		rids, err := db.queryInts(ctx, q, p.trial, p.trialArgs...)
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(rids)) == rs.limit {
+			res.sql, res.args = p.trial, p.trialArgs
+			res.docs, err = db.docsByRid(ctx, q, p.docs, rids)
+			res.examined = int64(len(res.docs))
+			return res, err
+		}
+	}
+	rids, err := db.queryInts(ctx, q, p.text, p.args...)
+	if err != nil {
+		return nil, err
+	}
+	res.docs, err = db.docsByRid(ctx, q, p.docs, rids)
+	res.examined = int64(len(res.docs))
+	return res, err
+}
+
+// readInGo reads the rows SQLite narrows down and finishes in Go: the rest
+// of the filter, and the sort when SQLite cannot order by it.
+func (db *database) readInGo(ctx context.Context, q *sql.Tx, p readPlan, rs readSpec, res *readResult) (*readResult, error) {
+	rows, err := db.rows(ctx, q, p.text, p.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var skipped int64
+	for rows.Next() {
+		var rid int64
+		var raw []byte
+		if err := rows.Scan(&rid, &raw); err != nil {
+			return nil, err
+		}
+		res.examined++
+		doc := bsoncore.Document(raw)
+		if !p.exact && !rs.filter.match(doc) {
+			continue
+		}
+		if p.sortable {
+			if skipped < rs.skip {
+				skipped++
+				continue
+			}
+			res.docs = append(res.docs, doc)
+			if rs.limit > 0 && int64(len(res.docs)) >= rs.limit {
+				break
+			}
+			continue
+		}
+		res.docs = append(res.docs, doc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !p.sortable {
+		res.sortedInGo = true
+		sortDocs(res.docs, rs.sort)
+		if rs.skip > 0 {
+			if rs.skip >= int64(len(res.docs)) {
+				res.docs = nil
+			} else {
+				res.docs = res.docs[rs.skip:]
+			}
+		}
+		if rs.limit > 0 && int64(len(res.docs)) > rs.limit {
+			res.docs = res.docs[:rs.limit]
+		}
+	}
+	return res, nil
+}
+
+// idsFromKeys answers an _id-only read from the id column; ok is false
+// when some _id cannot be read back from its key (then documents are read).
+func (db *database) idsFromKeys(ctx context.Context, q *sql.Tx, p readPlan) ([]bsoncore.Document, bool, error) {
+	text := strings.Replace(p.text, "SELECT rid FROM", "SELECT id FROM", 1)
+	rows, err := db.rows(ctx, q, text, p.args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	var out []bsoncore.Document
+	for rows.Next() {
+		var key []byte
+		if err := rows.Scan(&key); err != nil {
+			return nil, false, err
+		}
+		v, ok := decodeKey(key)
+		if !ok || missing(v) {
+			return nil, false, nil
+		}
+		out = append(out, buildDoc("_id", v))
+	}
+	return out, true, rows.Err()
+}
+
+// count counts what a readSpec selects, without reading documents when it can.
+func (db *database) count(ctx context.Context, q *sql.Tx, c *collection, rs readSpec) (int64, *readResult, error) {
+	if c == nil {
+		return 0, &readResult{exact: true}, nil
+	}
+	// A count kept with the writes answers at once; a new one is taken
+	// whole (skip and limit are arithmetic on it) and kept.
+	var gen uint64
+	keep := q == nil && rs.filterKey != ""
+	if keep {
+		n, res, found, g := db.counts.lookup(c.name, rs.filterKey)
+		if found {
+			return skipLimit(n, rs.skip, rs.limit), res, nil
+		}
+		gen = g
+	}
+	db.mu.RLock()
+	cnd, ok := c.translate(rs.filter)
+	keys := c.keysTable()
+	db.mu.RUnlock()
+	if ok && cnd.exact && keep {
+		text := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", keys, cnd.text)
+		st, err := db.stmt(ctx, text)
+		if err != nil {
+			return 0, nil, err
+		}
+		var n int64
+		if err := st.QueryRowContext(ctx, cnd.args...).Scan(&n); err != nil {
+			return 0, nil, err
+		}
+		res := &readResult{sql: text, args: cnd.args, exact: true}
+		db.counts.fill(c.name, rs.filterKey, gen, &countEntry{filter: rs.filter, n: n, res: res})
+		return skipLimit(n, rs.skip, rs.limit), res, nil
+	}
+	if ok && cnd.exact {
+		text := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", keys, cnd.text)
+		args := cnd.args
+		if rs.skip > 0 || rs.limit > 0 {
+			lim := rs.limit
+			if lim <= 0 {
+				lim = -1
+			}
+			text = fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM %s WHERE %s LIMIT ? OFFSET ?)", keys, cnd.text)
+			args = append(append([]any(nil), args...), lim, rs.skip)
+		}
+		var n int64
+		var err error
+		if q != nil {
+			err = q.QueryRowContext(ctx, text, args...).Scan(&n)
+		} else {
+			st, serr := db.stmt(ctx, text)
+			if serr != nil {
+				return 0, nil, serr
+			}
+			err = st.QueryRowContext(ctx, args...).Scan(&n)
+		}
+		return n, &readResult{sql: text, args: args, exact: true}, err
+	}
+	res, err := db.read(ctx, q, c, readSpec{filter: rs.filter, skip: rs.skip, limit: rs.limit})
+	if err != nil {
+		return 0, nil, err
+	}
+	return int64(len(res.docs)), res, nil
+}
+
+func prefixCols(order, prefix string) string {
+	parts := strings.Split(order, ", ")
+	for i, p := range parts {
+		parts[i] = prefix + p
+	}
+	return strings.Join(parts, ", ")
+}
+
+// rows runs a query in the transaction q, or on the shared connections.
+func (db *database) rows(ctx context.Context, q *sql.Tx, text string, args ...any) (*sql.Rows, error) {
+	if q != nil {
+		return q.QueryContext(ctx, text, args...)
+	}
+	return db.query(ctx, text, args...)
+}
+
+func (db *database) queryInts(ctx context.Context, q *sql.Tx, text string, args ...any) ([]int64, error) {
+	rows, err := db.rows(ctx, q, text, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var i int64
+		if err := rows.Scan(&i); err != nil {
+			return nil, err
+		}
+		out = append(out, i)
+	}
+	return out, rows.Err()
+}
+
+// docsByRid reads documents by row id, in the order of rids.
+func (db *database) docsByRid(ctx context.Context, q *sql.Tx, table string, rids []int64) ([]bsoncore.Document, error) {
+	out := make([]bsoncore.Document, 0, len(rids))
+	pos := make(map[int64]int, len(rids))
+	for i, r := range rids {
+		pos[r] = i
+	}
+	found := make([]bsoncore.Document, len(rids))
+	for start := 0; start < len(rids); start += 500 {
+		end := min(start+500, len(rids))
+		chunk := rids[start:end]
+		args := make([]any, len(chunk))
+		for i, r := range chunk {
+			args[i] = r
+		}
+		text := fmt.Sprintf("SELECT rid, doc FROM %s WHERE rid IN (%s)", table,
+			strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ","))
+		rows, err := db.rows(ctx, q, text, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var rid int64
+			var raw []byte
+			if err := rows.Scan(&rid, &raw); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			found[pos[rid]] = bsoncore.Document(raw)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range found {
+		if d != nil {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// project applies a find projection: inclusion ({a: 1}) or exclusion
+// ({a: 0}) of paths, _id included unless excluded.
+type projection struct {
+	include bool
+	paths   [][]string
+	idOut   bool
+}
+
+func parseProjection(spec bsoncore.Document) (*projection, error) {
+	if len(spec) == 0 {
+		return nil, nil
+	}
+	elems, err := spec.Elements()
+	if err != nil {
+		return nil, badValue("projection must be a document")
+	}
+	p := &projection{}
+	mode := 0 // 1 include, -1 exclude
+	idOnly := false
+	for _, e := range elems {
+		v := e.Value()
+		if v.Type == bsoncore.TypeEmbeddedDocument || v.Type == bsoncore.TypeString {
+			return nil, notSupported("projection operators and expressions")
+		}
+		on := truthy(v)
+		if e.Key() == "_id" {
+			p.idOut = !on
+			idOnly = on
+			continue
+		}
+		m := -1
+		if on {
+			m = 1
+		}
+		if mode != 0 && m != mode {
+			return nil, errorf(31254, "Location31254", "cannot mix inclusion and exclusion in a projection")
+		}
+		mode = m
+		p.paths = append(p.paths, splitPath(e.Key()))
+	}
+	p.include = mode >= 0
+	if mode == 0 && !p.idOut && !idOnly {
+		return nil, nil
+	}
+	return p, nil
+}
+
+// onlyID: the projection keeps _id and nothing else, which the id column
+// answers without reading documents.
+func (p *projection) onlyID() bool {
+	return p != nil && p.include && len(p.paths) == 0 && !p.idOut
+}
+
+func (p *projection) apply(doc bsoncore.Document) bsoncore.Document {
+	if p == nil {
+		return doc
+	}
+	idx, out := bsoncore.AppendDocumentStart(nil)
+	elems, _ := doc.Elements()
+	for _, e := range elems {
+		key := e.Key()
+		if key == "_id" {
+			if !p.idOut {
+				out = bsoncore.AppendValueElement(out, key, e.Value())
+			}
+			continue
+		}
+		var sub [][]string
+		hit := false
+		for _, path := range p.paths {
+			if path[0] == key {
+				hit = true
+				if len(path) > 1 {
+					sub = append(sub, path[1:])
+				}
+			}
+		}
+		switch {
+		case p.include && hit && sub == nil:
+			out = bsoncore.AppendValueElement(out, key, e.Value())
+		case p.include && hit:
+			if d, ok := e.Value().DocumentOK(); ok {
+				inner := (&projection{include: true, paths: sub, idOut: true}).apply(d)
+				out = bsoncore.AppendDocumentElement(out, key, inner)
+			}
+		case !p.include && !hit:
+			out = bsoncore.AppendValueElement(out, key, e.Value())
+		case !p.include && sub != nil:
+			if d, ok := e.Value().DocumentOK(); ok {
+				inner := (&projection{include: false, paths: sub}).apply(d)
+				out = bsoncore.AppendDocumentElement(out, key, inner)
+			} else {
+				out = bsoncore.AppendValueElement(out, key, e.Value())
+			}
+		}
+	}
+	out, _ = bsoncore.AppendDocumentEnd(out, idx)
+	return out
+}

@@ -1,0 +1,176 @@
+// Small helpers over raw BSON (bsoncore): building values, reading paths
+// the way MongoDB does (through arrays), and the errors commands answer.
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
+)
+
+// cmdError is a command failure as MongoDB reports it: {ok: 0, errmsg, code, codeName}.
+type cmdError struct {
+	code int32
+	name string
+	msg  string
+}
+
+func (e *cmdError) Error() string { return e.msg }
+
+func errorf(code int32, name, format string, args ...any) *cmdError {
+	return &cmdError{code: code, name: name, msg: fmt.Sprintf(format, args...)}
+}
+
+func badValue(format string, args ...any) *cmdError {
+	return errorf(2, "BadValue", format, args...)
+}
+
+func notSupported(what string) *cmdError {
+	return errorf(238, "NotImplemented", "%s is not supported by roost-embedded-db", what)
+}
+
+func vInt32(i int32) bsoncore.Value {
+	return bsoncore.Value{Type: bsoncore.TypeInt32, Data: bsoncore.AppendInt32(nil, i)}
+}
+
+func vInt64(i int64) bsoncore.Value {
+	return bsoncore.Value{Type: bsoncore.TypeInt64, Data: bsoncore.AppendInt64(nil, i)}
+}
+
+func vDouble(f float64) bsoncore.Value {
+	return bsoncore.Value{Type: bsoncore.TypeDouble, Data: bsoncore.AppendDouble(nil, f)}
+}
+
+func vString(s string) bsoncore.Value {
+	return bsoncore.Value{Type: bsoncore.TypeString, Data: bsoncore.AppendString(nil, s)}
+}
+
+func vBool(b bool) bsoncore.Value {
+	return bsoncore.Value{Type: bsoncore.TypeBoolean, Data: bsoncore.AppendBoolean(nil, b)}
+}
+
+func vNull() bsoncore.Value { return bsoncore.Value{Type: bsoncore.TypeNull} }
+
+func vDoc(d bsoncore.Document) bsoncore.Value {
+	return bsoncore.Value{Type: bsoncore.TypeEmbeddedDocument, Data: d}
+}
+
+func vArray(vals []bsoncore.Value) bsoncore.Value {
+	idx, arr := bsoncore.AppendArrayStart(nil)
+	for i, v := range vals {
+		arr = bsoncore.AppendValueElement(arr, strconv.Itoa(i), v)
+	}
+	arr, _ = bsoncore.AppendArrayEnd(arr, idx)
+	return bsoncore.Value{Type: bsoncore.TypeArray, Data: arr}
+}
+
+// missing reports whether v stands for an absent field.
+func missing(v bsoncore.Value) bool { return v.Type == 0 }
+
+// number reads any numeric value as a double, and says whether it was one.
+func number(v bsoncore.Value) (float64, bool) {
+	switch v.Type {
+	case bsoncore.TypeInt32:
+		return float64(v.Int32()), true
+	case bsoncore.TypeInt64:
+		return float64(v.Int64()), true
+	case bsoncore.TypeDouble:
+		return v.Double(), true
+	}
+	return 0, false
+}
+
+// integer reads a whole number from any numeric type.
+func integer(v bsoncore.Value) (int64, bool) {
+	switch v.Type {
+	case bsoncore.TypeInt32:
+		return int64(v.Int32()), true
+	case bsoncore.TypeInt64:
+		return v.Int64(), true
+	case bsoncore.TypeDouble:
+		f := v.Double()
+		if f == float64(int64(f)) {
+			return int64(f), true
+		}
+	}
+	return 0, false
+}
+
+// truthy: how MongoDB reads a flag such as {unique: 1} or {upsert: true}.
+func truthy(v bsoncore.Value) bool {
+	switch v.Type {
+	case bsoncore.TypeBoolean:
+		return v.Boolean()
+	case bsoncore.TypeInt32, bsoncore.TypeInt64, bsoncore.TypeDouble:
+		f, _ := number(v)
+		return f != 0
+	case 0, bsoncore.TypeNull, bsoncore.TypeUndefined:
+		return false
+	}
+	return true
+}
+
+func splitPath(p string) []string { return strings.Split(p, ".") }
+
+// resolve finds every value `path` reaches from v, as MongoDB's query
+// language does: through documents by name and through arrays both by
+// position ("a.0") and by the elements' own fields ("a.b" of [{b: 1}, {b: 2}]).
+// A path that reaches nothing gives one missing value.
+func resolve(v bsoncore.Value, path []string, out []bsoncore.Value) []bsoncore.Value {
+	if len(path) == 0 {
+		return append(out, v)
+	}
+	switch v.Type {
+	case bsoncore.TypeEmbeddedDocument:
+		child, err := bsoncore.Document(v.Data).LookupErr(path[0])
+		if err != nil {
+			return append(out, bsoncore.Value{})
+		}
+		return resolve(child, path[1:], out)
+	case bsoncore.TypeArray:
+		before := len(out)
+		vals, _ := bsoncore.Array(v.Data).Values()
+		if i, err := strconv.Atoi(path[0]); err == nil && i >= 0 {
+			if i < len(vals) {
+				out = resolve(vals[i], path[1:], out)
+			}
+		}
+		for _, e := range vals {
+			if e.Type == bsoncore.TypeEmbeddedDocument {
+				out = resolve(e, path, out)
+			}
+		}
+		if len(out) == before {
+			out = append(out, bsoncore.Value{})
+		}
+		return out
+	}
+	return append(out, bsoncore.Value{})
+}
+
+// lookup is resolve from a whole document.
+func lookup(doc bsoncore.Document, path []string) []bsoncore.Value {
+	return resolve(vDoc(doc), path, nil)
+}
+
+// lookupOne is the value at a path of plain documents (no arrays), or a
+// missing value: what sort keys and index keys use.
+func lookupOne(doc bsoncore.Document, path []string) bsoncore.Value {
+	v, err := doc.LookupErr(path...)
+	if err != nil {
+		return bsoncore.Value{}
+	}
+	return v
+}
+
+// buildDoc assembles a document from alternating keys and values.
+func buildDoc(kv ...any) bsoncore.Document {
+	idx, doc := bsoncore.AppendDocumentStart(nil)
+	for i := 0; i+1 < len(kv); i += 2 {
+		doc = bsoncore.AppendValueElement(doc, kv[i].(string), kv[i+1].(bsoncore.Value))
+	}
+	doc, _ = bsoncore.AppendDocumentEnd(doc, idx)
+	return doc
+}

@@ -1,0 +1,202 @@
+// Writes at the row level: a document goes in as its keys (c<N>) and its
+// BSON (d<N>), in the caller's transaction. A UNIQUE failure becomes
+// MongoDB's E11000 duplicate key error naming the index and the key.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
+)
+
+// prepareInsert checks a document to insert and gives it an _id (an
+// ObjectId) when it has none, _id first.
+func prepareInsert(doc bsoncore.Document) (bsoncore.Document, error) {
+	if err := doc.Validate(); err != nil {
+		return nil, badValue("document is not valid BSON: %v", err)
+	}
+	elems, _ := doc.Elements()
+	for _, e := range elems {
+		if strings.HasPrefix(e.Key(), "$") {
+			return nil, badValue("document can't have $ prefixed field names: %s", e.Key())
+		}
+	}
+	id, err := doc.LookupErr("_id")
+	if err == nil {
+		if id.Type == bsoncore.TypeArray || id.Type == bsoncore.TypeRegex || id.Type == bsoncore.TypeUndefined {
+			return nil, badValue("can't use a %s for _id", id.Type)
+		}
+		if elems[0].Key() == "_id" {
+			return doc, nil
+		}
+	} else {
+		oid := bson.NewObjectID()
+		id = bsoncore.Value{Type: bsoncore.TypeObjectID, Data: oid[:]}
+	}
+	idx, out := bsoncore.AppendDocumentStart(nil)
+	out = bsoncore.AppendValueElement(out, "_id", id)
+	for _, e := range elems {
+		if e.Key() != "_id" {
+			out = append(out, e...)
+		}
+	}
+	out, _ = bsoncore.AppendDocumentEnd(out, idx)
+	return out, nil
+}
+
+// rowKeys computes the key columns of doc, marking paths that turn out to hold arrays.
+func (db *database) rowKeys(ctx context.Context, tx *sql.Tx, c *collection, doc bsoncore.Document) (cols []string, keys []any, err error) {
+	cols = []string{"id"}
+	keys = []any{keyOf(doc.Lookup("_id"))}
+	for _, f := range c.keyColumns() {
+		k, multi := fieldKey(doc, f.parts)
+		if multi {
+			if err := db.markMultikey(ctx, tx, c, f); err != nil {
+				return nil, nil, err
+			}
+		}
+		cols = append(cols, f.col)
+		keys = append(keys, k)
+	}
+	return cols, keys, nil
+}
+
+// insertDoc stores a prepared document.
+func (db *database) insertDoc(ctx context.Context, tx *sql.Tx, c *collection, doc bsoncore.Document) error {
+	cols, keys, err := db.rowKeys(ctx, tx, c, doc)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s(%s) VALUES (%s)", c.keysTable(), strings.Join(cols, ", "),
+		strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",")), keys...)
+	if err != nil {
+		return db.dupError(c, err, doc)
+	}
+	rid, _ := res.LastInsertId()
+	if _, err = tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s(rid, doc) VALUES (?, ?)", c.docsTable()), rid, []byte(doc)); err != nil {
+		return err
+	}
+	db.changes = append(db.changes, docChange{coll: c.name, new: doc})
+	return nil
+}
+
+// replaceRow rewrites a stored document (and its keys) in place.
+func (db *database) replaceRow(ctx context.Context, tx *sql.Tx, c *collection, row storedRow, doc bsoncore.Document) error {
+	rid := row.rid
+	cols, keys, err := db.rowKeys(ctx, tx, c, doc)
+	if err != nil {
+		return err
+	}
+	sets := make([]string, len(cols))
+	for i, col := range cols {
+		sets[i] = col + " = ?"
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE rid = ?", c.keysTable(), strings.Join(sets, ", ")),
+		append(keys, rid)...); err != nil {
+		return db.dupError(c, err, doc)
+	}
+	if _, err = tx.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET doc = ? WHERE rid = ?", c.docsTable()), []byte(doc), rid); err != nil {
+		return err
+	}
+	db.changes = append(db.changes, docChange{coll: c.name, old: row.doc, new: doc})
+	return nil
+}
+
+func (db *database) deleteRow(ctx context.Context, tx *sql.Tx, c *collection, row storedRow) error {
+	for _, t := range []string{c.keysTable(), c.docsTable()} {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE rid = ?", t), row.rid); err != nil {
+			return err
+		}
+	}
+	db.changes = append(db.changes, docChange{coll: c.name, old: row.doc})
+	return nil
+}
+
+// dupError turns a UNIQUE failure into E11000 with the index and the key.
+func (db *database) dupError(c *collection, err error, doc bsoncore.Document) error {
+	cols, dup := isUniqueViolation(err)
+	if !dup {
+		return err
+	}
+	ix, name := c.indexForColumns(cols)
+	var parts []string
+	if ix == nil {
+		parts = append(parts, "_id: "+doc.Lookup("_id").String())
+	} else {
+		for _, k := range ix.keys {
+			v := lookupOne(doc, splitPath(k.path))
+			s := "null"
+			if !missing(v) {
+				s = v.String()
+			}
+			parts = append(parts, k.path+": "+s)
+		}
+	}
+	return &cmdError{code: 11000, name: "DuplicateKey",
+		msg: fmt.Sprintf("E11000 duplicate key error collection: %s.%s index: %s dup key: { %s }", db.name, c.name, name,
+			strings.Join(parts, ", "))}
+}
+
+// storedRow is a document as read for a change: its row id and its BSON.
+type storedRow struct {
+	rid int64
+	doc bsoncore.Document
+}
+
+// selectRows reads the rows a write applies to, in the transaction: all
+// that match, or the first `limit` in `sort` order.
+func (db *database) selectRows(ctx context.Context, tx *sql.Tx, c *collection, filter node, sortKeys []sortKey, limit int64) ([]storedRow, error) {
+	cnd, ok := c.translate(filter)
+	if !ok {
+		cnd = cond{text: "1"}
+	}
+	order, sortable := c.sortSQL(sortKeys)
+	text := fmt.Sprintf("SELECT k.rid, d.doc FROM %s k JOIN %s d ON d.rid = k.rid WHERE %s", c.keysTable(), c.docsTable(), cnd.text)
+	if sortable {
+		text += " ORDER BY " + prefixCols(order, "k.")
+	}
+	rows, err := tx.QueryContext(ctx, text, cnd.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []storedRow
+	for rows.Next() {
+		var r storedRow
+		var raw []byte
+		if err := rows.Scan(&r.rid, &raw); err != nil {
+			return nil, err
+		}
+		r.doc = bsoncore.Document(raw)
+		if !cnd.exact && !filter.match(r.doc) {
+			continue
+		}
+		out = append(out, r)
+		if sortable && limit > 0 && int64(len(out)) >= limit {
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !sortable && len(sortKeys) > 0 {
+		docs := make([]bsoncore.Document, len(out))
+		byDoc := map[*byte]int64{}
+		for i, r := range out {
+			docs[i] = r.doc
+			byDoc[&r.doc[0]] = r.rid
+		}
+		sortDocs(docs, sortKeys)
+		for i, d := range docs {
+			out[i] = storedRow{rid: byDoc[&d[0]], doc: d}
+		}
+	}
+	if limit > 0 && int64(len(out)) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
