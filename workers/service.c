@@ -128,9 +128,13 @@ svc_ensure_indexes(mongoc_client_t *mongo, const char *service, const svc_index_
 {
     for (size_t i = 0; i < count; i++) {
         bson_t keys = BSON_INITIALIZER;
-        BSON_APPEND_INT32(&keys, indexes[i].key1, indexes[i].dir1);
-        if (indexes[i].key2 != NULL)
-            BSON_APPEND_INT32(&keys, indexes[i].key2, indexes[i].dir2);
+        for (const char *k = indexes[i].keys; *k != '\0';) {
+            int dir = *k == '-' ? -1 : 1;
+            k += *k == '-';
+            size_t len = strcspn(k, ",");
+            bson_append_int32(&keys, k, (int)len, dir);
+            k += len + (k[len] == ',');
+        }
         bool ok = svc_ensure_index(mongo, service, indexes[i].collection, &keys, indexes[i].name, indexes[i].unique,
                                    error);
         bson_destroy(&keys);
@@ -221,6 +225,15 @@ svc_reply_page(svc_call_t *call, mongoc_cursor_t *cursor, svc_render_fn render, 
     bson_destroy(&body);
 }
 
+void
+svc_filter_every_id(bson_t *filter)
+{
+    bson_t cond;
+    BSON_APPEND_DOCUMENT_BEGIN(filter, "_id", &cond);
+    BSON_APPEND_INT64(&cond, "$gt", 0);
+    bson_append_document_end(filter, &cond);
+}
+
 int64_t
 svc_version(const bson_t *doc)
 {
@@ -247,8 +260,7 @@ svc_update_at_version(mongoc_collection_t *coll, int64_t id, int64_t version, co
         bson_concat(&filter, extra);
     bool ok = mongoc_collection_update_one(coll, &filter, update, NULL, &result, error);
     int64_t matched = ok && bson_iter_init_find(&it, &result, "matchedCount") ? bson_iter_as_int64(&it) : 0;
-    if (ok)
-        bson_destroy(&result);
+    bson_destroy(&result); /* mongoc initialises the reply even when the update fails */
     bson_destroy(&filter);
     return ok ? matched > 0 : -1;
 }
@@ -294,23 +306,64 @@ svc_find_by(mongoc_collection_t *coll, const char *field, const bson_value_t *va
     return ok;
 }
 
-svc_insert_t
-svc_insert_next(mongoc_collection_t *coll, const bson_t *fields, const char *key, bson_t *stored, bson_error_t *error)
+bool
+svc_find_stored(mongoc_collection_t *coll, const char *key, bson_t *out, bool *found, bson_error_t *error)
 {
-    int64_t id = 0;
+    bson_value_t key_value = {.value_type = BSON_TYPE_UTF8};
+    key_value.value.v_utf8.str = (char *)key;
+    key_value.value.v_utf8.len = (uint32_t)strlen(key);
+    return svc_find_by(coll, "rid", &key_value, out, found, error);
+}
+
+/*
+ * The creates of one collection in this process go one at a time, from the
+ * id after the last one this process stored: under a burst every context of
+ * a worker would otherwise read the same max(_id), all but one would lose
+ * the insert, read again, and lose again (a burst of n costs n^2 inserts).
+ * Workers still race each other, and the unique _id index still decides.
+ */
+#define SVC_ID_SLOTS 32
+static struct {
+    char collection[64];
+    int64_t next; /* 0: read max(_id) first */
+    pthread_mutex_t lock;
+} svc_id_slots[SVC_ID_SLOTS];
+static pthread_mutex_t svc_id_slots_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+svc_id_slot(const char *collection)
+{
+    int found = -1;
+    pthread_mutex_lock(&svc_id_slots_lock);
+    for (int i = 0; i < SVC_ID_SLOTS && found < 0; i++) {
+        if (strcmp(svc_id_slots[i].collection, collection) == 0) {
+            found = i;
+        } else if (svc_id_slots[i].collection[0] == '\0' && strlen(collection) < sizeof(svc_id_slots[i].collection)) {
+            bson_strncpy(svc_id_slots[i].collection, collection, sizeof(svc_id_slots[i].collection));
+            pthread_mutex_init(&svc_id_slots[i].lock, NULL);
+            found = i;
+        }
+    }
+    pthread_mutex_unlock(&svc_id_slots_lock);
+    return found;
+}
+
+static svc_insert_t
+svc_insert_from(mongoc_collection_t *coll, const bson_t *fields, const char *key, int64_t *next, bson_t *stored,
+                bson_error_t *error)
+{
+    int64_t id = *next;
     bool retried_same_id = false;
     bson_value_t key_value = {.value_type = BSON_TYPE_UTF8};
     key_value.value.v_utf8.str = (char *)key;
     key_value.value.v_utf8.len = (uint32_t)strlen(key);
 
-    bson_init(stored);
     for (int attempt = 0; attempt < SVC_INSERT_ATTEMPTS; attempt++) {
-        /* Re-read the top now and then: others may be far ahead after a burst. */
-        if (attempt % 8 == 0) {
+        if (id <= 0) {
             int64_t max;
             if (!svc_max_id(coll, &max, error))
                 return SVC_INSERT_FAILED;
-            id = max >= id ? max + 1 : id;
+            id = max + 1;
         }
         bson_t doc = BSON_INITIALIZER;
         BSON_APPEND_INT64(&doc, "_id", id);
@@ -319,14 +372,27 @@ svc_insert_next(mongoc_collection_t *coll, const bson_t *fields, const char *key
         if (inserted) {
             bson_destroy(stored);
             bson_steal(stored, &doc);
+            *next = id + 1;
             return SVC_INSERTED;
         }
         bson_destroy(&doc);
         if (!svc_is_duplicate(error))
             return SVC_INSERT_FAILED;
+        /* MongoDB's message names the index ("... index: _id_ dup key:
+         * ..."): when it is _id's, another create took the id, and nothing
+         * needs reading but the top. A repeat of this request that collides
+         * on the id first collides on rid at the next id. */
+        if (strstr(error->message, " index: _id_ dup key") != NULL) {
+            int64_t max;
+            if (!svc_max_id(coll, &max, error))
+                return SVC_INSERT_FAILED;
+            id = max >= id ? max + 1 : id + 1;
+            retried_same_id = false;
+            continue;
+        }
         /* Which unique index refused it? This request's key: an earlier
          * delivery made the document. The id: another create took it first,
-         * try the next. Anything else is the caller's own uniqueness rule. */
+         * go on from the top. Anything else is the caller's own uniqueness rule. */
         bool found;
         if (!svc_find_by(coll, "rid", &key_value, stored, &found, error))
             return SVC_INSERT_FAILED;
@@ -339,7 +405,10 @@ svc_insert_next(mongoc_collection_t *coll, const bson_t *fields, const char *key
         if (!ok)
             return SVC_INSERT_FAILED;
         if (found) {
-            id++;
+            int64_t max;
+            if (!svc_max_id(coll, &max, error))
+                return SVC_INSERT_FAILED;
+            id = max >= id ? max + 1 : id + 1;
             retried_same_id = false;
         } else if (!retried_same_id) {
             /* Neither the key nor the id holds it now: the id's holder may
@@ -353,6 +422,23 @@ svc_insert_next(mongoc_collection_t *coll, const bson_t *fields, const char *key
     bson_set_error(error, 1, 1, "no free id after %d attempts; the collection is under a burst of creates",
                    SVC_INSERT_ATTEMPTS);
     return SVC_INSERT_FAILED;
+}
+
+svc_insert_t
+svc_insert_next(mongoc_collection_t *coll, const bson_t *fields, const char *key, bson_t *stored, bson_error_t *error)
+{
+    bson_init(stored);
+    int slot = svc_id_slot(mongoc_collection_get_name(coll));
+    if (slot < 0) {
+        int64_t next = 0;
+        return svc_insert_from(coll, fields, key, &next, stored, error);
+    }
+    pthread_mutex_lock(&svc_id_slots[slot].lock);
+    svc_insert_t rv = svc_insert_from(coll, fields, key, &svc_id_slots[slot].next, stored, error);
+    if (rv == SVC_INSERT_FAILED)
+        svc_id_slots[slot].next = 0; /* read the top again next time */
+    pthread_mutex_unlock(&svc_id_slots[slot].lock);
+    return rv;
 }
 
 /* One client per pool URL, opened on first use and shared by all threads. */

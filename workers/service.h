@@ -72,17 +72,26 @@ typedef enum {
 } svc_insert_t;
 
 /*
+ * The document an earlier delivery of this request stored in `coll` (the
+ * one whose "rid" is `key`), for a create that would rather not redo costly
+ * work before svc_insert_next finds the repeat itself. `out` must be
+ * initialised; *found says whether there is one. False: the database failed.
+ */
+bool svc_find_stored(mongoc_collection_t *coll, const char *key, bson_t *out, bool *found, bson_error_t *error);
+
+/*
  * Stores a new document under the next id of its collection: ids run 1, 2,
  * 3 ... in creation order, across every worker and restart, with no gap
  * but where a create failed after its insert (a refused booking).
  *
  * The insert itself decides every race: the document goes in with _id =
  * 1 + the highest _id, and the unique _id index refuses all but one of the
- * creates that try the same id; each loser tries the next. (FerretDB's
- * findAndModify $inc is not atomic under concurrency; its unique indexes
- * are.) `fields` are the fields after _id, and must include "rid": `key`
- * under a unique index, so that a collision on it means this request was
- * delivered before. `stored` (uninitialised on entry, initialised always)
+ * creates that try the same id; each loser tries the next (a store's
+ * findAndModify $inc need not be atomic under concurrency, FerretDB's was
+ * not; unique indexes always are). Each process starts from the id after
+ * its own last create. `fields` are the fields after _id, and must include
+ * "rid": `key` under a unique index, so that a collision on it means this
+ * request was delivered before. `stored` (uninitialised on entry, initialised always)
  * receives the document stored now or by the earlier delivery.
  */
 svc_insert_t svc_insert_next(mongoc_collection_t *coll, const bson_t *fields, const char *key, bson_t *stored,
@@ -139,14 +148,15 @@ typedef struct {
  */
 void svc_reply_page(svc_call_t *call, mongoc_cursor_t *cursor, svc_render_fn render, const svc_page_t *page);
 
-/* An index a service needs: one or two ascending/descending keys. */
+/*
+ * An index a service needs. `keys` lists its fields in order, comma
+ * separated, a leading '-' for descending: "deleted_at,-created_at" is
+ * {deleted_at: 1, created_at: -1}.
+ */
 typedef struct {
     const char *collection;
     const char *name;
-    const char *key1;
-    int dir1;
-    const char *key2; /* NULL for a single-key index */
-    int dir2;
+    const char *keys;
     bool unique;
 } svc_index_t;
 
@@ -161,6 +171,14 @@ bool svc_ensure_indexes(mongoc_client_t *mongo, const char *service, const svc_i
  * (code `unavailable`, or "timeout") when that service cannot be reached.
  */
 int svc_ask_id(svc_call_t *call, const char *op, int64_t id, const char *unavailable, bson_t *reply);
+
+/*
+ * Appends {_id: {$gt: 0}} to a filter: every document of Roost's own
+ * collections (ids are positive), written as a range on _id so that the
+ * total of a list without filters walks the _id index; MongoDB answers
+ * the count of an empty filter with a collection scan.
+ */
+void svc_filter_every_id(bson_t *filter);
 
 /* A document's version (its ETag): 1 for one stored before versions existed. */
 int64_t svc_version(const bson_t *doc);

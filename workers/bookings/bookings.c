@@ -532,11 +532,11 @@ static bool
 bookings_prepare(mongoc_client_t *mongo, bson_error_t *error)
 {
     static const svc_index_t indexes[] = {
-        {"bookings", "rid_unique", "rid", 1, NULL, 0, true},
-        {"bookings", "guest_created", "guest_id", 1, "created_at", -1, false},
-        {"bookings", "property_created", "property_id", 1, "created_at", -1, false},
-        {"nights", "property_day", "property_id", 1, "day", 1, false},
-        {"nights", "booking_id", "booking_id", 1, NULL, 0, false},
+        {"bookings", "rid_unique", "rid", true},
+        {"bookings", "guest_created", "guest_id,-created_at", false},
+        {"bookings", "property_created", "property_id,-created_at", false},
+        {"nights", "property_day", "property_id,day", false},
+        {"nights", "booking_id", "booking_id", false},
     };
     return svc_ensure_indexes(mongo, "bookings", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
 }

@@ -128,15 +128,20 @@ listings_create(svc_call_t *call)
         goto done;
     }
     l.user_id = req->auth_sub;
-    int exists = listings_user_exists(call, l.user_id);
-    if (exists < 0)
-        goto done;
-    if (exists == 0) {
-        svc_fail(call, 404, "not_found", "no user has id %lld", (long long)l.user_id);
-        goto done;
+    if (l.property_id > 0) {
+        /* A property the lister owns proves the lister exists (users are
+         * never deleted): one question to another service, not two. */
+        if (!listings_check_property(call, l.property_id, l.user_id))
+            goto done;
+    } else {
+        int exists = listings_user_exists(call, l.user_id);
+        if (exists < 0)
+            goto done;
+        if (exists == 0) {
+            svc_fail(call, 404, "not_found", "no user has id %lld", (long long)l.user_id);
+            goto done;
+        }
     }
-    if (l.property_id > 0 && !listings_check_property(call, l.property_id, l.user_id))
-        goto done;
     if (!listings_insert(call, &l, &stored, &error)) {
         svc_fail_db(call, &error);
         goto done;
@@ -351,6 +356,21 @@ listings_filter_city(svc_call_t *call, const char *city, bson_t *filter)
         svc_fail(call, 503, "service_unavailable", "the properties service cannot be reached: %s", error.message);
         return false;
     }
+    int status = bson_iter_init_find(&it, &reply, "status") ? (int)bson_iter_as_int64(&it) : 500;
+    if (status != 200) {
+        bson_destroy(&reply);
+        svc_fail(call, 502, "properties_failed", "the properties service answered %d", status);
+        return false;
+    }
+    if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.more", &it) && bson_iter_as_bool(&it)) {
+        bson_destroy(&reply);
+        ferr_t errors;
+        ferr_init(&errors);
+        ferr_add(&errors, "city", "matches more than %d properties, more than a listing filter takes", LISTINGS_CITY_MAX);
+        svc_fail_fields(call, &errors);
+        ferr_destroy(&errors);
+        return false;
+    }
     BSON_APPEND_DOCUMENT_BEGIN(filter, "property_id", &cond);
     BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
     if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.ids", &it) && bson_iter_recurse(&it, &ids)) {
@@ -431,11 +451,16 @@ static bool
 listings_prepare(mongoc_client_t *mongo, bson_error_t *error)
 {
     static const svc_index_t indexes[] = {
-        {"listings", "rid_unique", "rid", 1, NULL, 0, true},
-        {"listings", "created_at", "created_at", -1, NULL, 0, false},
-        {"listings", "user_id", "user_id", 1, NULL, 0, false},
-        {"listings", "price", "price", 1, NULL, 0, false},
-        {"listings", "property_id", "property_id", 1, NULL, 0, false},
+        {"listings", "rid_unique", "rid", true},
+        /* Every list reads live listings (deleted_at absent) newest first:
+         * each filter's index leads with deleted_at and, where a filter
+         * matches many listings, ends with created_at, so that a page and
+         * its total are index steps (docs/embedded-db.md). */
+        {"listings", "live_created", "deleted_at,-created_at", false},
+        {"listings", "live_user_created", "deleted_at,user_id,-created_at", false},
+        {"listings", "live_type_created", "deleted_at,listing_type,-created_at", false},
+        {"listings", "live_price", "deleted_at,price", false},
+        {"listings", "live_property", "deleted_at,property_id", false},
     };
     return svc_ensure_indexes(mongo, "listings", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
 }

@@ -16,6 +16,8 @@
 extern const svc_service_t listings_service;
 
 #define LISTINGS_PRICE_MAX 1000000000000LL
+/* The most properties a city filter covers: properties.ids answers at most this many. */
+#define LISTINGS_CITY_MAX 10000
 /* Each round of a race between changes of one listing has one winner. */
 #define LISTINGS_EDIT_ATTEMPTS 64
 

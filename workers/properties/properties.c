@@ -228,7 +228,9 @@ done:
 /*
  * The ids of the live properties in a city (case-insensitive), at most
  * PROPS_IDS_MAX, for services that filter their own documents by the city
- * of a property (listings) without reading this database.
+ * of a property (listings) without reading this database. The reply's
+ * "more" says the city has more than that, so that no caller takes a cut
+ * list for the whole.
  */
 #define PROPS_IDS_MAX 10000
 static void
@@ -257,18 +259,24 @@ props_ids(svc_call_t *call)
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
     bson_t *filter = BCON_NEW("city_key", BCON_UTF8(key), "deleted_at", "{", "$exists", BCON_BOOL(false), "}");
     free(key);
-    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(PROPS_IDS_MAX));
+    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(PROPS_IDS_MAX + 1));
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     bson_t body = BSON_INITIALIZER, ids;
     BSON_APPEND_ARRAY_BEGIN(&body, "ids", &ids);
     uint32_t n = 0;
+    bool more = false;
     while (mongoc_cursor_next(cursor, &doc)) {
         char k[16];
+        if (n == PROPS_IDS_MAX) {
+            more = true;
+            break;
+        }
         snprintf(k, sizeof(k), "%u", n++);
         if (bson_iter_init_find(&it, doc, "_id"))
             BSON_APPEND_INT64(&ids, k, bson_iter_as_int64(&it));
     }
     bson_append_array_end(&body, &ids);
+    BSON_APPEND_BOOL(&body, "more", more);
     if (mongoc_cursor_error(cursor, &error))
         svc_fail_db(call, &error);
     else
@@ -284,13 +292,21 @@ static bool
 props_prepare(mongoc_client_t *mongo, bson_error_t *error)
 {
     static const svc_index_t indexes[] = {
-        {"properties", "rid_unique", "rid", 1, NULL, 0, true},
-        {"properties", "city_key", "city_key", 1, NULL, 0, false},
-        {"properties", "type", "type", 1, NULL, 0, false},
-        {"properties", "owner_id", "owner_id", 1, NULL, 0, false},
-        {"properties", "room_count", "room_count", 1, NULL, 0, false},
-        {"properties", "created_at", "created_at", -1, NULL, 0, false},
-        {"changes", "property_version", "property_id", 1, "version", 1, false},
+        {"properties", "rid_unique", "rid", true},
+        /* Every read is of live properties (deleted_at absent): each index
+         * leads with deleted_at, then one filter or one order_by field, so
+         * that a page and its total are index steps (docs/embedded-db.md).
+         * {deleted_at} alone serves order_by=id. */
+        {"properties", "live_id", "deleted_at", false},
+        {"properties", "live_city_key", "deleted_at,city_key", false},
+        {"properties", "live_type", "deleted_at,type", false},
+        {"properties", "live_owner", "deleted_at,owner_id", false},
+        {"properties", "live_room_count", "deleted_at,room_count", false},
+        {"properties", "live_name", "deleted_at,name", false},
+        {"properties", "live_created", "deleted_at,-created_at", false},
+        {"properties", "live_updated", "deleted_at,-updated_at", false},
+        {"properties", "live_city", "deleted_at,city", false}, /* GET /api/v1/cities groups by it */
+        {"changes", "property_version", "property_id,version", false},
     };
     return svc_ensure_indexes(mongo, "properties", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
 }
