@@ -21,7 +21,7 @@ static int
 usage(void)
 {
     fprintf(stderr, "usage: roostctl call OP [JSON]\n"
-                    "       roostctl seed [--seed N] [--places N] [--users N] [--properties N] [--listings N] [--quiet]\n"
+                    "       roostctl seed [--seed N] [--places N] [--users N] [--properties N] [--listings N] [--jobs N] [--quiet]\n"
                     "  JSON: {\"params\": {...}, \"query\": {...}, \"body\": {...}, \"auth\": {\"sub\": ID}, \"if_match\": \"\\\"3\\\"\"}\n"
                     "  the pool is ROOST_POOL_URL_<SERVICE>, else ROOST_POOL_URL (default %s)\n",
             CFG_DEFAULT_POOL_URL);

@@ -3,21 +3,33 @@
  * through the services' own ops over nng, as a trusted internal caller that
  * sets auth.sub where an op needs one.
  *
- * Deterministic: a --seed gives the same data every time (splitmix64, never
- * rand()). Re-runnable: every request carries a request id derived from the
- * seed and its position ("seed-<seed>-user-<i>"), so sending it again is
- * answered by the service's own idempotency (same rid and same request) with
- * what the first run made, instead of making it twice.
+ * Deterministic: a --seed gives the same documents every time: item i of a
+ * kind draws from its own generator (splitmix64 of the seed, the kind and
+ * i, never rand()), and refers to earlier kinds by position, so the content
+ * does not depend on which thread makes it. With --jobs 1 the ids are the
+ * same too; with more jobs, items of one kind get their ids in the order
+ * their requests arrive.
+ *
+ * Re-runnable: every request carries a request id derived from the seed and
+ * its position ("seed-<seed>-user-<i>"), so sending it again is answered by
+ * the service's own idempotency (same rid and same request) with what the
+ * first run made, instead of making it twice.
+ *
+ * Fast: each kind is made by --jobs threads at once (default 16), sharing
+ * one nng client per service; on a terminal a progress bar shows the rate.
  */
 #include "seed.h"
 #include "config.h"
 #include "pools.h"
 #include "roost.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -37,6 +49,15 @@ static uint64_t
 seed_below(seed_rng_t *r, uint64_t n)
 {
     return seed_next(r) % n;
+}
+
+/* The generator of item i of a kind: independent of every other item. */
+static seed_rng_t
+seed_item_rng(uint64_t seed, int kind, long i)
+{
+    seed_rng_t r = {seed * 0x100000001B3ULL ^ ((uint64_t)kind << 56) ^ (uint64_t)i};
+    seed_next(&r);
+    return r;
 }
 
 static const struct {
@@ -63,39 +84,78 @@ static const struct {
                   {"bathroom", "Bathroom"},  {"office", "Office"},   {"balcony", "Balcony"}};
 #define COUNT(a) (sizeof(a) / sizeof(a[0]))
 
-typedef struct {
-    uint64_t seed;
-    long places, users, properties, listings;
-    bool quiet, bar;
-    long done, total;
-    roost_client_t *clients[4]; /* places, users, properties, listings */
-} seed_t;
+enum { SEED_PLACE, SEED_USER, SEED_PROPERTY, SEED_LISTING, SEED_KINDS };
+static const char *const seed_services[SEED_KINDS] = {"places", "users", "properties", "listings"};
+static const char *const seed_ops[SEED_KINDS] = {"places.create", "users.create", "properties.create",
+                                                 "listings.create"};
+static const char *const seed_names[SEED_KINDS] = {"place", "user", "property", "listing"};
 
-static void
-seed_progress(seed_t *s, const char *what)
+typedef struct seed seed_t;
+
+/* Builds the request body of item i (and the acting user, 0 for none). */
+typedef bson_t *(*seed_item_fn)(seed_t *s, long i, int64_t *sub);
+
+struct seed {
+    uint64_t seed;
+    long counts[SEED_KINDS];
+    int jobs;
+    bool quiet, bar;
+    roost_client_t *clients[SEED_KINDS];
+    int64_t *ids[SEED_KINDS];     /* the id each item got, by position */
+    int64_t *property_owners;     /* by property position */
+
+    /* the phase running now */
+    int kind;
+    seed_item_fn item;
+    atomic_long next, done;
+    atomic_bool failed;
+    struct timespec started;
+    pthread_mutex_t bar_lock;
+    double last_draw;
+};
+
+static double
+seed_elapsed(const struct timespec *since)
 {
-    s->done++;
-    if (!s->bar)
-        return;
-    int width = 30, filled = s->total > 0 ? (int)(width * s->done / s->total) : width;
-    fprintf(stderr, "\r[%.*s%*s] %3ld%% %-10s", filled, "##############################", width - filled, "",
-            s->total > 0 ? 100 * s->done / s->total : 100, what);
-    if (s->done == s->total)
-        fputc('\n', stderr);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
 }
 
-/* Sends one op with a deterministic rid; the reply body's "id" in *id. */
+/* The progress bar of the phase, with its rate; redrawn at most 10 times a second. */
+static void
+seed_progress(seed_t *s, bool final)
+{
+    if (!s->bar)
+        return;
+    long total = s->counts[s->kind], done = atomic_load(&s->done);
+    double t = seed_elapsed(&s->started);
+    pthread_mutex_lock(&s->bar_lock);
+    if (final || t - s->last_draw >= 0.1) {
+        s->last_draw = t;
+        int width = 30, filled = total > 0 ? (int)(width * done / total) : width;
+        fprintf(stderr, "\r%-10s [%.*s%*s] %3ld%% %7ld/%ld %7.0f/s", seed_services[s->kind], filled,
+                "##############################", width - filled, "", total > 0 ? 100 * done / total : 100, done,
+                total, t > 0 ? (double)done / t : 0.0);
+        if (final)
+            fputc('\n', stderr);
+    }
+    pthread_mutex_unlock(&s->bar_lock);
+}
+
+/* Sends item i of the phase with its deterministic rid; records the id it got. */
 static bool
-seed_call(seed_t *s, int client, const char *op, const char *kind, long index, int64_t sub, bson_t *body,
-          int64_t *id)
+seed_send(seed_t *s, long i)
 {
     bson_t request = BSON_INITIALIZER, auth, reply;
     bson_error_t error;
     bson_iter_t it;
     char rid[64];
+    int64_t sub = 0;
     bool ok = false;
 
-    snprintf(rid, sizeof(rid), "seed-%llu-%s-%ld", (unsigned long long)s->seed, kind, index);
+    bson_t *body = s->item(s, i, &sub);
+    snprintf(rid, sizeof(rid), "seed-%llu-%s-%ld", (unsigned long long)s->seed, seed_names[s->kind], i);
     BSON_APPEND_UTF8(&request, "rid", rid);
     if (sub > 0) {
         BSON_APPEND_DOCUMENT_BEGIN(&request, "auth", &auth);
@@ -103,16 +163,17 @@ seed_call(seed_t *s, int client, const char *op, const char *kind, long index, i
         bson_append_document_end(&request, &auth);
     }
     BSON_APPEND_DOCUMENT(&request, "body", body);
-    if (!roost_client_call(s->clients[client], op, &request, &reply, &error)) {
-        fprintf(stderr, "\nroostctl seed: %s %s: %s\n", op, rid, error.message);
+    bson_destroy(body);
+    if (!roost_client_call(s->clients[s->kind], seed_ops[s->kind], &request, &reply, &error)) {
+        fprintf(stderr, "\nroostctl seed: %s %s: %s\n", seed_ops[s->kind], rid, error.message);
     } else {
         int status = bson_iter_init_find(&it, &reply, "status") ? (int)bson_iter_as_int64(&it) : 0;
         if (status / 100 == 2 && bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.id", &it)) {
-            *id = bson_iter_as_int64(&it);
+            s->ids[s->kind][i] = bson_iter_as_int64(&it);
             ok = true;
         } else {
             char *json = bson_as_relaxed_extended_json(&reply, NULL);
-            fprintf(stderr, "\nroostctl seed: %s %s answered %s\n", op, rid, json);
+            fprintf(stderr, "\nroostctl seed: %s %s answered %s\n", seed_ops[s->kind], rid, json);
             bson_free(json);
         }
         bson_destroy(&reply);
@@ -121,20 +182,151 @@ seed_call(seed_t *s, int client, const char *op, const char *kind, long index, i
     return ok;
 }
 
+static void *
+seed_worker(void *arg)
+{
+    seed_t *s = arg;
+    for (;;) {
+        long i = atomic_fetch_add(&s->next, 1);
+        if (i >= s->counts[s->kind] || atomic_load(&s->failed))
+            break;
+        if (!seed_send(s, i)) {
+            atomic_store(&s->failed, true);
+            break;
+        }
+        atomic_fetch_add(&s->done, 1);
+        seed_progress(s, false);
+    }
+    return NULL;
+}
+
+/* Makes every item of one kind with --jobs threads; false on the first failure. */
+static bool
+seed_phase(seed_t *s, int kind, seed_item_fn item)
+{
+    long n = s->counts[kind];
+    if (n == 0)
+        return true;
+    s->kind = kind;
+    s->item = item;
+    atomic_store(&s->next, 0);
+    atomic_store(&s->done, 0);
+    s->last_draw = -1;
+    clock_gettime(CLOCK_MONOTONIC, &s->started);
+    int jobs = (long)s->jobs < n ? s->jobs : (int)n;
+    pthread_t *threads = calloc((size_t)jobs, sizeof(*threads));
+    for (int t = 0; t < jobs; t++)
+        pthread_create(&threads[t], NULL, seed_worker, s);
+    for (int t = 0; t < jobs; t++)
+        pthread_join(threads[t], NULL);
+    free(threads);
+    seed_progress(s, true);
+    double t = seed_elapsed(&s->started);
+    if (!s->quiet && !atomic_load(&s->failed))
+        fprintf(stderr, "roostctl seed: %ld %s in %.1f s (%.0f/s)\n", n, seed_services[kind], t, t > 0 ? n / t : 0);
+    return !atomic_load(&s->failed);
+}
+
+static bson_t *
+seed_place(seed_t *s, long i, int64_t *sub)
+{
+    char name[96];
+    size_t c = (size_t)i % SEED_CITIES;
+    if (i < (long)SEED_CITIES)
+        snprintf(name, sizeof(name), "%s", seed_cities[c].city);
+    else
+        snprintf(name, sizeof(name), "%s %ld", seed_cities[c].city, i / (long)SEED_CITIES + 1);
+    *sub = 1; /* places.create needs an authenticated caller; the seed acts as user 1 */
+    return BCON_NEW("name", BCON_UTF8(name), "country", BCON_UTF8(seed_cities[c].country));
+}
+
+static bson_t *
+seed_user(seed_t *s, long i, int64_t *sub)
+{
+    seed_rng_t rng = seed_item_rng(s->seed, SEED_USER, i);
+    const char *first = seed_first[seed_below(&rng, COUNT(seed_first))];
+    const char *last = seed_last[seed_below(&rng, COUNT(seed_last))];
+    char username[64], birth[48]; /* wide enough for any int, as -Wformat-truncation wants */
+    snprintf(username, sizeof(username), "%c%s%llu_%ld", first[0] | 0x20, last, (unsigned long long)s->seed, i);
+    for (char *p = username; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    snprintf(birth, sizeof(birth), "%04d-%02d-%02d", 1950 + (int)seed_below(&rng, 55), 1 + (int)seed_below(&rng, 12),
+             1 + (int)seed_below(&rng, 28));
+    bson_t *body = BCON_NEW("username", BCON_UTF8(username), "password", BCON_UTF8("roost-seed-password"),
+                            "first_name", BCON_UTF8(first), "last_name", BCON_UTF8(last), "birth_date",
+                            BCON_UTF8(birth));
+    if (s->counts[SEED_PLACE] > 0)
+        BSON_APPEND_INT64(body, "place_id", s->ids[SEED_PLACE][seed_below(&rng, (uint64_t)s->counts[SEED_PLACE])]);
+    *sub = 0;
+    return body;
+}
+
+static bson_t *
+seed_property(seed_t *s, long i, int64_t *sub)
+{
+    seed_rng_t rng = seed_item_rng(s->seed, SEED_PROPERTY, i);
+    size_t c = seed_below(&rng, SEED_CITIES);
+    const char *type = seed_types[seed_below(&rng, COUNT(seed_types))];
+    char name[128], address[128];
+    *sub = s->ids[SEED_USER][seed_below(&rng, (uint64_t)s->counts[SEED_USER])];
+    s->property_owners[i] = *sub;
+    snprintf(name, sizeof(name), "%s %s in %s", seed_adjectives[seed_below(&rng, COUNT(seed_adjectives))], type,
+             seed_cities[c].city);
+    snprintf(address, sizeof(address), "%d %s", 1 + (int)seed_below(&rng, 200),
+             seed_streets[seed_below(&rng, COUNT(seed_streets))]);
+    bson_t *body = BCON_NEW("name", BCON_UTF8(name), "type", BCON_UTF8(type), "city", BCON_UTF8(seed_cities[c].city),
+                            "address", BCON_UTF8(address), "description",
+                            BCON_UTF8("A seeded property, made by roostctl seed."));
+    bson_t rooms, room, chars;
+    int nrooms = 1 + (int)seed_below(&rng, 6);
+    BSON_APPEND_ARRAY_BEGIN(body, "rooms", &rooms);
+    for (int r = 0; r < nrooms; r++) {
+        char key[16];
+        size_t k = r == 0 ? 0 : seed_below(&rng, COUNT(seed_rooms));
+        snprintf(key, sizeof(key), "%d", r);
+        BSON_APPEND_DOCUMENT_BEGIN(&rooms, key, &room);
+        BSON_APPEND_UTF8(&room, "name", seed_rooms[k].name);
+        BSON_APPEND_UTF8(&room, "kind", seed_rooms[k].kind);
+        BSON_APPEND_DOUBLE(&room, "area_m2", 4.0 + (double)seed_below(&rng, 400) / 10.0);
+        BSON_APPEND_DOCUMENT_BEGIN(&room, "characteristics", &chars);
+        BSON_APPEND_INT32(&chars, "floor", (int32_t)seed_below(&rng, 8));
+        BSON_APPEND_INT32(&chars, "windows", (int32_t)seed_below(&rng, 4));
+        BSON_APPEND_BOOL(&chars, "furnished", seed_below(&rng, 2) == 1);
+        bson_append_document_end(&room, &chars);
+        bson_append_document_end(&rooms, &room);
+    }
+    bson_append_array_end(body, &rooms);
+    return body;
+}
+
+static bson_t *
+seed_listing(seed_t *s, long i, int64_t *sub)
+{
+    seed_rng_t rng = seed_item_rng(s->seed, SEED_LISTING, i);
+    long p = s->counts[SEED_PROPERTY] > 0 ? (long)seed_below(&rng, (uint64_t)s->counts[SEED_PROPERTY]) : -1;
+    *sub = p >= 0 ? s->property_owners[p] : s->ids[SEED_USER][seed_below(&rng, (uint64_t)s->counts[SEED_USER])];
+    bool rent = seed_below(&rng, 2) == 0;
+    int64_t price = rent ? 400 + (int64_t)seed_below(&rng, 40) * 50 : 80000 + (int64_t)seed_below(&rng, 200) * 5000;
+    bson_t *body = BCON_NEW("listing_type", BCON_UTF8(rent ? "rent" : "sale"), "price", BCON_INT64(price));
+    if (p >= 0)
+        BSON_APPEND_INT64(body, "property_id", s->ids[SEED_PROPERTY][p]);
+    return body;
+}
+
 static int
 seed_usage(void)
 {
     fprintf(stderr, "usage: roostctl seed [--seed N] [--places N] [--users N] [--properties N] [--listings N] "
-                    "[--quiet]\n");
+                    "[--jobs N] [--quiet]\n");
     return 2;
 }
 
 static bool
-seed_arg(const char *value, long max, long *out)
+seed_arg(const char *value, long min, long max, long *out)
 {
     char *end;
     long v = value != NULL ? strtol(value, &end, 10) : -1;
-    if (value == NULL || *end != '\0' || v < 0 || v > max)
+    if (value == NULL || *end != '\0' || v < min || v > max)
         return false;
     *out = v;
     return true;
@@ -143,11 +335,9 @@ seed_arg(const char *value, long max, long *out)
 int
 roostctl_seed(int argc, char **argv)
 {
-    static const char *const services[] = {"places", "users", "properties", "listings"};
-    seed_t s = {.seed = 1, .places = 12, .users = 40, .properties = 80, .listings = 80};
-    int64_t *place_ids = NULL, *user_ids = NULL, *property_ids = NULL, *property_owners = NULL;
+    seed_t s = {.seed = 1, .counts = {12, 40, 80, 80}, .jobs = 16};
     int status = 1;
-    long seed = 1;
+    long seed = 1, jobs = 16;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -156,15 +346,17 @@ roostctl_seed(int argc, char **argv)
             s.quiet = true;
             continue;
         } else if (strcmp(a, "--seed") == 0) {
-            ok = seed_arg(v, 1L << 40, &seed);
+            ok = seed_arg(v, 0, 1L << 40, &seed);
         } else if (strcmp(a, "--places") == 0) {
-            ok = seed_arg(v, 10000, &s.places);
+            ok = seed_arg(v, 0, 10000, &s.counts[SEED_PLACE]);
         } else if (strcmp(a, "--users") == 0) {
-            ok = seed_arg(v, 100000, &s.users);
+            ok = seed_arg(v, 0, 100000, &s.counts[SEED_USER]);
         } else if (strcmp(a, "--properties") == 0) {
-            ok = seed_arg(v, 1000000, &s.properties);
+            ok = seed_arg(v, 0, 1000000, &s.counts[SEED_PROPERTY]);
         } else if (strcmp(a, "--listings") == 0) {
-            ok = seed_arg(v, 1000000, &s.listings);
+            ok = seed_arg(v, 0, 1000000, &s.counts[SEED_LISTING]);
+        } else if (strcmp(a, "--jobs") == 0) {
+            ok = seed_arg(v, 1, 256, &jobs);
         } else {
             return seed_usage();
         }
@@ -172,123 +364,38 @@ roostctl_seed(int argc, char **argv)
             return seed_usage();
         i++;
     }
-    if ((s.properties > 0 || s.listings > 0) && s.users == 0) {
+    if ((s.counts[SEED_PROPERTY] > 0 || s.counts[SEED_LISTING] > 0) && s.counts[SEED_USER] == 0) {
         fprintf(stderr, "roostctl seed: properties and listings need --users of at least 1\n");
         return 2;
     }
     s.seed = (uint64_t)seed;
+    s.jobs = (int)jobs;
     s.bar = !s.quiet && isatty(STDERR_FILENO);
-    s.total = s.places + s.users + s.properties + s.listings;
+    pthread_mutex_init(&s.bar_lock, NULL);
     int timeout = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
-    for (int c = 0; c < 4; c++) {
+    for (int k = 0; k < SEED_KINDS; k++) {
         bson_error_t error;
-        if ((s.clients[c] = roost_client_open(pools_url(services[c]), timeout, &error)) == NULL) {
+        if ((s.clients[k] = roost_client_open(pools_url(seed_services[k]), timeout, &error)) == NULL) {
             fprintf(stderr, "roostctl seed: %s\n", error.message);
             goto done;
         }
+        s.ids[k] = calloc((size_t)s.counts[k] + 1, sizeof(int64_t));
     }
-    seed_rng_t rng = {s.seed};
-    place_ids = calloc((size_t)s.places + 1, sizeof(int64_t));
-    user_ids = calloc((size_t)s.users + 1, sizeof(int64_t));
-    property_ids = calloc((size_t)s.properties + 1, sizeof(int64_t));
-    property_owners = calloc((size_t)s.properties + 1, sizeof(int64_t));
-
-    for (long i = 0; i < s.places; i++) {
-        char name[96];
-        size_t c = (size_t)i % SEED_CITIES;
-        if (i < (long)SEED_CITIES)
-            snprintf(name, sizeof(name), "%s", seed_cities[c].city);
-        else
-            snprintf(name, sizeof(name), "%s %ld", seed_cities[c].city, i / (long)SEED_CITIES + 1);
-        bson_t *body = BCON_NEW("name", BCON_UTF8(name), "country", BCON_UTF8(seed_cities[c].country));
-        bool ok = seed_call(&s, 0, "places.create", "place", i, 1, body, &place_ids[i]);
-        bson_destroy(body);
-        if (!ok)
+    s.property_owners = calloc((size_t)s.counts[SEED_PROPERTY] + 1, sizeof(int64_t));
+    static const seed_item_fn items[SEED_KINDS] = {seed_place, seed_user, seed_property, seed_listing};
+    for (int k = 0; k < SEED_KINDS; k++)
+        if (!seed_phase(&s, k, items[k]))
             goto done;
-        seed_progress(&s, "places");
-    }
-    for (long i = 0; i < s.users; i++) {
-        const char *first = seed_first[seed_below(&rng, COUNT(seed_first))];
-        const char *last = seed_last[seed_below(&rng, COUNT(seed_last))];
-        char username[64], birth[48]; /* wide enough for any int, as -Wformat-truncation wants */
-        snprintf(username, sizeof(username), "%c%s%llu_%ld", first[0] | 0x20, last, (unsigned long long)s.seed, i);
-        for (char *p = username; *p; p++)
-            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-        snprintf(birth, sizeof(birth), "%04d-%02d-%02d", 1950 + (int)seed_below(&rng, 55), 1 + (int)seed_below(&rng, 12),
-                 1 + (int)seed_below(&rng, 28));
-        bson_t *body = BCON_NEW("username", BCON_UTF8(username), "password", BCON_UTF8("roost-seed-password"),
-                                "first_name", BCON_UTF8(first), "last_name", BCON_UTF8(last), "birth_date",
-                                BCON_UTF8(birth));
-        if (s.places > 0)
-            BSON_APPEND_INT64(body, "place_id", place_ids[seed_below(&rng, (uint64_t)s.places)]);
-        bool ok = seed_call(&s, 1, "users.create", "user", i, 0, body, &user_ids[i]);
-        bson_destroy(body);
-        if (!ok)
-            goto done;
-        seed_progress(&s, "users");
-    }
-    for (long i = 0; i < s.properties; i++) {
-        size_t c = seed_below(&rng, SEED_CITIES);
-        const char *type = seed_types[seed_below(&rng, COUNT(seed_types))];
-        char name[128], address[128];
-        int64_t owner = user_ids[seed_below(&rng, (uint64_t)s.users)];
-        snprintf(name, sizeof(name), "%s %s in %s", seed_adjectives[seed_below(&rng, COUNT(seed_adjectives))], type,
-                 seed_cities[c].city);
-        snprintf(address, sizeof(address), "%d %s", 1 + (int)seed_below(&rng, 200),
-                 seed_streets[seed_below(&rng, COUNT(seed_streets))]);
-        bson_t *body = BCON_NEW("name", BCON_UTF8(name), "type", BCON_UTF8(type), "city",
-                                BCON_UTF8(seed_cities[c].city), "address", BCON_UTF8(address), "description",
-                                BCON_UTF8("A seeded property, made by roostctl seed."));
-        bson_t rooms, room, chars;
-        int nrooms = 1 + (int)seed_below(&rng, 6);
-        BSON_APPEND_ARRAY_BEGIN(body, "rooms", &rooms);
-        for (int r = 0; r < nrooms; r++) {
-            char key[16];
-            size_t k = r == 0 ? 0 : seed_below(&rng, COUNT(seed_rooms));
-            snprintf(key, sizeof(key), "%d", r);
-            BSON_APPEND_DOCUMENT_BEGIN(&rooms, key, &room);
-            BSON_APPEND_UTF8(&room, "name", seed_rooms[k].name);
-            BSON_APPEND_UTF8(&room, "kind", seed_rooms[k].kind);
-            BSON_APPEND_DOUBLE(&room, "area_m2", 4.0 + (double)seed_below(&rng, 400) / 10.0);
-            BSON_APPEND_DOCUMENT_BEGIN(&room, "characteristics", &chars);
-            BSON_APPEND_INT32(&chars, "floor", (int32_t)seed_below(&rng, 8));
-            BSON_APPEND_INT32(&chars, "windows", (int32_t)seed_below(&rng, 4));
-            BSON_APPEND_BOOL(&chars, "furnished", seed_below(&rng, 2) == 1);
-            bson_append_document_end(&room, &chars);
-            bson_append_document_end(&rooms, &room);
-        }
-        bson_append_array_end(body, &rooms);
-        property_owners[i] = owner;
-        bool ok = seed_call(&s, 2, "properties.create", "property", i, owner, body, &property_ids[i]);
-        bson_destroy(body);
-        if (!ok)
-            goto done;
-        seed_progress(&s, "properties");
-    }
-    for (long i = 0; i < s.listings; i++) {
-        long p = s.properties > 0 ? (long)seed_below(&rng, (uint64_t)s.properties) : -1;
-        int64_t lister = p >= 0 ? property_owners[p] : user_ids[seed_below(&rng, (uint64_t)s.users)];
-        bool rent = seed_below(&rng, 2) == 0;
-        int64_t price = rent ? 400 + (int64_t)seed_below(&rng, 40) * 50 : 80000 + (int64_t)seed_below(&rng, 200) * 5000;
-        bson_t *body = BCON_NEW("listing_type", BCON_UTF8(rent ? "rent" : "sale"), "price", BCON_INT64(price));
-        if (p >= 0)
-            BSON_APPEND_INT64(body, "property_id", property_ids[p]);
-        int64_t id;
-        bool ok = seed_call(&s, 3, "listings.create", "listing", i, lister, body, &id);
-        bson_destroy(body);
-        if (!ok)
-            goto done;
-        seed_progress(&s, "listings");
-    }
-    fprintf(stderr, "roostctl seed: %ld places, %ld users, %ld properties, %ld listings (seed %llu)\n", s.places,
-            s.users, s.properties, s.listings, (unsigned long long)s.seed);
+    fprintf(stderr, "roostctl seed: %ld places, %ld users, %ld properties, %ld listings (seed %llu)\n",
+            s.counts[SEED_PLACE], s.counts[SEED_USER], s.counts[SEED_PROPERTY], s.counts[SEED_LISTING],
+            (unsigned long long)s.seed);
     status = 0;
 done:
-    for (int c = 0; c < 4; c++)
-        roost_client_close(s.clients[c]);
-    free(place_ids);
-    free(user_ids);
-    free(property_ids);
-    free(property_owners);
+    for (int k = 0; k < SEED_KINDS; k++) {
+        roost_client_close(s.clients[k]);
+        free(s.ids[k]);
+    }
+    free(s.property_owners);
+    pthread_mutex_destroy(&s.bar_lock);
     return status;
 }
