@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -50,6 +51,18 @@ func main() {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "roost-embedded-db: data dir: %v\n", err)
 		os.Exit(1)
+	}
+
+	// Data of the FerretDB that was the embedded database before: not read
+	// here (its format is FerretDB's own), left as it is, and said out loud
+	// so that nobody takes the fresh database for lost data.
+	if old, _ := filepath.Glob(filepath.Join(abs, "*.sqlite")); len(old) > 0 {
+		for _, f := range old {
+			if !strings.HasSuffix(f, dbFileSuffix) {
+				fmt.Fprintf(os.Stderr, "roost-embedded-db: %s is FerretDB data from before roost-embedded-db "+
+					"(docs/embedded-db.md); it is left untouched and not served\n", f)
+			}
+		}
 	}
 
 	store, err := openStore(abs, logger)

@@ -385,10 +385,11 @@ type readPlan struct {
 	docs     string // the documents' table
 
 	// trial: the same page read along the sort's own index (the equality
-	// terms only) through its first trialRows entries, the other terms
-	// checked on those: see read.
-	trial     string
-	trialArgs []any
+	// terms only) through its first N entries, the other terms checked on
+	// those (N the first argument): see trialSizes.
+	trial         string
+	trialArgs     []any
+	trialLimitArg int // the index in trialArgs of the walk's length
 }
 
 // A sorted page with a range or IN term besides its equalities: SQLite,
@@ -399,7 +400,22 @@ type readPlan struct {
 // fills the page, that is the answer, and when it does not (the range is
 // narrow) SQLite's own plan runs, so neither kind of filter scans much. It
 // is MongoDB's way too: race the candidate plans for a bounded trial.
+//
+// The walk reads its N entries whole before the page is cut from them, so
+// it is tried short first — eight times the page, enough when one entry in
+// eight or more matches, as with a type filter — then long.
 const trialRows = 2000
+
+func trialSizes(pageEnd int64) []int64 {
+	short := 8 * pageEnd
+	if short < 64 {
+		short = 64
+	}
+	if short >= trialRows {
+		return []int64{trialRows}
+	}
+	return []int64{short, trialRows}
+}
 
 // trialSplit parts a filter's terms for the trial walk: eq, the equalities
 // that lead an index whose next key is the sort's first (so SQLite walks
@@ -475,15 +491,22 @@ func (db *database) planRead(c *collection, rs readSpec) readPlan {
 			p.args = append(p.args, lim, rs.skip)
 		}
 		if rs.limit > 0 && rs.skip+rs.limit <= trialRows/4 && len(rs.sort) > 0 && rs.sort[0].path != "$natural" {
-			if len(other) > 0 {
+			// Equalities alone SQLite plans well: it walks the sort's index
+			// and checks them on the way, stopping at the page's end.
+			ranged := false
+			for _, t := range other {
+				ranged = ranged || !t.eq
+			}
+			if ranged {
 				inner := conjunction(eq, true)
 				if len(eq) == 0 {
 					inner = cond{text: "1"}
 				}
 				outer := conjunction(other, true)
-				p.trial = fmt.Sprintf("SELECT rid FROM (SELECT * FROM %s WHERE %s ORDER BY %s LIMIT %d) WHERE %s ORDER BY %s "+
-					"LIMIT ? OFFSET ?", keys, inner.text, order, trialRows, outer.text, order)
-				p.trialArgs = append(append(append([]any(nil), inner.args...), outer.args...), rs.limit, rs.skip)
+				p.trial = fmt.Sprintf("SELECT rid FROM (SELECT * FROM %s WHERE %s ORDER BY %s LIMIT ?) WHERE %s ORDER BY %s "+
+					"LIMIT ? OFFSET ?", keys, inner.text, order, outer.text, order)
+				p.trialArgs = append(append(append(append([]any(nil), inner.args...), int64(trialRows)), outer.args...), rs.limit, rs.skip)
+				p.trialLimitArg = len(inner.args)
 			}
 		}
 		return p
@@ -533,13 +556,18 @@ func (db *database) readExact(ctx context.Context, q *sql.Tx, p readPlan, rs rea
 			return res, err
 		}
 	}
-	if p.trial != "" {
-		rids, err := db.queryInts(ctx, q, p.trial, p.trialArgs...)
+	for _, n := range trialSizes(rs.skip + rs.limit) {
+		if p.trial == "" {
+			break
+		}
+		args := append([]any(nil), p.trialArgs...)
+		args[p.trialLimitArg] = n
+		rids, err := db.queryInts(ctx, q, p.trial, args...)
 		if err != nil {
 			return nil, err
 		}
 		if int64(len(rids)) == rs.limit {
-			res.sql, res.args = p.trial, p.trialArgs
+			res.sql, res.args = p.trial, args
 			res.docs, err = db.docsByRid(ctx, q, p.docs, rids)
 			res.examined = int64(len(res.docs))
 			return res, err
