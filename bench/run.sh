@@ -9,10 +9,13 @@
 #   user by id  wrk GET /api/v1/users/ID  the whole path, ending in one find by _id
 #   direct C    bench/direct_read         the same find, straight to the database from C
 #
-# then the same page of 50 properties (about 45 KB of JSON) three times, with
+# then the same page of 50 properties (about 25 KB of JSON) three times, with
 # Accept-Encoding identity, gzip and br, and what each costs the ingress in
 # CPU per request (utime + stime from /proc/PID/stat around the row),
-# and prints markdown tables (also written to BUILD/bench/results.md).
+# and, last, bench/sizes.py: every list and search request on fresh stacks
+# of 1k, 10k and 100k properties and listings (BENCH_SIZES), seeded with
+# roostctl seed. It prints markdown tables (also written to
+# BUILD/bench/results.md).
 # Every process it starts it stops by pid; the temporary directory is removed.
 #
 #   bench/run.sh [BUILD_DIR]
@@ -297,7 +300,7 @@ for k in "${RSS_WORKERS[@]}"; do sum_kib=$(( sum_kib + k )); workers_txt+="${wor
        "embedded database $(mib "$RSS_DB") MiB, not in the sum."
   echo "$(nproc) cores (nproc), shared by the load generator and the stack; wrk $WRK_THREADS threads," \
        "$CONNECTIONS connections; direct C $CONNECTIONS threads; ${DURATION} s per row after a ${WARMUP} s warm-up;" \
-       "ingress ${LOOPS:-?} h2o loops, $WORKERS workers; database roost-embedded-db (FerretDB, SQLite) on loopback;" \
+       "ingress ${LOOPS:-?} h2o loops, $WORKERS workers; database roost-embedded-db (Roost wire server on SQLite) on loopback;" \
        "source $REV."
   [ -z "$restarts" ] || echo "$restarts"
   echo
@@ -314,8 +317,24 @@ for k in "${RSS_WORKERS[@]}"; do sum_kib=$(( sum_kib + k )); workers_txt+="${wor
            'BEGIN{ if (n > 0) printf "%.0f", t / hz * 1e6 / n; else printf "n/a" }')"
   done
 } >"$TMP/results.md"
+TMP_RESULTS="$BUILD/bench/results.partial.md"
 mkdir -p "$BUILD/bench"
-cp "$TMP/results.md" "$RESULTS"
+cp "$TMP/results.md" "$TMP_RESULTS"
+# --- scale with data: the same list requests at each size, on fresh stacks --------
+# (bench/sizes.py starts and stops its own stacks; this one is stopped first.)
+cleanup
+SIZES="${BENCH_SIZES:-1000 10000 100000}"
+say "the data-size table ($SIZES documents of each kind); 100k takes a few minutes to seed"
+{
+  echo
+  echo "Scale with data: every list and search request, on fresh stacks of each size:"
+  echo
+  # shellcheck disable=SC2086
+  ROOST_BUILD_DIR="$BUILD" "$ROOT/.venv/bin/python" "$ROOT/bench/sizes.py" $SIZES
+} >"$BUILD/bench/results.tmp.md" || die "bench/sizes.py failed"
+cat "$BUILD/bench/results.tmp.md" >>"$TMP_RESULTS"
+rm -f "$BUILD/bench/results.tmp.md"
+mv "$TMP_RESULTS" "$RESULTS"
 echo
 cat "$RESULTS"
 say "written to $RESULTS"
