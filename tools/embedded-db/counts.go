@@ -80,21 +80,27 @@ func (cs *counts) fill(coll, key string, gen uint64, e *countEntry) {
 	if gen%2 == 1 || cs.gen[coll] != gen {
 		return
 	}
-	if cs.entries == nil {
-		cs.entries = map[string]map[string]*countEntry{}
+	put(&cs.entries, &cs.size, countsMax, coll, key, e)
+}
+
+// put stores v under coll and key in a two-level map of at most max
+// entries (size counts them), forgetting an arbitrary one when it is full.
+func put[T any](m *map[string]map[string]T, size *int, max int, coll, key string, v T) {
+	if *m == nil {
+		*m = map[string]map[string]T{}
 	}
-	if cs.size >= countsMax && evictOne(cs.entries) {
-		cs.size--
+	if *size >= max && evictOne(*m) {
+		*size--
 	}
-	m := cs.entries[coll]
-	if m == nil {
-		m = map[string]*countEntry{}
-		cs.entries[coll] = m
+	inner := (*m)[coll]
+	if inner == nil {
+		inner = map[string]T{}
+		(*m)[coll] = inner
 	}
-	if m[key] == nil {
-		cs.size++
+	if _, had := inner[key]; !had {
+		*size++
 	}
-	m[key] = e
+	inner[key] = v
 }
 
 // evictOne forgets an arbitrary entry of a map by collection, then key

@@ -195,21 +195,7 @@ func (cs *counts) fillMarks(coll, key string, gen uint64, pm *pageMarks) {
 	if gen%2 == 1 || cs.gen[coll] != gen {
 		return
 	}
-	if cs.marks == nil {
-		cs.marks = map[string]map[string]*pageMarks{}
-	}
-	if cs.nmarks >= marksMax && evictOne(cs.marks) {
-		cs.nmarks--
-	}
-	m := cs.marks[coll]
-	if m == nil {
-		m = map[string]*pageMarks{}
-		cs.marks[coll] = m
-	}
-	if m[key] == nil {
-		cs.nmarks++
-	}
-	m[key] = pm
+	put(&cs.marks, &cs.nmarks, marksMax, coll, key, pm)
 }
 
 // sameGen reports whether no write to coll began or ended since gen.
