@@ -192,6 +192,19 @@ v_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min,
 }
 
 bool
+v_query_range(const bson_t *query, const char *lo_key, const char *hi_key, int64_t min, int64_t max, ferr_t *e,
+              int64_t *lo, int64_t *hi)
+{
+    bool lo_ok = v_query_int(query, lo_key, min, min, max, e, lo);
+    bool hi_ok = v_query_int(query, hi_key, max, min, max, e, hi);
+    if (lo_ok && hi_ok && bson_has_field(query, lo_key) && bson_has_field(query, hi_key) && *lo > *hi) {
+        ferr_add(e, lo_key, "must not be greater than %s", hi_key);
+        return false;
+    }
+    return lo_ok && hi_ok;
+}
+
+bool
 v_classic_paging(const bson_t *query, ferr_t *errors, int64_t *page_num, int64_t *page_size)
 {
     bson_iter_t it;

@@ -56,6 +56,15 @@ bool v_id(const bson_t *doc, const char *key, ferr_t *e, int64_t *out);
 bool v_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min, int64_t max, ferr_t *e,
                  int64_t *out);
 
+/*
+ * A range filter of two integer query parameters, each in [min, max] and
+ * defaulting to that bound: *lo from `lo_key`, *hi from `hi_key`. The two
+ * are compared (an error on `lo_key`) only when both were sent and valid,
+ * so a bad or lone bound gets its own error and no other.
+ */
+bool v_query_range(const bson_t *query, const char *lo_key, const char *hi_key, int64_t min, int64_t max, ferr_t *e,
+                   int64_t *lo, int64_t *hi);
+
 /* One accepted value of order_by: its name and the stored field it sorts. */
 typedef struct {
     const char *name;

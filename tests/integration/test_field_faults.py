@@ -143,6 +143,19 @@ def test_range_overflow_is_a_400(stack, query):
     assert_problem(requests.get(stack.url(f"{path}?{query}"), timeout=10), 400)
 
 
+@pytest.mark.parametrize("path,query,field", [
+    ("/api/v1/properties", "min_rooms=101", "min_rooms"),
+    ("/api/v1/properties", "max_rooms=-1", "max_rooms"),
+    ("/api/v1/listings", "min_price=1e3", "min_price"),
+    ("/api/v1/listings", "max_price=0", "max_price"),
+])
+def test_a_bad_lone_bound_gets_one_error_about_itself(stack, path, query, field):
+    """A range's bounds are compared only when both were sent and valid."""
+    r = requests.get(stack.url(f"{path}?{query}"), timeout=10)
+    assert_problem(r, 400, field=field)
+    assert len(r.json()["errors"]) == 1, r.json()
+
+
 def test_price_overflow_is_a_400_on_every_create(stack, ada):
     for price in ["9223372036854775808", "-9223372036854775809", "1e30"]:
         r = requests.post(stack.url("/listings"), data={"user_id": ada["id"], "listing_type": "rent", "price": price},

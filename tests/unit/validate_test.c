@@ -106,6 +106,41 @@ validate_query_ints(void **state)
     bson_destroy(q);
 }
 
+/* Each bound of a range gets its own error; they are compared only when
+ * both were sent and valid (min_rooms=101 alone is one error, not two). */
+static void
+validate_query_ranges(void **state)
+{
+    struct {
+        const char *json;
+        bool ok;
+        int64_t lo, hi;
+        uint32_t errors;
+    } cases[] = {
+        {"{}", true, 0, 100, 0},
+        {"{\"min\": \"3\"}", true, 3, 100, 0},
+        {"{\"min\": \"101\"}", false, 0, 0, 1},
+        {"{\"max\": \"x\"}", false, 0, 0, 1},
+        {"{\"min\": \"5\", \"max\": \"4\"}", false, 0, 0, 1},
+        {"{\"min\": \"4\", \"max\": \"4\"}", true, 4, 4, 0},
+        {"{\"min\": \"1e3\", \"max\": \"4\"}", false, 0, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bson_t *q = roost_test_doc(cases[i].json);
+        ferr_t e;
+        int64_t lo, hi;
+        ferr_init(&e);
+        assert_int_equal(v_query_range(q, "min", "max", 0, 100, &e, &lo, &hi), cases[i].ok);
+        assert_int_equal(e.count, cases[i].errors);
+        if (cases[i].ok) {
+            assert_int_equal(lo, cases[i].lo);
+            assert_int_equal(hi, cases[i].hi);
+        }
+        ferr_destroy(&e);
+        bson_destroy(q);
+    }
+}
+
 static void
 validate_order_by(void **state)
 {
@@ -171,6 +206,7 @@ main(void)
         cmocka_unit_test(validate_known_fields),
         cmocka_unit_test(validate_ids),
         cmocka_unit_test(validate_query_ints),
+        cmocka_unit_test(validate_query_ranges),
         cmocka_unit_test(validate_order_by),
         cmocka_unit_test(validate_classic_paging),
     };

@@ -405,10 +405,7 @@ listings_list(svc_call_t *call)
     v_known_fields(query, params, &errors);
     v_query_int(query, "page", 1, 1, V_PAGE_MAX, &errors, &page);
     v_query_int(query, "per_page", 10, 1, 100, &errors, &per_page);
-    v_query_int(query, "min_price", 1, 1, LISTINGS_PRICE_MAX, &errors, &min_price);
-    v_query_int(query, "max_price", LISTINGS_PRICE_MAX, 1, LISTINGS_PRICE_MAX, &errors, &max_price);
-    if (min_price > max_price)
-        ferr_add(&errors, "min_price", "must not be greater than max_price");
+    v_query_range(query, "min_price", "max_price", 1, LISTINGS_PRICE_MAX, &errors, &min_price, &max_price);
     if (bson_has_field(query, "user_id") && v_id(query, "user_id", &errors, &user_id))
         BSON_APPEND_INT64(&filter, "user_id", user_id);
     if (bson_iter_init_find(&it, query, "listing_type")) {

@@ -72,10 +72,7 @@ props_list(svc_call_t *call)
     v_known_fields(query, params, &errors);
     v_query_int(query, "page", 1, 1, V_PAGE_MAX, &errors, &page);
     v_query_int(query, "per_page", PROPS_PER_PAGE_DEFAULT, 1, PROPS_PER_PAGE_MAX, &errors, &per_page);
-    v_query_int(query, "min_rooms", 0, 0, PROPS_MAX_ROOMS, &errors, &min_rooms);
-    v_query_int(query, "max_rooms", PROPS_MAX_ROOMS, 0, PROPS_MAX_ROOMS, &errors, &max_rooms);
-    if (min_rooms > max_rooms)
-        ferr_add(&errors, "min_rooms", "must not be greater than max_rooms");
+    v_query_range(query, "min_rooms", "max_rooms", 0, PROPS_MAX_ROOMS, &errors, &min_rooms, &max_rooms);
     if (bson_has_field(query, "owner_id"))
         v_id(query, "owner_id", &errors, &owner_id);
     v_order_by(query, orders, sizeof(orders) / sizeof(orders[0]), &errors, &sort_field, &sort_dir);
