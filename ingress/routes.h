@@ -1,7 +1,7 @@
 /*
  * The ingress routing table: method + path pattern -> nng op, with what
  * the route needs (auth, body kind) and how its reply is rendered. Each
- * REST resource lists its rows in its own file under api/; routes.c joins
+ * REST resource lists its rows in its own file under routes/; routes.c joins
  * them. Adding a route is adding a row.
  */
 #ifndef ROOST_ROUTES_H
@@ -54,7 +54,7 @@ route_result_t routes_match(const char *method, size_t method_len, const char *p
 /* Every route, for tests and docs: calls `fn` once per row. */
 void routes_each(void (*fn)(const route_t *route, void *arg), void *arg);
 
-/* The resources' rows (one file per resource in api/), each terminated by a row with method NULL. */
+/* The resources' rows (one file per resource in routes/), each terminated by a row with method NULL. */
 extern const route_t routes_ops[];
 extern const route_t routes_users[];
 extern const route_t routes_properties[];

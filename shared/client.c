@@ -1,9 +1,11 @@
 /*
- * The internal client API (roost.h): a REQ socket dialing a worker pool,
- * one nng context per call so that many threads may call at once.
+ * The one nng REQ client (client.h), and on it the internal client API
+ * (roost.h): a REQ socket dialing a worker pool, one nng context per call
+ * so that many threads may call at once.
  */
-#include "roost.h"
+#include "client.h"
 #include "envelope.h"
+#include "roost.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -16,41 +18,232 @@
  * unreachable: long enough for a fresh dial, short enough to fail fast. */
 #define CLIENT_CONNECT_GRACE_MS 300
 
-struct roost_client {
+struct client_req {
     nng_socket sock;
-    int timeout_ms;
-    atomic_int pipes; /* connected pipes; 0 means the pool is unreachable */
+    atomic_int pipes;
+};
+
+struct client_call {
+    nng_ctx ctx;
+    nng_aio *aio;
+    nng_msg *reply;
+    bool sent;
+    client_result_t result;
+    client_done_fn done;
+    void *arg;
 };
 
 static void
 client_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
-    roost_client_t *c = arg;
-    atomic_fetch_add(&c->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+    client_req_t *r = arg;
+    atomic_fetch_add(&r->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
 }
+
+client_req_t *
+client_req_open(const char *url, bool listen, bson_error_t *error)
+{
+    client_req_t *r = calloc(1, sizeof(*r));
+    int rv;
+    if (r == NULL) {
+        bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "out of memory");
+        return NULL;
+    }
+    if ((rv = nng_req0_open(&r->sock)) != 0) {
+        bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "cannot open REQ socket: %s", nng_strerror(rv));
+        free(r);
+        return NULL;
+    }
+    nng_setopt_ms(r->sock, NNG_OPT_RECONNMINT, 50);
+    nng_setopt_ms(r->sock, NNG_OPT_RECONNMAXT, 1000);
+    nng_setopt_ms(r->sock, NNG_OPT_REQ_RESENDTIME, 3600 * 1000);
+    nng_pipe_notify(r->sock, NNG_PIPE_EV_ADD_POST, client_pipe_cb, r);
+    nng_pipe_notify(r->sock, NNG_PIPE_EV_REM_POST, client_pipe_cb, r);
+    rv = listen ? nng_listen(r->sock, url, NULL, 0) : nng_dial(r->sock, url, NULL, NNG_FLAG_NONBLOCK);
+    if (rv != 0) {
+        bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "cannot %s %s: %s", listen ? "listen on" : "dial", url,
+                       nng_strerror(rv));
+        nng_close(r->sock);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int
+client_req_pipes(const client_req_t *r)
+{
+    return atomic_load(&r->pipes);
+}
+
+int
+client_req_context(client_req_t *r, nng_ctx *ctx)
+{
+    return nng_ctx_open(ctx, r->sock);
+}
+
+void
+client_req_close(client_req_t *r)
+{
+    if (r == NULL)
+        return;
+    nng_close(r->sock);
+    free(r);
+}
+
+/* On an nng thread: step the exchange (send, then receive), then report. */
+static void
+client_call_step(void *arg)
+{
+    client_call_t *call = arg;
+    int rv = nng_aio_result(call->aio);
+    if (rv == 0 && !call->sent) {
+        call->sent = true;
+        nng_ctx_recv(call->ctx, call->aio);
+        return;
+    }
+    if (rv == 0) {
+        call->reply = nng_aio_get_msg(call->aio);
+        call->result = CLIENT_OK;
+    } else {
+        if (!call->sent)
+            nng_msg_free(nng_aio_get_msg(call->aio)); /* the request never left */
+        call->result = rv == NNG_ETIMEDOUT ? CLIENT_TIMEOUT : rv == NNG_ECLOSED ? CLIENT_CLOSED : CLIENT_UNREACHABLE;
+    }
+    call->done(call, call->arg);
+}
+
+client_call_t *
+client_call_start(client_req_t *r, const void *data, size_t len, int timeout_ms, client_done_fn done, void *arg,
+                  bson_error_t *error)
+{
+    client_call_t *call = calloc(1, sizeof(*call));
+    nng_msg *msg = NULL;
+    int rv;
+    if (call == NULL) {
+        bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "out of memory");
+        return NULL;
+    }
+    call->done = done;
+    call->arg = arg;
+    if ((rv = nng_ctx_open(&call->ctx, r->sock)) != 0) {
+        bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "cannot open a context: %s", nng_strerror(rv));
+        free(call);
+        return NULL;
+    }
+    if ((rv = nng_aio_alloc(&call->aio, client_call_step, call)) != 0 || (rv = nng_msg_alloc(&msg, 0)) != 0 ||
+        (rv = nng_msg_append(msg, data, len)) != 0) {
+        bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "cannot build the message: %s", nng_strerror(rv));
+        if (msg != NULL)
+            nng_msg_free(msg);
+        nng_aio_free(call->aio);
+        nng_ctx_close(call->ctx);
+        free(call);
+        return NULL;
+    }
+    /* One deadline for the whole exchange: the send waits for a pipe, the receive for the answer. */
+    nng_aio_set_timeout(call->aio, timeout_ms);
+    nng_aio_set_msg(call->aio, msg);
+    nng_ctx_send(call->ctx, call->aio);
+    return call;
+}
+
+client_result_t
+client_call_result(const client_call_t *call)
+{
+    return call->result;
+}
+
+const uint8_t *
+client_call_reply(const client_call_t *call, size_t *len)
+{
+    if (call->reply == NULL) {
+        *len = 0;
+        return NULL;
+    }
+    *len = nng_msg_len(call->reply);
+    return nng_msg_body(call->reply);
+}
+
+void
+client_call_free(client_call_t *call)
+{
+    if (call == NULL)
+        return;
+    if (call->reply != NULL)
+        nng_msg_free(call->reply);
+    nng_aio_free(call->aio);
+    nng_ctx_close(call->ctx);
+    free(call);
+}
+
+typedef struct {
+    nng_mtx *lock;
+    nng_cv *ended;
+    bool done;
+} client_wait_t;
+
+static void
+client_wake(client_call_t *call, void *arg)
+{
+    client_wait_t *w = arg;
+    nng_mtx_lock(w->lock);
+    w->done = true;
+    nng_cv_wake(w->ended);
+    nng_mtx_unlock(w->lock);
+}
+
+client_result_t
+client_call_sync(client_req_t *r, const void *data, size_t len, int timeout_ms, bson_t *reply, bson_error_t *error)
+{
+    client_wait_t w = {.done = false};
+    if (nng_mtx_alloc(&w.lock) != 0 || nng_cv_alloc(&w.ended, w.lock) != 0) {
+        bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "out of memory");
+        nng_mtx_free(w.lock);
+        return CLIENT_UNREACHABLE;
+    }
+    client_call_t *call = client_call_start(r, data, len, timeout_ms, client_wake, &w, error);
+    client_result_t result = CLIENT_UNREACHABLE;
+    if (call != NULL) {
+        nng_mtx_lock(w.lock);
+        while (!w.done)
+            nng_cv_wait(w.ended);
+        nng_mtx_unlock(w.lock);
+        size_t n;
+        const uint8_t *bytes = client_call_reply(call, &n);
+        result = client_call_result(call);
+        if (result == CLIENT_OK && !bson_init_static(reply, bytes, n)) {
+            bson_set_error(error, 1, ROOST_ERROR_BAD_REPLY, "the reply is not a BSON document");
+            result = CLIENT_UNREACHABLE;
+        } else if (result == CLIENT_OK) {
+            bson_t view = *reply;
+            bson_copy_to(&view, reply);
+        } else {
+            bson_set_error(error, 1, result == CLIENT_TIMEOUT ? ROOST_ERROR_TIMEOUT : ROOST_ERROR_UNREACHABLE,
+                           result == CLIENT_TIMEOUT ? "no reply in time" : "the pool cannot be reached");
+        }
+        client_call_free(call);
+    }
+    nng_cv_free(w.ended);
+    nng_mtx_free(w.lock);
+    return result;
+}
+
+struct roost_client {
+    client_req_t *req;
+    int timeout_ms;
+};
 
 roost_client_t *
 roost_client_open(const char *url, int timeout_ms, bson_error_t *error)
 {
     roost_client_t *c = calloc(1, sizeof(*c));
-    int rv;
     if (c == NULL) {
-        bson_set_error(error, 1, 1, "out of memory");
+        bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "out of memory");
         return NULL;
     }
     c->timeout_ms = timeout_ms;
-    if ((rv = nng_req0_open(&c->sock)) != 0) {
-        bson_set_error(error, 1, (uint32_t)rv, "cannot open REQ socket: %s", nng_strerror(rv));
-        free(c);
-        return NULL;
-    }
-    nng_setopt_ms(c->sock, NNG_OPT_RECONNMINT, 50);
-    nng_setopt_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
-    nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, client_pipe_cb, c);
-    nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, client_pipe_cb, c);
-    if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-        bson_set_error(error, 1, (uint32_t)rv, "cannot dial %s: %s", url, nng_strerror(rv));
-        nng_close(c->sock);
+    if ((c->req = client_req_open(url, false, error)) == NULL) {
         free(c);
         return NULL;
     }
@@ -63,13 +256,9 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
     bson_t env, params, query, body, auth;
     bson_iter_t it;
     char rid[ENV_RID_MAX + 1] = "";
-    nng_ctx ctx;
-    nng_aio *aio = NULL;
-    nng_msg *msg = NULL;
     int64_t sub = 0;
     const char *if_match = NULL;
     bool ok = false;
-    int rv;
 
     bson_init(&params);
     bson_init(&query);
@@ -100,9 +289,9 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
         CLIENT_SUBDOC("body", body)
 #undef CLIENT_SUBDOC
     }
-    for (int waited = 0; atomic_load(&c->pipes) == 0; waited += 10) {
+    for (int waited = 0; client_req_pipes(c->req) == 0; waited += 10) {
         if (waited >= CLIENT_CONNECT_GRACE_MS) {
-            bson_set_error(error, 1, NNG_ECONNREFUSED, "the pool is not reachable");
+            bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "the pool is not reachable");
             bson_destroy(&params);
             bson_destroy(&query);
             bson_destroy(&body);
@@ -115,45 +304,17 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
     env_request_parts_t parts = {.op = op, .rid = rid, .auth_sub = sub, .params = &params, .query = &query, .body = &body,
                                  .if_match = if_match};
     env_request_build(&env, &parts);
-
-    if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
-        bson_set_error(error, 1, (uint32_t)rv, "cannot open context: %s", nng_strerror(rv));
-        goto done_env;
+    bson_t got;
+    if (client_call_sync(c->req, bson_get_data(&env), env.len, c->timeout_ms, &got, error) == CLIENT_OK) {
+        env_reply_t parsed;
+        if (env_reply_parse(bson_get_data(&got), got.len, &parsed, error)) {
+            bson_steal(reply, &got);
+            ok = true;
+        } else {
+            error->code = ROOST_ERROR_BAD_REPLY;
+            bson_destroy(&got);
+        }
     }
-    if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 || (rv = nng_msg_alloc(&msg, 0)) != 0 ||
-        (rv = nng_msg_append(msg, bson_get_data(&env), env.len)) != 0) {
-        bson_set_error(error, 1, (uint32_t)rv, "cannot build message: %s", nng_strerror(rv));
-        goto done;
-    }
-    nng_aio_set_timeout(aio, c->timeout_ms);
-    nng_aio_set_msg(aio, msg);
-    nng_ctx_send(ctx, aio);
-    nng_aio_wait(aio);
-    if ((rv = nng_aio_result(aio)) != 0) {
-        bson_set_error(error, 1, (uint32_t)rv, "send failed: %s", nng_strerror(rv));
-        goto done; /* msg is still ours */
-    }
-    msg = NULL; /* owned by the socket once sent */
-    nng_ctx_recv(ctx, aio);
-    nng_aio_wait(aio);
-    if ((rv = nng_aio_result(aio)) != 0) {
-        bson_set_error(error, 1, (uint32_t)rv, "no reply: %s", nng_strerror(rv));
-        goto done;
-    }
-    msg = nng_aio_get_msg(aio);
-    env_reply_t parsed;
-    if (!env_reply_parse(nng_msg_body(msg), nng_msg_len(msg), &parsed, error))
-        goto done;
-    bson_init_static(&auth, nng_msg_body(msg), nng_msg_len(msg));
-    bson_copy_to(&auth, reply);
-    ok = true;
-done:
-    if (msg != NULL)
-        nng_msg_free(msg);
-    if (aio != NULL)
-        nng_aio_free(aio);
-    nng_ctx_close(ctx);
-done_env:
     bson_destroy(&env);
     return ok;
 }
@@ -163,6 +324,6 @@ roost_client_close(roost_client_t *c)
 {
     if (c == NULL)
         return;
-    nng_close(c->sock);
+    client_req_close(c->req);
     free(c);
 }

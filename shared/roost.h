@@ -12,6 +12,12 @@
 
 #define ROOST_PROTOCOL_VERSION 1
 
+/* error->code of a failed roost_client_call (the values of the matching
+ * nng errors, NNG_ECONNREFUSED and NNG_ETIMEDOUT, for older callers). */
+#define ROOST_ERROR_UNREACHABLE 6 /* no connection to the pool */
+#define ROOST_ERROR_TIMEOUT 5     /* no reply within the call's deadline */
+#define ROOST_ERROR_BAD_REPLY 100 /* a reply came that is not a protocol envelope */
+
 typedef struct roost_client roost_client_t;
 
 /*
@@ -31,8 +37,9 @@ roost_client_t *roost_client_open(const char *url, int timeout_ms, bson_error_t 
  * caller must bson_destroy it) holds the whole reply envelope, whatever its
  * status. Returns false (reply untouched) when no reply came in time, the
  * reply was not a valid envelope, or the pool has no connection (then at
- * once, after a short grace for a fresh dial; error->code is
- * NNG_ECONNREFUSED). Safe to call from several threads.
+ * once, after a short grace for a fresh dial). error->code says which:
+ * ROOST_ERROR_UNREACHABLE, ROOST_ERROR_TIMEOUT or ROOST_ERROR_BAD_REPLY.
+ * Safe to call from several threads.
  */
 bool roost_client_call(roost_client_t *client, const char *op, const bson_t *request, bson_t *reply,
                        bson_error_t *error);

@@ -629,7 +629,7 @@ def test_dockerignore_and_context():
     for path in (".git/config", "build/build.ninja", "build-asan/x", "var/db/x", ".venv/bin/python"):
         assert dockerignored(path), f".dockerignore lets {path} into the build context"
     for path in ("CMakeLists.txt", "cmake/embed.cmake", "openapi.json", "shared/config.c",
-                 "ingress/main.c", "workers/main.c", "tools/roostctl.c", "deploy/roost-probe"):
+                 "ingress/main.c", "workers/runtime/main.c", "tools/roostctl.c", "deploy/roost-probe"):
         assert not dockerignored(path), f".dockerignore leaves out {path}, which the build needs"
     # Files the Dockerfile copies from the context exist and are sent.
     for stage in dockerfile().values():

@@ -11,7 +11,6 @@
 #include "token.h"
 #include "http.h"
 
-#include <nng/nng.h>
 #include <sodium.h>
 #include <string.h>
 #include <stdlib.h>
@@ -32,7 +31,7 @@ static bool
 users_place_exists(svc_call_t *call, int64_t id)
 {
     bson_t reply;
-    int status = svc_ask_id(call, "places.get", id, "places_unavailable", &reply);
+    int status = svc_ask_id(call, "places.get", id, &reply);
     if (status < 0)
         return false;
     bson_destroy(&reply);
@@ -45,7 +44,7 @@ users_place_exists(svc_call_t *call, int64_t id)
         svc_fail_fields(call, &errors);
         ferr_destroy(&errors);
     } else {
-        svc_fail(call, 502, "places_failed", "the places service answered %d", status);
+        svc_fail_asked(call, "places.get", status);
     }
     return false;
 }

@@ -18,8 +18,6 @@
 #include "http.h"
 #include "text.h"
 
-#include <nng/nng.h>
-#include <nng/supplemental/util/platform.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,7 +211,7 @@ props_edit(svc_call_t *call, int status, props_change_fn change)
                 bson_destroy(&current);
                 /* Someone else made this version first: start again from theirs,
                  * after a short random pause so that the losers spread out. */
-                nng_msleep((nng_duration)(1 + nng_random() % (2 + (uint32_t)attempt)));
+                svc_backoff(attempt);
                 continue;
             }
             bson_destroy(&next);

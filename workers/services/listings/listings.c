@@ -5,7 +5,6 @@
 #include "listings.h"
 #include "http.h"
 
-#include <nng/nng.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,13 +67,13 @@ int
 listings_user_exists(svc_call_t *call, int64_t user_id)
 {
     bson_t reply;
-    int status = svc_ask_id(call, "users.get", user_id, "service_unavailable", &reply);
+    int status = svc_ask_id(call, "users.get", user_id, &reply);
     if (status < 0)
         return -1;
     bson_destroy(&reply);
     if (status == 200 || status == 404)
         return status == 200;
-    svc_fail(call, 502, "users_failed", "the users service answered %d", status);
+    svc_fail_asked(call, "users.get", status);
     return -1;
 }
 
@@ -88,7 +87,7 @@ listings_check_property(svc_call_t *call, int64_t id, int64_t owner)
     bson_t reply;
     bson_iter_t it;
     ferr_t errors;
-    int status = svc_ask_id(call, "properties.get", id, "service_unavailable", &reply);
+    int status = svc_ask_id(call, "properties.get", id, &reply);
     if (status < 0)
         return false;
     bool ok = false;
@@ -97,7 +96,7 @@ listings_check_property(svc_call_t *call, int64_t id, int64_t owner)
         ferr_add(&errors, "property_id", "no property has id %lld", (long long)id);
         svc_fail_fields(call, &errors);
     } else if (status != 200) {
-        svc_fail(call, 502, "properties_failed", "the properties service answered %d", status);
+        svc_fail_asked(call, "properties.get", status);
     } else if (!bson_iter_init(&it, &reply) || !bson_iter_find_descendant(&it, "body.owner_id", &it) ||
                bson_iter_as_int64(&it) != owner) {
         svc_fail(call, 403, "forbidden", "property %lld belongs to another user", (long long)id);
@@ -347,19 +346,15 @@ static bool
 listings_filter_city(svc_call_t *call, const char *city, bson_t *filter)
 {
     bson_t reply, cond, in;
-    bson_error_t error;
     bson_iter_t it, ids;
     bson_t *request = BCON_NEW("query", "{", "city", BCON_UTF8(city), "}");
-    bool ok = svc_ask("properties.ids", request, &reply, &error);
+    int status = svc_ask(call, "properties.ids", request, &reply);
     bson_destroy(request);
-    if (!ok) {
-        svc_fail(call, 503, "service_unavailable", "the properties service cannot be reached: %s", error.message);
+    if (status < 0)
         return false;
-    }
-    int status = bson_iter_init_find(&it, &reply, "status") ? (int)bson_iter_as_int64(&it) : 500;
     if (status != 200) {
         bson_destroy(&reply);
-        svc_fail(call, 502, "properties_failed", "the properties service answered %d", status);
+        svc_fail_asked(call, "properties.ids", status);
         return false;
     }
     if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.more", &it) && bson_iter_as_bool(&it)) {

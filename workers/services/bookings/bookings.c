@@ -14,7 +14,6 @@
  */
 #include "bookings.h"
 
-#include <nng/nng.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -68,18 +67,18 @@ bookings_property_owner(svc_call_t *call, int64_t id, int64_t *owner)
 {
     bson_t reply;
     bson_iter_t it;
-    int status = svc_ask_id(call, "properties.get", id, "service_unavailable", &reply);
+    int status = svc_ask_id(call, "properties.get", id, &reply);
     if (status < 0)
         return false;
     bool ok = false;
     if (status == 404)
         svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
     else if (status != 200)
-        svc_fail(call, 502, "properties_failed", "the properties service answered %d", status);
+        svc_fail_asked(call, "properties.get", status);
     else if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.owner_id", &it))
         ok = (*owner = bson_iter_as_int64(&it)) > 0;
     else
-        svc_fail(call, 502, "properties_failed", "the properties service sent no owner");
+        svc_fail(call, 502, "service_failed", "the properties service sent no owner");
     bson_destroy(&reply);
     return ok;
 }

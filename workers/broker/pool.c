@@ -17,6 +17,7 @@
  * The supervisor half starts ROOST_WORKERS children of this same binary
  * and restarts any that exits.
  */
+#include "client.h"
 #include "config.h"
 #include "envelope.h"
 #include "log.h"
@@ -24,10 +25,8 @@
 
 #include <errno.h>
 #include <nng/protocol/reqrep0/rep.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -51,11 +50,10 @@ typedef struct pool_job {
 } pool_job_t;
 
 static struct {
-    nng_socket front; /* raw REP, clients dial it */
-    nng_socket back;  /* REQ, workers dial it */
+    nng_socket front;   /* raw REP, clients dial it */
+    client_req_t *back; /* REQ, workers dial it */
     nng_aio *recv_aio;
     int timeout_ms;
-    atomic_int workers_connected;
     pthread_mutex_t lock;
     pool_job_t *free_jobs;
     pool_job_t jobs[POOL_MAX_JOBS];
@@ -170,7 +168,7 @@ pool_recv_cb(void *arg)
 
         if (job == NULL) {
             pool_answer_error(msg, rid, 503, "overloaded", "the worker pool is at capacity; retry later");
-        } else if (atomic_load(&pool.workers_connected) == 0) {
+        } else if (client_req_pipes(pool.back) == 0) {
             pool_release(job);
             pool_answer_error(msg, rid, 503, "no_workers", "no worker is connected to the pool");
         } else if (nng_msg_header_len(msg) > POOL_HEADER_MAX) {
@@ -190,37 +188,24 @@ pool_recv_cb(void *arg)
     nng_recv_aio(pool.front, pool.recv_aio);
 }
 
-static void
-pool_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
-{
-    if (ev == NNG_PIPE_EV_ADD_POST)
-        atomic_fetch_add(&pool.workers_connected, 1);
-    else if (ev == NNG_PIPE_EV_REM_POST)
-        atomic_fetch_sub(&pool.workers_connected, 1);
-}
-
 static int
 pool_open_broker(const char *front_url, const char *back_url)
 {
     int rv;
     pthread_mutex_init(&pool.lock, NULL);
-    if ((rv = nng_rep0_open_raw(&pool.front)) != 0 || (rv = nng_req0_open(&pool.back)) != 0)
+    bson_error_t error;
+    if ((rv = nng_rep0_open_raw(&pool.front)) != 0)
         return rv;
-    /* Re-send only when a worker's pipe closes, never on a timer: a slow
-     * request must not be run twice just for being slow. */
-    nng_setopt_ms(pool.back, NNG_OPT_REQ_RESENDTIME, 3600 * 1000);
-    nng_pipe_notify(pool.back, NNG_PIPE_EV_ADD_POST, pool_pipe_cb, NULL);
-    nng_pipe_notify(pool.back, NNG_PIPE_EV_REM_POST, pool_pipe_cb, NULL);
+    if ((pool.back = client_req_open(back_url, true, &error)) == NULL) {
+        log_error("workers' side: %s", error.message);
+        return NNG_EADDRINUSE;
+    }
     for (int i = POOL_MAX_JOBS - 1; i >= 0; i--) {
         pool_job_t *job = &pool.jobs[i];
-        if ((rv = nng_ctx_open(&job->ctx, pool.back)) != 0 || (rv = nng_aio_alloc(&job->aio, pool_job_cb, job)) != 0)
+        if ((rv = client_req_context(pool.back, &job->ctx)) != 0 || (rv = nng_aio_alloc(&job->aio, pool_job_cb, job)) != 0)
             return rv;
         job->next_free = pool.free_jobs;
         pool.free_jobs = job;
-    }
-    if ((rv = nng_listen(pool.back, back_url, NULL, 0)) != 0) {
-        log_error("cannot listen for workers on %s: %s", back_url, nng_strerror(rv));
-        return rv;
     }
     if ((rv = nng_listen(pool.front, front_url, NULL, 0)) != 0) {
         log_error("cannot listen for clients on %s: %s", front_url, nng_strerror(rv));
@@ -361,7 +346,7 @@ pool_run(int count)
             waitpid(children[i].pid, NULL, 0);
         }
     nng_close(pool.front);
-    nng_close(pool.back);
+    client_req_close(pool.back);
     free(children);
     return 0;
 }

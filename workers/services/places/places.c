@@ -11,7 +11,6 @@
 #include "places.h"
 #include "text.h"
 
-#include <nng/nng.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,12 +208,11 @@ places_list(svc_call_t *call)
     }
     if (n > 0) {
         bson_destroy(&people);
-        bool ok = svc_ask("users.by_place", &request, &people, &error);
-        if (!ok) {
-            bson_init(&people);
+        int status = svc_ask(call, "users.by_place", &request, &people);
+        if (status != 200) {
             bson_destroy(&request);
-            svc_fail(call, 503, error.code == NNG_ECONNREFUSED ? "users_unavailable" : "timeout",
-                     "the users service cannot be reached: %s", error.message);
+            if (status >= 0)
+                svc_fail_asked(call, "users.by_place", status);
             goto done;
         }
     }

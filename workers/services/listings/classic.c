@@ -11,7 +11,6 @@
  */
 #include "listings.h"
 
-#include <nng/nng.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -180,12 +179,12 @@ listings_public_list(svc_call_t *call)
     if (n > 0) {
         bson_destroy(&users_reply);
         bson_t *request = BCON_NEW("query", "{", "id", BCON_UTF8(ids->str), "per_page", BCON_UTF8("100"), "}");
-        bool ok = svc_ask("users.list", request, &users_reply, &error);
+        int status = svc_ask(call, "users.list", request, &users_reply);
         bson_destroy(request);
-        if (!ok) {
-            bson_init(&users_reply);
-            svc_fail(call, 503, error.code == NNG_ECONNREFUSED ? "service_unavailable" : "timeout",
-                     "the users service is unavailable");
+        if (status < 0)
+            goto done;
+        if (status != 200) {
+            svc_fail_asked(call, "users.list", status);
             goto done;
         }
     }

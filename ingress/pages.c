@@ -1,0 +1,82 @@
+/* The ingress's own answers: pages, the OpenAPI document, liveness (pages.h). */
+#include "pages.h"
+#include "config.h"
+#include "log.h"
+#include "respond.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Read once at start; NULL when the web assets are missing. */
+static struct {
+    h2o_iovec_t browse, docs;
+} pages;
+
+/* Reads `dir`/`name` whole; {NULL, 0} (and a warning) when it cannot. */
+static h2o_iovec_t
+pages_read(const char *dir, const char *name)
+{
+    char path[1024];
+    h2o_iovec_t page = {NULL, 0};
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f != NULL && fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        if (size > 0 && size < (1 << 20) && fseek(f, 0, SEEK_SET) == 0) {
+            page.base = malloc((size_t)size);
+            if (page.base != NULL && fread(page.base, 1, (size_t)size, f) == (size_t)size) {
+                page.len = (size_t)size;
+            } else {
+                free(page.base);
+                page.base = NULL;
+            }
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+    if (page.base == NULL)
+        log_warn("cannot read %s: its page answers 503 until it exists (run make setup)", path);
+    return page;
+}
+
+void
+pages_register(h2o_hostconf_t *host)
+{
+    const char *web = cfg_str("ROOST_WEB_DIR", ROOST_DEFAULT_WEB_DIR);
+    const char *swagger = cfg_str("ROOST_SWAGGER_DIR", ROOST_DEFAULT_SWAGGER_DIR);
+    char dir[1024];
+    pages.browse = pages_read(web, "index.html");
+    pages.docs = pages_read(web, "docs.html");
+    snprintf(dir, sizeof(dir), "%s/static", web);
+    h2o_pathconf_t *assets = h2o_config_register_path(host, "/static", 0);
+    h2o_file_register(assets, h2o_strdup(NULL, dir, SIZE_MAX).base, NULL, NULL, 0);
+    respond_register_error_filter(assets);
+    h2o_pathconf_t *swagger_ui = h2o_config_register_path(host, "/docs/assets", 0);
+    h2o_file_register(swagger_ui, swagger, NULL, NULL, 0);
+    respond_register_error_filter(swagger_ui);
+    if (access(swagger, R_OK) != 0)
+        log_warn("%s is missing: /docs has no Swagger UI until it exists (run make setup)", swagger);
+}
+
+extern const char roost_openapi_json[];
+extern const size_t roost_openapi_json_len;
+
+void
+pages_answer(h2o_req_t *req, const char *rid, const route_t *route)
+{
+    if (strcmp(route->op, "openapi") == 0) {
+        respond_body(req, 200, "application/json", rid, roost_openapi_json, roost_openapi_json_len);
+    } else if (strncmp(route->op, "page.", 5) == 0) {
+        h2o_iovec_t page = strcmp(route->op, "page.docs") == 0 ? pages.docs : pages.browse;
+        if (page.base == NULL)
+            respond_error(req, false, rid, 503, "pages_missing",
+                          "the web pages are not installed: run make setup (ROOST_WEB_DIR, ROOST_SWAGGER_DIR)", NULL);
+        else
+            respond_body(req, 200, "text/html; charset=utf-8", rid, page.base, page.len);
+    } else {
+        static const char ok[] = "{\"status\":\"ok\"}";
+        respond_body(req, 200, "application/json", rid, ok, sizeof(ok) - 1);
+    }
+}

@@ -1,0 +1,97 @@
+/* A worker's reply envelope as the HTTP response (reply.h). */
+#include "reply.h"
+#include "envelope.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "respond.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * Whether the client's copy is current: a GET or HEAD whose If-None-Match
+ * matches the resource's ETag (weak comparison, RFC 9110 §13.1.2) is
+ * answered 304 Not Modified without a body.
+ */
+static bool
+reply_not_modified(h2o_req_t *req, int64_t version)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (i < 0 || !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+                   h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))))
+        return false;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    return http_if_none_match(v.base, v.len, version) == HTTP_PRECONDITION_FALSE;
+}
+
+void
+reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_t *data, size_t len)
+{
+    bool classic = route->flags & ROUTE_CLASSIC;
+    env_reply_t reply;
+    bson_error_t error;
+    bson_iter_t it;
+
+    if (!env_reply_parse(data, len, &reply, &error)) {
+        log_error("rid=%s bad reply from pool: %s", rid, error.message);
+        respond_error(req, classic, rid, 502, "bad_reply", "the worker sent a malformed reply", NULL);
+        return;
+    }
+    if (reply.has_error) {
+        respond_error(req, classic, rid, reply.status, reply.code, reply.message, &reply.fields);
+        return;
+    }
+    if (route->flags & ROUTE_READINESS) {
+        static const char ok[] = "{\"status\":\"ready\"}";
+        respond_body(req, 200, "application/json", rid, ok, sizeof(ok) - 1);
+        return;
+    }
+    if ((route->flags & ROUTE_ETAG) && reply.status / 100 == 2 &&
+        bson_iter_init_find(&it, &reply.body, "version") && BSON_ITER_HOLDS_INT(&it)) {
+        char etag[32];
+        int64_t version = bson_iter_as_int64(&it);
+        int n = snprintf(etag, sizeof(etag), "\"%lld\"", (long long)version);
+        respond_header(req, H2O_TOKEN_ETAG, etag, (size_t)n);
+        if (reply.status == 200 && reply_not_modified(req, version)) {
+            respond_empty(req, 304, rid);
+            return;
+        }
+    }
+    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    if ((route->flags & ROUTE_PAGINATED) && reply.status == 200) {
+        int64_t page = 0, per_page = 0, total = -1;
+        if (bson_iter_init_find(&it, &reply.body, "page") && BSON_ITER_HOLDS_INT(&it))
+            page = bson_iter_as_int64(&it);
+        if (bson_iter_init_find(&it, &reply.body, "per_page") && BSON_ITER_HOLDS_INT(&it))
+            per_page = bson_iter_as_int64(&it);
+        if (bson_iter_init_find(&it, &reply.body, "total") && BSON_ITER_HOLDS_INT(&it))
+            total = bson_iter_as_int64(&it);
+        const char *query = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : NULL;
+        size_t query_len = query != NULL ? req->path.len - req->query_at - 1 : 0;
+        char *link = respond_link_value(req->path.base, path_len, query, query_len, page, per_page, total);
+        if (link != NULL)
+            respond_header(req, H2O_TOKEN_LINK, link, strlen(link));
+        bson_free(link);
+    }
+    if ((route->flags & ROUTE_LOCATION) && reply.status == 201 && bson_iter_init_find(&it, &reply.body, "id") &&
+        BSON_ITER_HOLDS_INT(&it)) {
+        char *location = bson_strdup_printf("%.*s/%lld", (int)path_len, req->path.base,
+                                            (long long)bson_iter_as_int64(&it));
+        respond_header(req, H2O_TOKEN_LOCATION, location, strlen(location));
+        bson_free(location);
+    }
+    if (reply.status == 204) {
+        respond_empty(req, 204, rid);
+        return;
+    }
+    size_t json_len;
+    char *json = json_from_bson(&reply.body, &json_len);
+    if (json == NULL) {
+        log_error("rid=%s the reply holds a string that is not UTF-8", rid);
+        respond_error(req, classic, rid, 502, "bad_reply", "the worker's reply is not valid UTF-8", NULL);
+        return;
+    }
+    respond_body(req, reply.status, "application/json", rid, json, json_len);
+    bson_free(json);
+}

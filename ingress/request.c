@@ -1,0 +1,284 @@
+/* The ingress's request pipeline (request.h). */
+#include "request.h"
+#include "call.h"
+#include "cors.h"
+#include "doc.h"
+#include "envelope.h"
+#include "http.h"
+#include "json.h"
+#include "pages.h"
+#include "query.h"
+#include "respond.h"
+#include "routes.h"
+#include "token.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* Longer than any token the users service issues (about 150 bytes). */
+#define REQUEST_TOKEN_MAX 4096
+
+static size_t request_max_body = 1 << 20;
+
+void
+request_set_max_body(size_t max_body)
+{
+    request_max_body = max_body;
+}
+
+/* Builds the envelope and sends it; the reply comes back through call.c. */
+static void
+request_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_t auth_sub, const bson_t *query,
+                 const bson_t *body)
+{
+    bson_t params = BSON_INITIALIZER, env;
+
+    for (size_t i = 0; i < m->nparams; i++)
+        bson_append_utf8(&params, m->params[i].name, (int)m->params[i].name_len, m->params[i].value,
+                         (int)m->params[i].value_len);
+    char if_match[ENV_IF_MATCH_MAX + 1];
+    ssize_t im = h2o_find_header(&req->headers, H2O_TOKEN_IF_MATCH, -1);
+    if (im >= 0) {
+        h2o_iovec_t v = req->headers.entries[im].value;
+        if (v.len > ENV_IF_MATCH_MAX || http_if_match(v.base, v.len, 1) == HTTP_PRECONDITION_MALFORMED) {
+            char *detail = bson_strdup_printf("If-Match must be \"*\" or a list of entity tags such as \"3\" "
+                                              "(RFC 9110 section 13.1.1), at most %d characters",
+                                              ENV_IF_MATCH_MAX);
+            respond_error(req, m->route->flags & ROUTE_CLASSIC, rid, 400, "bad_precondition", detail, NULL);
+            bson_free(detail);
+            goto done;
+        }
+        memcpy(if_match, v.base, v.len);
+        if_match[v.len] = '\0';
+    }
+    env_request_parts_t parts = {.op = m->route->op, .rid = rid, .auth_sub = auth_sub, .params = &params,
+                                 .query = query, .body = body, .if_match = im >= 0 ? if_match : NULL};
+    env_request_build(&env, &parts);
+
+    call_send(req, m->route, rid, &env);
+    bson_destroy(&env);
+done:
+    bson_destroy(&params);
+}
+
+/*
+ * Verifies the bearer token, if any (RFC 6750 §2.1, RFC 9110 §11.6.2). A
+ * request that presents a token must present a valid one, whatever the
+ * route; a route that requires one refuses a request without. On refusal
+ * the 401 is sent, with its WWW-Authenticate challenge, and false returned.
+ */
+static bool
+request_authenticate(h2o_req_t *req, const char *rid, const route_t *route, int64_t *sub)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    const char *detail = NULL, *token;
+    size_t token_len;
+
+    if (i < 0) {
+        if (route->auth != ROUTE_AUTH_REQUIRED)
+            return true;
+        respond_header(req, H2O_TOKEN_WWW_AUTHENTICATE, H2O_STRLIT("Bearer realm=\"roost\""));
+        respond_error(req, route->flags & ROUTE_CLASSIC, rid, 401, "unauthorized",
+                      "this route needs an Authorization: Bearer token", NULL);
+        return false;
+    }
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (!http_bearer(v.base, v.len, &token, &token_len)) {
+        detail = "the Authorization header must be \"Bearer <token>\" (RFC 6750)";
+    } else if (token_len > REQUEST_TOKEN_MAX) {
+        detail = "the bearer token is longer than any this service issues";
+    } else {
+        char *copy = h2o_mem_alloc_pool(&req->pool, token_len + 1);
+        memcpy(copy, token, token_len);
+        copy[token_len] = '\0';
+        token_status_t st = token_verify(token_config(), copy, (int64_t)time(NULL), sub);
+        if (st == TOKEN_OK)
+            return true;
+        detail = token_status_message(st);
+    }
+    char *challenge =
+        bson_strdup_printf("Bearer realm=\"roost\", error=\"invalid_token\", error_description=\"%s\"", detail);
+    respond_header(req, H2O_TOKEN_WWW_AUTHENTICATE, challenge, strlen(challenge));
+    bson_free(challenge);
+    respond_error(req, route->flags & ROUTE_CLASSIC, rid, 401, "invalid_token", detail, NULL);
+    return false;
+}
+
+/*
+ * OPTIONS on a known path (RFC 9110 §9.3.7): 204 with Allow. With an Origin
+ * and Access-Control-Request-Method it is a CORS preflight (Fetch §3.2.2):
+ * an allowed origin asking for one of the path's methods and allowed
+ * headers gets the Access-Control-Allow-* answer; any other preflight is
+ * refused with a 403 that says why.
+ */
+static void
+request_options(h2o_req_t *req, const char *rid, const route_match_t *m)
+{
+    char *allow = bson_strdup_printf("%s, OPTIONS", m->allow);
+    ssize_t o = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+    ssize_t rm = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-method"), -1);
+    bool classic = m->path_flags & ROUTE_CLASSIC;
+
+    respond_header(req, H2O_TOKEN_ALLOW, allow, strlen(allow));
+    if (o < 0 || rm < 0) {
+        respond_empty(req, 204, rid);
+        goto done;
+    }
+    const cors_config_t *cors = cors_config();
+    h2o_iovec_t origin = req->headers.entries[o].value, method = req->headers.entries[rm].value;
+    if (!cors_origin_allowed(cors, origin.base, origin.len)) {
+        respond_error(req, classic, rid, 403, "origin_not_allowed",
+                      cors->enabled ? "this origin may not call Roost from a browser (ROOST_CORS_ORIGINS)"
+                                    : "cross-origin requests are off: set ROOST_CORS_ORIGINS to allow an origin",
+                      NULL);
+        goto done;
+    }
+    route_match_t probe;
+    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    if (routes_match(method.base, method.len, req->path.base, path_len, &probe) != ROUTE_FOUND) {
+        char *detail = bson_strdup_printf("this path accepts %s", m->allow);
+        respond_error(req, classic, rid, 403, "method_not_allowed", detail, NULL);
+        bson_free(detail);
+        goto done;
+    }
+    ssize_t rh = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-headers"), -1);
+    if (rh >= 0 && !cors_headers_allowed(req->headers.entries[rh].value.base, req->headers.entries[rh].value.len)) {
+        respond_error(req, classic, rid, 403, "header_not_allowed",
+                      "a browser may send only these request headers: " CORS_ALLOW_HEADERS, NULL);
+        goto done;
+    }
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL,
+                          allow, strlen(allow));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL,
+                          H2O_STRLIT(CORS_ALLOW_HEADERS));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL,
+                          H2O_STRLIT(CORS_MAX_AGE));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL,
+                   H2O_STRLIT("Access-Control-Request-Method, Access-Control-Request-Headers"));
+    respond_empty(req, 204, rid); /* adds Access-Control-Allow-Origin and Vary: Origin */
+done:
+    bson_free(allow);
+}
+
+static const char *const request_json_types[] = {"application/json", "application/merge-patch+json", NULL};
+static const char *const request_form_types[] = {"application/x-www-form-urlencoded", NULL};
+
+/* Whether the Content-Type is one of `types` (parameters such as charset
+ * allowed). A request without a Content-Type passes: its body must still parse. */
+static bool
+request_content_type_is(h2o_req_t *req, const char *const *types)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (i < 0)
+        return true;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    for (; *types != NULL; types++) {
+        size_t n = strlen(*types);
+        if (v.len >= n && strncasecmp(v.base, *types, n) == 0 && (v.len == n || v.base[n] == ';' || v.base[n] == ' '))
+            return true;
+    }
+    return false;
+}
+
+int
+request_handle(h2o_handler_t *self, h2o_req_t *req)
+{
+    char rid[ENV_RID_MAX + 1];
+    route_match_t m;
+    bson_t query = BSON_INITIALIZER, body;
+    bson_error_t error;
+    bool has_body = false;
+    int64_t auth_sub = 0;
+    bool classic = false;
+
+    respond_request_id(req, rid);
+    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    switch (routes_match(req->method.base, req->method.len, req->path.base, path_len, &m)) {
+    case ROUTE_NOT_FOUND:
+        respond_error(req, false, rid, 404, "not_found", "no such route", NULL);
+        goto done;
+    case ROUTE_BAD_METHOD:
+        if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
+            request_options(req, rid, &m);
+            goto done;
+        }
+        respond_header(req, H2O_TOKEN_ALLOW, m.allow, strlen(m.allow));
+        respond_error(req, m.path_flags & ROUTE_CLASSIC, rid, 405, "method_not_allowed",
+                      "this route does not accept that method", NULL);
+        goto done;
+    case ROUTE_FOUND:
+        classic = m.route->flags & ROUTE_CLASSIC;
+        break;
+    }
+    if (m.route->flags & ROUTE_LOCAL) {
+        pages_answer(req, rid, m.route);
+        goto done;
+    }
+    if (!request_authenticate(req, rid, m.route, &auth_sub))
+        goto done;
+    if (req->query_at != SIZE_MAX &&
+        !query_parse(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, &query, &error)) {
+        char *detail = bson_strdup_printf("the query string has %s", error.message);
+        respond_error(req, classic, rid, 400, "bad_query", detail, NULL);
+        bson_free(detail);
+        goto done;
+    }
+    if (m.route->body != ROUTE_BODY_NONE) {
+        if (req->entity.len > request_max_body) {
+            char *detail = bson_strdup_printf("the body is larger than %zu bytes", request_max_body);
+            respond_error(req, classic, rid, 413, "body_too_large", detail, NULL);
+            bson_free(detail);
+            goto done;
+        }
+        const char *data = req->entity.base != NULL ? req->entity.base : "";
+        if (m.route->body == ROUTE_BODY_JSON) {
+            if (!request_content_type_is(req, request_json_types)) {
+                respond_error(req, classic, rid, 415, "unsupported_media_type", "send the body as application/json",
+                              NULL);
+                goto done;
+            }
+            if (!json_to_bson(data, req->entity.len, &body, &error)) {
+                respond_error(req, classic, rid, 400, "malformed_json", error.message, NULL);
+                goto done;
+            }
+            /* A body is plain JSON: no value that only extended JSON can write ({"$date": ...}, NaN). */
+            char *path = NULL;
+            const char *what;
+            if (!doc_check(&body, DOC_JSON_VALUES, NULL, &path, &what)) {
+                bson_t fields = BSON_INITIALIZER, field;
+                BSON_APPEND_DOCUMENT_BEGIN(&fields, "0", &field);
+                BSON_APPEND_UTF8(&field, "field", path);
+                BSON_APPEND_UTF8(&field, "message", what);
+                bson_append_document_end(&fields, &field);
+                respond_error(req, classic, rid, 400, "validation_failed", "the request has invalid fields", &fields);
+                bson_destroy(&fields);
+                bson_destroy(&body);
+                free(path);
+                goto done;
+            }
+        } else {
+            if (!request_content_type_is(req, request_form_types)) {
+                respond_error(req, classic, rid, 415, "unsupported_media_type",
+                              "send the body as application/x-www-form-urlencoded", NULL);
+                goto done;
+            }
+            bson_init(&body);
+            if (!query_parse(data, req->entity.len, &body, &error)) {
+                bson_destroy(&body);
+                char *detail = bson_strdup_printf("the form body has %s", error.message);
+                respond_error(req, classic, rid, 400, "malformed_form", detail, NULL);
+                bson_free(detail);
+                goto done;
+            }
+        }
+        has_body = true;
+    }
+    request_dispatch(req, &m, rid, auth_sub, &query, has_body ? &body : NULL);
+    if (has_body)
+        bson_destroy(&body);
+done:
+    bson_destroy(&query);
+    return 0;
+}

@@ -1,0 +1,26 @@
+/* Asking another service over nng: how services join their data, never reading another's database. */
+#ifndef ROOST_SDK_ASK_H
+#define ROOST_SDK_ASK_H
+
+#include "service.h"
+
+/*
+ * Asks another service over nng: sends `op` (with the optional "params",
+ * "query", "body" and "auth" of `request`, as roost_client_call takes them)
+ * to that service's pool and waits at most half the request deadline.
+ * Returns the reply's status, with the reply envelope in `reply`
+ * (uninitialised on entry; the caller destroys it, whatever the outcome).
+ * When the service cannot be asked it replies to `call` itself, 503
+ * service_unavailable naming the service, and returns -1. Never reads
+ * another service's database: this is how services join their data.
+ */
+int svc_ask(svc_call_t *call, const char *op, const bson_t *request, bson_t *reply);
+
+/* svc_ask about one id: {params: {id}}. */
+int svc_ask_id(svc_call_t *call, const char *op, int64_t id, bson_t *reply);
+
+/* Replies 502 service_failed: `op`'s service answered `status`, which the
+ * asking op did not expect (the one code for that, whichever service). */
+void svc_fail_asked(svc_call_t *call, const char *op, int status);
+
+#endif

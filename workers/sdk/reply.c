@@ -1,0 +1,97 @@
+/* Replies: the envelope a handler answers with, and its failure shapes. */
+#include "service.h"
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+void
+svc_reply(svc_call_t *call, int status, const bson_t *body)
+{
+    if (call->replied)
+        bson_destroy(&call->reply);
+    env_reply_ok(&call->reply, call->req->rid, status, body);
+    call->replied = true;
+}
+
+void
+svc_fail(svc_call_t *call, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *message = bson_strdupv_printf(fmt, ap); /* whole: a message is never cut */
+    va_end(ap);
+    if (call->replied)
+        bson_destroy(&call->reply);
+    env_reply_error(&call->reply, call->req->rid, status, code, message, NULL);
+    call->replied = true;
+    bson_free(message);
+}
+
+void
+svc_fail_fields(svc_call_t *call, const ferr_t *errors)
+{
+    if (call->replied)
+        bson_destroy(&call->reply);
+    env_reply_error(&call->reply, call->req->rid, 400, "validation_failed", "the request has invalid fields",
+                    &errors->list);
+    call->replied = true;
+}
+
+void
+svc_fail_db(svc_call_t *call, const bson_error_t *error)
+{
+    if (error->domain == MONGOC_ERROR_SERVER_SELECTION || error->domain == MONGOC_ERROR_STREAM) {
+        log_warn("rid=%s op=%s database unavailable: %s", call->req->rid, call->req->op, error->message);
+        svc_fail(call, 503, "database_unavailable", "the database cannot be reached; retry later");
+        return;
+    }
+    log_error("rid=%s op=%s database error %u.%u: %s", call->req->rid, call->req->op, error->domain, error->code,
+              error->message);
+    svc_fail(call, 500, "internal", "the database failed this request");
+}
+
+void
+svc_render_fields(const bson_t *doc, const char *const *fields, bson_t *out)
+{
+    bson_iter_t it;
+    bson_init(out);
+    if (bson_iter_init_find(&it, doc, "_id"))
+        BSON_APPEND_INT64(out, "id", bson_iter_as_int64(&it));
+    for (; *fields != NULL; fields++)
+        if (bson_iter_init_find(&it, doc, *fields))
+            bson_append_iter(out, *fields, -1, &it);
+}
+
+void
+svc_reply_page(svc_call_t *call, mongoc_cursor_t *cursor, svc_render_fn render, const svc_page_t *page)
+{
+    bson_t body = BSON_INITIALIZER, items;
+    bson_error_t error;
+    const bson_t *doc;
+    uint32_t i = 0;
+
+    if (page->result)
+        BSON_APPEND_BOOL(&body, "result", true);
+    BSON_APPEND_ARRAY_BEGIN(&body, page->items_key, &items);
+    while (mongoc_cursor_next(cursor, &doc)) {
+        char key[16];
+        bson_t out;
+        snprintf(key, sizeof(key), "%u", i++);
+        render(doc, &out);
+        BSON_APPEND_DOCUMENT(&items, key, &out);
+        bson_destroy(&out);
+    }
+    bson_append_array_end(&body, &items);
+    if (page->total >= 0) {
+        BSON_APPEND_INT64(&body, "page", page->page);
+        BSON_APPEND_INT64(&body, "per_page", page->per_page);
+        BSON_APPEND_INT64(&body, "total", page->total);
+    }
+    if (mongoc_cursor_error(cursor, &error))
+        svc_fail_db(call, &error);
+    else
+        svc_reply(call, 200, &body);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(&body);
+}

@@ -1,0 +1,35 @@
+/* Replies: every answer a handler gives, success, failure or a page of documents. */
+#ifndef ROOST_SDK_REPLY_H
+#define ROOST_SDK_REPLY_H
+
+#include "service.h"
+
+void svc_reply(svc_call_t *call, int status, const bson_t *body);
+void svc_fail(svc_call_t *call, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* 400 validation_failed with every collected field error. */
+void svc_fail_fields(svc_call_t *call, const ferr_t *errors);
+/* 503 when the database cannot be reached, 500 otherwise; logs the cause. */
+void svc_fail_db(svc_call_t *call, const bson_error_t *error);
+
+/* Renders a stored document into its public shape (out uninitialised on entry). */
+typedef void (*svc_render_fn)(const bson_t *doc, bson_t *out);
+
+/* The usual public shape: "id" from _id, then each of the NULL-terminated
+ * `fields` the document has, in that order. */
+void svc_render_fields(const bson_t *doc, const char *const *fields, bson_t *out);
+
+/* What a list reply holds besides its items. */
+typedef struct {
+    const char *items_key; /* "items", or the classic contract's "users" / "listings" */
+    bool result;           /* the classic contract's leading "result": true */
+    int64_t page, per_page, total; /* appended after the items when total >= 0 */
+} svc_page_t;
+
+/*
+ * Replies 200 with every document of `cursor` rendered under
+ * page->items_key, or the database's error. Destroys the cursor.
+ */
+void svc_reply_page(svc_call_t *call, mongoc_cursor_t *cursor, svc_render_fn render, const svc_page_t *page);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * What a service handler sees: the parsed request, a MongoDB client taken
+ * from the worker's pool for the length of the call, and helpers to
+ * reply. Each service lives in its own folder (workers/services/<name>/)
+ * and exports one svc_service_t; runtime/services.c lists them.
+ */
+#ifndef ROOST_SERVICE_H
+#define ROOST_SERVICE_H
+
+#include "envelope.h"
+#include "validate.h"
+
+#include <mongoc/mongoc.h>
+
+typedef struct {
+    const env_request_t *req;
+    /* What writes store to recognise a repeat of this request: its rid and
+     * its fingerprint (svc_request_fingerprint), "rid:fingerprint". */
+    char key[ENV_RID_MAX + 34];
+    mongoc_client_t *mongo; /* borrowed from the worker's pool */
+    bson_t reply;           /* the reply envelope, set by one svc_reply* call */
+    bool replied;
+} svc_call_t;
+
+typedef void (*svc_handler_fn)(svc_call_t *call);
+
+typedef struct {
+    const char *op;
+    svc_handler_fn handler;
+} svc_op_t;
+
+typedef struct {
+    const char *name;   /* also the database name, after ROOST_DB_PREFIX */
+    const svc_op_t *ops; /* terminated by {NULL, NULL} */
+    /* Creates indexes and anything else the service needs in its database;
+     * idempotent, run once per worker before the service's first call. */
+    bool (*prepare)(mongoc_client_t *mongo, bson_error_t *error);
+} svc_service_t;
+
+/* The services this worker serves (services.c). */
+extern const svc_service_t *const svc_services[];
+
+/* What a handler calls: replies, the store, ids, other services, validation. */
+#include "ask.h"
+#include "ids.h"
+#include "reply.h"
+#include "store.h"
+
+#endif
