@@ -34,7 +34,7 @@ typedef struct call {
     struct call **req_slot; /* in req->pool; cleared when the req is freed */
     const route_t *route;
     client_call_t *exchange;
-    char rid[ENV_RID_MAX + 1];
+    char rid[ENVELOPE_RID_MAX + 1];
 } call_t;
 
 /* Opens (or finds) the pool of the service of one routed op. */

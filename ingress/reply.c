@@ -29,16 +29,19 @@ void
 reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_t *data, size_t len)
 {
     bool classic = route->flags & ROUTE_CLASSIC;
-    env_reply_t reply;
+    envelope_reply_t reply;
     bson_error_t error;
     bson_iter_t it;
 
-    if (!env_reply_parse(data, len, &reply, &error)) {
+    if (!envelope_reply_parse(data, len, &reply, &error)) {
         log_error("rid=%s bad reply from pool: %s", rid, error.message);
         respond_error(req, classic, rid, 502, "bad_reply", "the worker sent a malformed reply", NULL);
         return;
     }
     if (reply.has_error) {
+        /* The op needs a user and the request named none (RFC 6750 §3). */
+        if (reply.status == 401)
+            respond_header(req, H2O_TOKEN_WWW_AUTHENTICATE, H2O_STRLIT("Bearer realm=\"roost\""));
         respond_error(req, classic, rid, reply.status, reply.code, reply.message, &reply.fields);
         return;
     }

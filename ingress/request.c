@@ -38,14 +38,14 @@ request_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
     for (size_t i = 0; i < m->nparams; i++)
         bson_append_utf8(&params, m->params[i].name, (int)m->params[i].name_len, m->params[i].value,
                          (int)m->params[i].value_len);
-    char if_match[ENV_IF_MATCH_MAX + 1];
+    char if_match[ENVELOPE_IF_MATCH_MAX + 1];
     ssize_t im = h2o_find_header(&req->headers, H2O_TOKEN_IF_MATCH, -1);
     if (im >= 0) {
         h2o_iovec_t v = req->headers.entries[im].value;
-        if (v.len > ENV_IF_MATCH_MAX || http_if_match(v.base, v.len, 1) == HTTP_PRECONDITION_MALFORMED) {
+        if (v.len > ENVELOPE_IF_MATCH_MAX || http_if_match(v.base, v.len, 1) == HTTP_PRECONDITION_MALFORMED) {
             char *detail = bson_strdup_printf("If-Match must be \"*\" or a list of entity tags such as \"3\" "
                                               "(RFC 9110 section 13.1.1), at most %d characters",
-                                              ENV_IF_MATCH_MAX);
+                                              ENVELOPE_IF_MATCH_MAX);
             respond_error(req, m->route->flags & ROUTE_CLASSIC, rid, 400, "bad_precondition", detail, NULL);
             bson_free(detail);
             goto done;
@@ -53,9 +53,9 @@ request_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
         memcpy(if_match, v.base, v.len);
         if_match[v.len] = '\0';
     }
-    env_request_parts_t parts = {.op = m->route->op, .rid = rid, .auth_sub = auth_sub, .params = &params,
+    envelope_request_parts_t parts = {.op = m->route->op, .rid = rid, .auth_sub = auth_sub, .params = &params,
                                  .query = query, .body = body, .if_match = im >= 0 ? if_match : NULL};
-    env_request_build(&env, &parts);
+    envelope_request_build(&env, &parts);
 
     call_send(req, m->route, rid, &env);
     bson_destroy(&env);
@@ -64,10 +64,13 @@ done:
 }
 
 /*
- * Verifies the bearer token, if any (RFC 6750 §2.1, RFC 9110 §11.6.2). A
+ * Verifies the bearer token, if any (RFC 6750 §2.1, RFC 9110 §11.6.2): a
  * request that presents a token must present a valid one, whatever the
- * route; a route that requires one refuses a request without. On refusal
- * the 401 is sent, with its WWW-Authenticate challenge, and false returned.
+ * route, and *sub is its user. Whether an op needs a user at all is the
+ * op table's to say (workers/sdk/service.h): without a token the request
+ * goes on with no user, and an op that needs one answers 401, which
+ * reply.c gives its challenge. On refusal the 401 is sent, with its
+ * WWW-Authenticate challenge, and false returned.
  */
 static bool
 request_authenticate(h2o_req_t *req, const char *rid, const route_t *route, int64_t *sub)
@@ -76,14 +79,8 @@ request_authenticate(h2o_req_t *req, const char *rid, const route_t *route, int6
     const char *detail = NULL, *token;
     size_t token_len;
 
-    if (i < 0) {
-        if (route->auth != ROUTE_AUTH_REQUIRED)
-            return true;
-        respond_header(req, H2O_TOKEN_WWW_AUTHENTICATE, H2O_STRLIT("Bearer realm=\"roost\""));
-        respond_error(req, route->flags & ROUTE_CLASSIC, rid, 401, "unauthorized",
-                      "this route needs an Authorization: Bearer token", NULL);
-        return false;
-    }
+    if (i < 0)
+        return true;
     h2o_iovec_t v = req->headers.entries[i].value;
     if (!http_bearer(v.base, v.len, &token, &token_len)) {
         detail = "the Authorization header must be \"Bearer <token>\" (RFC 6750)";
@@ -185,7 +182,7 @@ request_content_type_is(h2o_req_t *req, const char *const *types)
 int
 request_handle(h2o_handler_t *self, h2o_req_t *req)
 {
-    char rid[ENV_RID_MAX + 1];
+    char rid[ENVELOPE_RID_MAX + 1];
     route_match_t m;
     bson_t query = BSON_INITIALIZER, body;
     bson_error_t error;

@@ -93,7 +93,7 @@ respond_classic_body(const char *detail, const bson_t *fields, size_t *len)
 bool
 respond_rid_acceptable(const char *v, size_t len)
 {
-    if (len == 0 || len > ENV_RID_MAX)
+    if (len == 0 || len > ENVELOPE_RID_MAX)
         return false;
     for (size_t k = 0; k < len; k++) {
         char c = v[k];
@@ -105,7 +105,7 @@ respond_rid_acceptable(const char *v, size_t len)
 }
 
 void
-respond_request_id(h2o_req_t *req, char out[ENV_RID_MAX + 1])
+respond_request_id(h2o_req_t *req, char out[ENVELOPE_RID_MAX + 1])
 {
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
     if (i >= 0 && respond_rid_acceptable(req->headers.entries[i].value.base, req->headers.entries[i].value.len)) {
@@ -114,7 +114,7 @@ respond_request_id(h2o_req_t *req, char out[ENV_RID_MAX + 1])
         out[v.len] = '\0';
         return;
     }
-    env_new_rid(out);
+    envelope_new_rid(out);
 }
 
 char *
@@ -286,7 +286,7 @@ respond_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slo
 {
     /* Every response Roost makes carries its request id; one without it is h2o's own. */
     if (req->res.status >= 400 && h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("x-request-id"), -1) < 0) {
-        char rid[ENV_RID_MAX + 1];
+        char rid[ENVELOPE_RID_MAX + 1];
         route_match_t m;
         int status = req->res.status;
         size_t path_len = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
@@ -302,7 +302,7 @@ respond_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slo
                        : status == 404 ? bson_strdup("no such file")
                        : status == 417 ? bson_strdup("the only expectation this server meets is 100-continue")
                                        : bson_strdup("the request is not valid HTTP/1.1 (broken framing)");
-        env_new_rid(rid);
+        envelope_new_rid(rid);
         size_t len;
         char *body = classic ? respond_classic_body(detail, NULL, &len)
                              : respond_problem_body(status, code, detail, NULL, rid, &len);

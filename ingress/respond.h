@@ -35,7 +35,7 @@ char *respond_problem_body(int status, const char *code, const char *detail, con
 char *respond_classic_body(const char *detail, const bson_t *fields, size_t *len);
 
 /* Whether a client's X-Request-Id may be used as the request id: 1 to
- * ENV_RID_MAX characters of A-Z a-z 0-9 - _ . */
+ * ENVELOPE_RID_MAX characters of A-Z a-z 0-9 - _ . */
 bool respond_rid_acceptable(const char *v, size_t len);
 
 /*
@@ -47,7 +47,7 @@ char *respond_link_value(const char *path, size_t path_len, const char *query, s
                          int64_t per_page, int64_t total);
 
 /* The request id: the client's X-Request-Id when acceptable, else a new one. */
-void respond_request_id(h2o_req_t *req, char out[ENV_RID_MAX + 1]);
+void respond_request_id(h2o_req_t *req, char out[ENVELOPE_RID_MAX + 1]);
 
 /* Adds a response header, copying the value into the request's pool. */
 void respond_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len);

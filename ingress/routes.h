@@ -10,9 +10,6 @@
 #include <stddef.h>
 
 typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON, ROUTE_BODY_FORM } route_body_t;
-/* A valid bearer token is always passed on as auth.sub; an invalid one is
- * always refused (401). REQUIRED also refuses a request without one. */
-typedef enum { ROUTE_AUTH_NONE, ROUTE_AUTH_REQUIRED } route_auth_t;
 
 #define ROUTE_PAGINATED 0x1 /* a 200 reply carries page/per_page/total: add a Link header */
 #define ROUTE_LOCATION 0x2  /* a 201 reply's body.id names the new resource under this path */
@@ -25,7 +22,6 @@ typedef struct {
     const char *method;
     const char *pattern; /* "/api/v1/users/{id}": a {name} captures one segment */
     const char *op;      /* nng op, or a local name for ROUTE_LOCAL */
-    route_auth_t auth;
     route_body_t body;
     unsigned flags;
 } route_t;

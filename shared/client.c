@@ -255,7 +255,7 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
 {
     bson_t env, params, query, body, auth;
     bson_iter_t it;
-    char rid[ENV_RID_MAX + 1] = "";
+    char rid[ENVELOPE_RID_MAX + 1] = "";
     int64_t sub = 0;
     const char *if_match = NULL;
     bool ok = false;
@@ -300,14 +300,14 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
         nng_msleep(10);
     }
     if (rid[0] == '\0')
-        env_new_rid(rid);
-    env_request_parts_t parts = {.op = op, .rid = rid, .auth_sub = sub, .params = &params, .query = &query, .body = &body,
+        envelope_new_rid(rid);
+    envelope_request_parts_t parts = {.op = op, .rid = rid, .auth_sub = sub, .params = &params, .query = &query, .body = &body,
                                  .if_match = if_match};
-    env_request_build(&env, &parts);
+    envelope_request_build(&env, &parts);
     bson_t got;
     if (client_call_sync(c->req, bson_get_data(&env), env.len, c->timeout_ms, &got, error) == CLIENT_OK) {
-        env_reply_t parsed;
-        if (env_reply_parse(bson_get_data(&got), got.len, &parsed, error)) {
+        envelope_reply_t parsed;
+        if (envelope_reply_parse(bson_get_data(&got), got.len, &parsed, error)) {
             bson_steal(reply, &got);
             ok = true;
         } else {

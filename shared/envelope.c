@@ -10,36 +10,36 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ENV_ERROR(error, ...) bson_set_error(error, 1, 400, __VA_ARGS__)
+#define ENVELOPE_ERROR(error, ...) bson_set_error(error, 1, 400, __VA_ARGS__)
 
 static bool
-env_view_doc(bson_iter_t *it, bson_t *out, const char *name, bson_error_t *error)
+envelope_view_doc(bson_iter_t *it, bson_t *out, const char *name, bson_error_t *error)
 {
     uint32_t len;
     const uint8_t *data;
     if (!BSON_ITER_HOLDS_DOCUMENT(it)) {
-        ENV_ERROR(error, "envelope field '%s' must be a document", name);
+        ENVELOPE_ERROR(error, "envelope field '%s' must be a document", name);
         return false;
     }
     bson_iter_document(it, &len, &data);
     if (!bson_init_static(out, data, len)) {
-        ENV_ERROR(error, "envelope field '%s' is corrupt", name);
+        ENVELOPE_ERROR(error, "envelope field '%s' is corrupt", name);
         return false;
     }
     return true;
 }
 
 static bool
-env_copy_str(bson_iter_t *it, char *out, size_t max, const char *name, bson_error_t *error)
+envelope_copy_str(bson_iter_t *it, char *out, size_t max, const char *name, bson_error_t *error)
 {
     uint32_t len;
     if (!BSON_ITER_HOLDS_UTF8(it)) {
-        ENV_ERROR(error, "envelope field '%s' must be a string", name);
+        ENVELOPE_ERROR(error, "envelope field '%s' must be a string", name);
         return false;
     }
     const char *s = bson_iter_utf8(it, &len);
     if (len == 0 || len > max) {
-        ENV_ERROR(error, "envelope field '%s' must have 1 to %zu characters", name, max);
+        ENVELOPE_ERROR(error, "envelope field '%s' must have 1 to %zu characters", name, max);
         return false;
     }
     memcpy(out, s, len + 1);
@@ -47,7 +47,7 @@ env_copy_str(bson_iter_t *it, char *out, size_t max, const char *name, bson_erro
 }
 
 bool
-env_request_parse(const uint8_t *data, size_t len, env_request_t *out, bson_error_t *error)
+envelope_request_parse(const uint8_t *data, size_t len, envelope_request_t *out, bson_error_t *error)
 {
     bson_t doc;
     bson_iter_t it;
@@ -58,7 +58,7 @@ env_request_parse(const uint8_t *data, size_t len, env_request_t *out, bson_erro
     bson_init(&out->query);
     bson_init(&out->body);
     if (!bson_init_static(&doc, data, len) || !bson_validate(&doc, BSON_VALIDATE_UTF8, NULL)) {
-        ENV_ERROR(error, "request is not a valid BSON document");
+        ENVELOPE_ERROR(error, "request is not a valid BSON document");
         return false;
     }
     bson_iter_init(&it, &doc);
@@ -66,61 +66,61 @@ env_request_parse(const uint8_t *data, size_t len, env_request_t *out, bson_erro
         const char *key = bson_iter_key(&it);
         if (strcmp(key, "v") == 0) {
             if (!BSON_ITER_HOLDS_INT(&it) || bson_iter_as_int64(&it) != 1) {
-                ENV_ERROR(error, "unsupported protocol version (this worker speaks v: 1)");
+                ENVELOPE_ERROR(error, "unsupported protocol version (this worker speaks v: 1)");
                 return false;
             }
             has_v = true;
         } else if (strcmp(key, "op") == 0) {
-            if (!env_copy_str(&it, out->op, ENV_OP_MAX, "op", error))
+            if (!envelope_copy_str(&it, out->op, ENVELOPE_OP_MAX, "op", error))
                 return false;
         } else if (strcmp(key, "rid") == 0) {
-            if (!env_copy_str(&it, out->rid, ENV_RID_MAX, "rid", error))
+            if (!envelope_copy_str(&it, out->rid, ENVELOPE_RID_MAX, "rid", error))
                 return false;
         } else if (strcmp(key, "auth") == 0) {
             bson_t auth;
             bson_iter_t a;
-            if (!env_view_doc(&it, &auth, "auth", error))
+            if (!envelope_view_doc(&it, &auth, "auth", error))
                 return false;
             if (bson_iter_init_find(&a, &auth, "sub")) {
                 if (!BSON_ITER_HOLDS_INT(&a) || bson_iter_as_int64(&a) <= 0) {
-                    ENV_ERROR(error, "auth.sub must be a positive integer user id");
+                    ENVELOPE_ERROR(error, "auth.sub must be a positive integer user id");
                     return false;
                 }
                 out->auth_sub = bson_iter_as_int64(&a);
             }
         } else if (strcmp(key, "if_match") == 0) {
-            if (!env_copy_str(&it, out->if_match, ENV_IF_MATCH_MAX, "if_match", error))
+            if (!envelope_copy_str(&it, out->if_match, ENVELOPE_IF_MATCH_MAX, "if_match", error))
                 return false;
         } else if (strcmp(key, "params") == 0) {
-            if (!env_view_doc(&it, &out->params, "params", error))
+            if (!envelope_view_doc(&it, &out->params, "params", error))
                 return false;
         } else if (strcmp(key, "query") == 0) {
-            if (!env_view_doc(&it, &out->query, "query", error))
+            if (!envelope_view_doc(&it, &out->query, "query", error))
                 return false;
         } else if (strcmp(key, "body") == 0) {
-            if (!env_view_doc(&it, &out->body, "body", error))
+            if (!envelope_view_doc(&it, &out->body, "body", error))
                 return false;
             out->has_body = true;
         } else {
-            ENV_ERROR(error, "unknown envelope field '%s'", key);
+            ENVELOPE_ERROR(error, "unknown envelope field '%s'", key);
             return false;
         }
     }
     if (!has_v) {
-        ENV_ERROR(error, "envelope field 'v' is required");
+        ENVELOPE_ERROR(error, "envelope field 'v' is required");
         return false;
     }
     if (out->op[0] == '\0') {
-        ENV_ERROR(error, "envelope field 'op' is required");
+        ENVELOPE_ERROR(error, "envelope field 'op' is required");
         return false;
     }
     if (out->rid[0] == '\0')
-        env_new_rid(out->rid);
+        envelope_new_rid(out->rid);
     return true;
 }
 
 void
-env_request_build(bson_t *out, const env_request_parts_t *p)
+envelope_request_build(bson_t *out, const envelope_request_parts_t *p)
 {
     bson_init(out);
     BSON_APPEND_INT32(out, "v", 1);
@@ -143,14 +143,14 @@ env_request_build(bson_t *out, const env_request_parts_t *p)
 }
 
 void
-env_new_rid(char out[33])
+envelope_new_rid(char out[33])
 {
     for (int i = 0; i < 4; i++)
         snprintf(out + i * 8, 9, "%08x", nng_random());
 }
 
 void
-env_reply_ok(bson_t *out, const char *rid, int status, const bson_t *body)
+envelope_reply_ok(bson_t *out, const char *rid, int status, const bson_t *body)
 {
     bson_init(out);
     BSON_APPEND_INT32(out, "v", 1);
@@ -161,7 +161,7 @@ env_reply_ok(bson_t *out, const char *rid, int status, const bson_t *body)
 }
 
 void
-env_reply_error(bson_t *out, const char *rid, int status, const char *code, const char *message,
+envelope_reply_error(bson_t *out, const char *rid, int status, const char *code, const char *message,
                 const bson_t *fields)
 {
     bson_t err;
@@ -178,7 +178,7 @@ env_reply_error(bson_t *out, const char *rid, int status, const char *code, cons
 }
 
 bool
-env_reply_parse(const uint8_t *data, size_t len, env_reply_t *out, bson_error_t *error)
+envelope_reply_parse(const uint8_t *data, size_t len, envelope_reply_t *out, bson_error_t *error)
 {
     bson_t doc, err;
     bson_iter_t it;
@@ -187,25 +187,25 @@ env_reply_parse(const uint8_t *data, size_t len, env_reply_t *out, bson_error_t 
     bson_init(&out->body);
     bson_init(&out->fields);
     if (!bson_init_static(&doc, data, len) || !bson_validate(&doc, BSON_VALIDATE_UTF8, NULL)) {
-        ENV_ERROR(error, "reply is not a valid BSON document");
+        ENVELOPE_ERROR(error, "reply is not a valid BSON document");
         return false;
     }
     if (!bson_iter_init_find(&it, &doc, "status") || !BSON_ITER_HOLDS_INT(&it)) {
-        ENV_ERROR(error, "reply has no integer status");
+        ENVELOPE_ERROR(error, "reply has no integer status");
         return false;
     }
     out->status = (int)bson_iter_as_int64(&it);
     if (out->status < 100 || out->status > 599) {
-        ENV_ERROR(error, "reply status %d is not an HTTP status", out->status);
+        ENVELOPE_ERROR(error, "reply status %d is not an HTTP status", out->status);
         return false;
     }
     if (bson_iter_init_find(&it, &doc, "rid") && BSON_ITER_HOLDS_UTF8(&it))
         bson_strncpy(out->rid, bson_iter_utf8(&it, NULL), sizeof(out->rid));
-    if (bson_iter_init_find(&it, &doc, "body") && !env_view_doc(&it, &out->body, "body", error))
+    if (bson_iter_init_find(&it, &doc, "body") && !envelope_view_doc(&it, &out->body, "body", error))
         return false;
     if (bson_iter_init_find(&it, &doc, "error")) {
         bson_iter_t e;
-        if (!env_view_doc(&it, &err, "error", error))
+        if (!envelope_view_doc(&it, &err, "error", error))
             return false;
         out->has_error = true;
         out->code = "error";

@@ -10,29 +10,29 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ENV_RID_MAX 64
-#define ENV_OP_MAX 64
-#define ENV_IF_MATCH_MAX 128
+#define ENVELOPE_RID_MAX 64
+#define ENVELOPE_OP_MAX 64
+#define ENVELOPE_IF_MATCH_MAX 128
 
 /* A parsed request. The sub-documents are read-only views into the
  * caller's buffer, which must outlive this struct. */
 typedef struct {
-    char op[ENV_OP_MAX + 1];
-    char rid[ENV_RID_MAX + 1];
+    char op[ENVELOPE_OP_MAX + 1];
+    char rid[ENVELOPE_RID_MAX + 1];
     int64_t auth_sub; /* 0 when the caller is anonymous */
     bson_t params;    /* empty when absent */
     bson_t query;
     bson_t body;
     bool has_body;
-    char if_match[ENV_IF_MATCH_MAX + 1]; /* the HTTP If-Match precondition; "" when absent */
-} env_request_t;
+    char if_match[ENVELOPE_IF_MATCH_MAX + 1]; /* the HTTP If-Match precondition; "" when absent */
+} envelope_request_t;
 
 /*
  * Parses and checks a request envelope (version, op, rid, types of auth,
  * params, query, body). Returns false and fills `error` with a message fit
  * to send back to the caller when the envelope is malformed.
  */
-bool env_request_parse(const uint8_t *data, size_t len, env_request_t *out, bson_error_t *error);
+bool envelope_request_parse(const uint8_t *data, size_t len, envelope_request_t *out, bson_error_t *error);
 
 /* The parts of a request to build; NULL or 0 members are left out. */
 typedef struct {
@@ -43,32 +43,32 @@ typedef struct {
     const bson_t *query;
     const bson_t *body;
     const char *if_match;
-} env_request_parts_t;
+} envelope_request_parts_t;
 
 /* Builds a request envelope into `out` (uninitialised on entry). */
-void env_request_build(bson_t *out, const env_request_parts_t *parts);
+void envelope_request_build(bson_t *out, const envelope_request_parts_t *parts);
 
 /* A fresh random request id: 32 hex characters and a NUL. */
-void env_new_rid(char out[33]);
+void envelope_new_rid(char out[33]);
 
 /* Builds a success reply into `out` (uninitialised on entry). */
-void env_reply_ok(bson_t *out, const char *rid, int status, const bson_t *body);
+void envelope_reply_ok(bson_t *out, const char *rid, int status, const bson_t *body);
 
 /* Builds an error reply; `fields` is a BSON array of {field, message} or NULL. */
-void env_reply_error(bson_t *out, const char *rid, int status, const char *code, const char *message,
+void envelope_reply_error(bson_t *out, const char *rid, int status, const char *code, const char *message,
                      const bson_t *fields);
 
 /* A parsed reply; views into the caller's buffer. */
 typedef struct {
     int status;
-    char rid[ENV_RID_MAX + 1];
+    char rid[ENVELOPE_RID_MAX + 1];
     bson_t body;         /* empty when absent */
     bool has_error;
     const char *code;    /* the error's code, when has_error */
     const char *message; /* the error's message, when has_error */
     bson_t fields;       /* the error's fields array (empty when absent) */
-} env_reply_t;
+} envelope_reply_t;
 
-bool env_reply_parse(const uint8_t *data, size_t len, env_reply_t *out, bson_error_t *error);
+bool envelope_reply_parse(const uint8_t *data, size_t len, envelope_reply_t *out, bson_error_t *error);
 
 #endif

@@ -6,13 +6,13 @@
 #include "routes.h"
 
 const route_t routes_classic[] = {
-    {"GET", "/listings", "listings.classic_list", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_CLASSIC},
-    {"POST", "/listings", "listings.classic_create", ROUTE_AUTH_NONE, ROUTE_BODY_FORM, ROUTE_CLASSIC},
-    {"GET", "/users", "users.classic_list", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_CLASSIC},
-    {"POST", "/users", "users.classic_create", ROUTE_AUTH_NONE, ROUTE_BODY_FORM, ROUTE_CLASSIC},
-    {"GET", "/users/{id}", "users.classic_get", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_CLASSIC},
-    {"GET", "/public-api/listings", "listings.public_list", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_CLASSIC},
-    {"POST", "/public-api/users", "users.public_create", ROUTE_AUTH_NONE, ROUTE_BODY_JSON, ROUTE_CLASSIC},
-    {"POST", "/public-api/listings", "listings.public_create", ROUTE_AUTH_NONE, ROUTE_BODY_JSON, ROUTE_CLASSIC},
+    {"GET", "/listings", "listings.classic_list", ROUTE_BODY_NONE, ROUTE_CLASSIC},
+    {"POST", "/listings", "listings.classic_create", ROUTE_BODY_FORM, ROUTE_CLASSIC},
+    {"GET", "/users", "users.classic_list", ROUTE_BODY_NONE, ROUTE_CLASSIC},
+    {"POST", "/users", "users.classic_create", ROUTE_BODY_FORM, ROUTE_CLASSIC},
+    {"GET", "/users/{id}", "users.classic_get", ROUTE_BODY_NONE, ROUTE_CLASSIC},
+    {"GET", "/public-api/listings", "listings.public_list", ROUTE_BODY_NONE, ROUTE_CLASSIC},
+    {"POST", "/public-api/users", "users.public_create", ROUTE_BODY_JSON, ROUTE_CLASSIC},
+    {"POST", "/public-api/listings", "listings.public_create", ROUTE_BODY_JSON, ROUTE_CLASSIC},
     {NULL},
 };

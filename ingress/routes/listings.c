@@ -2,10 +2,10 @@
 #include "routes.h"
 
 const route_t routes_listings[] = {
-    {"POST", "/api/v1/listings", "listings.create", ROUTE_AUTH_REQUIRED, ROUTE_BODY_JSON, ROUTE_LOCATION | ROUTE_ETAG},
-    {"GET", "/api/v1/listings", "listings.list", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_PAGINATED},
-    {"GET", "/api/v1/listings/{id}", "listings.get", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_ETAG},
-    {"PATCH", "/api/v1/listings/{id}", "listings.update", ROUTE_AUTH_REQUIRED, ROUTE_BODY_JSON, ROUTE_ETAG},
-    {"DELETE", "/api/v1/listings/{id}", "listings.delete", ROUTE_AUTH_REQUIRED, ROUTE_BODY_NONE, 0},
+    {"POST", "/api/v1/listings", "listings.create", ROUTE_BODY_JSON, ROUTE_LOCATION | ROUTE_ETAG},
+    {"GET", "/api/v1/listings", "listings.list", ROUTE_BODY_NONE, ROUTE_PAGINATED},
+    {"GET", "/api/v1/listings/{id}", "listings.get", ROUTE_BODY_NONE, ROUTE_ETAG},
+    {"PATCH", "/api/v1/listings/{id}", "listings.update", ROUTE_BODY_JSON, ROUTE_ETAG},
+    {"DELETE", "/api/v1/listings/{id}", "listings.delete", ROUTE_BODY_NONE, 0},
     {NULL},
 };

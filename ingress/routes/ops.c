@@ -3,12 +3,12 @@
 #include "routes.h"
 
 const route_t routes_ops[] = {
-    {"GET", "/healthz", "healthz", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_LOCAL},
-    {"GET", "/openapi.json", "openapi", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_LOCAL},
-    {"GET", "/", "page.browse", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_LOCAL},
-    {"GET", "/docs", "page.docs", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_LOCAL},
-    {"GET", "/readyz", "sys.health", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_READINESS},
+    {"GET", "/healthz", "healthz", ROUTE_BODY_NONE, ROUTE_LOCAL},
+    {"GET", "/openapi.json", "openapi", ROUTE_BODY_NONE, ROUTE_LOCAL},
+    {"GET", "/", "page.browse", ROUTE_BODY_NONE, ROUTE_LOCAL},
+    {"GET", "/docs", "page.docs", ROUTE_BODY_NONE, ROUTE_LOCAL},
+    {"GET", "/readyz", "sys.health", ROUTE_BODY_NONE, ROUTE_READINESS},
     /* ingress -> nng -> worker -> back, no database: what the pool path alone costs. */
-    {"GET", "/ping", "sys.ping", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, 0},
+    {"GET", "/ping", "sys.ping", ROUTE_BODY_NONE, 0},
     {NULL},
 };

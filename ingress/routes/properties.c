@@ -2,16 +2,14 @@
 #include "routes.h"
 
 const route_t routes_properties[] = {
-    {"POST", "/api/v1/properties", "properties.create", ROUTE_AUTH_REQUIRED, ROUTE_BODY_JSON, ROUTE_LOCATION | ROUTE_ETAG},
-    {"GET", "/api/v1/properties", "properties.list", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_PAGINATED},
-    {"GET", "/api/v1/properties/{id}", "properties.get", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_ETAG},
-    {"PATCH", "/api/v1/properties/{id}", "properties.update", ROUTE_AUTH_REQUIRED, ROUTE_BODY_JSON, ROUTE_ETAG},
-    {"DELETE", "/api/v1/properties/{id}", "properties.delete", ROUTE_AUTH_REQUIRED, ROUTE_BODY_NONE, 0},
-    {"POST", "/api/v1/properties/{id}/rooms", "properties.rooms.add", ROUTE_AUTH_REQUIRED, ROUTE_BODY_JSON, ROUTE_ETAG},
-    {"PATCH", "/api/v1/properties/{id}/rooms/{room_id}", "properties.rooms.update", ROUTE_AUTH_REQUIRED,
-     ROUTE_BODY_JSON, ROUTE_ETAG},
-    {"DELETE", "/api/v1/properties/{id}/rooms/{room_id}", "properties.rooms.delete", ROUTE_AUTH_REQUIRED,
-     ROUTE_BODY_NONE, ROUTE_ETAG},
-    {"GET", "/api/v1/cities", "properties.cities", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, 0},
+    {"POST", "/api/v1/properties", "properties.create", ROUTE_BODY_JSON, ROUTE_LOCATION | ROUTE_ETAG},
+    {"GET", "/api/v1/properties", "properties.list", ROUTE_BODY_NONE, ROUTE_PAGINATED},
+    {"GET", "/api/v1/properties/{id}", "properties.get", ROUTE_BODY_NONE, ROUTE_ETAG},
+    {"PATCH", "/api/v1/properties/{id}", "properties.update", ROUTE_BODY_JSON, ROUTE_ETAG},
+    {"DELETE", "/api/v1/properties/{id}", "properties.delete", ROUTE_BODY_NONE, 0},
+    {"POST", "/api/v1/properties/{id}/rooms", "properties.rooms.add", ROUTE_BODY_JSON, ROUTE_ETAG},
+    {"PATCH", "/api/v1/properties/{id}/rooms/{room_id}", "properties.rooms.update", ROUTE_BODY_JSON, ROUTE_ETAG},
+    {"DELETE", "/api/v1/properties/{id}/rooms/{room_id}", "properties.rooms.delete", ROUTE_BODY_NONE, ROUTE_ETAG},
+    {"GET", "/api/v1/cities", "properties.cities", ROUTE_BODY_NONE, 0},
     {NULL},
 };

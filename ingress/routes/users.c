@@ -2,12 +2,12 @@
 #include "routes.h"
 
 const route_t routes_users[] = {
-    {"POST", "/api/v1/auth/token", "users.login", ROUTE_AUTH_NONE, ROUTE_BODY_JSON, 0},
-    {"POST", "/api/v1/users", "users.create", ROUTE_AUTH_NONE, ROUTE_BODY_JSON, ROUTE_LOCATION | ROUTE_ETAG},
-    {"GET", "/api/v1/users", "users.list", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_PAGINATED},
+    {"POST", "/api/v1/auth/token", "users.login", ROUTE_BODY_JSON, 0},
+    {"POST", "/api/v1/users", "users.create", ROUTE_BODY_JSON, ROUTE_LOCATION | ROUTE_ETAG},
+    {"GET", "/api/v1/users", "users.list", ROUTE_BODY_NONE, ROUTE_PAGINATED},
     /* before /users/{id}: the first matching row wins */
-    {"GET", "/api/v1/users/me", "users.me", ROUTE_AUTH_REQUIRED, ROUTE_BODY_NONE, ROUTE_ETAG},
-    {"GET", "/api/v1/users/{id}", "users.get", ROUTE_AUTH_NONE, ROUTE_BODY_NONE, ROUTE_ETAG},
-    {"PATCH", "/api/v1/users/{id}", "users.update", ROUTE_AUTH_REQUIRED, ROUTE_BODY_JSON, ROUTE_ETAG},
+    {"GET", "/api/v1/users/me", "users.me", ROUTE_BODY_NONE, ROUTE_ETAG},
+    {"GET", "/api/v1/users/{id}", "users.get", ROUTE_BODY_NONE, ROUTE_ETAG},
+    {"PATCH", "/api/v1/users/{id}", "users.update", ROUTE_BODY_JSON, ROUTE_ETAG},
     {NULL},
 };

@@ -36,22 +36,22 @@ bookings_stay_rules(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         bson_t *body = roost_test_doc(bad[i].json);
-        ferr_t e;
-        ferr_init(&e);
+        field_errors_t e;
+        field_errors_init(&e);
         if (bookings_check_stay(body, today, &e, &in, &out)) {
             print_error("accepted %s\n", bad[i].json);
             fail();
         }
         ASSERT_ERROR_FIELD(&e.list, bad[i].field);
-        ferr_destroy(&e);
+        field_errors_destroy(&e);
         bson_destroy(body);
     }
     bson_t *body = roost_test_doc("{\"check_in\": \"2030-06-15\", \"check_out\": \"2031-06-15\"}");
-    ferr_t e;
-    ferr_init(&e);
+    field_errors_t e;
+    field_errors_init(&e);
     assert_true(bookings_check_stay(body, today, &e, &in, &out)); /* exactly 365 nights */
     assert_int_equal(out - in, 365);
-    ferr_destroy(&e);
+    field_errors_destroy(&e);
     bson_destroy(body);
 }
 

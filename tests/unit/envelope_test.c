@@ -5,13 +5,13 @@
 #include "envelope.h"
 
 static void
-build_and_parse(const char *json, env_request_t *req, bson_t *storage, bool expect_ok)
+build_and_parse(const char *json, envelope_request_t *req, bson_t *storage, bool expect_ok)
 {
     bson_t *doc = roost_test_doc(json);
     bson_error_t error;
     bson_copy_to(doc, storage);
     bson_destroy(doc);
-    bool ok = env_request_parse(bson_get_data(storage), storage->len, req, &error);
+    bool ok = envelope_request_parse(bson_get_data(storage), storage->len, req, &error);
     if (ok != expect_ok)
         print_error("%s: expected %s, got %s (%s)\n", json, expect_ok ? "ok" : "refusal", ok ? "ok" : "refusal",
                     ok ? "" : error.message);
@@ -22,15 +22,15 @@ static void
 envelope_request_roundtrip(void **state)
 {
     bson_t params = BSON_INITIALIZER, body = BSON_INITIALIZER, env;
-    env_request_t req;
+    envelope_request_t req;
     bson_error_t error;
     bson_iter_t it;
     BSON_APPEND_UTF8(&params, "id", "42");
     BSON_APPEND_INT32(&body, "price", 10);
-    env_request_parts_t parts = {.op = "users.get", .rid = "abc", .auth_sub = 7, .params = &params, .body = &body,
+    envelope_request_parts_t parts = {.op = "users.get", .rid = "abc", .auth_sub = 7, .params = &params, .body = &body,
                                  .if_match = "\"3\""};
-    env_request_build(&env, &parts);
-    assert_true(env_request_parse(bson_get_data(&env), env.len, &req, &error));
+    envelope_request_build(&env, &parts);
+    assert_true(envelope_request_parse(bson_get_data(&env), env.len, &req, &error));
     assert_string_equal(req.op, "users.get");
     assert_string_equal(req.rid, "abc");
     assert_int_equal(req.auth_sub, 7);
@@ -49,7 +49,7 @@ envelope_request_roundtrip(void **state)
 static void
 envelope_missing_rid_is_generated(void **state)
 {
-    env_request_t req;
+    envelope_request_t req;
     bson_t storage;
     build_and_parse("{\"v\": 1, \"op\": \"sys.ping\"}", &req, &storage, true);
     assert_int_equal(strlen(req.rid), 32);
@@ -80,7 +80,7 @@ envelope_refuses_malformed_requests(void **state)
         "{\"v\": 1, \"op\": \"x\", \"extra\": true}",                    /* unknown field */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        env_request_t req;
+        envelope_request_t req;
         bson_t storage;
         build_and_parse(bad[i], &req, &storage, false);
         bson_destroy(&storage);
@@ -91,24 +91,24 @@ static void
 envelope_refuses_bytes_that_are_not_bson(void **state)
 {
     static const uint8_t garbage[] = {0x05, 0x00, 0x00, 0x00, 0x01, 0x02, 0x03};
-    env_request_t req;
+    envelope_request_t req;
     bson_error_t error;
-    assert_false(env_request_parse(garbage, sizeof(garbage), &req, &error));
-    assert_false(env_request_parse(garbage, 2, &req, &error));
+    assert_false(envelope_request_parse(garbage, sizeof(garbage), &req, &error));
+    assert_false(envelope_request_parse(garbage, 2, &req, &error));
 }
 
 static void
 envelope_reply_roundtrip(void **state)
 {
     bson_t body = BSON_INITIALIZER, fields = BSON_INITIALIZER, item, reply;
-    env_reply_t parsed;
+    envelope_reply_t parsed;
     bson_error_t error;
     bson_iter_t it;
 
     BSON_APPEND_INT64(&body, "id", 5);
-    env_reply_ok(&reply, "r1", 201, &body);
+    envelope_reply_ok(&reply, "r1", 201, &body);
     ASSERT_STATUS(&reply, 201);
-    assert_true(env_reply_parse(bson_get_data(&reply), reply.len, &parsed, &error));
+    assert_true(envelope_reply_parse(bson_get_data(&reply), reply.len, &parsed, &error));
     assert_int_equal(parsed.status, 201);
     assert_string_equal(parsed.rid, "r1");
     assert_false(parsed.has_error);
@@ -119,9 +119,9 @@ envelope_reply_roundtrip(void **state)
     BSON_APPEND_UTF8(&item, "field", "username");
     BSON_APPEND_UTF8(&item, "message", "is required");
     bson_append_document_end(&fields, &item);
-    env_reply_error(&reply, "r2", 400, "validation_failed", "bad", &fields);
+    envelope_reply_error(&reply, "r2", 400, "validation_failed", "bad", &fields);
     ASSERT_STATUS(&reply, 400);
-    assert_true(env_reply_parse(bson_get_data(&reply), reply.len, &parsed, &error));
+    assert_true(envelope_reply_parse(bson_get_data(&reply), reply.len, &parsed, &error));
     assert_true(parsed.has_error);
     assert_string_equal(parsed.code, "validation_failed");
     assert_string_equal(parsed.message, "bad");
@@ -138,9 +138,9 @@ envelope_reply_needs_an_http_status(void **state)
                                       "{\"status\": 200, \"body\": 3}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         bson_t *doc = roost_test_doc(bad[i]);
-        env_reply_t parsed;
+        envelope_reply_t parsed;
         bson_error_t error;
-        assert_false(env_reply_parse(bson_get_data(doc), doc->len, &parsed, &error));
+        assert_false(envelope_reply_parse(bson_get_data(doc), doc->len, &parsed, &error));
         bson_destroy(doc);
     }
 }

@@ -18,8 +18,8 @@ static void
 listings_classic_accepts_strings_and_ints(void **state)
 {
     listings_new_t l;
-    ferr_t e;
-    ferr_init(&e);
+    field_errors_t e;
+    field_errors_init(&e);
     bson_t *form = roost_test_doc("{\"user_id\": \"3\", \"listing_type\": \"rent\", \"price\": \"4500\"}");
     assert_true(listings_check_classic(form, &e, &l));
     assert_int_equal(l.user_id, 3);
@@ -29,42 +29,42 @@ listings_classic_accepts_strings_and_ints(void **state)
     form = roost_test_doc("{\"user_id\": 3, \"listing_type\": \"sale\", \"price\": 9000}");
     assert_true(listings_check_classic(form, &e, &l));
     bson_destroy(form);
-    ferr_destroy(&e);
+    field_errors_destroy(&e);
 }
 
 static void
 listings_classic_messages(void **state)
 {
     listings_new_t l;
-    ferr_t e;
-    ferr_init(&e);
+    field_errors_t e;
+    field_errors_init(&e);
     bson_t *form = roost_test_doc("{\"user_id\": \"x\", \"listing_type\": \"buy\", \"price\": \"cheap\"}");
     assert_false(listings_check_classic(form, &e, &l));
     assert_true(has_message(&e.list, "invalid user_id"));
     assert_true(has_message(&e.list, "invalid listing_type. Supported values: 'rent', 'sale'"));
     assert_true(has_message(&e.list, "invalid price. Must be an integer"));
     bson_destroy(form);
-    ferr_destroy(&e);
-    ferr_init(&e);
+    field_errors_destroy(&e);
+    field_errors_init(&e);
     form = roost_test_doc("{\"user_id\": \"1\", \"listing_type\": \"rent\", \"price\": \"0\"}");
     assert_false(listings_check_classic(form, &e, &l));
     assert_true(has_message(&e.list, "price must be greater than 0"));
     bson_destroy(form);
-    ferr_destroy(&e);
-    ferr_init(&e);
+    field_errors_destroy(&e);
+    field_errors_init(&e);
     form = roost_test_doc("{}");
     assert_false(listings_check_classic(form, &e, &l));
     assert_int_equal(e.count, 3);
     bson_destroy(form);
-    ferr_destroy(&e);
+    field_errors_destroy(&e);
 }
 
 static void
 listings_main_rules(void **state)
 {
     listings_new_t l;
-    ferr_t e;
-    ferr_init(&e);
+    field_errors_t e;
+    field_errors_init(&e);
     bson_t *body = roost_test_doc("{\"listing_type\": \"rent\", \"price\": \"100\"}");
     assert_false(listings_check_main(body, false, &e, &l)); /* JSON wants an integer price */
     ASSERT_ERROR_FIELD(&e.list, "price");
@@ -77,7 +77,7 @@ listings_main_rules(void **state)
     assert_false(listings_check_main(body, false, &e, &l));
     ASSERT_ERROR_FIELD(&e.list, "property_id");
     bson_destroy(body);
-    ferr_destroy(&e);
+    field_errors_destroy(&e);
 }
 
 int

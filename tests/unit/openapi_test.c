@@ -1,14 +1,17 @@
 /*
- * openapi.json is the single source of the REST contract: it and the
- * ingress's routing table must describe the same routes. These tests read
- * the spec compiled into the ingress and fail on any route missing from it,
- * any operation it has that the table lacks, a different operationId (the
- * nng op), a security requirement that does not match the route's, and a
- * path parameter that is not declared.
+ * The contract test: openapi.json (the REST contract), the ingress's
+ * routing table and the workers' op tables must describe the same API.
+ * These tests read the spec compiled into the ingress and fail on any route
+ * missing from it, any operation it has that the table lacks, a different
+ * operationId (the nng op), a routed op that no worker serves, a security
+ * requirement that does not match the op's auth in its op table (the one
+ * place that says it), a worker op that is neither routed nor one of the
+ * documented internal ops, and a path parameter that is not declared.
  */
 #include "roost_test.h"
 
 #include "routes.h"
+#include "service.h"
 
 #include <ctype.h>
 
@@ -89,6 +92,17 @@ declares_path_param(bson_iter_t *op, const char *name)
     return false;
 }
 
+/* The worker op table row of `name`, or NULL. */
+static const svc_op_t *
+find_op(const char *name)
+{
+    for (size_t s = 0; svc_services[s] != NULL; s++)
+        for (const svc_op_t *o = svc_services[s]->ops; o->op != NULL; o++)
+            if (strcmp(o->op, name) == 0)
+                return o;
+    return NULL;
+}
+
 static void
 check_route(const route_t *r, void *arg)
 {
@@ -108,9 +122,14 @@ check_route(const route_t *r, void *arg)
     }
     field = fields;
     bool secured = bson_iter_find(&field, "security");
-    if (secured != (r->auth == ROUTE_AUTH_REQUIRED)) {
-        print_error("%s %s: security %s in the spec but the route %s a token\n", r->method, r->pattern,
-                    secured ? "declared" : "missing", r->auth == ROUTE_AUTH_REQUIRED ? "requires" : "does not require");
+    const svc_op_t *op_row = (r->flags & ROUTE_LOCAL) ? NULL : find_op(r->op);
+    bool required = op_row != NULL && op_row->auth == SVC_AUTH_REQUIRED;
+    if (!(r->flags & ROUTE_LOCAL) && op_row == NULL) {
+        print_error("%s %s: no worker serves its op %s\n", r->method, r->pattern, r->op);
+        (*failures)++;
+    } else if (secured != required) {
+        print_error("%s %s: security %s in the spec but the op %s %s a user\n", r->method, r->pattern,
+                    secured ? "declared" : "missing", r->op, required ? "requires" : "does not require");
         (*failures)++;
     }
     for (const char *p = strchr(r->pattern, '{'); p != NULL; p = strchr(p + 1, '{')) {
@@ -173,6 +192,40 @@ openapi_every_operation_is_routed(void **state)
     assert_int_equal(failures, 0);
 }
 
+typedef struct {
+    const char *op;
+    bool found;
+} routed_t;
+
+static void
+find_routed_op(const route_t *r, void *arg)
+{
+    routed_t *w = arg;
+    if (strcmp(r->op, w->op) == 0)
+        w->found = true;
+}
+
+/* Ops only services and internal callers use (docs/protocol.md says so). */
+static const char *const internal_ops[] = {"users.by_place", "properties.ids", NULL};
+
+static void
+contract_every_worker_op_is_routed_or_internal(void **state)
+{
+    int failures = 0;
+    for (size_t s = 0; svc_services[s] != NULL; s++)
+        for (const svc_op_t *o = svc_services[s]->ops; o->op != NULL; o++) {
+            routed_t w = {o->op, false};
+            routes_each(find_routed_op, &w);
+            for (const char *const *i = internal_ops; *i != NULL && !w.found; i++)
+                w.found = strcmp(*i, o->op) == 0;
+            if (!w.found) {
+                print_error("the worker op %s is neither routed nor a documented internal op\n", o->op);
+                failures++;
+            }
+        }
+    assert_int_equal(failures, 0);
+}
+
 static void
 openapi_is_version_3_1(void **state)
 {
@@ -188,6 +241,7 @@ main(void)
         cmocka_unit_test(openapi_is_version_3_1),
         cmocka_unit_test(openapi_every_route_is_documented),
         cmocka_unit_test(openapi_every_operation_is_routed),
+        cmocka_unit_test(contract_every_worker_op_is_routed_or_internal),
     };
     return cmocka_run_group_tests_name("/openapi", tests, load_spec, free_spec);
 }

@@ -7,23 +7,23 @@ static void
 expect(const char *json, bool ok, const char *field)
 {
     bson_t *body = roost_test_doc(json);
-    ferr_t e;
-    ferr_init(&e);
-    bool got = props_validate_new(body, &e);
+    field_errors_t e;
+    field_errors_init(&e);
+    bool got = properties_validate_new(body, &e);
     if (got != ok) {
         print_error("%s: expected %s\n", json, ok ? "valid" : "invalid");
         fail();
     }
     if (field != NULL)
         ASSERT_ERROR_FIELD(&e.list, field);
-    ferr_destroy(&e);
+    field_errors_destroy(&e);
     bson_destroy(body);
 }
 
 #define BASE "\"name\": \"Loft\", \"type\": \"apartment\", \"city\": \"Paris\", \"address\": \"1 rue\""
 
 static void
-props_valid_property(void **state)
+properties_valid_property(void **state)
 {
     expect("{" BASE "}", true, NULL);
     expect("{" BASE ", \"description\": \"\", \"rooms\": [{\"name\": \"Main\", \"kind\": \"living\", \"area_m2\": 30, "
@@ -32,7 +32,7 @@ props_valid_property(void **state)
 }
 
 static void
-props_invalid_fields(void **state)
+properties_invalid_fields(void **state)
 {
     expect("{\"type\": \"apartment\", \"city\": \"Paris\", \"address\": \"1\"}", false, "name");
     expect("{\"name\": \"Loft\", \"type\": \"castle\", \"city\": \"Paris\", \"address\": \"1 rue\"}", false, "type");
@@ -61,8 +61,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(props_valid_property),
-        cmocka_unit_test(props_invalid_fields),
+        cmocka_unit_test(properties_valid_property),
+        cmocka_unit_test(properties_invalid_fields),
     };
     return cmocka_run_group_tests_name("/properties/fields", tests, NULL, NULL);
 }

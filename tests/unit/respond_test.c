@@ -37,10 +37,10 @@ request_ids_from_clients_are_sane(void **state)
     assert_false(respond_rid_acceptable("", 0));
     assert_false(respond_rid_acceptable("a b", 3));
     assert_false(respond_rid_acceptable("a\xc3\xa9", 3));
-    char long_rid[ENV_RID_MAX + 2];
+    char long_rid[ENVELOPE_RID_MAX + 2];
     memset(long_rid, 'a', sizeof(long_rid));
-    assert_true(respond_rid_acceptable(long_rid, ENV_RID_MAX));
-    assert_false(respond_rid_acceptable(long_rid, ENV_RID_MAX + 1));
+    assert_true(respond_rid_acceptable(long_rid, ENVELOPE_RID_MAX));
+    assert_false(respond_rid_acceptable(long_rid, ENVELOPE_RID_MAX + 1));
 }
 
 static void

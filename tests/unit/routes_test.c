@@ -73,7 +73,6 @@ routes_fixed_rows_win_over_parameters(void **state)
     route_match_t m;
     assert_int_equal(match("GET", "/api/v1/users/me", &m), ROUTE_FOUND);
     assert_string_equal(m.route->op, "users.me");
-    assert_int_equal(m.route->auth, ROUTE_AUTH_REQUIRED);
     assert_int_equal(match("POST", "/api/v1/users", &m), ROUTE_FOUND);
     assert_string_equal(m.route->op, "users.create");
     assert_int_equal(m.route->body, ROUTE_BODY_JSON);

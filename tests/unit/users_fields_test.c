@@ -28,15 +28,15 @@ expect_field_error(const char *field, const char *value, const char *expected_fi
     snprintf(json + n, sizeof(json) - n, "}");
 
     bson_t *body = roost_test_doc(json);
-    ferr_t e;
+    field_errors_t e;
     users_new_t u;
-    ferr_init(&e);
+    field_errors_init(&e);
     if (users_validate_new(body, &e, &u)) {
         print_error("accepted: %s\n", json);
         fail();
     }
     ASSERT_ERROR_FIELD(&e.list, expected_field);
-    ferr_destroy(&e);
+    field_errors_destroy(&e);
     bson_destroy(body);
 }
 
@@ -44,21 +44,21 @@ static void
 users_valid_registration(void **state)
 {
     bson_t *body = roost_test_doc("{" GOOD ", \"email\": \"ada@example.org\", \"place_id\": 3}");
-    ferr_t e;
+    field_errors_t e;
     users_new_t u;
-    ferr_init(&e);
+    field_errors_init(&e);
     assert_true(users_validate_new(body, &e, &u));
     assert_int_equal(u.place_id, 3);
-    ferr_destroy(&e);
+    field_errors_destroy(&e);
     bson_destroy(body);
 
     body = roost_test_doc("{" GOOD ", \"email\": \"ada@example.org\"}");
-    ferr_init(&e);
+    field_errors_init(&e);
     assert_true(users_validate_new(body, &e, &u));
     assert_string_equal(u.username, "ada_l");
     assert_string_equal(u.email, "ada@example.org");
     assert_string_equal(u.birth_date, "1990-12-10");
-    ferr_destroy(&e);
+    field_errors_destroy(&e);
     bson_destroy(body);
 }
 

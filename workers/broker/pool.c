@@ -45,7 +45,7 @@ typedef struct pool_job {
     enum job_state state;
     uint8_t header[POOL_HEADER_MAX]; /* the client's backtrace, to route the reply */
     size_t header_len;
-    char rid[ENV_RID_MAX + 1];
+    char rid[ENVELOPE_RID_MAX + 1];
     struct pool_job *next_free;
 } pool_job_t;
 
@@ -67,7 +67,7 @@ pool_rid_of(nng_msg *msg, char *out)
     out[0] = '\0';
     if (bson_init_static(&doc, nng_msg_body(msg), nng_msg_len(msg)) && bson_iter_init_find(&it, &doc, "rid") &&
         BSON_ITER_HOLDS_UTF8(&it))
-        bson_strncpy(out, bson_iter_utf8(&it, NULL), ENV_RID_MAX + 1);
+        bson_strncpy(out, bson_iter_utf8(&it, NULL), ENVELOPE_RID_MAX + 1);
 }
 
 /* Replaces the body of `msg` (which keeps its routing header) with an
@@ -76,7 +76,7 @@ static void
 pool_answer_error(nng_msg *msg, const char *rid, int status, const char *code, const char *message)
 {
     bson_t reply;
-    env_reply_error(&reply, rid, status, code, message, NULL);
+    envelope_reply_error(&reply, rid, status, code, message, NULL);
     nng_msg_clear(msg);
     if (nng_msg_append(msg, bson_get_data(&reply), reply.len) != 0 ||
         nng_sendmsg(pool.front, msg, NNG_FLAG_NONBLOCK) != 0)
@@ -158,7 +158,7 @@ pool_recv_cb(void *arg)
         return;
     if (rv == 0) {
         nng_msg *msg = nng_aio_get_msg(pool.recv_aio);
-        char rid[ENV_RID_MAX + 1];
+        char rid[ENVELOPE_RID_MAX + 1];
         pool_rid_of(msg, rid);
         pthread_mutex_lock(&pool.lock);
         pool_job_t *job = pool.free_jobs;

@@ -53,44 +53,50 @@ worker_prepare(size_t s, mongoc_client_t *mongo, bson_error_t *error)
 void
 worker_dispatch(const uint8_t *data, size_t len, bson_t *reply)
 {
-    env_request_t req;
+    envelope_request_t req;
     bson_error_t error;
     size_t s = 0;
     const svc_op_t *op;
 
-    if (!env_request_parse(data, len, &req, &error)) {
-        env_reply_error(reply, req.rid[0] ? req.rid : "", 400, "bad_envelope", error.message, NULL);
+    if (!envelope_request_parse(data, len, &req, &error)) {
+        envelope_reply_error(reply, req.rid[0] ? req.rid : "", 400, "bad_envelope", error.message, NULL);
         return;
     }
     if ((op = worker_find_op(req.op, &s)) == NULL) {
         char *message = bson_strdup_printf("unknown op '%s'", req.op);
-        env_reply_error(reply, req.rid, 404, "unknown_op", message, NULL);
+        envelope_reply_error(reply, req.rid, 404, "unknown_op", message, NULL);
         bson_free(message);
         return;
     }
     svc_call_t call = {.req = &req, .replied = false};
+    if (op->auth == SVC_AUTH_REQUIRED && req.auth_sub <= 0) {
+        svc_fail(&call, 401, "unauthorized",
+                 "'%s' needs an authenticated user: a bearer token over HTTP, auth.sub over nng", req.op);
+        bson_steal(reply, &call.reply);
+        return;
+    }
     /* A key given twice, at any depth: libbson keeps both copies and a
      * handler would see only one. Refused for every op and every caller,
      * before anything is read or written. */
     static const struct {
         const char *name;
         size_t offset;
-    } parts[] = {{"params", offsetof(env_request_t, params)},
-                 {"query", offsetof(env_request_t, query)},
-                 {"body", offsetof(env_request_t, body)}};
+    } parts[] = {{"params", offsetof(envelope_request_t, params)},
+                 {"query", offsetof(envelope_request_t, query)},
+                 {"body", offsetof(envelope_request_t, body)}};
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         char *path = NULL;
         const char *what;
         const bson_t *part = (const bson_t *)((const char *)&req + parts[i].offset);
         if (!doc_check(part, DOC_UNIQUE_KEYS, NULL, &path, &what)) {
-            ferr_t errors;
-            ferr_init(&errors);
+            field_errors_t errors;
+            field_errors_init(&errors);
             if (path[0] == '\0')
-                ferr_add(&errors, parts[i].name, "%s", what);
+                field_errors_add(&errors, parts[i].name, "%s", what);
             else
-                ferr_add(&errors, path, "%s", what);
+                field_errors_add(&errors, path, "%s", what);
             svc_fail_fields(&call, &errors);
-            ferr_destroy(&errors);
+            field_errors_destroy(&errors);
             free(path);
             bson_steal(reply, &call.reply);
             return;

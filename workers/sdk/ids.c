@@ -12,7 +12,7 @@
 void
 svc_request_fingerprint(const svc_call_t *call, char out[33])
 {
-    const env_request_t *req = call->req;
+    const envelope_request_t *req = call->req;
     unsigned char digest[16];
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, sizeof(digest));

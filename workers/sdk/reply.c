@@ -10,7 +10,7 @@ svc_reply(svc_call_t *call, int status, const bson_t *body)
 {
     if (call->replied)
         bson_destroy(&call->reply);
-    env_reply_ok(&call->reply, call->req->rid, status, body);
+    envelope_reply_ok(&call->reply, call->req->rid, status, body);
     call->replied = true;
 }
 
@@ -23,17 +23,17 @@ svc_fail(svc_call_t *call, int status, const char *code, const char *fmt, ...)
     va_end(ap);
     if (call->replied)
         bson_destroy(&call->reply);
-    env_reply_error(&call->reply, call->req->rid, status, code, message, NULL);
+    envelope_reply_error(&call->reply, call->req->rid, status, code, message, NULL);
     call->replied = true;
     bson_free(message);
 }
 
 void
-svc_fail_fields(svc_call_t *call, const ferr_t *errors)
+svc_fail_fields(svc_call_t *call, const field_errors_t *errors)
 {
     if (call->replied)
         bson_destroy(&call->reply);
-    env_reply_error(&call->reply, call->req->rid, 400, "validation_failed", "the request has invalid fields",
+    envelope_reply_error(&call->reply, call->req->rid, 400, "validation_failed", "the request has invalid fields",
                     &errors->list);
     call->replied = true;
 }

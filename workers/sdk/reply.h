@@ -8,7 +8,7 @@ void svc_reply(svc_call_t *call, int status, const bson_t *body);
 void svc_fail(svc_call_t *call, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* 400 validation_failed with every collected field error. */
-void svc_fail_fields(svc_call_t *call, const ferr_t *errors);
+void svc_fail_fields(svc_call_t *call, const field_errors_t *errors);
 /* 503 when the database cannot be reached, 500 otherwise; logs the cause. */
 void svc_fail_db(svc_call_t *call, const bson_error_t *error);
 

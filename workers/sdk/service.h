@@ -13,10 +13,10 @@
 #include <mongoc/mongoc.h>
 
 typedef struct {
-    const env_request_t *req;
+    const envelope_request_t *req;
     /* What writes store to recognise a repeat of this request: its rid and
      * its fingerprint (svc_request_fingerprint), "rid:fingerprint". */
-    char key[ENV_RID_MAX + 34];
+    char key[ENVELOPE_RID_MAX + 34];
     mongoc_client_t *mongo; /* borrowed from the worker's pool */
     bson_t reply;           /* the reply envelope, set by one svc_reply* call */
     bool replied;
@@ -24,9 +24,18 @@ typedef struct {
 
 typedef void (*svc_handler_fn)(svc_call_t *call);
 
+/* Who may call an op. The runtime enforces it before the handler runs, for
+ * every caller (HTTP through the ingress, or nng directly): this table is
+ * the one place that says it. */
+typedef enum {
+    SVC_AUTH_NONE,     /* anyone; auth.sub, when present, is the caller */
+    SVC_AUTH_REQUIRED, /* an authenticated user: auth.sub > 0, else 401 unauthorized */
+} svc_auth_t;
+
 typedef struct {
     const char *op;
     svc_handler_fn handler;
+    svc_auth_t auth;
 } svc_op_t;
 
 typedef struct {

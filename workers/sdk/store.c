@@ -98,7 +98,7 @@ svc_page_opts(const char *field, int dir, int64_t page, int64_t per_page)
     if (strcmp(field, "_id") != 0)
         BSON_APPEND_INT32(&sort, "_id", dir);
     bson_append_document_end(opts, &sort);
-    /* Callers bound page by V_PAGE_MAX and per_page by their caps, so this
+    /* Callers bound page by VALIDATE_PAGE_MAX and per_page by their caps, so this
      * cannot overflow; the check keeps it so if a caller ever forgets. */
     int64_t skip;
     if (page < 1 || per_page < 1 || __builtin_mul_overflow(page - 1, per_page, &skip))

@@ -12,14 +12,14 @@
 #include <time.h>
 
 void
-ferr_init(ferr_t *e)
+field_errors_init(field_errors_t *e)
 {
     bson_init(&e->list);
     e->count = 0;
 }
 
 void
-ferr_add(ferr_t *e, const char *field, const char *fmt, ...)
+field_errors_add(field_errors_t *e, const char *field, const char *fmt, ...)
 {
     char key[16];
     bson_t item;
@@ -37,13 +37,13 @@ ferr_add(ferr_t *e, const char *field, const char *fmt, ...)
 }
 
 void
-ferr_destroy(ferr_t *e)
+field_errors_destroy(field_errors_t *e)
 {
     bson_destroy(&e->list);
 }
 
 bool
-v_known_fields(const bson_t *doc, const char *const *allowed, ferr_t *e)
+validate_known_fields(const bson_t *doc, const char *const *allowed, field_errors_t *e)
 {
     bson_iter_t it;
     bool ok = true;
@@ -54,13 +54,13 @@ v_known_fields(const bson_t *doc, const char *const *allowed, ferr_t *e)
         bool known = false;
         char *name = text_excerpt(key, 64); /* a client's key, echoed: bounded, never cut silently */
         if (key[0] == '$') {
-            ferr_add(e, key, "operator key '%s' is not accepted", name);
+            field_errors_add(e, key, "operator key '%s' is not accepted", name);
             ok = false;
         } else {
             for (const char *const *a = allowed; *a != NULL; a++)
                 known = known || strcmp(*a, key) == 0;
             if (!known) {
-                ferr_add(e, key, "unknown field '%s'", name);
+                field_errors_add(e, key, "unknown field '%s'", name);
                 ok = false;
             }
         }
@@ -70,24 +70,24 @@ v_known_fields(const bson_t *doc, const char *const *allowed, ferr_t *e)
 }
 
 bool
-v_text(const bson_iter_t *it, ferr_t *e, const char *field, size_t min, size_t max, const char **out)
+validate_text(const bson_iter_t *it, field_errors_t *e, const char *field, size_t min, size_t max, const char **out)
 {
     uint32_t len;
     utf8proc_int32_t cp;
 
     if (!BSON_ITER_HOLDS_UTF8(it)) {
-        ferr_add(e, field, "must be a string");
+        field_errors_add(e, field, "must be a string");
         return false;
     }
     const char *s = bson_iter_utf8(it, &len);
     for (uint32_t i = 0; i < len;) {
         utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + i, len - i, &cp);
         if (n <= 0) {
-            ferr_add(e, field, "must be valid UTF-8");
+            field_errors_add(e, field, "must be valid UTF-8");
             return false;
         }
         if (utf8proc_category(cp) == UTF8PROC_CATEGORY_CC) {
-            ferr_add(e, field, "must not contain control characters");
+            field_errors_add(e, field, "must not contain control characters");
             return false;
         }
         i += (uint32_t)n;
@@ -95,9 +95,9 @@ v_text(const bson_iter_t *it, ferr_t *e, const char *field, size_t min, size_t m
     long chars = text_chars(s, len);
     if (chars < (long)min || chars > (long)max) {
         if (min == max)
-            ferr_add(e, field, "must have exactly %zu characters", min);
+            field_errors_add(e, field, "must have exactly %zu characters", min);
         else
-            ferr_add(e, field, "must have %zu to %zu characters", min, max);
+            field_errors_add(e, field, "must have %zu to %zu characters", min, max);
         return false;
     }
     *out = s;
@@ -105,7 +105,7 @@ v_text(const bson_iter_t *it, ferr_t *e, const char *field, size_t min, size_t m
 }
 
 bool
-v_is_date(const char *s)
+validate_is_date(const char *s)
 {
     static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     for (int i = 0; i < 10; i++) {
@@ -126,7 +126,7 @@ v_is_date(const char *s)
 }
 
 void
-v_today(char out[11])
+validate_today(char out[11])
 {
     time_t now = time(NULL);
     struct tm tm;
@@ -135,7 +135,7 @@ v_today(char out[11])
 }
 
 bool
-v_as_int(const bson_iter_t *it, int64_t *out)
+validate_as_int(const bson_iter_t *it, int64_t *out)
 {
     if (BSON_ITER_HOLDS_INT(it)) {
         *out = bson_iter_as_int64(it);
@@ -157,22 +157,22 @@ v_as_int(const bson_iter_t *it, int64_t *out)
 }
 
 bool
-v_id(const bson_t *doc, const char *key, ferr_t *e, int64_t *out)
+validate_id(const bson_t *doc, const char *key, field_errors_t *e, int64_t *out)
 {
     bson_iter_t it;
     if (!bson_iter_init_find(&it, doc, key)) {
-        ferr_add(e, key, "is required");
+        field_errors_add(e, key, "is required");
         return false;
     }
-    if (!v_as_int(&it, out) || *out <= 0) {
-        ferr_add(e, key, "must be a positive integer id");
+    if (!validate_as_int(&it, out) || *out <= 0) {
+        field_errors_add(e, key, "must be a positive integer id");
         return false;
     }
     return true;
 }
 
 bool
-v_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min, int64_t max, ferr_t *e,
+validate_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min, int64_t max, field_errors_t *e,
             int64_t *out)
 {
     bson_iter_t it;
@@ -180,48 +180,48 @@ v_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min,
         *out = fallback;
         return true;
     }
-    if (!v_as_int(&it, out)) {
-        ferr_add(e, key, "must be an integer");
+    if (!validate_as_int(&it, out)) {
+        field_errors_add(e, key, "must be an integer");
         return false;
     }
     if (*out < min || *out > max) {
-        ferr_add(e, key, "must be between %lld and %lld", (long long)min, (long long)max);
+        field_errors_add(e, key, "must be between %lld and %lld", (long long)min, (long long)max);
         return false;
     }
     return true;
 }
 
 bool
-v_query_range(const bson_t *query, const char *lo_key, const char *hi_key, int64_t min, int64_t max, ferr_t *e,
+validate_query_range(const bson_t *query, const char *lo_key, const char *hi_key, int64_t min, int64_t max, field_errors_t *e,
               int64_t *lo, int64_t *hi)
 {
-    bool lo_ok = v_query_int(query, lo_key, min, min, max, e, lo);
-    bool hi_ok = v_query_int(query, hi_key, max, min, max, e, hi);
+    bool lo_ok = validate_query_int(query, lo_key, min, min, max, e, lo);
+    bool hi_ok = validate_query_int(query, hi_key, max, min, max, e, hi);
     if (lo_ok && hi_ok && bson_has_field(query, lo_key) && bson_has_field(query, hi_key) && *lo > *hi) {
-        ferr_add(e, lo_key, "must not be greater than %s", hi_key);
+        field_errors_add(e, lo_key, "must not be greater than %s", hi_key);
         return false;
     }
     return lo_ok && hi_ok;
 }
 
 bool
-v_classic_paging(const bson_t *query, ferr_t *errors, int64_t *page_num, int64_t *page_size)
+validate_classic_paging(const bson_t *query, field_errors_t *errors, int64_t *page_num, int64_t *page_size)
 {
     bson_iter_t it;
     uint32_t before = errors->count;
     *page_num = 1;
     *page_size = 10;
     if (bson_iter_init_find(&it, query, "page_num") &&
-        (!v_as_int(&it, page_num) || *page_num < 1 || *page_num > V_PAGE_MAX))
-        ferr_add(errors, "page_num", "invalid page_num");
+        (!validate_as_int(&it, page_num) || *page_num < 1 || *page_num > VALIDATE_PAGE_MAX))
+        field_errors_add(errors, "page_num", "invalid page_num");
     if (bson_iter_init_find(&it, query, "page_size") &&
-        (!v_as_int(&it, page_size) || *page_size < 1 || *page_size > 100))
-        ferr_add(errors, "page_size", "invalid page_size");
+        (!validate_as_int(&it, page_size) || *page_size < 1 || *page_size > 100))
+        field_errors_add(errors, "page_size", "invalid page_size");
     return errors->count == before;
 }
 
 bool
-v_order_by(const bson_t *query, const v_order_t *orders, size_t count, ferr_t *e, const char **field, int *dir)
+validate_order_by(const bson_t *query, const validate_order_t *orders, size_t count, field_errors_t *e, const char **field, int *dir)
 {
     bson_iter_t it;
     *field = "_id";
@@ -242,7 +242,7 @@ v_order_by(const bson_t *query, const v_order_t *orders, size_t count, ferr_t *e
     bson_string_t *names = bson_string_new(NULL);
     for (size_t i = 0; i < count; i++)
         bson_string_append_printf(names, "%s%s", i ? ", " : "", orders[i].name);
-    ferr_add(e, "order_by", "must be one of %s, optionally with a leading '-'", names->str);
+    field_errors_add(e, "order_by", "must be one of %s, optionally with a leading '-'", names->str);
     bson_string_free(names, true);
     return false;
 }

@@ -167,8 +167,8 @@ bookings_take_nights(svc_call_t *call, mongoc_collection_t *nights, int64_t prop
 static void
 bookings_create(svc_call_t *call)
 {
-    const env_request_t *req = call->req;
-    ferr_t errors;
+    const envelope_request_t *req = call->req;
+    field_errors_t errors;
     bson_error_t error;
     int64_t property, owner, in, out, id;
     char in_date[11], out_date[11];
@@ -176,12 +176,8 @@ bookings_create(svc_call_t *call)
     mongoc_collection_t *bookings = svc_collection(call->mongo, "bookings", "bookings");
     mongoc_collection_t *nights = svc_collection(call->mongo, "bookings", "nights");
 
-    ferr_init(&errors);
-    if (req->auth_sub <= 0) {
-        svc_fail(call, 401, "unauthorized", "booking needs an authenticated user");
-        goto done;
-    }
-    v_id(&req->params, "id", &errors, &property);
+    field_errors_init(&errors);
+    validate_id(&req->params, "id", &errors, &property);
     bookings_check_stay(&req->body, bookings_today(), &errors, &in, &out);
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
@@ -261,7 +257,7 @@ bookings_create(svc_call_t *call)
     else
         bookings_reply_doc(call, 201, &existing);
 done:
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&doc);
     bson_destroy(&existing);
     mongoc_collection_destroy(bookings);
@@ -273,34 +269,34 @@ bookings_availability(svc_call_t *call)
 {
     static const char *const params[] = {"from", "to", NULL};
     const bson_t *query = &call->req->query;
-    ferr_t errors;
+    field_errors_t errors;
     bson_iter_t it;
     bson_error_t error;
     int64_t property, from = INT64_MIN, to = INT64_MIN, owner;
     const char *s;
     const bson_t *doc;
 
-    ferr_init(&errors);
-    v_id(&call->req->params, "id", &errors, &property);
-    v_known_fields(query, params, &errors);
+    field_errors_init(&errors);
+    validate_id(&call->req->params, "id", &errors, &property);
+    validate_known_fields(query, params, &errors);
     if (!bson_iter_init_find(&it, query, "from"))
-        ferr_add(&errors, "from", "is required");
-    else if (v_text(&it, &errors, "from", 10, 10, &s) && (from = bookings_day(s)) == INT64_MIN)
-        ferr_add(&errors, "from", "must be a real date written YYYY-MM-DD");
+        field_errors_add(&errors, "from", "is required");
+    else if (validate_text(&it, &errors, "from", 10, 10, &s) && (from = bookings_day(s)) == INT64_MIN)
+        field_errors_add(&errors, "from", "must be a real date written YYYY-MM-DD");
     if (!bson_iter_init_find(&it, query, "to"))
-        ferr_add(&errors, "to", "is required");
-    else if (v_text(&it, &errors, "to", 10, 10, &s) && (to = bookings_day(s)) == INT64_MIN)
-        ferr_add(&errors, "to", "must be a real date written YYYY-MM-DD");
+        field_errors_add(&errors, "to", "is required");
+    else if (validate_text(&it, &errors, "to", 10, 10, &s) && (to = bookings_day(s)) == INT64_MIN)
+        field_errors_add(&errors, "to", "must be a real date written YYYY-MM-DD");
     if (errors.count == 0 && to <= from)
-        ferr_add(&errors, "to", "must be after from");
+        field_errors_add(&errors, "to", "must be after from");
     else if (errors.count == 0 && to - from > BOOKINGS_MAX_NIGHTS + 1)
-        ferr_add(&errors, "to", "the range may span at most %d nights", BOOKINGS_MAX_NIGHTS + 1);
+        field_errors_add(&errors, "to", "the range may span at most %d nights", BOOKINGS_MAX_NIGHTS + 1);
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
-        ferr_destroy(&errors);
+        field_errors_destroy(&errors);
         return;
     }
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     if (!bookings_property_owner(call, property, &owner))
         return;
 
@@ -352,23 +348,18 @@ bookings_availability(svc_call_t *call)
 static bool
 bookings_load_visible(svc_call_t *call, mongoc_collection_t *bookings, bson_t *doc)
 {
-    ferr_t errors;
+    field_errors_t errors;
     bson_error_t error;
     int64_t id;
     bool found = false;
 
-    ferr_init(&errors);
-    if (call->req->auth_sub <= 0) {
-        svc_fail(call, 401, "unauthorized", "bookings are seen by their guest and the property's owner only");
-        ferr_destroy(&errors);
-        return false;
-    }
-    if (!v_id(&call->req->params, "id", &errors, &id)) {
+    field_errors_init(&errors);
+    if (!validate_id(&call->req->params, "id", &errors, &id)) {
         svc_fail_fields(call, &errors);
-        ferr_destroy(&errors);
+        field_errors_destroy(&errors);
         return false;
     }
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_t *filter = BCON_NEW("_id", BCON_INT64(id));
     bool ok = svc_find_one(bookings, filter, doc, &found, &error);
     bson_destroy(filter);
@@ -451,20 +442,20 @@ bookings_reply_page(svc_call_t *call, bson_t *filter)
 {
     static const char *const params[] = {"page", "per_page", "status", NULL};
     const bson_t *query = &call->req->query;
-    ferr_t errors;
+    field_errors_t errors;
     bson_iter_t it;
     bson_error_t error;
     int64_t page, per_page, total;
     mongoc_collection_t *bookings = svc_collection(call->mongo, "bookings", "bookings");
 
-    ferr_init(&errors);
-    v_known_fields(query, params, &errors);
-    v_query_int(query, "page", 1, 1, V_PAGE_MAX, &errors, &page);
-    v_query_int(query, "per_page", 10, 1, 100, &errors, &per_page);
+    field_errors_init(&errors);
+    validate_known_fields(query, params, &errors);
+    validate_query_int(query, "page", 1, 1, VALIDATE_PAGE_MAX, &errors, &page);
+    validate_query_int(query, "per_page", 10, 1, 100, &errors, &per_page);
     if (bson_iter_init_find(&it, query, "status")) {
         const char *s = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
         if (strcmp(s, "confirmed") != 0 && strcmp(s, "cancelled") != 0)
-            ferr_add(&errors, "status", "must be \"confirmed\" or \"cancelled\"");
+            field_errors_add(&errors, "status", "must be \"confirmed\" or \"cancelled\"");
         else
             BSON_APPEND_UTF8(filter, "status", s);
     } else {
@@ -487,17 +478,13 @@ bookings_reply_page(svc_call_t *call, bson_t *filter)
     svc_reply_page(call, mongoc_collection_find_with_opts(bookings, filter, opts, NULL), bookings_render, &paging);
     bson_destroy(opts);
 done:
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     mongoc_collection_destroy(bookings);
 }
 
 static void
 bookings_mine(svc_call_t *call)
 {
-    if (call->req->auth_sub <= 0) {
-        svc_fail(call, 401, "unauthorized", "this op needs an authenticated user");
-        return;
-    }
     bson_t filter = BSON_INITIALIZER;
     BSON_APPEND_INT64(&filter, "guest_id", call->req->auth_sub);
     bookings_reply_page(call, &filter);
@@ -507,12 +494,10 @@ bookings_mine(svc_call_t *call)
 static void
 bookings_for_property(svc_call_t *call)
 {
-    ferr_t errors;
+    field_errors_t errors;
     int64_t property, owner;
-    ferr_init(&errors);
-    if (call->req->auth_sub <= 0) {
-        svc_fail(call, 401, "unauthorized", "a property's bookings are seen by its owner only");
-    } else if (!v_id(&call->req->params, "id", &errors, &property)) {
+    field_errors_init(&errors);
+    if (!validate_id(&call->req->params, "id", &errors, &property)) {
         svc_fail_fields(call, &errors);
     } else if (bookings_property_owner(call, property, &owner)) {
         if (owner != call->req->auth_sub) {
@@ -524,7 +509,7 @@ bookings_for_property(svc_call_t *call)
             bson_destroy(&filter);
         }
     }
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
 }
 
 static bool
@@ -542,11 +527,11 @@ bookings_prepare(mongoc_client_t *mongo, bson_error_t *error)
 
 static const svc_op_t bookings_ops[] = {
     {"bookings.availability", bookings_availability},
-    {"bookings.create", bookings_create},
-    {"bookings.get", bookings_get},
-    {"bookings.cancel", bookings_cancel},
-    {"bookings.mine", bookings_mine},
-    {"bookings.for_property", bookings_for_property},
+    {"bookings.create", bookings_create, SVC_AUTH_REQUIRED},
+    {"bookings.get", bookings_get, SVC_AUTH_REQUIRED},
+    {"bookings.cancel", bookings_cancel, SVC_AUTH_REQUIRED},
+    {"bookings.mine", bookings_mine, SVC_AUTH_REQUIRED},
+    {"bookings.for_property", bookings_for_property, SVC_AUTH_REQUIRED},
     {NULL, NULL},
 };
 

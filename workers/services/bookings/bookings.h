@@ -32,6 +32,6 @@ void bookings_date(int64_t day, char out[11]);
  * check_in, at most BOOKINGS_MAX_NIGHTS nights, check_in not before
  * `today` (a day number). Sets the day numbers of both.
  */
-bool bookings_check_stay(const bson_t *body, int64_t today, ferr_t *e, int64_t *in, int64_t *out);
+bool bookings_check_stay(const bson_t *body, int64_t today, field_errors_t *e, int64_t *in, int64_t *out);
 
 #endif

@@ -18,7 +18,7 @@ bookings_days_from_civil(int64_t y, int64_t m, int64_t d)
 int64_t
 bookings_day(const char *date)
 {
-    if (!v_is_date(date))
+    if (!validate_is_date(date))
         return INT64_MIN;
     int y, m, d;
     if (sscanf(date, "%4d-%2d-%2d", &y, &m, &d) != 3)
@@ -42,7 +42,7 @@ bookings_date(int64_t z, char out[11])
 }
 
 bool
-bookings_check_stay(const bson_t *body, int64_t today, ferr_t *e, int64_t *in, int64_t *out)
+bookings_check_stay(const bson_t *body, int64_t today, field_errors_t *e, int64_t *in, int64_t *out)
 {
     static const char *const fields[] = {"check_in", "check_out", NULL};
     static const char *const names[] = {"check_in", "check_out"};
@@ -50,22 +50,22 @@ bookings_check_stay(const bson_t *body, int64_t today, ferr_t *e, int64_t *in, i
     uint32_t before = e->count;
     bson_iter_t it;
 
-    v_known_fields(body, fields, e);
+    validate_known_fields(body, fields, e);
     for (int i = 0; i < 2; i++) {
         const char *s;
         *days[i] = INT64_MIN;
         if (!bson_iter_init_find(&it, body, names[i]))
-            ferr_add(e, names[i], "is required");
-        else if (v_text(&it, e, names[i], 10, 10, &s) && (*days[i] = bookings_day(s)) == INT64_MIN)
-            ferr_add(e, names[i], "must be a real date written YYYY-MM-DD");
+            field_errors_add(e, names[i], "is required");
+        else if (validate_text(&it, e, names[i], 10, 10, &s) && (*days[i] = bookings_day(s)) == INT64_MIN)
+            field_errors_add(e, names[i], "must be a real date written YYYY-MM-DD");
     }
     if (e->count != before)
         return false;
     if (*in < today)
-        ferr_add(e, "check_in", "must not be in the past");
+        field_errors_add(e, "check_in", "must not be in the past");
     else if (*out <= *in)
-        ferr_add(e, "check_out", "must be after check_in");
+        field_errors_add(e, "check_out", "must be after check_in");
     else if (*out - *in > BOOKINGS_MAX_NIGHTS)
-        ferr_add(e, "check_out", "a stay may last at most %d nights", BOOKINGS_MAX_NIGHTS);
+        field_errors_add(e, "check_out", "a stay may last at most %d nights", BOOKINGS_MAX_NIGHTS);
     return e->count == before;
 }

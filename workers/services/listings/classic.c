@@ -20,27 +20,27 @@ classic_page(svc_call_t *call, mongoc_collection_t *coll, mongoc_cursor_t **curs
 {
     static const char *const params[] = {"page_num", "page_size", "user_id", NULL};
     const bson_t *query = &call->req->query;
-    ferr_t errors;
+    field_errors_t errors;
     bson_iter_t it;
     int64_t page_num, page_size, user_id;
     bson_t filter = BSON_INITIALIZER;
 
-    ferr_init(&errors);
-    v_known_fields(query, params, &errors);
-    v_classic_paging(query, &errors, &page_num, &page_size);
+    field_errors_init(&errors);
+    validate_known_fields(query, params, &errors);
+    validate_classic_paging(query, &errors, &page_num, &page_size);
     if (bson_iter_init_find(&it, query, "user_id")) {
-        if (!v_as_int(&it, &user_id) || user_id <= 0)
-            ferr_add(&errors, "user_id", "invalid user_id");
+        if (!validate_as_int(&it, &user_id) || user_id <= 0)
+            field_errors_add(&errors, "user_id", "invalid user_id");
         else
             BSON_APPEND_INT64(&filter, "user_id", user_id);
     }
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
-        ferr_destroy(&errors);
+        field_errors_destroy(&errors);
         bson_destroy(&filter);
         return false;
     }
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     listings_filter_live(&filter);
     bson_t *opts = svc_page_opts("created_at", -1, page_num, page_size);
     *cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
@@ -65,12 +65,12 @@ listings_classic_list(svc_call_t *call)
 static void
 classic_create(svc_call_t *call, bool with_result)
 {
-    ferr_t errors;
+    field_errors_t errors;
     listings_new_t l;
     bson_error_t error;
     bson_t stored, out, body = BSON_INITIALIZER;
 
-    ferr_init(&errors);
+    field_errors_init(&errors);
     if (!listings_check_classic(&call->req->body, &errors, &l)) {
         svc_fail_fields(call, &errors);
         goto done;
@@ -95,7 +95,7 @@ classic_create(svc_call_t *call, bool with_result)
     bson_destroy(&stored);
 done:
     bson_destroy(&body);
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
 }
 
 void

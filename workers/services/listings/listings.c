@@ -86,14 +86,14 @@ listings_check_property(svc_call_t *call, int64_t id, int64_t owner)
 {
     bson_t reply;
     bson_iter_t it;
-    ferr_t errors;
+    field_errors_t errors;
     int status = svc_ask_id(call, "properties.get", id, &reply);
     if (status < 0)
         return false;
     bool ok = false;
-    ferr_init(&errors);
+    field_errors_init(&errors);
     if (status == 404) {
-        ferr_add(&errors, "property_id", "no property has id %lld", (long long)id);
+        field_errors_add(&errors, "property_id", "no property has id %lld", (long long)id);
         svc_fail_fields(call, &errors);
     } else if (status != 200) {
         svc_fail_asked(call, "properties.get", status);
@@ -103,7 +103,7 @@ listings_check_property(svc_call_t *call, int64_t id, int64_t owner)
     } else {
         ok = true;
     }
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&reply);
     return ok;
 }
@@ -111,17 +111,13 @@ listings_check_property(svc_call_t *call, int64_t id, int64_t owner)
 static void
 listings_create(svc_call_t *call)
 {
-    const env_request_t *req = call->req;
-    ferr_t errors;
+    const envelope_request_t *req = call->req;
+    field_errors_t errors;
     listings_new_t l;
     bson_error_t error;
     bson_t stored, out;
 
-    ferr_init(&errors);
-    if (req->auth_sub <= 0) {
-        svc_fail(call, 401, "unauthorized", "creating a listing needs an authenticated user");
-        goto done;
-    }
+    field_errors_init(&errors);
     if (!listings_check_main(&req->body, false, &errors, &l)) {
         svc_fail_fields(call, &errors);
         goto done;
@@ -150,23 +146,23 @@ listings_create(svc_call_t *call)
     bson_destroy(&out);
     bson_destroy(&stored);
 done:
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
 }
 
 /* Loads the live listing params.id; replies itself (400/404/db) on failure. */
 static bool
 listings_load(svc_call_t *call, mongoc_collection_t *coll, int64_t *id, bson_t *doc)
 {
-    ferr_t errors;
+    field_errors_t errors;
     bson_error_t error;
     bool found = false, ok;
-    ferr_init(&errors);
-    if (!v_id(&call->req->params, "id", &errors, id)) {
+    field_errors_init(&errors);
+    if (!validate_id(&call->req->params, "id", &errors, id)) {
         svc_fail_fields(call, &errors);
-        ferr_destroy(&errors);
+        field_errors_destroy(&errors);
         return false;
     }
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_t *filter = BCON_NEW("_id", BCON_INT64(*id));
     ok = svc_find_one(coll, filter, doc, &found, &error);
     bson_destroy(filter);
@@ -205,27 +201,23 @@ listings_get(svc_call_t *call)
 static void
 listings_change(svc_call_t *call, bool delete)
 {
-    const env_request_t *req = call->req;
+    const envelope_request_t *req = call->req;
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
     bson_t doc = BSON_INITIALIZER, out;
     bson_error_t error;
     bson_iter_t it;
-    ferr_t errors;
+    field_errors_t errors;
     listings_new_t l = {0};
     int64_t id = 0;
     bool changed = false;
 
-    ferr_init(&errors);
-    if (req->auth_sub <= 0) {
-        svc_fail(call, 401, "unauthorized", "changing a listing needs an authenticated user");
-        goto done;
-    }
+    field_errors_init(&errors);
     if (!delete && !listings_check_main(&req->body, true, &errors, &l)) {
         svc_fail_fields(call, &errors);
         goto done;
     }
     /* A re-delivered DELETE finds its own tombstone and answers as the first did. */
-    if (delete && v_id(&req->params, "id", &errors, &id)) {
+    if (delete && validate_id(&req->params, "id", &errors, &id)) {
         bson_t *mine = BCON_NEW("_id", BCON_INT64(id), "last_rid", BCON_UTF8(call->key), "user_id",
                                 BCON_INT64(req->auth_sub));
         int64_t n = mongoc_collection_count_documents(coll, mine, NULL, NULL, NULL, &error);
@@ -324,7 +316,7 @@ listings_change(svc_call_t *call, bool delete)
     svc_reply(call, 200, &out);
     bson_destroy(&out);
 done:
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&doc);
     mongoc_collection_destroy(coll);
 }
@@ -359,11 +351,11 @@ listings_filter_city(svc_call_t *call, const char *city, bson_t *filter)
     }
     if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.more", &it) && bson_iter_as_bool(&it)) {
         bson_destroy(&reply);
-        ferr_t errors;
-        ferr_init(&errors);
-        ferr_add(&errors, "city", "matches more than %d properties, more than a listing filter takes", LISTINGS_CITY_MAX);
+        field_errors_t errors;
+        field_errors_init(&errors);
+        field_errors_add(&errors, "city", "matches more than %d properties, more than a listing filter takes", LISTINGS_CITY_MAX);
         svc_fail_fields(call, &errors);
-        ferr_destroy(&errors);
+        field_errors_destroy(&errors);
         return false;
     }
     BSON_APPEND_DOCUMENT_BEGIN(filter, "property_id", &cond);
@@ -388,7 +380,7 @@ listings_list(svc_call_t *call)
     static const char *const params[] = {"page",      "per_page",  "user_id", "listing_type",
                                          "min_price", "max_price", "city",    NULL};
     const bson_t *query = &call->req->query;
-    ferr_t errors;
+    field_errors_t errors;
     int64_t page, per_page, user_id = 0, min_price, max_price, total;
     bson_iter_t it;
     bson_error_t error;
@@ -396,16 +388,16 @@ listings_list(svc_call_t *call)
     bson_t filter = BSON_INITIALIZER;
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
 
-    ferr_init(&errors);
-    v_known_fields(query, params, &errors);
-    v_query_int(query, "page", 1, 1, V_PAGE_MAX, &errors, &page);
-    v_query_int(query, "per_page", 10, 1, 100, &errors, &per_page);
-    v_query_range(query, "min_price", "max_price", 1, LISTINGS_PRICE_MAX, &errors, &min_price, &max_price);
-    if (bson_has_field(query, "user_id") && v_id(query, "user_id", &errors, &user_id))
+    field_errors_init(&errors);
+    validate_known_fields(query, params, &errors);
+    validate_query_int(query, "page", 1, 1, VALIDATE_PAGE_MAX, &errors, &page);
+    validate_query_int(query, "per_page", 10, 1, 100, &errors, &per_page);
+    validate_query_range(query, "min_price", "max_price", 1, LISTINGS_PRICE_MAX, &errors, &min_price, &max_price);
+    if (bson_has_field(query, "user_id") && validate_id(query, "user_id", &errors, &user_id))
         BSON_APPEND_INT64(&filter, "user_id", user_id);
     if (bson_iter_init_find(&it, query, "listing_type")) {
         if (!BSON_ITER_HOLDS_UTF8(&it) || (strcmp(s = bson_iter_utf8(&it, NULL), "rent") != 0 && strcmp(s, "sale") != 0))
-            ferr_add(&errors, "listing_type", "must be \"rent\" or \"sale\"");
+            field_errors_add(&errors, "listing_type", "must be \"rent\" or \"sale\"");
         else
             BSON_APPEND_UTF8(&filter, "listing_type", s);
     }
@@ -416,7 +408,7 @@ listings_list(svc_call_t *call)
         BSON_APPEND_INT64(&cond, "$lte", max_price);
         bson_append_document_end(&filter, &cond);
     }
-    if (bson_iter_init_find(&it, query, "city") && v_text(&it, &errors, "city", 1, 100, &s) && errors.count == 0 &&
+    if (bson_iter_init_find(&it, query, "city") && validate_text(&it, &errors, "city", 1, 100, &s) && errors.count == 0 &&
         !listings_filter_city(call, s, &filter))
         goto done;
     if (errors.count > 0) {
@@ -434,7 +426,7 @@ listings_list(svc_call_t *call)
     svc_reply_page(call, mongoc_collection_find_with_opts(coll, &filter, opts, NULL), listings_render, &paging);
     bson_destroy(opts);
 done:
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&filter);
     mongoc_collection_destroy(coll);
 }
@@ -458,10 +450,10 @@ listings_prepare(mongoc_client_t *mongo, bson_error_t *error)
 }
 
 static const svc_op_t listings_ops[] = {
-    {"listings.create", listings_create},
+    {"listings.create", listings_create, SVC_AUTH_REQUIRED},
     {"listings.get", listings_get},
-    {"listings.update", listings_update},
-    {"listings.delete", listings_delete},
+    {"listings.update", listings_update, SVC_AUTH_REQUIRED},
+    {"listings.delete", listings_delete, SVC_AUTH_REQUIRED},
     {"listings.list", listings_list},
     {"listings.classic_list", listings_classic_list},
     {"listings.classic_create", listings_classic_create},

@@ -37,11 +37,11 @@ typedef struct {
  * values: 'rent', 'sale'", "invalid price. Must be an integer", "price must
  * be greater than 0").
  */
-bool listings_check_classic(const bson_t *body, ferr_t *e, listings_new_t *out);
+bool listings_check_classic(const bson_t *body, field_errors_t *e, listings_new_t *out);
 
 /* The main API's body {listing_type, price, property_id?}; with `patch`,
  * every field is optional and property_id may be null (out->property_id -1). */
-bool listings_check_main(const bson_t *body, bool patch, ferr_t *e, listings_new_t *out);
+bool listings_check_main(const bson_t *body, bool patch, field_errors_t *e, listings_new_t *out);
 
 /* --- shared by the handlers (listings.c) -------------------------------------- */
 

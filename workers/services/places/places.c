@@ -28,28 +28,24 @@ static void
 places_create(svc_call_t *call)
 {
     static const char *const fields[] = {"name", "country", NULL};
-    const env_request_t *req = call->req;
-    ferr_t errors;
+    const envelope_request_t *req = call->req;
+    field_errors_t errors;
     bson_iter_t it;
     bson_error_t error;
     const char *name = NULL, *country = NULL;
     char *key = NULL;
     bson_t doc = BSON_INITIALIZER, stored, out;
 
-    ferr_init(&errors);
-    if (req->auth_sub <= 0) {
-        svc_fail(call, 401, "unauthorized", "creating a place needs an authenticated user");
-        goto done;
-    }
-    v_known_fields(&req->body, fields, &errors);
+    field_errors_init(&errors);
+    validate_known_fields(&req->body, fields, &errors);
     if (!bson_iter_init_find(&it, &req->body, "name"))
-        ferr_add(&errors, "name", "is required");
+        field_errors_add(&errors, "name", "is required");
     else
-        v_text(&it, &errors, "name", 1, 100, &name);
+        validate_text(&it, &errors, "name", 1, 100, &name);
     if (!bson_iter_init_find(&it, &req->body, "country"))
-        ferr_add(&errors, "country", "is required");
+        field_errors_add(&errors, "country", "is required");
     else
-        v_text(&it, &errors, "country", 1, 100, &country);
+        validate_text(&it, &errors, "country", 1, 100, &country);
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
         goto done;
@@ -81,22 +77,22 @@ places_create(svc_call_t *call)
     mongoc_collection_destroy(places);
 done:
     free(key);
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&doc);
 }
 
 static void
 places_get(svc_call_t *call)
 {
-    ferr_t errors;
+    field_errors_t errors;
     int64_t id;
     bson_error_t error;
     bool found;
     bson_t doc = BSON_INITIALIZER, out;
     mongoc_collection_t *places = svc_collection(call->mongo, "places", "places");
 
-    ferr_init(&errors);
-    if (!v_id(&call->req->params, "id", &errors, &id)) {
+    field_errors_init(&errors);
+    if (!validate_id(&call->req->params, "id", &errors, &id)) {
         svc_fail_fields(call, &errors);
     } else {
         bson_t *filter = BCON_NEW("_id", BCON_INT64(id));
@@ -111,7 +107,7 @@ places_get(svc_call_t *call)
         }
         bson_destroy(filter);
     }
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&doc);
     mongoc_collection_destroy(places);
 }
@@ -144,7 +140,7 @@ places_list(svc_call_t *call)
 {
     static const char *const params[] = {"page", "per_page", "embed", NULL};
     const bson_t *query = &call->req->query;
-    ferr_t errors;
+    field_errors_t errors;
     bson_iter_t it;
     bson_error_t error;
     int64_t page, per_page, total;
@@ -155,14 +151,14 @@ places_list(svc_call_t *call)
     mongoc_collection_t *places = svc_collection(call->mongo, "places", "places");
     mongoc_cursor_t *cursor = NULL;
 
-    ferr_init(&errors);
-    v_known_fields(query, params, &errors);
-    v_query_int(query, "page", 1, 1, V_PAGE_MAX, &errors, &page);
-    v_query_int(query, "per_page", 10, 1, PLACES_PER_PAGE_MAX, &errors, &per_page);
+    field_errors_init(&errors);
+    validate_known_fields(query, params, &errors);
+    validate_query_int(query, "page", 1, 1, VALIDATE_PAGE_MAX, &errors, &page);
+    validate_query_int(query, "per_page", 10, 1, PLACES_PER_PAGE_MAX, &errors, &per_page);
     if (bson_iter_init_find(&it, query, "embed")) {
         embed = BSON_ITER_HOLDS_UTF8(&it) && strcmp(bson_iter_utf8(&it, NULL), "people") == 0;
         if (!embed)
-            ferr_add(&errors, "embed", "the only embedding is \"people\"");
+            field_errors_add(&errors, "embed", "the only embedding is \"people\"");
     }
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
@@ -240,7 +236,7 @@ places_list(svc_call_t *call)
 done:
     if (cursor != NULL)
         mongoc_cursor_destroy(cursor);
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&filter);
     bson_destroy(&page_docs);
     bson_destroy(&body);
@@ -258,7 +254,7 @@ places_prepare(mongoc_client_t *mongo, bson_error_t *error)
 }
 
 static const svc_op_t places_ops[] = {
-    {"places.create", places_create},
+    {"places.create", places_create, SVC_AUTH_REQUIRED},
     {"places.get", places_get},
     {"places.list", places_list},
     {NULL, NULL},

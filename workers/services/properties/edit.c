@@ -1,7 +1,7 @@
 /*
  * Changes to properties: create, and every owner-only edit.
  *
- * Each edit runs through props_edit: authenticate, validate, load, check
+ * Each edit runs through properties_edit: authenticate, validate, load, check
  * the owner and If-Match, compute the changed fields, then commit the new
  * version by inserting it into "changes" under _id "<id>:<version>". The
  * unique _id is the arbiter: exactly one writer can make each version
@@ -23,14 +23,14 @@
 #include <string.h>
 
 /* Each round of a race has one winner: enough rounds for many writers of one property. */
-#define PROPS_EDIT_ATTEMPTS 64
+#define PROPERTIES_EDIT_ATTEMPTS 64
 
 /* Computes the fields a change overrides into `changes` (an uninitialised
  * document on entry); on a refusal it replies itself and returns false. */
-typedef bool (*props_change_fn)(svc_call_t *call, const bson_t *current, bson_t *changes);
+typedef bool (*properties_change_fn)(svc_call_t *call, const bson_t *current, bson_t *changes);
 
 static bool
-props_load(mongoc_collection_t *coll, int64_t id, bson_t *out, bool *found, bson_error_t *error)
+properties_load(mongoc_collection_t *coll, int64_t id, bson_t *out, bool *found, bson_error_t *error)
 {
     bson_t *filter = BCON_NEW("_id", BCON_INT64(id));
     bool ok = svc_find_one(coll, filter, out, found, error);
@@ -39,14 +39,14 @@ props_load(mongoc_collection_t *coll, int64_t id, bson_t *out, bool *found, bson
 }
 
 static int64_t
-props_int(const bson_t *doc, const char *key)
+properties_int(const bson_t *doc, const char *key)
 {
     bson_iter_t it;
     return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it) ? bson_iter_as_int64(&it) : 0;
 }
 
 static const char *
-props_str(const bson_t *doc, const char *key)
+properties_str(const bson_t *doc, const char *key)
 {
     bson_iter_t it;
     return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
@@ -55,10 +55,10 @@ props_str(const bson_t *doc, const char *key)
 /* `current` with every field of `changes` replacing its namesake, then
  * the bookkeeping every change makes; `key` is the request's idempotency key. */
 static void
-props_apply(const bson_t *current, const bson_t *changes, const char *key, bson_t *next)
+properties_apply(const bson_t *current, const bson_t *changes, const char *key, bson_t *next)
 {
     bson_iter_t it;
-    int64_t version = props_int(current, "version");
+    int64_t version = properties_int(current, "version");
     bson_init(next);
     bson_iter_init(&it, current);
     while (bson_iter_next(&it)) {
@@ -83,7 +83,7 @@ props_apply(const bson_t *current, const bson_t *changes, const char *key, bson_
  * writing it), -1 on a database error.
  */
 static int
-props_commit(mongoc_collection_t *coll, mongoc_client_t *mongo, int64_t id, int64_t version, const bson_t *next,
+properties_commit(mongoc_collection_t *coll, mongoc_client_t *mongo, int64_t id, int64_t version, const bson_t *next,
              bson_error_t *error)
 {
     mongoc_collection_t *changes = svc_collection(mongo, "properties", "changes");
@@ -140,70 +140,66 @@ done:
 }
 
 static void
-props_reply_doc(svc_call_t *call, int status, const bson_t *doc)
+properties_reply_doc(svc_call_t *call, int status, const bson_t *doc)
 {
     if (status == 204) {
         svc_reply(call, 204, NULL);
         return;
     }
     bson_t out;
-    props_render(doc, &out);
+    properties_render(doc, &out);
     svc_reply(call, status, &out);
     bson_destroy(&out);
 }
 
 static void
-props_edit(svc_call_t *call, int status, props_change_fn change)
+properties_edit(svc_call_t *call, int status, properties_change_fn change)
 {
-    const env_request_t *req = call->req;
-    ferr_t errors;
+    const envelope_request_t *req = call->req;
+    field_errors_t errors;
     int64_t id;
     bson_error_t error;
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
 
-    ferr_init(&errors);
-    if (req->auth_sub <= 0) {
-        svc_fail(call, 401, "unauthorized", "changing a property needs an authenticated user");
-        goto done;
-    }
-    if (!v_id(&req->params, "id", &errors, &id)) {
+    field_errors_init(&errors);
+    if (!validate_id(&req->params, "id", &errors, &id)) {
         svc_fail_fields(call, &errors);
         goto done;
     }
-    for (int attempt = 0; attempt < PROPS_EDIT_ATTEMPTS; attempt++) {
+    for (int attempt = 0; attempt < PROPERTIES_EDIT_ATTEMPTS; attempt++) {
         bson_t current = BSON_INITIALIZER, changes, next;
         http_precondition_t precondition;
         bool found;
-        if (!props_load(coll, id, &current, &found, &error)) {
+        if (!properties_load(coll, id, &current, &found, &error)) {
             svc_fail_db(call, &error);
             goto done;
         }
         if (!found) {
             svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
-        } else if (props_int(&current, "owner_id") != req->auth_sub) {
+        } else if (properties_int(&current, "owner_id") != req->auth_sub) {
             svc_fail(call, 403, "forbidden", "only the owner may change this property");
-        } else if (strcmp(props_str(&current, "last_rid"), call->key) == 0) {
-            props_reply_doc(call, status, &current); /* a second delivery of a change already made */
+        } else if (strcmp(properties_str(&current, "last_rid"), call->key) == 0) {
+            properties_reply_doc(call, status, &current); /* a second delivery of a change already made */
         } else if (bson_has_field(&current, "deleted_at")) {
             svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
         } else if (req->if_match[0] != '\0' &&
                    (precondition = http_if_match(req->if_match, strlen(req->if_match),
-                                                 props_int(&current, "version"))) != HTTP_PRECONDITION_TRUE) {
+                                                 properties_int(&current, "version"))) != HTTP_PRECONDITION_TRUE) {
             if (precondition == HTTP_PRECONDITION_MALFORMED)
                 svc_fail(call, 400, "bad_precondition",
                          "if_match must be \"*\" or a list of entity tags such as \"3\" (RFC 9110 section 13.1.1)");
             else
                 svc_fail(call, 412, "precondition_failed", "the property changed since your copy (ETag \"%lld\" now)",
-                         (long long)props_int(&current, "version"));
+                         (long long)properties_int(&current, "version"));
         } else if (change(call, &current, &changes)) {
-            int64_t version = props_int(&current, "version");
-            props_apply(&current, &changes, call->key, &next);
+            int64_t version = properties_int(&current, "version");
+            properties_apply(&current, &changes, call->key, &next);
             bson_destroy(&changes);
-            int committed = props_commit(coll, call->mongo, id, version + 1, &next, &error);
+            int committed = properties_commit(coll, call->mongo, id, version + 1, &next, &error);
             if (committed < 0) {
                 svc_fail_db(call, &error);
             } else if (committed == 1) {
-                props_reply_doc(call, status, &next);
+                properties_reply_doc(call, status, &next);
             } else if (req->if_match[0] != '\0') {
                 svc_fail(call, 412, "precondition_failed", "the property changed while this change was made");
             } else {
@@ -221,13 +217,13 @@ props_edit(svc_call_t *call, int status, props_change_fn change)
     }
     svc_fail(call, 409, "conflict", "the property kept changing under this request; retry");
 done:
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     mongoc_collection_destroy(coll);
 }
 
 /* Appends a room document built from a valid room body. */
 static void
-props_append_room(bson_t *rooms, uint32_t index, int64_t room_id, const bson_t *src)
+properties_append_room(bson_t *rooms, uint32_t index, int64_t room_id, const bson_t *src)
 {
     char key[16];
     bson_t room, chars;
@@ -235,8 +231,8 @@ props_append_room(bson_t *rooms, uint32_t index, int64_t room_id, const bson_t *
     snprintf(key, sizeof(key), "%u", index);
     BSON_APPEND_DOCUMENT_BEGIN(rooms, key, &room);
     BSON_APPEND_INT64(&room, "id", room_id);
-    BSON_APPEND_UTF8(&room, "name", props_str(src, "name"));
-    BSON_APPEND_UTF8(&room, "kind", props_str(src, "kind"));
+    BSON_APPEND_UTF8(&room, "name", properties_str(src, "name"));
+    BSON_APPEND_UTF8(&room, "kind", properties_str(src, "kind"));
     bson_iter_init_find(&it, src, "area_m2");
     BSON_APPEND_DOUBLE(&room, "area_m2", bson_iter_as_double(&it));
     BSON_APPEND_DOCUMENT_BEGIN(&room, "characteristics", &chars);
@@ -251,7 +247,7 @@ props_append_room(bson_t *rooms, uint32_t index, int64_t room_id, const bson_t *
 }
 
 static bool
-props_view(const bson_iter_t *it, bson_t *out)
+properties_view(const bson_iter_t *it, bson_t *out)
 {
     uint32_t len;
     const uint8_t *data;
@@ -265,41 +261,37 @@ props_view(const bson_iter_t *it, bson_t *out)
 }
 
 void
-props_create(svc_call_t *call)
+properties_create(svc_call_t *call)
 {
-    const env_request_t *req = call->req;
-    ferr_t errors;
+    const envelope_request_t *req = call->req;
+    field_errors_t errors;
     bson_error_t error;
     bson_iter_t it, r;
     char *city_key = NULL;
     bson_t doc = BSON_INITIALIZER, rooms, stored = BSON_INITIALIZER;
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
 
-    ferr_init(&errors);
-    if (req->auth_sub <= 0) {
-        svc_fail(call, 401, "unauthorized", "creating a property needs an authenticated user");
-        goto done;
-    }
-    if (!props_validate_new(&req->body, &errors)) {
+    field_errors_init(&errors);
+    if (!properties_validate_new(&req->body, &errors)) {
         svc_fail_fields(call, &errors);
         goto done;
     }
     int64_t now = svc_now_us();
-    const char *city = props_str(&req->body, "city");
+    const char *city = properties_str(&req->body, "city");
     city_key = text_key(city, strlen(city));
-    BSON_APPEND_UTF8(&doc, "name", props_str(&req->body, "name"));
-    BSON_APPEND_UTF8(&doc, "description", props_str(&req->body, "description"));
-    BSON_APPEND_UTF8(&doc, "type", props_str(&req->body, "type"));
+    BSON_APPEND_UTF8(&doc, "name", properties_str(&req->body, "name"));
+    BSON_APPEND_UTF8(&doc, "description", properties_str(&req->body, "description"));
+    BSON_APPEND_UTF8(&doc, "type", properties_str(&req->body, "type"));
     BSON_APPEND_UTF8(&doc, "city", city);
     BSON_APPEND_UTF8(&doc, "city_key", city_key);
-    BSON_APPEND_UTF8(&doc, "address", props_str(&req->body, "address"));
+    BSON_APPEND_UTF8(&doc, "address", properties_str(&req->body, "address"));
     uint32_t n = 0;
     BSON_APPEND_ARRAY_BEGIN(&doc, "rooms", &rooms);
     if (bson_iter_init_find(&it, &req->body, "rooms") && bson_iter_recurse(&it, &r)) {
         while (bson_iter_next(&r)) {
             bson_t room;
-            props_view(&r, &room);
-            props_append_room(&rooms, n, n + 1, &room);
+            properties_view(&r, &room);
+            properties_append_room(&rooms, n, n + 1, &room);
             n++;
         }
     }
@@ -317,7 +309,7 @@ props_create(svc_call_t *call)
     switch (svc_insert_next(coll, &doc, call->key, &stored, &error)) {
     case SVC_INSERTED:
     case SVC_INSERT_REPEAT: /* an earlier delivery of this request created it */
-        props_reply_doc(call, 201, &stored);
+        properties_reply_doc(call, 201, &stored);
         break;
     case SVC_INSERT_CONFLICT:
         svc_fail(call, 500, "internal", "a property collided on a unique index other than its id and rid");
@@ -328,29 +320,29 @@ props_create(svc_call_t *call)
     }
 done:
     free(city_key);
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&doc);
     bson_destroy(&stored);
     mongoc_collection_destroy(coll);
 }
 
 static bool
-props_change_fields(svc_call_t *call, const bson_t *current, bson_t *changes)
+properties_change_fields(svc_call_t *call, const bson_t *current, bson_t *changes)
 {
     static const char *const patchable[] = {"name", "description", "type", "city", "address", NULL};
     const bson_t *body = &call->req->body;
-    ferr_t errors;
+    field_errors_t errors;
     bson_iter_t it;
 
-    ferr_init(&errors);
-    v_known_fields(body, patchable, &errors);
-    props_check_fields(body, false, &errors);
+    field_errors_init(&errors);
+    validate_known_fields(body, patchable, &errors);
+    properties_check_fields(body, false, &errors);
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
-        ferr_destroy(&errors);
+        field_errors_destroy(&errors);
         return false;
     }
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_init(changes);
     bson_iter_init(&it, body);
     while (bson_iter_next(&it)) {
@@ -372,7 +364,7 @@ props_change_fields(svc_call_t *call, const bson_t *current, bson_t *changes)
 }
 
 static bool
-props_change_delete(svc_call_t *call, const bson_t *current, bson_t *changes)
+properties_change_delete(svc_call_t *call, const bson_t *current, bson_t *changes)
 {
     bson_init(changes);
     BSON_APPEND_INT64(changes, "deleted_at", svc_now_us());
@@ -380,27 +372,27 @@ props_change_delete(svc_call_t *call, const bson_t *current, bson_t *changes)
 }
 
 static bool
-props_change_room_add(svc_call_t *call, const bson_t *current, bson_t *changes)
+properties_change_room_add(svc_call_t *call, const bson_t *current, bson_t *changes)
 {
-    ferr_t errors;
+    field_errors_t errors;
     bson_iter_t it, r;
     bson_t rooms;
     uint32_t n = 0;
 
-    ferr_init(&errors);
-    if (!props_check_room(&call->req->body, true, "", &errors)) {
+    field_errors_init(&errors);
+    if (!properties_check_room(&call->req->body, true, "", &errors)) {
         svc_fail_fields(call, &errors);
-        ferr_destroy(&errors);
+        field_errors_destroy(&errors);
         return false;
     }
-    if (props_int(current, "room_count") >= PROPS_MAX_ROOMS) {
-        ferr_add(&errors, "rooms", "a property may hold at most %d rooms", PROPS_MAX_ROOMS);
+    if (properties_int(current, "room_count") >= PROPERTIES_MAX_ROOMS) {
+        field_errors_add(&errors, "rooms", "a property may hold at most %d rooms", PROPERTIES_MAX_ROOMS);
         svc_fail_fields(call, &errors);
-        ferr_destroy(&errors);
+        field_errors_destroy(&errors);
         return false;
     }
-    ferr_destroy(&errors);
-    int64_t room_id = props_int(current, "next_room_id");
+    field_errors_destroy(&errors);
+    int64_t room_id = properties_int(current, "next_room_id");
     bson_init(changes);
     BSON_APPEND_ARRAY_BEGIN(changes, "rooms", &rooms);
     if (bson_iter_init_find(&it, current, "rooms") && bson_iter_recurse(&it, &r)) {
@@ -410,7 +402,7 @@ props_change_room_add(svc_call_t *call, const bson_t *current, bson_t *changes)
             bson_append_iter(&rooms, key, -1, &r);
         }
     }
-    props_append_room(&rooms, n, room_id, &call->req->body);
+    properties_append_room(&rooms, n, room_id, &call->req->body);
     bson_append_array_end(changes, &rooms);
     BSON_APPEND_INT32(changes, "room_count", (int32_t)(n + 1));
     BSON_APPEND_INT64(changes, "next_room_id", room_id + 1);
@@ -420,33 +412,33 @@ props_change_room_add(svc_call_t *call, const bson_t *current, bson_t *changes)
 /* Rewrites the rooms array with the room `room_id` merged with `patch`
  * (RFC 7396, characteristics included), or removed when patch is NULL. */
 static bool
-props_change_room(svc_call_t *call, const bson_t *current, bson_t *changes, const bson_t *patch)
+properties_change_room(svc_call_t *call, const bson_t *current, bson_t *changes, const bson_t *patch)
 {
-    ferr_t errors;
+    field_errors_t errors;
     bson_iter_t it, r;
     int64_t room_id;
     bool hit = false;
     bson_t rooms;
     uint32_t n = 0;
 
-    ferr_init(&errors);
-    v_id(&call->req->params, "room_id", &errors, &room_id);
+    field_errors_init(&errors);
+    validate_id(&call->req->params, "room_id", &errors, &room_id);
     if (patch != NULL)
-        props_check_room(patch, false, "", &errors);
+        properties_check_room(patch, false, "", &errors);
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
-        ferr_destroy(&errors);
+        field_errors_destroy(&errors);
         return false;
     }
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_init(changes);
     BSON_APPEND_ARRAY_BEGIN(changes, "rooms", &rooms);
     if (bson_iter_init_find(&it, current, "rooms") && bson_iter_recurse(&it, &r)) {
         while (bson_iter_next(&r)) {
             bson_t room;
             char key[16];
-            props_view(&r, &room);
-            if (props_int(&room, "id") != room_id) {
+            properties_view(&r, &room);
+            if (properties_int(&room, "id") != room_id) {
                 snprintf(key, sizeof(key), "%u", n++);
                 bson_append_iter(&rooms, key, -1, &r);
                 continue;
@@ -459,14 +451,14 @@ props_change_room(svc_call_t *call, const bson_t *current, bson_t *changes, cons
             snprintf(key, sizeof(key), "%u", n++);
             BSON_APPEND_DOCUMENT_BEGIN(&rooms, key, &merged);
             BSON_APPEND_INT64(&merged, "id", room_id);
-            BSON_APPEND_UTF8(&merged, "name", props_str(bson_has_field(patch, "name") ? patch : &room, "name"));
-            BSON_APPEND_UTF8(&merged, "kind", props_str(bson_has_field(patch, "kind") ? patch : &room, "kind"));
+            BSON_APPEND_UTF8(&merged, "name", properties_str(bson_has_field(patch, "name") ? patch : &room, "name"));
+            BSON_APPEND_UTF8(&merged, "kind", properties_str(bson_has_field(patch, "kind") ? patch : &room, "kind"));
             bson_iter_init_find(&f, bson_has_field(patch, "area_m2") ? patch : &room, "area_m2");
             BSON_APPEND_DOUBLE(&merged, "area_m2", bson_iter_as_double(&f));
             BSON_APPEND_DOCUMENT_BEGIN(&merged, "characteristics", &chars);
             bson_t patch_chars = BSON_INITIALIZER;
             if (bson_iter_init_find(&f, patch, "characteristics"))
-                props_view(&f, &patch_chars);
+                properties_view(&f, &patch_chars);
             if (bson_iter_init_find(&f, &room, "characteristics") && bson_iter_recurse(&f, &c))
                 while (bson_iter_next(&c))
                     if (!bson_has_field(&patch_chars, bson_iter_key(&c)))
@@ -490,43 +482,43 @@ props_change_room(svc_call_t *call, const bson_t *current, bson_t *changes, cons
 }
 
 static bool
-props_change_room_update(svc_call_t *call, const bson_t *current, bson_t *changes)
+properties_change_room_update(svc_call_t *call, const bson_t *current, bson_t *changes)
 {
-    return props_change_room(call, current, changes, &call->req->body);
+    return properties_change_room(call, current, changes, &call->req->body);
 }
 
 static bool
-props_change_room_delete(svc_call_t *call, const bson_t *current, bson_t *changes)
+properties_change_room_delete(svc_call_t *call, const bson_t *current, bson_t *changes)
 {
-    return props_change_room(call, current, changes, NULL);
+    return properties_change_room(call, current, changes, NULL);
 }
 
 void
-props_update(svc_call_t *call)
+properties_update(svc_call_t *call)
 {
-    props_edit(call, 200, props_change_fields);
+    properties_edit(call, 200, properties_change_fields);
 }
 
 void
-props_delete(svc_call_t *call)
+properties_delete(svc_call_t *call)
 {
-    props_edit(call, 204, props_change_delete);
+    properties_edit(call, 204, properties_change_delete);
 }
 
 void
-props_room_add(svc_call_t *call)
+properties_room_add(svc_call_t *call)
 {
-    props_edit(call, 201, props_change_room_add);
+    properties_edit(call, 201, properties_change_room_add);
 }
 
 void
-props_room_update(svc_call_t *call)
+properties_room_update(svc_call_t *call)
 {
-    props_edit(call, 200, props_change_room_update);
+    properties_edit(call, 200, properties_change_room_update);
 }
 
 void
-props_room_delete(svc_call_t *call)
+properties_room_delete(svc_call_t *call)
 {
-    props_edit(call, 200, props_change_room_delete);
+    properties_edit(call, 200, properties_change_room_delete);
 }

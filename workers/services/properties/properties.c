@@ -10,7 +10,7 @@
 #include <string.h>
 
 void
-props_render(const bson_t *doc, bson_t *out)
+properties_render(const bson_t *doc, bson_t *out)
 {
     static const char *const public_fields[] = {"name",     "description", "type",       "city",
                                                 "address",  "rooms",       "room_count", "owner_id",
@@ -19,15 +19,15 @@ props_render(const bson_t *doc, bson_t *out)
 }
 
 static void
-props_get(svc_call_t *call)
+properties_get(svc_call_t *call)
 {
-    ferr_t errors;
+    field_errors_t errors;
     int64_t id;
     bson_error_t error;
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
 
-    ferr_init(&errors);
-    if (!v_id(&call->req->params, "id", &errors, &id)) {
+    field_errors_init(&errors);
+    if (!validate_id(&call->req->params, "id", &errors, &id)) {
         svc_fail_fields(call, &errors);
         goto done;
     }
@@ -40,26 +40,26 @@ props_get(svc_call_t *call)
         svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
     } else {
         bson_t out;
-        props_render(&doc, &out);
+        properties_render(&doc, &out);
         svc_reply(call, 200, &out);
         bson_destroy(&out);
     }
     bson_destroy(&doc);
     bson_destroy(filter);
 done:
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     mongoc_collection_destroy(coll);
 }
 
 static void
-props_list(svc_call_t *call)
+properties_list(svc_call_t *call)
 {
     static const char *const params[] = {"page", "per_page", "order_by", "city", "type", "owner_id",
                                          "min_rooms", "max_rooms", NULL};
-    static const v_order_t orders[] = {{"id", "_id"},           {"name", "name"},          {"city", "city_key"},
+    static const validate_order_t orders[] = {{"id", "_id"},           {"name", "name"},          {"city", "city_key"},
                   {"created_at", "created_at"}, {"updated_at", "updated_at"}, {"room_count", "room_count"}};
     const bson_t *query = &call->req->query;
-    ferr_t errors;
+    field_errors_t errors;
     int64_t page, per_page, total, min_rooms, max_rooms, owner_id = 0;
     bson_error_t error;
     bson_iter_t it;
@@ -68,28 +68,28 @@ props_list(svc_call_t *call)
     const char *sort_field, *s;
     int sort_dir;
 
-    ferr_init(&errors);
-    v_known_fields(query, params, &errors);
-    v_query_int(query, "page", 1, 1, V_PAGE_MAX, &errors, &page);
-    v_query_int(query, "per_page", PROPS_PER_PAGE_DEFAULT, 1, PROPS_PER_PAGE_MAX, &errors, &per_page);
-    v_query_range(query, "min_rooms", "max_rooms", 0, PROPS_MAX_ROOMS, &errors, &min_rooms, &max_rooms);
+    field_errors_init(&errors);
+    validate_known_fields(query, params, &errors);
+    validate_query_int(query, "page", 1, 1, VALIDATE_PAGE_MAX, &errors, &page);
+    validate_query_int(query, "per_page", PROPERTIES_PER_PAGE_DEFAULT, 1, PROPERTIES_PER_PAGE_MAX, &errors, &per_page);
+    validate_query_range(query, "min_rooms", "max_rooms", 0, PROPERTIES_MAX_ROOMS, &errors, &min_rooms, &max_rooms);
     if (bson_has_field(query, "owner_id"))
-        v_id(query, "owner_id", &errors, &owner_id);
-    v_order_by(query, orders, sizeof(orders) / sizeof(orders[0]), &errors, &sort_field, &sort_dir);
+        validate_id(query, "owner_id", &errors, &owner_id);
+    validate_order_by(query, orders, sizeof(orders) / sizeof(orders[0]), &errors, &sort_field, &sort_dir);
     BSON_APPEND_DOCUMENT_BEGIN(&filter, "deleted_at", &cond);
     BSON_APPEND_BOOL(&cond, "$exists", false);
     bson_append_document_end(&filter, &cond);
-    if (bson_iter_init_find(&it, query, "city") && v_text(&it, &errors, "city", 1, 100, &s)) {
+    if (bson_iter_init_find(&it, query, "city") && validate_text(&it, &errors, "city", 1, 100, &s)) {
         char *key = text_key(s, strlen(s));
         BSON_APPEND_UTF8(&filter, "city_key", key);
         free(key);
     }
-    if (bson_iter_init_find(&it, query, "type") && v_text(&it, &errors, "type", 1, 32, &s)) {
+    if (bson_iter_init_find(&it, query, "type") && validate_text(&it, &errors, "type", 1, 32, &s)) {
         bool known = false;
-        for (const char *const *t = props_types; *t; t++)
+        for (const char *const *t = properties_types; *t; t++)
             known = known || strcmp(*t, s) == 0;
         if (!known)
-            ferr_add(&errors, "type", "is not a property type (see the documented list)");
+            field_errors_add(&errors, "type", "is not a property type (see the documented list)");
         BSON_APPEND_UTF8(&filter, "type", s);
     }
     if (owner_id > 0)
@@ -111,10 +111,10 @@ props_list(svc_call_t *call)
     }
     bson_t *opts = svc_page_opts(sort_field, sort_dir, page, per_page);
     svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
-    svc_reply_page(call, mongoc_collection_find_with_opts(coll, &filter, opts, NULL), props_render, &paging);
+    svc_reply_page(call, mongoc_collection_find_with_opts(coll, &filter, opts, NULL), properties_render, &paging);
     bson_destroy(opts);
 done:
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&filter);
     mongoc_collection_destroy(coll);
 }
@@ -129,30 +129,30 @@ done:
 typedef struct {
     char *key, *name;
     int64_t count, name_count;
-} props_city_t;
+} properties_city_t;
 
 static int
-props_city_order(const void *a, const void *b)
+properties_city_order(const void *a, const void *b)
 {
-    const props_city_t *x = a, *y = b;
+    const properties_city_t *x = a, *y = b;
     if (x->count != y->count)
         return x->count < y->count ? 1 : -1;
     return strcmp(x->key, y->key);
 }
 
 static void
-props_cities(svc_call_t *call)
+properties_cities(svc_call_t *call)
 {
     static const char *const params[] = {NULL};
-    ferr_t errors;
+    field_errors_t errors;
     bson_error_t error;
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
-    props_city_t *cities = NULL;
+    properties_city_t *cities = NULL;
     size_t n = 0, cap = 0;
     const bson_t *doc;
 
-    ferr_init(&errors);
-    if (!v_known_fields(&call->req->query, params, &errors)) {
+    field_errors_init(&errors);
+    if (!validate_known_fields(&call->req->query, params, &errors)) {
         svc_fail_fields(call, &errors);
         goto done;
     }
@@ -179,7 +179,7 @@ props_cities(svc_call_t *call)
                 cap = cap ? cap * 2 : 64;
                 cities = bson_realloc(cities, cap * sizeof(*cities));
             }
-            cities[n++] = (props_city_t){.key = key};
+            cities[n++] = (properties_city_t){.key = key};
             key = NULL;
         }
         free(key);
@@ -195,7 +195,7 @@ props_cities(svc_call_t *call)
     } else {
         bson_t body = BSON_INITIALIZER, items;
         if (n > 0)
-            qsort(cities, n, sizeof(*cities), props_city_order);
+            qsort(cities, n, sizeof(*cities), properties_city_order);
         BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
         for (size_t i = 0; i < n; i++) {
             char k[24];
@@ -218,45 +218,45 @@ done:
         bson_free(cities[i].name);
     }
     bson_free(cities);
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     mongoc_collection_destroy(coll);
 }
 
 /*
  * The ids of the live properties in a city (case-insensitive), at most
- * PROPS_IDS_MAX, for services that filter their own documents by the city
+ * PROPERTIES_IDS_MAX, for services that filter their own documents by the city
  * of a property (listings) without reading this database. The reply's
  * "more" says the city has more than that, so that no caller takes a cut
  * list for the whole.
  */
-#define PROPS_IDS_MAX 10000
+#define PROPERTIES_IDS_MAX 10000
 static void
-props_ids(svc_call_t *call)
+properties_ids(svc_call_t *call)
 {
     static const char *const params[] = {"city", NULL};
-    ferr_t errors;
+    field_errors_t errors;
     bson_iter_t it;
     bson_error_t error;
     const char *city;
     const bson_t *doc;
 
-    ferr_init(&errors);
-    v_known_fields(&call->req->query, params, &errors);
+    field_errors_init(&errors);
+    validate_known_fields(&call->req->query, params, &errors);
     if (!bson_iter_init_find(&it, &call->req->query, "city"))
-        ferr_add(&errors, "city", "is required");
+        field_errors_add(&errors, "city", "is required");
     else
-        v_text(&it, &errors, "city", 1, 100, &city);
+        validate_text(&it, &errors, "city", 1, 100, &city);
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
-        ferr_destroy(&errors);
+        field_errors_destroy(&errors);
         return;
     }
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     char *key = text_key(city, strlen(city));
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
     bson_t *filter = BCON_NEW("city_key", BCON_UTF8(key), "deleted_at", "{", "$exists", BCON_BOOL(false), "}");
     free(key);
-    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(PROPS_IDS_MAX + 1));
+    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(PROPERTIES_IDS_MAX + 1));
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     bson_t body = BSON_INITIALIZER, ids;
     BSON_APPEND_ARRAY_BEGIN(&body, "ids", &ids);
@@ -264,7 +264,7 @@ props_ids(svc_call_t *call)
     bool more = false;
     while (mongoc_cursor_next(cursor, &doc)) {
         char k[16];
-        if (n == PROPS_IDS_MAX) {
+        if (n == PROPERTIES_IDS_MAX) {
             more = true;
             break;
         }
@@ -286,7 +286,7 @@ props_ids(svc_call_t *call)
 }
 
 static bool
-props_prepare(mongoc_client_t *mongo, bson_error_t *error)
+properties_prepare(mongoc_client_t *mongo, bson_error_t *error)
 {
     static const svc_index_t indexes[] = {
         {"properties", "rid_unique", "rid", true},
@@ -308,18 +308,18 @@ props_prepare(mongoc_client_t *mongo, bson_error_t *error)
     return svc_ensure_indexes(mongo, "properties", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
 }
 
-static const svc_op_t props_ops[] = {
-    {"properties.create", props_create},
-    {"properties.get", props_get},
-    {"properties.list", props_list},
-    {"properties.update", props_update},
-    {"properties.delete", props_delete},
-    {"properties.cities", props_cities},
-    {"properties.ids", props_ids},
-    {"properties.rooms.add", props_room_add},
-    {"properties.rooms.update", props_room_update},
-    {"properties.rooms.delete", props_room_delete},
+static const svc_op_t properties_ops[] = {
+    {"properties.create", properties_create, SVC_AUTH_REQUIRED},
+    {"properties.get", properties_get},
+    {"properties.list", properties_list},
+    {"properties.update", properties_update, SVC_AUTH_REQUIRED},
+    {"properties.delete", properties_delete, SVC_AUTH_REQUIRED},
+    {"properties.cities", properties_cities},
+    {"properties.ids", properties_ids},
+    {"properties.rooms.add", properties_room_add, SVC_AUTH_REQUIRED},
+    {"properties.rooms.update", properties_room_update, SVC_AUTH_REQUIRED},
+    {"properties.rooms.delete", properties_room_delete, SVC_AUTH_REQUIRED},
     {NULL, NULL},
 };
 
-const svc_service_t properties_service = {.name = "properties", .ops = props_ops, .prepare = props_prepare};
+const svc_service_t properties_service = {.name = "properties", .ops = properties_ops, .prepare = properties_prepare};

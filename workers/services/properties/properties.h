@@ -21,14 +21,14 @@
 
 extern const svc_service_t properties_service;
 
-#define PROPS_PER_PAGE_DEFAULT 10
-#define PROPS_PER_PAGE_MAX 100
-#define PROPS_MAX_ROOMS 100
-#define PROPS_MAX_CHARACTERISTICS 50
+#define PROPERTIES_PER_PAGE_DEFAULT 10
+#define PROPERTIES_PER_PAGE_MAX 100
+#define PROPERTIES_MAX_ROOMS 100
+#define PROPERTIES_MAX_CHARACTERISTICS 50
 
 /* The documented sets; NULL-terminated. */
-extern const char *const props_types[];
-extern const char *const props_room_kinds[];
+extern const char *const properties_types[];
+extern const char *const properties_room_kinds[];
 
 /* --- field rules (fields.c; pure, unit-tested) ----------------------------- */
 
@@ -38,27 +38,27 @@ extern const char *const props_room_kinds[];
  * reports each offender. For a merge-patch, a null is refused where the
  * field cannot be absent.
  */
-bool props_check_fields(const bson_t *body, bool required, ferr_t *e);
+bool properties_check_fields(const bson_t *body, bool required, field_errors_t *e);
 
 /*
  * Checks one room object (name, kind, area_m2, characteristics; all but
  * characteristics required when `required`). `prefix` names the field in
  * errors, e.g. "rooms[2]" or "" for a room body.
  */
-bool props_check_room(const bson_t *room, bool required, const char *prefix, ferr_t *e);
+bool properties_check_room(const bson_t *room, bool required, const char *prefix, field_errors_t *e);
 
 /* Checks a create body: property fields, then each room of `rooms`. */
-bool props_validate_new(const bson_t *body, ferr_t *e);
+bool properties_validate_new(const bson_t *body, field_errors_t *e);
 
 /* --- handlers (edit.c) ----------------------------------------------------- */
-void props_create(svc_call_t *call);
-void props_update(svc_call_t *call);
-void props_delete(svc_call_t *call);
-void props_room_add(svc_call_t *call);
-void props_room_update(svc_call_t *call);
-void props_room_delete(svc_call_t *call);
+void properties_create(svc_call_t *call);
+void properties_update(svc_call_t *call);
+void properties_delete(svc_call_t *call);
+void properties_room_add(svc_call_t *call);
+void properties_room_update(svc_call_t *call);
+void properties_room_delete(svc_call_t *call);
 
 /* --- shared (properties.c) -------------------------------------------------- */
-void props_render(const bson_t *doc, bson_t *out);
+void properties_render(const bson_t *doc, bson_t *out);
 
 #endif

@@ -38,11 +38,11 @@ users_place_exists(svc_call_t *call, int64_t id)
     if (status == 200)
         return true;
     if (status == 404) {
-        ferr_t errors;
-        ferr_init(&errors);
-        ferr_add(&errors, "place_id", "no place has id %lld", (long long)id);
+        field_errors_t errors;
+        field_errors_init(&errors);
+        field_errors_add(&errors, "place_id", "no place has id %lld", (long long)id);
         svc_fail_fields(call, &errors);
-        ferr_destroy(&errors);
+        field_errors_destroy(&errors);
     } else {
         svc_fail_asked(call, "places.get", status);
     }
@@ -52,8 +52,8 @@ users_place_exists(svc_call_t *call, int64_t id)
 void
 users_create(svc_call_t *call)
 {
-    const env_request_t *req = call->req;
-    ferr_t errors;
+    const envelope_request_t *req = call->req;
+    field_errors_t errors;
     users_new_t u;
     bson_error_t error;
     char hash[crypto_pwhash_STRBYTES], *username_key = NULL, *email_key = NULL;
@@ -61,7 +61,7 @@ users_create(svc_call_t *call)
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
     bool email_claimed = false;
 
-    ferr_init(&errors);
+    field_errors_init(&errors);
     if (!users_validate_new(&req->body, &errors, &u)) {
         svc_fail_fields(call, &errors);
         goto done;
@@ -139,7 +139,7 @@ release:
 done:
     free(username_key);
     free(email_key);
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&doc);
     bson_destroy(&stored);
     bson_destroy(&out);
@@ -165,8 +165,8 @@ void
 users_login(svc_call_t *call)
 {
     static const char *const fields[] = {"username", "password", NULL};
-    const env_request_t *req = call->req;
-    ferr_t errors;
+    const envelope_request_t *req = call->req;
+    field_errors_t errors;
     bson_iter_t it;
     bson_error_t error;
     const char *username = NULL, *password = NULL;
@@ -174,14 +174,14 @@ users_login(svc_call_t *call)
     bson_t doc = BSON_INITIALIZER, body = BSON_INITIALIZER;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
 
-    ferr_init(&errors);
-    v_known_fields(&req->body, fields, &errors);
+    field_errors_init(&errors);
+    validate_known_fields(&req->body, fields, &errors);
     if (!bson_iter_init_find(&it, &req->body, "username"))
-        ferr_add(&errors, "username", "is required");
+        field_errors_add(&errors, "username", "is required");
     else
-        v_text(&it, &errors, "username", 1, 64, &username);
+        validate_text(&it, &errors, "username", 1, 64, &username);
     if (!bson_iter_init_find(&it, &req->body, "password"))
-        ferr_add(&errors, "password", "is required");
+        field_errors_add(&errors, "password", "is required");
     else
         users_check_given_password(&it, &errors, "password", &password);
     if (errors.count > 0) {
@@ -222,7 +222,7 @@ users_login(svc_call_t *call)
     svc_reply(call, 200, &body);
 done:
     free(username_key);
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&doc);
     bson_destroy(&body);
     mongoc_collection_destroy(users);
@@ -244,8 +244,8 @@ users_update(svc_call_t *call)
 {
     static const char *const fields[] = {"first_name", "last_name", "birth_date",       "email", "place_id",
                                          "username",   "password",  "current_password", NULL};
-    const env_request_t *req = call->req;
-    ferr_t errors;
+    const envelope_request_t *req = call->req;
+    field_errors_t errors;
     bson_iter_t it;
     bson_error_t error;
     int64_t id = 0;
@@ -257,12 +257,8 @@ users_update(svc_call_t *call)
     int64_t place_id = 0;
     char *new_email_key = NULL, *old_email_key = NULL, *username_key = NULL, hash[crypto_pwhash_STRBYTES] = "";
 
-    ferr_init(&errors);
-    if (req->auth_sub <= 0) {
-        svc_fail(call, 401, "unauthorized", "editing a profile needs an authenticated user");
-        goto done;
-    }
-    if (!v_id(&req->params, "id", &errors, &id)) {
+    field_errors_init(&errors);
+    if (!validate_id(&req->params, "id", &errors, &id)) {
         svc_fail_fields(call, &errors);
         goto done;
     }
@@ -270,7 +266,7 @@ users_update(svc_call_t *call)
         svc_fail(call, 403, "forbidden", "a user may edit only their own profile");
         goto done;
     }
-    v_known_fields(&req->body, fields, &errors);
+    validate_known_fields(&req->body, fields, &errors);
     if (bson_iter_init_find(&it, &req->body, "first_name"))
         users_check_name(&it, &errors, "first_name", &first);
     if (bson_iter_init_find(&it, &req->body, "last_name"))
@@ -289,7 +285,7 @@ users_update(svc_call_t *call)
         if (BSON_ITER_HOLDS_NULL(&it))
             place_null = true;
         else if (!BSON_ITER_HOLDS_INT(&it) || bson_iter_as_int64(&it) <= 0)
-            ferr_add(&errors, "place_id", "must be a positive integer place id, or null");
+            field_errors_add(&errors, "place_id", "must be a positive integer place id, or null");
         else {
             has_place = true;
             place_id = bson_iter_as_int64(&it);
@@ -298,11 +294,11 @@ users_update(svc_call_t *call)
     if (bson_iter_init_find(&it, &req->body, "password")) {
         users_check_password(&it, &errors, "password", &password);
         if (!bson_iter_init_find(&it, &req->body, "current_password"))
-            ferr_add(&errors, "current_password", "is required to change the password");
+            field_errors_add(&errors, "current_password", "is required to change the password");
         else
             users_check_given_password(&it, &errors, "current_password", &current);
     } else if (bson_iter_init_find(&it, &req->body, "current_password")) {
-        ferr_add(&errors, "current_password", "is only used together with password");
+        field_errors_add(&errors, "current_password", "is only used together with password");
     }
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
@@ -346,7 +342,7 @@ users_update(svc_call_t *call)
                                           ? bson_iter_utf8(&it, NULL)
                                           : NULL;
             if (stored_hash != NULL && crypto_pwhash_str_verify(stored_hash, current, strlen(current)) != 0) {
-                ferr_add(&errors, "current_password", "does not match the current password");
+                field_errors_add(&errors, "current_password", "does not match the current password");
                 svc_fail_fields(call, &errors);
                 goto release;
             }
@@ -450,7 +446,7 @@ done:
     free(new_email_key);
     free(old_email_key);
     free(username_key);
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&doc);
     bson_destroy(&out);
     mongoc_collection_destroy(users);

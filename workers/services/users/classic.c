@@ -29,26 +29,26 @@ static void
 classic_create(svc_call_t *call, bool with_result)
 {
     static const char *const fields[] = {"name", NULL};
-    const env_request_t *req = call->req;
-    ferr_t errors;
+    const envelope_request_t *req = call->req;
+    field_errors_t errors;
     bson_iter_t it;
     bson_error_t error;
     const char *name = NULL;
     bson_t doc = BSON_INITIALIZER, user = BSON_INITIALIZER, body = BSON_INITIALIZER;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
 
-    ferr_init(&errors);
-    v_known_fields(&req->body, fields, &errors);
+    field_errors_init(&errors);
+    validate_known_fields(&req->body, fields, &errors);
     if (!bson_iter_init_find(&it, &req->body, "name"))
-        ferr_add(&errors, "name", "name is required");
+        field_errors_add(&errors, "name", "name is required");
     else if (!BSON_ITER_HOLDS_UTF8(&it))
-        ferr_add(&errors, "name", "invalid name. Must be a string");
+        field_errors_add(&errors, "name", "invalid name. Must be a string");
     else {
-        ferr_t detail;
-        ferr_init(&detail);
+        field_errors_t detail;
+        field_errors_init(&detail);
         if (!users_check_name(&it, &detail, "name", &name))
-            ferr_add(&errors, "name", "invalid name. Must have 1 to 100 characters and no control characters");
-        ferr_destroy(&detail);
+            field_errors_add(&errors, "name", "invalid name. Must have 1 to 100 characters and no control characters");
+        field_errors_destroy(&detail);
     }
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
@@ -82,7 +82,7 @@ classic_create(svc_call_t *call, bool with_result)
     BSON_APPEND_DOCUMENT(&body, "user", &user);
     svc_reply(call, 200, &body);
 done:
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&doc);
     bson_destroy(&user);
     bson_destroy(&body);
@@ -105,14 +105,14 @@ void
 users_classic_list(svc_call_t *call)
 {
     static const char *const params[] = {"page_num", "page_size", NULL};
-    ferr_t errors;
+    field_errors_t errors;
     int64_t page_num, page_size;
     bson_t filter = BSON_INITIALIZER;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
 
-    ferr_init(&errors);
-    v_known_fields(&call->req->query, params, &errors);
-    v_classic_paging(&call->req->query, &errors, &page_num, &page_size);
+    field_errors_init(&errors);
+    validate_known_fields(&call->req->query, params, &errors);
+    validate_classic_paging(&call->req->query, &errors, &page_num, &page_size);
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
         goto done;
@@ -122,7 +122,7 @@ users_classic_list(svc_call_t *call)
     svc_reply_page(call, mongoc_collection_find_with_opts(users, &filter, opts, NULL), classic_render, &paging);
     bson_destroy(opts);
 done:
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&filter);
     mongoc_collection_destroy(users);
 }
@@ -135,11 +135,11 @@ users_classic_get(svc_call_t *call)
     bson_error_t error;
     bool found;
     bson_t doc = BSON_INITIALIZER, user = BSON_INITIALIZER, body = BSON_INITIALIZER;
-    ferr_t errors;
+    field_errors_t errors;
 
-    ferr_init(&errors);
-    if (!bson_iter_init_find(&it, &call->req->params, "id") || !v_as_int(&it, &id) || id <= 0) {
-        ferr_add(&errors, "id", "invalid user id");
+    field_errors_init(&errors);
+    if (!bson_iter_init_find(&it, &call->req->params, "id") || !validate_as_int(&it, &id) || id <= 0) {
+        field_errors_add(&errors, "id", "invalid user id");
         svc_fail_fields(call, &errors);
         goto done;
     }
@@ -158,7 +158,7 @@ users_classic_get(svc_call_t *call)
     bson_destroy(filter);
     mongoc_collection_destroy(users);
 done:
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&doc);
     bson_destroy(&user);
     bson_destroy(&body);

@@ -9,16 +9,16 @@ static const char *const users_create_fields[] = {"username", "password", "first
                                                   "birth_date", "email", "place_id", NULL};
 
 bool
-users_check_username(const bson_iter_t *it, ferr_t *e, const char **out)
+users_check_username(const bson_iter_t *it, field_errors_t *e, const char **out)
 {
     const char *s;
-    if (!v_text(it, e, "username", 3, 32, &s))
+    if (!validate_text(it, e, "username", 3, 32, &s))
         return false;
     bool ok = isalnum((unsigned char)s[0]);
     for (const char *c = s; ok && *c; c++)
         ok = isalnum((unsigned char)*c) || *c == '_' || *c == '.' || *c == '-';
     if (!ok) {
-        ferr_add(e, "username", "may hold only letters, digits, '_', '.' and '-', and must start with a letter or digit");
+        field_errors_add(e, "username", "may hold only letters, digits, '_', '.' and '-', and must start with a letter or digit");
         return false;
     }
     *out = s;
@@ -28,23 +28,23 @@ users_check_username(const bson_iter_t *it, ferr_t *e, const char **out)
 /* A password as sent, `min` to 128 characters (code points, never
  * normalised: what the user types is what is hashed), without NUL. */
 static bool
-users_check_secret(const bson_iter_t *it, ferr_t *e, const char *field, size_t min, const char **out)
+users_check_secret(const bson_iter_t *it, field_errors_t *e, const char *field, size_t min, const char **out)
 {
     uint32_t len;
     size_t chars = 0;
     if (!BSON_ITER_HOLDS_UTF8(it)) {
-        ferr_add(e, field, "must be a string");
+        field_errors_add(e, field, "must be a string");
         return false;
     }
     const char *p = bson_iter_utf8(it, &len);
     for (uint32_t i = 0; i < len; i++)
         chars += ((unsigned char)p[i] & 0xC0) != 0x80;
     if (chars < min)
-        ferr_add(e, field, "must have at least %zu characters", min);
+        field_errors_add(e, field, "must have at least %zu characters", min);
     else if (chars > 128)
-        ferr_add(e, field, "must have at most 128 characters");
+        field_errors_add(e, field, "must have at most 128 characters");
     else if (memchr(p, '\0', len) != NULL)
-        ferr_add(e, field, "must not contain NUL characters");
+        field_errors_add(e, field, "must not contain NUL characters");
     else {
         *out = p;
         return true;
@@ -53,37 +53,37 @@ users_check_secret(const bson_iter_t *it, ferr_t *e, const char *field, size_t m
 }
 
 bool
-users_check_password(const bson_iter_t *it, ferr_t *e, const char *field, const char **out)
+users_check_password(const bson_iter_t *it, field_errors_t *e, const char *field, const char **out)
 {
     return users_check_secret(it, e, field, 8, out);
 }
 
 bool
-users_check_given_password(const bson_iter_t *it, ferr_t *e, const char *field, const char **out)
+users_check_given_password(const bson_iter_t *it, field_errors_t *e, const char *field, const char **out)
 {
     return users_check_secret(it, e, field, 1, out);
 }
 
 bool
-users_check_name(const bson_iter_t *it, ferr_t *e, const char *field, const char **out)
+users_check_name(const bson_iter_t *it, field_errors_t *e, const char *field, const char **out)
 {
-    return v_text(it, e, field, 1, 100, out);
+    return validate_text(it, e, field, 1, 100, out);
 }
 
 bool
-users_check_birth_date(const bson_iter_t *it, ferr_t *e, const char **out)
+users_check_birth_date(const bson_iter_t *it, field_errors_t *e, const char **out)
 {
     const char *s;
     char today[11];
-    if (!v_text(it, e, "birth_date", 10, 10, &s))
+    if (!validate_text(it, e, "birth_date", 10, 10, &s))
         return false;
-    v_today(today);
-    if (!v_is_date(s)) {
-        ferr_add(e, "birth_date", "must be a real date written YYYY-MM-DD");
+    validate_today(today);
+    if (!validate_is_date(s)) {
+        field_errors_add(e, "birth_date", "must be a real date written YYYY-MM-DD");
         return false;
     }
     if (strcmp(s, "1900-01-01") < 0 || strcmp(s, today) > 0) {
-        ferr_add(e, "birth_date", "must be between 1900-01-01 and today");
+        field_errors_add(e, "birth_date", "must be between 1900-01-01 and today");
         return false;
     }
     *out = s;
@@ -91,10 +91,10 @@ users_check_birth_date(const bson_iter_t *it, ferr_t *e, const char **out)
 }
 
 bool
-users_check_email(const bson_iter_t *it, ferr_t *e, const char **out)
+users_check_email(const bson_iter_t *it, field_errors_t *e, const char **out)
 {
     const char *s;
-    if (!v_text(it, e, "email", 3, 254, &s))
+    if (!validate_text(it, e, "email", 3, 254, &s))
         return false;
     const char *at = strchr(s, '@');
     const char *dot = at != NULL ? strrchr(at, '.') : NULL;
@@ -102,7 +102,7 @@ users_check_email(const bson_iter_t *it, ferr_t *e, const char **out)
     for (const char *c = s; ok && *c; c++)
         ok = !isspace((unsigned char)*c);
     if (!ok) {
-        ferr_add(e, "email", "must be an email address such as name@example.org");
+        field_errors_add(e, "email", "must be an email address such as name@example.org");
         return false;
     }
     *out = s;
@@ -110,37 +110,37 @@ users_check_email(const bson_iter_t *it, ferr_t *e, const char **out)
 }
 
 bool
-users_validate_new(const bson_t *body, ferr_t *e, users_new_t *out)
+users_validate_new(const bson_t *body, field_errors_t *e, users_new_t *out)
 {
     bson_iter_t it;
     uint32_t before = e->count;
 
     memset(out, 0, sizeof(*out));
-    v_known_fields(body, users_create_fields, e);
+    validate_known_fields(body, users_create_fields, e);
     if (!bson_iter_init_find(&it, body, "username"))
-        ferr_add(e, "username", "is required");
+        field_errors_add(e, "username", "is required");
     else
         users_check_username(&it, e, &out->username);
     if (!bson_iter_init_find(&it, body, "password"))
-        ferr_add(e, "password", "is required");
+        field_errors_add(e, "password", "is required");
     else
         users_check_password(&it, e, "password", &out->password);
     if (!bson_iter_init_find(&it, body, "first_name"))
-        ferr_add(e, "first_name", "is required");
+        field_errors_add(e, "first_name", "is required");
     else
         users_check_name(&it, e, "first_name", &out->first_name);
     if (!bson_iter_init_find(&it, body, "last_name"))
-        ferr_add(e, "last_name", "is required");
+        field_errors_add(e, "last_name", "is required");
     else
         users_check_name(&it, e, "last_name", &out->last_name);
     if (!bson_iter_init_find(&it, body, "birth_date"))
-        ferr_add(e, "birth_date", "is required");
+        field_errors_add(e, "birth_date", "is required");
     else
         users_check_birth_date(&it, e, &out->birth_date);
     if (bson_iter_init_find(&it, body, "email"))
         users_check_email(&it, e, &out->email);
     if (bson_iter_init_find(&it, body, "place_id") &&
         (!BSON_ITER_HOLDS_INT(&it) || (out->place_id = bson_iter_as_int64(&it)) <= 0))
-        ferr_add(e, "place_id", "must be a positive integer place id");
+        field_errors_add(e, "place_id", "must be a positive integer place id");
     return e->count == before;
 }

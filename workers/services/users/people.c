@@ -15,7 +15,7 @@ void
 users_by_place(svc_call_t *call)
 {
     static const char *const fields[] = {"place_ids", NULL};
-    ferr_t errors;
+    field_errors_t errors;
     bson_iter_t it, list;
     bson_error_t error;
     int64_t ids[PEOPLE_PLACES_MAX];
@@ -24,29 +24,29 @@ users_by_place(svc_call_t *call)
     bson_t people[PEOPLE_PLACES_MAX];
     const bson_t *doc;
 
-    ferr_init(&errors);
-    v_known_fields(&call->req->body, fields, &errors);
+    field_errors_init(&errors);
+    validate_known_fields(&call->req->body, fields, &errors);
     if (!bson_iter_init_find(&it, &call->req->body, "place_ids") || !BSON_ITER_HOLDS_ARRAY(&it) ||
         !bson_iter_recurse(&it, &list)) {
-        ferr_add(&errors, "place_ids", "must be an array of 1 to %d place ids", PEOPLE_PLACES_MAX);
+        field_errors_add(&errors, "place_ids", "must be an array of 1 to %d place ids", PEOPLE_PLACES_MAX);
     } else {
         while (bson_iter_next(&list)) {
             if (n == PEOPLE_PLACES_MAX || !BSON_ITER_HOLDS_INT(&list) || bson_iter_as_int64(&list) <= 0) {
-                ferr_add(&errors, "place_ids", "must be an array of 1 to %d positive integer place ids",
+                field_errors_add(&errors, "place_ids", "must be an array of 1 to %d positive integer place ids",
                          PEOPLE_PLACES_MAX);
                 break;
             }
             ids[n++] = bson_iter_as_int64(&list);
         }
         if (n == 0 && errors.count == 0)
-            ferr_add(&errors, "place_ids", "must list at least one place id");
+            field_errors_add(&errors, "place_ids", "must list at least one place id");
     }
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
-        ferr_destroy(&errors);
+        field_errors_destroy(&errors);
         return;
     }
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
 
     bson_t filter = BSON_INITIALIZER, cond, in;
     BSON_APPEND_DOCUMENT_BEGIN(&filter, "place_id", &cond);

@@ -82,23 +82,20 @@ users_reply_one(svc_call_t *call, int64_t id)
 static void
 users_get(svc_call_t *call)
 {
-    ferr_t errors;
+    field_errors_t errors;
     int64_t id;
-    ferr_init(&errors);
-    if (v_id(&call->req->params, "id", &errors, &id))
+    field_errors_init(&errors);
+    if (validate_id(&call->req->params, "id", &errors, &id))
         users_reply_one(call, id);
     else
         svc_fail_fields(call, &errors);
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
 }
 
 static void
 users_me(svc_call_t *call)
 {
-    if (call->req->auth_sub <= 0)
-        svc_fail(call, 401, "unauthorized", "this op needs an authenticated user");
-    else
-        users_reply_one(call, call->req->auth_sub);
+    users_reply_one(call, call->req->auth_sub);
 }
 
 /* Appends `term` to `out` with every ASCII punctuation escaped, so that a
@@ -115,7 +112,7 @@ users_regex_literal(const char *term, bson_string_t *out)
 
 /* Parses "3,5,8" into an $in list of at most USERS_ID_FILTER_MAX ids. */
 static bool
-users_parse_ids(const char *s, bson_t *in, ferr_t *e)
+users_parse_ids(const char *s, bson_t *in, field_errors_t *e)
 {
     uint32_t n = 0;
     while (*s) {
@@ -123,11 +120,11 @@ users_parse_ids(const char *s, bson_t *in, ferr_t *e)
         errno = 0;
         long long id = strtoll(s, &end, 10);
         if (end == s || errno != 0 || id <= 0 || (*end != ',' && *end != '\0') || (*end == ',' && end[1] == '\0')) {
-            ferr_add(e, "id", "must be a positive integer id or a comma-separated list of them");
+            field_errors_add(e, "id", "must be a positive integer id or a comma-separated list of them");
             return false;
         }
         if (n == USERS_ID_FILTER_MAX) {
-            ferr_add(e, "id", "may list at most %d ids", USERS_ID_FILTER_MAX);
+            field_errors_add(e, "id", "may list at most %d ids", USERS_ID_FILTER_MAX);
             return false;
         }
         char key[16];
@@ -136,7 +133,7 @@ users_parse_ids(const char *s, bson_t *in, ferr_t *e)
         s = *end == ',' ? end + 1 : end;
     }
     if (n == 0) {
-        ferr_add(e, "id", "must list at least one id");
+        field_errors_add(e, "id", "must list at least one id");
         return false;
     }
     return true;
@@ -146,10 +143,10 @@ static void
 users_list(svc_call_t *call)
 {
     static const char *const list_params[] = {"page", "per_page", "order_by", "username", "id", NULL};
-    static const v_order_t orders[] = {
+    static const validate_order_t orders[] = {
         {"id", "_id"}, {"username", "username_key"}, {"created_at", "created_at"}, {"last_name", "last_name"}};
     const bson_t *query = &call->req->query;
-    ferr_t errors;
+    field_errors_t errors;
     int64_t page, per_page, total;
     bson_error_t error;
     bson_iter_t it;
@@ -158,14 +155,14 @@ users_list(svc_call_t *call)
     const char *sort_field;
     int sort_dir;
 
-    ferr_init(&errors);
-    v_known_fields(query, list_params, &errors);
-    v_query_int(query, "page", 1, 1, V_PAGE_MAX, &errors, &page);
-    v_query_int(query, "per_page", USERS_PER_PAGE_DEFAULT, 1, USERS_PER_PAGE_MAX, &errors, &per_page);
-    v_order_by(query, orders, sizeof(orders) / sizeof(orders[0]), &errors, &sort_field, &sort_dir);
+    field_errors_init(&errors);
+    validate_known_fields(query, list_params, &errors);
+    validate_query_int(query, "page", 1, 1, VALIDATE_PAGE_MAX, &errors, &page);
+    validate_query_int(query, "per_page", USERS_PER_PAGE_DEFAULT, 1, USERS_PER_PAGE_MAX, &errors, &per_page);
+    validate_order_by(query, orders, sizeof(orders) / sizeof(orders[0]), &errors, &sort_field, &sort_dir);
     if (bson_iter_init_find(&it, query, "username")) {
         const char *term;
-        if (v_text(&it, &errors, "username", 1, 64, &term)) {
+        if (validate_text(&it, &errors, "username", 1, 64, &term)) {
             char *folded = text_key(term, strlen(term)); /* keys are folded the same way */
             bson_string_t *re = bson_string_new(NULL);
             users_regex_literal(folded, re);
@@ -206,7 +203,7 @@ users_list(svc_call_t *call)
     svc_reply_page(call, mongoc_collection_find_with_opts(users, &filter, opts, NULL), users_render, &paging);
     bson_destroy(opts);
 done:
-    ferr_destroy(&errors);
+    field_errors_destroy(&errors);
     bson_destroy(&filter);
     mongoc_collection_destroy(users);
 }
@@ -229,8 +226,8 @@ static const svc_op_t users_ops[] = {
     {"users.create", users_create},
     {"users.login", users_login},
     {"users.get", users_get},
-    {"users.me", users_me},
-    {"users.update", users_update},
+    {"users.me", users_me, SVC_AUTH_REQUIRED},
+    {"users.update", users_update, SVC_AUTH_REQUIRED},
     {"users.list", users_list},
     {"users.by_place", users_by_place},
     {"users.classic_create", users_classic_create},

@@ -33,17 +33,17 @@ typedef struct {
 } users_new_t;
 
 /* Checks a registration body field by field. */
-bool users_validate_new(const bson_t *body, ferr_t *e, users_new_t *out);
+bool users_validate_new(const bson_t *body, field_errors_t *e, users_new_t *out);
 
 /* One field each; add a precise error under `field` and return false when
  * the value breaks the rule. *out points into the iterated document. */
-bool users_check_username(const bson_iter_t *it, ferr_t *e, const char **out);
-bool users_check_password(const bson_iter_t *it, ferr_t *e, const char *field, const char **out);
+bool users_check_username(const bson_iter_t *it, field_errors_t *e, const char **out);
+bool users_check_password(const bson_iter_t *it, field_errors_t *e, const char *field, const char **out);
 /* A password given to be checked against the stored hash (log in, current_password): any length from 1. */
-bool users_check_given_password(const bson_iter_t *it, ferr_t *e, const char *field, const char **out);
-bool users_check_name(const bson_iter_t *it, ferr_t *e, const char *field, const char **out);
-bool users_check_birth_date(const bson_iter_t *it, ferr_t *e, const char **out);
-bool users_check_email(const bson_iter_t *it, ferr_t *e, const char **out);
+bool users_check_given_password(const bson_iter_t *it, field_errors_t *e, const char *field, const char **out);
+bool users_check_name(const bson_iter_t *it, field_errors_t *e, const char *field, const char **out);
+bool users_check_birth_date(const bson_iter_t *it, field_errors_t *e, const char **out);
+bool users_check_email(const bson_iter_t *it, field_errors_t *e, const char **out);
 
 /* --- shared by the handlers (users.c) ---------------------------------------- */
 
