@@ -38,11 +38,17 @@ request_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
     for (size_t i = 0; i < m->nparams; i++)
         bson_append_utf8(&params, m->params[i].name, (int)m->params[i].name_len, m->params[i].value,
                          (int)m->params[i].value_len);
-    char if_match[ENVELOPE_IF_MATCH_MAX + 1];
+    /* If-Match becomes expect_version (RFC 9110 §13.1.1, strong comparison):
+     * workers never see HTTP syntax. "*" asks for a current representation,
+     * which every op that reads If-Match requires anyway. */
+    int64_t expect[ENVELOPE_EXPECT_MAX];
+    size_t nexpect = 0;
+    bool any = true;
     ssize_t im = h2o_find_header(&req->headers, H2O_TOKEN_IF_MATCH, -1);
     if (im >= 0) {
         h2o_iovec_t v = req->headers.entries[im].value;
-        if (v.len > ENVELOPE_IF_MATCH_MAX || http_if_match(v.base, v.len, 1) == HTTP_PRECONDITION_MALFORMED) {
+        if (v.len > ENVELOPE_IF_MATCH_MAX ||
+            !http_if_match_versions(v.base, v.len, expect, ENVELOPE_EXPECT_MAX, &nexpect, &any)) {
             char *detail = bson_strdup_printf("If-Match must be \"*\" or a list of entity tags such as \"3\" "
                                               "(RFC 9110 section 13.1.1), at most %d characters",
                                               ENVELOPE_IF_MATCH_MAX);
@@ -50,11 +56,10 @@ request_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
             bson_free(detail);
             goto done;
         }
-        memcpy(if_match, v.base, v.len);
-        if_match[v.len] = '\0';
     }
     envelope_request_parts_t parts = {.op = m->route->op, .rid = rid, .auth_sub = auth_sub, .params = &params,
-                                 .query = query, .body = body, .if_match = im >= 0 ? if_match : NULL};
+                                      .query = query, .body = body, .has_expect = !any, .nexpect = nexpect,
+                                      .expect = expect};
     envelope_request_build(&env, &parts);
 
     call_send(req, m->route, rid, &env);

@@ -258,7 +258,9 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
     char rid[ENVELOPE_RID_MAX + 1] = "";
     int64_t sub = 0;
     const char *if_match = NULL;
-    bool ok = false;
+    int64_t expect[ENVELOPE_EXPECT_MAX];
+    size_t nexpect = 0;
+    bool ok = false, has_expect = false;
 
     bson_init(&params);
     bson_init(&query);
@@ -282,6 +284,13 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
     }
         if (bson_iter_init_find(&it, request, "if_match") && BSON_ITER_HOLDS_UTF8(&it))
             if_match = bson_iter_utf8(&it, NULL);
+        bson_iter_t v;
+        if (bson_iter_init_find(&it, request, "expect_version") && BSON_ITER_HOLDS_ARRAY(&it) &&
+            bson_iter_recurse(&it, &v)) {
+            has_expect = true;
+            while (bson_iter_next(&v) && nexpect < ENVELOPE_EXPECT_MAX)
+                expect[nexpect++] = BSON_ITER_HOLDS_INT(&v) ? bson_iter_as_int64(&v) : 0;
+        }
         if (bson_iter_init_find(&it, request, "rid") && BSON_ITER_HOLDS_UTF8(&it))
             bson_strncpy(rid, bson_iter_utf8(&it, NULL), sizeof(rid));
         CLIENT_SUBDOC("params", params)
@@ -301,8 +310,9 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
     }
     if (rid[0] == '\0')
         envelope_new_rid(rid);
-    envelope_request_parts_t parts = {.op = op, .rid = rid, .auth_sub = sub, .params = &params, .query = &query, .body = &body,
-                                 .if_match = if_match};
+    envelope_request_parts_t parts = {.op = op, .rid = rid, .auth_sub = sub, .params = &params, .query = &query,
+                                      .body = &body, .if_match = if_match, .has_expect = has_expect,
+                                      .nexpect = nexpect, .expect = expect};
     envelope_request_build(&env, &parts);
     bson_t got;
     if (client_call_sync(c->req, bson_get_data(&env), env.len, c->timeout_ms, &got, error) == CLIENT_OK) {

@@ -1,9 +1,11 @@
 /*
- * Encoding and decoding of protocol v1 envelopes. Parsing is strict: a
- * field of the wrong type is an error rather than something to ignore, so
- * that a direct nng caller learns of its mistake at once.
+ * Encoding and decoding of protocol 1.1 envelopes (and 1.0 requests).
+ * Parsing is strict: a field of the wrong type is an error rather than
+ * something to ignore, so that a direct nng caller learns of its mistake at
+ * once.
  */
 #include "envelope.h"
+#include "http.h"
 
 #include <nng/nng.h>
 #include <nng/supplemental/util/platform.h>
@@ -46,12 +48,50 @@ envelope_copy_str(bson_iter_t *it, char *out, size_t max, const char *name, bson
     return true;
 }
 
+/* expect_version: an array of positive integers (protocol 1.1). */
+static bool
+envelope_read_expect(bson_iter_t *it, envelope_request_t *out, bson_error_t *error)
+{
+    bson_iter_t v;
+    if (!BSON_ITER_HOLDS_ARRAY(it) || !bson_iter_recurse(it, &v)) {
+        ENVELOPE_ERROR(error, "envelope field 'expect_version' must be an array of versions");
+        return false;
+    }
+    while (bson_iter_next(&v)) {
+        if (!BSON_ITER_HOLDS_INT(&v) || bson_iter_as_int64(&v) <= 0 || out->nexpect == ENVELOPE_EXPECT_MAX) {
+            ENVELOPE_ERROR(error, "envelope field 'expect_version' must hold at most %d positive integers",
+                           ENVELOPE_EXPECT_MAX);
+            return false;
+        }
+        out->expect[out->nexpect++] = bson_iter_as_int64(&v);
+    }
+    out->has_expect = true;
+    return true;
+}
+
+/* if_match: protocol 1.0's precondition, the HTTP If-Match value itself. */
+static bool
+envelope_read_if_match(bson_iter_t *it, envelope_request_t *out, bson_error_t *error)
+{
+    char value[ENVELOPE_IF_MATCH_MAX + 1];
+    bool any;
+    if (!envelope_copy_str(it, value, ENVELOPE_IF_MATCH_MAX, "if_match", error))
+        return false;
+    if (!http_if_match_versions(value, strlen(value), out->expect, ENVELOPE_EXPECT_MAX, &out->nexpect, &any)) {
+        ENVELOPE_ERROR(error, "if_match must be \"*\" or a list of entity tags such as \"3\" (RFC 9110 section "
+                              "13.1.1)");
+        return false;
+    }
+    out->has_expect = !any; /* "*": any current version, which every op already requires */
+    return true;
+}
+
 bool
 envelope_request_parse(const uint8_t *data, size_t len, envelope_request_t *out, bson_error_t *error)
 {
     bson_t doc;
     bson_iter_t it;
-    bool has_v = false;
+    bool has_v = false, seen_expect = false;
 
     memset(out, 0, sizeof(*out));
     bson_init(&out->params);
@@ -88,8 +128,18 @@ envelope_request_parse(const uint8_t *data, size_t len, envelope_request_t *out,
                 }
                 out->auth_sub = bson_iter_as_int64(&a);
             }
-        } else if (strcmp(key, "if_match") == 0) {
-            if (!envelope_copy_str(&it, out->if_match, ENVELOPE_IF_MATCH_MAX, "if_match", error))
+        } else if (strcmp(key, "minor") == 0) {
+            if (!BSON_ITER_HOLDS_INT(&it) || bson_iter_as_int64(&it) < 0 || bson_iter_as_int64(&it) > ENVELOPE_MINOR) {
+                ENVELOPE_ERROR(error, "unsupported protocol version (this worker speaks 1.0 to 1.%d)", ENVELOPE_MINOR);
+                return false;
+            }
+        } else if (strcmp(key, "expect_version") == 0 || strcmp(key, "if_match") == 0) {
+            if (seen_expect) {
+                ENVELOPE_ERROR(error, "a request carries one precondition: expect_version or if_match");
+                return false;
+            }
+            seen_expect = true;
+            if (key[0] == 'e' ? !envelope_read_expect(&it, out, error) : !envelope_read_if_match(&it, out, error))
                 return false;
         } else if (strcmp(key, "params") == 0) {
             if (!envelope_view_doc(&it, &out->params, "params", error))
@@ -124,6 +174,7 @@ envelope_request_build(bson_t *out, const envelope_request_parts_t *p)
 {
     bson_init(out);
     BSON_APPEND_INT32(out, "v", 1);
+    BSON_APPEND_INT32(out, "minor", ENVELOPE_MINOR);
     BSON_APPEND_UTF8(out, "op", p->op);
     BSON_APPEND_UTF8(out, "rid", p->rid);
     if (p->auth_sub > 0) {
@@ -134,6 +185,16 @@ envelope_request_build(bson_t *out, const envelope_request_parts_t *p)
     }
     if (p->if_match != NULL)
         BSON_APPEND_UTF8(out, "if_match", p->if_match);
+    if (p->has_expect) {
+        bson_t list;
+        char key[24];
+        BSON_APPEND_ARRAY_BEGIN(out, "expect_version", &list);
+        for (size_t i = 0; i < p->nexpect; i++) {
+            snprintf(key, sizeof(key), "%zu", i);
+            BSON_APPEND_INT64(&list, key, p->expect[i]);
+        }
+        bson_append_array_end(out, &list);
+    }
     if (p->params != NULL)
         BSON_APPEND_DOCUMENT(out, "params", p->params);
     if (p->query != NULL)

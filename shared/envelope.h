@@ -1,7 +1,9 @@
 /*
- * nng protocol v1 envelopes (docs/protocol.md): one request document, one
+ * nng protocol 1.1 envelopes (docs/protocol.md): one request document, one
  * reply document. Shared by the ingress, the workers and the client API so
- * that every party builds and reads them the same way.
+ * that every party builds and reads them the same way. Requests of
+ * protocol 1.0 (no "minor"; a precondition as the HTTP string "if_match")
+ * are still read, so direct nng clients written for it keep working.
  */
 #ifndef ROOST_ENVELOPE_H
 #define ROOST_ENVELOPE_H
@@ -12,7 +14,12 @@
 
 #define ENVELOPE_RID_MAX 64
 #define ENVELOPE_OP_MAX 64
+/* The protocol's minor version: 1 added expect_version. */
+#define ENVELOPE_MINOR 1
+/* The longest If-Match (HTTP) or if_match (protocol 1.0) read, in bytes. */
 #define ENVELOPE_IF_MATCH_MAX 128
+/* The most versions one precondition lists (a 128-byte If-Match names at most 32). */
+#define ENVELOPE_EXPECT_MAX 32
 
 /* A parsed request. The sub-documents are read-only views into the
  * caller's buffer, which must outlive this struct. */
@@ -24,7 +31,13 @@ typedef struct {
     bson_t query;
     bson_t body;
     bool has_body;
-    char if_match[ENVELOPE_IF_MATCH_MAX + 1]; /* the HTTP If-Match precondition; "" when absent */
+    /* The precondition of a change (RFC 9110 §13.1.1 If-Match, compared
+     * strongly by whoever read it): the op applies only when the target's
+     * current version is one of expect[0 .. nexpect), which may be none.
+     * has_expect is false when the request sets no precondition. */
+    bool has_expect;
+    size_t nexpect;
+    int64_t expect[ENVELOPE_EXPECT_MAX];
 } envelope_request_t;
 
 /*
@@ -42,7 +55,10 @@ typedef struct {
     const bson_t *params;
     const bson_t *query;
     const bson_t *body;
-    const char *if_match;
+    bool has_expect; /* expect_version: the versions the change may apply to */
+    size_t nexpect;
+    const int64_t *expect;
+    const char *if_match; /* protocol 1.0's precondition, passed through for the worker to read */
 } envelope_request_parts_t;
 
 /* Builds a request envelope into `out` (uninitialised on entry). */

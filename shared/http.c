@@ -59,18 +59,18 @@ http_bearer(const char *v, size_t len, const char **token, size_t *token_len)
     return true;
 }
 
+typedef void (*http_tag_fn)(bool weak, const char *tag, size_t tag_len, void *arg);
+
 /*
  * Walks `#entity-tag` (RFC 9110 §8.8.3, lists per §5.6.1, empty elements
- * allowed) and reports whether a tag matches `version`, strongly or weakly.
- * Returns -1 when the list is malformed.
+ * allowed), calling `fn` on each tag's opaque part. False when the list is
+ * malformed or holds no tag.
  */
-static int
-http_etag_list_matches(const char *v, size_t len, int64_t version, bool weak_comparison)
+static bool
+http_etag_walk(const char *v, size_t len, http_tag_fn fn, void *arg)
 {
-    char want[24];
-    int want_len = snprintf(want, sizeof(want), "%lld", (long long)version);
     size_t i = 0;
-    bool match = false, any = false;
+    bool any = false;
     while (i < len) {
         while (i < len && (http_ows(v[i]) || v[i] == ','))
             i++;
@@ -82,28 +82,62 @@ http_etag_list_matches(const char *v, size_t len, int64_t version, bool weak_com
             i += 2;
         }
         if (i == len || v[i] != '"')
-            return -1;
+            return false;
         size_t open = ++i;
         while (i < len && v[i] != '"') {
             unsigned char c = (unsigned char)v[i];
             if (!(c == 0x21 || (c >= 0x23 && c <= 0x7E) || c >= 0x80))
-                return -1; /* etagc */
+                return false; /* etagc */
             i++;
         }
         if (i == len)
-            return -1;
+            return false;
         size_t tag_len = i - open;
         i++; /* the closing quote */
         while (i < len && http_ows(v[i]))
             i++;
         if (i < len && v[i] != ',')
-            return -1;
+            return false;
         any = true;
-        if ((!weak || weak_comparison) && version > 0 && tag_len == (size_t)want_len &&
-            memcmp(v + open, want, tag_len) == 0)
-            match = true;
+        fn(weak, v + open, tag_len, arg);
     }
-    return any ? match : -1;
+    return any;
+}
+
+/* The version a tag names, as Roost writes ETags ("3"); 0 for none ("03", "x"). */
+static int64_t
+http_tag_version(const char *tag, size_t len)
+{
+    int64_t version = 0;
+    if (len == 0 || len > 18 || tag[0] == '0')
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (tag[i] < '0' || tag[i] > '9')
+            return 0;
+        version = version * 10 + (tag[i] - '0');
+    }
+    return version;
+}
+
+typedef struct {
+    int64_t version;
+    bool weak_comparison, match;
+} http_match_t;
+
+static void
+http_tag_matches(bool weak, const char *tag, size_t tag_len, void *arg)
+{
+    http_match_t *m = arg;
+    if ((!weak || m->weak_comparison) && m->version > 0 && http_tag_version(tag, tag_len) == m->version)
+        m->match = true;
+}
+
+/* Whether a tag of the list matches `version`, strongly or weakly; -1 when malformed. */
+static int
+http_etag_list_matches(const char *v, size_t len, int64_t version, bool weak_comparison)
+{
+    http_match_t m = {.version = version, .weak_comparison = weak_comparison};
+    return http_etag_walk(v, len, http_tag_matches, &m) ? m.match : -1;
 }
 
 static http_precondition_t
@@ -122,6 +156,40 @@ http_precondition_t
 http_if_match(const char *value, size_t len, int64_t version)
 {
     return http_precondition(value, len, version, true);
+}
+
+typedef struct {
+    int64_t *out;
+    size_t max, n;
+    bool overflow;
+} http_versions_t;
+
+static void
+http_tag_collect(bool weak, const char *tag, size_t tag_len, void *arg)
+{
+    http_versions_t *c = arg;
+    int64_t version = weak ? 0 : http_tag_version(tag, tag_len);
+    if (version <= 0)
+        return; /* a weak tag never matches strongly (§13.1.1); "03" or "x" is no version */
+    if (c->n == c->max)
+        c->overflow = true;
+    else
+        c->out[c->n++] = version;
+}
+
+bool
+http_if_match_versions(const char *value, size_t len, int64_t *out, size_t max, size_t *n, bool *any)
+{
+    http_versions_t c = {.out = out, .max = max};
+    http_trim(&value, &len);
+    *n = 0;
+    *any = len == 1 && value[0] == '*';
+    if (*any)
+        return true;
+    if (!http_etag_walk(value, len, http_tag_collect, &c) || c.overflow)
+        return false;
+    *n = c.n;
+    return true;
 }
 
 http_precondition_t

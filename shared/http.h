@@ -41,6 +41,16 @@ typedef enum {
 http_precondition_t http_if_match(const char *value, size_t len, int64_t version);
 
 /*
+ * Reads `If-Match` into what a protocol request carries instead of HTTP
+ * syntax (docs/protocol.md, expect_version): *any for "*"; otherwise, in
+ * out[0 .. *n), the versions its strong tags name, in Roost's ETag form
+ * ("3" is version 3). Weak tags, and tags that are no such version ("03",
+ * "x"), name none, since they can never match strongly (§13.1.1). False
+ * when the value is malformed or names more than `max` versions.
+ */
+bool http_if_match_versions(const char *value, size_t len, int64_t *out, size_t max, size_t *n, bool *any);
+
+/*
  * Evaluates `If-None-Match: "*" / #entity-tag`: FALSE when "*" and the
  * resource exists, or when a listed tag matches weakly (W/"3" and "3" both
  * match version 3) — for GET that means 304 Not Modified (§13.1.2).

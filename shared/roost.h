@@ -1,7 +1,7 @@
 /*
  * Public API of Roost for internal services: send one BSON request to a
  * worker pool over nng and receive its BSON reply, without HTTP.
- * The message format is "nng protocol v1" (docs/protocol.md).
+ * The message format is nng protocol 1.1 (docs/protocol.md).
  */
 #ifndef ROOST_H
 #define ROOST_H
@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #define ROOST_PROTOCOL_VERSION 1
+#define ROOST_PROTOCOL_MINOR 1 /* 1.1: expect_version */
 
 /* error->code of a failed roost_client_call (the values of the matching
  * nng errors, NNG_ECONNREFUSED and NNG_ETIMEDOUT, for older callers). */
@@ -30,7 +31,9 @@ roost_client_t *roost_client_open(const char *url, int timeout_ms, bson_error_t 
 
 /*
  * Sends `op` with the optional parts of `request` (any of the documents
- * "auth", "params", "query", "body" and the strings "if_match" and "rid";
+ * "auth", "params", "query", "body", the array "expect_version" (the
+ * versions a change may apply to, protocol 1.1), the string "if_match"
+ * (protocol 1.0's HTTP-style precondition) and the string "rid";
  * NULL for none) and waits for the reply. Without a "rid" the call gets a
  * fresh one; a caller that sends the same request again with the same rid
  * gets the first answer instead of a second write. On success `reply` (uninitialised on entry; the

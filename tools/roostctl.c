@@ -1,9 +1,10 @@
 /*
  * roostctl: operator's command line.
- *   roostctl call OP [JSON]   send one protocol v1 request to the pool of
+ *   roostctl call OP [JSON]   send one protocol 1.1 request to the pool of
  *                             OP's service (ROOST_POOL_URL_<SERVICE>, else
  *                             ROOST_POOL_URL) and print the reply.
- * JSON may hold "params", "query", "body", "auth" ({"sub": id}) and
+ * JSON may hold "params", "query", "body", "auth" ({"sub": id}),
+ * "expect_version" (the versions a change may apply to) or protocol 1.0's
  * "if_match" (an entity tag string); an internal caller is trusted to set
  * auth itself.
  * Exit status: 0 for a 2xx reply, 1 for any other reply, 2 when no reply.
@@ -22,7 +23,7 @@ usage(void)
 {
     fprintf(stderr, "usage: roostctl call OP [JSON]\n"
                     "       roostctl seed [--seed N] [--places N] [--users N] [--properties N] [--listings N] [--jobs N] [--quiet]\n"
-                    "  JSON: {\"params\": {...}, \"query\": {...}, \"body\": {...}, \"auth\": {\"sub\": ID}, \"if_match\": \"\\\"3\\\"\"}\n"
+                    "  JSON: {\"params\": {...}, \"query\": {...}, \"body\": {...}, \"auth\": {\"sub\": ID}, \"expect_version\": [3]}\n"
                     "  the pool is ROOST_POOL_URL_<SERVICE>, else ROOST_POOL_URL (default %s)\n",
             CFG_DEFAULT_POOL_URL);
     return 2;
@@ -31,7 +32,7 @@ usage(void)
 static int
 roostctl_call(const char *op, const char *json)
 {
-    static const char *const allowed[] = {"params", "query", "body", "auth", "if_match", NULL};
+    static const char *const allowed[] = {"params", "query", "body", "auth", "if_match", "expect_version", NULL};
     bson_t request = BSON_INITIALIZER, reply;
     bson_error_t error;
     bson_iter_t it;
@@ -49,9 +50,13 @@ roostctl_call(const char *op, const char *json)
             for (const char *const *a = allowed; *a; a++)
                 known = known || strcmp(*a, bson_iter_key(&it)) == 0;
             bool is_if_match = strcmp(bson_iter_key(&it), "if_match") == 0;
-            if (!known || (is_if_match ? !BSON_ITER_HOLDS_UTF8(&it) : !BSON_ITER_HOLDS_DOCUMENT(&it))) {
+            bool is_expect = strcmp(bson_iter_key(&it), "expect_version") == 0;
+            if (!known || (is_if_match  ? !BSON_ITER_HOLDS_UTF8(&it)
+                           : is_expect ? !BSON_ITER_HOLDS_ARRAY(&it)
+                                       : !BSON_ITER_HOLDS_DOCUMENT(&it))) {
                 fprintf(stderr,
-                        "roostctl: '%s' is not one of params, query, body, auth (each an object) or if_match (a string)\n",
+                        "roostctl: '%s' is not one of params, query, body, auth (each an object), expect_version (an "
+                        "array) or if_match (a string)\n",
                         bson_iter_key(&it));
                 bson_destroy(&request);
                 return 2;

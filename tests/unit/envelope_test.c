@@ -27,14 +27,18 @@ envelope_request_roundtrip(void **state)
     bson_iter_t it;
     BSON_APPEND_UTF8(&params, "id", "42");
     BSON_APPEND_INT32(&body, "price", 10);
+    int64_t expect[] = {3, 5};
     envelope_request_parts_t parts = {.op = "users.get", .rid = "abc", .auth_sub = 7, .params = &params, .body = &body,
-                                 .if_match = "\"3\""};
+                                      .has_expect = true, .nexpect = 2, .expect = expect};
     envelope_request_build(&env, &parts);
     assert_true(envelope_request_parse(bson_get_data(&env), env.len, &req, &error));
     assert_string_equal(req.op, "users.get");
     assert_string_equal(req.rid, "abc");
     assert_int_equal(req.auth_sub, 7);
-    assert_string_equal(req.if_match, "\"3\"");
+    assert_true(req.has_expect);
+    assert_int_equal(req.nexpect, 2);
+    assert_int_equal(req.expect[0], 3);
+    assert_int_equal(req.expect[1], 5);
     assert_true(bson_iter_init_find(&it, &req.params, "id"));
     assert_string_equal(bson_iter_utf8(&it, NULL), "42");
     assert_true(req.has_body);
@@ -44,6 +48,35 @@ envelope_request_roundtrip(void **state)
     bson_destroy(&env);
     bson_destroy(&params);
     bson_destroy(&body);
+}
+
+/* Protocol 1.0's if_match (the HTTP value) is read into the same
+ * expectation as 1.1's expect_version, strong comparison included. */
+static void
+envelope_reads_protocol_1_0_if_match(void **state)
+{
+    static const struct {
+        const char *json;
+        bool has_expect;
+        size_t n;
+        int64_t first;
+    } cases[] = {
+        {"{\"v\": 1, \"op\": \"x\", \"if_match\": \"\\\"3\\\"\"}", true, 1, 3},
+        {"{\"v\": 1, \"op\": \"x\", \"if_match\": \"W/\\\"3\\\"\"}", true, 0, 0},
+        {"{\"v\": 1, \"op\": \"x\", \"if_match\": \"\\\"03\\\", \\\"4\\\"\"}", true, 1, 4},
+        {"{\"v\": 1, \"op\": \"x\", \"if_match\": \"*\"}", false, 0, 0},
+        {"{\"v\": 1, \"minor\": 1, \"op\": \"x\", \"expect_version\": []}", true, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        envelope_request_t req;
+        bson_t storage;
+        build_and_parse(cases[i].json, &req, &storage, true);
+        assert_int_equal(req.has_expect, cases[i].has_expect);
+        assert_int_equal(req.nexpect, cases[i].n);
+        if (cases[i].n > 0)
+            assert_int_equal(req.expect[0], cases[i].first);
+        bson_destroy(&storage);
+    }
 }
 
 static void
@@ -77,7 +110,13 @@ envelope_refuses_malformed_requests(void **state)
         "{\"v\": 1, \"op\": \"x\", \"params\": [1]}",                    /* params an array */
         "{\"v\": 1, \"op\": \"x\", \"body\": \"text\"}",                 /* body a string */
         "{\"v\": 1, \"op\": \"x\", \"if_match\": 3}",                    /* if_match not a string */
+        "{\"v\": 1, \"op\": \"x\", \"if_match\": \"3\"}",                 /* if_match not an entity tag */
         "{\"v\": 1, \"op\": \"x\", \"extra\": true}",                    /* unknown field */
+        "{\"v\": 1, \"minor\": 2, \"op\": \"x\"}",                       /* a newer minor version */
+        "{\"v\": 1, \"op\": \"x\", \"expect_version\": 3}",              /* not an array */
+        "{\"v\": 1, \"op\": \"x\", \"expect_version\": [0]}",            /* not a version */
+        "{\"v\": 1, \"op\": \"x\", \"expect_version\": [\"3\"]}",      /* a version as a string */
+        "{\"v\": 1, \"op\": \"x\", \"expect_version\": [3], \"if_match\": \"\\\"3\\\"\"}", /* two preconditions */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         envelope_request_t req;
@@ -151,6 +190,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(envelope_request_roundtrip),
         cmocka_unit_test(envelope_missing_rid_is_generated),
+        cmocka_unit_test(envelope_reads_protocol_1_0_if_match),
         cmocka_unit_test(envelope_refuses_malformed_requests),
         cmocka_unit_test(envelope_refuses_bytes_that_are_not_bson),
         cmocka_unit_test(envelope_reply_roundtrip),

@@ -17,7 +17,7 @@ int worker_run(void);
 int pool_run(int workers);
 
 /*
- * Answers one request message (protocol v1) into `reply` (uninitialised on
+ * Answers one request message (protocol 1.0 or 1.1) into `reply` (uninitialised on
  * entry). Never fails: malformed input gets an error reply.
  */
 void worker_dispatch(const uint8_t *data, size_t len, bson_t *reply);

@@ -161,3 +161,12 @@ svc_backoff(int attempt)
 {
     usleep(1000 * (1 + randombytes_uniform(2 + (uint32_t)(attempt > 0 ? attempt : 0))));
 }
+
+bool
+svc_expected(const envelope_request_t *req, int64_t version)
+{
+    for (size_t i = 0; req->has_expect && i < req->nexpect; i++)
+        if (req->expect[i] == version)
+            return true;
+    return !req->has_expect;
+}

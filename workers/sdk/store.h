@@ -56,6 +56,14 @@ bson_t *svc_page_opts(const char *field, int dir, int64_t page, int64_t per_page
  */
 void svc_filter_every_id(bson_t *filter);
 
+/*
+ * Whether a change may apply to a document at `version`: true when the
+ * request sets no precondition, or lists that version in expect_version
+ * (the ingress's reading of If-Match, RFC 9110 §13.1.1). Otherwise the
+ * caller answers 412 precondition_failed.
+ */
+bool svc_expected(const envelope_request_t *req, int64_t version);
+
 /* A document's version (its ETag): 1 for one stored before versions existed. */
 int64_t svc_version(const bson_t *doc);
 

@@ -3,7 +3,6 @@
  * the op table, and what the classic contract shares with them.
  */
 #include "listings.h"
-#include "http.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -241,18 +240,10 @@ listings_change(svc_call_t *call, bool delete)
             changed = true; /* a second delivery of a change already made: answer with the listing as it is */
             break;
         }
-        if (req->if_match[0] != '\0') {
-            http_precondition_t pc = http_if_match(req->if_match, strlen(req->if_match), version);
-            if (pc == HTTP_PRECONDITION_MALFORMED) {
-                svc_fail(call, 400, "bad_precondition",
-                         "if_match must be \"*\" or a list of entity tags such as \"3\" (RFC 9110 section 13.1.1)");
-                goto done;
-            }
-            if (pc == HTTP_PRECONDITION_FALSE) {
-                svc_fail(call, 412, "precondition_failed", "the listing changed since your copy (ETag \"%lld\" now)",
-                         (long long)version);
-                goto done;
-            }
+        if (!svc_expected(req, version)) {
+            svc_fail(call, 412, "precondition_failed", "the listing changed since your copy (ETag \"%lld\" now)",
+                     (long long)version);
+            goto done;
         }
         if (attempt == 0 && l.property_id > 0 && !listings_check_property(call, l.property_id, req->auth_sub))
             goto done;

@@ -15,7 +15,6 @@
  * and the reply is the same as the first. The owner is checked before.
  */
 #include "properties.h"
-#include "http.h"
 #include "text.h"
 
 #include <stdio.h>
@@ -168,7 +167,6 @@ properties_edit(svc_call_t *call, int status, properties_change_fn change)
     }
     for (int attempt = 0; attempt < PROPERTIES_EDIT_ATTEMPTS; attempt++) {
         bson_t current = BSON_INITIALIZER, changes, next;
-        http_precondition_t precondition;
         bool found;
         if (!properties_load(coll, id, &current, &found, &error)) {
             svc_fail_db(call, &error);
@@ -182,15 +180,9 @@ properties_edit(svc_call_t *call, int status, properties_change_fn change)
             properties_reply_doc(call, status, &current); /* a second delivery of a change already made */
         } else if (bson_has_field(&current, "deleted_at")) {
             svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
-        } else if (req->if_match[0] != '\0' &&
-                   (precondition = http_if_match(req->if_match, strlen(req->if_match),
-                                                 properties_int(&current, "version"))) != HTTP_PRECONDITION_TRUE) {
-            if (precondition == HTTP_PRECONDITION_MALFORMED)
-                svc_fail(call, 400, "bad_precondition",
-                         "if_match must be \"*\" or a list of entity tags such as \"3\" (RFC 9110 section 13.1.1)");
-            else
-                svc_fail(call, 412, "precondition_failed", "the property changed since your copy (ETag \"%lld\" now)",
-                         (long long)properties_int(&current, "version"));
+        } else if (!svc_expected(req, properties_int(&current, "version"))) {
+            svc_fail(call, 412, "precondition_failed", "the property changed since your copy (ETag \"%lld\" now)",
+                     (long long)properties_int(&current, "version"));
         } else if (change(call, &current, &changes)) {
             int64_t version = properties_int(&current, "version");
             properties_apply(&current, &changes, call->key, &next);
@@ -200,7 +192,7 @@ properties_edit(svc_call_t *call, int status, properties_change_fn change)
                 svc_fail_db(call, &error);
             } else if (committed == 1) {
                 properties_reply_doc(call, status, &next);
-            } else if (req->if_match[0] != '\0') {
+            } else if (req->has_expect) {
                 svc_fail(call, 412, "precondition_failed", "the property changed while this change was made");
             } else {
                 bson_destroy(&next);

@@ -9,7 +9,6 @@
 #include "users.h"
 #include "text.h"
 #include "token.h"
-#include "http.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -331,8 +330,7 @@ users_update(svc_call_t *call)
             svc_reply(call, 200, &out);
             goto done;
         }
-        if (req->if_match[0] != '\0' &&
-            http_if_match(req->if_match, strlen(req->if_match), version) != HTTP_PRECONDITION_TRUE) {
+        if (!svc_expected(req, version)) {
             svc_fail(call, 412, "precondition_failed", "the user changed since your copy (ETag \"%lld\" now)",
                      (long long)version);
             goto release;
