@@ -176,12 +176,7 @@ request_content_type_is(h2o_req_t *req, const char *const *types)
     if (i < 0)
         return true;
     h2o_iovec_t v = req->headers.entries[i].value;
-    for (; *types != NULL; types++) {
-        size_t n = strlen(*types);
-        if (v.len >= n && strncasecmp(v.base, *types, n) == 0 && (v.len == n || v.base[n] == ';' || v.base[n] == ' '))
-            return true;
-    }
-    return false;
+    return http_media_type_is(v.base, v.len, types);
 }
 
 int

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *
+/* The reason phrase of a status (RFC 9110 §15). */
+static const char *
 respond_reason(int status)
 {
     switch (status) {
@@ -167,7 +168,8 @@ respond_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size
     h2o_add_header(&req->pool, &req->res.headers, token, NULL, copy.base, copy.len);
 }
 
-void
+/* Adds the CORS headers of an actual (not preflight) request to the response. */
+static void
 respond_cors(h2o_req_t *req)
 {
     const cors_config_t *c = cors_config();

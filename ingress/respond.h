@@ -18,9 +18,6 @@
 #include <h2o.h>
 #include <stdbool.h>
 
-/* The reason phrase of a status (RFC 9110 §15). */
-const char *respond_reason(int status);
-
 /*
  * The problem details body (RFC 9457): {type: "urn:roost:problem:<code>",
  * title, status, detail, code, errors?: [{field, message}], request_id}.
@@ -67,9 +64,6 @@ void respond_empty(h2o_req_t *req, int status, const char *rid);
  * problem+json otherwise. `fields` (a BSON array of {field, message}) may be NULL. */
 void respond_error(h2o_req_t *req, bool classic, const char *rid, int status, const char *code, const char *detail,
                    const bson_t *fields);
-
-/* Adds the CORS headers of an actual (not preflight) request to the response. */
-void respond_cors(h2o_req_t *req);
 
 /* The body limit, for the message of h2o's own 413. */
 void respond_set_max_body(size_t max_body);

@@ -193,7 +193,12 @@ client_wake(client_call_t *call, void *arg)
     nng_mtx_unlock(w->lock);
 }
 
-client_result_t
+/*
+ * One exchange, waiting for its end on the calling thread. On CLIENT_OK,
+ * *reply (uninitialised on entry) holds a copy of the reply's bytes as a
+ * document, which the caller destroys.
+ */
+static client_result_t
 client_call_sync(client_req_t *r, const void *data, size_t len, int timeout_ms, bson_t *reply, bson_error_t *error)
 {
     client_wait_t w = {.done = false};

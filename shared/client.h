@@ -63,12 +63,4 @@ const uint8_t *client_call_reply(const client_call_t *call, size_t *len);
 /* Frees an ended call (after `done` ran). */
 void client_call_free(client_call_t *call);
 
-/*
- * The same exchange, waiting for its end on the calling thread. On
- * CLIENT_OK, *reply (uninitialised on entry) holds a copy of the reply's
- * bytes as a document, which the caller destroys.
- */
-client_result_t client_call_sync(client_req_t *r, const void *data, size_t len, int timeout_ms, bson_t *reply,
-                                 bson_error_t *error);
-
 #endif

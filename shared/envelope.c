@@ -150,7 +150,6 @@ envelope_request_parse(const uint8_t *data, size_t len, envelope_request_t *out,
         } else if (strcmp(key, "body") == 0) {
             if (!envelope_view_doc(&it, &out->body, "body", error))
                 return false;
-            out->has_body = true;
         } else {
             ENVELOPE_ERROR(error, "unknown envelope field '%s'", key);
             return false;

@@ -30,7 +30,6 @@ typedef struct {
     bson_t params;    /* empty when absent */
     bson_t query;
     bson_t body;
-    bool has_body;
     /* The precondition of a change (RFC 9110 §13.1.1 If-Match, compared
      * strongly by whoever read it): the op applies only when the target's
      * current version is one of expect[0 .. nexpect), which may be none.

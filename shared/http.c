@@ -262,3 +262,15 @@ http_accept_encoding(const char *v, size_t len)
         return HTTP_ENCODING_GZIP;
     return HTTP_ENCODING_IDENTITY;
 }
+
+bool
+http_media_type_is(const char *value, size_t len, const char *const *types)
+{
+    http_trim(&value, &len);
+    for (; *types != NULL; types++) {
+        size_t n = strlen(*types);
+        if (len >= n && strncasecmp(value, *types, n) == 0 && (len == n || value[n] == ';' || http_ows(value[n])))
+            return true;
+    }
+    return false;
+}

@@ -57,6 +57,14 @@ bool http_if_match_versions(const char *value, size_t len, int64_t *out, size_t 
  */
 http_precondition_t http_if_none_match(const char *value, size_t len, int64_t version);
 
+/*
+ * Whether a Content-Type value names one of the NULL-terminated `types`
+ * (RFC 9110 §8.3.1: type/subtype compared case-insensitively, then OWS and
+ * parameters such as charset allowed). "application/jsonx" is not
+ * "application/json".
+ */
+bool http_media_type_is(const char *value, size_t len, const char *const *types);
+
 typedef enum { HTTP_ENCODING_IDENTITY, HTTP_ENCODING_GZIP, HTTP_ENCODING_BR } http_encoding_t;
 
 /*

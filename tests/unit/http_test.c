@@ -83,10 +83,24 @@ accept_encoding_weighs_qvalues(void **state)
     assert_int_equal(http_accept_encoding(S("")), HTTP_ENCODING_IDENTITY);
 }
 
+static void
+media_types_match_by_type_and_subtype(void **state)
+{
+    static const char *const json[] = {"application/json", "application/merge-patch+json", NULL};
+    assert_true(http_media_type_is(S("application/json"), json));
+    assert_true(http_media_type_is(S("Application/JSON; charset=utf-8"), json));
+    assert_true(http_media_type_is(S("application/json ;charset=utf-8"), json));
+    assert_true(http_media_type_is(S(" application/merge-patch+json"), json));
+    assert_false(http_media_type_is(S("application/jsonx"), json));
+    assert_false(http_media_type_is(S("text/json"), json));
+    assert_false(http_media_type_is(S(""), json));
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(media_types_match_by_type_and_subtype),
         cmocka_unit_test(bearer_follows_rfc6750),
         cmocka_unit_test(if_match_compares_strongly),
         cmocka_unit_test(if_none_match_compares_weakly),

@@ -50,7 +50,11 @@ worker_prepare(size_t s, mongoc_client_t *mongo, bson_error_t *error)
     return ok;
 }
 
-void
+/*
+ * Answers one request message (protocol 1.0 or 1.1) into `reply`
+ * (uninitialised on entry). Never fails: malformed input gets an error reply.
+ */
+static void
 worker_dispatch(const uint8_t *data, size_t len, bson_t *reply)
 {
     envelope_request_t req;

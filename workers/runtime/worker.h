@@ -16,10 +16,4 @@ int worker_run(void);
  * that it restarts when they die. Returns the exit status. */
 int pool_run(int workers);
 
-/*
- * Answers one request message (protocol 1.0 or 1.1) into `reply` (uninitialised on
- * entry). Never fails: malformed input gets an error reply.
- */
-void worker_dispatch(const uint8_t *data, size_t len, bson_t *reply);
-
 #endif

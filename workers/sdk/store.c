@@ -29,7 +29,13 @@ svc_is_duplicate(const bson_error_t *error)
            strstr(error->message, "UNIQUE constraint failed") != NULL;
 }
 
-bool
+/*
+ * Creates one index on `service`.`collection` if it is missing, one index
+ * per command: FerretDB 1.24 dropped the connection when a createIndexes
+ * listing several indexes found them all present already, and other stores
+ * may do the same.
+ */
+static bool
 svc_ensure_index(mongoc_client_t *mongo, const char *service, const char *collection, const bson_t *keys,
                  const char *name, bool unique, bson_error_t *error)
 {

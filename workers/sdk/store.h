@@ -11,14 +11,6 @@ mongoc_collection_t *svc_collection(mongoc_client_t *mongo, const char *service,
 bool svc_is_duplicate(const bson_error_t *error);
 
 /*
- * Creates one index on `service`.`collection` if it is missing. One index
- * per command on purpose: FerretDB 1.24 drops the connection when a
- * createIndexes listing several indexes finds them all present already.
- */
-bool svc_ensure_index(mongoc_client_t *mongo, const char *service, const char *collection, const bson_t *keys,
-                      const char *name, bool unique, bson_error_t *error);
-
-/*
  * An index a service needs. `keys` lists its fields in order, comma
  * separated, a leading '-' for descending: "deleted_at,-created_at" is
  * {deleted_at: 1, created_at: -1}.

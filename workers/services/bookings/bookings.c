@@ -1,5 +1,6 @@
 /*
- * Bookings service handlers.
+ * Bookings service handlers that write: create and cancel (read.c has
+ * the rest).
  *
  * No overlap, ever: a booking takes its nights by inserting one document
  * per night, _id "<property>:<date>", with an ordered insert in date order.
@@ -26,7 +27,7 @@ bookings_today(void)
     return (int64_t)(time(NULL) / 86400);
 }
 
-static int64_t
+int64_t
 bookings_int(const bson_t *doc, const char *key)
 {
     bson_iter_t it;
@@ -40,7 +41,7 @@ bookings_str(const bson_t *doc, const char *key)
     return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
 }
 
-static void
+void
 bookings_render(const bson_t *doc, bson_t *out)
 {
     static const char *const fields[] = {"property_id", "guest_id",   "check_in",   "check_out",    "nights",
@@ -62,7 +63,7 @@ bookings_reply_doc(svc_call_t *call, int status, const bson_t *doc)
  * Replies itself and returns false on 404, on an unreachable service, or
  * on any other answer.
  */
-static bool
+bool
 bookings_property_owner(svc_call_t *call, int64_t id, int64_t *owner)
 {
     bson_t reply;
@@ -84,7 +85,7 @@ bookings_property_owner(svc_call_t *call, int64_t id, int64_t *owner)
 }
 
 /* The booked days of `property` in [from, to), by whom, in date order. */
-static mongoc_cursor_t *
+mongoc_cursor_t *
 bookings_nights_in(mongoc_collection_t *nights, int64_t property, int64_t from, int64_t to, int64_t except)
 {
     bson_t filter = BSON_INITIALIZER, range;
@@ -264,86 +265,6 @@ done:
     mongoc_collection_destroy(nights);
 }
 
-static void
-bookings_availability(svc_call_t *call)
-{
-    static const char *const params[] = {"from", "to", NULL};
-    const bson_t *query = &call->req->query;
-    field_errors_t errors;
-    bson_iter_t it;
-    bson_error_t error;
-    int64_t property, from = INT64_MIN, to = INT64_MIN, owner;
-    const char *s;
-    const bson_t *doc;
-
-    field_errors_init(&errors);
-    validate_id(&call->req->params, "id", &errors, &property);
-    validate_known_fields(query, params, &errors);
-    if (!bson_iter_init_find(&it, query, "from"))
-        field_errors_add(&errors, "from", "is required");
-    else if (validate_text(&it, &errors, "from", 10, 10, &s) && (from = bookings_day(s)) == INT64_MIN)
-        field_errors_add(&errors, "from", "must be a real date written YYYY-MM-DD");
-    if (!bson_iter_init_find(&it, query, "to"))
-        field_errors_add(&errors, "to", "is required");
-    else if (validate_text(&it, &errors, "to", 10, 10, &s) && (to = bookings_day(s)) == INT64_MIN)
-        field_errors_add(&errors, "to", "must be a real date written YYYY-MM-DD");
-    if (errors.count == 0 && to <= from)
-        field_errors_add(&errors, "to", "must be after from");
-    else if (errors.count == 0 && to - from > BOOKINGS_MAX_NIGHTS + 1)
-        field_errors_add(&errors, "to", "the range may span at most %d nights", BOOKINGS_MAX_NIGHTS + 1);
-    if (errors.count > 0) {
-        svc_fail_fields(call, &errors);
-        field_errors_destroy(&errors);
-        return;
-    }
-    field_errors_destroy(&errors);
-    if (!bookings_property_owner(call, property, &owner))
-        return;
-
-    mongoc_collection_t *nights = svc_collection(call->mongo, "bookings", "nights");
-    mongoc_cursor_t *cursor = bookings_nights_in(nights, property, from, to, 0);
-    bson_t body = BSON_INITIALIZER, booked, range;
-    char date[11];
-    int64_t run_start = INT64_MIN, run_end = INT64_MIN;
-    uint32_t n = 0;
-    BSON_APPEND_INT64(&body, "property_id", property);
-    bookings_date(from, date);
-    BSON_APPEND_UTF8(&body, "from", date);
-    bookings_date(to, date);
-    BSON_APPEND_UTF8(&body, "to", date);
-    BSON_APPEND_ARRAY_BEGIN(&body, "booked", &booked);
-    /* Consecutive booked nights read as one range [from, to), to = the day after. */
-    for (bool more = true; more;) {
-        more = mongoc_cursor_next(cursor, &doc);
-        int64_t day = more ? bookings_int(doc, "day") : INT64_MIN;
-        if (more && run_start != INT64_MIN && day == run_end) {
-            run_end = day + 1;
-            continue;
-        }
-        if (run_start != INT64_MIN) {
-            char key[16];
-            snprintf(key, sizeof(key), "%u", n++);
-            BSON_APPEND_DOCUMENT_BEGIN(&booked, key, &range);
-            bookings_date(run_start, date);
-            BSON_APPEND_UTF8(&range, "from", date);
-            bookings_date(run_end, date);
-            BSON_APPEND_UTF8(&range, "to", date);
-            bson_append_document_end(&booked, &range);
-        }
-        run_start = day;
-        run_end = day + 1;
-    }
-    bson_append_array_end(&body, &booked);
-    BSON_APPEND_BOOL(&body, "available", n == 0);
-    if (mongoc_cursor_error(cursor, &error))
-        svc_fail_db(call, &error);
-    else
-        svc_reply(call, 200, &body);
-    bson_destroy(&body);
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(nights);
-}
-
 /* Loads booking params.id for the guest or the owner; replies itself otherwise. */
 static bool
 bookings_load_visible(svc_call_t *call, mongoc_collection_t *bookings, bson_t *doc)
@@ -434,82 +355,6 @@ done:
     bson_destroy(&updated);
     mongoc_collection_destroy(bookings);
     mongoc_collection_destroy(nights);
-}
-
-/* A page of the bookings matching `filter` (not pending), newest first. */
-static void
-bookings_reply_page(svc_call_t *call, bson_t *filter)
-{
-    static const char *const params[] = {"page", "per_page", "status", NULL};
-    const bson_t *query = &call->req->query;
-    field_errors_t errors;
-    bson_iter_t it;
-    bson_error_t error;
-    int64_t page, per_page, total;
-    mongoc_collection_t *bookings = svc_collection(call->mongo, "bookings", "bookings");
-
-    field_errors_init(&errors);
-    validate_known_fields(query, params, &errors);
-    validate_query_int(query, "page", 1, 1, VALIDATE_PAGE_MAX, &errors, &page);
-    validate_query_int(query, "per_page", 10, 1, 100, &errors, &per_page);
-    if (bson_iter_init_find(&it, query, "status")) {
-        const char *s = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
-        if (strcmp(s, "confirmed") != 0 && strcmp(s, "cancelled") != 0)
-            field_errors_add(&errors, "status", "must be \"confirmed\" or \"cancelled\"");
-        else
-            BSON_APPEND_UTF8(filter, "status", s);
-    } else {
-        bson_t ne;
-        BSON_APPEND_DOCUMENT_BEGIN(filter, "status", &ne);
-        BSON_APPEND_UTF8(&ne, "$ne", "pending");
-        bson_append_document_end(filter, &ne);
-    }
-    if (errors.count > 0) {
-        svc_fail_fields(call, &errors);
-        goto done;
-    }
-    total = mongoc_collection_count_documents(bookings, filter, NULL, NULL, NULL, &error);
-    if (total < 0) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
-    bson_t *opts = svc_page_opts("created_at", -1, page, per_page);
-    svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
-    svc_reply_page(call, mongoc_collection_find_with_opts(bookings, filter, opts, NULL), bookings_render, &paging);
-    bson_destroy(opts);
-done:
-    field_errors_destroy(&errors);
-    mongoc_collection_destroy(bookings);
-}
-
-static void
-bookings_mine(svc_call_t *call)
-{
-    bson_t filter = BSON_INITIALIZER;
-    BSON_APPEND_INT64(&filter, "guest_id", call->req->auth_sub);
-    bookings_reply_page(call, &filter);
-    bson_destroy(&filter);
-}
-
-static void
-bookings_for_property(svc_call_t *call)
-{
-    field_errors_t errors;
-    int64_t property, owner;
-    field_errors_init(&errors);
-    if (!validate_id(&call->req->params, "id", &errors, &property)) {
-        svc_fail_fields(call, &errors);
-    } else if (bookings_property_owner(call, property, &owner)) {
-        if (owner != call->req->auth_sub) {
-            svc_fail(call, 403, "forbidden", "a property's bookings are seen by its owner only");
-        } else {
-            bson_t filter = BSON_INITIALIZER;
-            BSON_APPEND_INT64(&filter, "property_id", property);
-            bookings_reply_page(call, &filter);
-            bson_destroy(&filter);
-        }
-    }
-    field_errors_destroy(&errors);
 }
 
 static bool

@@ -19,6 +19,23 @@ extern const svc_service_t bookings_service;
 
 #define BOOKINGS_MAX_NIGHTS 365
 
+/* --- shared by the handlers (bookings.c, read.c) ------------------------------ */
+
+/* An int64 field of a stored booking (0 when absent). */
+int64_t bookings_int(const bson_t *doc, const char *key);
+/* The public shape of a booking. */
+void bookings_render(const bson_t *doc, bson_t *out);
+/* Asks the properties service for property `id`'s owner; replies itself
+ * and returns false when it cannot (404, 503, 502). */
+bool bookings_property_owner(svc_call_t *call, int64_t id, int64_t *owner);
+/* The nights of `property` held in [from, to), but booking `except`'s, in date order. */
+mongoc_cursor_t *bookings_nights_in(mongoc_collection_t *nights, int64_t property, int64_t from, int64_t to,
+                                    int64_t except);
+
+void bookings_availability(svc_call_t *call);
+void bookings_mine(svc_call_t *call);
+void bookings_for_property(svc_call_t *call);
+
 /* --- dates (dates.c; pure, unit-tested) --------------------------------------- */
 
 /* Days since 1970-01-01 of a real date written YYYY-MM-DD, or INT64_MIN. */

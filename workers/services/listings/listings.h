@@ -62,6 +62,7 @@ int listings_user_exists(svc_call_t *call, int64_t user_id);
 void listings_filter_live(bson_t *filter);
 
 /* --- the classic contract (classic.c) ----------------------------------------- */
+void listings_list(svc_call_t *call); /* list.c */
 void listings_classic_list(svc_call_t *call);
 void listings_classic_create(svc_call_t *call);
 void listings_public_list(svc_call_t *call);

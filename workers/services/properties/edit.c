@@ -1,5 +1,6 @@
 /*
- * Changes to properties: create, and every owner-only edit.
+ * Changes to properties: create, and every owner-only edit (the room
+ * changes are rooms.c).
  *
  * Each edit runs through properties_edit: authenticate, validate, load, check
  * the owner and If-Match, compute the changed fields, then commit the new
@@ -24,10 +25,6 @@
 /* Each round of a race has one winner: enough rounds for many writers of one property. */
 #define PROPERTIES_EDIT_ATTEMPTS 64
 
-/* Computes the fields a change overrides into `changes` (an uninitialised
- * document on entry); on a refusal it replies itself and returns false. */
-typedef bool (*properties_change_fn)(svc_call_t *call, const bson_t *current, bson_t *changes);
-
 static bool
 properties_load(mongoc_collection_t *coll, int64_t id, bson_t *out, bool *found, bson_error_t *error)
 {
@@ -37,14 +34,14 @@ properties_load(mongoc_collection_t *coll, int64_t id, bson_t *out, bool *found,
     return ok;
 }
 
-static int64_t
+int64_t
 properties_int(const bson_t *doc, const char *key)
 {
     bson_iter_t it;
     return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it) ? bson_iter_as_int64(&it) : 0;
 }
 
-static const char *
+const char *
 properties_str(const bson_t *doc, const char *key)
 {
     bson_iter_t it;
@@ -151,7 +148,7 @@ properties_reply_doc(svc_call_t *call, int status, const bson_t *doc)
     bson_destroy(&out);
 }
 
-static void
+void
 properties_edit(svc_call_t *call, int status, properties_change_fn change)
 {
     const envelope_request_t *req = call->req;
@@ -214,7 +211,7 @@ done:
 }
 
 /* Appends a room document built from a valid room body. */
-static void
+void
 properties_append_room(bson_t *rooms, uint32_t index, int64_t room_id, const bson_t *src)
 {
     char key[16];
@@ -238,7 +235,7 @@ properties_append_room(bson_t *rooms, uint32_t index, int64_t room_id, const bso
     bson_append_document_end(rooms, &room);
 }
 
-static bool
+bool
 properties_view(const bson_iter_t *it, bson_t *out)
 {
     uint32_t len;
@@ -363,128 +360,6 @@ properties_change_delete(svc_call_t *call, const bson_t *current, bson_t *change
     return true;
 }
 
-static bool
-properties_change_room_add(svc_call_t *call, const bson_t *current, bson_t *changes)
-{
-    field_errors_t errors;
-    bson_iter_t it, r;
-    bson_t rooms;
-    uint32_t n = 0;
-
-    field_errors_init(&errors);
-    if (!properties_check_room(&call->req->body, true, "", &errors)) {
-        svc_fail_fields(call, &errors);
-        field_errors_destroy(&errors);
-        return false;
-    }
-    if (properties_int(current, "room_count") >= PROPERTIES_MAX_ROOMS) {
-        field_errors_add(&errors, "rooms", "a property may hold at most %d rooms", PROPERTIES_MAX_ROOMS);
-        svc_fail_fields(call, &errors);
-        field_errors_destroy(&errors);
-        return false;
-    }
-    field_errors_destroy(&errors);
-    int64_t room_id = properties_int(current, "next_room_id");
-    bson_init(changes);
-    BSON_APPEND_ARRAY_BEGIN(changes, "rooms", &rooms);
-    if (bson_iter_init_find(&it, current, "rooms") && bson_iter_recurse(&it, &r)) {
-        while (bson_iter_next(&r)) {
-            char key[16];
-            snprintf(key, sizeof(key), "%u", n++);
-            bson_append_iter(&rooms, key, -1, &r);
-        }
-    }
-    properties_append_room(&rooms, n, room_id, &call->req->body);
-    bson_append_array_end(changes, &rooms);
-    BSON_APPEND_INT32(changes, "room_count", (int32_t)(n + 1));
-    BSON_APPEND_INT64(changes, "next_room_id", room_id + 1);
-    return true;
-}
-
-/* Rewrites the rooms array with the room `room_id` merged with `patch`
- * (RFC 7396, characteristics included), or removed when patch is NULL. */
-static bool
-properties_change_room(svc_call_t *call, const bson_t *current, bson_t *changes, const bson_t *patch)
-{
-    field_errors_t errors;
-    bson_iter_t it, r;
-    int64_t room_id;
-    bool hit = false;
-    bson_t rooms;
-    uint32_t n = 0;
-
-    field_errors_init(&errors);
-    validate_id(&call->req->params, "room_id", &errors, &room_id);
-    if (patch != NULL)
-        properties_check_room(patch, false, "", &errors);
-    if (errors.count > 0) {
-        svc_fail_fields(call, &errors);
-        field_errors_destroy(&errors);
-        return false;
-    }
-    field_errors_destroy(&errors);
-    bson_init(changes);
-    BSON_APPEND_ARRAY_BEGIN(changes, "rooms", &rooms);
-    if (bson_iter_init_find(&it, current, "rooms") && bson_iter_recurse(&it, &r)) {
-        while (bson_iter_next(&r)) {
-            bson_t room;
-            char key[16];
-            properties_view(&r, &room);
-            if (properties_int(&room, "id") != room_id) {
-                snprintf(key, sizeof(key), "%u", n++);
-                bson_append_iter(&rooms, key, -1, &r);
-                continue;
-            }
-            hit = true;
-            if (patch == NULL)
-                continue;
-            bson_t merged, chars;
-            bson_iter_t f, c;
-            snprintf(key, sizeof(key), "%u", n++);
-            BSON_APPEND_DOCUMENT_BEGIN(&rooms, key, &merged);
-            BSON_APPEND_INT64(&merged, "id", room_id);
-            BSON_APPEND_UTF8(&merged, "name", properties_str(bson_has_field(patch, "name") ? patch : &room, "name"));
-            BSON_APPEND_UTF8(&merged, "kind", properties_str(bson_has_field(patch, "kind") ? patch : &room, "kind"));
-            bson_iter_init_find(&f, bson_has_field(patch, "area_m2") ? patch : &room, "area_m2");
-            BSON_APPEND_DOUBLE(&merged, "area_m2", bson_iter_as_double(&f));
-            BSON_APPEND_DOCUMENT_BEGIN(&merged, "characteristics", &chars);
-            bson_t patch_chars = BSON_INITIALIZER;
-            if (bson_iter_init_find(&f, patch, "characteristics"))
-                properties_view(&f, &patch_chars);
-            if (bson_iter_init_find(&f, &room, "characteristics") && bson_iter_recurse(&f, &c))
-                while (bson_iter_next(&c))
-                    if (!bson_has_field(&patch_chars, bson_iter_key(&c)))
-                        bson_append_iter(&chars, bson_iter_key(&c), -1, &c);
-            if (bson_iter_init(&c, &patch_chars))
-                while (bson_iter_next(&c))
-                    if (!BSON_ITER_HOLDS_NULL(&c))
-                        bson_append_iter(&chars, bson_iter_key(&c), -1, &c);
-            bson_append_document_end(&merged, &chars);
-            bson_append_document_end(&rooms, &merged);
-        }
-    }
-    bson_append_array_end(changes, &rooms);
-    if (!hit) {
-        bson_destroy(changes);
-        svc_fail(call, 404, "room_not_found", "the property has no room with id %lld", (long long)room_id);
-        return false;
-    }
-    BSON_APPEND_INT32(changes, "room_count", (int32_t)n);
-    return true;
-}
-
-static bool
-properties_change_room_update(svc_call_t *call, const bson_t *current, bson_t *changes)
-{
-    return properties_change_room(call, current, changes, &call->req->body);
-}
-
-static bool
-properties_change_room_delete(svc_call_t *call, const bson_t *current, bson_t *changes)
-{
-    return properties_change_room(call, current, changes, NULL);
-}
-
 void
 properties_update(svc_call_t *call)
 {
@@ -495,22 +370,4 @@ void
 properties_delete(svc_call_t *call)
 {
     properties_edit(call, 204, properties_change_delete);
-}
-
-void
-properties_room_add(svc_call_t *call)
-{
-    properties_edit(call, 201, properties_change_room_add);
-}
-
-void
-properties_room_update(svc_call_t *call)
-{
-    properties_edit(call, 200, properties_change_room_update);
-}
-
-void
-properties_room_delete(svc_call_t *call)
-{
-    properties_edit(call, 200, properties_change_room_delete);
 }

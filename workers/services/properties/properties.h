@@ -51,6 +51,24 @@ bool properties_check_room(const bson_t *room, bool required, const char *prefix
 bool properties_validate_new(const bson_t *body, field_errors_t *e);
 
 /* --- handlers (edit.c) ----------------------------------------------------- */
+/* Computes the fields a change overrides into `changes` (an uninitialised
+ * document on entry); on a refusal it replies itself and returns false. */
+typedef bool (*properties_change_fn)(svc_call_t *call, const bson_t *current, bson_t *changes);
+
+/* --- edit.c, shared with rooms.c ------------------------------------------ */
+
+/* Runs one owner-only change of the property params.id: load, owner,
+ * expect_version, `change`, commit a new version; replies `status` with the
+ * property, or the refusal. */
+void properties_edit(svc_call_t *call, int status, properties_change_fn change);
+/* An int64 / string field of a stored property (0 / "" when absent). */
+int64_t properties_int(const bson_t *doc, const char *key);
+const char *properties_str(const bson_t *doc, const char *key);
+/* Appends room `room_id` as item `index` of `rooms`, from `src` (a validated room). */
+void properties_append_room(bson_t *rooms, uint32_t index, int64_t room_id, const bson_t *src);
+/* The document `it` holds, as a view; false when it holds none. */
+bool properties_view(const bson_iter_t *it, bson_t *out);
+
 void properties_create(svc_call_t *call);
 void properties_update(svc_call_t *call);
 void properties_delete(svc_call_t *call);

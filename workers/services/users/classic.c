@@ -145,7 +145,7 @@ users_classic_get(svc_call_t *call)
     }
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
     bson_t *filter = BCON_NEW("_id", BCON_INT64(id));
-    if (!users_find_one(users, filter, &doc, &found, &error)) {
+    if (!svc_find_one(users, filter, &doc, &found, &error)) {
         svc_fail_db(call, &error);
     } else if (!found) {
         svc_fail(call, 404, "not_found", "user not found");

@@ -19,12 +19,6 @@ users_render(const bson_t *doc, bson_t *out)
     BSON_APPEND_INT64(out, "version", svc_version(doc));
 }
 
-bool
-users_find_one(mongoc_collection_t *users, const bson_t *filter, bson_t *out, bool *found, bson_error_t *error)
-{
-    return svc_find_one(users, filter, out, found, error);
-}
-
 int
 users_claim_email(mongoc_client_t *mongo, const char *email_key, const char *rid, bson_error_t *error)
 {
@@ -65,7 +59,7 @@ users_reply_one(svc_call_t *call, int64_t id)
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
     bson_t *filter = BCON_NEW("_id", BCON_INT64(id));
     bool found;
-    if (!users_find_one(users, filter, &doc, &found, &error)) {
+    if (!svc_find_one(users, filter, &doc, &found, &error)) {
         svc_fail_db(call, &error);
     } else if (!found) {
         svc_fail(call, 404, "not_found", "no user has id %lld", (long long)id);

@@ -11,6 +11,8 @@
 
 #include "service.h"
 
+#include <sodium.h>
+
 extern const svc_service_t users_service;
 
 #define USERS_PER_PAGE_DEFAULT 10
@@ -50,9 +52,6 @@ bool users_check_email(const bson_iter_t *it, field_errors_t *e, const char **ou
 /* The public shape of a user document. */
 void users_render(const bson_t *doc, bson_t *out);
 
-/* Finds the one user matching `filter`; *found says whether there is one. */
-bool users_find_one(mongoc_collection_t *users, const bson_t *filter, bson_t *out, bool *found, bson_error_t *error);
-
 /*
  * Claims an email address (lowercased) for `rid`: 0 when claimed now or
  * already by this same rid, 409 when someone else holds it, -1 on a
@@ -65,6 +64,9 @@ void users_release_email(mongoc_client_t *mongo, const char *email_key, const ch
 /* --- handlers in account.c ----------------------------------------------------- */
 void users_create(svc_call_t *call);
 void users_login(svc_call_t *call);
+/* The Argon2id hash (libsodium, interactive limits: ~70 ms, 64 MiB) of a
+ * password, as stored; false when memory is short. */
+bool users_hash_password(const char *password, char hash[crypto_pwhash_STRBYTES]);
 void users_update(svc_call_t *call);
 
 /* --- handlers in classic.c: the classic listings/users contract ---------------- */

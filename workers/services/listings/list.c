@@ -1,0 +1,106 @@
+/*
+ * listings.list: live listings newest first, filtered by lister, type,
+ * price range and city (the city's property ids, asked of the properties
+ * service: listings do not keep the city themselves).
+ */
+#include "listings.h"
+
+#include <string.h>
+
+/* Adds property_id: {$in: ids of the properties in `city`}, asked of the properties service. */
+static bool
+listings_filter_city(svc_call_t *call, const char *city, bson_t *filter)
+{
+    bson_t reply, cond, in;
+    bson_iter_t it, ids;
+    bson_t *request = BCON_NEW("query", "{", "city", BCON_UTF8(city), "}");
+    int status = svc_ask(call, "properties.ids", request, &reply);
+    bson_destroy(request);
+    if (status < 0)
+        return false;
+    if (status != 200) {
+        bson_destroy(&reply);
+        svc_fail_asked(call, "properties.ids", status);
+        return false;
+    }
+    if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.more", &it) && bson_iter_as_bool(&it)) {
+        bson_destroy(&reply);
+        field_errors_t errors;
+        field_errors_init(&errors);
+        field_errors_add(&errors, "city", "matches more than %d properties, more than a listing filter takes", LISTINGS_CITY_MAX);
+        svc_fail_fields(call, &errors);
+        field_errors_destroy(&errors);
+        return false;
+    }
+    BSON_APPEND_DOCUMENT_BEGIN(filter, "property_id", &cond);
+    BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
+    if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.ids", &it) && bson_iter_recurse(&it, &ids)) {
+        uint32_t n = 0;
+        while (bson_iter_next(&ids)) {
+            char key[16];
+            snprintf(key, sizeof(key), "%u", n++);
+            BSON_APPEND_INT64(&in, key, bson_iter_as_int64(&ids));
+        }
+    }
+    bson_append_array_end(&cond, &in);
+    bson_append_document_end(filter, &cond);
+    bson_destroy(&reply);
+    return true;
+}
+
+void
+listings_list(svc_call_t *call)
+{
+    static const char *const params[] = {"page",      "per_page",  "user_id", "listing_type",
+                                         "min_price", "max_price", "city",    NULL};
+    const bson_t *query = &call->req->query;
+    field_errors_t errors;
+    int64_t page, per_page, user_id = 0, min_price, max_price, total;
+    bson_iter_t it;
+    bson_error_t error;
+    const char *s;
+    bson_t filter = BSON_INITIALIZER;
+    mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
+
+    field_errors_init(&errors);
+    validate_known_fields(query, params, &errors);
+    validate_query_int(query, "page", 1, 1, VALIDATE_PAGE_MAX, &errors, &page);
+    validate_query_int(query, "per_page", 10, 1, 100, &errors, &per_page);
+    validate_query_range(query, "min_price", "max_price", 1, LISTINGS_PRICE_MAX, &errors, &min_price, &max_price);
+    if (bson_has_field(query, "user_id") && validate_id(query, "user_id", &errors, &user_id))
+        BSON_APPEND_INT64(&filter, "user_id", user_id);
+    if (bson_iter_init_find(&it, query, "listing_type")) {
+        if (!BSON_ITER_HOLDS_UTF8(&it) || (strcmp(s = bson_iter_utf8(&it, NULL), "rent") != 0 && strcmp(s, "sale") != 0))
+            field_errors_add(&errors, "listing_type", "must be \"rent\" or \"sale\"");
+        else
+            BSON_APPEND_UTF8(&filter, "listing_type", s);
+    }
+    if (bson_has_field(query, "min_price") || bson_has_field(query, "max_price")) {
+        bson_t cond;
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "price", &cond);
+        BSON_APPEND_INT64(&cond, "$gte", min_price);
+        BSON_APPEND_INT64(&cond, "$lte", max_price);
+        bson_append_document_end(&filter, &cond);
+    }
+    if (bson_iter_init_find(&it, query, "city") && validate_text(&it, &errors, "city", 1, 100, &s) && errors.count == 0 &&
+        !listings_filter_city(call, s, &filter))
+        goto done;
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    listings_filter_live(&filter);
+    total = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL, &error);
+    if (total < 0) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    bson_t *opts = svc_page_opts("created_at", -1, page, per_page);
+    svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
+    svc_reply_page(call, mongoc_collection_find_with_opts(coll, &filter, opts, NULL), listings_render, &paging);
+    bson_destroy(opts);
+done:
+    field_errors_destroy(&errors);
+    bson_destroy(&filter);
+    mongoc_collection_destroy(coll);
+}
