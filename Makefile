@@ -4,17 +4,32 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build run test unit bench clean
+.PHONY: all setup build run test unit bench clean format FORCE
 
 all: build
 
+# `make setup` always runs the set-up; a build runs it only when one of its
+# inputs changed since it last succeeded here (or never did).
+SETUP_INPUTS := scripts/setup.sh tests/requirements.txt package-lock.json \
+	$(wildcard tools/embedded-db/*.go tools/embedded-db/go.*) $(wildcard tools/compose-check/*.go tools/compose-check/go.*)
 setup:
 	@scripts/setup.sh
+	@touch .setup-done
 
-$(BUILD)/build.ninja:
+.setup-done: $(SETUP_INPUTS)
+	@scripts/setup.sh
+	@touch $@
+
+# CMake configures again when CMAKE_FLAGS change: the flags are a file that
+# build.ninja depends on, rewritten only when they differ.
+%/cmake-flags: FORCE
+	@mkdir -p $*
+	@echo '$(CMAKE_FLAGS)' | cmp -s - $@ || echo '$(CMAKE_FLAGS)' > $@
+
+$(BUILD)/build.ninja: $(BUILD)/cmake-flags
 	cmake -S . -B $(BUILD) -G Ninja -DROOST_WERROR=ON $(CMAKE_FLAGS)
 
-build: setup $(BUILD)/build.ninja
+build: .setup-done $(BUILD)/build.ninja
 	cmake --build $(BUILD)
 
 run: build
@@ -28,7 +43,7 @@ test: build $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD)
 	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 900
 
-$(ASAN_BUILD)/build.ninja:
+$(ASAN_BUILD)/build.ninja: $(ASAN_BUILD)/cmake-flags
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DROOST_WERROR=ON -DROOST_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
 
 unit: build
@@ -38,4 +53,4 @@ bench: build
 	@bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) .setup-done

@@ -97,8 +97,7 @@ run(void *arg)
             record(w, t1 - t0);
         } else {
             if (w->errors++ == 0)
-                snprintf(w->first_error, sizeof(w->first_error), "%s",
-                         failed ? error.message : "document not found");
+                snprintf(w->first_error, sizeof(w->first_error), "%s", failed ? error.message : "document not found");
         }
     }
 

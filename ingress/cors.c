@@ -133,9 +133,9 @@ cors_origin_allowed(const cors_config_t *c, const char *origin, size_t len)
 bool
 cors_headers_allowed(const char *list, size_t len)
 {
-    static const char *const allowed[] = {"authorization", "content-type",    "if-match",         "if-none-match",
-                                          "x-request-id",  "accept",          "accept-language",  "content-language",
-                                          NULL};
+    static const char *const allowed[] = {"authorization",   "content-type",     "if-match",
+                                          "if-none-match",   "x-request-id",     "accept",
+                                          "accept-language", "content-language", NULL};
     size_t i = 0;
     while (i < len) {
         while (i < len && (cors_space(list[i]) || list[i] == ','))

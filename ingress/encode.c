@@ -40,8 +40,8 @@ encode_brotli(const char *in, size_t len, char **out, size_t *out_len)
     if (buf == NULL)
         return false;
     size_t n = cap;
-    if (!BrotliEncoderCompress(ENCODE_BROTLI_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, len,
-                               (const uint8_t *)in, &n, (uint8_t *)buf)) {
+    if (!BrotliEncoderCompress(ENCODE_BROTLI_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, len, (const uint8_t *)in,
+                               &n, (uint8_t *)buf)) {
         free(buf);
         return false;
     }

@@ -41,11 +41,33 @@ pages_read(const char *dir, const char *name)
     return page;
 }
 
+/*
+ * `rel` beside the program's own directory: <bin>/../share/roost/<name>,
+ * where an install puts the pages and the build tree links them (CMake),
+ * so that no path of the machine that built Roost is written into it.
+ */
+static const char *
+pages_default_dir(const char *name)
+{
+    char exe[1024], *dir = NULL;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        dir = h2o_concat(NULL, h2o_iovec_init(exe, strlen(exe)), h2o_iovec_init(H2O_STRLIT("/../share/roost/")),
+                         h2o_iovec_init(name, strlen(name)))
+                  .base;
+    }
+    return dir != NULL ? dir : name;
+}
+
 void
 pages_register(h2o_hostconf_t *host)
 {
-    const char *web = cfg_str("ROOST_WEB_DIR", ROOST_DEFAULT_WEB_DIR);
-    const char *swagger = cfg_str("ROOST_SWAGGER_DIR", ROOST_DEFAULT_SWAGGER_DIR);
+    const char *web = cfg_str("ROOST_WEB_DIR", pages_default_dir("web"));
+    const char *swagger = cfg_str("ROOST_SWAGGER_DIR", pages_default_dir("swagger-ui"));
     char dir[1024];
     pages.browse = pages_read(web, "index.html");
     pages.docs = pages_read(web, "docs.html");

@@ -50,8 +50,8 @@ reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_
         respond_body(req, 200, "application/json", rid, ok, sizeof(ok) - 1);
         return;
     }
-    if ((route->flags & ROUTE_ETAG) && reply.status / 100 == 2 &&
-        bson_iter_init_find(&it, &reply.body, "version") && BSON_ITER_HOLDS_INT(&it)) {
+    if ((route->flags & ROUTE_ETAG) && reply.status / 100 == 2 && bson_iter_init_find(&it, &reply.body, "version") &&
+        BSON_ITER_HOLDS_INT(&it)) {
         char etag[32];
         int64_t version = bson_iter_as_int64(&it);
         int n = snprintf(etag, sizeof(etag), "\"%lld\"", (long long)version);
@@ -79,8 +79,8 @@ reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_
     }
     if ((route->flags & ROUTE_LOCATION) && reply.status == 201 && bson_iter_init_find(&it, &reply.body, "id") &&
         BSON_ITER_HOLDS_INT(&it)) {
-        char *location = bson_strdup_printf("%.*s/%lld", (int)path_len, req->path.base,
-                                            (long long)bson_iter_as_int64(&it));
+        char *location =
+            bson_strdup_printf("%.*s/%lld", (int)path_len, req->path.base, (long long)bson_iter_as_int64(&it));
         respond_header(req, H2O_TOKEN_LOCATION, location, strlen(location));
         bson_free(location);
     }

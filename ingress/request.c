@@ -57,8 +57,14 @@ request_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
             goto done;
         }
     }
-    envelope_request_parts_t parts = {.op = m->route->op, .rid = rid, .auth_sub = auth_sub, .params = &params,
-                                      .query = query, .body = body, .has_expect = !any, .nexpect = nexpect,
+    envelope_request_parts_t parts = {.op = m->route->op,
+                                      .rid = rid,
+                                      .auth_sub = auth_sub,
+                                      .params = &params,
+                                      .query = query,
+                                      .body = body,
+                                      .has_expect = !any,
+                                      .nexpect = nexpect,
                                       .expect = expect};
     envelope_request_build(&env, &parts);
 
@@ -151,8 +157,8 @@ request_options(h2o_req_t *req, const char *rid, const route_match_t *m)
                       "a browser may send only these request headers: " CORS_ALLOW_HEADERS, NULL);
         goto done;
     }
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL,
-                          allow, strlen(allow));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL, allow,
+                          strlen(allow));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL,
                           H2O_STRLIT(CORS_ALLOW_HEADERS));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL,

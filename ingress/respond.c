@@ -15,6 +15,8 @@
 static const char *
 respond_reason(int status)
 {
+    /* One status a line reads as the table it is. */
+    /* clang-format off */
     switch (status) {
     case 200: return "OK";
     case 201: return "Created";
@@ -42,6 +44,7 @@ respond_reason(int status)
     case 504: return "Gateway Timeout";
     default: return status < 400 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
     }
+    /* clang-format on */
 }
 
 char *
@@ -135,7 +138,8 @@ respond_link_value(const char *path, size_t path_len, const char *query, size_t 
         size_t plen = (size_t)(pe - q);
         const char *eq = memchr(q, '=', plen);
         size_t name_len = eq != NULL ? (size_t)(eq - q) : plen;
-        bool paging = (name_len == 4 && strncmp(q, "page", 4) == 0) || (name_len == 8 && strncmp(q, "per_page", 8) == 0);
+        bool paging =
+            (name_len == 4 && strncmp(q, "page", 4) == 0) || (name_len == 8 && strncmp(q, "per_page", 8) == 0);
         if (!paging && plen > 0) {
             char *pair = bson_strndup(q, plen);
             bson_string_append_printf(rest, "%s&", pair);
@@ -147,7 +151,8 @@ respond_link_value(const char *path, size_t path_len, const char *query, size_t 
         const char *rel;
         int64_t page;
         bool show;
-    } rels[] = {{"first", 1, true}, {"prev", page - 1, page > 1}, {"next", page + 1, page < last}, {"last", last, true}};
+    } rels[] = {
+        {"first", 1, true}, {"prev", page - 1, page > 1}, {"next", page + 1, page < last}, {"last", last, true}};
     char *base = bson_strndup(path, path_len);
     bson_string_t *links = bson_string_new(NULL);
     for (size_t r = 0; r < 4; r++) {
@@ -214,9 +219,9 @@ respond_body(h2o_req_t *req, int status, const char *content_type, const char *r
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept-Encoding"));
     if (len >= ENCODE_MIN_BYTES) {
         ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT_ENCODING, -1);
-        http_encoding_t coding = i < 0 ? HTTP_ENCODING_IDENTITY
-                                       : http_accept_encoding(req->headers.entries[i].value.base,
-                                                              req->headers.entries[i].value.len);
+        http_encoding_t coding =
+            i < 0 ? HTTP_ENCODING_IDENTITY
+                  : http_accept_encoding(req->headers.entries[i].value.base, req->headers.entries[i].value.len);
         if (coding != HTTP_ENCODING_IDENTITY && encode_body(coding, body, len, &coded, &coded_len)) {
             const char *name = encode_name(coding);
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, name, strlen(name));
@@ -294,13 +299,13 @@ respond_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slo
         size_t path_len = req->input.query_at != SIZE_MAX ? req->input.query_at : req->input.path.len;
         bool classic = false;
         if (req->input.path.base != NULL) {
-            route_result_t found = routes_match(req->input.method.base, req->input.method.len, req->input.path.base,
-                                                path_len, &m);
+            route_result_t found =
+                routes_match(req->input.method.base, req->input.method.len, req->input.path.base, path_len, &m);
             classic = (found == ROUTE_FOUND && (m.route->flags & ROUTE_CLASSIC)) ||
                       (found == ROUTE_BAD_METHOD && (m.path_flags & ROUTE_CLASSIC));
         }
         const char *code = status == 413 ? "body_too_large" : status == 404 ? "not_found" : "bad_request";
-        char *detail = status == 413 ? bson_strdup_printf("the body is larger than %zu bytes", respond_max_body)
+        char *detail = status == 413   ? bson_strdup_printf("the body is larger than %zu bytes", respond_max_body)
                        : status == 404 ? bson_strdup("no such file")
                        : status == 417 ? bson_strdup("the only expectation this server meets is 100-continue")
                                        : bson_strdup("the request is not valid HTTP/1.1 (broken framing)");

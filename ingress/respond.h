@@ -54,8 +54,7 @@ void respond_header(h2o_req_t *req, const h2o_token_t *token, const char *value,
  * X-Request-Id, CORS headers and, for a large body and a client that
  * accepts it, br or gzip content coding.
  */
-void respond_body(h2o_req_t *req, int status, const char *content_type, const char *rid, const char *body,
-                  size_t len);
+void respond_body(h2o_req_t *req, int status, const char *content_type, const char *rid, const char *body, size_t len);
 
 /* A response without a body (204, 304), with the request id and CORS headers. */
 void respond_empty(h2o_req_t *req, int status, const char *rid);

@@ -4,8 +4,8 @@
 #include <stdbool.h>
 #include <string.h>
 
-static const route_t *const routes_tables[] = {routes_ops, routes_users, routes_properties, routes_places, routes_listings,
-                                                  routes_bookings, routes_classic, NULL};
+static const route_t *const routes_tables[] = {routes_ops,      routes_users,    routes_properties, routes_places,
+                                               routes_listings, routes_bookings, routes_classic,    NULL};
 
 /* Matches `path` against `pattern`, filling the captured parameters. */
 static int
@@ -52,7 +52,8 @@ routes_match(const char *method, size_t method_len, const char *path, size_t pat
             if (!routes_match_path(r->pattern, path, path_len, &candidate))
                 continue;
             size_t rl = strlen(r->method);
-            if ((rl == method_len && memcmp(r->method, method, rl) == 0) || (is_head && strcmp(r->method, "GET") == 0)) {
+            if ((rl == method_len && memcmp(r->method, method, rl) == 0) ||
+                (is_head && strcmp(r->method, "GET") == 0)) {
                 *m = candidate;
                 m->route = r;
                 return ROUTE_FOUND;

@@ -37,15 +37,14 @@ typedef struct {
         const char *value; /* points into the path */
         size_t value_len;
     } params[ROUTE_MAX_PARAMS];
-    char allow[64]; /* on ROUTE_BAD_METHOD: the methods the path accepts */
+    char allow[64];      /* on ROUTE_BAD_METHOD: the methods the path accepts */
     unsigned path_flags; /* on ROUTE_BAD_METHOD: the flags of the path's routes, e.g. ROUTE_CLASSIC */
 } route_match_t;
 
 typedef enum { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD } route_result_t;
 
 /* Finds the route for a request. HEAD matches GET routes. */
-route_result_t routes_match(const char *method, size_t method_len, const char *path, size_t path_len,
-                            route_match_t *m);
+route_result_t routes_match(const char *method, size_t method_len, const char *path, size_t path_len, route_match_t *m);
 
 /* Every route, for tests and docs: calls `fn` once per row. */
 void routes_each(void (*fn)(const route_t *route, void *arg), void *arg);

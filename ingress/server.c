@@ -88,15 +88,14 @@ server_loop_run(void *arg)
 }
 
 bool
-server_start(h2o_globalconf_t *config, const char *host, int port, int threads,
-             h2o_multithread_receiver_cb on_replies)
+server_start(h2o_globalconf_t *config, const char *host, int port, int threads, h2o_multithread_receiver_cb on_replies)
 {
     server_loop_t *loops = calloc((size_t)threads, sizeof(*loops));
     static pthread_barrier_t ready; /* every loop listens (or failed to) before we say so */
     pthread_barrier_init(&ready, NULL, (unsigned)threads + 1);
     for (int i = 0; i < threads; i++) {
-        loops[i] = (server_loop_t){.on_replies = on_replies, .config = config, .host = host, .port = port,
-                                   .ready = &ready};
+        loops[i] =
+            (server_loop_t){.on_replies = on_replies, .config = config, .host = host, .port = port, .ready = &ready};
         pthread_create(&loops[i].tid, NULL, server_loop_run, &loops[i]);
     }
     pthread_barrier_wait(&ready);

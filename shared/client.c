@@ -315,9 +315,16 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
     }
     if (rid[0] == '\0')
         envelope_new_rid(rid);
-    envelope_request_parts_t parts = {.op = op, .rid = rid, .auth_sub = sub, .params = &params, .query = &query,
-                                      .body = &body, .if_match = if_match, .has_expect = has_expect,
-                                      .nexpect = nexpect, .expect = expect};
+    envelope_request_parts_t parts = {.op = op,
+                                      .rid = rid,
+                                      .auth_sub = sub,
+                                      .params = &params,
+                                      .query = &query,
+                                      .body = &body,
+                                      .if_match = if_match,
+                                      .has_expect = has_expect,
+                                      .nexpect = nexpect,
+                                      .expect = expect};
     envelope_request_build(&env, &parts);
     bson_t got;
     if (client_call_sync(c->req, bson_get_data(&env), env.len, c->timeout_ms, &got, error) == CLIENT_OK) {

@@ -222,7 +222,7 @@ envelope_reply_ok(bson_t *out, const char *rid, int status, const bson_t *body)
 
 void
 envelope_reply_error(bson_t *out, const char *rid, int status, const char *code, const char *message,
-                const bson_t *fields)
+                     const bson_t *fields)
 {
     bson_t err;
     bson_init(out);

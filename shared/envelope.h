@@ -71,13 +71,13 @@ void envelope_reply_ok(bson_t *out, const char *rid, int status, const bson_t *b
 
 /* Builds an error reply; `fields` is a BSON array of {field, message} or NULL. */
 void envelope_reply_error(bson_t *out, const char *rid, int status, const char *code, const char *message,
-                     const bson_t *fields);
+                          const bson_t *fields);
 
 /* A parsed reply; views into the caller's buffer. */
 typedef struct {
     int status;
     char rid[ENVELOPE_RID_MAX + 1];
-    bson_t body;         /* empty when absent */
+    bson_t body; /* empty when absent */
     bool has_error;
     const char *code;    /* the error's code, when has_error */
     const char *message; /* the error's message, when has_error */

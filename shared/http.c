@@ -45,8 +45,10 @@ http_bearer(const char *v, size_t len, const char **token, size_t *token_len)
     while (i < len && v[i] == ' ')
         i++;
     size_t start = i;
-    while (i < len && ((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= '0' && v[i] <= '9') ||
-                       strchr("-._~+/", v[i]) != NULL) && v[i] != '\0')
+    while (i < len &&
+           ((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= '0' && v[i] <= '9') ||
+            strchr("-._~+/", v[i]) != NULL) &&
+           v[i] != '\0')
         i++;
     if (i == start)
         return false;

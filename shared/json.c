@@ -174,13 +174,27 @@ json_string(json_buf_t *out, const char *s, uint32_t len)
         json_put(out, s + run, i - run);
         run = i + 1;
         switch (c) {
-        case '"': json_puts(out, "\\\""); break;
-        case '\\': json_puts(out, "\\\\"); break;
-        case '\n': json_puts(out, "\\n"); break;
-        case '\r': json_puts(out, "\\r"); break;
-        case '\t': json_puts(out, "\\t"); break;
-        case '\b': json_puts(out, "\\b"); break;
-        case '\f': json_puts(out, "\\f"); break;
+        case '"':
+            json_puts(out, "\\\"");
+            break;
+        case '\\':
+            json_puts(out, "\\\\");
+            break;
+        case '\n':
+            json_puts(out, "\\n");
+            break;
+        case '\r':
+            json_puts(out, "\\r");
+            break;
+        case '\t':
+            json_puts(out, "\\t");
+            break;
+        case '\b':
+            json_puts(out, "\\b");
+            break;
+        case '\f':
+            json_puts(out, "\\f");
+            break;
         default: {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             json_put(out, esc, sizeof(esc));
@@ -266,12 +280,20 @@ json_value(json_buf_t *out, const bson_iter_t *it)
         json_puts(out, num);
         return true;
     }
-    case BSON_TYPE_BOOL: json_puts(out, bson_iter_bool(it) ? "true" : "false"); return true;
+    case BSON_TYPE_BOOL:
+        json_puts(out, bson_iter_bool(it) ? "true" : "false");
+        return true;
     case BSON_TYPE_NULL:
-    case BSON_TYPE_UNDEFINED: json_puts(out, "null"); return true;
-    case BSON_TYPE_DOCUMENT: return json_container(out, it, false);
-    case BSON_TYPE_ARRAY: return json_container(out, it, true);
-    default: json_extended(out, it); return true;
+    case BSON_TYPE_UNDEFINED:
+        json_puts(out, "null");
+        return true;
+    case BSON_TYPE_DOCUMENT:
+        return json_container(out, it, false);
+    case BSON_TYPE_ARRAY:
+        return json_container(out, it, true);
+    default:
+        json_extended(out, it);
+        return true;
     }
 }
 

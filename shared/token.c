@@ -109,11 +109,16 @@ const char *
 token_status_message(token_status_t status)
 {
     switch (status) {
-    case TOKEN_OK: return "ok";
-    case TOKEN_MALFORMED: return "the bearer token is malformed";
-    case TOKEN_BAD_SIGNATURE: return "the bearer token is not one this service signed";
-    case TOKEN_EXPIRED: return "the bearer token has expired";
-    case TOKEN_NO_SUBJECT: return "the bearer token names no user";
+    case TOKEN_OK:
+        return "ok";
+    case TOKEN_MALFORMED:
+        return "the bearer token is malformed";
+    case TOKEN_BAD_SIGNATURE:
+        return "the bearer token is not one this service signed";
+    case TOKEN_EXPIRED:
+        return "the bearer token has expired";
+    case TOKEN_NO_SUBJECT:
+        return "the bearer token names no user";
     }
     return "invalid token";
 }

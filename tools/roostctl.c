@@ -21,10 +21,13 @@
 static int
 usage(void)
 {
-    fprintf(stderr, "usage: roostctl call OP [JSON]\n"
-                    "       roostctl seed [--seed N] [--places N] [--users N] [--properties N] [--listings N] [--jobs N] [--quiet]\n"
-                    "  JSON: {\"params\": {...}, \"query\": {...}, \"body\": {...}, \"auth\": {\"sub\": ID}, \"expect_version\": [3]}\n"
-                    "  the pool is ROOST_POOL_URL_<SERVICE>, else ROOST_POOL_URL (default %s)\n",
+    fprintf(stderr,
+            "usage: roostctl call OP [JSON]\n"
+            "       roostctl seed [--seed N] [--places N] [--users N] [--properties N] [--listings N] [--jobs N] "
+            "[--quiet]\n"
+            "  JSON: {\"params\": {...}, \"query\": {...}, \"body\": {...}, \"auth\": {\"sub\": ID}, "
+            "\"expect_version\": [3]}\n"
+            "  the pool is ROOST_POOL_URL_<SERVICE>, else ROOST_POOL_URL (default %s)\n",
             CFG_DEFAULT_POOL_URL);
     return 2;
 }
@@ -51,7 +54,7 @@ roostctl_call(const char *op, const char *json)
                 known = known || strcmp(*a, bson_iter_key(&it)) == 0;
             bool is_if_match = strcmp(bson_iter_key(&it), "if_match") == 0;
             bool is_expect = strcmp(bson_iter_key(&it), "expect_version") == 0;
-            if (!known || (is_if_match  ? !BSON_ITER_HOLDS_UTF8(&it)
+            if (!known || (is_if_match ? !BSON_ITER_HOLDS_UTF8(&it)
                            : is_expect ? !BSON_ITER_HOLDS_ARRAY(&it)
                                        : !BSON_ITER_HOLDS_DOCUMENT(&it))) {
                 fprintf(stderr,

@@ -63,21 +63,21 @@ seed_item_rng(uint64_t seed, int kind, long i)
 static const struct {
     const char *city, *country;
 } seed_cities[] = {
-    {"Lisbon", "Portugal"}, {"Porto", "Portugal"},   {"Faro", "Portugal"},   {"Paris", "France"},
-    {"Lyon", "France"},     {"Berlin", "Germany"},   {"Hamburg", "Germany"}, {"Madrid", "Spain"},
-    {"Seville", "Spain"},   {"Rome", "Italy"},       {"Milan", "Italy"},     {"Vienna", "Austria"},
-    {"Prague", "Czechia"},  {"Dublin", "Ireland"},   {"Oslo", "Norway"},     {"Athens", "Greece"},
+    {"Lisbon", "Portugal"}, {"Porto", "Portugal"}, {"Faro", "Portugal"},   {"Paris", "France"},
+    {"Lyon", "France"},     {"Berlin", "Germany"}, {"Hamburg", "Germany"}, {"Madrid", "Spain"},
+    {"Seville", "Spain"},   {"Rome", "Italy"},     {"Milan", "Italy"},     {"Vienna", "Austria"},
+    {"Prague", "Czechia"},  {"Dublin", "Ireland"}, {"Oslo", "Norway"},     {"Athens", "Greece"},
 };
 #define SEED_CITIES (sizeof(seed_cities) / sizeof(seed_cities[0]))
-static const char *const seed_first[] = {"Ana", "Rui", "Ines", "Joao", "Marta", "Tiago", "Sofia", "Pedro",
-                                         "Lea", "Hugo", "Clara", "Omar", "Nina", "Ivan", "Elena", "Kofi"};
-static const char *const seed_last[] = {"Silva", "Santos", "Costa", "Martin", "Bernard", "Muller", "Schmidt",
-                                        "Garcia", "Rossi", "Novak", "Byrne", "Hansen", "Papadopoulos", "Okafor"};
+static const char *const seed_first[] = {"Ana", "Rui",  "Ines",  "Joao", "Marta", "Tiago", "Sofia", "Pedro",
+                                         "Lea", "Hugo", "Clara", "Omar", "Nina",  "Ivan",  "Elena", "Kofi"};
+static const char *const seed_last[] = {"Silva",  "Santos", "Costa", "Martin", "Bernard", "Muller",       "Schmidt",
+                                        "Garcia", "Rossi",  "Novak", "Byrne",  "Hansen",  "Papadopoulos", "Okafor"};
 static const char *const seed_types[] = {"apartment", "house", "studio", "villa", "cabin", "room", "commercial"};
-static const char *const seed_adjectives[] = {"Sunny", "Quiet", "Bright", "Cosy", "Spacious", "Charming", "Modern",
-                                              "Old-town", "Riverside", "Garden"};
+static const char *const seed_adjectives[] = {"Sunny",    "Quiet",  "Bright",   "Cosy",      "Spacious",
+                                              "Charming", "Modern", "Old-town", "Riverside", "Garden"};
 static const char *const seed_streets[] = {"Main Street", "Rua Augusta", "Avenue des Arts", "Lindenallee",
-                                           "Calle Mayor", "Via Roma", "Harbour Road", "Station Square"};
+                                           "Calle Mayor", "Via Roma",    "Harbour Road",    "Station Square"};
 static const struct {
     const char *kind, *name;
 } seed_rooms[] = {{"living", "Living room"}, {"bedroom", "Bedroom"}, {"kitchen", "Kitchen"},
@@ -101,8 +101,8 @@ struct seed {
     int jobs;
     bool quiet, bar;
     roost_client_t *clients[SEED_KINDS];
-    int64_t *ids[SEED_KINDS];     /* the id each item got, by position */
-    int64_t *property_owners;     /* by property position */
+    int64_t *ids[SEED_KINDS]; /* the id each item got, by position */
+    int64_t *property_owners; /* by property position */
 
     /* the phase running now */
     int kind;
@@ -135,8 +135,8 @@ seed_progress(seed_t *s, bool final)
         s->last_draw = t;
         int width = 30, filled = total > 0 ? (int)(width * done / total) : width;
         fprintf(stderr, "\r%-10s [%.*s%*s] %3ld%% %7ld/%ld %7.0f/s", seed_services[s->kind], filled,
-                "##############################", width - filled, "", total > 0 ? 100 * done / total : 100, done,
-                total, t > 0 ? (double)done / t : 0.0);
+                "##############################", width - filled, "", total > 0 ? 100 * done / total : 100, done, total,
+                t > 0 ? (double)done / t : 0.0);
         if (final)
             fputc('\n', stderr);
     }
@@ -252,9 +252,8 @@ seed_user(seed_t *s, long i, int64_t *sub)
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
     snprintf(birth, sizeof(birth), "%04d-%02d-%02d", 1950 + (int)seed_below(&rng, 55), 1 + (int)seed_below(&rng, 12),
              1 + (int)seed_below(&rng, 28));
-    bson_t *body = BCON_NEW("username", BCON_UTF8(username), "password", BCON_UTF8("roost-seed-password"),
-                            "first_name", BCON_UTF8(first), "last_name", BCON_UTF8(last), "birth_date",
-                            BCON_UTF8(birth));
+    bson_t *body = BCON_NEW("username", BCON_UTF8(username), "password", BCON_UTF8("roost-seed-password"), "first_name",
+                            BCON_UTF8(first), "last_name", BCON_UTF8(last), "birth_date", BCON_UTF8(birth));
     if (s->counts[SEED_PLACE] > 0)
         BSON_APPEND_INT64(body, "place_id", s->ids[SEED_PLACE][seed_below(&rng, (uint64_t)s->counts[SEED_PLACE])]);
     *sub = 0;
@@ -274,9 +273,9 @@ seed_property(seed_t *s, long i, int64_t *sub)
              seed_cities[c].city);
     snprintf(address, sizeof(address), "%d %s", 1 + (int)seed_below(&rng, 200),
              seed_streets[seed_below(&rng, COUNT(seed_streets))]);
-    bson_t *body = BCON_NEW("name", BCON_UTF8(name), "type", BCON_UTF8(type), "city", BCON_UTF8(seed_cities[c].city),
-                            "address", BCON_UTF8(address), "description",
-                            BCON_UTF8("A seeded property, made by roostctl seed."));
+    bson_t *body =
+        BCON_NEW("name", BCON_UTF8(name), "type", BCON_UTF8(type), "city", BCON_UTF8(seed_cities[c].city), "address",
+                 BCON_UTF8(address), "description", BCON_UTF8("A seeded property, made by roostctl seed."));
     bson_t rooms, room, chars;
     int nrooms = 1 + (int)seed_below(&rng, 6);
     BSON_APPEND_ARRAY_BEGIN(body, "rooms", &rooms);

@@ -30,8 +30,8 @@ doc_finds_repeated_keys_at_any_depth(void **state)
     expect_offence(top, DOC_UNIQUE_KEYS, "name", "appears more than once");
     bson_destroy(top);
 
-    bson_t *nested = roost_test_doc(
-        "{\"rooms\": [{\"name\": \"a\", \"characteristics\": {\"floor\": 1, \"floor\": 2}}]}");
+    bson_t *nested =
+        roost_test_doc("{\"rooms\": [{\"name\": \"a\", \"characteristics\": {\"floor\": 1, \"floor\": 2}}]}");
     expect_offence(nested, DOC_UNIQUE_KEYS, "rooms[0].characteristics.floor", "appears more than once");
     bson_destroy(nested);
 

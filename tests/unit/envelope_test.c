@@ -28,8 +28,14 @@ envelope_request_roundtrip(void **state)
     BSON_APPEND_UTF8(&params, "id", "42");
     BSON_APPEND_INT32(&body, "price", 10);
     int64_t expect[] = {3, 5};
-    envelope_request_parts_t parts = {.op = "users.get", .rid = "abc", .auth_sub = 7, .params = &params, .body = &body,
-                                      .has_expect = true, .nexpect = 2, .expect = expect};
+    envelope_request_parts_t parts = {.op = "users.get",
+                                      .rid = "abc",
+                                      .auth_sub = 7,
+                                      .params = &params,
+                                      .body = &body,
+                                      .has_expect = true,
+                                      .nexpect = 2,
+                                      .expect = expect};
     envelope_request_build(&env, &parts);
     assert_true(envelope_request_parse(bson_get_data(&env), env.len, &req, &error));
     assert_string_equal(req.op, "users.get");
@@ -95,25 +101,26 @@ static void
 envelope_refuses_malformed_requests(void **state)
 {
     static const char *const bad[] = {
-        "{\"op\": \"sys.ping\"}",                                        /* no v */
-        "{\"v\": 2, \"op\": \"sys.ping\"}",                              /* unknown version */
-        "{\"v\": \"1\", \"op\": \"sys.ping\"}",                          /* v of the wrong type */
-        "{\"v\": 1}",                                                    /* no op */
-        "{\"v\": 1, \"op\": 5}",                                         /* op not a string */
-        "{\"v\": 1, \"op\": \"\"}",                                      /* empty op */
-        "{\"v\": 1, \"op\": \"x\", \"rid\": \"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
-        "{\"v\": 1, \"op\": \"x\", \"auth\": {\"sub\": -1}}",            /* negative subject */
-        "{\"v\": 1, \"op\": \"x\", \"auth\": {\"sub\": \"1\"}}",         /* subject as a string */
-        "{\"v\": 1, \"op\": \"x\", \"auth\": 3}",                        /* auth not a document */
-        "{\"v\": 1, \"op\": \"x\", \"params\": [1]}",                    /* params an array */
-        "{\"v\": 1, \"op\": \"x\", \"body\": \"text\"}",                 /* body a string */
-        "{\"v\": 1, \"op\": \"x\", \"if_match\": 3}",                    /* if_match not a string */
-        "{\"v\": 1, \"op\": \"x\", \"if_match\": \"3\"}",                 /* if_match not an entity tag */
-        "{\"v\": 1, \"op\": \"x\", \"extra\": true}",                    /* unknown field */
-        "{\"v\": 1, \"minor\": 2, \"op\": \"x\"}",                       /* a newer minor version */
-        "{\"v\": 1, \"op\": \"x\", \"expect_version\": 3}",              /* not an array */
-        "{\"v\": 1, \"op\": \"x\", \"expect_version\": [0]}",            /* not a version */
-        "{\"v\": 1, \"op\": \"x\", \"expect_version\": [\"3\"]}",      /* a version as a string */
+        "{\"op\": \"sys.ping\"}",               /* no v */
+        "{\"v\": 2, \"op\": \"sys.ping\"}",     /* unknown version */
+        "{\"v\": \"1\", \"op\": \"sys.ping\"}", /* v of the wrong type */
+        "{\"v\": 1}",                           /* no op */
+        "{\"v\": 1, \"op\": 5}",                /* op not a string */
+        "{\"v\": 1, \"op\": \"\"}",             /* empty op */
+        "{\"v\": 1, \"op\": \"x\", \"rid\": "
+        "\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+        "{\"v\": 1, \"op\": \"x\", \"auth\": {\"sub\": -1}}",     /* negative subject */
+        "{\"v\": 1, \"op\": \"x\", \"auth\": {\"sub\": \"1\"}}",  /* subject as a string */
+        "{\"v\": 1, \"op\": \"x\", \"auth\": 3}",                 /* auth not a document */
+        "{\"v\": 1, \"op\": \"x\", \"params\": [1]}",             /* params an array */
+        "{\"v\": 1, \"op\": \"x\", \"body\": \"text\"}",          /* body a string */
+        "{\"v\": 1, \"op\": \"x\", \"if_match\": 3}",             /* if_match not a string */
+        "{\"v\": 1, \"op\": \"x\", \"if_match\": \"3\"}",         /* if_match not an entity tag */
+        "{\"v\": 1, \"op\": \"x\", \"extra\": true}",             /* unknown field */
+        "{\"v\": 1, \"minor\": 2, \"op\": \"x\"}",                /* a newer minor version */
+        "{\"v\": 1, \"op\": \"x\", \"expect_version\": 3}",       /* not an array */
+        "{\"v\": 1, \"op\": \"x\", \"expect_version\": [0]}",     /* not a version */
+        "{\"v\": 1, \"op\": \"x\", \"expect_version\": [\"3\"]}", /* a version as a string */
         "{\"v\": 1, \"op\": \"x\", \"expect_version\": [3], \"if_match\": \"\\\"3\\\"\"}", /* two preconditions */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

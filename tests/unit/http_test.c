@@ -12,9 +12,9 @@ bearer_follows_rfc6750(void **state)
     size_t len;
     assert_true(http_bearer(S("Bearer abc.def-ghi_jkl~mno+p/q=="), &token, &len));
     assert_int_equal(len, strlen("abc.def-ghi_jkl~mno+p/q=="));
-    assert_true(http_bearer(S("bearer abc"), &token, &len));   /* the scheme is case-insensitive (RFC 9110 §11.1) */
+    assert_true(http_bearer(S("bearer abc"), &token, &len)); /* the scheme is case-insensitive (RFC 9110 §11.1) */
     assert_true(http_bearer(S("BEARER abc"), &token, &len));
-    assert_true(http_bearer(S("Bearer    abc"), &token, &len)); /* 1*SP */
+    assert_true(http_bearer(S("Bearer    abc"), &token, &len));  /* 1*SP */
     assert_true(http_bearer(S("  Bearer abc  "), &token, &len)); /* OWS around a field value */
     assert_int_equal(len, 3);
     assert_memory_equal(token, "abc", 3);
@@ -38,12 +38,12 @@ if_match_compares_strongly(void **state)
     assert_int_equal(http_if_match(S("\"2\""), 3), HTTP_PRECONDITION_FALSE);
     assert_int_equal(http_if_match(S("W/\"3\""), 3), HTTP_PRECONDITION_FALSE); /* weak never matches (§13.1.1) */
     assert_int_equal(http_if_match(S("*"), 3), HTTP_PRECONDITION_TRUE);
-    assert_int_equal(http_if_match(S("*"), 0), HTTP_PRECONDITION_FALSE);      /* no current representation */
+    assert_int_equal(http_if_match(S("*"), 0), HTTP_PRECONDITION_FALSE); /* no current representation */
     assert_int_equal(http_if_match(S("\"1\", \"3\""), 3), HTTP_PRECONDITION_TRUE);
     assert_int_equal(http_if_match(S("\"1\",\"3\""), 3), HTTP_PRECONDITION_TRUE);
     assert_int_equal(http_if_match(S("W/\"3\", \"4\""), 3), HTTP_PRECONDITION_FALSE);
     assert_int_equal(http_if_match(S(" , \"3\" ,"), 3), HTTP_PRECONDITION_TRUE); /* empty list elements (§5.6.1) */
-    assert_int_equal(http_if_match(S("\"03\""), 3), HTTP_PRECONDITION_FALSE); /* octet by octet */
+    assert_int_equal(http_if_match(S("\"03\""), 3), HTTP_PRECONDITION_FALSE);    /* octet by octet */
     assert_int_equal(http_if_match(S("\"33\""), 3), HTTP_PRECONDITION_FALSE);
 
     assert_int_equal(http_if_match(S("3"), 3), HTTP_PRECONDITION_MALFORMED);
@@ -58,10 +58,10 @@ if_match_compares_strongly(void **state)
 static void
 if_none_match_compares_weakly(void **state)
 {
-    assert_int_equal(http_if_none_match(S("\"3\""), 3), HTTP_PRECONDITION_FALSE);  /* 304 */
+    assert_int_equal(http_if_none_match(S("\"3\""), 3), HTTP_PRECONDITION_FALSE); /* 304 */
     assert_int_equal(http_if_none_match(S("W/\"3\""), 3), HTTP_PRECONDITION_FALSE);
     assert_int_equal(http_if_none_match(S("\"1\", W/\"3\""), 3), HTTP_PRECONDITION_FALSE);
-    assert_int_equal(http_if_none_match(S("\"2\""), 3), HTTP_PRECONDITION_TRUE);   /* 200 */
+    assert_int_equal(http_if_none_match(S("\"2\""), 3), HTTP_PRECONDITION_TRUE); /* 200 */
     assert_int_equal(http_if_none_match(S("*"), 3), HTTP_PRECONDITION_FALSE);
     assert_int_equal(http_if_none_match(S("nonsense"), 3), HTTP_PRECONDITION_MALFORMED);
 }

@@ -44,9 +44,9 @@ json_refuses_what_is_not_one_utf8_object(void **state)
     assert_false(PARSES("{\"a\": 1"));
     assert_false(PARSES("{\"a\": 1} trailing"));
     assert_false(PARSES("{'a': 1}"));
-    assert_false(PARSES("{\"a\": \"\xff\"}"));       /* not UTF-8 */
-    assert_false(PARSES("{\"a\": \"\xc3\"}"));       /* truncated sequence */
-    assert_false(parses("{\"a\": \"x\0y\"}", 13));   /* a raw NUL byte */
+    assert_false(PARSES("{\"a\": \"\xff\"}"));     /* not UTF-8 */
+    assert_false(PARSES("{\"a\": \"\xc3\"}"));     /* truncated sequence */
+    assert_false(parses("{\"a\": \"x\0y\"}", 13)); /* a raw NUL byte */
 }
 
 static void
@@ -110,11 +110,14 @@ json_renders_compactly_with_shortest_doubles(void **state)
     static const struct {
         double d;
         const char *text;
-    } doubles[] = {{4.3, "4.3"},   {0.1, "0.1"}, {1e21, "1e+21"}, {-2.5, "-2.5"},
-                   {30.0, "30"},   {1.0 / 3.0, "0.3333333333333333"}, {5e-324, "5e-324"},
-                   {1.7976931348623157e308, "1.7976931348623157e+308"}, {1e-7, "1e-7"}, {1.5e-7, "1.5e-7"},
-                   {1e-6, "0.000001"}, {123456789012345680000.0, "123456789012345680000"}, {0.0, "0"},
-                   {-0.0, "-0"}, {100.25, "100.25"}, {2.5e20, "250000000000000000000"}};
+    } doubles[] = {{4.3, "4.3"},       {0.1, "0.1"},
+                   {1e21, "1e+21"},    {-2.5, "-2.5"},
+                   {30.0, "30"},       {1.0 / 3.0, "0.3333333333333333"},
+                   {5e-324, "5e-324"}, {1.7976931348623157e308, "1.7976931348623157e+308"},
+                   {1e-7, "1e-7"},     {1.5e-7, "1.5e-7"},
+                   {1e-6, "0.000001"}, {123456789012345680000.0, "123456789012345680000"},
+                   {0.0, "0"},         {-0.0, "-0"},
+                   {100.25, "100.25"}, {2.5e20, "250000000000000000000"}};
     for (size_t i = 0; i < sizeof(doubles) / sizeof(doubles[0]); i++) {
         char text[32];
         json_double(doubles[i].d, text);

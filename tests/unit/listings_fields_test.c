@@ -9,7 +9,8 @@ has_message(const bson_t *list, const char *message)
     bson_iter_t it, f;
     bson_iter_init(&it, list);
     while (bson_iter_next(&it))
-        if (bson_iter_recurse(&it, &f) && bson_iter_find(&f, "message") && strcmp(bson_iter_utf8(&f, NULL), message) == 0)
+        if (bson_iter_recurse(&it, &f) && bson_iter_find(&f, "message") &&
+            strcmp(bson_iter_utf8(&f, NULL), message) == 0)
             return true;
     return false;
 }

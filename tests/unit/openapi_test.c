@@ -60,7 +60,8 @@ static bool
 declares_path_param(bson_iter_t *op, const char *name)
 {
     bson_iter_t fields, params, p;
-    if (!bson_iter_recurse(op, &fields) || !bson_iter_find(&fields, "parameters") || !bson_iter_recurse(&fields, &params))
+    if (!bson_iter_recurse(op, &fields) || !bson_iter_find(&fields, "parameters") ||
+        !bson_iter_recurse(&fields, &params))
         return false;
     while (bson_iter_next(&params)) {
         bson_iter_t resolved;

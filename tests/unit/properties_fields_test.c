@@ -56,7 +56,6 @@ properties_invalid_fields(void **state)
            false, "rooms[0].characteristics.$x");
 }
 
-
 int
 main(void)
 {

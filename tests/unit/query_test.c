@@ -40,8 +40,8 @@ query_decodes_pairs(void **state)
 static void
 query_refuses_malformed_input(void **state)
 {
-    static const char *const bad[] = {"a=%zz", "a=%4", "a=%", "%=1", "a=%00", "a=%ff", "a=%c3", "=1", "a=1&a=2",
-                                      "x=1&=2"};
+    static const char *const bad[] = {"a=%zz", "a=%4",  "a=%", "%=1",     "a=%00",
+                                      "a=%ff", "a=%c3", "=1",  "a=1&a=2", "x=1&=2"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         bson_t doc;
         if (parse(bad[i], &doc)) {

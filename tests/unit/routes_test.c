@@ -113,8 +113,14 @@ routes_wrong_method_lists_the_allowed(void **state)
 static void
 routes_unknown_paths_are_not_found(void **state)
 {
-    static const char *const paths[] = {"", "/index.html", "/api/v1/user", "/api/v1/users/", "/api/v1/users/42/extra",
-                                        "/api/v1/users//x", "/api/v1/properties//rooms", "/API/v1/users"};
+    static const char *const paths[] = {"",
+                                        "/index.html",
+                                        "/api/v1/user",
+                                        "/api/v1/users/",
+                                        "/api/v1/users/42/extra",
+                                        "/api/v1/users//x",
+                                        "/api/v1/properties//rooms",
+                                        "/API/v1/users"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         route_match_t m;
         if (match("GET", paths[i], &m) != ROUTE_NOT_FOUND) {

@@ -23,11 +23,14 @@ static void
 text_keys_fold_case_and_normalise(void **state)
 {
     key_equal("Paris", "PARIS", true);
-    key_equal("Z\xc3\xbcrich-\xc3\x89tage", "Z\xc3\x9cRICH-\xc3\x89TAGE", true);       /* Zürich-Étage, ZÜRICH-ÉTAGE */
-    key_equal("Z\xc3\xbcrich-\xc3\x89tage", "z\xc3\xbcrich-\xc3\xa9tage", true);       /* zürich-étage */
-    key_equal("Z\xc3\xbcrich-\xc3\x89tage", "Zu\xcc\x88rich-E\xcc\x81tage", true);    /* NFD: u + U+0308 */
-    key_equal("Stra\xc3\x9f" "e", "STRASSE", true);                                    /* full folding: ß -> ss */
-    key_equal("\xce\xa3\xce\x99\xce\xa3\xce\xa5\xce\xa6\xce\x9f\xce\xa3", "\xcf\x83\xce\xb9\xcf\x83\xcf\x85\xcf\x86\xce\xbf\xcf\x82", true); /* ΣΙΣΥΦΟΣ, σισυφος */
+    key_equal("Z\xc3\xbcrich-\xc3\x89tage", "Z\xc3\x9cRICH-\xc3\x89TAGE", true);   /* Zürich-Étage, ZÜRICH-ÉTAGE */
+    key_equal("Z\xc3\xbcrich-\xc3\x89tage", "z\xc3\xbcrich-\xc3\xa9tage", true);   /* zürich-étage */
+    key_equal("Z\xc3\xbcrich-\xc3\x89tage", "Zu\xcc\x88rich-E\xcc\x81tage", true); /* NFD: u + U+0308 */
+    key_equal("Stra\xc3\x9f"
+              "e",
+              "STRASSE", true); /* full folding: ß -> ss */
+    key_equal("\xce\xa3\xce\x99\xce\xa3\xce\xa5\xce\xa6\xce\x9f\xce\xa3",
+              "\xcf\x83\xce\xb9\xcf\x83\xcf\x85\xcf\x86\xce\xbf\xcf\x82", true); /* ΣΙΣΥΦΟΣ, σισυφος */
     key_equal("Lyon", "Lyons", false);
     key_equal("\xc3\xa9", "e", false); /* case-insensitive is not accent-insensitive */
 }
@@ -76,8 +79,10 @@ text_excerpts_cut_between_characters(void **state)
     text_copy(small, sizeof(small), "fits");
     assert_string_equal(small, "fits");
 
-    char *v = text_valid("a\xff" "b\xc3");
-    assert_string_equal(v, "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+    char *v = text_valid("a\xff"
+                         "b\xc3");
+    assert_string_equal(v, "a\xef\xbf\xbd"
+                           "b\xef\xbf\xbd");
     free(v);
 }
 

@@ -5,16 +5,16 @@
 
 #include <time.h>
 
-#define GOOD "\"username\": \"ada_l\", \"password\": \"correct horse\", \"first_name\": \"Ada\", " \
-             "\"last_name\": \"Lovelace\", \"birth_date\": \"1990-12-10\""
+#define GOOD                                                                                                           \
+    "\"username\": \"ada_l\", \"password\": \"correct horse\", \"first_name\": \"Ada\", "                              \
+    "\"last_name\": \"Lovelace\", \"birth_date\": \"1990-12-10\""
 
 /* Validates GOOD with `field` replaced by `value` (raw JSON, or NULL to drop it). */
 static void
 expect_field_error(const char *field, const char *value, const char *expected_field)
 {
     static const char *const names[] = {"username", "password", "first_name", "last_name", "birth_date", NULL};
-    static const char *const goods[] = {"\"ada_l\"", "\"correct horse\"", "\"Ada\"", "\"Lovelace\"",
-                                        "\"1990-12-10\""};
+    static const char *const goods[] = {"\"ada_l\"", "\"correct horse\"", "\"Ada\"", "\"Lovelace\"", "\"1990-12-10\""};
     char json[2048] = "{";
     size_t n = 1;
     bool placed = false;
@@ -138,12 +138,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(users_valid_registration),
-        cmocka_unit_test(users_username_rules),
-        cmocka_unit_test(users_password_rules),
-        cmocka_unit_test(users_name_rules),
-        cmocka_unit_test(users_birth_date_rules),
-        cmocka_unit_test(users_email_and_unknown_fields),
+        cmocka_unit_test(users_valid_registration), cmocka_unit_test(users_username_rules),
+        cmocka_unit_test(users_password_rules),     cmocka_unit_test(users_name_rules),
+        cmocka_unit_test(users_birth_date_rules),   cmocka_unit_test(users_email_and_unknown_fields),
     };
     return cmocka_run_group_tests_name("/users/fields", tests, NULL, NULL);
 }

@@ -7,8 +7,8 @@ static void
 check_dates(void **state)
 {
     static const char *const good[] = {"2024-02-29", "2000-02-29", "1999-12-31", "1900-01-01", "2023-04-30"};
-    static const char *const bad[] = {"2023-02-29", "1900-02-29", "2024-13-01", "2024-00-10", "2024-04-31",
-                                      "2024-4-01",  "2024-04-01x", "",          "20240401",   "2024/04/01"};
+    static const char *const bad[] = {"2023-02-29", "1900-02-29",  "2024-13-01", "2024-00-10", "2024-04-31",
+                                      "2024-4-01",  "2024-04-01x", "",           "20240401",   "2024/04/01"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         assert_true(validate_is_date(good[i]));
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -20,7 +20,10 @@ check_text_counts_code_points(void **state)
 {
     /* "a": three precomposed é; "e": e + U+0301 three times, the same three characters in NFD. */
     bson_t *doc = roost_test_doc("{\"a\": \"\xc3\xa9\xc3\xa9\xc3\xa9\", \"b\": \"x\\ty\", \"c\": 5, \"d\": \"\", "
-                                 "\"e\": \"e\xcc\x81" "e\xcc\x81" "e\xcc\x81\", \"f\": \"x\xc2\x85" "y\"}");
+                                 "\"e\": \"e\xcc\x81"
+                                 "e\xcc\x81"
+                                 "e\xcc\x81\", \"f\": \"x\xc2\x85"
+                                 "y\"}");
     bson_iter_t it;
     field_errors_t e;
     const char *s;
@@ -183,8 +186,9 @@ check_classic_paging(void **state)
     ASSERT_ERROR_FIELD(&e.list, "page_size");
     bson_destroy(q);
     /* A page whose offset would not fit in int64 is refused, never multiplied. */
-    static const char *const huge[] = {"{\"page_num\": \"9223372036854775807\"}", "{\"page_num\": \"1000000000000000000\"}",
-                                       "{\"page_num\": \"1000001\"}", "{\"page_num\": \"99999999999999999999\"}"};
+    static const char *const huge[] = {"{\"page_num\": \"9223372036854775807\"}",
+                                       "{\"page_num\": \"1000000000000000000\"}", "{\"page_num\": \"1000001\"}",
+                                       "{\"page_num\": \"99999999999999999999\"}"};
     for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
         field_errors_t h;
         field_errors_init(&h);
@@ -201,14 +205,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(check_dates),
-        cmocka_unit_test(check_text_counts_code_points),
-        cmocka_unit_test(check_known_fields),
-        cmocka_unit_test(check_ids),
-        cmocka_unit_test(check_query_ints),
-        cmocka_unit_test(check_query_ranges),
-        cmocka_unit_test(check_order_by),
-        cmocka_unit_test(check_classic_paging),
+        cmocka_unit_test(check_dates),        cmocka_unit_test(check_text_counts_code_points),
+        cmocka_unit_test(check_known_fields), cmocka_unit_test(check_ids),
+        cmocka_unit_test(check_query_ints),   cmocka_unit_test(check_query_ranges),
+        cmocka_unit_test(check_order_by),     cmocka_unit_test(check_classic_paging),
     };
     return cmocka_run_group_tests_name("/validate", tests, NULL, NULL);
 }

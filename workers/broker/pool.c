@@ -202,7 +202,8 @@ pool_open_broker(const char *front_url, const char *back_url)
     }
     for (int i = POOL_MAX_JOBS - 1; i >= 0; i--) {
         pool_job_t *job = &pool.jobs[i];
-        if ((rv = client_req_context(pool.back, &job->ctx)) != 0 || (rv = nng_aio_alloc(&job->aio, pool_job_cb, job)) != 0)
+        if ((rv = client_req_context(pool.back, &job->ctx)) != 0 ||
+            (rv = nng_aio_alloc(&job->aio, pool_job_cb, job)) != 0)
             return rv;
         job->next_free = pool.free_jobs;
         pool.free_jobs = job;

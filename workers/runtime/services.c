@@ -8,11 +8,5 @@
 #include "bookings/bookings.h"
 
 const svc_service_t *const svc_services[] = {
-    &sys_service,
-    &users_service,
-    &properties_service,
-    &places_service,
-    &listings_service,
-    &bookings_service,
-    NULL,
+    &sys_service, &users_service, &properties_service, &places_service, &listings_service, &bookings_service, NULL,
 };

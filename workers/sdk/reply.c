@@ -34,7 +34,7 @@ svc_fail_fields(svc_call_t *call, const field_errors_t *errors)
     if (call->replied)
         bson_destroy(&call->reply);
     envelope_reply_error(&call->reply, call->req->rid, 400, "validation_failed", "the request has invalid fields",
-                    &errors->list);
+                         &errors->list);
     call->replied = true;
 }
 

@@ -39,7 +39,7 @@ typedef struct {
 } svc_op_t;
 
 typedef struct {
-    const char *name;   /* also the database name, after ROOST_DB_PREFIX */
+    const char *name;    /* also the database name, after ROOST_DB_PREFIX */
     const svc_op_t *ops; /* terminated by {NULL, NULL} */
     /* Creates indexes and anything else the service needs in its database;
      * idempotent, run once per worker before the service's first call. */

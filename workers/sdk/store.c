@@ -69,8 +69,8 @@ svc_ensure_indexes(mongoc_client_t *mongo, const char *service, const svc_index_
             bson_append_int32(&keys, k, (int)len, dir);
             k += len + (k[len] == ',');
         }
-        bool ok = svc_ensure_index(mongo, service, indexes[i].collection, &keys, indexes[i].name, indexes[i].unique,
-                                   error);
+        bool ok =
+            svc_ensure_index(mongo, service, indexes[i].collection, &keys, indexes[i].name, indexes[i].unique, error);
         bson_destroy(&keys);
         if (!ok)
             return false;
@@ -131,8 +131,8 @@ svc_version(const bson_t *doc)
 }
 
 int
-svc_update_at_version(mongoc_collection_t *coll, int64_t id, int64_t version, const bson_t *extra,
-                      const bson_t *update, bson_error_t *error)
+svc_update_at_version(mongoc_collection_t *coll, int64_t id, int64_t version, const bson_t *extra, const bson_t *update,
+                      bson_error_t *error)
 {
     bson_t filter = BSON_INITIALIZER, result;
     bson_iter_t it;

@@ -173,7 +173,7 @@ validate_id(const bson_t *doc, const char *key, field_errors_t *e, int64_t *out)
 
 bool
 validate_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min, int64_t max, field_errors_t *e,
-            int64_t *out)
+                   int64_t *out)
 {
     bson_iter_t it;
     if (!bson_iter_init_find(&it, query, key)) {
@@ -192,8 +192,8 @@ validate_query_int(const bson_t *query, const char *key, int64_t fallback, int64
 }
 
 bool
-validate_query_range(const bson_t *query, const char *lo_key, const char *hi_key, int64_t min, int64_t max, field_errors_t *e,
-              int64_t *lo, int64_t *hi)
+validate_query_range(const bson_t *query, const char *lo_key, const char *hi_key, int64_t min, int64_t max,
+                     field_errors_t *e, int64_t *lo, int64_t *hi)
 {
     bool lo_ok = validate_query_int(query, lo_key, min, min, max, e, lo);
     bool hi_ok = validate_query_int(query, hi_key, max, min, max, e, hi);
@@ -221,7 +221,8 @@ validate_classic_paging(const bson_t *query, field_errors_t *errors, int64_t *pa
 }
 
 bool
-validate_order_by(const bson_t *query, const validate_order_t *orders, size_t count, field_errors_t *e, const char **field, int *dir)
+validate_order_by(const bson_t *query, const validate_order_t *orders, size_t count, field_errors_t *e,
+                  const char **field, int *dir)
 {
     bson_iter_t it;
     *field = "_id";

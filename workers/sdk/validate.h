@@ -30,7 +30,8 @@ bool validate_known_fields(const bson_t *doc, const char *const *allowed, field_
 /* A string of min..max characters (code points of its NFC form, text.h),
  * valid UTF-8, with no control characters (Unicode general category Cc).
  * On success *out points into the iterated document. */
-bool validate_text(const bson_iter_t *it, field_errors_t *e, const char *field, size_t min, size_t max, const char **out);
+bool validate_text(const bson_iter_t *it, field_errors_t *e, const char *field, size_t min, size_t max,
+                   const char **out);
 
 /* A real calendar date written YYYY-MM-DD. */
 bool validate_is_date(const char *s);
@@ -53,8 +54,8 @@ bool validate_id(const bson_t *doc, const char *key, field_errors_t *e, int64_t 
  * An integer query parameter in [min, max], as a decimal string or an
  * integer; `fallback` when absent.
  */
-bool validate_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min, int64_t max, field_errors_t *e,
-                 int64_t *out);
+bool validate_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min, int64_t max,
+                        field_errors_t *e, int64_t *out);
 
 /*
  * A range filter of two integer query parameters, each in [min, max] and
@@ -62,8 +63,8 @@ bool validate_query_int(const bson_t *query, const char *key, int64_t fallback, 
  * are compared (an error on `lo_key`) only when both were sent and valid,
  * so a bad or lone bound gets its own error and no other.
  */
-bool validate_query_range(const bson_t *query, const char *lo_key, const char *hi_key, int64_t min, int64_t max, field_errors_t *e,
-                   int64_t *lo, int64_t *hi);
+bool validate_query_range(const bson_t *query, const char *lo_key, const char *hi_key, int64_t min, int64_t max,
+                          field_errors_t *e, int64_t *lo, int64_t *hi);
 
 /* One accepted value of order_by: its name and the stored field it sorts. */
 typedef struct {
@@ -76,7 +77,8 @@ typedef struct {
  * leading '-' for descending, into the field to sort and its direction.
  * Absent: "_id", ascending. Otherwise adds an error listing the names.
  */
-bool validate_order_by(const bson_t *query, const validate_order_t *orders, size_t count, field_errors_t *e, const char **field, int *dir);
+bool validate_order_by(const bson_t *query, const validate_order_t *orders, size_t count, field_errors_t *e,
+                       const char **field, int *dir);
 
 /*
  * The classic contract's paging: 1 <= page_num <= VALIDATE_PAGE_MAX (default 1)

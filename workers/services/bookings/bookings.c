@@ -157,8 +157,8 @@ bookings_take_nights(svc_call_t *call, mongoc_collection_t *nights, int64_t prop
     if (!read_ok) {
         svc_fail_db(call, &error);
     } else {
-        svc_fail(call, 409, "booking_conflict", "the property is already booked on %s%s", total ? held->str : "some of these nights",
-                 total > BOOKINGS_CONFLICTS_SHOWN ? " and more" : "");
+        svc_fail(call, 409, "booking_conflict", "the property is already booked on %s%s",
+                 total ? held->str : "some of these nights", total > BOOKINGS_CONFLICTS_SHOWN ? " and more" : "");
         rv = 0;
     }
     bson_string_free(held, true);
@@ -247,7 +247,8 @@ bookings_create(svc_call_t *call)
         goto done;
     }
     bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
-    bson_t *confirm = BCON_NEW("$set", "{", "status", BCON_UTF8("confirmed"), "updated_at", BCON_INT64(svc_now_us()), "}");
+    bson_t *confirm =
+        BCON_NEW("$set", "{", "status", BCON_UTF8("confirmed"), "updated_at", BCON_INT64(svc_now_us()), "}");
     ok = mongoc_collection_update_one(bookings, by_id, confirm, NULL, NULL, &error);
     bson_destroy(confirm);
     if (ok)

@@ -70,8 +70,9 @@ listings_check_main(const bson_t *body, bool patch, field_errors_t *e, listings_
         if (patch && BSON_ITER_HOLDS_NULL(&it))
             out->property_id = -1;
         else if (!BSON_ITER_HOLDS_INT(&it) || (out->property_id = bson_iter_as_int64(&it)) <= 0)
-            field_errors_add(e, "property_id", patch ? "must be a positive integer property id, or null"
-                                             : "must be a positive integer property id");
+            field_errors_add(e, "property_id",
+                             patch ? "must be a positive integer property id, or null"
+                                   : "must be a positive integer property id");
     }
     return e->count == before;
 }

@@ -27,14 +27,16 @@ listings_filter_city(svc_call_t *call, const char *city, bson_t *filter)
         bson_destroy(&reply);
         field_errors_t errors;
         field_errors_init(&errors);
-        field_errors_add(&errors, "city", "matches more than %d properties, more than a listing filter takes", LISTINGS_CITY_MAX);
+        field_errors_add(&errors, "city", "matches more than %d properties, more than a listing filter takes",
+                         LISTINGS_CITY_MAX);
         svc_fail_fields(call, &errors);
         field_errors_destroy(&errors);
         return false;
     }
     BSON_APPEND_DOCUMENT_BEGIN(filter, "property_id", &cond);
     BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
-    if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.ids", &it) && bson_iter_recurse(&it, &ids)) {
+    if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.ids", &it) &&
+        bson_iter_recurse(&it, &ids)) {
         uint32_t n = 0;
         while (bson_iter_next(&ids)) {
             char key[16];
@@ -70,7 +72,8 @@ listings_list(svc_call_t *call)
     if (bson_has_field(query, "user_id") && validate_id(query, "user_id", &errors, &user_id))
         BSON_APPEND_INT64(&filter, "user_id", user_id);
     if (bson_iter_init_find(&it, query, "listing_type")) {
-        if (!BSON_ITER_HOLDS_UTF8(&it) || (strcmp(s = bson_iter_utf8(&it, NULL), "rent") != 0 && strcmp(s, "sale") != 0))
+        if (!BSON_ITER_HOLDS_UTF8(&it) ||
+            (strcmp(s = bson_iter_utf8(&it, NULL), "rent") != 0 && strcmp(s, "sale") != 0))
             field_errors_add(&errors, "listing_type", "must be \"rent\" or \"sale\"");
         else
             BSON_APPEND_UTF8(&filter, "listing_type", s);
@@ -82,8 +85,8 @@ listings_list(svc_call_t *call)
         BSON_APPEND_INT64(&cond, "$lte", max_price);
         bson_append_document_end(&filter, &cond);
     }
-    if (bson_iter_init_find(&it, query, "city") && validate_text(&it, &errors, "city", 1, 100, &s) && errors.count == 0 &&
-        !listings_filter_city(call, s, &filter))
+    if (bson_iter_init_find(&it, query, "city") && validate_text(&it, &errors, "city", 1, 100, &s) &&
+        errors.count == 0 && !listings_filter_city(call, s, &filter))
         goto done;
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);

@@ -10,8 +10,8 @@
 void
 listings_render(const bson_t *doc, bson_t *out)
 {
-    static const char *const fields[] = {"user_id", "property_id", "listing_type", "price",
-                                         "created_at", "updated_at", NULL};
+    static const char *const fields[] = {"user_id",    "property_id", "listing_type", "price", "created_at",
+                                         "updated_at", NULL};
     svc_render_fields(doc, fields, out);
     BSON_APPEND_INT64(out, "version", svc_version(doc));
 }
@@ -211,14 +211,14 @@ listings_change(svc_call_t *call, bool delete)
     bool changed = false;
 
     field_errors_init(&errors);
-    if (!delete && !listings_check_main(&req->body, true, &errors, &l)) {
+    if (!delete &&!listings_check_main(&req->body, true, &errors, &l)) {
         svc_fail_fields(call, &errors);
         goto done;
     }
     /* A re-delivered DELETE finds its own tombstone and answers as the first did. */
-    if (delete && validate_id(&req->params, "id", &errors, &id)) {
-        bson_t *mine = BCON_NEW("_id", BCON_INT64(id), "last_rid", BCON_UTF8(call->key), "user_id",
-                                BCON_INT64(req->auth_sub));
+    if (delete &&validate_id(&req->params, "id", &errors, &id)) {
+        bson_t *mine =
+            BCON_NEW("_id", BCON_INT64(id), "last_rid", BCON_UTF8(call->key), "user_id", BCON_INT64(req->auth_sub));
         int64_t n = mongoc_collection_count_documents(coll, mine, NULL, NULL, NULL, &error);
         bson_destroy(mine);
         if (n > 0) {

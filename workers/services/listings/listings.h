@@ -45,8 +45,9 @@ bool listings_check_main(const bson_t *body, bool patch, field_errors_t *e, list
 
 /* --- shared by the handlers (listings.c) -------------------------------------- */
 
-void listings_render(const bson_t *doc, bson_t *out);         /* the main API's shape */
-void listings_render_classic(const bson_t *doc, bson_t *out); /* {id, user_id, listing_type, price, created_at, updated_at} */
+void listings_render(const bson_t *doc, bson_t *out); /* the main API's shape */
+void listings_render_classic(const bson_t *doc,
+                             bson_t *out); /* {id, user_id, listing_type, price, created_at, updated_at} */
 
 /* Inserts a listing for this request, or finds the one an earlier delivery
  * of the same request inserted; `stored` (uninitialised) gets the document. */

@@ -80,7 +80,7 @@ properties_apply(const bson_t *current, const bson_t *changes, const char *key, 
  */
 static int
 properties_commit(mongoc_collection_t *coll, mongoc_client_t *mongo, int64_t id, int64_t version, const bson_t *next,
-             bson_error_t *error)
+                  bson_error_t *error)
 {
     mongoc_collection_t *changes = svc_collection(mongo, "properties", "changes");
     char key[48];

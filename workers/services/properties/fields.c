@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const properties_types[] = {"apartment", "house", "studio", "villa", "land",
-                                   "commercial", "cabin", "room",  NULL};
+const char *const properties_types[] = {"apartment",  "house", "studio", "villa", "land",
+                                        "commercial", "cabin", "room",   NULL};
 const char *const properties_room_kinds[] = {"bedroom", "kitchen", "bathroom", "living",  "dining", "office",
-                                        "garage",  "storage", "balcony",  "laundry", "other",  NULL};
+                                             "garage",  "storage", "balcony",  "laundry", "other",  NULL};
 
 static const char *const properties_fields[] = {"name", "description", "type", "city", "address", "rooms", NULL};
 static const char *const properties_room_fields[] = {"name", "kind", "area_m2", "characteristics", NULL};
@@ -36,7 +36,7 @@ properties_list_names(const char *const *set)
 /* A text field that may be required, or null in a patch only if `nullable`. */
 static void
 properties_text(const bson_t *doc, const char *key, const char *field, bool required, bool nullable, size_t min,
-           size_t max, field_errors_t *e, const char **out)
+                size_t max, field_errors_t *e, const char **out)
 {
     bson_iter_t it;
     *out = NULL;
@@ -90,7 +90,8 @@ properties_check_characteristics(const bson_iter_t *it, const char *field, bool 
         char *sub = bson_strdup_printf("%s.%s", field, key);
         long key_chars = text_chars(key, strlen(key));
         if (key[0] == '$' || strchr(key, '.') != NULL || key_chars < 1 || key_chars > 64) {
-            field_errors_add(e, sub, "a characteristic's name must have 1 to 64 characters, not start with '$' nor contain '.'");
+            field_errors_add(
+                e, sub, "a characteristic's name must have 1 to 64 characters, not start with '$' nor contain '.'");
             bson_free(sub);
             continue;
         }

@@ -12,9 +12,9 @@
 void
 properties_render(const bson_t *doc, bson_t *out)
 {
-    static const char *const public_fields[] = {"name",     "description", "type",       "city",
-                                                "address",  "rooms",       "room_count", "owner_id",
-                                                "version",  "created_at",  "updated_at", NULL};
+    static const char *const public_fields[] = {"name",    "description", "type",       "city",
+                                                "address", "rooms",       "room_count", "owner_id",
+                                                "version", "created_at",  "updated_at", NULL};
     svc_render_fields(doc, public_fields, out);
 }
 
@@ -54,10 +54,14 @@ done:
 static void
 properties_list(svc_call_t *call)
 {
-    static const char *const params[] = {"page", "per_page", "order_by", "city", "type", "owner_id",
-                                         "min_rooms", "max_rooms", NULL};
-    static const validate_order_t orders[] = {{"id", "_id"},           {"name", "name"},          {"city", "city_key"},
-                  {"created_at", "created_at"}, {"updated_at", "updated_at"}, {"room_count", "room_count"}};
+    static const char *const params[] = {"page",     "per_page",  "order_by",  "city", "type",
+                                         "owner_id", "min_rooms", "max_rooms", NULL};
+    static const validate_order_t orders[] = {{"id", "_id"},
+                                              {"name", "name"},
+                                              {"city", "city_key"},
+                                              {"created_at", "created_at"},
+                                              {"updated_at", "updated_at"},
+                                              {"room_count", "room_count"}};
     const bson_t *query = &call->req->query;
     field_errors_t errors;
     int64_t page, per_page, total, min_rooms, max_rooms, owner_id = 0;

@@ -332,7 +332,8 @@ users_update(svc_call_t *call)
             continue; /* another change made this version first: read it again */
         }
         /* The old address is free once the profile no longer holds it. */
-        if (old_email_key != NULL && (email_null || (new_email_key != NULL && strcmp(new_email_key, old_email_key) != 0)))
+        if (old_email_key != NULL &&
+            (email_null || (new_email_key != NULL && strcmp(new_email_key, old_email_key) != 0)))
             users_release_email(call->mongo, old_email_key, NULL);
         bson_t *by_id_again = BCON_NEW("_id", BCON_INT64(id));
         bson_reinit(&doc);

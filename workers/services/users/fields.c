@@ -5,8 +5,8 @@
 #include <ctype.h>
 #include <string.h>
 
-static const char *const users_create_fields[] = {"username", "password", "first_name", "last_name",
-                                                  "birth_date", "email", "place_id", NULL};
+static const char *const users_create_fields[] = {"username",   "password", "first_name", "last_name",
+                                                  "birth_date", "email",    "place_id",   NULL};
 
 bool
 users_check_username(const bson_iter_t *it, field_errors_t *e, const char **out)
@@ -18,7 +18,8 @@ users_check_username(const bson_iter_t *it, field_errors_t *e, const char **out)
     for (const char *c = s; ok && *c; c++)
         ok = isalnum((unsigned char)*c) || *c == '_' || *c == '.' || *c == '-';
     if (!ok) {
-        field_errors_add(e, "username", "may hold only letters, digits, '_', '.' and '-', and must start with a letter or digit");
+        field_errors_add(e, "username",
+                         "may hold only letters, digits, '_', '.' and '-', and must start with a letter or digit");
         return false;
     }
     *out = s;

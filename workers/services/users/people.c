@@ -33,7 +33,7 @@ users_by_place(svc_call_t *call)
         while (bson_iter_next(&list)) {
             if (n == PEOPLE_PLACES_MAX || !BSON_ITER_HOLDS_INT(&list) || bson_iter_as_int64(&list) <= 0) {
                 field_errors_add(&errors, "place_ids", "must be an array of 1 to %d positive integer place ids",
-                         PEOPLE_PLACES_MAX);
+                                 PEOPLE_PLACES_MAX);
                 break;
             }
             ids[n++] = bson_iter_as_int64(&list);
@@ -59,8 +59,8 @@ users_by_place(svc_call_t *call)
     }
     bson_append_array_end(&cond, &in);
     bson_append_document_end(&filter, &cond);
-    bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "limit",
-                            BCON_INT64((int64_t)n * PEOPLE_PER_PLACE_MAX));
+    bson_t *opts =
+        BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64((int64_t)n * PEOPLE_PER_PLACE_MAX));
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(users, &filter, opts, NULL);
     while (mongoc_cursor_next(cursor, &doc)) {
