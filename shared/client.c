@@ -5,7 +5,7 @@
  */
 #include "client.h"
 #include "envelope.h"
-#include "roost.h"
+#include "roost/roost.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>

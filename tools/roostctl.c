@@ -12,7 +12,7 @@
 #include "config.h"
 #include "json.h"
 #include "pools.h"
-#include "roost.h"
+#include "roost/roost.h"
 #include "seed.h"
 
 #include <stdio.h>

@@ -21,7 +21,7 @@
 #include "seed.h"
 #include "config.h"
 #include "pools.h"
-#include "roost.h"
+#include "roost/roost.h"
 
 #include <pthread.h>
 #include <stdarg.h>

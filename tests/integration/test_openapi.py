@@ -1,6 +1,6 @@
 """GET /openapi.json serves exactly the repository's openapi.json, and it is
-a valid OpenAPI 3.1 document. (tests/unit/openapi_test.c checks that it and
-the routing table describe the same routes.)"""
+a valid OpenAPI 3.1 document. (tests/unit/contract_test.c checks that it, the
+routing table and the workers' op tables describe the same API.)"""
 import json
 import os
 

@@ -3,7 +3,7 @@
 #include "config.h"
 #include "log.h"
 #include "pools.h"
-#include "roost.h"
+#include "roost/roost.h"
 
 #include <pthread.h>
 #include <string.h>

@@ -2,6 +2,11 @@
  * Public API of Roost for internal services: send one BSON request to a
  * worker pool over nng and receive its BSON reply, without HTTP.
  * The message format is nng protocol 1.1 (docs/protocol.md).
+ *
+ * Installed as <roost/roost.h> with libroost (shared and static): link it
+ * with CMake's find_package(Roost) and the target Roost::client (or
+ * Roost::client_static), or with pkg-config's "roost". examples/c-service
+ * is a small internal service built that way.
  */
 #ifndef ROOST_H
 #define ROOST_H
@@ -9,6 +14,9 @@
 #include <bson/bson.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/* What libroost exports; everything else in it stays inside. */
+#define ROOST_API __attribute__((visibility("default")))
 
 #define ROOST_PROTOCOL_VERSION 1
 #define ROOST_PROTOCOL_MINOR 1 /* 1.1: expect_version */
@@ -27,7 +35,7 @@ typedef struct roost_client roost_client_t;
  * on failure. The dial is non-blocking: a pool that is not up yet is
  * retried in the background until a call's deadline.
  */
-roost_client_t *roost_client_open(const char *url, int timeout_ms, bson_error_t *error);
+ROOST_API roost_client_t *roost_client_open(const char *url, int timeout_ms, bson_error_t *error);
 
 /*
  * Sends `op` with the optional parts of `request` (any of the documents
@@ -44,9 +52,10 @@ roost_client_t *roost_client_open(const char *url, int timeout_ms, bson_error_t 
  * ROOST_ERROR_UNREACHABLE, ROOST_ERROR_TIMEOUT or ROOST_ERROR_BAD_REPLY.
  * Safe to call from several threads.
  */
-bool roost_client_call(roost_client_t *client, const char *op, const bson_t *request, bson_t *reply,
-                       bson_error_t *error);
+ROOST_API bool roost_client_call(roost_client_t *client, const char *op, const bson_t *request, bson_t *reply,
+                                 bson_error_t *error);
 
-void roost_client_close(roost_client_t *client);
+/* Closes the client; calls in flight end. NULL is a no-op. */
+ROOST_API void roost_client_close(roost_client_t *client);
 
 #endif
