@@ -88,8 +88,17 @@ reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_
         respond_empty(req, 204, rid);
         return;
     }
+    /* The classic contract's success envelope, beside its errors' (respond.c):
+     * {"result": true, ...the op's body}. Its ops answer only the body. */
+    bool enveloped = route->flags & ROUTE_RESULT;
+    bson_t result = BSON_INITIALIZER;
+    if (enveloped) {
+        BSON_APPEND_BOOL(&result, "result", true);
+        bson_concat(&result, &reply.body);
+    }
     size_t json_len;
-    char *json = json_from_bson(&reply.body, &json_len);
+    char *json = json_from_bson(enveloped ? &result : &reply.body, &json_len);
+    bson_destroy(&result);
     if (json == NULL) {
         log_error("rid=%s the reply holds a string that is not UTF-8", rid);
         respond_error(req, classic, rid, 502, "bad_reply", "the worker's reply is not valid UTF-8", NULL);

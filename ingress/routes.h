@@ -17,6 +17,7 @@ typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON, ROUTE_BODY_FORM } route_body_t;
 #define ROUTE_READINESS 0x8 /* renders the op's outcome as a readiness probe */
 #define ROUTE_ETAG 0x10     /* a 2xx reply's body.version becomes the ETag header */
 #define ROUTE_CLASSIC 0x20  /* the classic contract: errors are {"result": false, "errors": [...]} */
+#define ROUTE_RESULT 0x40   /* the classic contract's success envelope: {"result": true, ...the op's body} */
 
 typedef struct {
     const char *method;

@@ -71,8 +71,6 @@ svc_reply_page(svc_call_t *call, mongoc_cursor_t *cursor, svc_render_fn render, 
     const bson_t *doc;
     uint32_t i = 0;
 
-    if (page->result)
-        BSON_APPEND_BOOL(&body, "result", true);
     BSON_APPEND_ARRAY_BEGIN(&body, page->items_key, &items);
     while (mongoc_cursor_next(cursor, &doc)) {
         char key[16];

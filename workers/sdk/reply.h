@@ -22,7 +22,6 @@ void svc_render_fields(const bson_t *doc, const char *const *fields, bson_t *out
 /* What a list reply holds besides its items. */
 typedef struct {
     const char *items_key;         /* "items", or the classic contract's "users" / "listings" */
-    bool result;                   /* the classic contract's leading "result": true */
     int64_t page, per_page, total; /* appended after the items when total >= 0 */
 } svc_page_t;
 

@@ -1,9 +1,9 @@
 /*
  * The listings side of the classic listings/users contract and of its
  * public API: shapes, defaults, ordering and messages exactly as existing
- * clients expect them. Success bodies carry "result": true where the
- * contract has it; errors are plain messages that the ingress wraps as
- * {"result": false, "errors": [...]}.
+ * clients expect them. Errors are plain messages; the contract's envelopes,
+ * {"result": true, ...} where it has one and {"result": false, "errors":
+ * [...]}, are the ingress's to add (routes/classic.c).
  *
  * GET /public-api/listings embeds each listing's user. The users of a page
  * come from the users service in ONE request (users.list with an id list),
@@ -54,16 +54,16 @@ listings_classic_list(svc_call_t *call)
 {
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
     mongoc_cursor_t *cursor;
-    svc_page_t paging = {.items_key = "listings", .result = true, .total = -1};
+    svc_page_t paging = {.items_key = "listings", .total = -1};
     if (classic_page(call, coll, &cursor))
         svc_reply_page(call, cursor, listings_render_classic, &paging);
     mongoc_collection_destroy(coll);
 }
 
-/* Creates from {user_id, listing_type, price}: {"result": true, "listing"}
- * for the service API, {"listing"} for the public API. */
-static void
-classic_create(svc_call_t *call, bool with_result)
+/* Creates from {user_id, listing_type, price}: {"listing"} (the service
+ * API's route adds "result": true). */
+void
+listings_classic_create(svc_call_t *call)
 {
     field_errors_t errors;
     listings_new_t l;
@@ -87,8 +87,6 @@ classic_create(svc_call_t *call, bool with_result)
         goto done;
     }
     listings_render_classic(&stored, &out);
-    if (with_result)
-        BSON_APPEND_BOOL(&body, "result", true);
     BSON_APPEND_DOCUMENT(&body, "listing", &out);
     svc_reply(call, 200, &body);
     bson_destroy(&out);
@@ -96,18 +94,6 @@ classic_create(svc_call_t *call, bool with_result)
 done:
     bson_destroy(&body);
     field_errors_destroy(&errors);
-}
-
-void
-listings_classic_create(svc_call_t *call)
-{
-    classic_create(call, true);
-}
-
-void
-listings_public_create(svc_call_t *call)
-{
-    classic_create(call, false);
 }
 
 /* The user {id, name, created_at, updated_at} with `id` in a users.list
@@ -188,7 +174,6 @@ listings_public_list(svc_call_t *call)
             goto done;
         }
     }
-    BSON_APPEND_BOOL(&body, "result", true);
     BSON_APPEND_ARRAY_BEGIN(&body, "listings", &list);
     bson_iter_init(&it, &page);
     while (bson_iter_next(&it)) {

@@ -351,7 +351,7 @@ static const svc_op_t listings_ops[] = {
     {"listings.classic_list", listings_classic_list},
     {"listings.classic_create", listings_classic_create},
     {"listings.public_list", listings_public_list},
-    {"listings.public_create", listings_public_create},
+    {"listings.public_create", listings_classic_create},
     {NULL, NULL},
 };
 

@@ -65,8 +65,8 @@ void listings_filter_live(bson_t *filter);
 /* --- the classic contract (classic.c) ----------------------------------------- */
 void listings_list(svc_call_t *call); /* list.c */
 void listings_classic_list(svc_call_t *call);
+/* The classic and the public API's create: one op body, {"listing"}. */
 void listings_classic_create(svc_call_t *call);
 void listings_public_list(svc_call_t *call);
-void listings_public_create(svc_call_t *call);
 
 #endif

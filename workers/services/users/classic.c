@@ -1,9 +1,9 @@
 /*
  * The users side of the classic listings/users contract, which existing
  * clients speak byte for byte: users are {id, name, created_at,
- * updated_at}, lists are newest first with page_num/page_size, success is
- * {"result": true, ...} and errors are plain messages (the ingress wraps
- * them as {"result": false, "errors": [...]}).
+ * updated_at}, lists are newest first with page_num/page_size, and errors
+ * are plain messages. The contract's envelopes, {"result": true, ...} and
+ * {"result": false, "errors": [...]}, are the ingress's to add.
  *
  * A user made here has only a name: no username and no password, so it
  * cannot log in until one is set. It still needs a unique username_key;
@@ -23,10 +23,10 @@ classic_render(const bson_t *doc, bson_t *out)
     svc_render_fields(doc, fields, out);
 }
 
-/* Creates a user from {name}; replies {"result": true, "user"} or, for
- * the public API, {"user"}. Idempotent per rid (unique index on rid). */
-static void
-classic_create(svc_call_t *call, bool with_result)
+/* Creates a user from {name}; replies {"user"} (the service API's route
+ * adds "result": true). Idempotent per rid (unique index on rid). */
+void
+users_classic_create(svc_call_t *call)
 {
     static const char *const fields[] = {"name", NULL};
     const envelope_request_t *req = call->req;
@@ -77,8 +77,6 @@ classic_create(svc_call_t *call, bool with_result)
     }
     classic_render(&stored, &user);
     bson_destroy(&stored);
-    if (with_result)
-        BSON_APPEND_BOOL(&body, "result", true);
     BSON_APPEND_DOCUMENT(&body, "user", &user);
     svc_reply(call, 200, &body);
 done:
@@ -87,18 +85,6 @@ done:
     bson_destroy(&user);
     bson_destroy(&body);
     mongoc_collection_destroy(users);
-}
-
-void
-users_classic_create(svc_call_t *call)
-{
-    classic_create(call, true);
-}
-
-void
-users_public_create(svc_call_t *call)
-{
-    classic_create(call, false);
 }
 
 void
@@ -118,7 +104,7 @@ users_classic_list(svc_call_t *call)
         goto done;
     }
     bson_t *opts = svc_page_opts("created_at", -1, page_num, page_size);
-    svc_page_t paging = {.items_key = "users", .result = true, .total = -1};
+    svc_page_t paging = {.items_key = "users", .total = -1};
     svc_reply_page(call, mongoc_collection_find_with_opts(users, &filter, opts, NULL), classic_render, &paging);
     bson_destroy(opts);
 done:
@@ -151,7 +137,6 @@ users_classic_get(svc_call_t *call)
         svc_fail(call, 404, "not_found", "user not found");
     } else {
         classic_render(&doc, &user);
-        BSON_APPEND_BOOL(&body, "result", true);
         BSON_APPEND_DOCUMENT(&body, "user", &user);
         svc_reply(call, 200, &body);
     }

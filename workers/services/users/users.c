@@ -225,7 +225,7 @@ static const svc_op_t users_ops[] = {
     {"users.list", users_list},
     {"users.by_place", users_by_place},
     {"users.classic_create", users_classic_create},
-    {"users.public_create", users_public_create},
+    {"users.public_create", users_classic_create},
     {"users.classic_list", users_classic_list},
     {"users.classic_get", users_classic_get},
     {NULL, NULL},

@@ -70,8 +70,8 @@ bool users_hash_password(const char *password, char hash[crypto_pwhash_STRBYTES]
 void users_update(svc_call_t *call);
 
 /* --- handlers in classic.c: the classic listings/users contract ---------------- */
+/* The classic and the public API's create: one op body, {"user"}. */
 void users_classic_create(svc_call_t *call);
-void users_public_create(svc_call_t *call);
 void users_classic_list(svc_call_t *call);
 void users_classic_get(svc_call_t *call);
 
