@@ -8,6 +8,7 @@
 #include "respond.h"
 #include "server.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,7 @@ static struct {
     } services[CALL_MAX_POOLS];
     size_t nservices;
     int timeout_ms;
+    atomic_int in_flight;
 } calls;
 
 /* A request in flight to the pool. Owned by the loop thread except while
@@ -90,6 +92,12 @@ call_close_pools(void)
         client_req_close(calls.pools[i]);
 }
 
+int
+call_in_flight(void)
+{
+    return atomic_load(&calls.in_flight);
+}
+
 size_t
 call_pool_count(void)
 {
@@ -133,6 +141,7 @@ call_on_replies(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
         }
         client_call_free(call->exchange);
         free(call);
+        atomic_fetch_sub(&calls.in_flight, 1);
     }
 }
 
@@ -158,12 +167,15 @@ call_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *e
 {
     bool classic = route->flags & ROUTE_CLASSIC;
     bson_error_t error;
+    /* A pool with no pipe right now (its brokers restarting) still gets the
+     * call: client.c waits a second for a pipe before answering that it
+     * cannot be reached. Readiness alone wants every pool connected now. */
     client_req_t *pool = call_pool_for(route->op);
     if (route->flags & ROUTE_READINESS)
         for (size_t i = 0; i < calls.npools && pool != NULL; i++)
             if (client_req_pipes(calls.pools[i]) == 0)
                 pool = NULL;
-    if (pool == NULL || client_req_pipes(pool) == 0) {
+    if (pool == NULL) {
         respond_error(req, classic, rid, 503, "pool_unavailable", "the worker pool for this request is not connected",
                       NULL);
         return;
@@ -179,9 +191,11 @@ call_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *e
     bson_strncpy(call->rid, rid, sizeof(call->rid));
     call->req_slot = h2o_mem_alloc_shared(&req->pool, sizeof(*call->req_slot), call_on_req_dispose);
     *call->req_slot = call;
+    atomic_fetch_add(&calls.in_flight, 1);
     call->exchange =
         client_call_start(pool, bson_get_data(envelope), envelope->len, calls.timeout_ms, call_on_done, call, &error);
     if (call->exchange == NULL) {
+        atomic_fetch_sub(&calls.in_flight, 1);
         *call->req_slot = NULL;
         free(call);
         log_error("rid=%s %s", rid, error.message);

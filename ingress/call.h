@@ -35,6 +35,9 @@ size_t call_pool_count(void);
  */
 void call_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope);
 
+/* How many calls are in flight now (sent, their response not yet given). */
+int call_in_flight(void);
+
 /* The receiver of completed calls that each loop registers (server.c). */
 void call_on_replies(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 

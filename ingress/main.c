@@ -64,7 +64,15 @@ main(int argc, char **argv)
     log_info("listening on http://%s:%d with %d loops, %zu worker pool(s)", host, port, threads, call_pool_count());
 
     sigwait(&stop, &sig);
-    log_info("stopping on signal %d", sig);
+    /* Gracefully: accept no new connection, let every response close its
+     * connection, answer the calls in flight (each bounded by its
+     * deadline), then leave. */
+    log_info("stopping on signal %d: finishing %d call(s) in flight", sig, call_in_flight());
+    respond_drain();
+    server_stop_accepting();
+    for (int waited = 0; waited < timeout_ms + 1000 && call_in_flight() > 0; waited += 10)
+        usleep(10 * 1000);
+    usleep(100 * 1000); /* the loops write out the last responses */
     call_close_pools();
     return 0;
 }

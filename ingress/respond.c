@@ -7,6 +7,7 @@
 #include "routes.h"
 #include "text.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,9 +199,15 @@ respond_cors(h2o_req_t *req)
                           H2O_STRLIT(CORS_EXPOSE_HEADERS));
 }
 
+static atomic_bool respond_draining;
+
 static void
 respond_common_headers(h2o_req_t *req, int status, const char *rid)
 {
+    /* Draining (SIGTERM): every response closes its connection, so that a
+     * keep-alive client opens its next one to an ingress that stays. */
+    if (atomic_load(&respond_draining))
+        req->http1_is_persistent = 0;
     req->res.status = status;
     req->res.reason = respond_reason(status);
     h2o_iovec_t id = h2o_strdup(&req->pool, rid, strlen(rid));
@@ -263,6 +270,12 @@ respond_error(h2o_req_t *req, bool classic, const char *rid, int status, const c
 /* --- h2o's own errors, in Roost's shapes ------------------------------------ */
 
 static size_t respond_max_body;
+
+void
+respond_drain(void)
+{
+    atomic_store(&respond_draining, true);
+}
 
 void
 respond_set_max_body(size_t max_body)

@@ -67,6 +67,9 @@ void respond_error(h2o_req_t *req, bool classic, const char *rid, int status, co
 /* The body limit, for the message of h2o's own 413. */
 void respond_set_max_body(size_t max_body);
 
+/* From now on every response asks to close its connection (graceful stop). */
+void respond_drain(void);
+
 /* Gives every error h2o itself sends on `pathconf` Roost's error shape. */
 void respond_register_error_filter(h2o_pathconf_t *pathconf);
 

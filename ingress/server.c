@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@ typedef struct {
     const char *host;
     int port;
     bool listening;
+    int fd; /* the listening socket */
     pthread_t tid;
     pthread_barrier_t *ready; /* passed once the loop listens, or cannot */
 } server_loop_t;
@@ -31,11 +33,17 @@ server_replies_of(h2o_req_t *req)
     return &((server_loop_t *)req->conn->ctx)->replies;
 }
 
+static atomic_bool server_stopping;
+
 static void
 server_on_accept(h2o_socket_t *listener, const char *err)
 {
     server_loop_t *loop = listener->data;
     h2o_socket_t *sock;
+    if (atomic_load(&server_stopping)) {
+        h2o_socket_read_stop(listener); /* shut down: it would stay readable */
+        return;
+    }
     if (err != NULL)
         return;
     if ((sock = h2o_evloop_socket_accept(listener)) != NULL)
@@ -72,7 +80,7 @@ server_loop_run(void *arg)
     loop->accept.ctx = &loop->ctx;
     loop->accept.hosts = loop->config->hosts;
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->replies, loop->on_replies);
-    int fd = server_listen_fd(loop->host, loop->port);
+    int fd = loop->fd = server_listen_fd(loop->host, loop->port);
     if (fd >= 0) {
         h2o_socket_t *sock = h2o_evloop_socket_create(loop->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
         sock->data = loop;
@@ -87,15 +95,28 @@ server_loop_run(void *arg)
     return NULL;
 }
 
+static server_loop_t *server_loops;
+static int server_nloops;
+
+void
+server_stop_accepting(void)
+{
+    atomic_store(&server_stopping, true);
+    for (int i = 0; i < server_nloops; i++)
+        if (server_loops[i].fd >= 0)
+            shutdown(server_loops[i].fd, SHUT_RDWR);
+}
+
 bool
 server_start(h2o_globalconf_t *config, const char *host, int port, int threads, h2o_multithread_receiver_cb on_replies)
 {
-    server_loop_t *loops = calloc((size_t)threads, sizeof(*loops));
+    server_loop_t *loops = server_loops = calloc((size_t)threads, sizeof(*loops));
+    server_nloops = threads;
     static pthread_barrier_t ready; /* every loop listens (or failed to) before we say so */
     pthread_barrier_init(&ready, NULL, (unsigned)threads + 1);
     for (int i = 0; i < threads; i++) {
-        loops[i] =
-            (server_loop_t){.on_replies = on_replies, .config = config, .host = host, .port = port, .ready = &ready};
+        loops[i] = (server_loop_t){
+            .on_replies = on_replies, .config = config, .host = host, .port = port, .fd = -1, .ready = &ready};
         pthread_create(&loops[i].tid, NULL, server_loop_run, &loops[i]);
     }
     pthread_barrier_wait(&ready);

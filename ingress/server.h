@@ -19,6 +19,10 @@
 bool server_start(h2o_globalconf_t *config, const char *host, int port, int threads,
                   h2o_multithread_receiver_cb on_replies);
 
+/* Stops accepting connections (graceful stop): the listening sockets are
+ * shut down; connections already open go on. */
+void server_stop_accepting(void);
+
 /* The receiver of completed calls of the loop that owns `req`. */
 h2o_multithread_receiver_t *server_replies_of(h2o_req_t *req);
 

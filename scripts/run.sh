@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# `make run`: the whole of Roost on one machine. Starts the database (the
-# embedded one unless ROOST_MONGODB_URI is set; a mongod on PATH is used if
-# there is one), the worker pool and the ingress, then waits. Ctrl-C or
-# SIGTERM stops every process it started, by pid, and nothing is left.
+# `make run`: the whole of Roost on one machine, supervised. Starts the
+# database (the embedded one unless ROOST_MONGODB_URI is set; a mongod on
+# PATH is used if there is one), then for each service two brokers and
+# ROOST_WORKERS workers that dial both, then the ingress. Any process that
+# dies is started again, after a pause that grows while it keeps dying
+# (0.1 s doubling to 5 s; back to 0.1 s once it has run 10 s): a dead
+# broker's requests go through the service's other broker meanwhile, and
+# the ingress is back within a second. Ctrl-C or SIGTERM stops every
+# process it started, by pid, gracefully (ingress first, database last),
+# and nothing is left.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
@@ -10,16 +16,24 @@ BUILD="${1:-build}"
 export ROOST_HTTP_PORT="${ROOST_HTTP_PORT:-8080}"
 export ROOST_DATA_DIR="${ROOST_DATA_DIR:-$PWD/var}"
 export ROOST_WORKERS="${ROOST_WORKERS:-2}"
+BROKERS=2 # per service: one can die without an outage
 TOOLS="${ROOST_TOOLS_DIR:-$HOME/.cache/roost/bin}"
 mkdir -p "$ROOST_DATA_DIR/log"
 
-pids=()
+declare -A pid_of=() name_of=() started_at=() pause_of=()
+order=() # names in start order; stopped in reverse
+stopping=0
+
 stop() {
   trap - INT TERM EXIT
+  stopping=1
   echo "[run] stopping"
-  for ((i=${#pids[@]}-1; i>=0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for ((i = ${#order[@]} - 1; i >= 0; i--)); do
+    local pid="${pid_of[${order[i]}]:-}"
+    [ -z "$pid" ] && continue
+    kill -TERM "$pid" 2>/dev/null || true
+    # The ingress and brokers finish what is in flight (bounded by the request deadline).
+    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -27,7 +41,7 @@ stop() {
 trap stop INT TERM EXIT
 
 wait_port() { # host port seconds
-  for _ in $(seq $(( $3 * 10 ))); do
+  for _ in $(seq $(($3 * 10))); do
     (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
     sleep 0.1
   done
@@ -35,52 +49,94 @@ wait_port() { # host port seconds
   return 1
 }
 
+# The addresses of a service's pool: client URLs (ROOST_POOL_URL_<SERVICE>)
+# and the workers' side of each broker, as comma lists. Ports count up from
+# ROOST_POOL_BASE_PORT, four per service (client and worker port of two brokers).
+declare -A clients_of=() workers_of=() base_of=()
+services=$("$BUILD/workers/roost-worker" --list-services)
+port=${ROOST_POOL_BASE_PORT:-7100}
+for service in $services; do
+  base_of[$service]=$port
+  c="" w=""
+  for ((b = 0; b < BROKERS; b++)); do
+    c+="${c:+,}tcp://127.0.0.1:$((port + 2 * b))"
+    w+="${w:+,}tcp://127.0.0.1:$((port + 2 * b + 1))"
+  done
+  clients_of[$service]=$c
+  workers_of[$service]=$w
+  export "ROOST_POOL_URL_$(echo "$service" | tr a-z A-Z)=$c"
+  port=$((port + 2 * BROKERS))
+done
+first=$(echo $services | cut -d' ' -f1)
+export ROOST_POOL_URL="${clients_of[$first]}" # the sys ops (health, ping) go to the first pool
+# So that `. var/pools.env; build/tools/roostctl call ...` finds every pool.
+env | grep '^ROOST_POOL_URL' | sed 's/^/export /' >"$ROOST_DATA_DIR/pools.env"
+
+# Starts the process called NAME: db, ingress, broker:<service>:<n> or worker:<service>:<n>.
+launch() {
+  local name=$1 kind service n base
+  IFS=: read -r kind service n <<<"$name"
+  case $kind in
+  db)
+    if command -v mongod >/dev/null; then
+      mongod --bind_ip 127.0.0.1 --port "$db_port" --dbpath "$ROOST_DATA_DIR/mongod" \
+        >>"$ROOST_DATA_DIR/log/mongod.log" 2>&1 &
+    else
+      "$TOOLS/roost-embedded-db" -listen-addr "127.0.0.1:$db_port" -data-dir "$ROOST_DATA_DIR/db" \
+        >>"$ROOST_DATA_DIR/log/db.log" 2>&1 &
+    fi
+    ;;
+  broker)
+    base=${base_of[$service]}
+    ROOST_SERVICES="$service" ROOST_POOL_URL="tcp://127.0.0.1:$((base + 2 * n))" \
+      ROOST_WORKER_URL="tcp://127.0.0.1:$((base + 2 * n + 1))" \
+      "$BUILD/workers/roost-worker" --broker "$service" &
+    ;;
+  worker)
+    ROOST_SERVICES="$service" ROOST_WORKER_URL="${workers_of[$service]}" "$BUILD/workers/roost-worker" "$service" &
+    ;;
+  ingress)
+    "$BUILD/ingress/roost-ingress" &
+    ;;
+  esac
+  pid_of[$name]=$!
+  name_of[$!]=$name
+  started_at[$name]=$SECONDS
+}
+
+start() { # name
+  order+=("$1")
+  pause_of[$1]=0.1
+  launch "$1"
+}
+
 if [ -z "${ROOST_MONGODB_URI:-}" ]; then
-  port="${ROOST_DB_PORT:-27017}"
+  db_port="${ROOST_DB_PORT:-27017}"
   if command -v mongod >/dev/null; then
     mkdir -p "$ROOST_DATA_DIR/mongod"
-    echo "[run] starting mongod on 127.0.0.1:$port (data in $ROOST_DATA_DIR/mongod)"
-    mongod --bind_ip 127.0.0.1 --port "$port" --dbpath "$ROOST_DATA_DIR/mongod" \
-      >"$ROOST_DATA_DIR/log/mongod.log" 2>&1 &
+    echo "[run] starting mongod on 127.0.0.1:$db_port (data in $ROOST_DATA_DIR/mongod)"
   else
-    echo "[run] starting the embedded database on 127.0.0.1:$port (data in $ROOST_DATA_DIR/db)"
-    "$TOOLS/roost-embedded-db" -listen-addr "127.0.0.1:$port" -data-dir "$ROOST_DATA_DIR/db" \
-      >"$ROOST_DATA_DIR/log/db.log" 2>&1 &
+    echo "[run] starting the embedded database on 127.0.0.1:$db_port (data in $ROOST_DATA_DIR/db)"
   fi
-  pids+=($!)
-  wait_port 127.0.0.1 "$port" 30
-  export ROOST_MONGODB_URI="mongodb://127.0.0.1:$port"
+  start db
+  wait_port 127.0.0.1 "$db_port" 30
+  export ROOST_MONGODB_URI="mongodb://127.0.0.1:$db_port"
 fi
 
-# One pool per service, so that a slow or stopped service cannot starve
-# another of workers; each pool's address goes to everyone through
-# ROOST_POOL_URL_<SERVICE>. Ports count up from ROOST_POOL_BASE_PORT.
-port=${ROOST_POOL_BASE_PORT:-7100}
-first=""
-for service in $("$BUILD/workers/roost-worker" --list-services); do
-  upper=$(echo "$service" | tr a-z A-Z)
-  export "ROOST_POOL_URL_$upper=tcp://127.0.0.1:$port"
-  [ -n "$first" ] || first="tcp://127.0.0.1:$port"
-  port=$((port + 2))
-done
-export ROOST_POOL_URL="$first" # the sys ops (health, ping) go to the first pool
-# So that `. var/pools.env; build/tools/roostctl call ...` finds every pool.
-env | grep '^ROOST_POOL_URL' | sed 's/^/export /' > "$ROOST_DATA_DIR/pools.env"
-port=${ROOST_POOL_BASE_PORT:-7100}
-for service in $("$BUILD/workers/roost-worker" --list-services); do
-  echo "[run] starting the $service pool: $ROOST_WORKERS workers on tcp://127.0.0.1:$port"
-  ROOST_SERVICES="$service" ROOST_POOL_URL="tcp://127.0.0.1:$port" ROOST_WORKER_URL="tcp://127.0.0.1:$((port + 1))" \
-    "$BUILD/workers/roost-worker" --pool "$ROOST_WORKERS" &
-  pids+=($!)
-  port=$((port + 2))
+for service in $services; do
+  echo "[run] starting the $service pool: $BROKERS brokers (${clients_of[$service]}), $ROOST_WORKERS workers"
+  for ((b = 0; b < BROKERS; b++)); do start "broker:$service:$b"; done
+  for ((w = 0; w < ROOST_WORKERS; w++)); do start "worker:$service:$w"; done
 done
 echo "[run] starting the ingress on http://127.0.0.1:$ROOST_HTTP_PORT"
-"$BUILD/ingress/roost-ingress" &
-pids+=($!)
+start ingress
 
 ready=0
 for _ in $(seq 150); do
-  if curl -fsS "http://127.0.0.1:$ROOST_HTTP_PORT/readyz" >/dev/null 2>&1; then ready=1; break; fi
+  if curl -fsS "http://127.0.0.1:$ROOST_HTTP_PORT/readyz" >/dev/null 2>&1; then
+    ready=1
+    break
+  fi
   sleep 0.2
 done
 [ "$ready" = 1 ] || echo "[run] warning: /readyz did not answer 200 within 30 s; see the logs above" >&2
@@ -88,7 +144,7 @@ done
 # A newcomer's first start gets data to look at; ROOST_SEED=0 skips it.
 if [ "$ready" = 1 ] && [ "${ROOST_SEED:-1}" != 0 ]; then
   users=$("$BUILD/tools/roostctl" call users.list '{"query": {"per_page": 1}}' 2>/dev/null |
-          sed -n 's/.*"total":\([0-9]*\).*/\1/p')
+    sed -n 's/.*"total":\([0-9]*\).*/\1/p')
   if [ "${users:-}" = 0 ]; then
     echo "[run] the database is empty: seeding it (roostctl seed; ROOST_SEED=0 skips this)"
     "$BUILD/tools/roostctl" seed --seed "${ROOST_SEED_NUMBER:-1}" || echo "[run] seeding failed; Roost runs anyway" >&2
@@ -96,6 +152,20 @@ if [ "$ready" = 1 ] && [ "${ROOST_SEED:-1}" != 0 ]; then
 fi
 echo "[run] Roost is ready: http://127.0.0.1:$ROOST_HTTP_PORT  (Ctrl-C stops everything)"
 
-# Any process that dies takes the others down with it.
-wait -n "${pids[@]}"
-echo "[run] a process exited; stopping the rest" >&2
+# Supervise: whichever process dies is started again after its pause.
+set +e
+while [ "$stopping" = 0 ]; do
+  dead=""
+  wait -n -p dead "${!name_of[@]}"
+  status=$?
+  [ -n "$dead" ] || continue # a signal interrupted the wait
+  name=${name_of[$dead]}
+  unset "name_of[$dead]"
+  ran=$((SECONDS - ${started_at[$name]}))
+  if [ "$ran" -ge 10 ]; then pause_of[$name]=0.1; fi
+  echo "[run] $name (pid $dead) exited with status $status after ${ran}s; starting it again in ${pause_of[$name]}s" >&2
+  sleep "${pause_of[$name]}"
+  [ "$stopping" = 0 ] || break
+  launch "$name"
+  pause_of[$name]=$(awk -v p="${pause_of[$name]}" 'BEGIN { p *= 2; if (p > 5) p = 5; print p }')
+done

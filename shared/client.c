@@ -14,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How long a call waits for a first connection before it reports the pool
- * unreachable: long enough for a fresh dial, short enough to fail fast. */
-#define CLIENT_CONNECT_GRACE_MS 300
+/* How long a call started while no pipe is connected waits for one before
+ * it reports the pool unreachable: long enough for a fresh dial or a
+ * restarted broker's redial (reconnects back off to 1 s), short enough to
+ * fail fast when the pool is gone. */
+#define CLIENT_CONNECT_GRACE_MS 1000
 
 struct client_req {
     nng_socket sock;
@@ -27,6 +29,7 @@ struct client_call {
     nng_ctx ctx;
     nng_aio *aio;
     nng_msg *reply;
+    int timeout_ms; /* of the reply, once sent */
     bool sent;
     client_result_t result;
     client_done_fn done;
@@ -44,7 +47,7 @@ client_req_t *
 client_req_open(const char *url, bool listen, bson_error_t *error)
 {
     client_req_t *r = calloc(1, sizeof(*r));
-    int rv;
+    int rv = 0;
     if (r == NULL) {
         bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "out of memory");
         return NULL;
@@ -59,10 +62,32 @@ client_req_open(const char *url, bool listen, bson_error_t *error)
     nng_setopt_ms(r->sock, NNG_OPT_REQ_RESENDTIME, 3600 * 1000);
     nng_pipe_notify(r->sock, NNG_PIPE_EV_ADD_POST, client_pipe_cb, r);
     nng_pipe_notify(r->sock, NNG_PIPE_EV_REM_POST, client_pipe_cb, r);
-    rv = listen ? nng_listen(r->sock, url, NULL, 0) : nng_dial(r->sock, url, NULL, NNG_FLAG_NONBLOCK);
+    /* A pool may have several brokers: "tcp://a:7100,tcp://b:7100" dials
+     * every one, and REQ spreads requests over their pipes and re-sends a
+     * request whose pipe closes through another. */
+    if (*url == '\0') {
+        bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "no URL to %s", listen ? "listen on" : "dial");
+        rv = -1;
+    }
+    for (const char *u = url; *u != '\0' && rv == 0;) {
+        size_t len = strcspn(u, ",");
+        char one[512];
+        if (len == 0 || len >= sizeof(one)) {
+            bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "'%s' is not a URL or a comma list of URLs", url);
+            rv = -1;
+            break;
+        }
+        memcpy(one, u, len);
+        one[len] = '\0';
+        rv = listen ? nng_listen(r->sock, one, NULL, 0) : nng_dial(r->sock, one, NULL, NNG_FLAG_NONBLOCK);
+        if (rv != 0) {
+            bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "cannot %s %s: %s", listen ? "listen on" : "dial", one,
+                           nng_strerror(rv));
+            break;
+        }
+        u += len + (u[len] == ',');
+    }
     if (rv != 0) {
-        bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "cannot %s %s: %s", listen ? "listen on" : "dial", url,
-                       nng_strerror(rv));
         nng_close(r->sock);
         free(r);
         return NULL;
@@ -99,15 +124,17 @@ client_call_step(void *arg)
     int rv = nng_aio_result(call->aio);
     if (rv == 0 && !call->sent) {
         call->sent = true;
+        nng_aio_set_timeout(call->aio, call->timeout_ms);
         nng_ctx_recv(call->ctx, call->aio);
         return;
     }
     if (rv == 0) {
         call->reply = nng_aio_get_msg(call->aio);
         call->result = CLIENT_OK;
+    } else if (!call->sent) {
+        nng_msg_free(nng_aio_get_msg(call->aio)); /* the request never left: no pipe took it */
+        call->result = rv == NNG_ECLOSED ? CLIENT_CLOSED : CLIENT_UNREACHABLE;
     } else {
-        if (!call->sent)
-            nng_msg_free(nng_aio_get_msg(call->aio)); /* the request never left */
         call->result = rv == NNG_ETIMEDOUT ? CLIENT_TIMEOUT : rv == NNG_ECLOSED ? CLIENT_CLOSED : CLIENT_UNREACHABLE;
     }
     call->done(call, call->arg);
@@ -141,8 +168,12 @@ client_call_start(client_req_t *r, const void *data, size_t len, int timeout_ms,
         free(call);
         return NULL;
     }
-    /* One deadline for the whole exchange: the send waits for a pipe, the receive for the answer. */
-    nng_aio_set_timeout(call->aio, timeout_ms);
+    /* The send waits for a pipe: at most the grace when none is connected
+     * now, else the deadline; the reply then gets the deadline. */
+    call->timeout_ms = timeout_ms;
+    nng_aio_set_timeout(call->aio, client_req_pipes(r) == 0 && timeout_ms > CLIENT_CONNECT_GRACE_MS
+                                       ? CLIENT_CONNECT_GRACE_MS
+                                       : timeout_ms);
     nng_aio_set_msg(call->aio, msg);
     nng_ctx_send(call->ctx, call->aio);
     return call;
@@ -302,16 +333,6 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
         CLIENT_SUBDOC("query", query)
         CLIENT_SUBDOC("body", body)
 #undef CLIENT_SUBDOC
-    }
-    for (int waited = 0; client_req_pipes(c->req) == 0; waited += 10) {
-        if (waited >= CLIENT_CONNECT_GRACE_MS) {
-            bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "the pool is not reachable");
-            bson_destroy(&params);
-            bson_destroy(&query);
-            bson_destroy(&body);
-            return false;
-        }
-        nng_msleep(10);
     }
     if (rid[0] == '\0')
         envelope_new_rid(rid);

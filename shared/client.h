@@ -21,8 +21,10 @@ typedef struct client_req client_req_t;
 /*
  * Opens a REQ socket that dials `url` (non-blocking: a pool that is not up
  * yet is dialled again in the background) or, with `listen`, listens on it
- * for the other side to dial in (the broker's side for workers). NULL with
- * `error` set on failure.
+ * for the other side to dial in (the broker's side for workers). `url` may
+ * be a comma list ("tcp://a:7100,tcp://b:7100"): every one is dialled (or
+ * listened on), requests are spread over the connected pipes, and one whose
+ * pipe closes is re-sent through another. NULL with `error` set on failure.
  */
 client_req_t *client_req_open(const char *url, bool listen, bson_error_t *error);
 

@@ -56,6 +56,8 @@ static struct {
     int timeout_ms;
     pthread_mutex_t lock;
     pool_job_t *free_jobs;
+    int busy;      /* jobs in flight, under lock */
+    bool stopping; /* SIGTERM: take no new request, under lock */
     pool_job_t jobs[POOL_MAX_JOBS];
 } pool;
 
@@ -91,6 +93,7 @@ pool_release(pool_job_t *job)
     job->state = JOB_FREE;
     job->next_free = pool.free_jobs;
     pool.free_jobs = job;
+    pool.busy--;
     pthread_mutex_unlock(&pool.lock);
 }
 
@@ -154,16 +157,18 @@ static void
 pool_recv_cb(void *arg)
 {
     int rv = nng_aio_result(pool.recv_aio);
-    if (rv == NNG_ECLOSED)
-        return;
+    if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+        return; /* closing, or stopping: take no more */
     if (rv == 0) {
         nng_msg *msg = nng_aio_get_msg(pool.recv_aio);
         char rid[ENVELOPE_RID_MAX + 1];
         pool_rid_of(msg, rid);
         pthread_mutex_lock(&pool.lock);
         pool_job_t *job = pool.free_jobs;
-        if (job != NULL)
+        if (job != NULL) {
             pool.free_jobs = job->next_free;
+            pool.busy++;
+        }
         pthread_mutex_unlock(&pool.lock);
 
         if (job == NULL) {
@@ -185,17 +190,20 @@ pool_recv_cb(void *arg)
             nng_ctx_send(job->ctx, job->aio);
         }
     }
-    nng_recv_aio(pool.front, pool.recv_aio);
+    pthread_mutex_lock(&pool.lock);
+    bool stopping = pool.stopping;
+    pthread_mutex_unlock(&pool.lock);
+    if (!stopping)
+        nng_recv_aio(pool.front, pool.recv_aio);
 }
 
+/* The workers' side: a REQ socket workers dial, one context per job. */
 static int
-pool_open_broker(const char *front_url, const char *back_url)
+pool_open_back(const char *back_url)
 {
     int rv;
     pthread_mutex_init(&pool.lock, NULL);
     bson_error_t error;
-    if ((rv = nng_rep0_open_raw(&pool.front)) != 0)
-        return rv;
     if ((pool.back = client_req_open(back_url, true, &error)) == NULL) {
         log_error("workers' side: %s", error.message);
         return NNG_EADDRINUSE;
@@ -208,6 +216,25 @@ pool_open_broker(const char *front_url, const char *back_url)
         job->next_free = pool.free_jobs;
         pool.free_jobs = job;
     }
+    return 0;
+}
+
+/*
+ * The clients' side, opened once a worker is connected (or after
+ * ROOST_BROKER_WAIT_MS without one): a broker that has just (re)started
+ * must not answer 503 no_workers to clients that another broker of the
+ * pool would have served. A pool with no worker at all still answers
+ * no_workers at once after that wait.
+ */
+static int
+pool_open_front(const char *front_url)
+{
+    int rv;
+    int wait_ms = (int)cfg_int("ROOST_BROKER_WAIT_MS", 5000, 0, 600000);
+    for (int waited = 0; waited < wait_ms && client_req_pipes(pool.back) == 0; waited += 10)
+        usleep(10 * 1000);
+    if ((rv = nng_rep0_open_raw(&pool.front)) != 0)
+        return rv;
     if ((rv = nng_listen(pool.front, front_url, NULL, 0)) != 0) {
         log_error("cannot listen for clients on %s: %s", front_url, nng_strerror(rv));
         return rv;
@@ -281,15 +308,20 @@ pool_run(int count)
     if (!worker_select_services())
         return 2; /* the children would fail the same way, again and again */
     pool.timeout_ms = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
-    if ((rv = pool_open_broker(front, back)) != 0) {
+    if ((rv = pool_open_back(back)) != 0) {
         log_error("pool broker failed to start: %s", nng_strerror(rv));
         return 1;
     }
-    /* The children know where to dial: the same ROOST_WORKER_URL. */
-    setenv("ROOST_WORKER_URL", back, 1);
+    /* The children dial every broker of the pool (ROOST_POOL_WORKER_URLS,
+     * a comma list), else this one. */
+    setenv("ROOST_WORKER_URL", cfg_str("ROOST_POOL_WORKER_URLS", back), 1);
     for (int i = 0; i < count; i++) {
         children[i].pid = pool_spawn(&sigs, exe, services);
         clock_gettime(CLOCK_MONOTONIC, &children[i].started);
+    }
+    if ((rv = pool_open_front(front)) != 0) {
+        log_error("pool broker failed to start: %s", nng_strerror(rv));
+        return 1;
     }
     log_info("pool of %d workers: clients dial %s, workers dial %s", count, front, back);
 
@@ -326,6 +358,23 @@ pool_run(int count)
         }
     }
 
+    /* Gracefully: take no new request, finish those in flight (each is
+     * bounded by its deadline), then stop the workers. Requests still
+     * queued at the front are re-sent by their clients' REQ sockets to
+     * another broker when this one's pipes close. */
+    log_info("pool stopping: finishing the requests in flight");
+    pthread_mutex_lock(&pool.lock);
+    pool.stopping = true;
+    pthread_mutex_unlock(&pool.lock);
+    nng_aio_cancel(pool.recv_aio);
+    for (int waited = 0; waited < pool.timeout_ms + 1000; waited += 20) {
+        pthread_mutex_lock(&pool.lock);
+        int busy = pool.busy;
+        pthread_mutex_unlock(&pool.lock);
+        if (busy == 0)
+            break;
+        usleep(20 * 1000);
+    }
     log_info("pool stopping: terminating workers");
     for (int i = 0; i < count; i++)
         if (children[i].pid > 0)

@@ -1,7 +1,9 @@
 /*
  * roost-worker: `roost-worker [SERVICES]` is one worker process;
  * `roost-worker --pool N [SERVICES]` (or ROOST_WORKERS=N with --pool) runs
- * the pool broker and N workers; `roost-worker --list-services` prints the
+ * the pool broker and N workers; `roost-worker --broker [SERVICES]` runs a
+ * broker alone, for pools whose workers run apart and dial every broker
+ * (make run, Kubernetes); `roost-worker --list-services` prints the
  * services it can serve, so that scripts can start one pool per service
  * without a list of their own. SERVICES (a comma list such as "users" or
  * "users,places", or "all") stands for ROOST_SERVICES and shows in ps.
@@ -19,7 +21,7 @@
 static int
 usage(void)
 {
-    fprintf(stderr, "usage: roost-worker [SERVICES] | --pool N [SERVICES] | --list-services\n"
+    fprintf(stderr, "usage: roost-worker [SERVICES] | --pool N [SERVICES] | --broker [SERVICES] | --list-services\n"
                     "  SERVICES: a comma list such as users,places, or all (default: ROOST_SERVICES, else all)\n"
                     "  N: 1 to 256 workers\n");
     return 2;
@@ -53,6 +55,14 @@ main(int argc, char **argv)
             main_services(argv[3]);
         log_init("pool");
         return pool_run(n);
+    }
+    if (argc >= 2 && strcmp(argv[1], "--broker") == 0) {
+        if (argc > 3)
+            return usage();
+        if (argc == 3)
+            main_services(argv[2]);
+        log_init("broker");
+        return pool_run(0);
     }
     if (argc == 2 && strcmp(argv[1], "--list-services") == 0) {
         for (size_t s = 0; svc_services[s] != NULL; s++)

@@ -14,6 +14,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -126,6 +127,11 @@ typedef struct {
     pthread_t tid;
 } worker_thread_t;
 
+/* Set on SIGTERM: each context finishes the request it holds, answers it,
+ * and takes no other. How often an idle context looks, in ms. */
+static atomic_bool worker_stopping;
+#define WORKER_IDLE_LOOK_MS 200
+
 static void *
 worker_serve(void *arg)
 {
@@ -137,14 +143,16 @@ worker_serve(void *arg)
         log_error("cannot open an nng context");
         return NULL;
     }
-    for (;;) {
+    while (!atomic_load(&worker_stopping)) {
+        nng_aio_set_timeout(aio, WORKER_IDLE_LOOK_MS);
         nng_ctx_recv(ctx, aio);
         nng_aio_wait(aio);
         int rv = nng_aio_result(aio);
         if (rv == NNG_ECLOSED)
             break;
         if (rv != 0)
-            continue;
+            continue; /* a timeout: look at worker_stopping again */
+        nng_aio_set_timeout(aio, NNG_DURATION_DEFAULT);
         nng_msg *msg = nng_aio_get_msg(aio);
         bson_t reply;
         worker_dispatch(nng_msg_body(msg), nng_msg_len(msg), &reply);
@@ -264,9 +272,21 @@ worker_run(void)
     }
     nng_setopt_ms(sock, NNG_OPT_RECONNMINT, 50);
     nng_setopt_ms(sock, NNG_OPT_RECONNMAXT, 1000);
-    if ((rv = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-        log_error("cannot dial %s: %s", url, nng_strerror(rv));
-        goto done_sock;
+    /* Every broker of the pool: "tcp://a:7101,tcp://b:7101". */
+    for (const char *u = url; *u != '\0';) {
+        char one[512];
+        size_t len = strcspn(u, ",");
+        if (len == 0 || len >= sizeof(one)) {
+            log_error("ROOST_WORKER_URL=%s is not a URL or a comma list of URLs", url);
+            goto done_sock;
+        }
+        memcpy(one, u, len);
+        one[len] = '\0';
+        if ((rv = nng_dial(sock, one, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+            log_error("cannot dial %s: %s", one, nng_strerror(rv));
+            goto done_sock;
+        }
+        u += len + (u[len] == ',');
     }
     threads = calloc((size_t)concurrency, sizeof(*threads));
     for (int i = 0; i < concurrency; i++) {
@@ -275,7 +295,16 @@ worker_run(void)
     }
     log_info("worker serving %s with %d contexts", url, concurrency);
     sigwait(&stop, &sig);
-    log_info("worker stopping on signal %d", sig);
+    /* Gracefully: the requests held are answered; those the socket has not
+     * handed to a context yet are re-sent by the broker to another worker
+     * when this one's pipe closes. */
+    log_info("worker stopping on signal %d: finishing the requests it holds", sig);
+    atomic_store(&worker_stopping, true);
+    if (threads != NULL)
+        for (int i = 0; i < concurrency; i++)
+            pthread_join(threads[i].tid, NULL);
+    free(threads);
+    threads = NULL;
     status = 0;
 done_sock:
     nng_close(sock);
