@@ -320,71 +320,95 @@ def test_ingress_probes(target):
     assert {container_port(ingress, p["targetPort"]) for p in service["spec"]["ports"]} == {http_port}
 
 
-@pytest.mark.parametrize("target", TARGETS)
-def test_pool_broker(target):
-    pool = one(target, "Deployment", "roost-pool")
-    assert pool["spec"].get("replicas", 1) == 1, "two brokers behind one Service would split the workers"
-    (c,) = pod_spec(pool)["containers"]
-    argv = c.get("command", []) + c.get("args", [])
-    assert argv[:2] == ["roost-worker", "--pool"] and len(argv) == 3, argv
-    assert int(argv[2]) >= 1, "the broker needs at least one local worker (--pool 0 is refused)"
-    env = env_of(target, c)
-    host, client_port = tcp_url(env["ROOST_POOL_URL"])
-    whost, worker_port = tcp_url(env["ROOST_WORKER_URL"])
-    assert host == whost == "0.0.0.0", "the broker listens on the pod's address"
-    assert (client_port, worker_port) == (7100, 7101)
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert container_port(pool, c[probe]["tcpSocket"]["port"]) == client_port, probe
-    service = one(target, "Service", "roost-pool")
-    assert {container_port(pool, p["targetPort"]) for p in service["spec"]["ports"]} == {7100, 7101}
-    assert selected_workloads(target, service["spec"]["selector"]) == [pool]
+SERVICES = ["users", "properties", "places", "listings", "bookings"]
+
+
+def broker_urls(service, port, replicas=2):
+    return [f"tcp://roost-broker-{service}-{i}.roost-broker-{service}:{port}" for i in range(replicas)]
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_clients_and_workers_dial_the_broker(target):
-    pool = one(target, "Deployment", "roost-pool")
-    worker = one(target, "Deployment", "roost-worker")
+def test_every_service_has_its_own_brokers_with_stable_names(target):
+    """No single broker anywhere: each service has a StatefulSet of >= 2
+    brokers behind a headless Service, so each has a DNS name of its own."""
+    for service in SERVICES:
+        sts = one(target, "StatefulSet", f"roost-broker-{service}")
+        assert sts["spec"]["replicas"] >= 2, f"{service}: a single broker is a single point of failure"
+        headless = one(target, "Service", sts["spec"]["serviceName"])
+        assert headless["spec"].get("clusterIP") == "None", "the brokers' Service must be headless"
+        assert selected_workloads(target, headless["spec"]["selector"]) == [sts]
+        (c,) = pod_spec(sts)["containers"]
+        assert c.get("command", []) + c.get("args", []) == ["roost-worker", "--broker", service]
+        env = env_of(target, c)
+        assert tcp_url(env["ROOST_POOL_URL"]) == ("0.0.0.0", 7100) and tcp_url(env["ROOST_WORKER_URL"]) == ("0.0.0.0", 7101)
+        assert container_port(sts, c["readinessProbe"]["tcpSocket"]["port"]) == 7100
+        assert {container_port(sts, p["targetPort"]) for p in headless["spec"]["ports"]} == {7100, 7101}
+        graceful(target, sts, c)
+    for kind in ("Deployment", "StatefulSet"):
+        for w in objects(target, kind):
+            if pod_labels(w).get("app.kubernetes.io/component") == "broker":
+                assert w["spec"].get("replicas", 1) >= 2, w["metadata"]["name"]
+
+
+def graceful(target, workload, container):
+    """SIGTERM lets a process finish what it holds: the grace period covers a request's deadline."""
+    timeout_s = int(env_of(target, container).get("ROOST_REQUEST_TIMEOUT_MS", "10000")) / 1000
+    assert pod_spec(workload).get("terminationGracePeriodSeconds", 30) > timeout_s, workload["metadata"]["name"]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_clients_and_workers_dial_every_broker_of_a_pool(target):
     ingress = one(target, "Deployment", "roost-ingress")
-    (wc,) = pod_spec(worker)["containers"]
-    assert wc.get("command", ["roost-worker"]) == ["roost-worker"] and not wc.get("args"), \
-        "a worker pod runs a plain roost-worker (no --pool)"
-    backend, port = service_backend(target, *tcp_url(env_of(target, wc)["ROOST_WORKER_URL"]))
-    assert (backend, port) == (pool, 7101), "workers must dial the broker's worker port"
-    backend, port = service_backend(target, *tcp_url(env_of(target, wc)["ROOST_POOL_URL"]))
-    assert (backend, port) == (pool, 7100)
     (ic,) = pod_spec(ingress)["containers"]
-    backend, port = service_backend(target, *tcp_url(env_of(target, ic)["ROOST_POOL_URL"]))
-    assert (backend, port) == (pool, 7100), "the ingress must dial the broker's client port"
-    # A worker listens on nothing: it is ready once it holds a connection to the broker.
-    assert wc["readinessProbe"]["exec"]["command"][:2] == ["roost-probe", "dialing"]
+    ienv = env_of(target, ic)
+    for service in SERVICES:
+        sts = one(target, "StatefulSet", f"roost-broker-{service}")
+        replicas = sts["spec"]["replicas"]
+        worker = one(target, "Deployment", f"roost-worker-{service}")
+        (wc,) = pod_spec(worker)["containers"]
+        assert wc.get("command", []) + wc.get("args", []) == ["roost-worker", service], \
+            "a worker pod runs a plain roost-worker of its service"
+        wenv = env_of(target, wc)
+        assert wenv["ROOST_WORKER_URL"].split(",") == broker_urls(service, 7101, replicas), \
+            f"{service}: workers must dial the worker port of every broker"
+        for who, env in (("ingress", ienv), (f"roost-worker-{service}", wenv)):
+            for other in SERVICES:
+                assert env[f"ROOST_POOL_URL_{other.upper()}"].split(",") == \
+                    broker_urls(other, 7100, one(target, "StatefulSet", f"roost-broker-{other}")["spec"]["replicas"]), \
+                    f"{who} must dial every {other} broker"
+        assert wc["readinessProbe"]["exec"]["command"][:2] == ["roost-probe", "dialing"]
+        graceful(target, worker, wc)
+    graceful(target, ingress, ic)
+    assert ic["lifecycle"]["preStop"], "the ingress leaves the Service's endpoints before it stops accepting"
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_hpa_scales_the_workers(target):
-    (hpa,) = objects(target, "HorizontalPodAutoscaler")
-    assert hpa["apiVersion"] == "autoscaling/v2"
-    ref = hpa["spec"]["scaleTargetRef"]
-    assert (ref["apiVersion"], ref["kind"]) == ("apps/v1", "Deployment")
-    worker = one(target, "Deployment", ref["name"])
-    assert ref["name"] == "roost-worker"
-    assert "replicas" not in worker["spec"], "the HPA owns the worker count; an apply must not reset it"
-    assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
-    (metric,) = hpa["spec"]["metrics"]
-    assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
-    assert metric["resource"]["target"]["type"] == "Utilization"
-    # Utilization is a share of the request: every container needs one.
-    assert all("cpu" in c["resources"]["requests"] for c in containers(worker))
+def test_each_service_scales_its_own_workers(target):
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in objects(target, "HorizontalPodAutoscaler")}
+    assert set(hpas) == {f"roost-worker-{s}" for s in SERVICES}
+    for name, hpa in hpas.items():
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        ref = hpa["spec"]["scaleTargetRef"]
+        assert (ref["apiVersion"], ref["kind"]) == ("apps/v1", "Deployment")
+        worker = one(target, "Deployment", name)
+        assert "replicas" not in worker["spec"], "the HPA owns the worker count; an apply must not reset it"
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+        (metric,) = hpa["spec"]["metrics"]
+        assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
+        assert metric["resource"]["target"]["type"] == "Utilization"
+        # Utilization is a share of the request: every container needs one.
+        assert all("cpu" in c["resources"]["requests"] for c in containers(worker))
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_pdbs_select_their_pods(target):
     pdbs = {p["metadata"]["name"]: p for p in objects(target, "PodDisruptionBudget")}
-    assert "roost-worker" in pdbs
+    for service in SERVICES:
+        assert {f"roost-worker-{service}", f"roost-broker-{service}"} <= set(pdbs), service
     for name, pdb in pdbs.items():
         matched = selected_workloads(target, pdb["spec"]["selector"])
-        assert len(matched) == 1, f"PDB {name} selects {[m['metadata']['name'] for m in matched]}"
-    assert selected_workloads(target, pdbs["roost-worker"]["spec"]["selector"]) == \
-        [one(target, "Deployment", "roost-worker")]
+        assert len(matched) == 1 and matched[0]["metadata"]["name"] == name, \
+            f"PDB {name} selects {[m['metadata']['name'] for m in matched]}"
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -448,7 +472,9 @@ def test_mongodb_replica_set(target):
 
 
 def test_prod_uses_an_external_mongodb():
-    assert not objects("overlays/prod", "StatefulSet") and not objects("overlays/prod", "Job")
+    assert not objects("overlays/prod", "Job")
+    assert all(pod_labels(o).get("app.kubernetes.io/component") == "broker" for o in objects("overlays/prod", "StatefulSet")), \
+        "the only StatefulSets of prod are the brokers: no in-cluster MongoDB"
     # Nothing left refers to the in-cluster database that prod leaves out.
     text = yaml.safe_dump_all(list(rendered("overlays/prod")))
     assert "roost-mongo" not in text
@@ -695,10 +721,14 @@ def compose():
 
 def test_compose_services():
     services = compose()["services"]
-    assert {"mongo", "pool", "ingress"} <= set(services)
+    expected = {"mongo", "ingress"} | {f"broker-{s}-{b}" for s in SERVICES for b in (0, 1)} | \
+        {f"worker-{s}" for s in SERVICES}
+    assert expected <= set(services)
     assert services["mongo"]["image"] == "mongo:7"
-    pool, ingress = services["pool"], services["ingress"]
-    assert pool["command"][0] == "--pool" and int(pool["command"][1]) >= 1
+    for s in SERVICES:
+        for b in (0, 1):
+            assert services[f"broker-{s}-{b}"]["command"] == ["--broker", s]
+        assert services[f"worker-{s}"]["command"] == [s]
     # Built from deploy/Dockerfile's targets, from the repository root.
     for name, svc in services.items():
         if "build" in svc:
@@ -710,43 +740,48 @@ def test_compose_services():
             assert IMAGE_TARGET[image] in dockerfile()
             if "build" in svc:
                 assert svc["build"]["target"] == IMAGE_TARGET[image], name
-    assert pool["build"]["target"] == "worker" and ingress["build"]["target"] == "ingress"
+        if name != "mongo" and image in IMAGE_TARGET and name != "roostctl":
+            assert svc.get("restart") == "unless-stopped", f"{name} must come back when it dies"
 
 
 def test_compose_wiring():
     services = compose()["services"]
-    pool, ingress = services["pool"], services["ingress"]
-    penv, ienv = pool["environment"], ingress["environment"]
+    ingress = services["ingress"]
+    ienv = ingress["environment"]
     # The ingress publishes 8080, where it listens, on all of the container's addresses.
     (port,) = ingress["ports"]
     assert (port["published"], port["target"]) == ("8080", int(ienv["ROOST_HTTP_PORT"]))
     assert ienv["ROOST_HTTP_HOST"] == "0.0.0.0"
-    # The broker listens on its client and worker ports, and says so.
-    lhost, client_port = tcp_url(penv["ROOST_POOL_URL"])
-    whost, worker_port = tcp_url(penv["ROOST_WORKER_URL"])
-    assert lhost == whost == "0.0.0.0"
-    assert {str(client_port), str(worker_port)} <= set(pool.get("expose", []))
-    # Everybody else dials those ports by the pool's service name.
-    assert tcp_url(ienv["ROOST_POOL_URL"]) == ("pool", client_port)
+    for s in SERVICES:
+        brokers = [f"broker-{s}-{b}" for b in (0, 1)]
+        for b in brokers:
+            benv = services[b]["environment"]
+            assert tcp_url(benv["ROOST_POOL_URL"]) == ("0.0.0.0", 7100)
+            assert tcp_url(benv["ROOST_WORKER_URL"]) == ("0.0.0.0", 7101)
+            assert {"7100", "7101"} <= set(services[b].get("expose", []))
+        assert [tcp_url(u) for u in services[f"worker-{s}"]["environment"]["ROOST_WORKER_URL"].split(",")] == \
+            [(b, 7101) for b in brokers], f"worker-{s} must dial every broker of its pool"
+        for name, svc in services.items():
+            env = svc.get("environment") or {}
+            key = f"ROOST_POOL_URL_{s.upper()}"
+            if key in env:
+                assert [tcp_url(u) for u in env[key].split(",")] == [(b, 7100) for b in brokers], (name, key)
     for name, svc in services.items():
         env = svc.get("environment") or {}
-        if name != "pool":
-            if "ROOST_POOL_URL" in env:
-                assert tcp_url(env["ROOST_POOL_URL"]) == ("pool", client_port), name
-            if "ROOST_WORKER_URL" in env:
-                assert tcp_url(env["ROOST_WORKER_URL"]) == ("pool", worker_port), name
         if "ROOST_MONGODB_URI" in env:
             hosts = urlsplit(env["ROOST_MONGODB_URI"]).netloc.split(",")
             assert {h.split(":")[0] for h in hosts} == {"mongo"}, name
         unknown = [n for n in env if n.startswith("ROOST_") and not known_roost_var(n)]
         assert not unknown, f"{name}: no Roost program reads {unknown}"
-    assert "ROOST_MONGODB_URI" in penv
+    assert all(f"ROOST_POOL_URL_{s.upper()}" in ienv for s in SERVICES)
 
 
 def test_compose_start_order_is_health_gated():
     services = compose()["services"]
-    assert services["pool"]["depends_on"]["mongo"]["condition"] == "service_healthy"
-    assert services["ingress"]["depends_on"]["pool"]["condition"] == "service_healthy"
+    for s in SERVICES:
+        assert services[f"worker-{s}"]["depends_on"]["mongo"]["condition"] == "service_healthy"
+        for b in (0, 1):
+            assert services["ingress"]["depends_on"][f"broker-{s}-{b}"]["condition"] == "service_healthy"
     for name, svc in services.items():
         for dep, how in (svc.get("depends_on") or {}).items():
             if how["condition"] == "service_healthy":
