@@ -198,7 +198,7 @@ check_alive() { # row
 }
 # CPU time of a process so far, in clock ticks: utime + stime (fields 14 and 15 of /proc/PID/stat).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-declare -A INGRESS_TICKS
+declare -A INGRESS_TICKS BROKER_TICKS
 wrk_run() { # name path [request header]
   local name=$1 url="$BASE$2" header=("${@:3}")
   header=("${header[@]/#/-H}")
@@ -208,11 +208,12 @@ wrk_run() { # name path [request header]
     check_alive "$name (warm-up)"
   fi
   say "$name: wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s ${header[*]} $url"
-  local before; before=$(cpu_ticks "${pids[2]}")
+  local before broker_before; before=$(cpu_ticks "${pids[2]}"); broker_before=$(cpu_ticks "${pids[1]}")
   run_client "$TMP/$name.out" "$DURATION" wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --timeout 10s \
     --latency -s "$ROOT/bench/report.lua" "${header[@]}" "$url" \
     || { check_alive "$name"; fail "wrk $name failed: $(cat "$TMP/$name.out")"; }
   INGRESS_TICKS[$name]=$(( $(cpu_ticks "${pids[2]}") - before ))
+  BROKER_TICKS[$name]=$(( $(cpu_ticks "${pids[1]}") - broker_before ))
   cat "$TMP/$name.out" >&2
   check_alive "$name"
   grep -q '^WRK_RESULT ' "$TMP/$name.out" || fail "no WRK_RESULT line from wrk $name"
@@ -303,12 +304,18 @@ for k in "${RSS_WORKERS[@]}"; do sum_kib=$(( sum_kib + k )); workers_txt+="${wor
        "ingress ${LOOPS:-?} h2o loops, $WORKERS workers; database roost-embedded-db (Roost wire server on SQLite) on loopback;" \
        "source $REV."
   [ -z "$restarts" ] || echo "$restarts"
+  hz=$(getconf CLK_TCK)
+  echo
+  # The broker is one process of the pool (roost-worker --pool: broker and the
+  # supervisor of its workers, which sleeps); /ping's workers answer at once.
+  echo "One broker's ceiling: $(printf '%.0f' "${RPS[ping]}") requests/s of /ping went through one broker," \
+       "which spent $(awk -v t="${BROKER_TICKS[ping]}" -v hz="$hz" -v n="$(field "$TMP/ping.out" requests)" \
+         'BEGIN{ if (n > 0) printf "%.0f", t / hz * 1e6 / n; else printf "n/a" }') µs of CPU per request."
   echo
   echo "The same page of 50 properties (GET $PAGE), by content coding:"
   echo
   echo "| Accept-Encoding | body bytes | req/s | p50 ms | p99 ms | ingress CPU µs/req |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-  hz=$(getconf CLK_TCK)
   for coding in identity gzip br; do
     f="$TMP/page-$coding.out"
     printf '| %s | %s | %.0f | %.3f | %.3f | %s |\n' "$coding" "${PAGE_BYTES[$coding]}" "$(field "$f" rps)" \
@@ -324,6 +331,12 @@ cp "$TMP/results.md" "$TMP_RESULTS"
 # (bench/sizes.py starts and stops its own stacks; this one is stopped first.)
 cleanup
 SIZES="${BENCH_SIZES:-1000 10000 100000}"
+if [ "$SIZES" = none ]; then
+  mv "$TMP_RESULTS" "$RESULTS"
+  cat "$RESULTS"
+  say "written to $RESULTS (BENCH_SIZES=none: no data-size table)"
+  exit 0
+fi
 say "the data-size table ($SIZES documents of each kind); 100k takes a few minutes to seed"
 {
   echo
