@@ -158,7 +158,7 @@ while [ "$stopping" = 0 ]; do
   dead=""
   wait -n -p dead "${!name_of[@]}"
   status=$?
-  [ -n "$dead" ] || continue # a signal interrupted the wait
+  [ -n "${dead:-}" ] || continue # a signal interrupted the wait
   name=${name_of[$dead]}
   unset "name_of[$dead]"
   ran=$((SECONDS - ${started_at[$name]}))

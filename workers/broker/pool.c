@@ -323,7 +323,10 @@ pool_run(int count)
         log_error("pool broker failed to start: %s", nng_strerror(rv));
         return 1;
     }
-    log_info("pool of %d workers: clients dial %s, workers dial %s", count, front, back);
+    if (count > 0)
+        log_info("pool of %d workers: clients dial %s, workers dial %s", count, front, back);
+    else
+        log_info("broker: clients dial %s, workers dial %s", front, back);
 
     for (;;) {
         struct timespec tick = {0, 200 * 1000 * 1000}, now;
