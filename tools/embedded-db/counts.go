@@ -137,35 +137,57 @@ func (cs *counts) end(changes []docChange, committed bool) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	for _, ch := range changes {
-		cs.moveMarks(ch, committed)
-		m := cs.entries[ch.coll]
-		if m == nil {
-			continue
-		}
-		if ch.dropped || !committed {
-			cs.size -= len(m)
-			delete(cs.entries, ch.coll)
-			continue
-		}
-		for key, e := range m {
-			ok := true
-			if ch.old != nil && e.filter.match(ch.old) {
-				e.n--
-				ok = e.regroup(ch.old, -1)
-			}
-			if ch.new != nil && e.filter.match(ch.new) && ok {
-				e.n++
-				ok = e.regroup(ch.new, 1)
-			}
-			if !ok { // a value a group cannot hold (an array): count again next time
-				delete(m, key)
-				cs.size--
-			}
-		}
+		follow(cs.entries, &cs.size, ch, committed)
+		follow(cs.marks, &cs.nmarks, ch, committed)
 	}
 	for _, coll := range touched(changes) {
 		cs.gen[coll]++
 	}
+}
+
+// kept is what is kept with the writes: a count (countEntry) or the page
+// marks of a list (pageMarks). Each says whether a document is of it, and
+// moves by a document that entered (by 1) or left (-1); false when it can
+// no longer be kept true (then it is forgotten, and taken again when asked).
+type kept interface {
+	matches(doc bsoncore.Document) bool
+	move(doc bsoncore.Document, by int64) bool
+}
+
+// follow applies one write to what is kept of its collection: a drop, or a
+// transaction whose commit failed, forgets all of it; a committed change
+// moves each by what it says about the document before and after.
+func follow[T kept](all map[string]map[string]T, size *int, ch docChange, committed bool) {
+	m := all[ch.coll]
+	if m == nil {
+		return
+	}
+	if ch.dropped || !committed {
+		*size -= len(m)
+		delete(all, ch.coll)
+		return
+	}
+	for key, e := range m {
+		ok := true
+		if ch.old != nil && e.matches(ch.old) {
+			ok = e.move(ch.old, -1)
+		}
+		if ok && ch.new != nil && e.matches(ch.new) {
+			ok = e.move(ch.new, 1)
+		}
+		if !ok {
+			delete(m, key)
+			*size--
+		}
+	}
+}
+
+func (e *countEntry) matches(doc bsoncore.Document) bool { return e.filter.match(doc) }
+
+// move counts a document in or out, and regroups it for a group count.
+func (e *countEntry) move(doc bsoncore.Document, by int64) bool {
+	e.n += by
+	return e.regroup(doc, by)
 }
 
 // regroup moves a group count by one document; false when the document's

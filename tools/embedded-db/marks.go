@@ -74,6 +74,8 @@ func (pm *pageMarks) after(a, b [][]byte) bool {
 	return false
 }
 
+func (pm *pageMarks) matches(doc bsoncore.Document) bool { return pm.filter.match(doc) }
+
 // move shifts the marks after a document that entered (by 1) or left (-1).
 func (pm *pageMarks) move(doc bsoncore.Document, by int64) bool {
 	t, ok := pm.tupleOf(doc)
@@ -203,31 +205,4 @@ func (cs *counts) sameGen(coll string, gen uint64) bool {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	return cs.gen[coll] == gen
-}
-
-// moveMarks applies one committed change to the kept marks of its
-// collection (the caller holds cs.mu).
-func (cs *counts) moveMarks(ch docChange, committed bool) {
-	m := cs.marks[ch.coll]
-	if m == nil {
-		return
-	}
-	if ch.dropped || !committed {
-		cs.nmarks -= len(m)
-		delete(cs.marks, ch.coll)
-		return
-	}
-	for key, pm := range m {
-		ok := true
-		if ch.old != nil && pm.filter.match(ch.old) {
-			ok = pm.move(ch.old, -1)
-		}
-		if ok && ch.new != nil && pm.filter.match(ch.new) {
-			ok = pm.move(ch.new, 1)
-		}
-		if !ok {
-			delete(m, key)
-			cs.nmarks--
-		}
-	}
 }
