@@ -143,6 +143,9 @@ seed_progress(seed_t *s, bool final)
     pthread_mutex_unlock(&s->bar_lock);
 }
 
+/* How often one item is sent when the answer is 503 with retry_after. */
+#define SEED_RETRIES 20
+
 /* Sends item i of the phase with its deterministic rid; records the id it got. */
 static bool
 seed_send(seed_t *s, long i)
@@ -164,7 +167,23 @@ seed_send(seed_t *s, long i)
     }
     BSON_APPEND_DOCUMENT(&request, "body", body);
     bson_destroy(body);
-    if (!roost_client_call(s->clients[s->kind], seed_ops[s->kind], &request, &reply, &error)) {
+    /* A 503 that says when to come back (a busy password check, a database
+     * restarting) is sent again then, with the same rid: writes are
+     * idempotent per rid. */
+    bool answered = false;
+    for (int attempt = 0; attempt < SEED_RETRIES; attempt++) {
+        if (!(answered = roost_client_call(s->clients[s->kind], seed_ops[s->kind], &request, &reply, &error)))
+            break;
+        int64_t wait = -1;
+        if (bson_iter_init_find(&it, &reply, "status") && bson_iter_as_int64(&it) == 503 &&
+            bson_iter_init_find(&it, &reply, "retry_after") && BSON_ITER_HOLDS_INT(&it))
+            wait = bson_iter_as_int64(&it);
+        if (wait < 0 || attempt == SEED_RETRIES - 1)
+            break;
+        bson_destroy(&reply);
+        usleep((useconds_t)(wait > 5 ? 5 : wait) * 1000000u / 2 + 1000);
+    }
+    if (!answered) {
         fprintf(stderr, "\nroostctl seed: %s %s: %s\n", seed_ops[s->kind], rid, error.message);
     } else {
         int status = bson_iter_init_find(&it, &reply, "status") ? (int)bson_iter_as_int64(&it) : 0;
