@@ -327,9 +327,20 @@ for k in "${RSS_WORKERS[@]}"; do sum_kib=$(( sum_kib + k )); workers_txt+="${wor
 TMP_RESULTS="$BUILD/bench/results.partial.md"
 mkdir -p "$BUILD/bench"
 cp "$TMP/results.md" "$TMP_RESULTS"
-# --- scale with data: the same list requests at each size, on fresh stacks --------
-# (bench/sizes.py starts and stops its own stacks; this one is stopped first.)
+# --- the spine's cost with mutual TLS: /ping on a tcp:// and a tls+tcp:// stack ---
+# (bench/tls.py starts and stops its own stacks; this one is stopped first.)
 cleanup
+if [ "${BENCH_TLS:-}" != none ]; then
+  say "the spine with mutual TLS against plain TCP (BENCH_TLS=none skips it)"
+  {
+    echo
+    echo "The spine's cost with mutual TLS between every nng party (fresh stacks, one run):"
+    echo
+    ROOST_BUILD_DIR="$BUILD" ROOST_NEED_EMBEDDED_DB=1 "$ROOT/.venv/bin/python" "$ROOT/bench/tls.py"
+  } >>"$TMP_RESULTS" || die "bench/tls.py failed"
+fi
+# --- scale with data: the same list requests at each size, on fresh stacks --------
+# (bench/sizes.py starts and stops its own stacks.)
 SIZES="${BENCH_SIZES:-1000 10000 100000}"
 if [ "$SIZES" = none ]; then
   mv "$TMP_RESULTS" "$RESULTS"

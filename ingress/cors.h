@@ -21,7 +21,8 @@
 /* Request headers a preflight may ask for, beyond the CORS-safelisted ones. */
 #define CORS_ALLOW_HEADERS "Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id"
 /* Response headers a browser app may read, beyond the safelisted ones. */
-#define CORS_EXPOSE_HEADERS "ETag, Link, Location, Retry-After, WWW-Authenticate, X-Request-Id"
+#define CORS_EXPOSE_HEADERS                                                                                            \
+    "ETag, Link, Location, RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate, X-Request-Id"
 /* How long a browser may cache a preflight answer, in seconds. */
 #define CORS_MAX_AGE "600"
 

@@ -6,19 +6,18 @@
 #include "envelope.h"
 #include "http.h"
 #include "json.h"
+#include "ratelimit.h"
 #include "pages.h"
 #include "query.h"
 #include "respond.h"
 #include "routes.h"
 #include "token.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-/* Longer than any token the users service issues (about 150 bytes). */
-#define REQUEST_TOKEN_MAX 4096
 
 static size_t request_max_body = 1 << 20;
 
@@ -28,10 +27,77 @@ request_set_max_body(size_t max_body)
     request_max_body = max_body;
 }
 
+/* Who sent a request: the user of a valid bearer token, the token (in
+ * the request's pool) and the client's address. */
+typedef struct {
+    int64_t sub; /* 0: no token */
+    const char *token;
+    char addr[ENVELOPE_ADDR_MAX + 1];
+} request_auth_t;
+
+/* The client's address as text, "" when the connection cannot say. */
+static void
+request_client_addr(h2o_req_t *req, char out[ENVELOPE_ADDR_MAX + 1])
+{
+    struct sockaddr_storage sa;
+    char host[NI_MAXHOST];
+    out[0] = '\0';
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&sa);
+    if (len == 0)
+        return;
+    size_t n = h2o_socket_getnumerichost((struct sockaddr *)&sa, len, host);
+    if (n != SIZE_MAX && n <= ENVELOPE_ADDR_MAX) {
+        memcpy(out, host, n);
+        out[n] = '\0';
+    }
+}
+
+/*
+ * The write limits (ratelimit.h): a POST, PUT, PATCH or DELETE other than the
+ * login counts against its user's quota and its address's. Sets the
+ * RateLimit headers; on refusal answers 429 with Retry-After and returns
+ * false.
+ */
+static bool
+request_within_limits(h2o_req_t *req, const route_match_t *m, const char *rid, const request_auth_t *auth)
+{
+    const ratelimit_config_t *cfg = ratelimit_config();
+    envelope_rate_limit_t states[2];
+    size_t n = 0;
+    char key[RATELIMIT_KEY_MAX + 1];
+    bool allowed = true;
+    int64_t now = (int64_t)time(NULL);
+
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) || strcmp(m->route->op, "users.login") == 0)
+        return true;
+    if (cfg->per_user != NULL && auth->sub > 0) {
+        snprintf(key, sizeof(key), "u:%lld", (long long)auth->sub);
+        allowed = ratelimit_take(cfg->per_user, key, now, &states[n++]) && allowed;
+    }
+    if (cfg->per_address != NULL && auth->addr[0] != '\0') {
+        snprintf(key, sizeof(key), "a:%s", auth->addr);
+        allowed = ratelimit_take(cfg->per_address, key, now, &states[n++]) && allowed;
+    }
+    respond_rate_limit(req, states, n);
+    if (allowed)
+        return true;
+    int64_t wait = 0;
+    for (size_t i = 0; i < n; i++)
+        if (states[i].remaining == 0 && states[i].reset > wait)
+            wait = states[i].reset;
+    char seconds[24];
+    int len = snprintf(seconds, sizeof(seconds), "%lld", (long long)(wait > 0 ? wait : 1));
+    respond_header(req, H2O_TOKEN_RETRY_AFTER, seconds, (size_t)len);
+    respond_error(req, m->route->flags & ROUTE_CLASSIC, rid, 429, "rate_limited",
+                  "too many writes; wait for the time in Retry-After (ROOST_WRITE_LIMIT_* sets the quotas)", NULL);
+    return false;
+}
+
 /* Builds the envelope and sends it; the reply comes back through call.c. */
 static void
-request_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_t auth_sub, const bson_t *query,
-                 const bson_t *body)
+request_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, const request_auth_t *auth,
+                 const bson_t *query, const bson_t *body)
 {
     bson_t params = BSON_INITIALIZER, env;
 
@@ -59,7 +125,9 @@ request_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, int64_
     }
     envelope_request_parts_t parts = {.op = m->route->op,
                                       .rid = rid,
-                                      .auth_sub = auth_sub,
+                                      .auth_sub = auth->sub,
+                                      .auth_token = auth->token,
+                                      .client_addr = auth->addr[0] ? auth->addr : NULL,
                                       .params = &params,
                                       .query = query,
                                       .body = body,
@@ -84,7 +152,7 @@ done:
  * WWW-Authenticate challenge, and false returned.
  */
 static bool
-request_authenticate(h2o_req_t *req, const char *rid, const route_t *route, int64_t *sub)
+request_authenticate(h2o_req_t *req, const char *rid, const route_t *route, request_auth_t *auth)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     const char *detail = NULL, *token;
@@ -95,15 +163,21 @@ request_authenticate(h2o_req_t *req, const char *rid, const route_t *route, int6
     h2o_iovec_t v = req->headers.entries[i].value;
     if (!http_bearer(v.base, v.len, &token, &token_len)) {
         detail = "the Authorization header must be \"Bearer <token>\" (RFC 6750)";
-    } else if (token_len > REQUEST_TOKEN_MAX) {
+    } else if (token_len > TOKEN_MAX) {
         detail = "the bearer token is longer than any this service issues";
     } else {
         char *copy = h2o_mem_alloc_pool(&req->pool, token_len + 1);
         memcpy(copy, token, token_len);
         copy[token_len] = '\0';
-        token_status_t st = token_verify(token_config(), copy, (int64_t)time(NULL), sub);
-        if (st == TOKEN_OK)
+        token_claims_t claims;
+        token_status_t st = token_verify(token_config(), copy, (int64_t)time(NULL), &claims);
+        if (st == TOKEN_OK) {
+            /* The worker checks it again, against the user's token
+             * generation and revoked ids, which only it can read. */
+            auth->sub = claims.sub;
+            auth->token = copy;
             return true;
+        }
         detail = token_status_message(st);
     }
     char *challenge =
@@ -193,7 +267,7 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
     bson_t query = BSON_INITIALIZER, body;
     bson_error_t error;
     bool has_body = false;
-    int64_t auth_sub = 0;
+    request_auth_t auth = {0};
     bool classic = false;
 
     respond_request_id(req, rid);
@@ -219,7 +293,10 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
         pages_answer(req, rid, m.route);
         goto done;
     }
-    if (!request_authenticate(req, rid, m.route, &auth_sub))
+    if (!request_authenticate(req, rid, m.route, &auth))
+        goto done;
+    request_client_addr(req, auth.addr);
+    if (!request_within_limits(req, &m, rid, &auth))
         goto done;
     if (req->query_at != SIZE_MAX &&
         !query_parse(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, &query, &error)) {
@@ -278,7 +355,7 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
         }
         has_body = true;
     }
-    request_dispatch(req, &m, rid, auth_sub, &query, has_body ? &body : NULL);
+    request_dispatch(req, &m, rid, &auth, &query, has_body ? &body : NULL);
     if (has_body)
         bson_destroy(&body);
 done:

@@ -1,5 +1,6 @@
 /* The ingress's response shapes and senders (respond.h). */
 #include "respond.h"
+#include "ratelimit.h"
 #include "cors.h"
 #include "encode.h"
 #include "http.h"
@@ -174,6 +175,17 @@ respond_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size
     h2o_add_header(&req->pool, &req->res.headers, token, NULL, copy.base, copy.len);
 }
 
+void
+respond_rate_limit(h2o_req_t *req, const envelope_rate_limit_t *states, size_t n)
+{
+    char policy[256], limit[128];
+    if (n == 0 || !ratelimit_header_values(states, n, policy, sizeof(policy), limit, sizeof(limit)))
+        return;
+    h2o_iovec_t p = h2o_strdup(&req->pool, policy, strlen(policy)), l = h2o_strdup(&req->pool, limit, strlen(limit));
+    h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("ratelimit-policy"), 0, p.base, p.len, 1);
+    h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("ratelimit"), 0, l.base, l.len, 1);
+}
+
 /* Adds the CORS headers of an actual (not preflight) request to the response. */
 static void
 respond_cors(h2o_req_t *req)
@@ -263,6 +275,10 @@ respond_error(h2o_req_t *req, bool classic, const char *rid, int status, const c
                        : respond_problem_body(status, code, valid, NULL, rid, &len);
         free(valid);
     }
+    /* A 429 or 503 always says when to come back (RFC 9110 §10.2.3, RFC
+     * 6585 §4): one second unless whoever refused said otherwise. */
+    if ((status == 429 || status == 503) && h2o_find_header(&req->res.headers, H2O_TOKEN_RETRY_AFTER, -1) < 0)
+        respond_header(req, H2O_TOKEN_RETRY_AFTER, H2O_STRLIT("1"));
     respond_body(req, status, classic ? "application/json" : "application/problem+json", rid, body, len);
     bson_free(body);
 }

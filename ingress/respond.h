@@ -6,6 +6,8 @@
  * filter that gives the errors h2o produces by itself (413, broken framing,
  * 404 of a static file, 417) the same shapes.
  *
+ * A 429 or 503 error always carries Retry-After (one second unless set).
+ *
  * The body builders are pure and unit-tested; the respond_* senders must
  * be called on the request's own loop thread.
  */
@@ -48,6 +50,9 @@ void respond_request_id(h2o_req_t *req, char out[ENVELOPE_RID_MAX + 1]);
 
 /* Adds a response header, copying the value into the request's pool. */
 void respond_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len);
+
+/* Sets RateLimit-Policy and RateLimit (ratelimit.h) for these limit states. */
+void respond_rate_limit(h2o_req_t *req, const envelope_rate_limit_t *states, size_t n);
 
 /*
  * Sends `body` (copied) as the whole response with its Content-Type, the

@@ -4,6 +4,8 @@
  * so that many threads may call at once.
  */
 #include "client.h"
+#include "config.h"
+#include "transport.h"
 #include "envelope.h"
 #include "roost/roost.h"
 
@@ -60,6 +62,7 @@ client_req_open(const char *url, bool listen, bson_error_t *error)
     nng_setopt_ms(r->sock, NNG_OPT_RECONNMINT, 50);
     nng_setopt_ms(r->sock, NNG_OPT_RECONNMAXT, 1000);
     nng_setopt_ms(r->sock, NNG_OPT_REQ_RESENDTIME, 3600 * 1000);
+    nng_setopt_size(r->sock, NNG_OPT_RECVMAXSZ, (size_t)cfg_max_message_bytes());
     nng_pipe_notify(r->sock, NNG_PIPE_EV_ADD_POST, client_pipe_cb, r);
     nng_pipe_notify(r->sock, NNG_PIPE_EV_REM_POST, client_pipe_cb, r);
     /* A pool may have several brokers: "tcp://a:7100,tcp://b:7100" dials
@@ -79,10 +82,10 @@ client_req_open(const char *url, bool listen, bson_error_t *error)
         }
         memcpy(one, u, len);
         one[len] = '\0';
-        rv = listen ? nng_listen(r->sock, one, NULL, 0) : nng_dial(r->sock, one, NULL, NNG_FLAG_NONBLOCK);
+        bson_error_t why;
+        rv = listen ? transport_listen(r->sock, one, &why) : transport_dial(r->sock, one, &why);
         if (rv != 0) {
-            bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "cannot %s %s: %s", listen ? "listen on" : "dial", one,
-                           nng_strerror(rv));
+            bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "%s", why.message);
             break;
         }
         u += len + (u[len] == ',');

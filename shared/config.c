@@ -28,3 +28,9 @@ cfg_int(const char *name, int64_t fallback, int64_t min, int64_t max)
     }
     return n;
 }
+
+int64_t
+cfg_max_message_bytes(void)
+{
+    return cfg_int("ROOST_MAX_MESSAGE_BYTES", CFG_DEFAULT_MAX_MESSAGE_BYTES, 64 << 10, 1 << 30);
+}

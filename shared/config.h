@@ -15,6 +15,15 @@ const char *cfg_str(const char *name, const char *fallback);
  */
 int64_t cfg_int(const char *name, int64_t fallback, int64_t min, int64_t max);
 
+/*
+ * The largest nng message any Roost socket accepts, in bytes
+ * (ROOST_MAX_MESSAGE_BYTES, default 16 MiB): set as NNG_OPT_RECVMAXSZ on
+ * every socket, so a peer that sends more is dropped before its message is
+ * buffered. It must exceed ROOST_MAX_BODY_BYTES with room for the envelope.
+ */
+#define CFG_DEFAULT_MAX_MESSAGE_BYTES (16 << 20)
+int64_t cfg_max_message_bytes(void);
+
 /* Defaults shared by every program, so the pieces find each other. */
 #define CFG_DEFAULT_POOL_URL "tcp://127.0.0.1:7100"
 #define CFG_DEFAULT_WORKER_URL "tcp://127.0.0.1:7101"

@@ -128,6 +128,23 @@ envelope_request_parse(const uint8_t *data, size_t len, envelope_request_t *out,
                 }
                 out->auth_sub = bson_iter_as_int64(&a);
             }
+            if (bson_iter_init_find(&a, &auth, "token")) {
+                uint32_t tlen;
+                if (!BSON_ITER_HOLDS_UTF8(&a) || (out->auth_token = bson_iter_utf8(&a, &tlen), tlen == 0) ||
+                    tlen > ENVELOPE_TOKEN_MAX) {
+                    ENVELOPE_ERROR(error, "auth.token must be a bearer token of 1 to %d characters",
+                                   ENVELOPE_TOKEN_MAX);
+                    return false;
+                }
+            }
+        } else if (strcmp(key, "client") == 0) {
+            bson_t client;
+            bson_iter_t c;
+            if (!envelope_view_doc(&it, &client, "client", error))
+                return false;
+            if (bson_iter_init_find(&c, &client, "addr") &&
+                !envelope_copy_str(&c, out->client_addr, ENVELOPE_ADDR_MAX, "client.addr", error))
+                return false;
         } else if (strcmp(key, "minor") == 0) {
             if (!BSON_ITER_HOLDS_INT(&it) || bson_iter_as_int64(&it) < 0 || bson_iter_as_int64(&it) > ENVELOPE_MINOR) {
                 ENVELOPE_ERROR(error, "unsupported protocol version (this worker speaks 1.0 to 1.%d)", ENVELOPE_MINOR);
@@ -169,6 +186,16 @@ envelope_request_parse(const uint8_t *data, size_t len, envelope_request_t *out,
 }
 
 void
+envelope_peek_rid(const uint8_t *data, size_t len, char out[ENVELOPE_RID_MAX + 1])
+{
+    bson_t doc;
+    bson_iter_t it;
+    out[0] = '\0';
+    if (bson_init_static(&doc, data, len) && bson_iter_init_find(&it, &doc, "rid") && BSON_ITER_HOLDS_UTF8(&it))
+        bson_strncpy(out, bson_iter_utf8(&it, NULL), ENVELOPE_RID_MAX + 1);
+}
+
+void
 envelope_request_build(bson_t *out, const envelope_request_parts_t *p)
 {
     bson_init(out);
@@ -176,11 +203,20 @@ envelope_request_build(bson_t *out, const envelope_request_parts_t *p)
     BSON_APPEND_INT32(out, "minor", ENVELOPE_MINOR);
     BSON_APPEND_UTF8(out, "op", p->op);
     BSON_APPEND_UTF8(out, "rid", p->rid);
-    if (p->auth_sub > 0) {
+    if (p->auth_sub > 0 || p->auth_token != NULL) {
         bson_t auth;
         BSON_APPEND_DOCUMENT_BEGIN(out, "auth", &auth);
-        BSON_APPEND_INT64(&auth, "sub", p->auth_sub);
+        if (p->auth_sub > 0)
+            BSON_APPEND_INT64(&auth, "sub", p->auth_sub);
+        if (p->auth_token != NULL)
+            BSON_APPEND_UTF8(&auth, "token", p->auth_token);
         bson_append_document_end(out, &auth);
+    }
+    if (p->client_addr != NULL) {
+        bson_t client;
+        BSON_APPEND_DOCUMENT_BEGIN(out, "client", &client);
+        BSON_APPEND_UTF8(&client, "addr", p->client_addr);
+        bson_append_document_end(out, &client);
     }
     if (p->if_match != NULL)
         BSON_APPEND_UTF8(out, "if_match", p->if_match);
@@ -237,6 +273,52 @@ envelope_reply_error(bson_t *out, const char *rid, int status, const char *code,
     bson_append_document_end(out, &err);
 }
 
+void
+envelope_reply_add_retry_after(bson_t *reply, int64_t seconds)
+{
+    BSON_APPEND_INT64(reply, "retry_after", seconds);
+}
+
+void
+envelope_reply_add_rate_limit(bson_t *reply, const envelope_rate_limit_t *limit)
+{
+    bson_t rl;
+    BSON_APPEND_DOCUMENT_BEGIN(reply, "rate_limit", &rl);
+    BSON_APPEND_UTF8(&rl, "policy", limit->policy);
+    BSON_APPEND_INT64(&rl, "quota", limit->quota);
+    BSON_APPEND_INT64(&rl, "window", limit->window);
+    BSON_APPEND_INT64(&rl, "remaining", limit->remaining);
+    BSON_APPEND_INT64(&rl, "reset", limit->reset);
+    bson_append_document_end(reply, &rl);
+}
+
+/* rate_limit: read leniently, as a hint; a part missing or mistyped drops it. */
+static void
+envelope_read_rate_limit(const bson_t *doc, envelope_reply_t *out)
+{
+    bson_iter_t it, r;
+    bson_t rl;
+    uint32_t len;
+    const uint8_t *data;
+    if (!bson_iter_init_find(&it, doc, "rate_limit") || !BSON_ITER_HOLDS_DOCUMENT(&it))
+        return;
+    bson_iter_document(&it, &len, &data);
+    if (!bson_init_static(&rl, data, len))
+        return;
+    static const char *const names[] = {"quota", "window", "remaining", "reset"};
+    int64_t *values[] = {&out->rate_limit.quota, &out->rate_limit.window, &out->rate_limit.remaining,
+                         &out->rate_limit.reset};
+    if (!bson_iter_init_find(&r, &rl, "policy") || !BSON_ITER_HOLDS_UTF8(&r))
+        return;
+    out->rate_limit.policy = bson_iter_utf8(&r, NULL);
+    for (size_t i = 0; i < 4; i++) {
+        if (!bson_iter_init_find(&r, &rl, names[i]) || !BSON_ITER_HOLDS_INT(&r) || bson_iter_as_int64(&r) < 0)
+            return;
+        *values[i] = bson_iter_as_int64(&r);
+    }
+    out->has_rate_limit = true;
+}
+
 bool
 envelope_reply_parse(const uint8_t *data, size_t len, envelope_reply_t *out, bson_error_t *error)
 {
@@ -244,6 +326,7 @@ envelope_reply_parse(const uint8_t *data, size_t len, envelope_reply_t *out, bso
     bson_iter_t it;
 
     memset(out, 0, sizeof(*out));
+    out->retry_after = -1;
     bson_init(&out->body);
     bson_init(&out->fields);
     if (!bson_init_static(&doc, data, len) || !bson_validate(&doc, BSON_VALIDATE_UTF8, NULL)) {
@@ -263,6 +346,9 @@ envelope_reply_parse(const uint8_t *data, size_t len, envelope_reply_t *out, bso
         bson_strncpy(out->rid, bson_iter_utf8(&it, NULL), sizeof(out->rid));
     if (bson_iter_init_find(&it, &doc, "body") && !envelope_view_doc(&it, &out->body, "body", error))
         return false;
+    if (bson_iter_init_find(&it, &doc, "retry_after") && BSON_ITER_HOLDS_INT(&it) && bson_iter_as_int64(&it) >= 0)
+        out->retry_after = bson_iter_as_int64(&it);
+    envelope_read_rate_limit(&doc, out);
     if (bson_iter_init_find(&it, &doc, "error")) {
         bson_iter_t e;
         if (!envelope_view_doc(&it, &err, "error", error))

@@ -18,6 +18,10 @@
 #define ENVELOPE_MINOR 1
 /* The longest If-Match (HTTP) or if_match (protocol 1.0) read, in bytes. */
 #define ENVELOPE_IF_MATCH_MAX 128
+/* The longest auth.token read, in bytes: longer than any token Roost issues. */
+#define ENVELOPE_TOKEN_MAX 4096
+/* The longest client.addr: an IPv6 address in text with a zone. */
+#define ENVELOPE_ADDR_MAX 64
 /* The most versions one precondition lists (a 128-byte If-Match names at most 32). */
 #define ENVELOPE_EXPECT_MAX 32
 
@@ -27,7 +31,15 @@ typedef struct {
     char op[ENVELOPE_OP_MAX + 1];
     char rid[ENVELOPE_RID_MAX + 1];
     int64_t auth_sub; /* 0 when the caller is anonymous */
-    bson_t params;    /* empty when absent */
+    /* auth.token: the bearer token the caller presented, a view into the
+     * caller's buffer, NULL when absent. The worker verifies it (signature,
+     * expiry, the user's token generation) and its subject becomes
+     * auth_sub; a request that carries both must name the same user. */
+    const char *auth_token;
+    /* client.addr: the address of the HTTP client as the ingress saw it
+     * (what per-address rate limits count), "" when absent. */
+    char client_addr[ENVELOPE_ADDR_MAX + 1];
+    bson_t params; /* empty when absent */
     bson_t query;
     bson_t body;
     /* The precondition of a change (RFC 9110 §13.1.1 If-Match, compared
@@ -50,7 +62,9 @@ bool envelope_request_parse(const uint8_t *data, size_t len, envelope_request_t 
 typedef struct {
     const char *op;
     const char *rid;
-    int64_t auth_sub; /* 0: anonymous */
+    int64_t auth_sub;        /* 0: anonymous */
+    const char *auth_token;  /* NULL: none */
+    const char *client_addr; /* NULL: not an HTTP client */
     const bson_t *params;
     const bson_t *query;
     const bson_t *body;
@@ -59,6 +73,11 @@ typedef struct {
     const int64_t *expect;
     const char *if_match; /* protocol 1.0's precondition, passed through for the worker to read */
 } envelope_request_parts_t;
+
+/* The rid of a request, read without parsing the rest (what the broker
+ * needs to answer a request it cannot pass on); "" when there is none.
+ * Any bytes at all may be given. */
+void envelope_peek_rid(const uint8_t *data, size_t len, char out[ENVELOPE_RID_MAX + 1]);
 
 /* Builds a request envelope into `out` (uninitialised on entry). */
 void envelope_request_build(bson_t *out, const envelope_request_parts_t *parts);
@@ -73,6 +92,24 @@ void envelope_reply_ok(bson_t *out, const char *rid, int status, const bson_t *b
 void envelope_reply_error(bson_t *out, const char *rid, int status, const char *code, const char *message,
                           const bson_t *fields);
 
+/*
+ * The state of one rate limit a reply reports (draft-ietf-httpapi-
+ * ratelimit-headers-10 §3 and §4): `policy` (a name, token characters
+ * only) allows `quota` requests per `window` seconds; `remaining` are left
+ * and the window resets in `reset` seconds.
+ */
+typedef struct {
+    const char *policy;
+    int64_t quota, window, remaining, reset;
+} envelope_rate_limit_t;
+
+/* Appends "retry_after": seconds to a built reply (RFC 9110 §10.2.3):
+ * when to try again after a 429 or 503. */
+void envelope_reply_add_retry_after(bson_t *reply, int64_t seconds);
+
+/* Appends "rate_limit": {policy, quota, window, remaining, reset}. */
+void envelope_reply_add_rate_limit(bson_t *reply, const envelope_rate_limit_t *limit);
+
 /* A parsed reply; views into the caller's buffer. */
 typedef struct {
     int status;
@@ -82,6 +119,9 @@ typedef struct {
     const char *code;    /* the error's code, when has_error */
     const char *message; /* the error's message, when has_error */
     bson_t fields;       /* the error's fields array (empty when absent) */
+    int64_t retry_after; /* seconds, -1 when absent */
+    bool has_rate_limit;
+    envelope_rate_limit_t rate_limit; /* when has_rate_limit */
 } envelope_reply_t;
 
 bool envelope_reply_parse(const uint8_t *data, size_t len, envelope_reply_t *out, bson_error_t *error);

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <jwt.h>
+#include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,15 +47,19 @@ token_config(void)
 }
 
 char *
-token_issue(const token_config_t *cfg, int64_t sub, int64_t now)
+token_issue(const token_config_t *cfg, int64_t sub, int64_t gen, int64_t now)
 {
     jwt_t *jwt = NULL;
-    char subject[24], *out = NULL;
+    char subject[24], jti[33], *out = NULL;
 
     snprintf(subject, sizeof(subject), "%lld", (long long)sub);
+    /* Unique, not secret: the token's signature already guards it. */
+    for (int i = 0; i < 4; i++)
+        snprintf(jti + i * 8, 9, "%08x", nng_random());
     if (jwt_new(&jwt) != 0)
         return NULL;
-    if (jwt_add_grant(jwt, "sub", subject) == 0 && jwt_add_grant_int(jwt, "iat", (long)now) == 0 &&
+    if (jwt_add_grant(jwt, "sub", subject) == 0 && jwt_add_grant(jwt, "jti", jti) == 0 &&
+        jwt_add_grant_int(jwt, "gen", (long)gen) == 0 && jwt_add_grant_int(jwt, "iat", (long)now) == 0 &&
         jwt_add_grant_int(jwt, "exp", (long)(now + cfg->ttl_seconds)) == 0 &&
         jwt_set_alg(jwt, JWT_ALG_HS256, cfg->key, (int)cfg->key_len) == 0)
         out = jwt_encode_str(jwt);
@@ -62,14 +68,14 @@ token_issue(const token_config_t *cfg, int64_t sub, int64_t now)
 }
 
 token_status_t
-token_verify(const token_config_t *cfg, const char *token, int64_t now, int64_t *sub)
+token_verify(const token_config_t *cfg, const char *token, int64_t now, token_claims_t *out)
 {
     jwt_t *jwt = NULL;
     token_status_t status = TOKEN_OK;
 
     /* Three base64url parts, or it is not worth handing to the parser. */
     const char *dot1 = strchr(token, '.'), *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-    if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL || dot2[1] == '\0')
+    if (strlen(token) > TOKEN_MAX || dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL || dot2[1] == '\0')
         return TOKEN_MALFORMED;
     /* libjwt checks the signature when given the key; a token it cannot
      * parse and one whose signature is wrong look the same from here. */
@@ -99,7 +105,23 @@ token_verify(const token_config_t *cfg, const char *token, int64_t now, int64_t 
         status = TOKEN_NO_SUBJECT;
         goto done;
     }
-    *sub = id;
+    /* gen: absent in tokens issued before generations existed, which
+     * then count as generation 0. */
+    errno = 0;
+    long gen = jwt_get_grant_int(jwt, "gen");
+    if (errno == ENOENT)
+        gen = 0;
+    else if (errno != 0 || gen < 0) {
+        status = TOKEN_MALFORMED;
+        goto done;
+    }
+    const char *jti = jwt_get_grant(jwt, "jti");
+    memset(out, 0, sizeof(*out));
+    out->sub = id;
+    out->gen = gen;
+    out->exp = exp;
+    if (jti != NULL && strlen(jti) < sizeof(out->jti))
+        strcpy(out->jti, jti);
 done:
     jwt_free(jwt);
     return status;

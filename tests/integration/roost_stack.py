@@ -51,12 +51,15 @@ class Stack:
     lists, one pool each (e.g. [["users"], ["listings"], ["properties", "places"]]),
     wired together through ROOST_POOL_URL_<SERVICE> as `make run` does."""
 
-    def __init__(self, workers=2, env=None, db_uri=None, pools=None):
+    def __init__(self, workers=2, env=None, db_uri=None, pools=None, tls=False):
+        """`tls`: every nng URL is tls+tcp:// (mutual TLS; `env` must name the
+        PEM files, see pki_env)."""
         self.dir = tempfile.mkdtemp(prefix="roost-test-")
         self.workers = workers
         self.http_port = free_port()
-        self.pool_url = f"tcp://127.0.0.1:{free_port()}"
-        self.worker_url = f"tcp://127.0.0.1:{free_port()}"
+        scheme = "tls+tcp" if tls else "tcp"
+        self.pool_url = f"{scheme}://127.0.0.1:{free_port()}"
+        self.worker_url = f"{scheme}://127.0.0.1:{free_port()}"
         self.pools = {}  # pool name -> (services, client url, worker url)
         for services in pools or []:
             self.pools["pool-" + "-".join(services)] = (services, f"tcp://127.0.0.1:{free_port()}",
@@ -184,6 +187,43 @@ class Stack:
         env = self.env()
         return subprocess.run([os.path.join(BUILD, "tools", "roostctl"), *args], capture_output=True, text=True,
                               env=env, timeout=timeout)
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_ca(d, name):
+    """A self-signed CA in directory d; returns its name."""
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+            "-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.crt", cwd=d)
+    return name
+
+
+def make_cert(d, ca, name):
+    """A certificate for 127.0.0.1 and localhost, good as server and client, signed by `ca`; returns the PEM
+    file holding the certificate and its key."""
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={name}",
+            "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
+    with open(os.path.join(d, f"{name}.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n")
+    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial",
+            "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt", cwd=d)
+    pem = os.path.join(d, f"{name}.pem")
+    with open(pem, "w") as out:
+        out.write(open(os.path.join(d, f"{name}.crt")).read() + open(os.path.join(d, f"{name}.key")).read())
+    return pem
+
+
+def make_pki(d):
+    """A CA and one certificate signed by it for every Roost process (test
+    use only: the keys are unprotected files in d)."""
+    ca = make_ca(d, "roost-ca")
+    return {"dir": d, "ca": os.path.join(d, f"{ca}.crt"), "good": make_cert(d, ca, "roost")}
+
+
+def pki_env(pki):
+    return {"ROOST_TLS_CA_FILE": pki["ca"], "ROOST_TLS_CERT_KEY_FILE": pki["good"]}
 
 
 @contextlib.contextmanager

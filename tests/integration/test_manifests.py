@@ -155,8 +155,8 @@ def env_of(target, container):
 
 
 def tcp_url(url):
-    m = re.fullmatch(r"tcp://(\[[^\]]+\]|[^:/]+):(\d+)/?", url)
-    assert m, f"{url!r} is not a tcp://HOST:PORT URL"
+    m = re.fullmatch(r"(?:tls\+)?tcp://(\[[^\]]+\]|[^:/]+):(\d+)/?", url)
+    assert m, f"{url!r} is not a tcp:// or tls+tcp://HOST:PORT URL"
     return m.group(1), int(m.group(2))
 
 
@@ -323,8 +323,12 @@ def test_ingress_probes(target):
 SERVICES = ["users", "properties", "places", "listings", "bookings"]
 
 
-def broker_urls(service, port, replicas=2):
-    return [f"tcp://roost-broker-{service}-{i}.roost-broker-{service}:{port}" for i in range(replicas)]
+# Production speaks mutual TLS between every nng party; base and dev plain TCP.
+SCHEME = {"base": "tcp", "overlays/dev": "tcp", "overlays/prod": "tls+tcp"}
+
+
+def broker_urls(service, port, replicas=2, target="base"):
+    return [f"{SCHEME[target]}://roost-broker-{service}-{i}.roost-broker-{service}:{port}" for i in range(replicas)]
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -369,17 +373,70 @@ def test_clients_and_workers_dial_every_broker_of_a_pool(target):
         assert wc.get("command", []) + wc.get("args", []) == ["roost-worker", service], \
             "a worker pod runs a plain roost-worker of its service"
         wenv = env_of(target, wc)
-        assert wenv["ROOST_WORKER_URL"].split(",") == broker_urls(service, 7101, replicas), \
+        assert wenv["ROOST_WORKER_URL"].split(",") == broker_urls(service, 7101, replicas, target), \
             f"{service}: workers must dial the worker port of every broker"
         for who, env in (("ingress", ienv), (f"roost-worker-{service}", wenv)):
             for other in SERVICES:
                 assert env[f"ROOST_POOL_URL_{other.upper()}"].split(",") == \
-                    broker_urls(other, 7100, one(target, "StatefulSet", f"roost-broker-{other}")["spec"]["replicas"]), \
+                    broker_urls(other, 7100, one(target, "StatefulSet", f"roost-broker-{other}")["spec"]["replicas"],
+                                target), \
                     f"{who} must dial every {other} broker"
         assert wc["readinessProbe"]["exec"]["command"][:2] == ["roost-probe", "dialing"]
         graceful(target, worker, wc)
     graceful(target, ingress, ic)
     assert ic["lifecycle"]["preStop"], "the ingress leaves the Service's endpoints before it stops accepting"
+
+
+def test_prod_speaks_mutual_tls_between_every_nng_party():
+    """Every pod that speaks nng mounts the Secret roost-nng-tls and points
+    ROOST_TLS_* at it, and every URL it listens on or dials is tls+tcp://."""
+    target = "overlays/prod"
+    config = one(target, "ConfigMap", "roost-config")["data"]
+    for key, value in config.items():
+        if key.startswith("ROOST_") and key.endswith(("_URL", "LISTEN_URL")) or key.startswith("ROOST_POOL_URL"):
+            assert all(u.startswith("tls+tcp://") for u in value.split(",")), (key, value)
+    speakers = [w for w in objects(target) if w["kind"] in WORKLOADS
+                and pod_labels(w).get("app.kubernetes.io/component") in ("ingress", "broker", "worker")]
+    assert len(speakers) == 1 + 2 * len(SERVICES), [w["metadata"]["name"] for w in speakers]
+    for w in speakers:
+        (c,) = containers(w)
+        env = env_of(target, c)
+        volumes = {v["name"]: v for v in pod_spec(w).get("volumes", [])}
+        mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
+        assert volumes["nng-tls"]["secret"]["secretName"] == "roost-nng-tls", w["metadata"]["name"]
+        where = mounts["nng-tls"]["mountPath"]
+        assert mounts["nng-tls"].get("readOnly") is True
+        assert env["ROOST_TLS_CA_FILE"] == f"{where}/ca.crt"
+        assert env["ROOST_TLS_CERT_FILE"] == f"{where}/tls.crt" and env["ROOST_TLS_KEY_FILE"] == f"{where}/tls.key"
+        for name in ("ROOST_WORKER_URL", "ROOST_POOL_URL"):
+            if name in env:
+                assert all(u.startswith("tls+tcp://") for u in env[name].split(",")), (w["metadata"]["name"], name)
+    for target in ("base", "overlays/dev"):
+        assert "tls+tcp://" not in yaml.safe_dump_all(list(rendered(target))), "plain TCP outside production"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_each_pool_admits_only_roost_callers(target):
+    """A NetworkPolicy per pool: its brokers' client port only from the
+    ingress, Roost's workers and pods labelled as internal callers; its
+    worker port only from that pool's own workers."""
+    policies = {p["metadata"]["name"]: p for p in objects(target, "NetworkPolicy")}
+    for service in SERVICES:
+        p = policies[f"roost-broker-{service}"]["spec"]
+        assert p["policyTypes"] == ["Ingress"]
+        assert [w["metadata"]["name"] for w in selected_workloads(target, p["podSelector"])] == \
+            [f"roost-broker-{service}"]
+        by_port = {rule["ports"][0]["port"]: rule["from"] for rule in p["ingress"]}
+        assert set(by_port) == {"clients", "workers"}
+        admitted = set()
+        for peer in by_port["clients"]:
+            admitted |= {w["metadata"]["name"] for w in selected_workloads(target, peer["podSelector"])}
+        assert admitted == {"roost-ingress"} | {f"roost-worker-{s}" for s in SERVICES}, admitted
+        assert any(e["key"] == "roost.dev/internal-caller" for peer in by_port["clients"]
+                   for e in peer["podSelector"].get("matchExpressions", []))
+        (workers_peer,) = by_port["workers"]
+        assert [w["metadata"]["name"] for w in selected_workloads(target, workers_peer["podSelector"])] == \
+            [f"roost-worker-{service}"]
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -19,6 +19,7 @@
  */
 #include "client.h"
 #include "config.h"
+#include "transport.h"
 #include "envelope.h"
 #include "log.h"
 #include "worker.h"
@@ -64,12 +65,7 @@ static struct {
 static void
 pool_rid_of(nng_msg *msg, char *out)
 {
-    bson_t doc;
-    bson_iter_t it;
-    out[0] = '\0';
-    if (bson_init_static(&doc, nng_msg_body(msg), nng_msg_len(msg)) && bson_iter_init_find(&it, &doc, "rid") &&
-        BSON_ITER_HOLDS_UTF8(&it))
-        bson_strncpy(out, bson_iter_utf8(&it, NULL), ENVELOPE_RID_MAX + 1);
+    envelope_peek_rid(nng_msg_body(msg), nng_msg_len(msg), out);
 }
 
 /* Replaces the body of `msg` (which keeps its routing header) with an
@@ -235,8 +231,12 @@ pool_open_front(const char *front_url)
         usleep(10 * 1000);
     if ((rv = nng_rep0_open_raw(&pool.front)) != 0)
         return rv;
-    if ((rv = nng_listen(pool.front, front_url, NULL, 0)) != 0) {
-        log_error("cannot listen for clients on %s: %s", front_url, nng_strerror(rv));
+    /* A client that sends more than any request can hold is dropped
+     * unread (config.h); the broker's memory stays bounded. */
+    nng_setopt_size(pool.front, NNG_OPT_RECVMAXSZ, (size_t)cfg_max_message_bytes());
+    bson_error_t error;
+    if ((rv = transport_listen(pool.front, front_url, &error)) != 0) {
+        log_error("clients' side: %s", error.message);
         return rv;
     }
     if ((rv = nng_aio_alloc(&pool.recv_aio, pool_recv_cb, NULL)) != 0)

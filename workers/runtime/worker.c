@@ -5,11 +5,14 @@
  * thread rather than sharing nng's callback threads, which must not block.
  */
 #include "worker.h"
+#include "auth.h"
+#include "breaker.h"
 #include "config.h"
 #include "doc.h"
 #include "log.h"
 #include "service.h"
 #include "token.h"
+#include "transport.h"
 
 #include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
@@ -19,6 +22,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static mongoc_client_pool_t *worker_mongo;
 static bool worker_serves[32]; /* by index in svc_services */
@@ -51,12 +55,11 @@ worker_prepare(size_t s, mongoc_client_t *mongo, bson_error_t *error)
     return ok;
 }
 
-/*
- * Answers one request message (protocol 1.0 or 1.1) into `reply`
- * (uninitialised on entry). Never fails: malformed input gets an error reply.
- */
-static void
-worker_dispatch(const uint8_t *data, size_t len, bson_t *reply)
+/* worker.h: the request, checked in this order: envelope, op, token,
+ * auth, repeated keys, the database breaker, the token's revocation, then
+ * the op's own handler. */
+void
+worker_answer(const uint8_t *data, size_t len, bson_t *reply)
 {
     envelope_request_t req;
     bson_error_t error;
@@ -74,6 +77,21 @@ worker_dispatch(const uint8_t *data, size_t len, bson_t *reply)
         return;
     }
     svc_call_t call = {.req = &req, .replied = false};
+    if (req.auth_token != NULL) {
+        token_status_t st = token_verify(token_config(), req.auth_token, (int64_t)time(NULL), &call.token);
+        if (st != TOKEN_OK) {
+            svc_fail(&call, 401, "invalid_token", "%s", token_status_message(st));
+            bson_steal(reply, &call.reply);
+            return;
+        }
+        if (req.auth_sub > 0 && req.auth_sub != call.token.sub) {
+            envelope_reply_error(reply, req.rid, 400, "bad_envelope", "auth.sub and auth.token name different users",
+                                 NULL);
+            return;
+        }
+        req.auth_sub = call.token.sub;
+        call.has_token = true;
+    }
     if (op->auth == SVC_AUTH_REQUIRED && req.auth_sub <= 0) {
         svc_fail(&call, 401, "unauthorized",
                  "'%s' needs an authenticated user: a bearer token over HTTP, auth.sub over nng", req.op);
@@ -110,12 +128,24 @@ worker_dispatch(const uint8_t *data, size_t len, bson_t *reply)
     char fingerprint[33];
     svc_request_fingerprint(&call, fingerprint);
     snprintf(call.key, sizeof(call.key), "%s:%s", req.rid, fingerprint);
-    call.mongo = mongoc_client_pool_pop(worker_mongo);
-    if (!worker_prepare(s, call.mongo, &error))
-        svc_fail_db(&call, &error);
-    else
+    if (op->flags & SVC_NO_DATABASE) {
         op->handler(&call);
-    mongoc_client_pool_push(worker_mongo, call.mongo);
+    } else if (breaker_open()) {
+        svc_fail(&call, 503, "database_unavailable", "the database does not answer; retry later");
+        svc_retry_after(&call, 1);
+    } else {
+        call.mongo = mongoc_client_pool_pop(worker_mongo);
+        svc_auth_status_t st = call.has_token ? svc_auth_check(call.mongo, &call.token, &error) : SVC_AUTH_GOOD;
+        if (st == SVC_AUTH_DB_ERROR)
+            svc_fail_db(&call, &error);
+        else if (st == SVC_AUTH_REVOKED)
+            svc_fail(&call, 401, "invalid_token", "the bearer token has been revoked (logout, or a password change)");
+        else if (!worker_prepare(s, call.mongo, &error))
+            svc_fail_db(&call, &error);
+        else
+            op->handler(&call);
+        mongoc_client_pool_push(worker_mongo, call.mongo);
+    }
     if (!call.replied)
         svc_fail(&call, 500, "internal", "op '%s' gave no reply", req.op);
     log_debug("rid=%s op=%s done", req.rid, req.op);
@@ -155,7 +185,7 @@ worker_serve(void *arg)
         nng_aio_set_timeout(aio, NNG_DURATION_DEFAULT);
         nng_msg *msg = nng_aio_get_msg(aio);
         bson_t reply;
-        worker_dispatch(nng_msg_body(msg), nng_msg_len(msg), &reply);
+        worker_answer(nng_msg_body(msg), nng_msg_len(msg), &reply);
         nng_msg_clear(msg);
         if (nng_msg_append(msg, bson_get_data(&reply), reply.len) != 0) {
             nng_msg_free(msg);
@@ -201,6 +231,14 @@ worker_open_mongo(int max_clients)
         mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 2000);
     if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
         mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 2000);
+    /* A database that hangs mid-request frees the context after this, not
+     * after mongoc's default of five minutes; the breaker (breaker.h)
+     * keeps later requests from waiting at all. */
+    if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
+        mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, 5000);
+    /* After an outage the pool learns the server is back this soon. */
+    if (!mongoc_uri_has_option(uri, MONGOC_URI_HEARTBEATFREQUENCYMS))
+        mongoc_uri_set_option_as_int32(uri, MONGOC_URI_HEARTBEATFREQUENCYMS, 500);
     mongoc_client_pool_t *pool = mongoc_client_pool_new(uri);
     mongoc_uri_destroy(uri);
     if (pool == NULL)
@@ -209,6 +247,14 @@ worker_open_mongo(int max_clients)
     mongoc_client_pool_set_appname(pool, "roost-worker");
     mongoc_client_pool_max_size(pool, (uint32_t)max_clients);
     return pool;
+}
+
+bool
+worker_open_database(int max_clients)
+{
+    mongoc_log_set_handler(worker_mongoc_log, NULL);
+    mongoc_init();
+    return sodium_init() >= 0 && (worker_mongo = worker_open_mongo(max_clients)) != NULL;
 }
 
 /*
@@ -266,12 +312,17 @@ worker_run(void)
     }
     if ((worker_mongo = worker_open_mongo(concurrency)) == NULL)
         goto done_mongo;
+    if (!breaker_start(cfg_str("ROOST_MONGODB_URI", CFG_DEFAULT_MONGODB_URI))) {
+        log_error("cannot start the database probe");
+        goto done_pool;
+    }
     if ((rv = nng_rep0_open(&sock)) != 0) {
         log_error("cannot open REP socket: %s", nng_strerror(rv));
         goto done_pool;
     }
     nng_setopt_ms(sock, NNG_OPT_RECONNMINT, 50);
     nng_setopt_ms(sock, NNG_OPT_RECONNMAXT, 1000);
+    nng_setopt_size(sock, NNG_OPT_RECVMAXSZ, (size_t)cfg_max_message_bytes());
     /* Every broker of the pool: "tcp://a:7101,tcp://b:7101". */
     for (const char *u = url; *u != '\0';) {
         char one[512];
@@ -282,8 +333,9 @@ worker_run(void)
         }
         memcpy(one, u, len);
         one[len] = '\0';
-        if ((rv = nng_dial(sock, one, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-            log_error("cannot dial %s: %s", one, nng_strerror(rv));
+        bson_error_t why;
+        if ((rv = transport_dial(sock, one, &why)) != 0) {
+            log_error("%s", why.message);
             goto done_sock;
         }
         u += len + (u[len] == ',');
@@ -313,6 +365,7 @@ done_sock:
             pthread_join(threads[i].tid, NULL);
     free(threads);
 done_pool:
+    breaker_stop();
     mongoc_client_pool_destroy(worker_mongo);
 done_mongo:
     mongoc_cleanup();

@@ -39,11 +39,26 @@ svc_fail_fields(svc_call_t *call, const field_errors_t *errors)
 }
 
 void
+svc_retry_after(svc_call_t *call, int64_t seconds)
+{
+    if (call->replied)
+        envelope_reply_add_retry_after(&call->reply, seconds);
+}
+
+void
+svc_rate_limit(svc_call_t *call, const envelope_rate_limit_t *state)
+{
+    if (call->replied)
+        envelope_reply_add_rate_limit(&call->reply, state);
+}
+
+void
 svc_fail_db(svc_call_t *call, const bson_error_t *error)
 {
     if (error->domain == MONGOC_ERROR_SERVER_SELECTION || error->domain == MONGOC_ERROR_STREAM) {
         log_warn("rid=%s op=%s database unavailable: %s", call->req->rid, call->req->op, error->message);
         svc_fail(call, 503, "database_unavailable", "the database cannot be reached; retry later");
+        svc_retry_after(call, 1);
         return;
     }
     log_error("rid=%s op=%s database error %u.%u: %s", call->req->rid, call->req->op, error->domain, error->code,

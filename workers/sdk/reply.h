@@ -9,7 +9,11 @@ void svc_fail(svc_call_t *call, int status, const char *code, const char *fmt, .
     __attribute__((format(printf, 4, 5)));
 /* 400 validation_failed with every collected field error. */
 void svc_fail_fields(svc_call_t *call, const field_errors_t *errors);
-/* 503 when the database cannot be reached, 500 otherwise; logs the cause. */
+/* After a svc_fail: adds when to try again, in seconds (Retry-After). */
+void svc_retry_after(svc_call_t *call, int64_t seconds);
+/* Adds the state of the rate limit that applied (RateLimit headers). */
+void svc_rate_limit(svc_call_t *call, const envelope_rate_limit_t *state);
+/* 503 (Retry-After 1) when the database cannot be reached, 500 otherwise; logs the cause. */
 void svc_fail_db(svc_call_t *call, const bson_error_t *error);
 
 /* Renders a stored document into its public shape (out uninitialised on entry). */

@@ -8,6 +8,7 @@
 #define ROOST_SERVICE_H
 
 #include "envelope.h"
+#include "token.h"
 #include "validate.h"
 
 #include <mongoc/mongoc.h>
@@ -17,8 +18,12 @@ typedef struct {
     /* What writes store to recognise a repeat of this request: its rid and
      * its fingerprint (svc_request_fingerprint), "rid:fingerprint". */
     char key[ENVELOPE_RID_MAX + 34];
-    mongoc_client_t *mongo; /* borrowed from the worker's pool */
-    bson_t reply;           /* the reply envelope, set by one svc_reply* call */
+    mongoc_client_t *mongo; /* borrowed from the worker's pool; NULL for an op marked SVC_NO_DATABASE */
+    /* The caller's bearer token, verified and checked against its user's
+     * record by the runtime (auth.h), when the request carried one. */
+    bool has_token;
+    token_claims_t token;
+    bson_t reply; /* the reply envelope, set by one svc_reply* call */
     bool replied;
 } svc_call_t;
 
@@ -32,10 +37,15 @@ typedef enum {
     SVC_AUTH_REQUIRED, /* an authenticated user: auth.sub > 0, else 401 unauthorized */
 } svc_auth_t;
 
+/* An op that never touches the database (sys.ping): served while the
+ * database is down, with no client taken from the pool. */
+#define SVC_NO_DATABASE 0x1
+
 typedef struct {
     const char *op;
     svc_handler_fn handler;
     svc_auth_t auth;
+    unsigned flags;
 } svc_op_t;
 
 typedef struct {

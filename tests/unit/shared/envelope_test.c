@@ -189,6 +189,52 @@ envelope_reply_needs_an_http_status(void **state)
     }
 }
 
+static void
+envelope_carries_token_client_and_limits(void **state)
+{
+    bson_t env, reply;
+    envelope_request_t req;
+    envelope_reply_t parsed;
+    bson_error_t error;
+    envelope_request_parts_t parts = {
+        .op = "users.me", .rid = "r9", .auth_sub = 4, .auth_token = "a.b.c", .client_addr = "2001:db8::1"};
+    envelope_request_build(&env, &parts);
+    assert_true(envelope_request_parse(bson_get_data(&env), env.len, &req, &error));
+    assert_int_equal(req.auth_sub, 4);
+    assert_string_equal(req.auth_token, "a.b.c");
+    assert_string_equal(req.client_addr, "2001:db8::1");
+    bson_destroy(&env);
+
+    static const char *const bad[] = {"{\"v\": 1, \"op\": \"a.b\", \"auth\": {\"token\": 5}}",
+                                      "{\"v\": 1, \"op\": \"a.b\", \"auth\": {\"token\": \"\"}}",
+                                      "{\"v\": 1, \"op\": \"a.b\", \"client\": {\"addr\": 5}}",
+                                      "{\"v\": 1, \"op\": \"a.b\", \"client\": 5}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        bson_t *doc = roost_test_doc(bad[i]);
+        assert_false(envelope_request_parse(bson_get_data(doc), doc->len, &req, &error));
+        bson_destroy(doc);
+    }
+
+    envelope_rate_limit_t limit = {"login-username", 10, 300, 0, 42};
+    envelope_reply_error(&reply, "r9", 429, "too_many_failed_logins", "wait", NULL);
+    envelope_reply_add_retry_after(&reply, 42);
+    envelope_reply_add_rate_limit(&reply, &limit);
+    assert_true(envelope_reply_parse(bson_get_data(&reply), reply.len, &parsed, &error));
+    assert_int_equal(parsed.retry_after, 42);
+    assert_true(parsed.has_rate_limit);
+    assert_string_equal(parsed.rate_limit.policy, "login-username");
+    assert_int_equal(parsed.rate_limit.quota, 10);
+    assert_int_equal(parsed.rate_limit.window, 300);
+    assert_int_equal(parsed.rate_limit.remaining, 0);
+    assert_int_equal(parsed.rate_limit.reset, 42);
+    bson_destroy(&reply);
+    envelope_reply_ok(&reply, "r9", 200, NULL);
+    assert_true(envelope_reply_parse(bson_get_data(&reply), reply.len, &parsed, &error));
+    assert_int_equal(parsed.retry_after, -1);
+    assert_false(parsed.has_rate_limit);
+    bson_destroy(&reply);
+}
+
 int
 main(void)
 {
@@ -200,6 +246,7 @@ main(void)
         cmocka_unit_test(envelope_refuses_bytes_that_are_not_bson),
         cmocka_unit_test(envelope_reply_roundtrip),
         cmocka_unit_test(envelope_reply_needs_an_http_status),
+        cmocka_unit_test(envelope_carries_token_client_and_limits),
     };
     return cmocka_run_group_tests_name("/envelope", tests, NULL, NULL);
 }

@@ -11,19 +11,19 @@ static const token_config_t other = {(const unsigned char *)"another-secret-enti
 static void
 token_issued_verifies(void **state)
 {
-    int64_t sub = 0;
-    char *t = token_issue(&cfg, 42, 1000000);
+    token_claims_t sub;
+    char *t = token_issue(&cfg, 42, 0, 1000000);
     assert_non_null(t);
     assert_int_equal(token_verify(&cfg, t, 1000000 + 10, &sub), TOKEN_OK);
-    assert_int_equal(sub, 42);
+    assert_int_equal(sub.sub, 42);
     free(t);
 }
 
 static void
 token_expires(void **state)
 {
-    int64_t sub = 0;
-    char *t = token_issue(&cfg, 42, 1000000);
+    token_claims_t sub;
+    char *t = token_issue(&cfg, 42, 0, 1000000);
     assert_int_equal(token_verify(&cfg, t, 1000000 + 3600, &sub), TOKEN_EXPIRED);
     free(t);
 }
@@ -31,13 +31,13 @@ token_expires(void **state)
 static void
 token_tampered_or_foreign_is_refused(void **state)
 {
-    int64_t sub = 0;
-    char *t = token_issue(&cfg, 42, 1000000);
+    token_claims_t sub;
+    char *t = token_issue(&cfg, 42, 0, 1000000);
     char *dot = strchr(t, '.');
     dot[3] = dot[3] == 'A' ? 'B' : 'A'; /* one character of the payload */
     assert_int_not_equal(token_verify(&cfg, t, 1000001, &sub), TOKEN_OK);
     free(t);
-    t = token_issue(&other, 42, 1000000);
+    t = token_issue(&other, 42, 0, 1000000);
     assert_int_equal(token_verify(&cfg, t, 1000001, &sub), TOKEN_BAD_SIGNATURE);
     free(t);
 }
@@ -45,7 +45,7 @@ token_tampered_or_foreign_is_refused(void **state)
 static void
 token_malformed_is_refused(void **state)
 {
-    int64_t sub = 0;
+    token_claims_t sub;
     static const char *const bad[] = {"", "abc", "a.b", "a.b.c.d", "a.b.", "....",
                                       /* alg none, sub 1, no signature */
                                       "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIiwiZXhwIjo5OTk5OTk5OTk5fQ."};

@@ -34,7 +34,7 @@ sys_health(svc_call_t *call)
 }
 
 static const svc_op_t sys_ops[] = {
-    {"sys.ping", sys_ping},
+    {"sys.ping", sys_ping, SVC_AUTH_NONE, SVC_NO_DATABASE},
     {"sys.health", sys_health},
     {NULL, NULL},
 };

@@ -8,6 +8,7 @@
  * and a second delivery of an edit writes the same values again.
  */
 #include "users.h"
+#include "auth.h"
 #include "text.h"
 #include "token.h"
 
@@ -61,7 +62,7 @@ users_create(svc_call_t *call)
     }
     /* A repeat of a create that was stored (same rid and request: the key)
      * is answered from the stored user before the Argon2id hash, which
-     * would cost ~70 ms and 64 MiB for nothing: re-running a seed, or nng
+     * would cost tens of ms and 19 MiB for nothing: re-running a seed, or nng
      * re-sending after a worker died, stays cheap. */
     bool repeat;
     if (!svc_find_stored(users, call->key, &stored, &repeat, &error)) {
@@ -89,8 +90,15 @@ users_create(svc_call_t *call)
         }
         email_claimed = true;
     }
-    if (!users_hash_password(u.password, hash)) {
+    if (!users_hash_slot_take(false)) {
+        users_fail_hash_busy(call);
+        goto release;
+    }
+    bool hashed = users_hash_password(u.password, hash);
+    users_hash_slot_give();
+    if (!hashed) {
         svc_fail(call, 503, "overloaded", "not enough memory to hash the password; retry later");
+        svc_retry_after(call, 1);
         goto release;
     }
     int64_t now = svc_now_us();
@@ -251,13 +259,21 @@ users_update(svc_call_t *call)
             const char *stored_hash = bson_iter_init_find(&it, &doc, "password_hash") && BSON_ITER_HOLDS_UTF8(&it)
                                           ? bson_iter_utf8(&it, NULL)
                                           : NULL;
-            if (stored_hash != NULL && crypto_pwhash_str_verify(stored_hash, current, strlen(current)) != 0) {
+            if (!users_hash_slot_take(false)) {
+                users_fail_hash_busy(call);
+                goto release;
+            }
+            bool matches = stored_hash == NULL || crypto_pwhash_str_verify(stored_hash, current, strlen(current)) == 0;
+            bool hashed = matches && users_hash_password(password, hash);
+            users_hash_slot_give();
+            if (!matches) {
                 field_errors_add(&errors, "current_password", "does not match the current password");
                 svc_fail_fields(call, &errors);
                 goto release;
             }
-            if (!users_hash_password(password, hash)) {
+            if (!hashed) {
                 svc_fail(call, 503, "overloaded", "not enough memory to hash the password; retry later");
+                svc_retry_after(call, 1);
                 goto release;
             }
         }
@@ -310,6 +326,13 @@ users_update(svc_call_t *call)
         BSON_APPEND_INT64(&set, "updated_at", svc_now_us());
         BSON_APPEND_UTF8(&set, "last_rid", call->key);
         bson_append_document_end(&update, &set);
+        /* A new password ends every token issued before it (auth.h). */
+        if (password != NULL) {
+            bson_t inc;
+            BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &inc);
+            BSON_APPEND_INT64(&inc, "token_gen", 1);
+            bson_append_document_end(&update, &inc);
+        }
         if (email_null || place_null) {
             BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
             if (email_null)
@@ -331,6 +354,8 @@ users_update(svc_call_t *call)
             bson_reinit(&doc);
             continue; /* another change made this version first: read it again */
         }
+        if (password != NULL)
+            svc_auth_forget(id);
         /* The old address is free once the profile no longer holds it. */
         if (old_email_key != NULL &&
             (email_null || (new_email_key != NULL && strcmp(new_email_key, old_email_key) != 0)))

@@ -1,15 +1,18 @@
 /*
- * users.login: a password for a token. A wrong password and an unknown
- * username cost the same Argon2id work and get the same 401, so the two
- * cannot be told apart; and the one Argon2id hash every password is stored
- * as (users_hash_password).
+ * users.login: a password for a token; users.logout and users.logout_all
+ * revoke tokens. A wrong password and an unknown username cost the same
+ * Argon2id work and get the same 401, so the two cannot be told apart.
+ * Every password check holds a hash slot and counts against the failed-
+ * login limits (guard.c) before it runs.
  */
 #include "users.h"
+#include "auth.h"
 #include "config.h"
 #include "log.h"
 #include "text.h"
 #include "token.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 #include <time.h>
@@ -17,8 +20,17 @@
 bool
 users_hash_password(const char *password, char hash[crypto_pwhash_STRBYTES])
 {
-    return crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                             crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
+    return crypto_pwhash_str_alg(hash, password, strlen(password), USERS_HASH_OPSLIMIT, USERS_HASH_MEMLIMIT,
+                                 crypto_pwhash_ALG_ARGON2ID13) == 0;
+}
+
+static char users_dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t users_dummy_once = PTHREAD_ONCE_INIT;
+
+static void
+users_make_dummy(void)
+{
+    users_hash_password("roost-dummy-password", users_dummy_hash);
 }
 
 /* Verifies a password against a dummy hash, so that an unknown username
@@ -26,14 +38,27 @@ users_hash_password(const char *password, char hash[crypto_pwhash_STRBYTES])
 static void
 users_burn_verify(const char *password)
 {
-    static char dummy[crypto_pwhash_STRBYTES];
-    static bool ready;
-    if (!ready) {
-        users_hash_password("roost-dummy-password", dummy);
-        ready = true;
-    }
-    volatile int ignored = crypto_pwhash_str_verify(dummy, password, strlen(password));
+    pthread_once(&users_dummy_once, users_make_dummy);
+    volatile int ignored = crypto_pwhash_str_verify(users_dummy_hash, password, strlen(password));
     (void)ignored;
+}
+
+/* A hash made with older parameters (64 MiB before the hardening) is
+ * replaced by one at today's once its password is known to be right. */
+static void
+users_rehash_if_old(svc_call_t *call, mongoc_collection_t *users, int64_t id, const char *stored, const char *password)
+{
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str_needs_rehash(stored, USERS_HASH_OPSLIMIT, USERS_HASH_MEMLIMIT) == 0 ||
+        !users_hash_password(password, hash))
+        return;
+    bson_t *filter = BCON_NEW("_id", BCON_INT64(id), "password_hash", BCON_UTF8(stored));
+    bson_t *update = BCON_NEW("$set", "{", "password_hash", BCON_UTF8(hash), "}");
+    bson_error_t error;
+    if (!mongoc_collection_update_one(users, filter, update, NULL, NULL, &error))
+        log_warn("rid=%s could not store a rehashed password: %s", call->req->rid, error.message);
+    bson_destroy(update);
+    bson_destroy(filter);
 }
 
 void
@@ -48,6 +73,7 @@ users_login(svc_call_t *call)
     char *username_key = NULL;
     bson_t doc = BSON_INITIALIZER, body = BSON_INITIALIZER;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
+    envelope_rate_limit_t limit = {0}; /* policy NULL: no limit applies */
 
     field_errors_init(&errors);
     validate_known_fields(&req->body, fields, &errors);
@@ -64,6 +90,20 @@ users_login(svc_call_t *call)
         goto done;
     }
     username_key = text_key(username, strlen(username));
+    /* Refused before any hashing: a flood of guesses costs a read each. */
+    int allowed = users_login_allowed(call, username_key, &limit, &error);
+    if (allowed < 0) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    if (allowed == 0) {
+        svc_fail(call, 429, "too_many_failed_logins",
+                 "too many failed logins for this %s; wait for the time in Retry-After",
+                 strcmp(limit.policy, "login-address") == 0 ? "address" : "username");
+        svc_retry_after(call, limit.reset > 0 ? limit.reset : 1);
+        svc_rate_limit(call, &limit);
+        goto done;
+    }
     bson_t *filter = BCON_NEW("username_key", BCON_UTF8(username_key));
     bool found;
     bool ok = svc_find_one(users, filter, &doc, &found, &error);
@@ -72,20 +112,34 @@ users_login(svc_call_t *call)
         svc_fail_db(call, &error);
         goto done;
     }
+    if (!users_hash_slot_take(true)) {
+        users_fail_hash_busy(call);
+        goto done;
+    }
     /* Accounts made through the classic API have no password and cannot log in. */
     bool has_hash = found && bson_iter_init_find(&it, &doc, "password_hash") && BSON_ITER_HOLDS_UTF8(&it);
-    if (!has_hash) {
+    bool good = false;
+    if (!has_hash)
         users_burn_verify(password);
+    else
+        good = crypto_pwhash_str_verify(bson_iter_utf8(&it, NULL), password, strlen(password)) == 0;
+    if (good) {
+        bson_iter_t id;
+        bson_iter_init_find(&id, &doc, "_id");
+        users_rehash_if_old(call, users, bson_iter_as_int64(&id), bson_iter_utf8(&it, NULL), password);
+    }
+    users_hash_slot_give();
+    if (!good) {
+        users_login_failed(call, username_key, &limit);
         svc_fail(call, 401, "invalid_credentials", "the username or the password is wrong");
+        if (limit.policy != NULL)
+            svc_rate_limit(call, &limit);
         goto done;
     }
-    if (crypto_pwhash_str_verify(bson_iter_utf8(&it, NULL), password, strlen(password)) != 0) {
-        svc_fail(call, 401, "invalid_credentials", "the username or the password is wrong");
-        goto done;
-    }
+    int64_t gen = bson_iter_init_find(&it, &doc, "token_gen") && BSON_ITER_HOLDS_INT(&it) ? bson_iter_as_int64(&it) : 0;
     bson_iter_init_find(&it, &doc, "_id");
     const token_config_t *cfg = token_config();
-    char *token = token_issue(cfg, bson_iter_as_int64(&it), (int64_t)time(NULL));
+    char *token = token_issue(cfg, bson_iter_as_int64(&it), gen, (int64_t)time(NULL));
     if (token == NULL) {
         svc_fail(call, 500, "internal", "the token could not be signed");
         goto done;
@@ -101,4 +155,71 @@ done:
     bson_destroy(&doc);
     bson_destroy(&body);
     mongoc_collection_destroy(users);
+}
+
+/* Applies `update` to the caller's user record and answers 204. */
+static void
+users_revoke(svc_call_t *call, const bson_t *update)
+{
+    bson_error_t error;
+    mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
+    bson_t *filter = BCON_NEW("_id", BCON_INT64(call->req->auth_sub));
+    if (!mongoc_collection_update_one(users, filter, update, NULL, NULL, &error))
+        svc_fail_db(call, &error);
+    else
+        svc_reply(call, 204, NULL);
+    svc_auth_forget(call->req->auth_sub);
+    bson_destroy(filter);
+    mongoc_collection_destroy(users);
+}
+
+void
+users_logout_all(svc_call_t *call)
+{
+    bson_t *update = BCON_NEW("$inc", "{", "token_gen", BCON_INT64(1), "}");
+    users_revoke(call, update);
+    bson_destroy(update);
+}
+
+void
+users_logout(svc_call_t *call)
+{
+    bson_error_t error;
+    bson_t doc = BSON_INITIALIZER;
+    bson_iter_t it, list;
+    bool found;
+
+    if (!call->has_token) {
+        svc_fail(call, 400, "no_token",
+                 "logout ends the bearer token the request carries (auth.token), and it has none");
+        return;
+    }
+    mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
+    int64_t now = (int64_t)time(NULL);
+    /* Revoked ids of tokens that have expired anyway are dropped first. */
+    bson_t *filter = BCON_NEW("_id", BCON_INT64(call->req->auth_sub));
+    bson_t *prune = BCON_NEW("$pull", "{", "revoked_tokens", "{", "exp", "{", "$lte", BCON_INT64(now), "}", "}", "}");
+    bool ok = mongoc_collection_update_one(users, filter, prune, NULL, NULL, &error) &&
+              svc_find_one(users, filter, &doc, &found, &error);
+    bson_destroy(prune);
+    bson_destroy(filter);
+    mongoc_collection_destroy(users);
+    if (!ok) {
+        svc_fail_db(call, &error);
+        bson_destroy(&doc);
+        return;
+    }
+    size_t kept = 0;
+    if (bson_iter_init_find(&it, &doc, "revoked_tokens") && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &list))
+        while (bson_iter_next(&list))
+            kept++;
+    bson_destroy(&doc);
+    bson_t *update;
+    if (kept >= SVC_AUTH_REVOKED_MAX) /* the list is full: end every token instead */
+        update = BCON_NEW("$inc", "{", "token_gen", BCON_INT64(1), "}");
+    else
+        update = BCON_NEW("$push", "{", "revoked_tokens", "{", "jti", BCON_UTF8(call->token.jti), "exp",
+                          BCON_INT64(call->token.exp), "}", "}");
+    users_revoke(call, update);
+    bson_destroy(update);
 }

@@ -219,6 +219,8 @@ users_prepare(mongoc_client_t *mongo, bson_error_t *error)
 static const svc_op_t users_ops[] = {
     {"users.create", users_create},
     {"users.login", users_login},
+    {"users.logout", users_logout, SVC_AUTH_REQUIRED},
+    {"users.logout_all", users_logout_all, SVC_AUTH_REQUIRED},
     {"users.get", users_get},
     {"users.me", users_me, SVC_AUTH_REQUIRED},
     {"users.update", users_update, SVC_AUTH_REQUIRED},

@@ -3,7 +3,8 @@
  *
  * A user document is {_id, username, username_key (text_key: NFC + case
  * folded, unique), email?, password_hash?, first_name, last_name, name,
- * birth_date, place_id?, version, created_at, updated_at, rid, last_rid?}. users_render decides what leaves
+ * birth_date, place_id?, version, created_at, updated_at, rid, last_rid?,
+ * token_gen?, revoked_tokens?: [{jti, exp}] (workers/sdk/auth.h)}. users_render decides what leaves
  * the service: never the password hash, the key or the rid.
  */
 #ifndef ROOST_USERS_H
@@ -61,11 +62,53 @@ int users_claim_email(mongoc_client_t *mongo, const char *email_key, const char 
 /* Releases a claim: only the one `rid` made when rid is not NULL. */
 void users_release_email(mongoc_client_t *mongo, const char *email_key, const char *rid);
 
+/* --- guards of the password checks (guard.c) --------------------------------- */
+
+/* Failed logins allowed per window: ROOST_LOGIN_LIMIT_PER_USERNAME (10),
+ * ROOST_LOGIN_LIMIT_PER_ADDRESS (100), ROOST_LOGIN_LIMIT_WINDOW_SECONDS
+ * (300); a quota of 0 is no limit. */
+typedef struct {
+    int64_t per_username, per_address, window;
+} users_login_limits_t;
+const users_login_limits_t *users_login_limits(void);
+
+/* One of the worker's ROOST_PASSWORD_HASH_CONCURRENCY (default: one per
+ * core) Argon2id slots, waiting at most ROOST_PASSWORD_HASH_WAIT_MS (20)
+ * for a login, USERS_HASH_WRITE_WAIT_MS for a registration or a password
+ * change (a burst of sign-ups is traffic to serve, and the write limits
+ * bound it; a login flood is refused at once): false when none came free,
+ * and the caller answers users_fail_hash_busy. A slot bounds the memory of
+ * hashing (19 MiB each) and keeps hashes from holding every context. */
+#define USERS_HASH_WRITE_WAIT_MS 2000
+bool users_hash_slot_take(bool login);
+void users_hash_slot_give(void);
+/* 503 password_checks_busy with Retry-After: 1. */
+void users_fail_hash_busy(svc_call_t *call);
+
+/*
+ * Whether a login for `username_key` from the request's client address may
+ * check its password: 1 yes, 0 no (a quota of failures is spent: answer
+ * 429), -1 on a database error. *state is the limit to report: the one
+ * that refused, else the username's.
+ */
+int users_login_allowed(svc_call_t *call, const char *username_key, envelope_rate_limit_t *state, bson_error_t *error);
+/* Counts a failed login against the username and the address; lowers
+ * state->remaining to match. */
+void users_login_failed(svc_call_t *call, const char *username_key, envelope_rate_limit_t *state);
+
 /* --- handlers in account.c ----------------------------------------------------- */
 void users_create(svc_call_t *call);
 void users_login(svc_call_t *call);
-/* The Argon2id hash (libsodium, interactive limits: ~70 ms, 64 MiB) of a
- * password, as stored; false when memory is short. */
+/* users.logout: revokes the caller's token; users.logout_all: every token
+ * of the caller (raises token_gen). Both 204. */
+void users_logout(svc_call_t *call);
+void users_logout_all(svc_call_t *call);
+/* Argon2id (libsodium's crypto_pwhash_str) at OWASP's second listed
+ * configuration: 19 MiB, 2 passes, 1 lane (docs/security.md). */
+#define USERS_HASH_MEMLIMIT (19u * 1024u * 1024u)
+#define USERS_HASH_OPSLIMIT 2u
+/* The hash of a password, as stored; false when memory is short. The
+ * caller holds a hash slot (users_hash_slot_take). */
 bool users_hash_password(const char *password, char hash[crypto_pwhash_STRBYTES]);
 void users_update(svc_call_t *call);
 

@@ -1,0 +1,157 @@
+/* Fixed-window rate limits for writes (ratelimit.h). */
+#include "ratelimit.h"
+#include "config.h"
+#include "log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How far a key's slot may be from its hash before the table counts as full. */
+#define RATELIMIT_PROBES 64
+
+typedef struct {
+    char key[RATELIMIT_KEY_MAX + 1];
+    int64_t window_start; /* a slot is free while its key is "" */
+    int64_t hits;
+} ratelimit_slot_t;
+
+struct ratelimit {
+    pthread_mutex_t lock;
+    char policy[32];
+    int64_t quota, window;
+    size_t capacity;
+    bool warned_full;
+    ratelimit_slot_t *slots;
+};
+
+ratelimit_t *
+ratelimit_new(const char *policy, int64_t quota, int64_t window, size_t capacity)
+{
+    ratelimit_t *l = calloc(1, sizeof(*l));
+    if (l == NULL || (l->slots = calloc(capacity, sizeof(*l->slots))) == NULL) {
+        free(l);
+        return NULL;
+    }
+    pthread_mutex_init(&l->lock, NULL);
+    snprintf(l->policy, sizeof(l->policy), "%s", policy);
+    l->quota = quota;
+    l->window = window;
+    l->capacity = capacity;
+    return l;
+}
+
+void
+ratelimit_free(ratelimit_t *l)
+{
+    if (l == NULL)
+        return;
+    pthread_mutex_destroy(&l->lock);
+    free(l->slots);
+    free(l);
+}
+
+/* FNV-1a: the keys are short and chosen by clients only in part. */
+static uint64_t
+ratelimit_hash(const char *key)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+bool
+ratelimit_take(ratelimit_t *l, const char *key, int64_t now, envelope_rate_limit_t *state)
+{
+    char k[RATELIMIT_KEY_MAX + 1];
+    snprintf(k, sizeof(k), "%s", key);
+    int64_t start = now - now % l->window;
+    bool allowed = true;
+    ratelimit_slot_t *slot = NULL, *reusable = NULL;
+
+    pthread_mutex_lock(&l->lock);
+    uint64_t h = ratelimit_hash(k);
+    for (size_t i = 0; i < RATELIMIT_PROBES && i < l->capacity; i++) {
+        ratelimit_slot_t *s = &l->slots[(h + i) % l->capacity];
+        bool live = s->key[0] != '\0' && s->window_start == start;
+        if (live && strcmp(s->key, k) == 0) {
+            slot = s;
+            break;
+        }
+        if (!live && reusable == NULL)
+            reusable = s; /* free, or its window is over: its count no longer matters */
+        if (s->key[0] == '\0')
+            break; /* the key was never placed beyond a free slot */
+    }
+    if (slot == NULL && reusable != NULL) {
+        slot = reusable;
+        memcpy(slot->key, k, sizeof(k));
+        slot->window_start = start;
+        slot->hits = 0;
+    }
+    state->policy = l->policy;
+    state->quota = l->quota;
+    state->window = l->window;
+    state->reset = start + l->window - now;
+    if (slot == NULL) {
+        if (!l->warned_full)
+            log_warn("rate limit '%s': %zu keys are live; new ones pass uncounted", l->policy, l->capacity);
+        l->warned_full = true;
+        state->remaining = l->quota;
+    } else if (slot->hits >= l->quota) {
+        allowed = false;
+        state->remaining = 0;
+    } else {
+        slot->hits++;
+        state->remaining = l->quota - slot->hits;
+    }
+    pthread_mutex_unlock(&l->lock);
+    return allowed;
+}
+
+bool
+ratelimit_header_values(const envelope_rate_limit_t *states, size_t n, char *policy, size_t policy_size, char *limit,
+                        size_t limit_size)
+{
+    size_t used = 0, least = 0;
+    if (n == 0 || policy_size == 0)
+        return false;
+    policy[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(policy + used, policy_size - used, "%s\"%s\";q=%lld;w=%lld", i ? ", " : "", states[i].policy,
+                         (long long)states[i].quota, (long long)states[i].window);
+        if (w < 0 || (size_t)w >= policy_size - used)
+            return false;
+        used += (size_t)w;
+        if (states[i].remaining < states[least].remaining)
+            least = i;
+    }
+    int w = snprintf(limit, limit_size, "\"%s\";r=%lld;t=%lld", states[least].policy,
+                     (long long)states[least].remaining, (long long)states[least].reset);
+    return w >= 0 && (size_t)w < limit_size;
+}
+
+static ratelimit_config_t ratelimit_cfg;
+static pthread_once_t ratelimit_once = PTHREAD_ONCE_INIT;
+
+static void
+ratelimit_load(void)
+{
+    int64_t window = cfg_int("ROOST_WRITE_LIMIT_WINDOW_SECONDS", 60, 1, 86400);
+    int64_t per_user = cfg_int("ROOST_WRITE_LIMIT_PER_USER", 1200, 0, INT32_MAX);
+    int64_t per_address = cfg_int("ROOST_WRITE_LIMIT_PER_ADDRESS", 6000, 0, INT32_MAX);
+    size_t capacity = (size_t)cfg_int("ROOST_WRITE_LIMIT_KEYS", 65536, 64, 1 << 24);
+    if (per_user > 0)
+        ratelimit_cfg.per_user = ratelimit_new("user", per_user, window, capacity);
+    if (per_address > 0)
+        ratelimit_cfg.per_address = ratelimit_new("address", per_address, window, capacity);
+}
+
+const ratelimit_config_t *
+ratelimit_config(void)
+{
+    pthread_once(&ratelimit_once, ratelimit_load);
+    return &ratelimit_cfg;
+}

@@ -1,0 +1,58 @@
+/*
+ * Rate limits the ingress keeps for writes (POST, PUT, PATCH, DELETE other
+ * than the login, which the users service limits itself): a quota per
+ * user (the bearer token's subject) and per client address, each counted
+ * in fixed windows. The state lives in this process, shared by every loop
+ * thread under one lock; with several ingress replicas each counts its own
+ * share. Headers follow draft-ietf-httpapi-ratelimit-headers-10:
+ *   RateLimit-Policy: "user";q=600;w=60, "address";q=3000;w=60
+ *   RateLimit: "user";r=12;t=41
+ *
+ * Configuration: ROOST_WRITE_LIMIT_PER_USER and ROOST_WRITE_LIMIT_PER_ADDRESS
+ * (writes per window, 0 = no limit), ROOST_WRITE_LIMIT_WINDOW_SECONDS.
+ */
+#ifndef ROOST_RATELIMIT_H
+#define ROOST_RATELIMIT_H
+
+#include "envelope.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Keys longer than this are cut: "u:" + a user id, "a:" + an address. */
+#define RATELIMIT_KEY_MAX 72
+
+typedef struct ratelimit ratelimit_t;
+
+/* A table of at most `capacity` live keys, each allowed `quota` hits per
+ * `window` seconds. When every slot holds a live key a new key is let
+ * through uncounted (logged once): the table's memory stays bounded. */
+ratelimit_t *ratelimit_new(const char *policy, int64_t quota, int64_t window, size_t capacity);
+void ratelimit_free(ratelimit_t *l);
+
+/*
+ * Counts one hit of `key` at `now` (seconds) and says whether it is within
+ * the quota; *state gets the policy, quota, window, what remains and the
+ * seconds until the window resets. A refused hit is not counted.
+ */
+bool ratelimit_take(ratelimit_t *l, const char *key, int64_t now, envelope_rate_limit_t *state);
+
+/*
+ * The header values for a set of limit states (draft-ietf-httpapi-
+ * ratelimit-headers-10 §3, §4): `policy` lists every state's policy;
+ * `limit` names the state with the fewest remaining. Returns false when
+ * a buffer is too small.
+ */
+bool ratelimit_header_values(const envelope_rate_limit_t *states, size_t n, char *policy, size_t policy_size,
+                             char *limit, size_t limit_size);
+
+/* The ingress's write limits, from the environment; NULL members are off. */
+typedef struct {
+    ratelimit_t *per_user;
+    ratelimit_t *per_address;
+} ratelimit_config_t;
+
+const ratelimit_config_t *ratelimit_config(void);
+
+#endif

@@ -1,0 +1,129 @@
+/* Listening and dialing, plain or mutual TLS (transport.h). */
+#include "transport.h"
+#include "config.h"
+
+#include <nng/supplemental/tls/tls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TRANSPORT_TLS_PREFIX "tls+tcp"
+
+static bool
+transport_is_tls(const char *url)
+{
+    return strncmp(url, TRANSPORT_TLS_PREFIX, strlen(TRANSPORT_TLS_PREFIX)) == 0;
+}
+
+/* The whole of a small text file (a PEM), NUL-terminated; NULL when unreadable. */
+static char *
+transport_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    long len;
+    if (f != NULL && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && len < (1 << 20) &&
+        fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)len + 1)) != NULL) {
+        if (fread(text, 1, (size_t)len, f) != (size_t)len) {
+            free(text);
+            text = NULL;
+        } else {
+            text[len] = '\0';
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+    return text;
+}
+
+/* A TLS configuration for one end, from the environment; NULL and `error` set when it cannot be made. */
+static nng_tls_config *
+transport_tls_config(bool server, const char *url, bson_error_t *error)
+{
+    const char *ca = cfg_str("ROOST_TLS_CA_FILE", NULL), *cert = cfg_str("ROOST_TLS_CERT_KEY_FILE", NULL);
+    const char *cert_only = cfg_str("ROOST_TLS_CERT_FILE", NULL), *key_only = cfg_str("ROOST_TLS_KEY_FILE", NULL);
+    nng_tls_config *cfg = NULL;
+    int rv;
+    if (ca == NULL || (cert == NULL && (cert_only == NULL || key_only == NULL))) {
+        bson_set_error(error, 1, NNG_EINVAL,
+                       "%s is a TLS URL: set ROOST_TLS_CA_FILE and ROOST_TLS_CERT_KEY_FILE (or ROOST_TLS_CERT_FILE "
+                       "and ROOST_TLS_KEY_FILE), PEM files",
+                       url);
+        return NULL;
+    }
+    char *pem_cert = NULL, *pem_key = NULL;
+    if (cert == NULL &&
+        ((pem_cert = transport_read_file(cert_only)) == NULL || (pem_key = transport_read_file(key_only)) == NULL)) {
+        bson_set_error(error, 1, NNG_EINVAL, "cannot read %s", pem_cert == NULL ? cert_only : key_only);
+        free(pem_cert);
+        return NULL;
+    }
+    if ((rv = nng_tls_config_alloc(&cfg, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT)) != 0 ||
+        (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0) {
+        bson_set_error(error, 1, (uint32_t)rv, "TLS for %s: %s", url, nng_strerror(rv));
+    } else if ((rv = nng_tls_config_ca_file(cfg, ca)) != 0) {
+        bson_set_error(error, 1, (uint32_t)rv, "ROOST_TLS_CA_FILE=%s: %s", ca, nng_strerror(rv));
+    } else if (cert != NULL && (rv = nng_tls_config_cert_key_file(cfg, cert, NULL)) != 0) {
+        bson_set_error(error, 1, (uint32_t)rv, "ROOST_TLS_CERT_KEY_FILE=%s: %s", cert, nng_strerror(rv));
+    } else if (cert == NULL && (rv = nng_tls_config_own_cert(cfg, pem_cert, pem_key, NULL)) != 0) {
+        bson_set_error(error, 1, (uint32_t)rv, "ROOST_TLS_CERT_FILE / ROOST_TLS_KEY_FILE: %s", nng_strerror(rv));
+    } else if (!server && cfg_str("ROOST_TLS_SERVER_NAME", NULL) != NULL &&
+               (rv = nng_tls_config_server_name(cfg, cfg_str("ROOST_TLS_SERVER_NAME", NULL))) != 0) {
+        bson_set_error(error, 1, (uint32_t)rv, "ROOST_TLS_SERVER_NAME: %s", nng_strerror(rv));
+    } else {
+        free(pem_cert);
+        free(pem_key);
+        return cfg;
+    }
+    free(pem_cert);
+    free(pem_key);
+    if (cfg != NULL)
+        nng_tls_config_free(cfg);
+    return NULL;
+}
+
+int
+transport_listen(nng_socket sock, const char *url, bson_error_t *error)
+{
+    bson_error_t ignored;
+    nng_listener l;
+    int rv;
+    error = error != NULL ? error : &ignored;
+    if (!transport_is_tls(url)) {
+        if ((rv = nng_listen(sock, url, NULL, 0)) != 0)
+            bson_set_error(error, 1, (uint32_t)rv, "cannot listen on %s: %s", url, nng_strerror(rv));
+        return rv;
+    }
+    nng_tls_config *cfg = transport_tls_config(true, url, error);
+    if (cfg == NULL)
+        return NNG_EINVAL;
+    if ((rv = nng_listener_create(&l, sock, url)) == 0 && (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg)) == 0)
+        rv = nng_listener_start(l, 0);
+    nng_tls_config_free(cfg); /* the listener holds its own reference */
+    if (rv != 0)
+        bson_set_error(error, 1, (uint32_t)rv, "cannot listen on %s: %s", url, nng_strerror(rv));
+    return rv;
+}
+
+int
+transport_dial(nng_socket sock, const char *url, bson_error_t *error)
+{
+    bson_error_t ignored;
+    nng_dialer d;
+    int rv;
+    error = error != NULL ? error : &ignored;
+    if (!transport_is_tls(url)) {
+        if ((rv = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
+            bson_set_error(error, 1, (uint32_t)rv, "cannot dial %s: %s", url, nng_strerror(rv));
+        return rv;
+    }
+    nng_tls_config *cfg = transport_tls_config(false, url, error);
+    if (cfg == NULL)
+        return NNG_EINVAL;
+    if ((rv = nng_dialer_create(&d, sock, url)) == 0 && (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) == 0)
+        rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+    nng_tls_config_free(cfg);
+    if (rv != 0)
+        bson_set_error(error, 1, (uint32_t)rv, "cannot dial %s: %s", url, nng_strerror(rv));
+    return rv;
+}

@@ -1,0 +1,30 @@
+/*
+ * Where every Roost socket listens and dials, in one place, so that TLS
+ * applies to all of them alike. A URL may be plain TCP ("tcp://host:port",
+ * the `make run` default, on loopback) or TLS ("tls+tcp://host:port", nng's
+ * TLS transport over mbedTLS). For TLS both ends authenticate (mutual TLS):
+ *
+ *   ROOST_TLS_CA_FILE        PEM: the CA(s) a peer's certificate must chain to
+ *   ROOST_TLS_CERT_KEY_FILE  PEM: this process's certificate and private key
+ *   or ROOST_TLS_CERT_FILE + ROOST_TLS_KEY_FILE: the two in separate files
+ *                            (a kubernetes.io/tls Secret's tls.crt, tls.key)
+ *   ROOST_TLS_SERVER_NAME    optional: the name a dialer expects in the
+ *                            listener's certificate (default: the URL's host)
+ *
+ * A listener refuses a peer without a certificate signed by the CA; a
+ * dialer refuses a listener likewise. The trust model is docs/protocol.md's.
+ */
+#ifndef ROOST_TRANSPORT_H
+#define ROOST_TRANSPORT_H
+
+#include <bson/bson.h>
+#include <nng/nng.h>
+
+/* Listens on / dials one URL (not a list). Returns an nng error, 0 on
+ * success; a TLS URL without the files above is NNG_EINVAL, and `error`
+ * (which may be NULL) says why. Dialing is non-blocking: it retries in
+ * the background. */
+int transport_listen(nng_socket sock, const char *url, bson_error_t *error);
+int transport_dial(nng_socket sock, const char *url, bson_error_t *error);
+
+#endif

@@ -1,0 +1,91 @@
+/* The database circuit breaker's probe (breaker.h). */
+#include "breaker.h"
+#include "config.h"
+#include "log.h"
+
+#include <mongoc/mongoc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+static atomic_bool breaker_is_open;
+static atomic_bool breaker_stopping;
+static pthread_t breaker_thread;
+static bool breaker_running;
+static mongoc_uri_t *breaker_uri;
+
+bool
+breaker_open(void)
+{
+    return atomic_load(&breaker_is_open);
+}
+
+static void
+breaker_sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void *
+breaker_probe(void *arg)
+{
+    (void)arg;
+    bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
+    mongoc_client_t *client = NULL;
+    while (!atomic_load(&breaker_stopping)) {
+        bson_error_t error;
+        /* A fresh client after every failure: a single-threaded mongoc
+         * client keeps a failed server in a 5 s cooldown, and recovery
+         * must be seen at the next probe. */
+        if (client == NULL && (client = mongoc_client_new_from_uri(breaker_uri)) != NULL) {
+            mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+            mongoc_client_set_appname(client, "roost-worker-probe");
+        }
+        bool up = client != NULL && mongoc_client_command_simple(client, "admin", ping, NULL, NULL, &error);
+        if (!up && client == NULL)
+            bson_set_error(&error, 0, 0, "no client");
+        if (!up) {
+            mongoc_client_destroy(client);
+            client = NULL;
+        }
+        bool was_open = atomic_exchange(&breaker_is_open, !up);
+        if (was_open && up)
+            log_info("database answers again: serving");
+        else if (!was_open && !up)
+            log_warn("database does not answer (%s): answering 503 until it does", error.message);
+        breaker_sleep_ms(up ? BREAKER_PROBE_UP_MS : BREAKER_PROBE_DOWN_MS);
+    }
+    mongoc_client_destroy(client);
+    bson_destroy(ping);
+    return NULL;
+}
+
+bool
+breaker_start(const char *uri_string)
+{
+    bson_error_t error;
+    int timeout = (int)cfg_int("ROOST_DB_PROBE_TIMEOUT_MS", 500, 50, 60000);
+    mongoc_uri_t *uri = breaker_uri = mongoc_uri_new_with_error(uri_string, &error);
+    if (uri == NULL)
+        return false;
+    /* A hung database (SIGSTOP, a dead network) must fail the ping within
+     * the timeout, not after mongoc's defaults of seconds to minutes. */
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, timeout);
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, timeout);
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, timeout);
+    mongoc_uri_set_option_as_bool(uri, MONGOC_URI_SERVERSELECTIONTRYONCE, true);
+    breaker_running = pthread_create(&breaker_thread, NULL, breaker_probe, NULL) == 0;
+    return breaker_running;
+}
+
+void
+breaker_stop(void)
+{
+    atomic_store(&breaker_stopping, true);
+    if (breaker_running)
+        pthread_join(breaker_thread, NULL);
+    breaker_running = false;
+    mongoc_uri_destroy(breaker_uri);
+    breaker_uri = NULL;
+}

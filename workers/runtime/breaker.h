@@ -1,0 +1,27 @@
+/*
+ * The database circuit breaker of a worker process. A background probe
+ * pings the database every BREAKER_PROBE_UP_MS while it answers and every
+ * BREAKER_PROBE_DOWN_MS while it does not, each ping bounded by
+ * ROOST_DB_PROBE_TIMEOUT_MS (default 500). While the last ping failed the
+ * breaker is open: the runtime answers every op that needs the database
+ * with 503 database_unavailable and Retry-After at once, instead of letting
+ * each request wait out server selection or a hung socket, and a context
+ * is never held by a database that does not answer. The first good ping
+ * closes it again.
+ */
+#ifndef ROOST_BREAKER_H
+#define ROOST_BREAKER_H
+
+#include <stdbool.h>
+
+#define BREAKER_PROBE_UP_MS 250
+#define BREAKER_PROBE_DOWN_MS 100
+
+/* Starts the probe thread against `uri`; false when it cannot. */
+bool breaker_start(const char *uri);
+void breaker_stop(void);
+
+/* True while the database is known to be down. */
+bool breaker_open(void);
+
+#endif
