@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build run test unit bench clean format FORCE
+.PHONY: all setup build run test unit bench fuzz soak clean format FORCE
 
 all: build
 
@@ -52,5 +52,16 @@ unit: build
 bench: build
 	@bench/run.sh $(BUILD)
 
+# Not part of `make test`: each libFuzzer harness for FUZZ_SECONDS (60) under
+# ASan + UBSan, in build-fuzz/ (scripts/fuzz.sh).
+fuzz:
+	@scripts/fuzz.sh
+
+# Five minutes (SOAK_SECONDS) of mixed traffic against the ASan build, with
+# every process's RSS printed once a minute (bench/soak.py).
+soak: $(ASAN_BUILD)/build.ninja .setup-done
+	cmake --build $(ASAN_BUILD)
+	@$(CURDIR)/.venv/bin/python bench/soak.py $(ASAN_BUILD)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) .setup-done
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz .setup-done

@@ -5,7 +5,8 @@
 # MongoDB wire server on SQLite, tools/embedded-db, built with Go from the
 # module proxy) when no ROOST_MONGODB_URI is set and no mongod is on PATH,
 # and the deployment checkers kustomize and roost-compose-check (also from
-# the Go module proxy). Safe to run again and again: each step checks
+# the Go module proxy); with the argument `fuzz`, clang and libFuzzer for
+# `make fuzz`. Safe to run again and again: each step checks
 # before it acts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git curl
           libh2o-evloop-dev libssl-dev libuv1-dev libnng-dev libmongoc-dev libbson-dev
           libcmocka-dev clang-format libsodium-dev libjwt-dev libutf8proc-dev libbrotli-dev zlib1g-dev libsqlite3-dev wrk golang-go python3 python3-venv
           nodejs npm chromium)
+# `scripts/setup.sh fuzz` (make fuzz) adds clang and libFuzzer.
+if [ "${1:-}" = fuzz ]; then PACKAGES+=(clang libfuzzer-14-dev); fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   # golang-go and python3 may come from elsewhere (e.g. /usr/local/go, pyenv).
