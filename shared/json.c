@@ -80,7 +80,11 @@ json_double(double d, char out[32])
     /* The fewest significant digits (at most 17 for a binary64) that read
      * back as the same double, then laid out as ECMAScript's
      * Number::toString does: plain digits for exponents -6 to 20, else
-     * d.ddde+x. So 30.0 is "30", 4.3 is "4.3", 1e21 is "1e+21". */
+     * d.ddde+x. So 30.0 is "30", 4.3 is "4.3", 1e21 is "1e+21". One
+     * departure: a whole number past the int64 range (2.5e20) is written
+     * d.ddde+x too, since as plain digits JSON readers that keep integers
+     * in 64 bits (libbson, so Roost itself) refuse it (found by
+     * tests/fuzz/json_fuzz.c). */
     char sci[32];
     int digits = 1;
     for (; digits < 17; digits++) {
@@ -106,7 +110,8 @@ json_double(double d, char out[32])
     char *o = out;
     if (negative)
         *o++ = '-';
-    if (exp >= -6 && exp < 21) {
+    bool past_int64 = exp >= n - 1 && fabs(d) >= 9223372036854775808.0;
+    if (exp >= -6 && exp < 21 && !past_int64) {
         if (exp >= n - 1) { /* an integer: digits then zeros */
             memcpy(o, mant, (size_t)n);
             o += n;

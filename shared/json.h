@@ -35,7 +35,7 @@ bool json_to_bson(const char *data, size_t len, bson_t *out, bson_error_t *error
  */
 char *json_from_bson(const bson_t *doc, size_t *len);
 
-/* Appends the shortest decimal form of the finite double `d` that strtod
+/* Writes the shortest decimal form of the finite double `d` that strtod
  * reads back as `d` (at most 24 bytes and a NUL) to `out`. */
 void json_double(double d, char out[32]);
 
