@@ -14,6 +14,49 @@
 
 #define ENVELOPE_ERROR(error, ...) bson_set_error(error, 1, 400, __VA_ARGS__)
 
+/*
+ * Whether a document is well formed all the way down: every element's
+ * length in bounds, every key and string UTF-8 without NUL, every nested
+ * document and array likewise. bson_validate (libbson 1.23) passes some
+ * documents that are not: a corrupt nested document, or a string with a
+ * NUL inside, was found by tests/fuzz/envelope_fuzz.c.
+ */
+static bool
+envelope_well_formed(const bson_t *doc, int depth)
+{
+    bson_iter_t it;
+    if (depth > ENVELOPE_MAX_DEPTH || !bson_iter_init(&it, doc))
+        return false;
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        if (!bson_utf8_validate(key, strlen(key), false))
+            return false;
+        uint32_t len;
+        const uint8_t *data;
+        bson_t sub;
+        switch (bson_iter_type(&it)) {
+        case BSON_TYPE_UTF8: {
+            const char *s = bson_iter_utf8(&it, &len);
+            if (!bson_utf8_validate(s, len, false))
+                return false;
+            break;
+        }
+        case BSON_TYPE_DOCUMENT:
+        case BSON_TYPE_ARRAY:
+            if (BSON_ITER_HOLDS_DOCUMENT(&it))
+                bson_iter_document(&it, &len, &data);
+            else
+                bson_iter_array(&it, &len, &data);
+            if (!bson_init_static(&sub, data, len) || !envelope_well_formed(&sub, depth + 1))
+                return false;
+            break;
+        default:
+            break;
+        }
+    }
+    return it.err_off == 0; /* set where the walk met a corrupt element */
+}
+
 static bool
 envelope_view_doc(bson_iter_t *it, bson_t *out, const char *name, bson_error_t *error)
 {
@@ -97,7 +140,8 @@ envelope_request_parse(const uint8_t *data, size_t len, envelope_request_t *out,
     bson_init(&out->params);
     bson_init(&out->query);
     bson_init(&out->body);
-    if (!bson_init_static(&doc, data, len) || !bson_validate(&doc, BSON_VALIDATE_UTF8, NULL)) {
+    if (!bson_init_static(&doc, data, len) || !bson_validate(&doc, BSON_VALIDATE_UTF8, NULL) ||
+        !envelope_well_formed(&doc, 0)) {
         ENVELOPE_ERROR(error, "request is not a valid BSON document");
         return false;
     }
@@ -329,7 +373,8 @@ envelope_reply_parse(const uint8_t *data, size_t len, envelope_reply_t *out, bso
     out->retry_after = -1;
     bson_init(&out->body);
     bson_init(&out->fields);
-    if (!bson_init_static(&doc, data, len) || !bson_validate(&doc, BSON_VALIDATE_UTF8, NULL)) {
+    if (!bson_init_static(&doc, data, len) || !bson_validate(&doc, BSON_VALIDATE_UTF8, NULL) ||
+        !envelope_well_formed(&doc, 0)) {
         ENVELOPE_ERROR(error, "reply is not a valid BSON document");
         return false;
     }

@@ -18,6 +18,8 @@
 #define ENVELOPE_MINOR 1
 /* The longest If-Match (HTTP) or if_match (protocol 1.0) read, in bytes. */
 #define ENVELOPE_IF_MATCH_MAX 128
+/* How deep documents inside an envelope may nest; deeper is malformed. */
+#define ENVELOPE_MAX_DEPTH 100
 /* The longest auth.token read, in bytes: longer than any token Roost issues. */
 #define ENVELOPE_TOKEN_MAX 4096
 /* The longest client.addr: an IPv6 address in text with a zone. */
