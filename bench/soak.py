@@ -5,8 +5,9 @@ good and bad, bookings made and cancelled — against a stack built like
 build directory (the ASan build under `make soak`). Prints the resident
 memory of every process once a minute, then checks that
 
-* every process's RSS stays within SOAK_RSS_TOLERANCE (10 %) of its value
-  at the end of the first minute, and
+* every Roost process's RSS stays within SOAK_RSS_TOLERANCE (10 %) of its
+  value at the end of the first minute (the embedded database's is printed,
+  not judged: its cache grows with the data), and
 * no process wrote a sanitizer or LeakSanitizer report (the stack is
   stopped by pid, gracefully, so leaks are reported at exit).
 
@@ -156,6 +157,12 @@ def main():
     # limits stay (the bad logins meet them).
     stack = Stack(workers=2, pools=[["users"], ["properties", "places"], ["listings", "bookings"]],
                   env={"ROOST_WRITE_LIMIT_PER_USER": "0", "ROOST_WRITE_LIMIT_PER_ADDRESS": "0"})
+    if os.environ.get("ROOST_SANITIZED") == "1":
+        # ASan keeps freed memory in a quarantine of up to 256 MiB per
+        # process to catch use after free; filling it would read as growth
+        # for minutes. 16 MiB fills within the first minute and still
+        # catches recent use after free.
+        stack.extra_env["ASAN_OPTIONS"] = (f"detect_leaks=1:quarantine_size_mb=16:log_path={stack.dir}/asan")
     ok = True
     try:
         stack.start()
@@ -194,6 +201,11 @@ def main():
         for name, series in samples.items():
             series = [x for x in series if x]
             if len(series) < 2:
+                continue
+            if name == "db":
+                # roost-embedded-db is the laptop's database, not Roost: its
+                # page cache grows with the data the soak writes.
+                print(f"db (not judged): after minute 1 {series[0] // 1024} MiB, last {series[-1] // 1024} MiB")
                 continue
             base, worst = series[0], max(series[1:], key=lambda x: abs(x - series[0]))
             drift = (worst - base) / base

@@ -3,6 +3,8 @@
 #include "config.h"
 #include "log.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,4 +156,105 @@ ratelimit_config(void)
 {
     pthread_once(&ratelimit_once, ratelimit_load);
     return &ratelimit_cfg;
+}
+
+/* Parses an IPv4 or IPv6 address into 16 bytes (IPv4 as ::ffff:a.b.c.d). */
+static bool
+ratelimit_parse_ip(const char *ip, unsigned char out[16])
+{
+    struct in_addr v4;
+    if (inet_pton(AF_INET, ip, &v4) == 1) {
+        memset(out, 0, 10);
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &v4, 4);
+        return true;
+    }
+    return inet_pton(AF_INET6, ip, out) == 1;
+}
+
+static bool
+ratelimit_is_v4(const unsigned char a[16])
+{
+    static const unsigned char prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(a, prefix, 12) == 0;
+}
+
+bool
+ratelimit_client_key(const char *ip, char out[ENVELOPE_ADDR_MAX + 1])
+{
+    unsigned char a[16];
+    char text[INET6_ADDRSTRLEN];
+    if (!ratelimit_parse_ip(ip, a))
+        return false;
+    if (ratelimit_is_v4(a))
+        return inet_ntop(AF_INET, a + 12, out, ENVELOPE_ADDR_MAX + 1) != NULL;
+    memset(a + 8, 0, 8);
+    if (inet_ntop(AF_INET6, a, text, sizeof(text)) == NULL)
+        return false;
+    snprintf(out, ENVELOPE_ADDR_MAX + 1, "%s/64", text);
+    return true;
+}
+
+bool
+ratelimit_in_cidrs(const char *ip, const char *cidrs)
+{
+    unsigned char a[16], net[16];
+    if (cidrs == NULL || !ratelimit_parse_ip(ip, a))
+        return false;
+    for (const char *p = cidrs; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        char one[INET6_ADDRSTRLEN + 8];
+        if (len > 0 && len < sizeof(one)) {
+            memcpy(one, p, len);
+            one[len] = '\0';
+            char *slash = strchr(one, '/');
+            long bits = -1;
+            if (slash != NULL) {
+                *slash = '\0';
+                char *end;
+                bits = strtol(slash + 1, &end, 10);
+                if (*end != '\0' || slash[1] == '\0')
+                    bits = -2;
+            }
+            if (bits != -2 && ratelimit_parse_ip(one, net)) {
+                /* An IPv4 prefix counts from the mapped address's 96 bits. */
+                long total = bits < 0 ? 128 : ratelimit_is_v4(net) && strchr(one, ':') == NULL ? 96 + bits : bits;
+                if (total >= 0 && total <= 128) {
+                    bool match = true;
+                    for (long b = 0; b < total && match; b++)
+                        match = ((a[b / 8] ^ net[b / 8]) & (0x80 >> (b % 8))) == 0;
+                    if (match)
+                        return true;
+                }
+            }
+        }
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+static ratelimit_proxy_t ratelimit_proxy_cfg;
+static pthread_once_t ratelimit_proxy_once = PTHREAD_ONCE_INIT;
+
+static void
+ratelimit_proxy_load(void)
+{
+    /* h2o keeps header names in lower case. */
+    static char header[128];
+    const char *name = cfg_str("ROOST_CLIENT_ADDRESS_HEADER", NULL);
+    if (name != NULL && strlen(name) < sizeof(header)) {
+        for (size_t i = 0; name[i] != '\0'; i++)
+            header[i] = (char)tolower((unsigned char)name[i]);
+        ratelimit_proxy_cfg.header = header;
+    }
+    ratelimit_proxy_cfg.trusted = cfg_str("ROOST_TRUSTED_PROXIES", NULL);
+    if (ratelimit_proxy_cfg.header != NULL && ratelimit_proxy_cfg.trusted == NULL)
+        log_warn("ROOST_CLIENT_ADDRESS_HEADER is set but ROOST_TRUSTED_PROXIES is not: the header is ignored");
+}
+
+const ratelimit_proxy_t *
+ratelimit_proxy(void)
+{
+    pthread_once(&ratelimit_proxy_once, ratelimit_proxy_load);
+    return &ratelimit_proxy_cfg;
 }

@@ -5,7 +5,7 @@
  * in fixed windows. The state lives in this process, shared by every loop
  * thread under one lock; with several ingress replicas each counts its own
  * share. Headers follow draft-ietf-httpapi-ratelimit-headers-10:
- *   RateLimit-Policy: "user";q=600;w=60, "address";q=3000;w=60
+ *   RateLimit-Policy: "user";q=1200;w=60, "address";q=6000;w=60
  *   RateLimit: "user";r=12;t=41
  *
  * Configuration: ROOST_WRITE_LIMIT_PER_USER and ROOST_WRITE_LIMIT_PER_ADDRESS
@@ -46,6 +46,31 @@ bool ratelimit_take(ratelimit_t *l, const char *key, int64_t now, envelope_rate_
  */
 bool ratelimit_header_values(const envelope_rate_limit_t *states, size_t n, char *policy, size_t policy_size,
                              char *limit, size_t limit_size);
+
+/*
+ * The address a client is counted under, from an IP address in text: an
+ * IPv4 address as itself ("192.0.2.7", also when written IPv4-mapped as
+ * "::ffff:192.0.2.7"), an IPv6 address as its /64 network
+ * ("2001:db8:1:2::/64"), since one client commonly holds a whole /64.
+ * False when `ip` is not an IP address.
+ */
+bool ratelimit_client_key(const char *ip, char out[ENVELOPE_ADDR_MAX + 1]);
+
+/* Whether the IP address `ip` lies in one of `cidrs`, a comma list such as
+ * "10.0.0.0/8,fd00::/8" (a bare address is a /32 or /128). */
+bool ratelimit_in_cidrs(const char *ip, const char *cidrs);
+
+/*
+ * Where the client's address comes from (docs/security.md):
+ * ROOST_CLIENT_ADDRESS_HEADER (e.g. X-Forwarded-For), read only from peers
+ * in ROOST_TRUSTED_PROXIES, whose last entry is the address the proxy saw;
+ * otherwise the TCP peer. NULL members when unset.
+ */
+typedef struct {
+    const char *header;
+    const char *trusted;
+} ratelimit_proxy_t;
+const ratelimit_proxy_t *ratelimit_proxy(void);
 
 /* The ingress's write limits, from the environment; NULL members are off. */
 typedef struct {

@@ -35,7 +35,12 @@ typedef struct {
     char addr[ENVELOPE_ADDR_MAX + 1];
 } request_auth_t;
 
-/* The client's address as text, "" when the connection cannot say. */
+/*
+ * The address the client is counted under (ratelimit_client_key): the TCP
+ * peer's, or, when the peer is a trusted proxy (ratelimit_proxy), the last
+ * entry of the configured header, which that proxy appended. "" when
+ * neither says.
+ */
 static void
 request_client_addr(h2o_req_t *req, char out[ENVELOPE_ADDR_MAX + 1])
 {
@@ -46,10 +51,35 @@ request_client_addr(h2o_req_t *req, char out[ENVELOPE_ADDR_MAX + 1])
     if (len == 0)
         return;
     size_t n = h2o_socket_getnumerichost((struct sockaddr *)&sa, len, host);
-    if (n != SIZE_MAX && n <= ENVELOPE_ADDR_MAX) {
-        memcpy(out, host, n);
-        out[n] = '\0';
+    if (n == SIZE_MAX)
+        return;
+    host[n] = '\0';
+    const ratelimit_proxy_t *proxy = ratelimit_proxy();
+    if (proxy->header != NULL && ratelimit_in_cidrs(host, proxy->trusted)) {
+        ssize_t i = -1, last = -1;
+        while ((i = h2o_find_header_by_str(&req->headers, proxy->header, strlen(proxy->header), i)) >= 0)
+            last = i;
+        if (last >= 0) {
+            h2o_iovec_t v = req->headers.entries[last].value;
+            size_t start = v.len;
+            while (start > 0 && v.base[start - 1] != ',')
+                start--;
+            while (start < v.len && v.base[start] == ' ')
+                start++;
+            size_t end = v.len;
+            while (end > start && v.base[end - 1] == ' ')
+                end--;
+            char forwarded[INET6_ADDRSTRLEN];
+            if (end - start < sizeof(forwarded)) {
+                memcpy(forwarded, v.base + start, end - start);
+                forwarded[end - start] = '\0';
+                if (ratelimit_client_key(forwarded, out))
+                    return;
+            }
+        }
     }
+    if (!ratelimit_client_key(host, out))
+        out[0] = '\0';
 }
 
 /*
@@ -73,11 +103,12 @@ request_within_limits(h2o_req_t *req, const route_match_t *m, const char *rid, c
         return true;
     if (cfg->per_user != NULL && auth->sub > 0) {
         snprintf(key, sizeof(key), "u:%lld", (long long)auth->sub);
-        allowed = ratelimit_take(cfg->per_user, key, now, &states[n++]) && allowed;
+        allowed = ratelimit_take(cfg->per_user, key, now, &states[n++]);
     }
-    if (cfg->per_address != NULL && auth->addr[0] != '\0') {
+    /* A write the user's quota refuses is not counted against the address's. */
+    if (allowed && cfg->per_address != NULL && auth->addr[0] != '\0') {
         snprintf(key, sizeof(key), "a:%s", auth->addr);
-        allowed = ratelimit_take(cfg->per_address, key, now, &states[n++]) && allowed;
+        allowed = ratelimit_take(cfg->per_address, key, now, &states[n++]);
     }
     respond_rate_limit(req, states, n);
     if (allowed)

@@ -38,8 +38,9 @@ typedef struct {
      * expiry, the user's token generation) and its subject becomes
      * auth_sub; a request that carries both must name the same user. */
     const char *auth_token;
-    /* client.addr: the address of the HTTP client as the ingress saw it
-     * (what per-address rate limits count), "" when absent. */
+    /* client.addr: the address the HTTP client is counted under (IPv4,
+     * or an IPv6 /64; ingress/ratelimit.h), what per-address limits
+     * count; "" when absent. */
     char client_addr[ENVELOPE_ADDR_MAX + 1];
     bson_t params; /* empty when absent */
     bson_t query;

@@ -36,6 +36,36 @@ transport_read_file(const char *path)
     return text;
 }
 
+/*
+ * The name a dialer checks in the listener's certificate: ROOST_TLS_SERVER_NAME,
+ * else the URL's host. nng checks the URL's host only with its own default
+ * configuration, which a configuration set through NNG_OPT_TLS_CONFIG
+ * replaces; without a name, any certificate of the CA would pass for any
+ * broker.
+ */
+static const char *
+transport_server_name(const char *url, char out[256])
+{
+    const char *name = cfg_str("ROOST_TLS_SERVER_NAME", NULL);
+    if (name != NULL)
+        return name;
+    const char *host = strstr(url, "://");
+    host = host != NULL ? host + 3 : url;
+    size_t len;
+    if (*host == '[') { /* [v6]:port */
+        host++;
+        len = strcspn(host, "]");
+    } else {
+        const char *colon = strrchr(host, ':');
+        len = colon != NULL ? (size_t)(colon - host) : strlen(host);
+    }
+    if (len >= 256)
+        len = 255;
+    memcpy(out, host, len);
+    out[len] = '\0';
+    return out;
+}
+
 /* A TLS configuration for one end, from the environment; NULL and `error` set when it cannot be made. */
 static nng_tls_config *
 transport_tls_config(bool server, const char *url, bson_error_t *error)
@@ -43,6 +73,7 @@ transport_tls_config(bool server, const char *url, bson_error_t *error)
     const char *ca = cfg_str("ROOST_TLS_CA_FILE", NULL), *cert = cfg_str("ROOST_TLS_CERT_KEY_FILE", NULL);
     const char *cert_only = cfg_str("ROOST_TLS_CERT_FILE", NULL), *key_only = cfg_str("ROOST_TLS_KEY_FILE", NULL);
     nng_tls_config *cfg = NULL;
+    char name[256];
     int rv;
     if (ca == NULL || (cert == NULL && (cert_only == NULL || key_only == NULL))) {
         bson_set_error(error, 1, NNG_EINVAL,
@@ -67,9 +98,8 @@ transport_tls_config(bool server, const char *url, bson_error_t *error)
         bson_set_error(error, 1, (uint32_t)rv, "ROOST_TLS_CERT_KEY_FILE=%s: %s", cert, nng_strerror(rv));
     } else if (cert == NULL && (rv = nng_tls_config_own_cert(cfg, pem_cert, pem_key, NULL)) != 0) {
         bson_set_error(error, 1, (uint32_t)rv, "ROOST_TLS_CERT_FILE / ROOST_TLS_KEY_FILE: %s", nng_strerror(rv));
-    } else if (!server && cfg_str("ROOST_TLS_SERVER_NAME", NULL) != NULL &&
-               (rv = nng_tls_config_server_name(cfg, cfg_str("ROOST_TLS_SERVER_NAME", NULL))) != 0) {
-        bson_set_error(error, 1, (uint32_t)rv, "ROOST_TLS_SERVER_NAME: %s", nng_strerror(rv));
+    } else if (!server && (rv = nng_tls_config_server_name(cfg, transport_server_name(url, name))) != 0) {
+        bson_set_error(error, 1, (uint32_t)rv, "the server name to check for %s: %s", url, nng_strerror(rv));
     } else {
         free(pem_cert);
         free(pem_key);

@@ -8,8 +8,9 @@
  *   ROOST_TLS_CERT_KEY_FILE  PEM: this process's certificate and private key
  *   or ROOST_TLS_CERT_FILE + ROOST_TLS_KEY_FILE: the two in separate files
  *                            (a kubernetes.io/tls Secret's tls.crt, tls.key)
- *   ROOST_TLS_SERVER_NAME    optional: the name a dialer expects in the
- *                            listener's certificate (default: the URL's host)
+ *   ROOST_TLS_SERVER_NAME    optional: the name a dialer checks in the
+ *                            listener's certificate (default: the URL's
+ *                            host, always checked)
  *
  * A listener refuses a peer without a certificate signed by the CA; a
  * dialer refuses a listener likewise. The trust model is docs/protocol.md's.

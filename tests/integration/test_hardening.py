@@ -120,6 +120,61 @@ def test_login_limits_survive_a_worker_restart_and_count_per_address():
         assert r.json()["code"] == "too_many_failed_logins"
 
 
+def test_the_failed_login_quota_is_exact_however_many_run_at_once():
+    env = {"ROOST_LOGIN_LIMIT_PER_USERNAME": "5", "ROOST_LOGIN_LIMIT_PER_ADDRESS": "0",
+           "ROOST_PASSWORD_HASH_WAIT_MS": "10000"}
+    with running(workers=2, env=env) as s:
+        u = create_user(s)
+
+        def bad(i):
+            return requests.post(s.url("/api/v1/auth/token"), json={"username": u["username"], "password": f"x{i}"},
+                                 timeout=30).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(48) as pool:
+            codes = list(pool.map(bad, range(48)))
+        assert sorted(codes) == [401] * 5 + [429] * 43, codes
+
+
+def test_a_wrong_current_password_counts_as_a_failed_login():
+    with running(workers=1, env={"ROOST_LOGIN_LIMIT_PER_USERNAME": "2"}) as s:
+        u = create_user(s)
+        tok = token_for(s, u["username"])
+        for _ in range(2):
+            r = requests.patch(s.url(f"/api/v1/users/{u['id']}"), headers=bearer(tok), timeout=10,
+                               json={"password": "a new secret!", "current_password": "not it"})
+            assert r.status_code == 400, r.text
+        r = requests.patch(s.url(f"/api/v1/users/{u['id']}"), headers=bearer(tok), timeout=10,
+                           json={"password": "a new secret!", "current_password": PASSWORD})
+        assert r.status_code == 429 and r.json()["code"] == "too_many_failed_logins"
+        assert login(s, u["username"]).status_code == 429
+
+
+def test_the_client_address_comes_from_a_trusted_proxy_only():
+    env = {"ROOST_CLIENT_ADDRESS_HEADER": "X-Forwarded-For", "ROOST_TRUSTED_PROXIES": "127.0.0.0/8",
+           "ROOST_LOGIN_LIMIT_PER_USERNAME": "0", "ROOST_LOGIN_LIMIT_PER_ADDRESS": "2"}
+    with running(workers=1, env=env) as s:
+        def bad(xff):
+            return requests.post(s.url("/api/v1/auth/token"), json={"username": "nobody", "password": "x"},
+                                 headers={"X-Forwarded-For": xff}, timeout=10)
+        assert bad("203.0.113.5").status_code == 401
+        assert bad("198.51.100.1, 203.0.113.5").status_code == 401  # the last entry is the client
+        r = bad("203.0.113.5")
+        assert r.status_code == 429 and r.headers["RateLimit"].startswith('"login-address";r=0')
+        assert bad("203.0.113.6").status_code == 401  # another client behind the same proxy
+        # A forged first entry changes nothing: the proxy's own (last) entry counts.
+        assert bad("203.0.113.6, 203.0.113.5").status_code == 429
+        # IPv6 clients are counted per /64.
+        assert bad("2001:db8:1:2::1").status_code == 401
+        assert bad("2001:db8:1:2::ffff").status_code == 401
+        assert bad("2001:db8:1:2:aaaa::1").status_code == 429
+    # A proxy that is not trusted: the header is ignored and the peer counts.
+    env["ROOST_TRUSTED_PROXIES"] = "10.0.0.0/8"
+    with running(workers=1, env=env) as s:
+        codes = [requests.post(s.url("/api/v1/auth/token"), json={"username": "nobody", "password": "x"},
+                               headers={"X-Forwarded-For": f"203.0.113.{i}"}, timeout=10).status_code for i in range(3)]
+        assert codes == [401, 401, 429]
+
+
 def test_hashing_is_bounded_and_refused_at_once_with_retry_after():
     env = {"ROOST_PASSWORD_HASH_CONCURRENCY": "1", "ROOST_PASSWORD_HASH_WAIT_MS": "0",
            "ROOST_LOGIN_LIMIT_PER_USERNAME": "0", "ROOST_LOGIN_LIMIT_PER_ADDRESS": "0"}
@@ -360,7 +415,7 @@ def test_database_hang_gets_fast_503s_and_recovers_within_a_second():
         db = s.procs["db"].pid
         os.kill(db, signal.SIGSTOP)
         try:
-            time.sleep(1.5)  # the probe notices (ping timeout 500 ms)
+            time.sleep(2.5)  # the probe notices: two pings of 500 ms in a row fail
             for _ in range(5):
                 r, took = fast_503(s, path, 0.1)
                 assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
@@ -379,7 +434,8 @@ def test_database_killed_and_restarted():
         path = f"/api/v1/users/{u['id']}"
         port = s.db_port
         s.stop_process("db", signal.SIGKILL)
-        wait_until(lambda: requests.get(s.url(path), timeout=5).status_code == 503, 3, "503 with the database dead")
+        wait_until(lambda: requests.get(s.url(path), timeout=5).status_code == 503, 5, "503 with the database dead")
+        time.sleep(0.5)  # past the probe's second failed ping: the breaker is open
         r, took = fast_503(s, path, 0.1)
         assert r.status_code == 503 and r.headers["Retry-After"] == "1" and took < 0.1, (r.status_code, took)
         # The same database, on the same port and data directory.

@@ -56,6 +56,16 @@ def test_a_client_with_a_certificate_of_another_ca_is_refused(tls_stack):
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
 
 
+def test_a_broker_whose_certificate_names_another_host_is_refused(tls_stack):
+    """The dialer checks the listener's name (the URL's host, or
+    ROOST_TLS_SERVER_NAME): a good certificate for another name does not pass."""
+    e = tls_stack.env()
+    e.update({"ROOST_TLS_SERVER_NAME": "broker.elsewhere.example", "ROOST_REQUEST_TIMEOUT_MS": "1500"})
+    r = subprocess.run([os.path.join(BUILD, "tools", "roostctl"), "call", "sys.ping"], capture_output=True, text=True,
+                       env=e, timeout=30)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+
+
 def test_a_client_without_a_certificate_is_refused(tls_stack):
     cfg = pynng.TLSConfig(pynng.TLSConfig.MODE_CLIENT, ca_files=[tls_stack.pki["ca"]], server_name="127.0.0.1")
     with pynng.Req0(recv_timeout=2000, tls_config=cfg) as sock:

@@ -33,6 +33,7 @@ breaker_probe(void *arg)
     (void)arg;
     bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
     mongoc_client_t *client = NULL;
+    int failures = 0;
     while (!atomic_load(&breaker_stopping)) {
         bson_error_t error;
         /* A fresh client after every failure: a single-threaded mongoc
@@ -49,10 +50,14 @@ breaker_probe(void *arg)
             mongoc_client_destroy(client);
             client = NULL;
         }
-        bool was_open = atomic_exchange(&breaker_is_open, !up);
-        if (was_open && up)
+        /* Opens after BREAKER_FAILURES pings in a row fail (one slow ping
+         * in a load spike is not an outage); closes at the first good one. */
+        failures = up ? 0 : failures + 1;
+        bool open = failures >= BREAKER_FAILURES;
+        bool was_open = atomic_exchange(&breaker_is_open, open);
+        if (was_open && !open)
             log_info("database answers again: serving");
-        else if (!was_open && !up)
+        else if (!was_open && open)
             log_warn("database does not answer (%s): answering 503 until it does", error.message);
         breaker_sleep_ms(up ? BREAKER_PROBE_UP_MS : BREAKER_PROBE_DOWN_MS);
     }

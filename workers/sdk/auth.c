@@ -14,7 +14,7 @@ typedef struct {
     bool exists;
     int64_t gen;
     size_t nrevoked;
-    char revoked[SVC_AUTH_REVOKED_MAX][33];
+    char revoked[SVC_AUTH_REVOKED_READ][33];
 } svc_auth_entry_t;
 
 static pthread_mutex_t svc_auth_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -48,7 +48,7 @@ svc_auth_read(mongoc_client_t *mongo, int64_t sub, svc_auth_entry_t *e, bson_err
             e->gen = bson_iter_as_int64(&it);
         if (bson_iter_init_find(&it, doc, "revoked_tokens") && BSON_ITER_HOLDS_ARRAY(&it) &&
             bson_iter_recurse(&it, &list))
-            while (bson_iter_next(&list) && e->nrevoked < SVC_AUTH_REVOKED_MAX)
+            while (bson_iter_next(&list) && e->nrevoked < SVC_AUTH_REVOKED_READ)
                 if (BSON_ITER_HOLDS_DOCUMENT(&list) && bson_iter_recurse(&list, &one) && bson_iter_find(&one, "jti") &&
                     BSON_ITER_HOLDS_UTF8(&one))
                     bson_strncpy(e->revoked[e->nrevoked++], bson_iter_utf8(&one, NULL), sizeof(e->revoked[0]));

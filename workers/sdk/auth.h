@@ -18,9 +18,12 @@
 #include <mongoc/mongoc.h>
 
 #define SVC_AUTH_CACHE_MS 500
-/* The most revoked token ids one user record keeps; past it, logout
- * raises the generation instead (every token of the user ends). */
+/* The most revoked token ids one logout lets a user record hold; past
+ * it, logout raises the generation instead (every token of the user ends).
+ * A reader keeps twice as many, so that logouts racing past the count
+ * (it is read, then pushed to) are still seen. */
 #define SVC_AUTH_REVOKED_MAX 32
+#define SVC_AUTH_REVOKED_READ (2 * SVC_AUTH_REVOKED_MAX)
 
 typedef enum {
     SVC_AUTH_GOOD,

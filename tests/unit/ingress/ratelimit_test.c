@@ -60,6 +60,33 @@ header_values_follow_the_draft(void **state)
     assert_false(ratelimit_header_values(st, 0, policy, sizeof(policy), limit, sizeof(limit)));
 }
 
+static void
+client_keys_and_trusted_proxies(void **state)
+{
+    char key[ENVELOPE_ADDR_MAX + 1];
+    assert_true(ratelimit_client_key("192.0.2.7", key));
+    assert_string_equal(key, "192.0.2.7");
+    assert_true(ratelimit_client_key("::ffff:192.0.2.7", key));
+    assert_string_equal(key, "192.0.2.7");
+    assert_true(ratelimit_client_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", key));
+    assert_string_equal(key, "2001:db8:1:2::/64");
+    assert_true(ratelimit_client_key("2001:db8:1:2::1", key));
+    assert_string_equal(key, "2001:db8:1:2::/64"); /* the same /64: one client */
+    assert_false(ratelimit_client_key("not an address", key));
+    assert_false(ratelimit_client_key("192.0.2.7, 10.0.0.1", key));
+
+    assert_true(ratelimit_in_cidrs("10.1.2.3", "10.0.0.0/8"));
+    assert_false(ratelimit_in_cidrs("11.1.2.3", "10.0.0.0/8"));
+    assert_true(ratelimit_in_cidrs("::ffff:10.1.2.3", "192.168.0.0/16,10.0.0.0/8"));
+    assert_true(ratelimit_in_cidrs("127.0.0.1", "127.0.0.1"));
+    assert_false(ratelimit_in_cidrs("127.0.0.2", "127.0.0.1"));
+    assert_true(ratelimit_in_cidrs("fd00::5", "fd00::/8"));
+    assert_false(ratelimit_in_cidrs("fe00::5", "fd00::/8"));
+    assert_true(ratelimit_in_cidrs("1.2.3.4", "0.0.0.0/0"));
+    assert_false(ratelimit_in_cidrs("1.2.3.4", "10.0.0.0/x,junk,/8"));
+    assert_false(ratelimit_in_cidrs("1.2.3.4", NULL));
+}
+
 int
 main(void)
 {
@@ -67,6 +94,7 @@ main(void)
         cmocka_unit_test(quota_then_refusal_then_a_new_window),
         cmocka_unit_test(a_full_table_lets_new_keys_pass_uncounted),
         cmocka_unit_test(header_values_follow_the_draft),
+        cmocka_unit_test(client_keys_and_trusted_proxies),
     };
     return cmocka_run_group_tests_name("/ingress/ratelimit", tests, NULL, NULL);
 }

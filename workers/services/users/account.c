@@ -259,13 +259,32 @@ users_update(svc_call_t *call)
             const char *stored_hash = bson_iter_init_find(&it, &doc, "password_hash") && BSON_ITER_HOLDS_UTF8(&it)
                                           ? bson_iter_utf8(&it, NULL)
                                           : NULL;
+            /* current_password is a password guess like a login's: it
+             * counts against the same failed-login quotas. */
+            const char *key = bson_iter_init_find(&it, &doc, "username_key") && BSON_ITER_HOLDS_UTF8(&it)
+                                  ? bson_iter_utf8(&it, NULL)
+                                  : "";
+            users_check_t check;
+            envelope_rate_limit_t limit;
+            int allowed = stored_hash != NULL ? users_password_check_begin(call, key, &check, &limit, &error) : 1;
+            if (allowed <= 0) {
+                if (allowed < 0)
+                    svc_fail_db(call, &error);
+                else
+                    users_fail_too_many(call, &limit);
+                goto release;
+            }
             if (!users_hash_slot_take(false)) {
+                if (stored_hash != NULL)
+                    users_password_check_end(call, &check, true);
                 users_fail_hash_busy(call);
                 goto release;
             }
             bool matches = stored_hash == NULL || crypto_pwhash_str_verify(stored_hash, current, strlen(current)) == 0;
             bool hashed = matches && users_hash_password(password, hash);
             users_hash_slot_give();
+            if (stored_hash != NULL)
+                users_password_check_end(call, &check, matches);
             if (!matches) {
                 field_errors_add(&errors, "current_password", "does not match the current password");
                 svc_fail_fields(call, &errors);

@@ -74,6 +74,7 @@ users_login(svc_call_t *call)
     bson_t doc = BSON_INITIALIZER, body = BSON_INITIALIZER;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
     envelope_rate_limit_t limit = {0}; /* policy NULL: no limit applies */
+    users_check_t check;
 
     field_errors_init(&errors);
     validate_known_fields(&req->body, fields, &errors);
@@ -90,20 +91,6 @@ users_login(svc_call_t *call)
         goto done;
     }
     username_key = text_key(username, strlen(username));
-    /* Refused before any hashing: a flood of guesses costs a read each. */
-    int allowed = users_login_allowed(call, username_key, &limit, &error);
-    if (allowed < 0) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
-    if (allowed == 0) {
-        svc_fail(call, 429, "too_many_failed_logins",
-                 "too many failed logins for this %s; wait for the time in Retry-After",
-                 strcmp(limit.policy, "login-address") == 0 ? "address" : "username");
-        svc_retry_after(call, limit.reset > 0 ? limit.reset : 1);
-        svc_rate_limit(call, &limit);
-        goto done;
-    }
     bson_t *filter = BCON_NEW("username_key", BCON_UTF8(username_key));
     bool found;
     bool ok = svc_find_one(users, filter, &doc, &found, &error);
@@ -112,7 +99,19 @@ users_login(svc_call_t *call)
         svc_fail_db(call, &error);
         goto done;
     }
+    /* Counted, and refused past the quota, before any hashing: a flood of
+     * guesses costs a counter update each. */
+    int allowed = users_password_check_begin(call, username_key, &check, &limit, &error);
+    if (allowed < 0) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    if (allowed == 0) {
+        users_fail_too_many(call, &limit);
+        goto done;
+    }
     if (!users_hash_slot_take(true)) {
+        users_password_check_end(call, &check, true); /* no check ran: nothing to count */
         users_fail_hash_busy(call);
         goto done;
     }
@@ -129,8 +128,8 @@ users_login(svc_call_t *call)
         users_rehash_if_old(call, users, bson_iter_as_int64(&id), bson_iter_utf8(&it, NULL), password);
     }
     users_hash_slot_give();
+    users_password_check_end(call, &check, good);
     if (!good) {
-        users_login_failed(call, username_key, &limit);
         svc_fail(call, 401, "invalid_credentials", "the username or the password is wrong");
         if (limit.policy != NULL)
             svc_rate_limit(call, &limit);
@@ -215,7 +214,9 @@ users_logout(svc_call_t *call)
             kept++;
     bson_destroy(&doc);
     bson_t *update;
-    if (kept >= SVC_AUTH_REVOKED_MAX) /* the list is full: end every token instead */
+    /* A full list, or a token from before tokens had ids, cannot be ended
+     * alone: every token of the user is ended instead. */
+    if (kept >= SVC_AUTH_REVOKED_MAX || call->token.jti[0] == '\0')
         update = BCON_NEW("$inc", "{", "token_gen", BCON_INT64(1), "}");
     else
         update = BCON_NEW("$push", "{", "revoked_tokens", "{", "jti", BCON_UTF8(call->token.jti), "exp",

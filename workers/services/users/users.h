@@ -85,16 +85,30 @@ void users_hash_slot_give(void);
 /* 503 password_checks_busy with Retry-After: 1. */
 void users_fail_hash_busy(svc_call_t *call);
 
+/* The failed-login counters one password check holds (guard.c). */
+typedef struct {
+    size_t n; /* how many counters it holds: the username's, the address's */
+    char ids[2][ENVELOPE_ADDR_MAX + 600];
+    const char *kinds[2];
+    int64_t quotas[2];
+    int64_t window_start, now;
+} users_check_t;
+
 /*
- * Whether a login for `username_key` from the request's client address may
- * check its password: 1 yes, 0 no (a quota of failures is spent: answer
- * 429), -1 on a database error. *state is the limit to report: the one
- * that refused, else the username's.
+ * Starts a password check (a login, or a password change's
+ * current_password) for `username_key` from the request's client address:
+ * counts it, before any hashing, against both failed-login quotas. 1: go
+ * on; 0: a quota is spent, answer 429 (the attempt is not counted); -1: a
+ * database error. *state is the limit to report: the one that refused,
+ * else the username's, with this attempt counted as a failure. Counting
+ * first makes the quota exact however many checks run at once.
  */
-int users_login_allowed(svc_call_t *call, const char *username_key, envelope_rate_limit_t *state, bson_error_t *error);
-/* Counts a failed login against the username and the address; lowers
- * state->remaining to match. */
-void users_login_failed(svc_call_t *call, const char *username_key, envelope_rate_limit_t *state);
+int users_password_check_begin(svc_call_t *call, const char *username_key, users_check_t *check,
+                               envelope_rate_limit_t *state, bson_error_t *error);
+/* Ends it: a right password takes its attempt back; a wrong one stays counted. */
+void users_password_check_end(svc_call_t *call, const users_check_t *check, bool good);
+/* 429 too_many_failed_logins with Retry-After and the limit's state. */
+void users_fail_too_many(svc_call_t *call, const envelope_rate_limit_t *state);
 
 /* --- handlers in account.c ----------------------------------------------------- */
 void users_create(svc_call_t *call);
