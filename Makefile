@@ -57,11 +57,12 @@ bench: build
 fuzz:
 	@scripts/fuzz.sh
 
-# Five minutes (SOAK_SECONDS) of mixed traffic against the ASan build, with
-# every process's RSS printed once a minute (bench/soak.py).
-soak: $(ASAN_BUILD)/build.ninja .setup-done
+# Five minutes (SOAK_SECONDS) of mixed traffic against the plain build (its
+# RSS must stay flat) and, at the same time, the ASan build (no sanitizer
+# report), every process's RSS printed once a minute (bench/soak.py).
+soak: build $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD)
-	@$(CURDIR)/.venv/bin/python bench/soak.py $(ASAN_BUILD)
+	@$(CURDIR)/.venv/bin/python bench/soak.py $(BUILD) $(ASAN_BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz .setup-done
