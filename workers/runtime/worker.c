@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static mongoc_client_pool_t *worker_mongo;
 static bool worker_serves[32]; /* by index in svc_services */
@@ -160,6 +161,7 @@ typedef struct {
 /* Set on SIGTERM: each context finishes the request it holds, answers it,
  * and takes no other. How often an idle context looks, in ms. */
 static atomic_bool worker_stopping;
+static int worker_deadline_ms = CFG_DEFAULT_TIMEOUT_MS; /* ROOST_REQUEST_TIMEOUT_MS */
 #define WORKER_IDLE_LOOK_MS 200
 
 static void *
@@ -193,6 +195,9 @@ worker_serve(void *arg)
             continue;
         }
         bson_destroy(&reply);
+        /* Past the request's deadline nobody waits for the reply: a send
+         * never holds the context longer (a stop waits for it). */
+        nng_aio_set_timeout(aio, worker_deadline_ms);
         nng_aio_set_msg(aio, msg);
         nng_ctx_send(ctx, aio);
         nng_aio_wait(aio);
@@ -201,6 +206,20 @@ worker_serve(void *arg)
     }
     nng_aio_free(aio);
     nng_ctx_close(ctx);
+    return NULL;
+}
+
+/* A stop is bounded: every request held is answered within its deadline,
+ * so a stop still under way two seconds past it is stuck somewhere, and
+ * the process leaves (status 1) rather than hold its pod or its slot. */
+static void *
+worker_stop_watchdog(void *arg)
+{
+    (void)arg;
+    struct timespec wait = {.tv_sec = worker_deadline_ms / 1000 + 2, .tv_nsec = (worker_deadline_ms % 1000) * 1000000L};
+    nanosleep(&wait, NULL);
+    log_warn("stopping took past every request's deadline: leaving now");
+    _exit(1);
     return NULL;
 }
 
@@ -289,6 +308,7 @@ int
 worker_run(void)
 {
     int concurrency = (int)cfg_int("ROOST_WORKER_CONCURRENCY", 16, 1, 1024);
+    worker_deadline_ms = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
     const char *url = cfg_str("ROOST_WORKER_URL", CFG_DEFAULT_WORKER_URL);
     worker_thread_t *threads = NULL;
     nng_socket sock;
@@ -352,6 +372,9 @@ worker_run(void)
      * when this one's pipe closes. */
     log_info("worker stopping on signal %d: finishing the requests it holds", sig);
     atomic_store(&worker_stopping, true);
+    pthread_t watchdog;
+    if (pthread_create(&watchdog, NULL, worker_stop_watchdog, NULL) == 0)
+        pthread_detach(watchdog);
     if (threads != NULL)
         for (int i = 0; i < concurrency; i++)
             pthread_join(threads[i].tid, NULL);
