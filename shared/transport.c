@@ -112,48 +112,44 @@ transport_tls_config(bool server, const char *url, bson_error_t *error)
     return NULL;
 }
 
+/* Listens (listen) or dials on one URL; the TLS configuration, when the
+ * URL asks for TLS, is set on the listener or dialer before it starts. */
+static int
+transport_open(nng_socket sock, const char *url, bool listen, bson_error_t *error)
+{
+    bson_error_t ignored;
+    nng_tls_config *cfg = NULL;
+    nng_listener l;
+    nng_dialer d;
+    int rv;
+    error = error != NULL ? error : &ignored;
+    if (transport_is_tls(url) && (cfg = transport_tls_config(listen, url, error)) == NULL)
+        return NNG_EINVAL;
+    if (listen) {
+        if ((rv = nng_listener_create(&l, sock, url)) == 0 &&
+            (cfg == NULL || (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg)) == 0))
+            rv = nng_listener_start(l, 0);
+    } else {
+        if ((rv = nng_dialer_create(&d, sock, url)) == 0 &&
+            (cfg == NULL || (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) == 0))
+            rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+    }
+    if (cfg != NULL)
+        nng_tls_config_free(cfg); /* the listener or dialer holds its own reference */
+    if (rv != 0)
+        bson_set_error(error, 1, (uint32_t)rv, "cannot %s %s: %s", listen ? "listen on" : "dial", url,
+                       nng_strerror(rv));
+    return rv;
+}
+
 int
 transport_listen(nng_socket sock, const char *url, bson_error_t *error)
 {
-    bson_error_t ignored;
-    nng_listener l;
-    int rv;
-    error = error != NULL ? error : &ignored;
-    if (!transport_is_tls(url)) {
-        if ((rv = nng_listen(sock, url, NULL, 0)) != 0)
-            bson_set_error(error, 1, (uint32_t)rv, "cannot listen on %s: %s", url, nng_strerror(rv));
-        return rv;
-    }
-    nng_tls_config *cfg = transport_tls_config(true, url, error);
-    if (cfg == NULL)
-        return NNG_EINVAL;
-    if ((rv = nng_listener_create(&l, sock, url)) == 0 && (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg)) == 0)
-        rv = nng_listener_start(l, 0);
-    nng_tls_config_free(cfg); /* the listener holds its own reference */
-    if (rv != 0)
-        bson_set_error(error, 1, (uint32_t)rv, "cannot listen on %s: %s", url, nng_strerror(rv));
-    return rv;
+    return transport_open(sock, url, true, error);
 }
 
 int
 transport_dial(nng_socket sock, const char *url, bson_error_t *error)
 {
-    bson_error_t ignored;
-    nng_dialer d;
-    int rv;
-    error = error != NULL ? error : &ignored;
-    if (!transport_is_tls(url)) {
-        if ((rv = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
-            bson_set_error(error, 1, (uint32_t)rv, "cannot dial %s: %s", url, nng_strerror(rv));
-        return rv;
-    }
-    nng_tls_config *cfg = transport_tls_config(false, url, error);
-    if (cfg == NULL)
-        return NNG_EINVAL;
-    if ((rv = nng_dialer_create(&d, sock, url)) == 0 && (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) == 0)
-        rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
-    nng_tls_config_free(cfg);
-    if (rv != 0)
-        bson_set_error(error, 1, (uint32_t)rv, "cannot dial %s: %s", url, nng_strerror(rv));
-    return rv;
+    return transport_open(sock, url, false, error);
 }
