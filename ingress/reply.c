@@ -47,14 +47,8 @@ reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_
         respond_rate_limit(req, &reply.rate_limit, 1);
     if (reply.has_error) {
         /* The op needs a user and the request named none (RFC 6750 §3). */
-        if (reply.status == 401 && strcmp(reply.code, "invalid_token") == 0) {
-            char *challenge = bson_strdup_printf(
-                "Bearer realm=\"roost\", error=\"invalid_token\", error_description=\"%s\"", reply.message);
-            respond_header(req, H2O_TOKEN_WWW_AUTHENTICATE, challenge, strlen(challenge));
-            bson_free(challenge);
-        } else if (reply.status == 401) {
-            respond_header(req, H2O_TOKEN_WWW_AUTHENTICATE, H2O_STRLIT("Bearer realm=\"roost\""));
-        }
+        if (reply.status == 401)
+            respond_bearer_challenge(req, strcmp(reply.code, "invalid_token") == 0 ? reply.message : NULL);
         respond_error(req, classic, rid, reply.status, reply.code, reply.message, &reply.fields);
         return;
     }

@@ -211,10 +211,7 @@ request_authenticate(h2o_req_t *req, const char *rid, const route_t *route, requ
         }
         detail = token_status_message(st);
     }
-    char *challenge =
-        bson_strdup_printf("Bearer realm=\"roost\", error=\"invalid_token\", error_description=\"%s\"", detail);
-    respond_header(req, H2O_TOKEN_WWW_AUTHENTICATE, challenge, strlen(challenge));
-    bson_free(challenge);
+    respond_bearer_challenge(req, detail);
     respond_error(req, route->flags & ROUTE_CLASSIC, rid, 401, "invalid_token", detail, NULL);
     return false;
 }

@@ -176,6 +176,24 @@ respond_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size
 }
 
 void
+respond_bearer_challenge(h2o_req_t *req, const char *description)
+{
+    if (description == NULL) {
+        respond_header(req, H2O_TOKEN_WWW_AUTHENTICATE, H2O_STRLIT("Bearer realm=\"roost\""));
+        return;
+    }
+    char *challenge =
+        bson_strdup_printf("Bearer realm=\"roost\", error=\"invalid_token\", error_description=\"%s\"", description);
+    /* RFC 6750 §3: error_description holds %x20-21 / %x23-5B / %x5D-7E. */
+    char *p = challenge + strlen("Bearer realm=\"roost\", error=\"invalid_token\", error_description=\"");
+    for (char *end = challenge + strlen(challenge) - 1; p < end; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '\'';
+    respond_header(req, H2O_TOKEN_WWW_AUTHENTICATE, challenge, strlen(challenge));
+    bson_free(challenge);
+}
+
+void
 respond_rate_limit(h2o_req_t *req, const envelope_rate_limit_t *states, size_t n)
 {
     char policy[256], limit[128];

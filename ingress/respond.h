@@ -51,6 +51,11 @@ void respond_request_id(h2o_req_t *req, char out[ENVELOPE_RID_MAX + 1]);
 /* Adds a response header, copying the value into the request's pool. */
 void respond_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len);
 
+/* WWW-Authenticate: Bearer realm="roost", error="invalid_token",
+ * error_description="..." (RFC 6750 §3); `description` may be NULL (no
+ * error) and loses any '"' or '\\', which a quoted-string here may not hold. */
+void respond_bearer_challenge(h2o_req_t *req, const char *description);
+
 /* Sets RateLimit-Policy and RateLimit (ratelimit.h) for these limit states. */
 void respond_rate_limit(h2o_req_t *req, const envelope_rate_limit_t *states, size_t n);
 

@@ -300,6 +300,7 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
     int64_t expect[ENVELOPE_EXPECT_MAX];
     size_t nexpect = 0;
     bool ok = false, has_expect = false;
+    const char *token = NULL;
 
     bson_init(&params);
     bson_init(&query);
@@ -312,6 +313,9 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
             bson_iter_document(&it, &l, &d);
             if (bson_init_static(&auth, d, l) && bson_iter_init_find(&s, &auth, "sub") && BSON_ITER_HOLDS_INT(&s))
                 sub = bson_iter_as_int64(&s);
+            /* The caller's bearer token, for the worker to check (revocation included). */
+            if (bson_init_static(&auth, d, l) && bson_iter_init_find(&s, &auth, "token") && BSON_ITER_HOLDS_UTF8(&s))
+                token = bson_iter_utf8(&s, NULL);
         }
 #define CLIENT_SUBDOC(name, dst)                                                                                       \
     if (bson_iter_init_find(&it, request, name) && BSON_ITER_HOLDS_DOCUMENT(&it)) {                                    \
@@ -342,6 +346,7 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
     envelope_request_parts_t parts = {.op = op,
                                       .rid = rid,
                                       .auth_sub = sub,
+                                      .auth_token = token,
                                       .params = &params,
                                       .query = &query,
                                       .body = &body,

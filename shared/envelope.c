@@ -83,8 +83,8 @@ envelope_copy_str(bson_iter_t *it, char *out, size_t max, const char *name, bson
         return false;
     }
     const char *s = bson_iter_utf8(it, &len);
-    if (len == 0 || len > max) {
-        ENVELOPE_ERROR(error, "envelope field '%s' must have 1 to %zu characters", name, max);
+    if (len == 0 || len > max || strlen(s) != len) {
+        ENVELOPE_ERROR(error, "envelope field '%s' must have 1 to %zu characters, no NUL", name, max);
         return false;
     }
     memcpy(out, s, len + 1);
@@ -175,7 +175,7 @@ envelope_request_parse(const uint8_t *data, size_t len, envelope_request_t *out,
             if (bson_iter_init_find(&a, &auth, "token")) {
                 uint32_t tlen;
                 if (!BSON_ITER_HOLDS_UTF8(&a) || (out->auth_token = bson_iter_utf8(&a, &tlen), tlen == 0) ||
-                    tlen > ENVELOPE_TOKEN_MAX) {
+                    tlen > ENVELOPE_TOKEN_MAX || strlen(out->auth_token) != tlen) {
                     ENVELOPE_ERROR(error, "auth.token must be a bearer token of 1 to %d characters",
                                    ENVELOPE_TOKEN_MAX);
                     return false;

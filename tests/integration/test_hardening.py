@@ -5,6 +5,7 @@ for HTTP and direct nng callers; hostile nng messages are answered or
 dropped while others are served; a database that hangs or dies gets fast
 503s with Retry-After and service returns within a second of it coming back."""
 import concurrent.futures
+import json
 import os
 import signal
 import socket
@@ -448,3 +449,25 @@ def test_database_killed_and_restarted():
         wait_until(lambda: requests.get(s.url(path), timeout=5).status_code == 200, 5, "service after restart")
         assert time.monotonic() - back <= 1.0, f"service returned {time.monotonic() - back:.2f} s after restart"
         assert requests.get(s.url(path), timeout=5).json()["username"] == u["username"]
+
+
+# --- found by a black-box try --------------------------------------------------------
+
+
+def test_roostctl_passes_the_token_on(stack):
+    u = create_user(stack)
+    tok = token_for(stack, u["username"])
+    r = stack.roostctl("call", "users.me", json.dumps({"auth": {"token": tok}}))
+    assert r.returncode == 0 and json.loads(r.stdout)["body"]["id"] == u["id"], r.stdout + r.stderr
+    other = create_user(stack)
+    r = stack.roostctl("call", "users.me", json.dumps({"auth": {"token": tok, "sub": other["id"]}}))
+    reply = json.loads(r.stdout)
+    assert reply["status"] == 400 and reply["error"]["code"] == "bad_envelope", reply
+
+
+def test_the_bearer_challenge_is_a_valid_quoted_string(stack):
+    r = requests.get(stack.url("/api/v1/users/me"), headers={"Authorization": "Basic abc"}, timeout=10)
+    assert r.status_code == 401
+    challenge = r.headers["WWW-Authenticate"]
+    description = challenge.split('error_description="', 1)[1]
+    assert description.endswith('"') and '"' not in description[:-1] and "\\" not in description, challenge
