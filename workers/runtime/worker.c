@@ -209,20 +209,6 @@ worker_serve(void *arg)
     return NULL;
 }
 
-/* A stop is bounded: every request held is answered within its deadline,
- * so a stop still under way two seconds past it is stuck somewhere, and
- * the process leaves (status 1) rather than hold its pod or its slot. */
-static void *
-worker_stop_watchdog(void *arg)
-{
-    (void)arg;
-    struct timespec wait = {.tv_sec = worker_deadline_ms / 1000 + 2, .tv_nsec = (worker_deadline_ms % 1000) * 1000000L};
-    nanosleep(&wait, NULL);
-    log_warn("stopping took past every request's deadline: leaving now");
-    _exit(1);
-    return NULL;
-}
-
 /* mongoc's own log lines, in ours. FerretDB lacks endSessions, which
  * mongoc tries once at shutdown: that warning is expected, not a problem. */
 static void
@@ -372,9 +358,11 @@ worker_run(void)
      * when this one's pipe closes. */
     log_info("worker stopping on signal %d: finishing the requests it holds", sig);
     atomic_store(&worker_stopping, true);
-    pthread_t watchdog;
-    if (pthread_create(&watchdog, NULL, worker_stop_watchdog, NULL) == 0)
-        pthread_detach(watchdog);
+    /* A stop is bounded: every request held is answered within its
+     * deadline, so a stop still under way two seconds past it is stuck
+     * somewhere, and SIGALRM ends the process rather than let it hold its
+     * pod or its slot. */
+    alarm((unsigned)(worker_deadline_ms / 1000 + 3));
     if (threads != NULL)
         for (int i = 0; i < concurrency; i++)
             pthread_join(threads[i].tid, NULL);
