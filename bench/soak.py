@@ -85,12 +85,8 @@ def processes(stack):
     for name, proc in stack.procs.items():
         out[name] = proc.pid
         if name.startswith("pool"):
-            try:
-                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
-                    for i, pid in enumerate(f.read().split()):
-                        out[f"{name}/worker{i}"] = int(pid)
-            except OSError:
-                pass
+            for i, pid in enumerate(stack.worker_pids(name)):
+                out[f"{name}/worker{i}"] = pid
     return out
 
 

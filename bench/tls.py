@@ -35,10 +35,9 @@ def cpu_ticks(pids):
 
 def roost_pids(stack):
     pids = [p.pid for name, p in stack.procs.items() if name != "db"]
-    for name, p in stack.procs.items():
+    for name in stack.procs:
         if name.startswith("pool"):
-            with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
-                pids += [int(x) for x in f.read().split()]
+            pids += stack.worker_pids(name)
     return pids
 
 
