@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: measures, in one run on one machine, what each layer of Roost
-# costs. Starts its own stack (embedded database, `roost-worker --pool 2`,
-# ingress) on free loopback ports in a temporary directory, creates one user,
-# then runs four workloads for the same duration and concurrency:
+# costs. First bench/spine.py (its own stack: embedded database, one broker,
+# 2 workers, the ingress): static, nng ping, user by id, direct C, list,
+# create, login and user by id at half its peak, with CPU µs and context
+# switches per request for every process, then the same GET on four
+# conventional peers (bench/peers/) reading the same document;
 #
-#   static      wrk GET /healthz          h2o answers from the ingress itself
-#   nng ping    wrk GET /ping             ingress -> nng -> pool -> worker -> back, no database
-#   user by id  wrk GET /api/v1/users/ID  the whole path, ending in one find by _id
-#   direct C    bench/direct_read         the same find, straight to the database from C
-#
-# then the same page of 50 properties (about 25 KB of JSON) three times, with
+# then, on a stack of its own, the same page of 50 properties (about 25 KB of JSON) three times, with
 # Accept-Encoding identity, gzip and br, and what each costs the ingress in
 # CPU per request (utime + stime from /proc/PID/stat around the row),
 # and, last, bench/sizes.py: every list and search request on fresh stacks
@@ -60,6 +57,13 @@ if [ ! -x "$DIRECT" ] || [ "$ROOT/bench/direct_read.c" -nt "$DIRECT" ]; then
     $(pkg-config --cflags --libs libmongoc-1.0)
   mv "$DIRECT.tmp" "$DIRECT"
 fi
+
+# --- the spine's cost: Roost's rows and the peers' (its own stack; bench/spine.py) ---
+SPINE_MD="$BUILD/bench/spine.md"
+say "the spine's cost (bench/spine.py; BENCH_PEERS=none leaves the peers out)"
+ROOST_BUILD_DIR="$BUILD" "$ROOT/.venv/bin/python" "$ROOT/bench/spine.py" "$BUILD" >"$SPINE_MD.tmp" \
+  || die "bench/spine.py failed"
+mv "$SPINE_MD.tmp" "$SPINE_MD"
 
 # --- processes and clean-up ----------------------------------------------------
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/roost-bench-XXXXXX")"
@@ -218,24 +222,7 @@ wrk_run() { # name path [request header]
   check_alive "$name"
   grep -q '^WRK_RESULT ' "$TMP/$name.out" || fail "no WRK_RESULT line from wrk $name"
 }
-direct_run() {
-  if (( WARMUP > 0 )); then
-    run_client "$TMP/warmup.out" "$WARMUP" "$DIRECT" "$ROOST_MONGODB_URI" "${ROOST_DB_PREFIX}users" "$USER_ID" \
-      "$CONNECTIONS" "$WARMUP" || { check_alive "direct (warm-up)"; fail "direct_read warm-up failed: $(cat "$TMP/warmup.out")"; }
-  fi
-  say "direct: $DIRECT $ROOST_MONGODB_URI ${ROOST_DB_PREFIX}users $USER_ID $CONNECTIONS $DURATION"
-  # A non-zero status with a result line means some reads failed: shown in the errors column.
-  run_client "$TMP/direct.out" "$DURATION" "$DIRECT" "$ROOST_MONGODB_URI" "${ROOST_DB_PREFIX}users" "$USER_ID" \
-    "$CONNECTIONS" "$DURATION" || true
-  cat "$TMP/direct.out" >&2
-  check_alive direct
-  grep -q '^direct_read ' "$TMP/direct.out" || fail "direct_read failed: $(cat "$TMP/direct.out")"
-}
 
-wrk_run static /healthz
-wrk_run ping /ping
-wrk_run user "/api/v1/users/$USER_ID"
-direct_run
 declare -A PAGE_BYTES
 for coding in identity gzip br; do
   wrk_run "page-$coding" "$PAGE" "Accept-Encoding: $coding"
@@ -262,55 +249,21 @@ git -C "$ROOT" diff-index --quiet HEAD -- 2>/dev/null || REV="$REV + uncommitted
 
 # --- the table ------------------------------------------------------------------
 field() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" "$1" | tail -n 1; }
-declare -A RPS P50 P99 ERR
-for name in static ping user; do
-  f="$TMP/$name.out"
-  RPS[$name]=$(field "$f" rps)
-  P50[$name]=$(awk -v u="$(field "$f" p50_us)" 'BEGIN{printf "%.3f", u/1000}')
-  P99[$name]=$(awk -v u="$(field "$f" p99_us)" 'BEGIN{printf "%.3f", u/1000}')
-  sock=$(( $(field "$f" connect) + $(field "$f" read) + $(field "$f" write) + $(field "$f" timeout) ))
-  non2xx=$(field "$f" status)
-  if (( sock == 0 && non2xx == 0 )); then ERR[$name]=0; else
-    ERR[$name]="socket $sock (connect $(field "$f" connect), read $(field "$f" read), write $(field "$f" write), timeout $(field "$f" timeout)), non-2xx/3xx $non2xx"
-  fi
-done
-RPS[direct]=$(field "$TMP/direct.out" rps)
-P50[direct]=$(field "$TMP/direct.out" p50_ms)
-P99[direct]=$(field "$TMP/direct.out" p99_ms)
-ERR[direct]=$(field "$TMP/direct.out" errors)
-[ "${ERR[direct]}" = 0 ] || ERR[direct]="${ERR[direct]} failed reads"
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else printf "n/a" }'; }
 mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 sum_kib=$(( RSS_INGRESS + RSS_POOL ))
 workers_txt=""
 for k in "${RSS_WORKERS[@]}"; do sum_kib=$(( sum_kib + k )); workers_txt+="${workers_txt:+ + }$(mib "$k")"; done
 
 {
-  echo "| workload | req/s | p50 ms | p99 ms | errors | req/s ÷ static | req/s ÷ direct C |"
-  echo "| --- | ---: | ---: | ---: | --- | ---: | ---: |"
-  for row in "static:static (GET /healthz)" "ping:nng ping (GET /ping)" "user:user by id (GET /api/v1/users/$USER_ID)" \
-             "direct:direct C (find by _id)"; do
-    k=${row%%:*}; label=${row#*:}
-    printf '| %s | %.0f | %s | %s | %s | %s | %s |\n' "$label" "${RPS[$k]}" "${P50[$k]}" "${P99[$k]}" "${ERR[$k]}" \
-      "$(ratio "${RPS[$k]}" "${RPS[static]}")" "$(ratio "${RPS[$k]}" "${RPS[direct]}")"
-  done
+  echo "The spine's cost, Roost against conventional peers (bench/spine.py, its own stack and database):"
   echo
-  echo "Peak RSS (VmHWM) ingress + pool + workers: $(mib "$sum_kib") MiB" \
-       "(ingress $(mib "$RSS_INGRESS"), pool $(mib "$RSS_POOL"), workers $workers_txt);" \
-       "embedded database $(mib "$RSS_DB") MiB, not in the sum."
-  echo "$(nproc) cores (nproc), shared by the load generator and the stack; wrk $WRK_THREADS threads," \
-       "$CONNECTIONS connections; direct C $CONNECTIONS threads; ${DURATION} s per row after a ${WARMUP} s warm-up;" \
-       "ingress ${LOOPS:-?} h2o loops, $WORKERS workers; database roost-embedded-db (Roost wire server on SQLite) on loopback;" \
-       "source $REV."
-  [ -z "$restarts" ] || echo "$restarts"
+  cat "$SPINE_MD"
+  echo
   hz=$(getconf CLK_TCK)
-  echo
-  # The broker is one process of the pool (roost-worker --pool: broker and the
-  # supervisor of its workers, which sleeps); /ping's workers answer at once.
-  echo "One broker's ceiling: $(printf '%.0f' "${RPS[ping]}") requests/s of /ping went through one broker," \
-       "which spent $(awk -v t="${BROKER_TICKS[ping]}" -v hz="$hz" -v n="$(field "$TMP/ping.out" requests)" \
-         'BEGIN{ if (n > 0) printf "%.0f", t / hz * 1e6 / n; else printf "n/a" }') µs of CPU per request."
+  echo "The stack below is a second one, for the content codings: peak RSS (VmHWM) ingress + pool + workers" \
+       "$(mib "$sum_kib") MiB (ingress $(mib "$RSS_INGRESS"), pool $(mib "$RSS_POOL"), workers $workers_txt);" \
+       "embedded database $(mib "$RSS_DB") MiB; source $REV."
+  [ -z "$restarts" ] || echo "$restarts"
   echo
   echo "The same page of 50 properties (GET $PAGE), by content coding:"
   echo
