@@ -237,12 +237,10 @@ class Bench:
         return result, d
 
 
-def half_peak(b, stack, meter, path, peak):
-    """GET path paced to half of `peak` req/s: each connection waits before
-    each request (wrk's delay()); the wait is calibrated in 2 s runs until
-    the rate is within 10 % of the target, then the row is measured."""
-    target = peak["rps"] / 2
-    url = stack.url(path)
+def paced(b, url, meter, target, label, key=None):
+    """GET url paced to `target` req/s: each connection waits before each
+    request (wrk's delay()); the wait is calibrated in 2 s runs until the
+    rate is within 10 % of the target, then the row is measured."""
     wait = CONNECTIONS / target * 1000
     for _ in range(6):
         r = wrk(url, lua_script(os.path.join(b.tmp, "paced.lua"), delay_ms=wait), CONNECTIONS, 2)
@@ -250,9 +248,7 @@ def half_peak(b, stack, meter, path, peak):
             break
         wait = max(0.0, wait * r["rps"] / target)
     script = lua_script(os.path.join(b.tmp, "paced.lua"), delay_ms=wait)
-    res, _ = b.measure(f"user by id at half of its peak ({target:.0f} req/s asked)", meter,
-                       lambda s: wrk(url, script, CONNECTIONS, s), key="half")
-    return res
+    return b.measure(label, meter, lambda s: wrk(url, script, CONNECTIONS, s), key=key)
 
 
 # --- Roost --------------------------------------------------------------------------
@@ -359,11 +355,13 @@ def main():
                            f'{{"username":"benchuser","password":"{PASSWORD}"}}', {"Content-Type": "application/json"})
         wrk_row("login", f"login (POST /api/v1/auth/token, {LOGIN_CONNECTIONS} connections)", "/api/v1/auth/token",
                 login, LOGIN_CONNECTIONS)
-        half = None
+        half = half_d = None
         if user is not None and "half" in ROWS:
-            half = half_peak(b, stack, meter, f"/api/v1/users/{uid}", user)
+            half, half_d = paced(b, stack.url(f"/api/v1/users/{uid}"), meter, user["rps"] / 2,
+                                 f"user by id at half of its peak ({user['rps'] / 2:.0f} req/s asked)", key="half")
 
         peer_rows = []
+        same_rate = None
         if PEERS != "none":
             say("setting up the peers (bench/peers/setup.sh)")
             subprocess.run([os.path.join(ROOT, "bench", "peers", "setup.sh")], check=True,
@@ -381,11 +379,16 @@ def main():
                     b.alive.append((f"the {name} peer", proc))
                     res, d = b.measure(f"{name}: {peerlib.LABELS[name]}", pm, lambda s: wrk(url, get, CONNECTIONS, s))
                     peer_rows.append((name, res, d))
+                    if name == "go" and half is not None:
+                        # The database's CPU per read falls as the rate rises:
+                        # compare the leanest peer at Roost's paced rate.
+                        same, same_d = paced(b, url, pm, user["rps"] / 2, f"go at {user['rps'] / 2:.0f} req/s")
+                        same_rate = (same, same_d)
                 finally:
                     b.alive = b.alive[:3]
                     peerlib.stop(proc)
                     peer_procs.remove(proc)
-        report(b, roost_parts, user, half, peer_rows)
+        report(b, roost_parts, user, half, peer_rows, (half, half_d) if half is not None else None, same_rate)
         return 0
     finally:
         for proc in peer_procs:
@@ -403,7 +406,7 @@ def fmt_parts(d, parts):
     return total, sw, rss, split
 
 
-def report(b, parts, user, half, peer_rows):
+def report(b, parts, user, half, peer_rows, roost_paced=None, go_paced=None):
     print("| workload | req/s | p50 ms | p99 ms | errors | stack CPU µs/req (per process) | database CPU µs/req |"
           " context switches/req (stack) | stack RSS MiB |")
     print("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
@@ -447,6 +450,13 @@ def report(b, parts, user, half, peer_rows):
             print(f"| {peerlib.LABELS[name]} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} |"
                   f" {r['rps'] / user['rps']:.2f} | {d['stack'][0]:.0f} | {d['database'][0]:.0f} |"
                   f" {d['stack'][1]:.1f} | {d['stack'][2]:.0f} |")
+    if roost_paced is not None and go_paced is not None:
+        (rr, rd), (gr, gd) = roost_paced, go_paced
+        print()
+        print(f"The database's CPU per read at the same rate, both paced: Roost {rd['database'][0]:.0f} µs at "
+              f"{rr['rps']:.0f} req/s, the Go peer {gd['database'][0]:.0f} µs at {gr['rps']:.0f} req/s "
+              f"(stack CPU {fmt_parts(rd, parts)[0]:.0f} and {gd['stack'][0]:.0f} µs, "
+              f"p99 {rr['p99']:.2f} and {gr['p99']:.2f} ms).")
     print()
     print(f"{os.cpu_count()} cores, shared by wrk ({WRK_THREADS} threads, {CONNECTIONS} connections), the stack and "
           f"the database (roost-embedded-db, FerretDB on SQLite); {SECONDS} s per row after {WARMUP} s of warm-up; "
