@@ -165,6 +165,29 @@ def assert_created_once(run, created):
         [n for n in names if counts.get(n) != 1][:10]
 
 
+def cpus_allowed(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(line.split()[1] for line in f if line.startswith("Cpus_allowed_list:"))
+
+
+def assert_placed(run):
+    """make run's CPU placement (ROOST_PIN_CPUS, on by default with 2 or more
+    cores), also of processes it restarted: the ingress alone on CPU 0, each
+    service's brokers and workers together on one other CPU."""
+    if (os.cpu_count() or 1) < 2:
+        return
+    by_service = {}
+    for pid, args in run.children().items():
+        if args.endswith("roost-ingress"):
+            assert cpus_allowed(pid) == "0", (pid, args, cpus_allowed(pid))
+        elif "roost-worker" in args:
+            by_service.setdefault(args.split()[-1], set()).add(cpus_allowed(pid))
+    assert by_service, run.children()
+    for service, cpus in by_service.items():
+        assert len(cpus) == 1 and "0" not in cpus and "," not in next(iter(cpus)) and \
+            "-" not in next(iter(cpus)), (service, cpus)
+
+
 @pytest.fixture
 def run():
     r = Supervised()
@@ -184,6 +207,7 @@ def test_kill_9_a_broker_then_the_other_then_the_ingress_loses_nothing(run):
     assert not load.failures, load.failures[:10]
     assert_created_once(run, load.created)
     assert requests.get(run.base + "/readyz", timeout=5).status_code == 200
+    assert_placed(run)
 
 
 def test_a_rolling_restart_under_load_loses_nothing(run):
