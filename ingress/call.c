@@ -3,6 +3,7 @@
 #include "client.h"
 #include "envelope.h"
 #include "log.h"
+#include "observe.h"
 #include "pools.h"
 #include "reply.h"
 #include "respond.h"
@@ -126,6 +127,7 @@ call_on_replies(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
             bool classic = call->route->flags & ROUTE_CLASSIC;
             size_t len;
             const uint8_t *bytes = client_call_reply(call->exchange, &len);
+            observe_call(client_call_result(call->exchange));
             switch (client_call_result(call->exchange)) {
             case CLIENT_OK:
                 reply_render(call->req, call->route, call->rid, bytes, len);

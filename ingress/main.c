@@ -10,6 +10,7 @@
 #include "config.h"
 #include "cors.h"
 #include "log.h"
+#include "observe.h"
 #include "pages.h"
 #include "request.h"
 #include "respond.h"
@@ -45,6 +46,7 @@ main(int argc, char **argv)
     cors_config();  /* refuses to start with an allow-list it cannot read */
     if (!call_open_pools(timeout_ms))
         return 1;
+    observe_init();
 
     h2o_config_init(&config);
     /* h2o refuses a larger body before reading it; its 413 is given Roost's shape by the error filter. */

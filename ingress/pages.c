@@ -1,5 +1,6 @@
 /* The ingress's own answers: pages, the OpenAPI document, liveness (pages.h). */
 #include "pages.h"
+#include "metrics.h"
 #include "config.h"
 #include "log.h"
 #include "respond.h"
@@ -88,7 +89,15 @@ extern const size_t roost_openapi_json_len;
 void
 pages_answer(h2o_req_t *req, const char *rid, const route_t *route)
 {
-    if (strcmp(route->op, "openapi") == 0) {
+    if (strcmp(route->op, "metrics") == 0) {
+        size_t len;
+        char *text = metrics_render(&len);
+        if (text == NULL)
+            respond_error(req, false, rid, 503, "overloaded", "out of memory", NULL);
+        else
+            respond_body(req, 200, METRICS_CONTENT_TYPE, rid, text, len);
+        bson_free(text);
+    } else if (strcmp(route->op, "openapi") == 0) {
         respond_body(req, 200, "application/json", rid, roost_openapi_json, roost_openapi_json_len);
     } else if (strncmp(route->op, "page.", 5) == 0) {
         h2o_iovec_t page = strcmp(route->op, "page.docs") == 0 ? pages.docs : pages.browse;

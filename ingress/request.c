@@ -6,6 +6,7 @@
 #include "envelope.h"
 #include "http.h"
 #include "json.h"
+#include "observe.h"
 #include "ratelimit.h"
 #include "pages.h"
 #include "query.h"
@@ -300,7 +301,9 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
 
     respond_request_id(req, rid);
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
-    switch (routes_match(req->method.base, req->method.len, req->path.base, path_len, &m)) {
+    route_result_t matched = routes_match(req->method.base, req->method.len, req->path.base, path_len, &m);
+    observe_request(req, matched == ROUTE_FOUND ? m.route : NULL, rid);
+    switch (matched) {
     case ROUTE_NOT_FOUND:
         respond_error(req, false, rid, 404, "not_found", "no such route", NULL);
         goto done;

@@ -92,12 +92,35 @@ on_cpu() { # cpu: sets the array `pinned` to the command prefix that pins to it 
   if [ "$pin" = 1 ]; then pinned=(taskset -c "$1"); fi
 }
 
+# Metrics (Prometheus text format): the ingress at /metrics on its HTTP
+# port; every broker and worker on a port of its own, counted up from
+# ROOST_METRICS_BASE_PORT (9100) in start order; ROOST_METRICS_BASE_PORT=0
+# turns theirs off. Written to var/metrics.txt, one "name url" per line.
+metrics_base=${ROOST_METRICS_BASE_PORT:-9100}
+declare -A metrics_port_of=()
+k=0
+for service in $services; do
+  for ((b = 0; b < BROKERS; b++)); do metrics_port_of[broker:$service:$b]=$((metrics_base + k)); k=$((k + 1)); done
+  for ((w = 0; w < ROOST_WORKERS; w++)); do metrics_port_of[worker:$service:$w]=$((metrics_base + k)); k=$((k + 1)); done
+done
+{
+  echo "ingress http://127.0.0.1:$ROOST_HTTP_PORT/metrics"
+  if [ "$metrics_base" != 0 ]; then
+    for service in $services; do
+      for ((b = 0; b < BROKERS; b++)); do echo "broker:$service:$b http://127.0.0.1:${metrics_port_of[broker:$service:$b]}/metrics"; done
+      for ((w = 0; w < ROOST_WORKERS; w++)); do echo "worker:$service:$w http://127.0.0.1:${metrics_port_of[worker:$service:$w]}/metrics"; done
+    done
+  fi
+} >"$ROOST_DATA_DIR/metrics.txt"
+
 # Starts the process called NAME: db, ingress, broker:<service>:<n> or worker:<service>:<n>.
 launch() {
   local name=$1 kind service n base pinned
   IFS=: read -r kind service n <<<"$name"
   pinned=()
   case $kind in broker | worker) on_cpu "${cpu_of[$service]}" ;; ingress) on_cpu 0 ;; esac
+  local metrics_port=0
+  if [ "$metrics_base" != 0 ] && [ -n "${metrics_port_of[$name]:-}" ]; then metrics_port=${metrics_port_of[$name]}; fi
   case $kind in
   db)
     if command -v mongod >/dev/null; then
@@ -111,11 +134,11 @@ launch() {
   broker)
     base=${base_of[$service]}
     ROOST_SERVICES="$service" ROOST_POOL_URL="tcp://127.0.0.1:$((base + 2 * n))" \
-      ROOST_WORKER_URL="tcp://127.0.0.1:$((base + 2 * n + 1))" \
+      ROOST_WORKER_URL="tcp://127.0.0.1:$((base + 2 * n + 1))" ROOST_METRICS_PORT=$metrics_port \
       "${pinned[@]}" "$BUILD/workers/roost-worker" --broker "$service" &
     ;;
   worker)
-    ROOST_SERVICES="$service" ROOST_WORKER_URL="${workers_of[$service]}" \
+    ROOST_SERVICES="$service" ROOST_WORKER_URL="${workers_of[$service]}" ROOST_METRICS_PORT=$metrics_port \
       "${pinned[@]}" "$BUILD/workers/roost-worker" "$service" &
     ;;
   ingress)
@@ -174,6 +197,8 @@ if [ "$ready" = 1 ] && [ "${ROOST_SEED:-1}" != 0 ]; then
     "$BUILD/tools/roostctl" seed --seed "${ROOST_SEED_NUMBER:-1}" || echo "[run] seeding failed; Roost runs anyway" >&2
   fi
 fi
+echo "[run] metrics (Prometheus): ingress http://127.0.0.1:$ROOST_HTTP_PORT/metrics$(
+  [ "$metrics_base" != 0 ] && echo "; brokers and workers on ports $metrics_base-$((metrics_base + k - 1)), each listed in $ROOST_DATA_DIR/metrics.txt")"
 echo "[run] Roost is ready: http://127.0.0.1:$ROOST_HTTP_PORT  (Ctrl-C stops everything)"
 
 # Supervise: whichever process dies is started again after its pause.

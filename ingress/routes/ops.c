@@ -4,6 +4,7 @@
 
 const route_t routes_ops[] = {
     {"GET", "/healthz", "healthz", ROUTE_BODY_NONE, ROUTE_LOCAL},
+    {"GET", "/metrics", "metrics", ROUTE_BODY_NONE, ROUTE_LOCAL},
     {"GET", "/openapi.json", "openapi", ROUTE_BODY_NONE, ROUTE_LOCAL},
     {"GET", "/", "page.browse", ROUTE_BODY_NONE, ROUTE_LOCAL},
     {"GET", "/docs", "page.docs", ROUTE_BODY_NONE, ROUTE_LOCAL},

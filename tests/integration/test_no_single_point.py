@@ -36,10 +36,13 @@ class Supervised:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="roost-run-")
         self.http_port, self.db_port, self.pool_base = free_port(), free_port(), self.free_base()
+        self.metrics_base = self.free_base()
+        while abs(self.metrics_base - self.pool_base) < 20:
+            self.metrics_base = self.free_base()
         self.base = f"http://127.0.0.1:{self.http_port}"
         env = dict(os.environ, ROOST_DATA_DIR=self.dir, ROOST_HTTP_PORT=str(self.http_port),
                    ROOST_DB_PORT=str(self.db_port), ROOST_POOL_BASE_PORT=str(self.pool_base), ROOST_SEED="0",
-                   ROOST_TOOLS_DIR=TOOLS, ROOST_WORKERS="2")
+                   ROOST_TOOLS_DIR=TOOLS, ROOST_WORKERS="2", ROOST_METRICS_BASE_PORT=str(self.metrics_base))
         for k in [k for k in env if k.startswith("ROOST_POOL_URL") or k in ("ROOST_MONGODB_URI", "ROOST_WORKER_URL")]:
             del env[k]
         if SANITIZED:
@@ -208,6 +211,13 @@ def test_kill_9_a_broker_then_the_other_then_the_ingress_loses_nothing(run):
     assert_created_once(run, load.created)
     assert requests.get(run.base + "/readyz", timeout=5).status_code == 200
     assert_placed(run)
+    # Every process's metrics answer where make run says, the restarted ones too.
+    with open(os.path.join(run.dir, "metrics.txt")) as f:
+        endpoints = dict(line.split() for line in f if line.strip())
+    assert len(endpoints) == 1 + 5 * 4, endpoints
+    for name, url in endpoints.items():
+        r = requests.get(url, timeout=5)
+        assert r.status_code == 200 and "process_start_time_seconds" in r.text, (name, url, r.status_code)
 
 
 def test_a_rolling_restart_under_load_loses_nothing(run):

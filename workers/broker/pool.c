@@ -22,11 +22,14 @@
 #include "transport.h"
 #include "envelope.h"
 #include "log.h"
+#include "metrics.h"
 #include "worker.h"
 
 #include <errno.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +50,7 @@ typedef struct pool_job {
     uint8_t header[POOL_HEADER_MAX]; /* the client's backtrace, to route the reply */
     size_t header_len;
     char rid[ENVELOPE_RID_MAX + 1];
+    struct timespec received; /* when the client's request came */
     struct pool_job *next_free;
 } pool_job_t;
 
@@ -61,6 +65,71 @@ static struct {
     bool stopping; /* SIGTERM: take no new request, under lock */
     pool_job_t jobs[POOL_MAX_JOBS];
 } pool;
+
+/*
+ * The broker's metrics (shared/metrics.h), served at ROOST_METRICS_PORT:
+ *   roost_broker_queue_depth          requests waiting for a worker's pipe to take them
+ *   roost_broker_requests_in_flight   requests received and not yet answered
+ *   roost_broker_workers_connected    worker pipes connected now
+ *   roost_broker_wait_seconds         histogram: from a request's arrival to a worker taking it
+ *   roost_broker_requests_total{outcome}  answered, no_workers (503), overloaded (503), timeout (504)
+ * nng re-sends a request whose worker's pipe closed inside its REQ socket,
+ * out of the broker's sight: such a request shows as a longer wait.
+ */
+enum pool_outcome { POOL_ANSWERED, POOL_NO_WORKERS, POOL_OVERLOADED, POOL_TIMEOUT, POOL_OUTCOMES };
+static struct {
+    atomic_int waiting;
+    metrics_series_t *wait, *outcomes[POOL_OUTCOMES];
+} pool_metrics;
+
+static double
+pool_queue_depth(void)
+{
+    return atomic_load(&pool_metrics.waiting);
+}
+
+static double
+pool_in_flight(void)
+{
+    pthread_mutex_lock(&pool.lock);
+    int busy = pool.busy;
+    pthread_mutex_unlock(&pool.lock);
+    return busy;
+}
+
+static double
+pool_workers_connected(void)
+{
+    return pool.back != NULL ? client_req_pipes(pool.back) : 0;
+}
+
+static void
+pool_metrics_init(void)
+{
+    metrics_gauge_fn("roost_broker_queue_depth", "Requests waiting for a worker to take them.", pool_queue_depth);
+    metrics_gauge_fn("roost_broker_requests_in_flight", "Requests received and not yet answered.", pool_in_flight);
+    metrics_gauge_fn("roost_broker_workers_connected", "Worker pipes connected to this broker.",
+                     pool_workers_connected);
+    pool_metrics.wait = metrics_series(metrics_histogram("roost_broker_wait_seconds",
+                                                         "Time from a request's arrival to a worker taking it.", NULL,
+                                                         metrics_seconds_buckets, metrics_seconds_buckets_count),
+                                       NULL);
+    metrics_family_t *outcomes = metrics_counter(
+        "roost_broker_requests_total",
+        "Requests by outcome: answered (by a worker), no_workers and overloaded (503), timeout (504).", "outcome");
+    static const char *const names[POOL_OUTCOMES] = {"answered", "no_workers", "overloaded", "timeout"};
+    for (int i = 0; i < POOL_OUTCOMES; i++)
+        pool_metrics.outcomes[i] = metrics_series(outcomes, (const char *const[]){names[i]});
+}
+
+/* The end of one request through the broker: counted, and logged at debug
+ * level with its request id (joins the ingress's and the worker's lines). */
+static void
+pool_done(const pool_job_t *job, enum pool_outcome outcome, int status)
+{
+    metrics_add(pool_metrics.outcomes[outcome], 1);
+    log_request(LOG_DEBUG, job->rid, NULL, status, metrics_seconds_since(&job->received), "through the broker");
+}
 
 static void
 pool_rid_of(nng_msg *msg, char *out)
@@ -102,6 +171,9 @@ pool_job_cb(void *arg)
 
     switch (job->state) {
     case JOB_TO_WORKER:
+        atomic_fetch_sub(&pool_metrics.waiting, 1);
+        if (rv == 0)
+            metrics_observe(pool_metrics.wait, metrics_seconds_since(&job->received));
         if (rv != 0) {
             msg = nng_aio_get_msg(job->aio);
             if (rv == NNG_ECLOSED) {
@@ -111,6 +183,7 @@ pool_job_cb(void *arg)
             }
             nng_msg_header_clear(msg);
             nng_msg_header_append(msg, job->header, job->header_len);
+            pool_done(job, POOL_NO_WORKERS, 503);
             pool_answer_error(msg, job->rid, 503, "no_workers", "no worker took the request in time");
             pool_release(job);
             return;
@@ -123,6 +196,7 @@ pool_job_cb(void *arg)
         if (rv != 0) {
             if (rv != NNG_ECLOSED) {
                 nng_msg *err;
+                pool_done(job, POOL_TIMEOUT, 504);
                 if (nng_msg_alloc(&err, 0) == 0) {
                     nng_msg_header_append(err, job->header, job->header_len);
                     pool_answer_error(err, job->rid, 504, "timeout", "no worker answered in time");
@@ -132,6 +206,7 @@ pool_job_cb(void *arg)
             return;
         }
         msg = nng_aio_get_msg(job->aio);
+        pool_done(job, POOL_ANSWERED, 0);
         nng_msg_header_clear(msg);
         nng_msg_header_append(msg, job->header, job->header_len);
         job->state = JOB_TO_CLIENT;
@@ -168,8 +243,12 @@ pool_recv_cb(void *arg)
         pthread_mutex_unlock(&pool.lock);
 
         if (job == NULL) {
+            metrics_add(pool_metrics.outcomes[POOL_OVERLOADED], 1);
             pool_answer_error(msg, rid, 503, "overloaded", "the worker pool is at capacity; retry later");
         } else if (client_req_pipes(pool.back) == 0) {
+            memcpy(job->rid, rid, sizeof(rid));
+            clock_gettime(CLOCK_MONOTONIC, &job->received);
+            pool_done(job, POOL_NO_WORKERS, 503);
             pool_release(job);
             pool_answer_error(msg, rid, 503, "no_workers", "no worker is connected to the pool");
         } else if (nng_msg_header_len(msg) > POOL_HEADER_MAX) {
@@ -179,7 +258,9 @@ pool_recv_cb(void *arg)
             job->header_len = nng_msg_header_len(msg);
             memcpy(job->header, nng_msg_header(msg), job->header_len);
             memcpy(job->rid, rid, sizeof(rid));
+            clock_gettime(CLOCK_MONOTONIC, &job->received);
             nng_msg_header_clear(msg);
+            atomic_fetch_add(&pool_metrics.waiting, 1);
             job->state = JOB_TO_WORKER;
             nng_aio_set_timeout(job->aio, pool.timeout_ms);
             nng_aio_set_msg(job->aio, msg);
@@ -264,10 +345,18 @@ pool_seconds(const struct timespec *a, const struct timespec *b)
  * ("roost-worker users").
  */
 static pid_t
-pool_spawn(const sigset_t *unblock, const char *exe, const char *services)
+pool_spawn(const sigset_t *unblock, const char *exe, const char *services, int index)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        /* Each worker serves its metrics on the port after the broker's,
+         * in order: ROOST_METRICS_PORT + 1 + its index. */
+        int port = (int)cfg_int("ROOST_METRICS_PORT", 0, 0, 65535);
+        if (port > 0) {
+            char value[16];
+            snprintf(value, sizeof(value), "%d", port + 1 + index);
+            setenv("ROOST_METRICS_PORT", value, 1);
+        }
         /* A worker must not outlive its supervisor, even one killed by SIGKILL. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         sigprocmask(SIG_UNBLOCK, unblock, NULL);
@@ -308,6 +397,9 @@ pool_run(int count)
     if (!worker_select_services())
         return 2; /* the children would fail the same way, again and again */
     pool.timeout_ms = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
+    pool_metrics_init();
+    if (!metrics_serve())
+        return 1;
     if ((rv = pool_open_back(back)) != 0) {
         log_error("pool broker failed to start: %s", nng_strerror(rv));
         return 1;
@@ -316,7 +408,7 @@ pool_run(int count)
      * a comma list), else this one. */
     setenv("ROOST_WORKER_URL", cfg_str("ROOST_POOL_WORKER_URLS", back), 1);
     for (int i = 0; i < count; i++) {
-        children[i].pid = pool_spawn(&sigs, exe, services);
+        children[i].pid = pool_spawn(&sigs, exe, services, i);
         clock_gettime(CLOCK_MONOTONIC, &children[i].started);
     }
     if ((rv = pool_open_front(front)) != 0) {
@@ -355,7 +447,7 @@ pool_run(int count)
         }
         for (int i = 0; i < count; i++) {
             if (children[i].pid == 0 && pool_seconds(&children[i].restart_at, &now) >= 0) {
-                children[i].pid = pool_spawn(&sigs, exe, services);
+                children[i].pid = pool_spawn(&sigs, exe, services, i);
                 children[i].started = now;
             }
         }
@@ -379,6 +471,12 @@ pool_run(int count)
         usleep(20 * 1000);
     }
     log_info("pool stopping: terminating workers");
+    /* What is left is bounded (5 s for the workers, then closing the
+     * sockets): a stop still under way 7 s from here is stuck — once seen
+     * in a broker after this line, cause unknown — and SIGALRM ends the
+     * process rather than let it hold its ports, so that its supervisor
+     * starts another. */
+    alarm(7);
     for (int i = 0; i < count; i++)
         if (children[i].pid > 0)
             kill(children[i].pid, SIGTERM);
@@ -398,6 +496,7 @@ pool_run(int count)
             kill(children[i].pid, SIGKILL);
             waitpid(children[i].pid, NULL, 0);
         }
+    metrics_serve_stop();
     nng_close(pool.front);
     client_req_close(pool.back);
     free(children);

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "doc.h"
 #include "log.h"
+#include "metrics.h"
 #include "service.h"
 #include "token.h"
 #include "transport.h"
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +61,54 @@ worker_prepare(size_t s, mongoc_client_t *mongo, bson_error_t *error)
 /* worker.h: the request, checked in this order: envelope, op, token,
  * auth, repeated keys, the database breaker, the token's revocation, then
  * the op's own handler. */
+static struct {
+    metrics_family_t *ops, *duration;
+    metrics_series_t *mongo_wait;
+} worker_metrics;
+
+/* The worker's metric families (metrics.h); once, before serving. */
+static void
+worker_metrics_init(void)
+{
+    worker_metrics.ops =
+        metrics_counter("roost_worker_ops_total", "Ops answered by this worker, by op and status.", "op,status");
+    worker_metrics.duration =
+        metrics_histogram("roost_worker_op_duration_seconds", "Time this worker spent answering an op, by op.", "op",
+                          metrics_seconds_buckets, metrics_seconds_buckets_count);
+    worker_metrics.mongo_wait =
+        metrics_series(metrics_histogram("roost_worker_mongo_wait_seconds",
+                                         "Time an op waited for a MongoDB connection from this worker's pool.", NULL,
+                                         metrics_seconds_buckets, metrics_seconds_buckets_count),
+                       NULL);
+}
+
+static const svc_op_t *worker_answer_op(const uint8_t *data, size_t len, bson_t *reply, envelope_request_t *req);
+
 void
 worker_answer(const uint8_t *data, size_t len, bson_t *reply)
+{
+    struct timespec start;
+    envelope_request_t req;
+    bson_iter_t it;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    memset(&req, 0, sizeof(req));
+    const svc_op_t *op = worker_answer_op(data, len, reply, &req);
+    double seconds = metrics_seconds_since(&start);
+    int status =
+        bson_iter_init_find(&it, reply, "status") && BSON_ITER_HOLDS_INT(&it) ? (int)bson_iter_as_int64(&it) : 0;
+    /* Only known ops become label values. */
+    const char *name = op != NULL ? op->op : "unknown";
+    char code[8];
+    snprintf(code, sizeof(code), "%d", status);
+    metrics_add(metrics_series(worker_metrics.ops, (const char *const[]){name, code}), 1);
+    metrics_observe(metrics_series(worker_metrics.duration, (const char *const[]){name}), seconds);
+    log_request(LOG_DEBUG, req.rid[0] ? req.rid : NULL, op != NULL ? op->op : NULL, status, seconds, "answered");
+}
+
+/* The answer of worker_answer; returns the op, or NULL when the request
+ * names none that this worker serves. `req` is filled as far as parsed. */
+static const svc_op_t *
+worker_answer_op(const uint8_t *data, size_t len, bson_t *reply, envelope_request_t *out)
 {
     envelope_request_t req;
     bson_error_t error;
@@ -69,13 +117,15 @@ worker_answer(const uint8_t *data, size_t len, bson_t *reply)
 
     if (!envelope_request_parse(data, len, &req, &error)) {
         envelope_reply_error(reply, req.rid[0] ? req.rid : "", 400, "bad_envelope", error.message, NULL);
-        return;
+        memcpy(out->rid, req.rid, sizeof(out->rid));
+        return NULL;
     }
+    memcpy(out->rid, req.rid, sizeof(out->rid));
     if ((op = worker_find_op(req.op, &s)) == NULL) {
         char *message = bson_strdup_printf("unknown op '%s'", req.op);
         envelope_reply_error(reply, req.rid, 404, "unknown_op", message, NULL);
         bson_free(message);
-        return;
+        return NULL;
     }
     svc_call_t call = {.req = &req, .replied = false};
     if (req.auth_token != NULL) {
@@ -83,12 +133,12 @@ worker_answer(const uint8_t *data, size_t len, bson_t *reply)
         if (st != TOKEN_OK) {
             svc_fail(&call, 401, "invalid_token", "%s", token_status_message(st));
             bson_steal(reply, &call.reply);
-            return;
+            return op;
         }
         if (req.auth_sub > 0 && req.auth_sub != call.token.sub) {
             envelope_reply_error(reply, req.rid, 400, "bad_envelope", "auth.sub and auth.token name different users",
                                  NULL);
-            return;
+            return op;
         }
         req.auth_sub = call.token.sub;
         call.has_token = true;
@@ -97,7 +147,7 @@ worker_answer(const uint8_t *data, size_t len, bson_t *reply)
         svc_fail(&call, 401, "unauthorized",
                  "'%s' needs an authenticated user: a bearer token over HTTP, auth.sub over nng", req.op);
         bson_steal(reply, &call.reply);
-        return;
+        return op;
     }
     /* A key given twice, at any depth: libbson keeps both copies and a
      * handler would see only one. Refused for every op and every caller,
@@ -123,7 +173,7 @@ worker_answer(const uint8_t *data, size_t len, bson_t *reply)
             field_errors_destroy(&errors);
             free(path);
             bson_steal(reply, &call.reply);
-            return;
+            return op;
         }
     }
     char fingerprint[33];
@@ -135,7 +185,10 @@ worker_answer(const uint8_t *data, size_t len, bson_t *reply)
         svc_fail(&call, 503, "database_unavailable", "the database does not answer; retry later");
         svc_retry_after(&call, 1);
     } else {
+        struct timespec asked;
+        clock_gettime(CLOCK_MONOTONIC, &asked);
         call.mongo = mongoc_client_pool_pop(worker_mongo);
+        metrics_observe(worker_metrics.mongo_wait, metrics_seconds_since(&asked));
         svc_auth_status_t st = call.has_token ? svc_auth_check(call.mongo, &call.token, &error) : SVC_AUTH_GOOD;
         if (st == SVC_AUTH_DB_ERROR)
             svc_fail_db(&call, &error);
@@ -149,8 +202,8 @@ worker_answer(const uint8_t *data, size_t len, bson_t *reply)
     }
     if (!call.replied)
         svc_fail(&call, 500, "internal", "op '%s' gave no reply", req.op);
-    log_debug("rid=%s op=%s done", req.rid, req.op);
     bson_steal(reply, &call.reply);
+    return op;
 }
 
 typedef struct {
@@ -338,6 +391,9 @@ worker_run(void)
     }
     if ((worker_mongo = worker_open_mongo(concurrency)) == NULL)
         goto done_mongo;
+    worker_metrics_init();
+    if (!metrics_serve())
+        goto done_pool;
     if (!breaker_start(cfg_str("ROOST_MONGODB_URI", CFG_DEFAULT_MONGODB_URI))) {
         log_error("cannot start the database probe");
         goto done_pool;
@@ -396,6 +452,7 @@ done_sock:
             pthread_join(threads[i].tid, NULL);
     free(threads);
 done_pool:
+    metrics_serve_stop();
     breaker_stop();
     mongoc_client_pool_destroy(worker_mongo);
 done_mongo:

@@ -1,0 +1,165 @@
+"""Operating Roost: Prometheus metrics of the ingress (GET /metrics), of a
+broker and of its workers (ROOST_METRICS_PORT and the ports after it), each
+checked by `promtool check metrics` (Debian's prometheus package) and shown
+to move with traffic; and JSON logs (ROOST_LOG_FORMAT=json) whose request id
+joins the ingress's, the broker's and the worker's lines about one request.
+A real stack on loopback: embedded database, one pool, the ingress."""
+import json
+import re
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+
+from roost_stack import Stack, free_port, running
+
+# name, {labels} (values quoted; they may hold braces: route="/api/v1/users/{id}"), value
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})? (\S+)$')
+
+
+def samples(text):
+    """{(name, labels text): value} of every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        m = SAMPLE.match(line)
+        assert m, f"not a sample line: {line!r}"
+        out[(m.group(1), m.group(2) or "")] = float(m.group(3))
+    return out
+
+
+def promtool(text):
+    tool = shutil.which("promtool")
+    assert tool, "promtool is missing: scripts/setup.sh installs Debian's prometheus package"
+    p = subprocess.run([tool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+@pytest.fixture(scope="module")
+def stack():
+    port = free_port()
+    env = {"ROOST_METRICS_PORT": str(port), "ROOST_LOG_FORMAT": "json", "ROOST_LOG_LEVEL": "debug"}
+    with running(workers=2, env=env) as s:
+        s.metrics_urls = {"ingress": s.url("/metrics"), "broker": f"http://127.0.0.1:{port}/metrics",
+                          "worker 1": f"http://127.0.0.1:{port + 1}/metrics",
+                          "worker 2": f"http://127.0.0.1:{port + 2}/metrics"}
+        yield s
+
+
+def scrape(url):
+    r = requests.get(url, timeout=5)
+    assert r.status_code == 200, (url, r.status_code, r.text[:300])
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), r.headers
+    return r.text
+
+
+def test_every_endpoint_passes_promtool(stack):
+    requests.get(stack.url("/ping"), timeout=5)
+    for name, url in stack.metrics_urls.items():
+        text = scrape(url)
+        promtool(text)
+        for metric in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
+                       "process_start_time_seconds"):
+            assert f"\n{metric} " in "\n" + text, (name, metric)
+
+
+def total(url, name, **labels):
+    """The sum of `name`'s samples whose labels include `labels`."""
+    want = [f'{k}="{v}"' for k, v in labels.items()]
+    return sum(v for (n, lab), v in samples(scrape(url)).items() if n == name and all(w in lab for w in want))
+
+
+def test_counters_move_with_traffic(stack):
+    urls = stack.metrics_urls
+    before_http = total(urls["ingress"], "roost_http_requests_total", route="/api/v1/users/{id}", method="GET",
+                        status="404")
+    before_hist = total(urls["ingress"], "roost_http_request_duration_seconds_count", route="/api/v1/users/{id}")
+    before_calls = total(urls["ingress"], "roost_nng_calls_total", outcome="ok")
+    before_broker = total(urls["broker"], "roost_broker_requests_total", outcome="answered")
+    before_wait = total(urls["broker"], "roost_broker_wait_seconds_count")
+    before_ops = sum(total(urls[w], "roost_worker_ops_total", op="users.get", status="404")
+                     for w in ("worker 1", "worker 2"))
+    before_mongo = sum(total(urls[w], "roost_worker_mongo_wait_seconds_count") for w in ("worker 1", "worker 2"))
+    n = 7
+    for i in range(n):
+        r = requests.get(stack.url(f"/api/v1/users/{987650 + i}"), timeout=5)
+        assert r.status_code == 404, r.text
+    assert total(urls["ingress"], "roost_http_requests_total", route="/api/v1/users/{id}", method="GET",
+                 status="404") == before_http + n
+    assert total(urls["ingress"], "roost_http_request_duration_seconds_count",
+                 route="/api/v1/users/{id}") == before_hist + n
+    assert total(urls["ingress"], "roost_nng_calls_total", outcome="ok") >= before_calls + n
+    assert total(urls["broker"], "roost_broker_requests_total", outcome="answered") >= before_broker + n
+    assert total(urls["broker"], "roost_broker_wait_seconds_count") >= before_wait + n
+    assert sum(total(urls[w], "roost_worker_ops_total", op="users.get", status="404")
+               for w in ("worker 1", "worker 2")) == before_ops + n
+    assert sum(total(urls[w], "roost_worker_mongo_wait_seconds_count")
+               for w in ("worker 1", "worker 2")) >= before_mongo + n
+    # Raw paths never become label values: the ids above are nowhere.
+    text = scrape(urls["ingress"])
+    assert "987650" not in text
+    assert samples(scrape(urls["broker"]))[("roost_broker_workers_connected", "")] == 2
+    assert samples(scrape(urls["broker"]))[("roost_broker_queue_depth", "")] == 0
+
+
+def test_unmatched_routes_and_odd_methods_are_counted_without_their_text(stack):
+    before = total(stack.metrics_urls["ingress"], "roost_http_requests_total", route="unmatched", status="404")
+    requests.get(stack.url("/no/such/route/secret-token-123"), timeout=5)
+    requests.request("BREW", stack.url("/ping"), timeout=5)
+    text = scrape(stack.metrics_urls["ingress"])
+    assert "secret-token-123" not in text and "BREW" not in text
+    assert total(stack.metrics_urls["ingress"], "roost_http_requests_total", route="unmatched",
+                 status="404") == before + 1
+
+
+def test_metrics_ports_answer_only_get_metrics(stack):
+    broker = stack.metrics_urls["broker"]
+    assert requests.get(broker.replace("/metrics", "/other"), timeout=5).status_code == 404
+    r = requests.post(broker, timeout=5)
+    assert r.status_code == 405 and "GET" in r.headers["Allow"]
+
+
+def test_json_logs_join_one_request_across_the_ingress_broker_and_worker(stack):
+    rid = uuid.uuid4().hex
+    r = requests.get(stack.url("/ping"), headers={"X-Request-Id": rid}, timeout=5)
+    assert r.status_code == 200 and r.headers["X-Request-Id"] == rid
+    time.sleep(0.3)  # the ingress writes its access line when h2o releases the request
+    lines = {}
+    for name in ("ingress", "pool"):
+        for line in stack.log(name).splitlines():
+            if not line.startswith("{"):
+                continue
+            doc = json.loads(line)  # every JSON line parses
+            for key in ("time", "level", "process", "pid", "msg"):
+                assert key in doc, (key, line)
+            if doc.get("rid") == rid:
+                lines.setdefault(doc["process"], []).append(doc)
+    assert set(lines) == {"ingress", "pool", "worker"}, lines
+    access = lines["ingress"][0]
+    assert access["status"] == 200 and access["op"] == "sys.ping" and access["service"] == "sys"
+    assert access["duration_ms"] >= 0 and access["msg"] == "GET /ping"
+    worker = lines["worker"][0]
+    assert worker["op"] == "sys.ping" and worker["status"] == 200 and "duration_ms" in worker
+    assert "duration_ms" in lines["pool"][0]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", access["time"])
+
+
+def test_a_metrics_port_in_use_stops_the_broker_with_a_clear_error():
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        s = Stack(workers=1, env={"ROOST_METRICS_PORT": str(port)})
+        try:
+            s.start_db()
+            s.start_pool()
+            s.procs["pool"].wait(15)
+            assert s.procs["pool"].returncode != 0
+            assert f"cannot serve metrics on 127.0.0.1:{port}" in s.log("pool")
+        finally:
+            s.stop()
