@@ -56,22 +56,35 @@ for name in ingress broker worker; do
   perf_pids+=($!)
 done
 perf stat -e context-switches,cpu-clock -p "$INGRESS_PID,$BROKER_PID,${workers[0]}" --per-thread \
-  -o "$OUT/stat.txt" -- sleep "$SECONDS_" &
+  -o "$OUT/stat.txt" -- sleep "$SECONDS_" 2>"$TMP/perf-stat.log" &
 perf_pids+=($!)
 wrk -t2 -c"$CONNS" -d"${SECONDS_}s" "$BASE$REQ_PATH" | tee "$OUT/wrk.txt" >&2
-for p in "${perf_pids[@]}"; do wait "$p" || true; done
+failed=0
+for p in "${perf_pids[@]}"; do wait "$p" || failed=1; done
 perf_pids=()
+if (( failed )); then
+  for f in "$TMP"/perf-*.log; do [ -s "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }; done
+  echo "[profile] perf failed (perf events need root or kernel.perf_event_paranoid <= 1)" >&2
+  exit 1
+fi
 
 for name in ingress broker worker; do
   {
     echo "# $name (pid ${PIDS[$name]}): $BASE$REQ_PATH, ${SECONDS_} s, $CONNS connections"
     echo "## self time by symbol"
-    perf report -i "$OUT/$name.data" --stdio --no-children --sort dso,symbol -g none --percent-limit 1 2>/dev/null |
-      grep -v '^$' | head -n 45
+    perf report -i "$OUT/$name.data" --stdio --no-children --sort dso,symbol -g none --percent-limit 1 |
+      grep -v '^$' | grep -v '^# \(To display\|Tip\|(Tip\)' | head -n 45
     echo "## with children, by thread (comm)"
-    perf report -i "$OUT/$name.data" --stdio --children --sort comm -g none --percent-limit 2 2>/dev/null |
-      grep -v '^$' | head -n 25
+    perf report -i "$OUT/$name.data" --stdio --children --sort comm -g none --percent-limit 2 |
+      grep -v '^$' | grep -v '^# \(To display\|Tip\|(Tip\)' | head -n 25
   } >"$OUT/$name.txt"
   echo "[profile] $OUT/$name.txt" >&2
 done
-echo "[profile] $OUT/stat.txt (context switches and CPU per thread)" >&2
+# Which process each thread of stat.txt belongs to (perf prints comm-tid only).
+{
+  echo "# process  pid: thread ids (for stat.txt)"
+  for name in ingress broker worker; do
+    echo "$name ${PIDS[$name]}: $(ls "/proc/${PIDS[$name]}/task" 2>/dev/null | tr '\n' ' ')"
+  done
+} >"$OUT/threads.txt"
+echo "[profile] $OUT/stat.txt (context switches and CPU per thread; $OUT/threads.txt maps threads to processes)" >&2

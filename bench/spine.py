@@ -30,6 +30,7 @@ own CPU is in no column.
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,6 +43,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else os.environ.get("ROOST_BUILD_DIR",
                                                                              os.path.join(ROOT, "build")))
 os.environ["ROOST_BUILD_DIR"] = BUILD
+# This stack is the bench's own: a caller's pool URLs or database (e.g. from
+# `. var/pools.env` while make run is up) must not leak into it.
+for _name in [k for k in os.environ if k.startswith("ROOST_POOL_URL") or k in ("ROOST_MONGODB_URI", "ROOST_WORKER_URL")]:
+    del os.environ[_name]
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "bench", "peers"))
 from roost_stack import Stack, free_port, wait_until, port_open  # noqa: E402
@@ -57,10 +62,11 @@ LOGIN_CONNECTIONS = int(os.environ.get("BENCH_LOGIN_CONNECTIONS", "2"))
 # make run gives each service its own pool. Hence fewer connections here.
 CREATE_CONNECTIONS = int(os.environ.get("BENCH_CREATE_CONNECTIONS", "8"))
 PEERS = os.environ.get("BENCH_PEERS", "all")
-# A comma list of row keys to run (static,ping,user,direct,list,create,login,half); default all.
-ROWS = os.environ.get("BENCH_ROWS", "static,ping,user,unpinned,direct,list,create,login,half").split(",")
+# A comma list of the Roost rows to run (ALL_ROWS); default all.
+ALL_ROWS = ["static", "ping", "user", "unpinned", "direct", "list", "create", "login", "half"]
+ROWS = os.environ.get("BENCH_ROWS", ",".join(ALL_ROWS)).split(",")
 # Roost's processes placed as `make run` places them (scripts/run.sh, ROOST_PIN_CPUS); 0: not pinned.
-PIN = os.environ.get("BENCH_PIN", os.environ.get("ROOST_PIN_CPUS", "1" if (os.cpu_count() or 1) >= 2 else "0")) == "1"
+PIN = os.environ.get("BENCH_PIN", os.environ.get("ROOST_PIN_CPUS", "1" if len(os.sched_getaffinity(0)) >= 2 else "0")) == "1"
 WRK_THREADS = 2
 HZ = os.sysconf("SC_CLK_TCK")
 REPORT_LUA = os.path.join(ROOT, "bench", "report.lua")
@@ -144,22 +150,27 @@ def set_cpus(pids, cpus):
     (children forked later inherit it), as taskset -a -p does."""
     for pid in pids:
         try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                os.sched_setaffinity(int(tid), cpus)
+            tids = os.listdir(f"/proc/{pid}/task")
         except OSError:
-            pass
+            continue  # gone: check_alive says so
+        for tid in tids:
+            try:
+                os.sched_setaffinity(int(tid), cpus)
+            except ProcessLookupError:
+                pass  # a thread that just ended
 
 
 def pin_like_make_run(stack, on):
-    """scripts/run.sh's layout (ROOST_PIN_CPUS): the ingress on CPU 0, the
-    pool (broker and workers) on CPU 1; `on` False: every CPU for all."""
-    everything = set(range(os.cpu_count()))
+    """scripts/run.sh's layout (ROOST_PIN_CPUS) on 2 CPUs: the ingress on the
+    first CPU this bench may use, the pool (broker and workers) on the
+    second; `on` False: every CPU it may use, for all."""
+    mine = sorted(os.sched_getaffinity(0))
     pool = descendants(stack.procs["pool"].pid)
-    if on and os.cpu_count() >= 2:
-        set_cpus([stack.procs["ingress"].pid], {0})
-        set_cpus(pool, {1})
+    if on and len(mine) >= 2:
+        set_cpus([stack.procs["ingress"].pid], {mine[0]})
+        set_cpus(pool, {mine[1]})
     else:
-        set_cpus([stack.procs["ingress"].pid] + pool, everything)
+        set_cpus([stack.procs["ingress"].pid] + pool, set(mine))
 
 
 # --- load -------------------------------------------------------------------------
@@ -215,11 +226,17 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="roost-bench-spine-")
         self.rows = []  # (label, result, meter delta, stack group names)
         self.alive = []  # (name, proc) that must not die
+        self.workers = None  # (read the pool's worker pids now, the pids at start)
 
     def check_alive(self, row):
         for name, proc in self.alive:
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} (pid {proc.pid}) died during '{row}' (status {proc.returncode})")
+        if self.workers is not None:
+            now = sorted(self.workers[0]())
+            if now != self.workers[1]:
+                raise RuntimeError(f"the pool's workers changed during '{row}' ({self.workers[1]} -> {now}): "
+                                   "a worker died and its CPU is lost from the row")
 
     def measure(self, label, meter, run, warmup=None, key=None):
         if key is not None and key not in ROWS:
@@ -241,12 +258,12 @@ def paced(b, url, meter, target, label, key=None):
     """GET url paced to `target` req/s: each connection waits before each
     request (wrk's delay()); the wait is calibrated in 2 s runs until the
     rate is within 10 % of the target, then the row is measured."""
-    wait = CONNECTIONS / target * 1000
+    wait = CONNECTIONS / max(target, 1.0) * 1000
     for _ in range(6):
         r = wrk(url, lua_script(os.path.join(b.tmp, "paced.lua"), delay_ms=wait), CONNECTIONS, 2)
         if abs(r["rps"] - target) <= 0.1 * target:
             break
-        wait = max(0.0, wait * r["rps"] / target)
+        wait = max(0.0, wait * r["rps"] / max(target, 1.0))
     script = lua_script(os.path.join(b.tmp, "paced.lua"), delay_ms=wait)
     return b.measure(label, meter, lambda s: wrk(url, script, CONNECTIONS, s), key=key)
 
@@ -276,7 +293,10 @@ def roost_setup(stack):
 def roost_stack():
     """The bench's Roost stack: write limits off (the create row would meet
     them), nng over BENCH_NNG_TRANSPORT (tcp, default, or ipc)."""
-    env = {"ROOST_WRITE_LIMIT_PER_USER": "0", "ROOST_WRITE_LIMIT_PER_ADDRESS": "0"}
+    # The peers write no access log (uvicorn --no-access-log, the others by
+    # default): neither does Roost here, unless BENCH_ACCESS_LOG=1.
+    env = {"ROOST_WRITE_LIMIT_PER_USER": "0", "ROOST_WRITE_LIMIT_PER_ADDRESS": "0",
+           "ROOST_ACCESS_LOG": os.environ.get("BENCH_ACCESS_LOG", "0")}
     stack = Stack(workers=2, env=env)
     if os.environ.get("BENCH_NNG_TRANSPORT", "tcp") == "ipc":
         env["ROOST_POOL_URL"] = f"ipc://{stack.dir}/pool.ipc"
@@ -302,6 +322,7 @@ def serve(path):
         signal.sigwait({signal.SIGTERM, signal.SIGINT})
     finally:
         stack.stop()
+        shutil.rmtree(stack.dir, ignore_errors=True)
     return 0
 
 
@@ -323,6 +344,7 @@ def main():
         db_name = stack.prefix + "users"
         pool_pid, ingress_pid = stack.procs["pool"].pid, stack.procs["ingress"].pid
         workers = sorted(stack.worker_pids())
+        b.workers = (stack.worker_pids, workers)
         groups = {"ingress": lambda: [ingress_pid], "broker": lambda: [pool_pid]}
         for i, w in enumerate(workers):
             groups[f"worker {i + 1}"] = (lambda w=w: [w])
@@ -362,14 +384,21 @@ def main():
 
         peer_rows = []
         same_rate = None
-        if PEERS != "none":
+        names = [] if PEERS == "none" else peerlib.PEERS if PEERS == "all" else PEERS.split(",")
+        unknown = [n for n in names if n not in peerlib.PEERS]
+        if unknown:
+            raise SystemExit(f"BENCH_PEERS: unknown peer(s) {unknown}; known: {', '.join(peerlib.PEERS)}, all, none")
+        unknown = [r for r in ROWS if r not in ALL_ROWS]
+        if unknown:
+            raise SystemExit(f"BENCH_ROWS: unknown row(s) {unknown}; known: {', '.join(ALL_ROWS)}")
+        if names:
             say("setting up the peers (bench/peers/setup.sh)")
-            subprocess.run([os.path.join(ROOT, "bench", "peers", "setup.sh")], check=True,
+            subprocess.run([os.path.join(ROOT, "bench", "peers", "setup.sh"), peerlib.CACHE_DIR], check=True,
                            stdout=sys.stderr)
-            names = peerlib.PEERS if PEERS == "all" else PEERS.split(",")
             for name in names:
                 port = free_port()
-                proc = peerlib.start(name, port, stack.db_uri, db_name, os.path.join(b.tmp, f"peer-{name}.log"))
+                log_path = os.path.join(b.tmp, f"peer-{name}.log")
+                proc = peerlib.start(name, port, stack.db_uri, db_name, log_path)
                 peer_procs.append(proc)
                 try:
                     wait_until(lambda: port_open(port), 30, f"the {name} peer")
@@ -381,9 +410,13 @@ def main():
                     peer_rows.append((name, res, d))
                     if name == "go" and half is not None:
                         # The database's CPU per read falls as the rate rises:
-                        # compare the leanest peer at Roost's paced rate.
+                        # compare the leanest peer paced to the same target.
                         same, same_d = paced(b, url, pm, user["rps"] / 2, f"go at {user['rps'] / 2:.0f} req/s")
                         same_rate = (same, same_d)
+                except Exception:
+                    with open(log_path, errors="replace") as f:
+                        say(f"the {name} peer's log (last lines):\n" + "".join(f.readlines()[-20:]))
+                    raise
                 finally:
                     b.alive = b.alive[:3]
                     peerlib.stop(proc)
@@ -394,8 +427,12 @@ def main():
         for proc in peer_procs:
             peerlib.stop(proc)
         db_stack.stop()
-        import shutil
+        shutil.rmtree(db_stack.dir, ignore_errors=True)
         shutil.rmtree(b.tmp, ignore_errors=True)
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if b > 0 else "n/a"
 
 
 def fmt_parts(d, parts):
@@ -425,15 +462,21 @@ def report(b, parts, user, half, peer_rows, roost_paced=None, go_paced=None):
               f" {d['database'][0]:.0f} | {sw_txt} | {rss_txt} |")
     ratios = []
     if "static" in by and "nng ping" in by:
-        ratios.append(f"nng ping ÷ static {by['nng ping'][0]['rps'] / by['static'][0]['rps']:.2f}")
+        ratios.append(f"nng ping ÷ static {ratio(by['nng ping'][0]['rps'], by['static'][0]['rps'])}")
     if user is not None and "direct C" in by:
-        ratios.append(f"user by id ÷ direct C {user['rps'] / by['direct C'][0]['rps']:.2f}")
+        ratios.append(f"user by id ÷ direct C {ratio(user['rps'], by['direct C'][0]['rps'])}")
     if half is not None:
-        ratios.append(f"the paced row reached {half['rps']:.0f} req/s ({half['rps'] / user['rps']:.2f} of the peak)"
+        ratios.append(f"the paced row reached {half['rps']:.0f} req/s ({ratio(half['rps'], user['rps'])} of the peak)"
                       f" with p99 {half['p99']:.2f} ms")
     if ratios:
         print()
         print("Ratios in this run: " + "; ".join(ratios) + ".")
+    if peer_rows and user is None:
+        print()
+        print("The peers' rows are compared with Roost's user-by-id row, which BENCH_ROWS left out:")
+        for name, r, d in peer_rows:
+            print(f"- {peerlib.LABELS[name]}: {r['rps']:.0f} req/s, p99 {r['p99']:.2f} ms, stack CPU "
+                  f"{d['stack'][0]:.0f} µs/req, database {d['database'][0]:.0f} µs/req")
     if peer_rows and user is not None:
         print()
         print("GET one user by id, the same stored document in the same database process, "
@@ -448,7 +491,7 @@ def report(b, parts, user, half, peer_rows, roost_paced=None, go_paced=None):
               f" {user['errors']} | 1.00 | {total:.0f} | {ud['database'][0]:.0f} | {sw:.1f} | {rss:.0f} |")
         for name, r, d in peer_rows:
             print(f"| {peerlib.LABELS[name]} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} |"
-                  f" {r['rps'] / user['rps']:.2f} | {d['stack'][0]:.0f} | {d['database'][0]:.0f} |"
+                  f" {ratio(r['rps'], user['rps'])} | {d['stack'][0]:.0f} | {d['database'][0]:.0f} |"
                   f" {d['stack'][1]:.1f} | {d['stack'][2]:.0f} |")
     if roost_paced is not None and go_paced is not None:
         (rr, rd), (gr, gd) = roost_paced, go_paced
@@ -458,6 +501,11 @@ def report(b, parts, user, half, peer_rows, roost_paced=None, go_paced=None):
               f"(stack CPU {fmt_parts(rd, parts)[0]:.0f} and {gd['stack'][0]:.0f} µs, "
               f"p99 {rr['p99']:.2f} and {gr['p99']:.2f} ms).")
     print()
+    print(("Roost's processes placed as make run places them (ingress on CPU 0, pool on CPU 1; the 'not pinned' "
+           "row excepted), the peers' left to the kernel; " if PIN else "No process pinned; ") +
+          ("Roost's access log on. " if os.environ.get("BENCH_ACCESS_LOG") == "1" else
+           "Roost's access log off (ROOST_ACCESS_LOG=0), as the peers write none; BENCH_ACCESS_LOG=1 turns it on. ") +
+          "Per-process CPU is read in clock ticks of 1/" + str(HZ) + " s.")
     print(f"{os.cpu_count()} cores, shared by wrk ({WRK_THREADS} threads, {CONNECTIONS} connections), the stack and "
           f"the database (roost-embedded-db, FerretDB on SQLite); {SECONDS} s per row after {WARMUP} s of warm-up; "
           "CPU and context switches from /proc/PID/stat and /proc/PID/task/*/status around each row; "

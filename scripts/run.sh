@@ -72,22 +72,53 @@ export ROOST_POOL_URL="${clients_of[$first]}" # the sys ops (health, ping) go to
 # So that `. var/pools.env; build/tools/roostctl call ...` finds every pool.
 env | grep '^ROOST_POOL_URL' | sed 's/^/export /' >"$ROOST_DATA_DIR/pools.env"
 
-# CPU placement (ROOST_PIN_CPUS=1, the default on 2 or more cores; 0 turns it
-# off): the ingress on CPU 0, each service's brokers and workers together on
-# one of the other CPUs (round-robin). nng hands every message between its
-# own threads several times per hop; when those threads and the process at
-# the other end of the hop share a CPU, a hand-off needs no cross-CPU wake-up
-# and the waker runs on until it blocks: `make bench` measured about 30 %
-# less CPU and 40 % fewer context switches per request this way on 2 cores
-# (bench/README.md). Kubernetes gets the same from the kubelet's static CPU
-# manager (docs/deploy.md).
-ncpu=$(nproc)
+# CPU placement (ROOST_PIN_CPUS=1, the default with 2 or more CPUs; 0 turns
+# it off), over the CPUs this script may use (its own affinity, which a
+# cpuset or `taskset make run` narrows): the ingress on the first quarter
+# of them (at least one), each service's brokers and workers together on
+# an equal share of the rest, or on one of them in turn when there are
+# fewer CPUs left than services. nng hands every message between its own
+# threads several times per hop; when those threads and the process at the
+# other end of the hop share a CPU, a hand-off needs no cross-CPU wake-up
+# and the waker runs on until it blocks: on 2 CPUs (ingress on one, every
+# pool on the other) `make bench` measured about 40 % less CPU and half the
+# context switches per request (bench/README.md). The price is capacity:
+# a service can then use only its share of the CPUs, so turn placement off
+# where one service needs more. Kubernetes: docs/deploy.md.
+cpus=()
+while IFS= read -r range; do
+  if [[ "$range" == *-* ]]; then
+    for ((c = ${range%-*}; c <= ${range#*-}; c++)); do cpus+=("$c"); done
+  elif [ -n "$range" ]; then
+    cpus+=("$range")
+  fi
+done < <(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status | tr ',' '\n')
+ncpu=${#cpus[@]}
 pin=${ROOST_PIN_CPUS:-$([ "$ncpu" -ge 2 ] && echo 1 || echo 0)}
-command -v taskset >/dev/null || pin=0
+if [ "$pin" = 1 ] && { [ "$ncpu" -lt 2 ] || ! command -v taskset >/dev/null; }; then
+  echo "[run] ROOST_PIN_CPUS=1 needs taskset and 2 or more CPUs; placement left to the kernel" >&2
+  pin=0
+fi
+join_cpus() { local IFS=,; echo "$*"; }
 declare -A cpu_of=()
-i=0
-for service in $services; do cpu_of[$service]=$((1 + i % (ncpu > 1 ? ncpu - 1 : 1))); i=$((i + 1)); done
-on_cpu() { # cpu: sets the array `pinned` to the command prefix that pins to it (taskset execs, so $! stays the process)
+ingress_cpus=""
+if [ "$pin" = 1 ]; then
+  ni=$((ncpu / 4 > 0 ? ncpu / 4 : 1))
+  ingress_cpus=$(join_cpus "${cpus[@]:0:ni}")
+  rest=("${cpus[@]:ni}")
+  nservices=$(echo $services | wc -w)
+  share=$((${#rest[@]} / nservices))
+  i=0
+  for service in $services; do
+    if [ "$share" -ge 1 ]; then
+      cpu_of[$service]=$(join_cpus "${rest[@]:i*share:share}")
+    else
+      cpu_of[$service]=${rest[i % ${#rest[@]}]}
+    fi
+    i=$((i + 1))
+  done
+fi
+on_cpu() { # cpus: sets the array `pinned` to the command prefix that pins to them (taskset execs, so $! stays the process)
   pinned=()
   if [ "$pin" = 1 ]; then pinned=(taskset -c "$1"); fi
 }
@@ -118,7 +149,7 @@ launch() {
   local name=$1 kind service n base pinned
   IFS=: read -r kind service n <<<"$name"
   pinned=()
-  case $kind in broker | worker) on_cpu "${cpu_of[$service]}" ;; ingress) on_cpu 0 ;; esac
+  case $kind in broker | worker) on_cpu "${cpu_of[$service]:-}" ;; ingress) on_cpu "$ingress_cpus" ;; esac
   local metrics_port=0
   if [ "$metrics_base" != 0 ] && [ -n "${metrics_port_of[$name]:-}" ]; then metrics_port=${metrics_port_of[$name]}; fi
   case $kind in
@@ -175,7 +206,7 @@ for service in $services; do
   for ((b = 0; b < BROKERS; b++)); do start "broker:$service:$b"; done
   for ((w = 0; w < ROOST_WORKERS; w++)); do start "worker:$service:$w"; done
 done
-echo "[run] starting the ingress on http://127.0.0.1:$ROOST_HTTP_PORT$([ "$pin" = 1 ] && echo ", on CPU 0")"
+echo "[run] starting the ingress on http://127.0.0.1:$ROOST_HTTP_PORT$([ "$pin" = 1 ] && echo ", on CPU $ingress_cpus")"
 start ingress
 
 ready=0

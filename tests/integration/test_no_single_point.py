@@ -169,26 +169,36 @@ def assert_created_once(run, created):
 
 
 def cpus_allowed(pid):
+    """The set of CPUs a process may run on (its Cpus_allowed_list)."""
     with open(f"/proc/{pid}/status") as f:
-        return next(line.split()[1] for line in f if line.startswith("Cpus_allowed_list:"))
+        text = next(line.split()[1] for line in f if line.startswith("Cpus_allowed_list:"))
+    cpus = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return frozenset(cpus)
 
 
 def assert_placed(run):
     """make run's CPU placement (ROOST_PIN_CPUS, on by default with 2 or more
-    cores), also of processes it restarted: the ingress alone on CPU 0, each
-    service's brokers and workers together on one other CPU."""
-    if (os.cpu_count() or 1) < 2:
+    CPUs), also of processes it restarted: the ingress alone on the first
+    quarter of the CPUs it may use (at least one), each service's brokers
+    and workers together on CPUs of the rest."""
+    mine = sorted(os.sched_getaffinity(0))
+    if len(mine) < 2:
         return
+    ingress_cpus = frozenset(mine[:max(1, len(mine) // 4)])
     by_service = {}
     for pid, args in run.children().items():
         if args.endswith("roost-ingress"):
-            assert cpus_allowed(pid) == "0", (pid, args, cpus_allowed(pid))
+            assert cpus_allowed(pid) == ingress_cpus, (pid, args, cpus_allowed(pid))
         elif "roost-worker" in args:
             by_service.setdefault(args.split()[-1], set()).add(cpus_allowed(pid))
-    assert by_service, run.children()
-    for service, cpus in by_service.items():
-        assert len(cpus) == 1 and "0" not in cpus and "," not in next(iter(cpus)) and \
-            "-" not in next(iter(cpus)), (service, cpus)
+    assert len(by_service) == 5, run.children()
+    for service, sets in by_service.items():
+        assert len(sets) == 1, (service, sets)
+        cpus = next(iter(sets))
+        assert cpus and not cpus & ingress_cpus and cpus <= set(mine), (service, cpus)
 
 
 @pytest.fixture
