@@ -163,3 +163,28 @@ def test_a_metrics_port_in_use_stops_the_broker_with_a_clear_error():
             assert f"cannot serve metrics on 127.0.0.1:{port}" in s.log("pool")
         finally:
             s.stop()
+
+
+def test_the_grafana_dashboard_uses_only_exported_metrics(stack):
+    """deploy/grafana/roost-dashboard.json parses, and every metric its
+    expressions name is one the ingress, a broker or a worker exports."""
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "deploy", "grafana", "roost-dashboard.json")) as f:
+        dash = json.load(f)
+    exported = set()
+    for url in stack.metrics_urls.values():
+        for line in scrape(url).splitlines():
+            if line.startswith("# TYPE "):
+                name, kind = line.split()[2:4]
+                exported.add(name)
+                if kind == "histogram":
+                    exported.update({name + "_bucket", name + "_sum", name + "_count"})
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    assert len(exprs) >= 10 and dash["panels"], dash.get("title")
+    named = {n for e in exprs for n in re.findall(r"\b((?:roost|process)_[a-z_]+)\b", e)}
+    assert named, exprs
+    assert named <= exported, f"the dashboard names metrics nobody exports: {sorted(named - exported)}"
+    for wanted in ("roost_http_requests_total", "roost_http_request_duration_seconds_bucket",
+                   "roost_broker_queue_depth", "roost_broker_workers_connected"):
+        assert wanted in named, wanted
