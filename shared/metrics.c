@@ -59,6 +59,15 @@ metrics_seconds_since(const struct timespec *start)
     return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
+static char *metrics_const_name, *metrics_const_value;
+
+void
+metrics_const_label(const char *name, const char *value)
+{
+    metrics_const_name = bson_strdup(name);
+    metrics_const_value = bson_strdup(value);
+}
+
 static double
 metrics_load(_Atomic uint64_t *bits)
 {
@@ -239,16 +248,25 @@ metrics_escaped(bson_string_t *out, const char *v)
 static void
 metrics_labels(bson_string_t *out, const metrics_family_t *f, const metrics_series_t *s, const char *le)
 {
-    if (f->nlabels == 0 && le == NULL)
+    bool konst = metrics_const_name != NULL && strncmp(f->name, "roost_", 6) == 0;
+    if (f->nlabels == 0 && le == NULL && !konst)
         return;
     bson_string_append_c(out, '{');
+    const char *sep = "";
+    if (konst) {
+        bson_string_append_printf(out, "%s=\"", metrics_const_name);
+        metrics_escaped(out, metrics_const_value);
+        bson_string_append_c(out, '"');
+        sep = ",";
+    }
     for (size_t i = 0; i < f->nlabels; i++) {
-        bson_string_append_printf(out, "%s%s=\"", i > 0 ? "," : "", f->labels[i]);
+        bson_string_append_printf(out, "%s%s=\"", sep, f->labels[i]);
         metrics_escaped(out, s->values[i]);
         bson_string_append_c(out, '"');
+        sep = ",";
     }
     if (le != NULL)
-        bson_string_append_printf(out, "%sle=\"%s\"", f->nlabels > 0 ? "," : "", le);
+        bson_string_append_printf(out, "%sle=\"%s\"", sep, le);
     bson_string_append_c(out, '}');
 }
 
@@ -258,7 +276,9 @@ metrics_render_family(bson_string_t *out, metrics_family_t *f)
     static const char *const types[] = {"counter", "gauge", "histogram", "gauge"};
     bson_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, types[f->kind]);
     if (f->kind == METRICS_GAUGE_FN) {
-        bson_string_append_printf(out, "%s ", f->name);
+        bson_string_append(out, f->name);
+        metrics_labels(out, f, NULL, NULL);
+        bson_string_append_c(out, ' ');
         metrics_number(out, f->read());
         bson_string_append_c(out, '\n');
         return;

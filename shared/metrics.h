@@ -41,6 +41,11 @@ metrics_family_t *metrics_histogram(const char *name, const char *help, const ch
 /* A gauge without labels whose value `read` gives at each exposition. */
 void metrics_gauge_fn(const char *name, const char *help, double (*read)(void));
 
+/* A label every roost_* series of this process carries, e.g. service="users"
+ * for a broker or a worker, so that one query can select a service's pool
+ * (the autoscaler's). Set once, before serving. */
+void metrics_const_label(const char *name, const char *value);
+
 /* The series of `values` (as many as the family has labels; NULL for none). */
 metrics_series_t *metrics_series(metrics_family_t *family, const char *const *values);
 

@@ -419,7 +419,8 @@ def test_prod_speaks_mutual_tls_between_every_nng_party():
 def test_each_pool_admits_only_roost_callers(target):
     """A NetworkPolicy per pool: its brokers' client port only from the
     ingress, Roost's workers and pods labelled as internal callers; its
-    worker port only from that pool's own workers."""
+    worker port only from that pool's own workers; its metrics port only
+    from namespaces labelled as scraping metrics."""
     policies = {p["metadata"]["name"]: p for p in objects(target, "NetworkPolicy")}
     for service in SERVICES:
         p = policies[f"roost-broker-{service}"]["spec"]
@@ -427,7 +428,9 @@ def test_each_pool_admits_only_roost_callers(target):
         assert [w["metadata"]["name"] for w in selected_workloads(target, p["podSelector"])] == \
             [f"roost-broker-{service}"]
         by_port = {rule["ports"][0]["port"]: rule["from"] for rule in p["ingress"]}
-        assert set(by_port) == {"clients", "workers"}
+        assert set(by_port) == {"clients", "workers", "metrics"}
+        (scraper,) = by_port["metrics"]
+        assert scraper == {"namespaceSelector": {"matchLabels": {"roost.dev/scrapes-metrics": "true"}}}
         admitted = set()
         for peer in by_port["clients"]:
             admitted |= {w["metadata"]["name"] for w in selected_workloads(target, peer["podSelector"])}
@@ -450,8 +453,17 @@ def test_each_service_scales_its_own_workers(target):
         worker = one(target, "Deployment", name)
         assert "replicas" not in worker["spec"], "the HPA owns the worker count; an apply must not reset it"
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
-        (metric,) = hpa["spec"]["metrics"]
-        assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
+        # The pool's queue depth and requests in flight, per worker, for its
+        # own service (the Prometheus adapter's external metrics), and CPU.
+        service = name[len("roost-worker-"):]
+        external = {m["external"]["metric"]["name"]: m["external"] for m in hpa["spec"]["metrics"]
+                    if m["type"] == "External"}
+        assert set(external) == {"roost_broker_queue_depth", "roost_broker_requests_in_flight"}, external
+        for m in external.values():
+            assert m["metric"]["selector"] == {"matchLabels": {"service": service}}
+            assert m["target"]["type"] == "AverageValue" and float(m["target"]["averageValue"]) > 0
+        (metric,) = [m for m in hpa["spec"]["metrics"] if m["type"] == "Resource"]
+        assert metric["resource"]["name"] == "cpu"
         assert metric["resource"]["target"]["type"] == "Utilization"
         # Utilization is a share of the request: every container needs one.
         assert all("cpu" in c["resources"]["requests"] for c in containers(worker))

@@ -102,8 +102,12 @@ def test_counters_move_with_traffic(stack):
     # Raw paths never become label values: the ids above are nowhere.
     text = scrape(urls["ingress"])
     assert "987650" not in text
-    assert samples(scrape(urls["broker"]))[("roost_broker_workers_connected", "")] == 2
-    assert samples(scrape(urls["broker"]))[("roost_broker_queue_depth", "")] == 0
+    # Every roost_* series of a broker or worker names its service (the
+    # autoscaler's selector); this stack's one pool serves them all.
+    broker = samples(scrape(urls["broker"]))
+    assert broker[("roost_broker_workers_connected", '{service="all"}')] == 2
+    assert broker[("roost_broker_queue_depth", '{service="all"}')] == 0
+    assert all('service="all"' in labels for name, labels in broker if name.startswith("roost_"))
 
 
 def test_unmatched_routes_and_odd_methods_are_counted_without_their_text(stack):
@@ -172,14 +176,7 @@ def test_the_grafana_dashboard_uses_only_exported_metrics(stack):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with open(os.path.join(root, "deploy", "grafana", "roost-dashboard.json")) as f:
         dash = json.load(f)
-    exported = set()
-    for url in stack.metrics_urls.values():
-        for line in scrape(url).splitlines():
-            if line.startswith("# TYPE "):
-                name, kind = line.split()[2:4]
-                exported.add(name)
-                if kind == "histogram":
-                    exported.update({name + "_bucket", name + "_sum", name + "_count"})
+    exported = exported_names(stack)
     exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
     assert len(exprs) >= 10 and dash["panels"], dash.get("title")
     named = {n for e in exprs for n in re.findall(r"\b((?:roost|process)_[a-z_]+)\b", e)}
@@ -188,3 +185,57 @@ def test_the_grafana_dashboard_uses_only_exported_metrics(stack):
     for wanted in ("roost_http_requests_total", "roost_http_request_duration_seconds_bucket",
                    "roost_broker_queue_depth", "roost_broker_workers_connected"):
         assert wanted in named, wanted
+
+
+def exported_names(stack):
+    """Every metric name the ingress, a broker and a worker export (histograms
+    with their _bucket, _sum and _count)."""
+    names = set()
+    for url in stack.metrics_urls.values():
+        for line in scrape(url).splitlines():
+            if line.startswith("# TYPE "):
+                name, kind = line.split()[2:4]
+                names.add(name)
+                if kind == "histogram":
+                    names.update({name + "_bucket", name + "_sum", name + "_count"})
+    return names
+
+
+def test_the_autoscaler_and_the_adapter_name_only_exported_metrics(stack):
+    """The workers' HPAs (k8s/, every overlay) scale on metrics the brokers
+    really export, each served by a rule of deploy/prometheus-adapter.yaml,
+    and the pods expose the metrics port their scrape annotations name."""
+    import os
+    import yaml
+    from roost_stack import TOOLS
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    exported = exported_names(stack)
+    with open(os.path.join(root, "deploy", "prometheus-adapter.yaml")) as f:
+        rules = yaml.safe_load(f)["rules"]["external"]
+    served = {r["name"]["as"] for r in rules}
+    for r in rules:
+        named = set(re.findall(r"\b(roost_[a-z_]+)\b", r["seriesQuery"] + " " + r["metricsQuery"]))
+        assert named and named <= exported, (r, sorted(named - exported))
+    assert served <= exported, sorted(served - exported)
+    for overlay in ("overlays/dev", "overlays/prod"):
+        out = subprocess.run([os.path.join(TOOLS, "kustomize"), "build", os.path.join(root, "k8s", overlay)],
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+        objects = [o for o in yaml.safe_load_all(out) if o]
+        hpas = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
+        assert len(hpas) == 5, overlay
+        for hpa in hpas:
+            names = {m["external"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "External"}
+            assert names and names <= served, (overlay, hpa["metadata"]["name"], names - served)
+        for o in objects:
+            if o["kind"] not in ("StatefulSet", "Deployment"):
+                continue
+            pod = o["spec"]["template"]
+            notes = pod["metadata"].get("annotations", {})
+            if notes.get("prometheus.io/scrape") != "true":
+                continue
+            c = pod["spec"]["containers"][0]
+            env = {e["name"]: e.get("value") for e in c.get("env", [])}
+            ports = {p["containerPort"] for p in c.get("ports", [])}
+            assert int(notes["prometheus.io/port"]) in ports, (overlay, o["metadata"]["name"])
+            assert env.get("ROOST_METRICS_PORT") == notes["prometheus.io/port"], (overlay, o["metadata"]["name"])
+            assert notes.get("prometheus.io/path") == "/metrics"

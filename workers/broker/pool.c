@@ -397,6 +397,7 @@ pool_run(int count)
     if (!worker_select_services())
         return 2; /* the children would fail the same way, again and again */
     pool.timeout_ms = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
+    metrics_const_label("service", services);
     pool_metrics_init();
     if (!metrics_serve())
         return 1;

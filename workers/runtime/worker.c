@@ -391,6 +391,7 @@ worker_run(void)
     }
     if ((worker_mongo = worker_open_mongo(concurrency)) == NULL)
         goto done_mongo;
+    metrics_const_label("service", cfg_str("ROOST_SERVICES", "all"));
     worker_metrics_init();
     if (!metrics_serve())
         goto done_pool;
