@@ -6,6 +6,7 @@ pool and the ingress. Nothing here is mocked.
 """
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -160,10 +161,14 @@ class Stack:
             self.stop_process(name)
         for name in list(self.procs):
             self.stop_process(name)
-        if SANITIZED:
+        if SANITIZED and os.path.isdir(self.dir):
             reports = [f for f in os.listdir(self.dir) if f.startswith(("asan.", "ubsan."))]
             text = "".join(open(os.path.join(self.dir, f), errors="replace").read() for f in reports)
             assert not reports, f"sanitizer reports in {self.dir}:\n{text[:4000]}"
+        # The database files and logs go with the stack (ROOST_KEEP_TEST_DIRS=1
+        # keeps them to look at); a sanitizer report above keeps them too.
+        if os.environ.get("ROOST_KEEP_TEST_DIRS") != "1":
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def worker_pids(self, pool_name="pool"):
         """A pool's child worker processes, read from /proc."""

@@ -14,7 +14,7 @@ import uuid
 import pytest
 import requests
 
-from roost_stack import Stack, free_port, running
+from roost_stack import Stack, free_port, running, wait_until
 
 # name, {labels} (values quoted; they may hold braces: route="/api/v1/users/{id}"), value
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})? (\S+)$')
@@ -39,14 +39,40 @@ def promtool(text):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
+def free_ports(n):
+    """The first of `n` consecutive loopback ports nothing listens on: a
+    broker's metrics port and its workers' after it."""
+    import socket
+    for _ in range(100):
+        base = free_port()
+        socks = []
+        try:
+            for p in range(base, base + n):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise AssertionError(f"no {n} consecutive free ports")
+
+
 @pytest.fixture(scope="module")
 def stack():
-    port = free_port()
+    port = free_ports(3)
     env = {"ROOST_METRICS_PORT": str(port), "ROOST_LOG_FORMAT": "json", "ROOST_LOG_LEVEL": "debug"}
     with running(workers=2, env=env) as s:
         s.metrics_urls = {"ingress": s.url("/metrics"), "broker": f"http://127.0.0.1:{port}/metrics",
                           "worker 1": f"http://127.0.0.1:{port + 1}/metrics",
                           "worker 2": f"http://127.0.0.1:{port + 2}/metrics"}
+        # Ready means one worker answers; the other may still be starting.
+        for url in s.metrics_urls.values():
+            wait_until(lambda: requests.get(url, timeout=2).status_code == 200, 15, url)
+        wait_until(lambda: 'roost_broker_workers_connected{service="all"} 2' in requests.get(
+            s.metrics_urls["broker"], timeout=2).text, 15, "both workers connected to the broker")
         yield s
 
 
