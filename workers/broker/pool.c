@@ -374,7 +374,7 @@ pool_run(int count)
     const char *front = cfg_str("ROOST_POOL_URL", CFG_DEFAULT_POOL_URL);
     const char *back = cfg_str("ROOST_WORKER_URL", CFG_DEFAULT_WORKER_URL);
     const char *services = cfg_str("ROOST_SERVICES", "all");
-    pool_child_t *children = calloc((size_t)count, sizeof(*children));
+    pool_child_t *children = NULL; /* once the broker is up */
     char exe[4096];
     ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     sigset_t sigs;
@@ -408,12 +408,17 @@ pool_run(int count)
     /* The children dial every broker of the pool (ROOST_POOL_WORKER_URLS,
      * a comma list), else this one. */
     setenv("ROOST_WORKER_URL", cfg_str("ROOST_POOL_WORKER_URLS", back), 1);
+    if ((children = calloc((size_t)(count > 0 ? count : 1), sizeof(*children))) == NULL) {
+        log_error("out of memory");
+        return 1;
+    }
     for (int i = 0; i < count; i++) {
         children[i].pid = pool_spawn(&sigs, exe, services, i);
         clock_gettime(CLOCK_MONOTONIC, &children[i].started);
     }
     if ((rv = pool_open_front(front)) != 0) {
         log_error("pool broker failed to start: %s", nng_strerror(rv));
+        free(children);
         return 1;
     }
     if (count > 0)
