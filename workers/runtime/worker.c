@@ -58,9 +58,6 @@ worker_prepare(size_t s, mongoc_client_t *mongo, bson_error_t *error)
     return ok;
 }
 
-/* worker.h: the request, checked in this order: envelope, op, token,
- * auth, repeated keys, the database breaker, the token's revocation, then
- * the op's own handler. */
 static struct {
     metrics_family_t *ops, *duration;
     metrics_series_t *mongo_wait;
@@ -84,6 +81,9 @@ worker_metrics_init(void)
 
 static const svc_op_t *worker_answer_op(const uint8_t *data, size_t len, bson_t *reply, envelope_request_t *req);
 
+/* worker.h: the answer, counted in roost_worker_ops_total and timed in
+ * roost_worker_op_duration_seconds by op (only ops this worker serves
+ * become label values), and logged at debug level with its rid. */
 void
 worker_answer(const uint8_t *data, size_t len, bson_t *reply)
 {
@@ -105,8 +105,11 @@ worker_answer(const uint8_t *data, size_t len, bson_t *reply)
     log_request(LOG_DEBUG, req.rid[0] ? req.rid : NULL, op != NULL ? op->op : NULL, status, seconds, "answered");
 }
 
-/* The answer of worker_answer; returns the op, or NULL when the request
- * names none that this worker serves. `req` is filled as far as parsed. */
+/* The answer of worker_answer, the request checked in this order:
+ * envelope, op, token, auth, repeated keys, the database breaker, the
+ * token's revocation, then the op's own handler. Returns the op, or NULL
+ * when the request names none that this worker serves; `out->rid` is the
+ * request's id as far as it was parsed. */
 static const svc_op_t *
 worker_answer_op(const uint8_t *data, size_t len, bson_t *reply, envelope_request_t *out)
 {
