@@ -81,7 +81,7 @@ observe_request_done(void *p)
     atomic_fetch_sub(&observe.in_flight, 1);
     if (observe.access_log)
         log_request(LOG_INFO, o->rid, o->route != NULL && !(o->route->flags & ROUTE_LOCAL) ? o->route->op : NULL,
-                    req->res.status, seconds, "%s %.*s", m, (int)(req->path.len < 512 ? req->path.len : 512),
+                    req->res.status, seconds, "%s %.*s", method, (int)(req->path.len < 512 ? req->path.len : 512),
                     req->path.base);
 }
 

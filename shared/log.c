@@ -2,8 +2,10 @@
  * lines from threads never interleave. */
 #include "log.h"
 #include "config.h"
+#include "text.h"
 
 #include <bson/bson.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,12 +36,13 @@ log_enabled(enum log_level level)
     return level >= log_threshold;
 }
 
-/* Appends `text` to line[*n] as a JSON string's contents (escaped by libbson). */
+/* Appends `text` (valid UTF-8: text_valid) to line[*n] as a JSON string's
+ * contents, escaped by libbson. */
 static void
 log_json_string(char *line, int *n, int cap, const char *text)
 {
-    char *escaped = bson_utf8_escape_for_json(text, -1);
-    if (escaped == NULL) /* not UTF-8 */
+    char *escaped = bson_utf8_escape_for_json(text, (ssize_t)strlen(text));
+    if (escaped == NULL)
         escaped = bson_strdup("(not UTF-8)");
     *n += snprintf(line + *n, (size_t)(cap - *n), "%s", escaped);
     if (*n > cap)
@@ -57,6 +60,27 @@ log_line(enum log_level level, const char *rid, const char *op, int status, doub
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* Whatever the message quotes (a path, a client's text, cut at a byte
+     * count) becomes valid UTF-8, and in text lines one line: a byte that
+     * is not UTF-8 becomes U+FFFD, a line break a space. A request id is
+     * printed only as the characters ids are made of. */
+    char *valid = text_valid(msg);
+    if (valid != NULL) {
+        bson_strncpy(msg, valid, sizeof(msg));
+        free(valid);
+    }
+    if (!log_json)
+        for (char *c = msg; *c; c++)
+            if (*c == '\n' || *c == '\r')
+                *c = ' ';
+    char id[72];
+    if (rid != NULL) {
+        size_t i = 0;
+        for (; rid[i] != '\0' && i < sizeof(id) - 1; i++)
+            id[i] = isalnum((unsigned char)rid[i]) || strchr("._:-", rid[i]) != NULL ? rid[i] : '?';
+        id[i] = '\0';
+        rid = id;
+    }
     int n = snprintf(line, sizeof(line),
                      log_json ? "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\","
                                 "\"process\":\"%s\",\"pid\":%d"

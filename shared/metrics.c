@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <bson/bson.h>
 #include <dirent.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* 1 ms to 10 s: a worker op, a wait for a worker, a whole HTTP request. */
@@ -431,9 +433,25 @@ metrics_serve(void)
         log_error("ROOST_METRICS_HOST=%s is not an IPv4 address", host);
         return false;
     }
+    /* The reason a port cannot be served, which libmicrohttpd does not give. */
+    int probe = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    if (probe >= 0) {
+        setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(probe, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+            log_error("cannot serve metrics on %s:%d: %s", host, port, strerror(errno));
+            close(probe);
+            return false;
+        }
+        close(probe);
+    }
+    /* Scrapers are few: a connection idle for 5 s is closed, and at most 16
+     * (4 per address) are served at once, so that no client can take the
+     * file descriptors the process needs for nng and MongoDB. */
     metrics_daemon =
         MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC, (uint16_t)port, NULL, NULL, metrics_answer,
-                         NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_END);
+                         NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned int)5, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)16,
+                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)4, MHD_OPTION_END);
     if (metrics_daemon == NULL) {
         log_error("cannot serve metrics on %s:%d", host, port);
         return false;

@@ -440,6 +440,12 @@ def test_each_pool_admits_only_roost_callers(target):
         (workers_peer,) = by_port["workers"]
         assert [w["metadata"]["name"] for w in selected_workloads(target, workers_peer["podSelector"])] == \
             [f"roost-worker-{service}"]
+        # The workers listen only for Prometheus.
+        w = policies[f"roost-worker-{service}"]["spec"]
+        assert [x["metadata"]["name"] for x in selected_workloads(target, w["podSelector"])] == \
+            [f"roost-worker-{service}"]
+        assert w["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"roost.dev/scrapes-metrics": "true"}}}],
+                                 "ports": [{"port": "metrics", "protocol": "TCP"}]}]
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -265,3 +265,73 @@ def test_the_autoscaler_and_the_adapter_name_only_exported_metrics(stack):
             assert int(notes["prometheus.io/port"]) in ports, (overlay, o["metadata"]["name"])
             assert env.get("ROOST_METRICS_PORT") == notes["prometheus.io/port"], (overlay, o["metadata"]["name"])
             assert notes.get("prometheus.io/path") == "/metrics"
+
+
+def test_idle_connections_to_a_metrics_port_are_closed_and_bounded(stack):
+    """Idle scrapers are closed after 5 s and at most 16 are held, so they
+    cannot take the descriptors the broker needs; nng keeps serving."""
+    import socket
+    port = int(stack.metrics_urls["broker"].split(":")[2].split("/")[0])
+    idle = []
+    for _ in range(24):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # and never the end of the headers
+        idle.append(sock)
+    try:
+        assert requests.get(stack.url("/ping"), timeout=5).status_code == 200
+        deadline = time.monotonic() + 12
+        for sock in idle:
+            # The server closes it: recv ends with b"" well before the deadline
+            # (a socket.timeout here means it was held open).
+            # (those over the limits are refused at once: a reset).
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                while sock.recv(65536):
+                    pass
+            except ConnectionResetError:
+                pass
+    finally:
+        for sock in idle:
+            sock.close()
+    assert scrape(stack.metrics_urls["broker"])
+
+
+def test_log_lines_keep_utf8_and_ids_clean(stack):
+    """A path cut in the middle of a UTF-8 character is logged with U+FFFD,
+    never with bytes from beyond it."""
+    import socket
+    rid = uuid.uuid4().hex
+    with socket.create_connection(("127.0.0.1", stack.http_port), timeout=5) as sock:
+        sock.sendall(b"GET /x\xf0\x9f HTTP/1.1\r\nHost: x\r\nX-Request-Id: " + rid.encode() +
+                     b"\r\nConnection: close\r\n\r\n")
+        while sock.recv(65536):
+            pass
+    time.sleep(0.3)
+    docs = [json.loads(line) for line in stack.log("ingress").splitlines() if rid in line]
+    assert docs and docs[0]["msg"] == "GET /x\ufffd\ufffd", docs
+
+
+def test_a_worker_whose_metrics_port_is_taken_still_serves():
+    import socket
+    base = free_ports(3)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 1))  # the first worker's
+        taken.listen()
+        with running(workers=2, env={"ROOST_METRICS_PORT": str(base)}) as s:
+            assert requests.get(s.url("/ping"), timeout=5).status_code == 200
+            wait_until(lambda: "serving without metrics" in s.log("pool"), 10, "the worker's warning")
+            log = s.log("pool")
+            assert f"cannot serve metrics on 127.0.0.1:{base + 1}: Address already in use" in log
+            assert "restarting" not in log
+            assert requests.get(f"http://127.0.0.1:{base + 2}/metrics", timeout=5).status_code == 200
+
+
+def test_a_metrics_port_without_room_for_the_workers_is_refused():
+    s = Stack(workers=2, env={"ROOST_METRICS_PORT": "65535"})
+    try:
+        s.start_db()
+        s.start_pool()
+        assert s.procs["pool"].wait(15) == 2
+        assert "ROOST_METRICS_PORT=65535 leaves no port for 2 workers' metrics" in s.log("pool")
+    finally:
+        s.stop()

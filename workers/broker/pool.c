@@ -397,6 +397,13 @@ pool_run(int count)
     if (!worker_select_services())
         return 2; /* the children would fail the same way, again and again */
     pool.timeout_ms = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
+    /* The workers serve their metrics on the ports after the broker's. */
+    int metrics_port = (int)cfg_int("ROOST_METRICS_PORT", 0, 0, 65535);
+    if (metrics_port > 0 && metrics_port + count > 65535) {
+        log_error("ROOST_METRICS_PORT=%d leaves no port for %d workers' metrics (the ports after it, up to 65535)",
+                  metrics_port, count);
+        return 2;
+    }
     metrics_const_label("service", services);
     pool_metrics_init();
     if (!metrics_serve())

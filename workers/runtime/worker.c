@@ -396,8 +396,11 @@ worker_run(void)
         goto done_mongo;
     metrics_const_label("service", cfg_str("ROOST_SERVICES", "all"));
     worker_metrics_init();
+    /* Without its metrics a worker still serves: a port that cannot be
+     * served is reported (metrics.c), and the worker goes on, rather than
+     * exit and be restarted by its pool again and again. */
     if (!metrics_serve())
-        goto done_pool;
+        log_warn("serving without metrics");
     if (!breaker_start(cfg_str("ROOST_MONGODB_URI", CFG_DEFAULT_MONGODB_URI))) {
         log_error("cannot start the database probe");
         goto done_pool;
