@@ -13,6 +13,7 @@ failures as well."""
 import concurrent.futures
 import os
 import random
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -83,6 +84,8 @@ class Supervised:
         if SANITIZED:
             reports = [f for f in os.listdir(self.dir) if f.startswith(("asan.", "ubsan."))]
             assert not reports, [open(os.path.join(self.dir, f)).read()[:2000] for f in reports]
+        if os.environ.get("ROOST_KEEP_TEST_DIRS") != "1":  # as Stack.stop
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def mongo(self):
         return pymongo.MongoClient(f"mongodb://127.0.0.1:{self.db_port}", serverSelectionTimeoutMS=5000)
