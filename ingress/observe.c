@@ -4,6 +4,7 @@
 #include "config.h"
 #include "envelope.h"
 #include "log.h"
+#include "respond.h"
 #include "metrics.h"
 
 #include <stdatomic.h>
@@ -19,12 +20,21 @@ static struct {
 } observe;
 
 /* One request being watched; lives in the request's memory pool. */
-typedef struct {
+typedef struct observe_request {
     h2o_req_t *req;
     const route_t *route;
     struct timespec start;
+    bool recorded;
+    struct observe_request *prev, *next; /* in this loop thread's `watched` */
     char rid[ENVELOPE_RID_MAX + 1];
 } observe_request_t;
+
+/* The requests of this thread's loop not yet recorded. A response starts on
+ * the loop thread of its request, so each list is only touched by its own
+ * thread; it holds at most the loop's requests in flight. */
+static _Thread_local observe_request_t *watched;
+
+static void observe_response_started(h2o_req_t *req);
 
 static double
 observe_in_flight(void)
@@ -50,6 +60,7 @@ observe_init(void)
         observe.calls[i] = metrics_series(calls, (const char *const[]){outcomes[i]});
     /* One line per request at info level; ROOST_ACCESS_LOG=0 turns it off. */
     observe.access_log = cfg_int("ROOST_ACCESS_LOG", 1, 0, 1) == 1;
+    respond_on_response_start(observe_response_started);
 }
 
 void
@@ -59,11 +70,19 @@ observe_call(client_result_t result)
         metrics_add(observe.calls[result], 1);
 }
 
-/* When h2o frees the request: its response has been sent (or abandoned). */
+/* Records `o` once: its status, route and duration, and its access-log line. */
 static void
-observe_request_done(void *p)
+observe_record(observe_request_t *o)
 {
-    observe_request_t *o = p;
+    if (o->recorded)
+        return;
+    o->recorded = true;
+    if (o->prev != NULL)
+        o->prev->next = o->next;
+    else
+        watched = o->next;
+    if (o->next != NULL)
+        o->next->prev = o->prev;
     h2o_req_t *req = o->req;
     double seconds = metrics_seconds_since(&o->start);
     const char *route = o->route != NULL ? o->route->pattern : "unmatched";
@@ -85,12 +104,36 @@ observe_request_done(void *p)
                     req->path.base);
 }
 
+static void
+observe_response_started(h2o_req_t *req)
+{
+    for (observe_request_t *o = watched; o != NULL; o = o->next)
+        if (o->req == req) {
+            observe_record(o);
+            return;
+        }
+}
+
+/* When h2o frees the request: a request whose response never started (its
+ * client left first) is recorded here, with the status it had (0 if none). */
+static void
+observe_request_done(void *p)
+{
+    observe_record(p);
+}
+
 void
 observe_request(h2o_req_t *req, const route_t *route, const char *rid)
 {
     observe_request_t *o = h2o_mem_alloc_shared(&req->pool, sizeof(*o), observe_request_done);
     o->req = req;
     o->route = route;
+    o->recorded = false;
+    o->prev = NULL;
+    o->next = watched;
+    if (watched != NULL)
+        watched->prev = o;
+    watched = o;
     snprintf(o->rid, sizeof(o->rid), "%s", rid);
     clock_gettime(CLOCK_MONOTONIC, &o->start);
     atomic_fetch_add(&observe.in_flight, 1);

@@ -7,7 +7,8 @@
  * raw path; "unmatched" when no route matched):
  *   roost_http_requests_total{route,method,status}        counter
  *   roost_http_request_duration_seconds{route}             histogram, from the
- *       request's arrival to its response's release by h2o
+ *       request's arrival to the start of its response (Roost's bodies are
+ *       whole in memory by then)
  *   roost_http_requests_in_flight                          gauge
  *   roost_nng_calls_total{outcome}                         counter: ok,
  *       unavailable (answered 503: no pool pipe took it), timeout (504)
@@ -24,7 +25,9 @@
 void observe_init(void);
 
 /* Starts watching `req` (matched to `route`, or NULL): its status, route and
- * duration are recorded when h2o releases it. Call once per request. */
+ * duration are recorded when its response starts, so a client that has its
+ * answer finds it counted; or, if it never starts, when h2o releases `req`.
+ * Call once per request, on its loop's thread. */
 void observe_request(h2o_req_t *req, const route_t *route, const char *rid);
 
 /* Counts the end of one nng call. */

@@ -335,6 +335,14 @@ respond_rewrite_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, siz
     h2o_ostream_send_next(self, req, head ? NULL : &r->body, head ? 0 : 1, state);
 }
 
+static void (*response_start_hook)(h2o_req_t *req);
+
+void
+respond_on_response_start(void (*hook)(h2o_req_t *req))
+{
+    response_start_hook = hook;
+}
+
 static void
 respond_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
@@ -377,6 +385,8 @@ respond_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slo
         req->res.content_length = len;
         slot = &r->super.next;
     }
+    if (response_start_hook != NULL)
+        response_start_hook(req);
     h2o_setup_next_ostream(req, slot);
 }
 

@@ -83,4 +83,9 @@ void respond_drain(void);
 /* Gives every error h2o itself sends on `pathconf` Roost's error shape. */
 void respond_register_error_filter(h2o_pathconf_t *pathconf);
 
+/* Sets the function that filter calls as each response on its paths starts,
+ * on the request's loop thread (the ingress's metrics: observe.h). Set once,
+ * before serving; NULL by default. */
+void respond_on_response_start(void (*hook)(h2o_req_t *req));
+
 #endif
