@@ -134,6 +134,9 @@ say "starting the embedded database on 127.0.0.1:$DB_PORT"
 "$TOOLS/roost-embedded-db" -listen-addr "127.0.0.1:$DB_PORT" -data-dir "$TMP/db" >"$TMP/db.log" 2>&1 &
 pids+=($!)
 wait_port "$DB_PORT" 30 "the embedded database"
+say "migrating the databases (roostctl migrate up)"
+"$BUILD/tools/roostctl" migrate up >"$TMP/migrate.log" 2>&1 ||
+  { cat "$TMP/migrate.log" >&2; exit 1; }
 say "starting roost-worker --pool $WORKERS"
 "$BUILD/workers/roost-worker" --pool "$WORKERS" >"$TMP/pool.log" 2>&1 &
 pids+=($!)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: the whole of Roost on one machine, supervised. Starts the
 # database (the embedded one unless ROOST_MONGODB_URI is set; a mongod on
-# PATH is used if there is one), then for each service two brokers and
-# ROOST_WORKERS workers that dial both, then the ingress. Any process that
+# PATH is used if there is one), migrates it (roostctl migrate up), then
+# for each service two brokers and ROOST_WORKERS workers that dial both,
+# then the ingress. Any process that
 # dies is started again, after a pause that grows while it keeps dying
 # (0.1 s doubling to 5 s; back to 0.1 s once it has run 10 s): a dead
 # broker's requests go through the service's other broker meanwhile, and
@@ -198,6 +199,15 @@ if [ -z "${ROOST_MONGODB_URI:-}" ]; then
   start db
   wait_port 127.0.0.1 "$db_port" 30
   export ROOST_MONGODB_URI="mongodb://127.0.0.1:$db_port"
+fi
+
+# Every service's database gets the migrations its workers need before any
+# worker starts (a worker refuses the ops of a service whose database is
+# behind). Safe while other runners run: one of them applies each step.
+echo "[run] migrating the databases (roostctl migrate up)"
+if ! "$BUILD/tools/roostctl" migrate up | sed 's/^/[run]   /'; then
+  echo "[run] a migration failed (above): fix what it names, then \`make run\` again resumes it; stopping" >&2
+  exit 1
 fi
 
 for service in $services; do

@@ -8,9 +8,12 @@
  * "if_match" (an entity tag string); an internal caller is trusted to set
  * auth itself.
  * Exit status: 0 for a 2xx reply, 1 for any other reply, 2 when no reply.
+ *   roostctl seed …           fill the database through the API (seed.h)
+ *   roostctl migrate …        the services' database migrations (migrations.c)
  */
 #include "config.h"
 #include "json.h"
+#include "migrations.h"
 #include "pools.h"
 #include "roost/roost.h"
 #include "seed.h"
@@ -23,6 +26,7 @@ usage(void)
 {
     fprintf(stderr,
             "usage: roostctl call OP [JSON]\n"
+            "       roostctl migrate status|up|down [SERVICE|all] [TARGET]\n"
             "       roostctl seed [--seed N] [--places N] [--users N] [--properties N] [--listings N] [--jobs N] "
             "[--quiet]\n"
             "  JSON: {\"params\": {...}, \"query\": {...}, \"body\": {...}, \"auth\": {\"sub\": ID}, "
@@ -94,6 +98,8 @@ main(int argc, char **argv)
 {
     if (argc >= 3 && argc <= 4 && strcmp(argv[1], "call") == 0)
         return roostctl_call(argv[2], argc == 4 ? argv[3] : NULL);
+    if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
+        return roostctl_migrate(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "seed") == 0)
         return roostctl_seed(argc - 1, argv + 1);
     return usage();

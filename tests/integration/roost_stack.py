@@ -133,9 +133,16 @@ class Stack:
         self._spawn("ingress", [os.path.join(BUILD, "ingress", "roost-ingress")])
         wait_until(lambda: port_open(self.http_port), 10, "the ingress port")
 
+    def migrate(self, *args, check=True):
+        """`roostctl migrate up` (or the given arguments) against this stack's database."""
+        r = self.roostctl("migrate", *(args or ("up",)), timeout=60)
+        assert not check or r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+        return r
+
     def start(self):
         if self.db_uri is None:
             self.start_db()
+        self.migrate()  # as make run and the Kubernetes Job do, before any worker
         self.start_pool()
         self.start_ingress()
         self.wait_ready()

@@ -21,7 +21,9 @@ def test_each_service_owns_its_database_and_a_stopped_users_pool_fails_fast():
 
         # Each service's database holds only that service's collections.
         db = stack.mongo()
-        expected = {"users": {"users", "id_blocks"}, "listings": {"listings", "id_blocks"}}
+        # Each also records its own migrations (roostctl migrate).
+        ops = {"migrations", "migration_locks", "migration_log"}
+        expected = {"users": {"users", "id_blocks"} | ops, "listings": {"listings", "id_blocks"} | ops}
         for service, collections in expected.items():
             names = set(db[stack.prefix + service].list_collection_names())
             assert names <= collections | {"emails"} if service == "users" else names <= collections, names

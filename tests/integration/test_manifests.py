@@ -300,7 +300,7 @@ def test_images_are_pinned_and_built_here(target):
                         assert argv[0] in image_programs(IMAGE_TARGET[short]), f"{probe} runs {argv[0]}"
     if target == "overlays/dev":
         assert {c["image"] for w in objects(target, "Deployment") for c in containers(w)} == \
-            {"roost-ingress:dev", "roost-worker:dev"}
+            {"roost-ingress:dev", "roost-worker:dev", "roostctl:dev"}
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -399,7 +399,7 @@ def test_prod_speaks_mutual_tls_between_every_nng_party():
                 and pod_labels(w).get("app.kubernetes.io/component") in ("ingress", "broker", "worker")]
     assert len(speakers) == 1 + 2 * len(SERVICES), [w["metadata"]["name"] for w in speakers]
     for w in speakers:
-        (c,) = containers(w)
+        (c,) = pod_spec(w)["containers"]  # an init container (roostctl migrate wait) speaks MongoDB only
         env = env_of(target, c)
         volumes = {v["name"]: v for v in pod_spec(w).get("volumes", [])}
         mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
@@ -446,6 +446,36 @@ def test_each_pool_admits_only_roost_callers(target):
             [f"roost-worker-{service}"]
         assert w["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"roost.dev/scrapes-metrics": "true"}}}],
                                  "ports": [{"port": "metrics", "protocol": "TCP"}]}]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_migrations_run_before_the_workers_of_a_release(target):
+    """The roost-migrate Job runs `roostctl migrate up`; each service's
+    workers wait for their own database in an init container, reading the
+    same database (URI and prefix) as the worker."""
+    def db_env(c):
+        return {e["name"]: e.get("valueFrom") for e in c["env"] if e["name"] in ("ROOST_MONGODB_URI", "ROOST_DB_PREFIX")}
+
+    job = one(target, "Job", "roost-migrate")
+    (c,) = pod_spec(job)["containers"]
+    assert c["image"].split("/")[-1].startswith("roostctl:")
+    assert c["command"] + c["args"] == ["roostctl", "migrate", "up"]
+    assert pod_spec(job)["restartPolicy"] == "OnFailure" and job["spec"]["backoffLimit"] >= 3
+    for service in SERVICES:
+        worker = one(target, "Deployment", f"roost-worker-{service}")
+        (init,) = pod_spec(worker)["initContainers"]
+        assert init["command"] + init["args"] == ["roostctl", "migrate", "wait", service]
+        assert init["image"].split("/")[-1].split(":")[0] == "roostctl"
+        (wc,) = pod_spec(worker)["containers"]
+        assert db_env(init) == db_env(wc) and set(db_env(wc)) == {"ROOST_MONGODB_URI", "ROOST_DB_PREFIX"}
+        assert db_env(c) == db_env(wc)
+    # The in-cluster MongoDB (dev) admits the Job.
+    for policy in objects(target, "NetworkPolicy", "roost-mongo"):
+        (rule,) = policy["spec"]["ingress"]
+        (peer,) = rule["from"]
+        allowed = {v for e in peer["podSelector"]["matchExpressions"] if e["key"] == "app.kubernetes.io/component"
+                   for v in e["values"]}
+        assert {"worker", "migrate"} <= allowed
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -547,7 +577,8 @@ def test_mongodb_replica_set(target):
 
 
 def test_prod_uses_an_external_mongodb():
-    assert not objects("overlays/prod", "Job")
+    # The one Job of prod migrates (roost-migrate), none initiates an in-cluster replica set.
+    assert [j["metadata"]["name"] for j in objects("overlays/prod", "Job")] == ["roost-migrate"]
     assert all(pod_labels(o).get("app.kubernetes.io/component") == "broker" for o in objects("overlays/prod", "StatefulSet")), \
         "the only StatefulSets of prod are the brokers: no in-cluster MongoDB"
     # Nothing left refers to the in-cluster database that prod leaves out.
@@ -815,8 +846,9 @@ def test_compose_services():
             assert IMAGE_TARGET[image] in dockerfile()
             if "build" in svc:
                 assert svc["build"]["target"] == IMAGE_TARGET[image], name
-        if name != "mongo" and image in IMAGE_TARGET and name != "roostctl":
+        if name != "mongo" and image in IMAGE_TARGET and name not in ("roostctl", "migrate"):
             assert svc.get("restart") == "unless-stopped", f"{name} must come back when it dies"
+    assert services["migrate"]["restart"] == "on-failure"  # a one-shot, tried again until done
 
 
 def test_compose_wiring():
@@ -853,8 +885,13 @@ def test_compose_wiring():
 
 def test_compose_start_order_is_health_gated():
     services = compose()["services"]
+    # `roostctl migrate up`, once, between the database and the workers.
+    assert services["migrate"]["command"] == ["migrate", "up"]
+    assert services["migrate"]["build"]["target"] == "roostctl"
+    assert services["migrate"]["depends_on"]["mongo"]["condition"] == "service_healthy"
     for s in SERVICES:
         assert services[f"worker-{s}"]["depends_on"]["mongo"]["condition"] == "service_healthy"
+        assert services[f"worker-{s}"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         for b in (0, 1):
             assert services["ingress"]["depends_on"][f"broker-{s}-{b}"]["condition"] == "service_healthy"
     for name, svc in services.items():

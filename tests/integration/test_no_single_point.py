@@ -224,6 +224,16 @@ def test_kill_9_a_broker_then_the_other_then_the_ingress_loses_nothing(run):
     assert_created_once(run, load.created)
     assert requests.get(run.base + "/readyz", timeout=5).status_code == 200
     assert_placed(run)
+    # make run migrated every service's database before its workers started.
+    with open(os.path.join(run.dir, "run.log"), errors="replace") as f:
+        log = f.read()
+    assert log.index("[run] migrating the databases") < log.index("[run] starting the users pool"), log[:2000]
+    client = run.mongo()
+    try:
+        for service in ("users", "properties", "places", "listings", "bookings"):
+            assert client[os.environ.get("ROOST_DB_PREFIX", "roost_") + service]["migrations"].count_documents({"state": "applied"}) >= 1, service
+    finally:
+        client.close()
     # Every process's metrics answer where make run says, the restarted ones too.
     with open(os.path.join(run.dir, "metrics.txt")) as f:
         endpoints = dict(line.split() for line in f if line.strip())

@@ -426,8 +426,9 @@ def test_create_with_rooms_and_read_back(stack, db, alice):
                              "characteristics": {"floor": 2, "view": "yard"}}
     assert p["rooms"][1]["area_m2"] == 14 and p["rooms"][1]["characteristics"] == {"window": True}
     assert p["created_at"] == p["updated_at"] and p["created_at"] >= before - 5_000_000
-    assert set(p) == {"id", "name", "description", "type", "city", "address", "rooms", "room_count", "owner_id",
-                      "version", "created_at", "updated_at"}
+    assert p["living_area_m2"] == 23.5  # the rooms' areas, summed
+    assert set(p) == {"id", "name", "description", "type", "city", "address", "rooms", "room_count",
+                      "living_area_m2", "owner_id", "version", "created_at", "updated_at"}
 
     got = requests.get(stack.url(path(p["id"])), timeout=10)
     assert got.status_code == 200 and got.json() == p and etag(got) == '"1"'
@@ -439,7 +440,7 @@ def test_create_with_rooms_and_read_back(stack, db, alice):
 
 def test_create_without_rooms_or_description(stack, alice):
     p = create(stack, alice, rooms=None, description=None)
-    assert p["rooms"] == [] and p["room_count"] == 0 and p["description"] == ""
+    assert p["rooms"] == [] and p["room_count"] == 0 and p["description"] == "" and p["living_area_m2"] == 0
     # The first room added gets id 1.
     r = send(stack, "POST", path(p["id"]) + "/rooms", {"name": "Hall", "kind": "other", "area_m2": 3},
              token=alice["token"])
@@ -503,6 +504,7 @@ def test_owner_life_of_a_property(stack, db, alice):
     assert r.status_code == 201 and etag(r) == '"4"'
     v4 = r.json()
     assert [room["id"] for room in v4["rooms"]] == [1, 2, 3] and v4["room_count"] == 3
+    assert v4["living_area_m2"] == v3["living_area_m2"] + 7.25  # follows every change of the rooms
     assert v4["rooms"][-1] == {"id": 3, "name": "Study", "kind": "office", "area_m2": 7.25,
                                "characteristics": {"desk": True}}
 
@@ -517,6 +519,10 @@ def test_owner_life_of_a_property(stack, db, alice):
     assert kitchen == {"id": 1, "name": "Big kitchen", "kind": "kitchen", "area_m2": 9.5,
                        "characteristics": {"floor": 3, "island": True}}
     assert v5["rooms"][1:] == v4["rooms"][1:]
+    r = send(stack, "PATCH", path(pid, 3), {"area_m2": 8.25}, token=alice["token"])
+    assert r.status_code == 200 and r.json()["living_area_m2"] == v4["living_area_m2"] + 1
+    r = send(stack, "PATCH", path(pid, 3), {"area_m2": 7.25}, token=alice["token"])
+    assert r.status_code == 200 and r.json()["living_area_m2"] == v4["living_area_m2"]
     # Removing a characteristic that is not there is fine.
     r = send(stack, "PATCH", path(pid, 1), {"characteristics": {"ghost": None}}, token=alice["token"])
     assert r.status_code == 200 and r.json()["rooms"][0]["characteristics"] == {"floor": 3, "island": True}
@@ -525,7 +531,8 @@ def test_owner_life_of_a_property(stack, db, alice):
     r = send(stack, "DELETE", path(pid, 3), token=alice["token"])
     assert r.status_code == 200
     v7 = r.json()
-    assert [room["id"] for room in v7["rooms"]] == [1, 2] and v7["room_count"] == 2 and v7["version"] == 7
+    assert [room["id"] for room in v7["rooms"]] == [1, 2] and v7["room_count"] == 2
+    assert v7["living_area_m2"] == v4["living_area_m2"] - 7.25
     assert_problem(send(stack, "DELETE", path(pid, 3), token=alice["token"]), 404, code="room_not_found")
     r = send(stack, "POST", path(pid) + "/rooms", {"name": "Nook", "kind": "storage", "area_m2": 2},
              token=alice["token"])

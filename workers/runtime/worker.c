@@ -11,6 +11,7 @@
 #include "doc.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrate.h"
 #include "service.h"
 #include "token.h"
 #include "transport.h"
@@ -29,8 +30,15 @@
 
 static mongoc_client_pool_t *worker_mongo;
 static bool worker_serves[32]; /* by index in svc_services */
-static pthread_mutex_t worker_prepare_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool worker_prepared[32];
+/* What each served service's database was found to be (migrate_check),
+ * by index in svc_services, and when: a database found current is looked
+ * at again after 10 s (a `migrate down` shows), one behind after 1 s. */
+static pthread_mutex_t worker_schema_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    bool current;
+    struct timespec checked;
+    char why[384];
+} worker_schema[32];
 
 static const svc_op_t *
 worker_find_op(const char *op, size_t *service_index)
@@ -44,18 +52,49 @@ worker_find_op(const char *op, size_t *service_index)
     return NULL;
 }
 
-/* Runs the service's prepare step once per process; retried on failure. */
-static bool
-worker_prepare(size_t s, mongoc_client_t *mongo, bson_error_t *error)
+/* Whether the database of service `s` has every migration this binary
+ * needs; when not, `why` says so and names the command. False with a
+ * database error when it could not be read. */
+static migrate_check_t
+worker_schema_check(size_t s, mongoc_client_t *mongo, char *why, size_t why_len, bson_error_t *error)
 {
-    bool ok = true;
-    pthread_mutex_lock(&worker_prepare_lock);
-    if (!worker_prepared[s] && svc_services[s]->prepare != NULL)
-        ok = svc_services[s]->prepare(mongo, error);
-    if (ok)
-        worker_prepared[s] = true;
-    pthread_mutex_unlock(&worker_prepare_lock);
-    return ok;
+    migrate_check_t result = MIGRATE_CURRENT;
+    if (svc_services[s]->migrations == NULL)
+        return result;
+    pthread_mutex_lock(&worker_schema_lock);
+    double age = metrics_seconds_since(&worker_schema[s].checked);
+    bool never = worker_schema[s].checked.tv_sec == 0 && worker_schema[s].checked.tv_nsec == 0;
+    if (never || age > (worker_schema[s].current ? 10.0 : 1.0)) {
+        result = migrate_check(mongo, svc_services[s], worker_schema[s].why, sizeof(worker_schema[s].why), error);
+        if (result != MIGRATE_ERROR) {
+            if (result == MIGRATE_BEHIND && (never || worker_schema[s].current))
+                log_warn("%s", worker_schema[s].why);
+            worker_schema[s].current = result == MIGRATE_CURRENT;
+            clock_gettime(CLOCK_MONOTONIC, &worker_schema[s].checked);
+        }
+    } else {
+        result = worker_schema[s].current ? MIGRATE_CURRENT : MIGRATE_BEHIND;
+    }
+    if (result == MIGRATE_BEHIND)
+        snprintf(why, why_len, "%s", worker_schema[s].why);
+    pthread_mutex_unlock(&worker_schema_lock);
+    return result;
+}
+
+bool
+svc_schema_ready(mongoc_client_t *mongo, char *why, size_t why_len, bson_error_t *error)
+{
+    /* Every service, not only those served here: /readyz reaches one pool
+     * and must tell about the whole platform's databases. */
+    for (size_t s = 0; svc_services[s] != NULL; s++) {
+        migrate_check_t c = worker_schema_check(s, mongo, why, why_len, error);
+        if (c == MIGRATE_ERROR)
+            return false;
+        if (c == MIGRATE_BEHIND)
+            return true;
+    }
+    why[0] = '\0';
+    return true;
 }
 
 static struct {
@@ -131,6 +170,8 @@ worker_answer_op(const uint8_t *data, size_t len, bson_t *reply, envelope_reques
         return NULL;
     }
     svc_call_t call = {.req = &req, .replied = false};
+    migrate_check_t schema;
+    char why[384];
     if (req.auth_token != NULL) {
         token_status_t st = token_verify(token_config(), req.auth_token, (int64_t)time(NULL), &call.token);
         if (st != TOKEN_OK) {
@@ -197,9 +238,14 @@ worker_answer_op(const uint8_t *data, size_t len, bson_t *reply, envelope_reques
             svc_fail_db(&call, &error);
         else if (st == SVC_AUTH_REVOKED)
             svc_fail(&call, 401, "invalid_token", "the bearer token has been revoked (logout, or a password change)");
-        else if (!worker_prepare(s, call.mongo, &error))
+        else if ((schema = worker_schema_check(s, call.mongo, why, sizeof(why), &error)) == MIGRATE_ERROR)
             svc_fail_db(&call, &error);
-        else
+        else if (schema == MIGRATE_BEHIND) {
+            /* Serving on a database without its indexes (the unique ones
+             * decide every race) or its data in shape could lose writes. */
+            svc_fail(&call, 503, "migration_required", "%s", why);
+            svc_retry_after(&call, 5);
+        } else
             op->handler(&call);
         mongoc_client_pool_push(worker_mongo, call.mongo);
     }

@@ -51,17 +51,26 @@ typedef struct {
 typedef struct {
     const char *name;    /* also the database name, after ROOST_DB_PREFIX */
     const svc_op_t *ops; /* terminated by {NULL, NULL} */
-    /* Creates indexes and anything else the service needs in its database;
-     * idempotent, run once per worker before the service's first call. */
-    bool (*prepare)(mongoc_client_t *mongo, bson_error_t *error);
+    /* The migrations of its database, in order, ending with {0}
+     * (migration.h); NULL for a service that keeps no data. A worker serves
+     * the service's ops only once every one of them is applied. */
+    const struct svc_migration *migrations;
 } svc_service_t;
 
-/* The services this worker serves (services.c). */
+/* The services a worker can serve (services.c). */
 extern const svc_service_t *const svc_services[];
+
+/* Readiness (sys.health): whether the database of every service (served
+ * here or not: /readyz reaches one pool) has each migration the binary
+ * needs. When one is behind,
+ * `why` names it and the command to run (empty when all are current).
+ * False, with `error`, when the database could not be read. */
+bool svc_schema_ready(mongoc_client_t *mongo, char *why, size_t why_len, bson_error_t *error);
 
 /* What a handler calls: replies, the store, ids, other services, validation. */
 #include "ask.h"
 #include "ids.h"
+#include "migration.h"
 #include "reply.h"
 #include "store.h"
 

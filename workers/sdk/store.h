@@ -15,7 +15,7 @@ bool svc_is_duplicate(const bson_error_t *error);
  * separated, a leading '-' for descending: "deleted_at,-created_at" is
  * {deleted_at: 1, created_at: -1}.
  */
-typedef struct {
+typedef struct svc_index {
     const char *collection;
     const char *name;
     const char *keys;

@@ -358,18 +358,19 @@ done:
     mongoc_collection_destroy(nights);
 }
 
-static bool
-bookings_prepare(mongoc_client_t *mongo, bson_error_t *error)
-{
-    static const svc_index_t indexes[] = {
-        {"bookings", "rid_unique", "rid", true},
-        {"bookings", "guest_created", "guest_id,-created_at", false},
-        {"bookings", "property_created", "property_id,-created_at", false},
-        {"nights", "property_day", "property_id,day", false},
-        {"nights", "booking_id", "booking_id", false},
-    };
-    return svc_ensure_indexes(mongo, "bookings", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
-}
+static const svc_index_t bookings_indexes[] = {
+    {"bookings", "rid_unique", "rid", true},
+    {"bookings", "guest_created", "guest_id,-created_at", false},
+    {"bookings", "property_created", "property_id,-created_at", false},
+    {"nights", "property_day", "property_id,day", false},
+    {"nights", "booking_id", "booking_id", false},
+};
+
+/* The versions of the bookings database (sdk/migration.h); `roostctl migrate up bookings` applies them. */
+static const svc_migration_t bookings_migrations[] = {
+    SVC_MIGRATION_INDEXES(1, "indexes", bookings_indexes),
+    {0},
+};
 
 static const svc_op_t bookings_ops[] = {
     {"bookings.availability", bookings_availability},
@@ -381,4 +382,4 @@ static const svc_op_t bookings_ops[] = {
     {NULL, NULL},
 };
 
-const svc_service_t bookings_service = {.name = "bookings", .ops = bookings_ops, .prepare = bookings_prepare};
+const svc_service_t bookings_service = {.name = "bookings", .ops = bookings_ops, .migrations = bookings_migrations};

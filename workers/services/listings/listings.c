@@ -324,23 +324,24 @@ listings_delete(svc_call_t *call)
     listings_change(call, true);
 }
 
-static bool
-listings_prepare(mongoc_client_t *mongo, bson_error_t *error)
-{
-    static const svc_index_t indexes[] = {
-        {"listings", "rid_unique", "rid", true},
-        /* Every list reads live listings (deleted_at absent) newest first:
-         * each filter's index leads with deleted_at and, where a filter
-         * matches many listings, ends with created_at, so that a page and
-         * its total are index steps (docs/embedded-db.md). */
-        {"listings", "live_created", "deleted_at,-created_at", false},
-        {"listings", "live_user_created", "deleted_at,user_id,-created_at", false},
-        {"listings", "live_type_created", "deleted_at,listing_type,-created_at", false},
-        {"listings", "live_price", "deleted_at,price", false},
-        {"listings", "live_property", "deleted_at,property_id", false},
-    };
-    return svc_ensure_indexes(mongo, "listings", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
-}
+static const svc_index_t listings_indexes[] = {
+    {"listings", "rid_unique", "rid", true},
+    /* Every list reads live listings (deleted_at absent) newest first:
+     * each filter's index leads with deleted_at and, where a filter
+     * matches many listings, ends with created_at, so that a page and
+     * its total are index steps (docs/embedded-db.md). */
+    {"listings", "live_created", "deleted_at,-created_at", false},
+    {"listings", "live_user_created", "deleted_at,user_id,-created_at", false},
+    {"listings", "live_type_created", "deleted_at,listing_type,-created_at", false},
+    {"listings", "live_price", "deleted_at,price", false},
+    {"listings", "live_property", "deleted_at,property_id", false},
+};
+
+/* The versions of the listings database (sdk/migration.h); `roostctl migrate up listings` applies them. */
+static const svc_migration_t listings_migrations[] = {
+    SVC_MIGRATION_INDEXES(1, "indexes", listings_indexes),
+    {0},
+};
 
 static const svc_op_t listings_ops[] = {
     {"listings.create", listings_create, SVC_AUTH_REQUIRED},
@@ -355,4 +356,4 @@ static const svc_op_t listings_ops[] = {
     {NULL, NULL},
 };
 
-const svc_service_t listings_service = {.name = "listings", .ops = listings_ops, .prepare = listings_prepare};
+const svc_service_t listings_service = {.name = "listings", .ops = listings_ops, .migrations = listings_migrations};

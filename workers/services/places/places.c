@@ -244,14 +244,15 @@ done:
     mongoc_collection_destroy(places);
 }
 
-static bool
-places_prepare(mongoc_client_t *mongo, bson_error_t *error)
-{
-    static const svc_index_t indexes[] = {
-        {"places", "name_key_unique", "name_key", true},
-    };
-    return svc_ensure_indexes(mongo, "places", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
-}
+static const svc_index_t places_indexes[] = {
+    {"places", "name_key_unique", "name_key", true},
+};
+
+/* The versions of the places database (sdk/migration.h); `roostctl migrate up places` applies them. */
+static const svc_migration_t places_migrations[] = {
+    SVC_MIGRATION_INDEXES(1, "indexes", places_indexes),
+    {0},
+};
 
 static const svc_op_t places_ops[] = {
     {"places.create", places_create, SVC_AUTH_REQUIRED},
@@ -260,4 +261,4 @@ static const svc_op_t places_ops[] = {
     {NULL, NULL},
 };
 
-const svc_service_t places_service = {.name = "places", .ops = places_ops, .prepare = places_prepare};
+const svc_service_t places_service = {.name = "places", .ops = places_ops, .migrations = places_migrations};

@@ -286,6 +286,9 @@ properties_create(svc_call_t *call)
     }
     bson_append_array_end(&doc, &rooms);
     BSON_APPEND_INT32(&doc, "room_count", (int32_t)n);
+    double area_m2;
+    properties_living_area(&doc, &area_m2); /* validated rooms: always true */
+    BSON_APPEND_DOUBLE(&doc, "living_area_m2", area_m2);
     BSON_APPEND_INT64(&doc, "next_room_id", n + 1);
     BSON_APPEND_INT64(&doc, "owner_id", req->auth_sub);
     BSON_APPEND_INT64(&doc, "version", 1);

@@ -198,3 +198,21 @@ properties_validate_new(const bson_t *body, field_errors_t *e)
     }
     return e->count == before;
 }
+
+bool
+properties_living_area(const bson_t *doc, double *area_m2)
+{
+    bson_iter_t it, r, f;
+    *area_m2 = 0;
+    if (!bson_iter_init_find(&it, doc, "rooms"))
+        return true;
+    if (!BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &r))
+        return false;
+    while (bson_iter_next(&r)) {
+        if (!BSON_ITER_HOLDS_DOCUMENT(&r) || !bson_iter_recurse(&r, &f) || !bson_iter_find(&f, "area_m2") ||
+            !BSON_ITER_HOLDS_NUMBER(&f))
+            return false;
+        *area_m2 += bson_iter_as_double(&f);
+    }
+    return true;
+}

@@ -12,9 +12,9 @@
 void
 properties_render(const bson_t *doc, bson_t *out)
 {
-    static const char *const public_fields[] = {"name",    "description", "type",       "city",
-                                                "address", "rooms",       "room_count", "owner_id",
-                                                "version", "created_at",  "updated_at", NULL};
+    static const char *const public_fields[] = {
+        "name",           "description", "type",    "city",       "address",    "rooms", "room_count",
+        "living_area_m2", "owner_id",    "version", "created_at", "updated_at", NULL};
     svc_render_fields(doc, public_fields, out);
 }
 
@@ -289,29 +289,6 @@ properties_ids(svc_call_t *call)
     mongoc_collection_destroy(coll);
 }
 
-static bool
-properties_prepare(mongoc_client_t *mongo, bson_error_t *error)
-{
-    static const svc_index_t indexes[] = {
-        {"properties", "rid_unique", "rid", true},
-        /* Every read is of live properties (deleted_at absent): each index
-         * leads with deleted_at, then one filter or one order_by field, so
-         * that a page and its total are index steps (docs/embedded-db.md).
-         * {deleted_at} alone serves order_by=id. */
-        {"properties", "live_id", "deleted_at", false},
-        {"properties", "live_city_key", "deleted_at,city_key", false},
-        {"properties", "live_type", "deleted_at,type", false},
-        {"properties", "live_owner", "deleted_at,owner_id", false},
-        {"properties", "live_room_count", "deleted_at,room_count", false},
-        {"properties", "live_name", "deleted_at,name", false},
-        {"properties", "live_created", "deleted_at,-created_at", false},
-        {"properties", "live_updated", "deleted_at,-updated_at", false},
-        {"properties", "live_city", "deleted_at,city", false}, /* GET /api/v1/cities groups by it */
-        {"changes", "property_version", "property_id,version", false},
-    };
-    return svc_ensure_indexes(mongo, "properties", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
-}
-
 static const svc_op_t properties_ops[] = {
     {"properties.create", properties_create, SVC_AUTH_REQUIRED},
     {"properties.get", properties_get},
@@ -326,4 +303,5 @@ static const svc_op_t properties_ops[] = {
     {NULL, NULL},
 };
 
-const svc_service_t properties_service = {.name = "properties", .ops = properties_ops, .prepare = properties_prepare};
+const svc_service_t properties_service = {
+    .name = "properties", .ops = properties_ops, .migrations = properties_migrations};

@@ -69,12 +69,21 @@ void properties_append_room(bson_t *rooms, uint32_t index, int64_t room_id, cons
 /* The document `it` holds, as a view; false when it holds none. */
 bool properties_view(const bson_iter_t *it, bson_t *out);
 
+/* The living area of a stored property (or of a change holding its new
+ * rooms): the sum of its rooms' area_m2, in m², stored as living_area_m2
+ * with every write of its rooms (migration 2, migrations.c). False when
+ * `doc` has rooms that are not documents each with a numeric area_m2. */
+bool properties_living_area(const bson_t *doc, double *area_m2);
+
 void properties_create(svc_call_t *call);
 void properties_update(svc_call_t *call);
 void properties_delete(svc_call_t *call);
 void properties_room_add(svc_call_t *call);
 void properties_room_update(svc_call_t *call);
 void properties_room_delete(svc_call_t *call);
+
+/* The versions of the properties database, {0}-terminated (migrations.c). */
+extern const svc_migration_t properties_migrations[];
 
 /* --- shared (properties.c) -------------------------------------------------- */
 void properties_render(const bson_t *doc, bson_t *out);

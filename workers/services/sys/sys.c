@@ -1,6 +1,8 @@
 /*
  * The "sys" service: operational ops that touch no service data.
- * sys.ping measures the nng path alone; sys.health also asks the database.
+ * sys.ping measures the nng path alone; sys.health (readiness) also asks
+ * the database, and whether every service this worker serves has the
+ * migrations it needs.
  */
 #include "sys.h"
 
@@ -21,8 +23,13 @@ sys_health(svc_call_t *call)
 {
     bson_t *cmd = BCON_NEW("ping", BCON_INT32(1));
     bson_error_t error;
+    char why[384];
     if (!mongoc_client_command_simple(call->mongo, "admin", cmd, NULL, NULL, &error)) {
         svc_fail(call, 503, "database_unavailable", "database ping failed: %s", error.message);
+    } else if (!svc_schema_ready(call->mongo, why, sizeof(why), &error)) {
+        svc_fail(call, 503, "database_unavailable", "could not read the migrations: %s", error.message);
+    } else if (why[0] != '\0') {
+        svc_fail(call, 503, "migration_required", "%s", why);
     } else {
         bson_t body = BSON_INITIALIZER;
         BSON_APPEND_UTF8(&body, "database", "ok");
@@ -39,4 +46,4 @@ static const svc_op_t sys_ops[] = {
     {NULL, NULL},
 };
 
-const svc_service_t sys_service = {.name = "sys", .ops = sys_ops, .prepare = NULL};
+const svc_service_t sys_service = {.name = "sys", .ops = sys_ops, .migrations = NULL};

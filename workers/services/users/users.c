@@ -203,18 +203,19 @@ done:
 }
 
 /* Every query users_list exposes has an index behind it. */
-static bool
-users_prepare(mongoc_client_t *mongo, bson_error_t *error)
-{
-    static const svc_index_t indexes[] = {
-        {"users", "username_key_unique", "username_key", true},
-        {"users", "rid_unique", "rid", true},
-        {"users", "created_at", "-created_at", false},
-        {"users", "last_name", "last_name", false},
-        {"users", "place_id", "place_id", false},
-    };
-    return svc_ensure_indexes(mongo, "users", indexes, sizeof(indexes) / sizeof(indexes[0]), error);
-}
+static const svc_index_t users_indexes[] = {
+    {"users", "username_key_unique", "username_key", true},
+    {"users", "rid_unique", "rid", true},
+    {"users", "created_at", "-created_at", false},
+    {"users", "last_name", "last_name", false},
+    {"users", "place_id", "place_id", false},
+};
+
+/* The versions of the users database (sdk/migration.h); `roostctl migrate up users` applies them. */
+static const svc_migration_t users_migrations[] = {
+    SVC_MIGRATION_INDEXES(1, "indexes", users_indexes),
+    {0},
+};
 
 static const svc_op_t users_ops[] = {
     {"users.create", users_create},
@@ -233,4 +234,4 @@ static const svc_op_t users_ops[] = {
     {NULL, NULL},
 };
 
-const svc_service_t users_service = {.name = "users", .ops = users_ops, .prepare = users_prepare};
+const svc_service_t users_service = {.name = "users", .ops = users_ops, .migrations = users_migrations};
