@@ -236,7 +236,18 @@ func (s *server) run(ctx context.Context, c *conn, db string, cmd bsoncore.Docum
 	}
 	started := time.Now()
 	r := &request{db: db, cmd: cmd, name: name, seqs: seqs, conn: c, started: started}
+	// maxTimeMS bounds a read as MongoDB does (Roost's lists set it: a
+	// filter no index serves stops here rather than reading on); SQLite's
+	// queries run under ctx, so the deadline interrupts them.
+	if ms, ok := integer(cmd.Lookup("maxTimeMS")); ok && ms > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
+		defer cancel()
+	}
 	reply, err := h(ctx, s, r)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		err = errorf(50, "MaxTimeMSExpired", "operation exceeded time limit")
+	}
 	if err != nil {
 		var ce *cmdError
 		if !errors.As(err, &ce) {

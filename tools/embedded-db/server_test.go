@@ -734,3 +734,44 @@ func TestRefusedStatementLeavesKeptCountsTrue(t *testing.T) {
 		t.Fatalf("kept count %d, documents %d", stored, len(all))
 	}
 }
+
+// maxTimeMS stops a read that takes longer, with MongoDB's code 50, and
+// leaves reads within it alone (the v2 driver sets it from a context's
+// deadline, so the commands are sent as they are).
+func TestMaxTimeMSStopsALongRead(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	defer ts.stop()
+	ctx := context.Background()
+	db := connect(t, ts).Database("app")
+	docs := make([]any, 0, 20000)
+	for i := 0; i < 20000; i++ {
+		docs = append(docs, bson.D{{Key: "_id", Value: i + 1}, {Key: "note", Value: fmt.Sprintf("note %d of many", i)}})
+	}
+	must(db.Collection("things").InsertMany(ctx, docs))(t)
+	// An unindexed regular expression: every document is read and matched in Go.
+	filter := bson.D{{Key: "note", Value: bson.D{{Key: "$regex", Value: "9.*9.*9.*x"}}}}
+	for _, cmd := range []bson.D{
+		{{Key: "find", Value: "things"}, {Key: "filter", Value: filter}, {Key: "maxTimeMS", Value: 1}},
+		{{Key: "count", Value: "things"}, {Key: "query", Value: filter}, {Key: "maxTimeMS", Value: 1}},
+		{{Key: "aggregate", Value: "things"}, {Key: "pipeline", Value: bson.A{bson.D{{Key: "$match", Value: filter}},
+			bson.D{{Key: "$group", Value: bson.D{{Key: "_id", Value: 1}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}}}}}}},
+			{Key: "cursor", Value: bson.D{}}, {Key: "maxTimeMS", Value: 1}},
+	} {
+		err := db.RunCommand(ctx, cmd).Err()
+		var ce mongo.CommandError
+		if !errors.As(err, &ce) || ce.Code != 50 {
+			t.Fatalf("%v: want MaxTimeMSExpired (50), got %v", cmd[0].Key, err)
+		}
+	}
+	var out bson.M
+	err := db.RunCommand(ctx, bson.D{{Key: "count", Value: "things"}, {Key: "query", Value: filter},
+		{Key: "maxTimeMS", Value: 60000}}).Decode(&out)
+	if err != nil || out["n"] != int64(0) && out["n"] != int32(0) {
+		t.Fatalf("within the limit: got %v, %v", out, err)
+	}
+	err = db.RunCommand(ctx, bson.D{{Key: "find", Value: "things"}, {Key: "filter", Value: bson.D{{Key: "_id", Value: 7}}},
+		{Key: "maxTimeMS", Value: 1000}}).Err()
+	if err != nil {
+		t.Fatalf("an indexed read within the limit: %v", err)
+	}
+}

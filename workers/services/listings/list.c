@@ -4,8 +4,32 @@
  * service: listings do not keep the city themselves).
  */
 #include "listings.h"
+#include "odata_list.h"
 
 #include <string.h>
+
+static const char *const listings_types[] = {"rent", "sale", NULL};
+
+/* The OData vocabulary of a listing (docs/query.md): its public fields. */
+static const odata_field_t listings_odata_fields[] = {
+    {"id", "_id", ODATA_INT, ODATA_ALL},
+    {"user_id", "user_id", ODATA_INT, ODATA_ALL},
+    {"property_id", "property_id", ODATA_INT, ODATA_ALL},
+    {"listing_type", "listing_type", ODATA_STRING, ODATA_ALL, listings_types},
+    {"price", "price", ODATA_INT, ODATA_ALL},
+    {"created_at", "created_at", ODATA_TIME, ODATA_ALL},
+    {"updated_at", "updated_at", ODATA_TIME, ODATA_ALL},
+    {"version", "version", ODATA_INT, ODATA_SELECT},
+};
+
+const odata_resource_t listings_odata = {
+    .fields = listings_odata_fields,
+    .count = sizeof(listings_odata_fields) / sizeof(listings_odata_fields[0]),
+    .id_name = "id",
+    .top_default = 10,
+    .top_max = 100,
+    .skip_max = 100000,
+};
 
 /* Adds property_id: {$in: ids of the properties in `city`}, asked of the properties service. */
 static bool
@@ -63,6 +87,16 @@ listings_list(svc_call_t *call)
     const char *s;
     bson_t filter = BSON_INITIALIZER;
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
+
+    if (odata_requested(query)) { /* $filter, $top, …: docs/query.md */
+        bson_t *newest = BCON_NEW("created_at", BCON_INT32(-1));
+        listings_filter_live(&filter);
+        svc_odata_list(call, &listings_odata, coll, &filter, newest, listings_render);
+        bson_destroy(newest);
+        bson_destroy(&filter);
+        mongoc_collection_destroy(coll);
+        return;
+    }
 
     field_errors_init(&errors);
     validate_known_fields(query, params, &errors);

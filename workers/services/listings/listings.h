@@ -11,6 +11,8 @@
 #ifndef ROOST_LISTINGS_H
 #define ROOST_LISTINGS_H
 
+#include "odata.h"
+
 #include "service.h"
 
 extern const svc_service_t listings_service;
@@ -64,6 +66,8 @@ void listings_filter_live(bson_t *filter);
 
 /* --- the classic contract (classic.c) ----------------------------------------- */
 void listings_list(svc_call_t *call); /* list.c */
+/* A listing's OData vocabulary (list.c; odata.h). */
+extern const odata_resource_t listings_odata;
 void listings_classic_list(svc_call_t *call);
 /* The classic and the public API's create: one op body, {"listing"}. */
 void listings_classic_create(svc_call_t *call);

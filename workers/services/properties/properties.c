@@ -3,6 +3,7 @@
  * public shape of a property. Changes are in edit.c, field rules in fields.c.
  */
 #include "properties.h"
+#include "odata_list.h"
 #include "text.h"
 
 #include <stdio.h>
@@ -51,6 +52,32 @@ done:
     mongoc_collection_destroy(coll);
 }
 
+/* The OData vocabulary of a property (docs/query.md): its public fields. */
+static const odata_field_t properties_odata_fields[] = {
+    {"id", "_id", ODATA_INT, ODATA_ALL},
+    {"name", "name", ODATA_STRING, ODATA_ALL},
+    {"description", "description", ODATA_STRING, ODATA_FILTER | ODATA_SELECT},
+    {"type", "type", ODATA_STRING, ODATA_ALL, properties_types},
+    {"city", "city", ODATA_STRING, ODATA_ALL},
+    {"address", "address", ODATA_STRING, ODATA_ALL},
+    {"room_count", "room_count", ODATA_INT, ODATA_ALL},
+    {"living_area_m2", "living_area_m2", ODATA_NUMBER, ODATA_ALL},
+    {"owner_id", "owner_id", ODATA_INT, ODATA_ALL},
+    {"created_at", "created_at", ODATA_TIME, ODATA_ALL},
+    {"updated_at", "updated_at", ODATA_TIME, ODATA_ALL},
+    {"rooms", "rooms", ODATA_STRING, ODATA_SELECT},
+    {"version", "version", ODATA_INT, ODATA_SELECT},
+};
+
+const odata_resource_t properties_odata = {
+    .fields = properties_odata_fields,
+    .count = sizeof(properties_odata_fields) / sizeof(properties_odata_fields[0]),
+    .id_name = "id",
+    .top_default = PROPERTIES_PER_PAGE_DEFAULT,
+    .top_max = PROPERTIES_PER_PAGE_MAX,
+    .skip_max = 100000,
+};
+
 static void
 properties_list(svc_call_t *call)
 {
@@ -73,6 +100,15 @@ properties_list(svc_call_t *call)
     int sort_dir;
 
     field_errors_init(&errors);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "deleted_at", &cond);
+    BSON_APPEND_BOOL(&cond, "$exists", false);
+    bson_append_document_end(&filter, &cond);
+    if (odata_requested(query)) { /* $filter, $top, …: docs/query.md */
+        bson_t *by_id = BCON_NEW("_id", BCON_INT32(1));
+        svc_odata_list(call, &properties_odata, coll, &filter, by_id, properties_render);
+        bson_destroy(by_id);
+        goto done;
+    }
     validate_known_fields(query, params, &errors);
     validate_query_int(query, "page", 1, 1, VALIDATE_PAGE_MAX, &errors, &page);
     validate_query_int(query, "per_page", PROPERTIES_PER_PAGE_DEFAULT, 1, PROPERTIES_PER_PAGE_MAX, &errors, &per_page);
@@ -80,9 +116,6 @@ properties_list(svc_call_t *call)
     if (bson_has_field(query, "owner_id"))
         validate_id(query, "owner_id", &errors, &owner_id);
     validate_order_by(query, orders, sizeof(orders) / sizeof(orders[0]), &errors, &sort_field, &sort_dir);
-    BSON_APPEND_DOCUMENT_BEGIN(&filter, "deleted_at", &cond);
-    BSON_APPEND_BOOL(&cond, "$exists", false);
-    bson_append_document_end(&filter, &cond);
     if (bson_iter_init_find(&it, query, "city") && validate_text(&it, &errors, "city", 1, 100, &s)) {
         char *key = text_key(s, strlen(s));
         BSON_APPEND_UTF8(&filter, "city_key", key);

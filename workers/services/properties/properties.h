@@ -17,6 +17,7 @@
 #ifndef ROOST_PROPERTIES_H
 #define ROOST_PROPERTIES_H
 
+#include "odata.h"
 #include "service.h"
 
 extern const svc_service_t properties_service;
@@ -81,6 +82,9 @@ void properties_delete(svc_call_t *call);
 void properties_room_add(svc_call_t *call);
 void properties_room_update(svc_call_t *call);
 void properties_room_delete(svc_call_t *call);
+
+/* A property's OData vocabulary (properties.c; odata.h). */
+extern const odata_resource_t properties_odata;
 
 /* The versions of the properties database, {0}-terminated (migrations.c). */
 extern const svc_migration_t properties_migrations[];
