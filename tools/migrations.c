@@ -8,8 +8,8 @@
  * (ROOST_MONGODB_URI, databases named ROOST_DB_PREFIX + service), with the
  * migrations compiled into this roostctl: the runner is the workers' own
  * (workers/runtime/migrate.h). `up` applies every pending version, or up
- * to TARGET; `down` reverts the newest version, or down to TARGET (0
- * reverts them all). TARGET needs one SERVICE. `wait` returns once the
+ * to TARGET (1 to the last); `down` reverts the newest version, or down to
+ * TARGET (0 reverts them all). TARGET needs one SERVICE. `wait` returns once the
  * databases are up to date (a worker pod's init container: workers of a
  * new version start once `migrate up` has run), polling every 2 s for at
  * most ROOST_MIGRATE_WAIT_S (600).
@@ -17,8 +17,8 @@
  * Exit status: status 0 when every database is up to date, 1 when one is
  * not; up and down 0 when done, 1 when a step failed or the database did
  * not answer (what was done stays done: run it again to resume); wait 0
- * when up to date, 1 when it gave up; 2 for a usage error, or when status
- * could not read the database.
+ * when every version is applied, 1 when it gave up; 2 for a usage error
+ * (a TARGET out of range too), or when status could not read the database.
  */
 #include "migrations.h"
 #include "config.h"
@@ -40,28 +40,29 @@ migrations_usage(void)
     for (size_t s = 0; svc_services[s] != NULL; s++)
         if (svc_services[s]->migrations != NULL)
             fprintf(stderr, " %s", svc_services[s]->name);
-    fprintf(stderr, "\n  TARGET: a version number (down: 0 reverts every version; default: the newest only)\n");
+    fprintf(stderr, "\n  TARGET: a version number (up: 1 to the last, default the last; down: 0 to the last, default "
+                    "one below the newest; 0 reverts every version)\n");
     return 2;
 }
 
+/* A version number: digits only, 0 to 1000. */
 static bool
 migrations_target(const char *arg, int *target)
 {
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || v < 0 || v > 1000)
+    size_t n = strlen(arg);
+    if (n == 0 || n > 4 || strspn(arg, "0123456789") != n || atoi(arg) > 1000)
         return false;
-    *target = (int)v;
+    *target = atoi(arg);
     return true;
 }
 
-/* Polls until every selected database is up to date; says once what it
- * waits for. */
+/* Polls until every selected database has each version applied (the
+ * worker's own test: a version changed since is reported by status, and
+ * served); says once what it waits for. */
 static int
 migrations_wait(mongoc_client_t *mongo, const char *only)
 {
     int64_t wait_s = cfg_int("ROOST_MIGRATE_WAIT_S", 600, 0, 86400);
-    FILE *quiet = fopen("/dev/null", "w");
     bool said = false;
     bson_error_t error;
     for (int64_t waited = 0;; waited += 2) {
@@ -70,27 +71,25 @@ migrations_wait(mongoc_client_t *mongo, const char *only)
             const svc_service_t *service = svc_services[s];
             if (service->migrations == NULL || (only != NULL && strcmp(only, service->name) != 0))
                 continue;
-            int r = migrate_status(mongo, service, quiet, &error);
-            if (r != 0)
+            char why[384];
+            migrate_check_t r = migrate_check(mongo, service, why, sizeof(why), &error);
+            if (r != MIGRATE_CURRENT)
                 behind = service->name;
-            if (r == 2 && !said)
+            if (r == MIGRATE_ERROR && !said)
                 fprintf(stdout, "%s: the database does not answer yet: %s\n", service->name, error.message);
-            else if (r == 1 && !said)
-                fprintf(stdout,
-                        "%s: waiting for `roostctl migrate up %s` (run by make run, or the roost-migrate Job)\n",
-                        service->name, service->name);
-            said = said || r != 0;
+            else if (r == MIGRATE_BEHIND && !said)
+                fprintf(stdout, "%s: waiting: %s (make run, the roost-migrate Job or Compose's migrate runs it)\n",
+                        service->name, why);
+            said = said || r != MIGRATE_CURRENT;
         }
         fflush(stdout);
         if (behind == NULL) {
             fprintf(stdout, "up to date\n");
-            fclose(quiet);
             return 0;
         }
         if (waited >= wait_s) {
             fprintf(stderr, "roostctl: %s is still not up to date after %lld s (ROOST_MIGRATE_WAIT_S)\n", behind,
                     (long long)wait_s);
-            fclose(quiet);
             return 1;
         }
         sleep(2);
@@ -112,12 +111,20 @@ roostctl_migrate(int argc, char **argv)
     if (((status || wait) && argc > 3) || (down && only == NULL))
         return migrations_usage();
     if (argc == 4 && (only == NULL || !migrations_target(argv[3], &target))) {
-        fprintf(stderr, "roostctl: TARGET is a version number (0 or more) and needs one SERVICE\n");
+        fprintf(stderr, "roostctl: TARGET is a version number and needs one SERVICE\n");
         return 2;
     }
     if (only != NULL && migrate_find_service(only) == NULL) {
         fprintf(stderr, "roostctl: '%s' is not a service with migrations\n", only);
         return migrations_usage();
+    }
+    if (argc == 4) { /* up: 1 to the last version; down: 0 (none left) to the last */
+        int n = migrate_count(migrate_find_service(only));
+        if (target > n || (up && target < 1)) {
+            fprintf(stderr, "roostctl: %s has versions 1 to %d: %s takes a TARGET from %d to %d\n", only, n, command,
+                    up ? 1 : 0, n);
+            return 2;
+        }
     }
 
     bson_error_t error;

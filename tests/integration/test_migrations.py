@@ -300,13 +300,80 @@ def test_a_changed_migration_is_reported_and_refused(fresh):
     (("down",), 2, "usage:"),  # down needs its service
     (("down", "all"), 2, "usage:"),
     (("up", "nosuch"), 2, "'nosuch' is not a service with migrations"),
-    (("up", "all", "1"), 2, "TARGET is a version number (0 or more) and needs one SERVICE"),
+    (("up", "all", "1"), 2, "TARGET is a version number and needs one SERVICE"),
     (("up", "users", "x"), 2, "TARGET is a version number"),
     (("up", "users", "-1"), 2, "TARGET is a version number"),
-    (("up", "users", "9"), 1, "users has versions 1 to 1: there is no version 9"),
+    (("up", "users", "+1"), 2, "TARGET is a version number"),
+    (("up", "users", " 1"), 2, "TARGET is a version number"),
+    (("up", "users", ""), 2, "TARGET is a version number"),
+    (("up", "users", "99999999999999999999"), 2, "TARGET is a version number"),
+    (("up", "users", "9"), 2, "users has versions 1 to 1: up takes a TARGET from 1 to 1"),
+    (("up", "users", "0"), 2, "users has versions 1 to 1: up takes a TARGET from 1 to 1"),
+    (("down", "properties", "3"), 2, "properties has versions 1 to 2: down takes a TARGET from 0 to 2"),
     (("status", "users", "1"), 2, "usage:"),
+    (("wait", "users", "1"), 2, "usage:"),
 ])
 def test_bad_command_lines_are_refused_and_change_nothing(fresh, args, code, words):
     r = fresh.migrate(*args, check=False) if args else fresh.roostctl("migrate")
     assert r.returncode == code and words in r.stderr, (r.returncode, r.stdout, r.stderr)
     assert indexes(fresh) == {} and all(records(fresh, s) == {} for s in SERVICES)
+
+
+def test_a_runner_that_lost_its_lease_writes_nothing_after_the_takeover(fresh):
+    """A runner paused past its lease (SIGSTOP here; a suspended VM, a
+    network stall) finds the database taken over when it resumes: it
+    leaves the record, the log and the data to the runner that took over."""
+    import signal
+    fresh.migrate("up", "properties", "1")
+    raw_properties(fresh, 6000)
+    env = dict(fresh.env(), ROOST_MIGRATE_LEASE_S="1")
+    a = subprocess.Popen([os.path.join(BUILD, "tools", "roostctl"), "migrate", "up", "properties"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: records(fresh, "properties").get(2, {}).get("state") == "applying", 20,
+                   "the first runner to start the backfill")
+        a.send_signal(signal.SIGSTOP)
+        time.sleep(1.2)  # its lease runs out
+        b = subprocess.run([os.path.join(BUILD, "tools", "roostctl"), "migrate", "down", "properties", "1"],
+                           env=env, capture_output=True, text=True, timeout=60)
+        assert b.returncode == 0, (b.stdout, b.stderr)
+    finally:
+        a.send_signal(signal.SIGCONT)
+    out, err = a.communicate(timeout=60)
+    assert a.returncode == 1 and "another runner took the migrations over" in err, (out, err)
+    # The down stands: no record of 2, and not a document written after it.
+    assert sorted(records(fresh, "properties")) == [1]
+    assert set(areas(fresh).values()) == {None}
+    assert [(e["version"], e["direction"], e["outcome"]) for e in log(fresh, "properties")][-1] == \
+        (2, "down", "done")
+
+
+def test_junk_in_the_lock_collection_neither_blocks_nor_spins(fresh):
+    client = fresh.mongo()
+    client[fresh.prefix + "users"]["migration_locks"].insert_one({"_id": "junk", "expires_at": "tomorrow"})
+    client.close()
+    fresh.migrate("up", "users")
+    fresh.migrate("up", "users")  # and again, with its own generation 1 there
+    assert sorted(records(fresh, "users")) == [1]
+
+
+def test_wait_returns_once_every_version_is_applied(fresh):
+    env = dict(fresh.env(), ROOST_MIGRATE_WAIT_S="20")
+    w = subprocess.Popen([os.path.join(BUILD, "tools", "roostctl"), "migrate", "wait", "users"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    assert w.poll() is None  # still waiting
+    fresh.migrate("up", "users")
+    out, err = w.communicate(timeout=20)
+    assert w.returncode == 0 and "users: waiting: the users database is at migration 0" in out and \
+        "up to date" in out, (out, err)
+    # A version changed since it was applied: status says so; wait and the workers go on.
+    client = fresh.mongo()
+    client[fresh.prefix + "users"]["migrations"].update_one({"_id": 1}, {"$set": {"checksum": "sha256:old"}})
+    client.close()
+    r = fresh.migrate("status", "users", check=False)
+    assert r.returncode == 1 and "CHANGED after it was applied" in r.stdout and "run `roostctl" not in r.stdout
+    assert fresh.migrate("wait", "users").returncode == 0
+    r = subprocess.run([os.path.join(BUILD, "tools", "roostctl"), "migrate", "wait", "properties"],
+                       env=dict(fresh.env(), ROOST_MIGRATE_WAIT_S="0"), capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1 and "properties is still not up to date after 0 s" in r.stderr

@@ -25,7 +25,8 @@ typedef struct {
     FILE *out;
     int64_t generation; /* the lock held; 0 when none */
     int64_t lease_ms;
-    int version; /* the version being run */
+    int64_t held_until; /* the lease as this runner last set it (wall-clock ms) */
+    int version;        /* the version being run */
     char by[128];
 } migrate_runner_t;
 
@@ -36,7 +37,7 @@ migrate_now_ms(void)
     return svc_now_us() / 1000;
 }
 
-static int
+int
 migrate_count(const svc_service_t *service)
 {
     int n = 0;
@@ -155,9 +156,11 @@ migrate_at(const migrate_record_t *rec)
 static bool
 migrate_latest_lock(mongoc_collection_t *coll, bson_t *out, bool *found, bson_error_t *error)
 {
-    bson_t filter = BSON_INITIALIZER;
+    /* Generations are numbers; anything else in the collection is not a lock
+     * (a comparison with a number matches numbers only). */
+    bson_t *filter = BCON_NEW("_id", "{", "$gte", BCON_INT64(0), "}");
     bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(-1), "}", "limit", BCON_INT64(1));
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     const bson_t *doc;
     *found = mongoc_cursor_next(cursor, &doc);
     if (*found)
@@ -165,7 +168,7 @@ migrate_latest_lock(mongoc_collection_t *coll, bson_t *out, bool *found, bson_er
     bool ok = !mongoc_cursor_error(cursor, error);
     mongoc_cursor_destroy(cursor);
     bson_destroy(opts);
-    bson_destroy(&filter);
+    bson_destroy(filter);
     return ok;
 }
 
@@ -198,7 +201,7 @@ migrate_lock(migrate_runner_t *r, bson_error_t *error)
             free = released || until < now;
         }
         bson_destroy(&latest);
-        if (!free) {
+        if (!free || now >= deadline) {
             if (now >= deadline) {
                 bson_set_error(error, 0, 0,
                                "%s: %s still holds the migrations of this database after %lld s "
@@ -222,6 +225,7 @@ migrate_lock(migrate_runner_t *r, bson_error_t *error)
         bson_destroy(lock);
         if (inserted) {
             r->generation = generation;
+            r->held_until = now + r->lease_ms;
             /* Old generations are read by nobody (waiters read the newest):
              * the holder keeps the last few, as a short history. */
             bson_t *old = BCON_NEW("_id", "{", "$lt", BCON_INT64(generation - 16), "}");
@@ -265,6 +269,7 @@ migrate_renew(migrate_runner_t *r, bool release, bson_error_t *error)
     }
     if (ok) {
         int64_t now = migrate_now_ms();
+        r->held_until = release ? 0 : now + r->lease_ms;
         bson_t *sel = BCON_NEW("_id", BCON_INT64(r->generation));
         bson_t *update =
             release ? BCON_NEW("$set", "{", "released", BCON_BOOL(true), "expires_at", BCON_DATE_TIME(now), "}")
@@ -298,18 +303,34 @@ migrate_log(migrate_runner_t *r, const svc_migration_t *m, const char *direction
     return ok;
 }
 
-/* Writes the record of `m` whole (upsert): only the lock's holder writes. */
+/* Writes the record of `m` whole (upsert), or deletes it (`record` NULL):
+ * only the lock's holder writes, so it checks it still holds it first (a
+ * runner paused past its lease finds it taken over and writes nothing). */
 static bool
 migrate_write(migrate_runner_t *r, const svc_migration_t *m, const bson_t *record, bson_error_t *error)
 {
+    if (!migrate_renew(r, false, error))
+        return false;
     mongoc_collection_t *coll = svc_collection(r->mongo, r->service->name, "migrations");
     bson_t *sel = BCON_NEW("_id", BCON_INT32(m->version));
     bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
-    bool ok = mongoc_collection_replace_one(coll, sel, record, opts, NULL, error);
+    bool ok = record != NULL ? mongoc_collection_replace_one(coll, sel, record, opts, NULL, error)
+                             : mongoc_collection_delete_one(coll, sel, NULL, NULL, error);
     bson_destroy(sel);
     bson_destroy(opts);
     mongoc_collection_destroy(coll);
     return ok;
+}
+
+bool
+svc_migration_holding(svc_migration_run_t *run, bson_error_t *error)
+{
+    migrate_runner_t *r = run->runner;
+    /* A margin of a tenth of the lease: the clocks of two runners' hosts
+     * and the time of one write. */
+    if (migrate_now_ms() < r->held_until - r->lease_ms / 10)
+        return true;
+    return migrate_renew(r, false, error);
 }
 
 bool
@@ -342,7 +363,8 @@ static bool
 migrate_indexes_up(svc_migration_run_t *run, const svc_migration_t *m, bson_error_t *error)
 {
     for (int64_t i = migrate_progress_step(run->progress); i < (int64_t)m->index_count; i++) {
-        if (!svc_ensure_indexes(run->mongo, run->service, &m->indexes[i], 1, error))
+        if (!svc_migration_holding(run, error) ||
+            !svc_ensure_indexes(run->mongo, run->service, &m->indexes[i], 1, error))
             return false;
         bson_t *progress = BCON_NEW("step", BCON_INT64(i + 1));
         bool ok = svc_migration_save(run, progress, error);
@@ -359,6 +381,8 @@ static bool
 migrate_indexes_down(svc_migration_run_t *run, const svc_migration_t *m, bson_error_t *error)
 {
     for (int64_t done = migrate_progress_step(run->progress); done < (int64_t)m->index_count; done++) {
+        if (!svc_migration_holding(run, error))
+            return false;
         const svc_index_t *ix = &m->indexes[m->index_count - 1 - done];
         mongoc_collection_t *coll = svc_collection(run->mongo, run->service, ix->collection);
         bson_t *cmd = BCON_NEW("dropIndexes", BCON_UTF8(ix->collection), "index", BCON_UTF8(ix->name));
@@ -439,13 +463,17 @@ migrate_step(migrate_runner_t *r, const svc_migration_t *m, const migrate_record
     bson_destroy(&progress);
 
     double seconds = (double)(migrate_now_ms() - started) / 1000.0;
-    migrate_log(r, m, direction, ok, resumed, error);
+    bson_error_t record_error;
+    /* A runner that lost the lock leaves the record and the log to the
+     * runner that took over. */
+    bool holding = migrate_renew(r, false, &record_error);
+    if (holding)
+        migrate_log(r, m, direction, ok, resumed, error);
     if (!ok) {
-        bson_error_t record_error;
         mongoc_collection_t *coll = svc_collection(r->mongo, r->service->name, "migrations");
         bson_t *sel = BCON_NEW("_id", BCON_INT32(m->version));
         bson_t *update = BCON_NEW("$set", "{", "state", BCON_UTF8("failed"), "error", BCON_UTF8(error->message), "}");
-        if (!mongoc_collection_update_one(coll, sel, update, NULL, NULL, &record_error))
+        if (holding && !mongoc_collection_update_one(coll, sel, update, NULL, NULL, &record_error))
             log_warn("%s: could not record the failure of %d: %s", r->service->name, m->version, record_error.message);
         bson_destroy(sel);
         bson_destroy(update);
@@ -470,11 +498,7 @@ migrate_step(migrate_runner_t *r, const svc_migration_t *m, const migrate_record
         ok = migrate_write(r, m, &done, error);
         bson_destroy(&done);
     } else {
-        mongoc_collection_t *coll = svc_collection(r->mongo, r->service->name, "migrations");
-        bson_t *sel = BCON_NEW("_id", BCON_INT32(m->version));
-        ok = mongoc_collection_delete_one(coll, sel, NULL, NULL, error);
-        bson_destroy(sel);
-        mongoc_collection_destroy(coll);
+        ok = migrate_write(r, m, NULL, error);
     }
     if (ok) {
         fprintf(r->out, "%s: %s %d %s done in %.1f s\n", r->service->name, direction, m->version, m->name, seconds);
@@ -603,22 +627,27 @@ migrate_status(mongoc_client_t *mongo, const svc_service_t *service, FILE *out, 
         free(rec);
         return 2;
     }
-    int at = migrate_at(rec), pending = 0, troubled = 0;
+    int at = migrate_at(rec), pending = 0, troubled = 0, changed = 0;
     int last = highest > n ? highest : n;
     for (int v = 1; v <= n; v++) {
         char checksum[80];
         migrate_checksum(&service->migrations[v - 1], checksum);
         if (!rec[v].present)
             pending++;
-        else if (!migrate_applied(&rec[v]) || strcmp(rec[v].checksum, checksum) != 0)
+        else if (!migrate_applied(&rec[v]))
             troubled++;
+        else if (strcmp(rec[v].checksum, checksum) != 0)
+            changed++;
     }
     fprintf(out, "%s: at version %d of %d", service->name, at, n);
-    if (pending == 0 && troubled == 0)
+    if (pending == 0 && troubled == 0 && changed == 0)
         fprintf(out, ", up to date\n");
-    else
+    else if (pending + troubled > 0)
         fprintf(out, "; run `roostctl migrate up %s`%s\n", service->name,
                 troubled > 0 ? " (it resumes what stopped)" : "");
+    else /* applied, but not as this binary defines it: workers serve, `up` refuses */
+        fprintf(out, "; a version was CHANGED after it was applied: put its code back and make the change a new "
+                     "version\n");
     for (int v = 1; v <= last; v++) {
         const svc_migration_t *m = v <= n ? &service->migrations[v - 1] : NULL;
         migrate_record_t *r = &rec[v];
@@ -670,7 +699,7 @@ migrate_status(mongoc_client_t *mongo, const svc_service_t *service, FILE *out, 
     }
     migrate_free(rec);
     free(rec);
-    return pending == 0 && troubled == 0 ? 0 : 1;
+    return pending == 0 && troubled == 0 && changed == 0 ? 0 : 1;
 }
 
 migrate_check_t

@@ -36,6 +36,9 @@
  * index's collection, name, keys and uniqueness, or its definition. */
 void migrate_checksum(const svc_migration_t *m, char out[80]);
 
+/* How many versions `service` has (its last version's number). */
+int migrate_count(const svc_service_t *service);
+
 /* The services with migrations, by name ("users", …); NULL if none. */
 const svc_service_t *migrate_find_service(const char *name);
 

@@ -74,5 +74,11 @@ svc_fail_asked(svc_call_t *call, const char *op, int status)
 {
     char service[32];
     pools_service_of(op, service, sizeof(service));
+    if (status == 503) { /* its database is down or behind: as passing as for this op's own */
+        svc_fail(call, 503, "service_unavailable", "the %s service is unavailable (it answered 503 to %s); retry later",
+                 service, op);
+        svc_retry_after(call, 1);
+        return;
+    }
     svc_fail(call, 502, "service_failed", "the %s service answered %d to %s", service, status, op);
 }

@@ -20,7 +20,9 @@ int svc_ask(svc_call_t *call, const char *op, const bson_t *request, bson_t *rep
 int svc_ask_id(svc_call_t *call, const char *op, int64_t id, bson_t *reply);
 
 /* Replies 502 service_failed: `op`'s service answered `status`, which the
- * asking op did not expect (the one code for that, whichever service). */
+ * asking op did not expect (the one code for that, whichever service);
+ * but 503 service_unavailable (Retry-After 1) when it answered 503, its
+ * database being down or behind its migrations. */
 void svc_fail_asked(svc_call_t *call, const char *op, int status);
 
 #endif

@@ -54,6 +54,13 @@ typedef struct svc_migration {
         .index_count = sizeof(array) / sizeof((array)[0])                                                              \
     }
 
+/* Whether this runner still holds the database, checked against its own
+ * clock while its lease has time left, else asked of the database. A step
+ * calls it before each write of its own (each document a backfill
+ * changes): a runner paused past its lease (SIGSTOP, a suspended VM) must
+ * not write after another took over. False (error set) when it does not. */
+bool svc_migration_holding(svc_migration_run_t *run, bson_error_t *error);
+
 /* Records `progress` as the step's own (replacing what it saved before)
  * and renews the runner's lease; a step calls it after each unit of work
  * it need not repeat. False (error set) when the database failed. */

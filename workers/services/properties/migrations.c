@@ -59,6 +59,10 @@ living_area_up(svc_migration_run_t *run, bson_error_t *error)
                 ok = false;
                 break;
             }
+            if (!svc_migration_holding(run, error)) {
+                ok = false;
+                break;
+            }
             bson_t *sel = BCON_NEW("_id", BCON_INT64(id));
             bson_t *update = BCON_NEW("$set", "{", "living_area_m2", BCON_DOUBLE(area_m2), "}");
             ok = mongoc_collection_update_one(coll, sel, update, NULL, NULL, error);
@@ -88,6 +92,8 @@ living_area_up(svc_migration_run_t *run, bson_error_t *error)
 static bool
 living_area_down(svc_migration_run_t *run, bson_error_t *error)
 {
+    if (!svc_migration_holding(run, error))
+        return false;
     mongoc_collection_t *coll = svc_collection(run->mongo, run->service, "properties");
     bson_t *filter = BCON_NEW("living_area_m2", "{", "$exists", BCON_BOOL(true), "}");
     bson_t *update = BCON_NEW("$unset", "{", "living_area_m2", BCON_UTF8(""), "}");

@@ -13,10 +13,18 @@
 void
 properties_render(const bson_t *doc, bson_t *out)
 {
-    static const char *const public_fields[] = {
-        "name",           "description", "type",    "city",       "address",    "rooms", "room_count",
-        "living_area_m2", "owner_id",    "version", "created_at", "updated_at", NULL};
-    svc_render_fields(doc, public_fields, out);
+    static const char *const head[] = {"name", "description", "type", "city", "address", "rooms", "room_count", NULL};
+    static const char *const tail[] = {"owner_id", "version", "created_at", "updated_at", NULL};
+    bson_iter_t it;
+    double area_m2;
+    svc_render_fields(doc, head, out);
+    /* From the rooms themselves, not the stored copy that queries use: a
+     * property written by a worker older than migration 2 shows right. */
+    if (properties_living_area(doc, &area_m2))
+        BSON_APPEND_DOUBLE(out, "living_area_m2", area_m2);
+    for (const char *const *f = tail; *f != NULL; f++)
+        if (bson_iter_init_find(&it, doc, *f))
+            bson_append_iter(out, *f, -1, &it);
 }
 
 static void
