@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-HARNESSES=${FUZZ_HARNESSES:-json query headers dates envelope ops}
+HARNESSES=${FUZZ_HARNESSES:-json query headers dates envelope ops odata}
 BUILD=${FUZZ_BUILD:-build-fuzz}
 
 ROOST_NEED_EMBEDDED_DB=1 scripts/setup.sh fuzz

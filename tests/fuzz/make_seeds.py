@@ -67,8 +67,22 @@ def ops_seeds():
     return [bytes([i]) + bson.encode(d) for i in range(48) for d in docs]
 
 
+def odata_seeds():
+    """The cross-check corpus as $filters of both resources (first byte 0, 1),
+    and $orderby (2, 3) and $select (4, 5) values."""
+    with open(os.path.join(HERE, "..", "odata", "filters.txt"), encoding="utf-8") as f:
+        filters = [line.rstrip("\n") for line in f if line.strip() and not line.startswith("#")]
+    seeds = [bytes([i]) + t.encode() for t in filters for i in (0, 1)]
+    for value in ("price desc, created_at", "name asc,id desc", "city", "price sideways", "x,,y", ""):
+        seeds += [bytes([2]) + value.encode(), bytes([3]) + value.encode()]
+    for value in ("price,listing_type", "*", "name, city, rooms", "secret", "a,"):
+        seeds += [bytes([4]) + value.encode(), bytes([5]) + value.encode()]
+    return seeds
+
+
 def main():
     SEEDS["ops"] = ops_seeds()
+    SEEDS["odata"] = odata_seeds()
     for name, inputs in SEEDS.items():
         folder = os.path.join(HERE, "corpus", name)
         os.makedirs(folder, exist_ok=True)

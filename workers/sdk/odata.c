@@ -19,6 +19,7 @@ typedef struct {
     tok_kind_t kind;
     size_t start, end; /* bytes of the token in the text */
     char *text;        /* T_NAME, T_STRING (unquoted, '' undoubled) */
+    bool space_before; /* whitespace precedes it */
     int64_t i;
     double d;
 } tok_t;
@@ -239,8 +240,10 @@ lex(parser_t *p)
     const char *s = p->s;
     bson_free(p->tok.text);
     memset(&p->tok, 0, sizeof(p->tok));
+    size_t was = p->at;
     while (p->at < p->len && (s[p->at] == ' ' || s[p->at] == '\t'))
         p->at++;
+    p->tok.space_before = p->at > was;
     p->tok.start = p->at;
     if (p->failed || p->at >= p->len) {
         p->tok.kind = T_END;
@@ -283,7 +286,10 @@ lex(parser_t *p)
         while (i < p->len && (isalnum((unsigned char)s[i]) || s[i] == '_'))
             i++;
         p->tok.kind = T_NAME;
-        p->tok.text = bson_strndup(s + p->at, i - p->at);
+        /* Not bson_strndup: it reads one byte past `n` when no NUL follows. */
+        p->tok.text = bson_malloc(i - p->at + 1);
+        memcpy(p->tok.text, s + p->at, i - p->at);
+        p->tok.text[i - p->at] = '\0';
         p->at = i;
     } else {
         char what[8];
@@ -304,6 +310,25 @@ static bool
 tok_is(const parser_t *p, const char *name)
 {
     return p->tok.kind == T_NAME && strcmp(p->tok.text, name) == 0;
+}
+
+/* An operator word is written between spaces (ABNF: RWS "and" RWS, and
+ * "not" RWS): `a eq 1and b eq 2` or `not(a eq 1)` are refused, as
+ * odata-query refuses them. Checks the current token, an operator. */
+static bool
+spaced(parser_t *p, bool before)
+{
+    size_t after = p->tok.end;
+    if (before && !p->tok.space_before) {
+        fail_at(p, p->tok.start, "expected a space before '%s'", p->tok.text);
+        return false;
+    }
+    /* At the very end, what follows is missing altogether: the next token says so. */
+    if (after < p->len && p->s[after] != ' ' && p->s[after] != '\t') {
+        fail_at(p, after, "expected a space after '%s'", p->tok.text);
+        return false;
+    }
+    return true;
 }
 
 static const char *const keywords[] = {"and", "or", "not", "eq", "ne", "gt", "ge", "lt", "le", "in", NULL};
@@ -493,7 +518,7 @@ parse_member(parser_t *p)
         char found[64];
         odata_node_t *n = node_new(p, ODATA_IN, at);
         node_add(n, left);
-        if (!count_term(p, at)) {
+        if (!spaced(p, true) || !count_term(p, at)) {
             odata_free(n);
             return NULL;
         }
@@ -540,7 +565,7 @@ parse_unary(parser_t *p)
 {
     if (tok_is(p, "not")) {
         size_t at = p->tok.start;
-        if (!enter(p, at))
+        if (!spaced(p, false) || !enter(p, at))
             return NULL;
         lex(p);
         odata_node_t *operand = parse_unary(p);
@@ -564,7 +589,7 @@ parse_cmp(parser_t *p)
     for (int op = 0; op < 6; op++) {
         if (!tok_is(p, cmp_names[op]))
             continue;
-        if (!count_term(p, at)) {
+        if (!spaced(p, true) || !count_term(p, at)) {
             odata_free(left);
             return NULL;
         }
@@ -589,6 +614,10 @@ parse_binary(parser_t *p, const char *word, odata_kind_t kind, odata_node_t *(*o
     odata_node_t *left = operand(p);
     while (left != NULL && tok_is(p, word)) {
         size_t at = p->tok.start;
+        if (!spaced(p, true)) {
+            odata_free(left);
+            return NULL;
+        }
         if (++p->junctions > 2 * ODATA_MAX_TERMS) {
             fail_at(p, at, "more than %d and/or in one filter", 2 * ODATA_MAX_TERMS);
             odata_free(left);

@@ -18,6 +18,8 @@
  * comparisons, then and, then or: `not price in (1, 2)` is not (price in
  * (1, 2)), but `not price eq 5` is (not price) eq 5, a type error: write
  * `not (price eq 5)`. Comparisons do not chain (`a eq b eq c` is refused).
+ * Operator words stand between spaces (ABNF RWS): `a eq 1and …`, `not(…)`
+ * and `price in(1)` are refused. Leading and trailing spaces are allowed.
  *
  * Safety by construction: the text is parsed into a tree, checked against
  * a per-resource whitelist of fields (odata_field_t), and compiled to a

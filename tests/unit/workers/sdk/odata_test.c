@@ -138,6 +138,12 @@ odata_syntax_errors(void **state)
     expect_syntax_error("and eq 1", 1, "found 'and'");
     expect_syntax_error("price eq 5 and", 15, "found the end of the filter");
     expect_syntax_error("né eq 1", 2, "unexpected character 'é'");
+    /* Operator words stand between spaces (ABNF RWS). */
+    expect_syntax_error("price eq 5 and(user_id eq 6)", 15, "expected a space after 'and'");
+    expect_syntax_error("(price eq 5)and (user_id eq 6)", 13, "expected a space before 'and'");
+    expect_syntax_error("not(price eq 5)", 4, "expected a space after 'not'");
+    expect_syntax_error("name eq 'x'or name eq 'y'", 12, "expected a space before 'or'");
+    expect_syntax_error("price in(1)", 9, "expected a space after 'in'");
     expect_syntax_error("name eq 'x' €", 13, "unexpected character '€'");
 }
 
