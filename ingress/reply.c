@@ -25,6 +25,66 @@ reply_not_modified(h2o_req_t *req, int64_t version)
     return http_if_none_match(v.base, v.len, version) == HTTP_PRECONDITION_FALSE;
 }
 
+/*
+ * A bulk create's 207 (RFC 4918 §13 Multi-Status, in JSON): each item's
+ * result as its own response would be — {status: 201, location, body} or
+ * {status, problem: an RFC 9457 problem document, as respond_error writes}.
+ */
+static void
+reply_bulk(const route_t *route, const char *rid, const bson_t *body, bson_t *out)
+{
+    bson_iter_t it, items, f, e;
+    bson_t list;
+    uint32_t n = 0;
+    BSON_APPEND_ARRAY_BEGIN(out, "items", &list);
+    if (bson_iter_init_find(&it, body, "items") && bson_iter_recurse(&it, &items)) {
+        while (bson_iter_next(&items)) {
+            char key[16];
+            bson_t item, problem;
+            snprintf(key, sizeof(key), "%u", n++);
+            BSON_APPEND_DOCUMENT_BEGIN(&list, key, &item);
+            int status = 500;
+            if (bson_iter_recurse(&items, &f) && bson_iter_find(&f, "status"))
+                status = (int)bson_iter_as_int64(&f);
+            BSON_APPEND_INT32(&item, "status", status);
+            if (bson_iter_recurse(&items, &f) && bson_iter_find(&f, "body") && BSON_ITER_HOLDS_DOCUMENT(&f)) {
+                bson_iter_t id;
+                if (status == 201 && bson_iter_recurse(&f, &id) && bson_iter_find(&id, "id") &&
+                    BSON_ITER_HOLDS_INT(&id)) {
+                    char *location = bson_strdup_printf("%s/%lld", route->pattern, (long long)bson_iter_as_int64(&id));
+                    BSON_APPEND_UTF8(&item, "location", location);
+                    bson_free(location);
+                }
+                bson_append_iter(&item, "body", -1, &f);
+            }
+            if (bson_iter_recurse(&items, &f) && bson_iter_find(&f, "error") && bson_iter_recurse(&f, &e)) {
+                const char *code = "internal", *message = "";
+                bson_t fields = BSON_INITIALIZER;
+                bson_iter_t x = e;
+                if (bson_iter_find(&x, "code") && BSON_ITER_HOLDS_UTF8(&x))
+                    code = bson_iter_utf8(&x, NULL);
+                x = e;
+                if (bson_iter_find(&x, "message") && BSON_ITER_HOLDS_UTF8(&x))
+                    message = bson_iter_utf8(&x, NULL);
+                x = e;
+                if (bson_iter_find(&x, "fields") && BSON_ITER_HOLDS_ARRAY(&x)) {
+                    uint32_t len;
+                    const uint8_t *data;
+                    bson_iter_array(&x, &len, &data);
+                    bson_destroy(&fields);
+                    bson_init_static(&fields, data, len);
+                }
+                BSON_APPEND_DOCUMENT_BEGIN(&item, "problem", &problem);
+                respond_problem_doc(status, code, message, &fields, rid, &problem);
+                bson_append_document_end(&item, &problem);
+                bson_destroy(&fields);
+            }
+            bson_append_document_end(&list, &item);
+        }
+    }
+    bson_append_array_end(out, &list);
+}
+
 void
 reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_t *data, size_t len)
 {
@@ -95,17 +155,24 @@ reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_
         respond_empty(req, 204, rid);
         return;
     }
+    bson_t bulk = BSON_INITIALIZER;
+    const bson_t *shown = &reply.body;
+    if ((route->flags & ROUTE_BULK) && reply.status == 207) {
+        reply_bulk(route, rid, &reply.body, &bulk);
+        shown = &bulk;
+    }
     /* The classic contract's success envelope, beside its errors' (respond.c):
      * {"result": true, ...the op's body}. Its ops answer only the body. */
     bool enveloped = route->flags & ROUTE_RESULT;
     bson_t result = BSON_INITIALIZER;
     if (enveloped) {
         BSON_APPEND_BOOL(&result, "result", true);
-        bson_concat(&result, &reply.body);
+        bson_concat(&result, shown);
     }
     size_t json_len;
-    char *json = json_from_bson(enveloped ? &result : &reply.body, &json_len);
+    char *json = json_from_bson(enveloped ? &result : shown, &json_len);
     bson_destroy(&result);
+    bson_destroy(&bulk);
     if (json == NULL) {
         log_error("rid=%s the reply holds a string that is not UTF-8", rid);
         respond_error(req, classic, rid, 502, "bad_reply", "the worker's reply is not valid UTF-8", NULL);

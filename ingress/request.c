@@ -350,7 +350,27 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
                               NULL);
                 goto done;
             }
-            if (!json_to_bson(data, req->entity.len, &body, &error)) {
+            /* A JSON array where one object creates one: the route's bulk
+             * twin, with the array as {items: [...]} (the op checks it). */
+            size_t lead = 0;
+            while (lead < req->entity.len && strchr(" \t\r\n", data[lead]) != NULL)
+                lead++;
+            const route_t *bulk = lead < req->entity.len && data[lead] == '[' ? routes_bulk(m.route) : NULL;
+            bool parsed;
+            if (bulk != NULL) {
+                size_t n = req->entity.len;
+                char *wrapped = bson_malloc(n + 11);
+                memcpy(wrapped, "{\"items\":", 9);
+                memcpy(wrapped + 9, data, n);
+                memcpy(wrapped + 9 + n, "}", 2);
+                parsed = json_to_bson(wrapped, n + 10, &body, &error);
+                bson_free(wrapped);
+                if (parsed)
+                    m.route = bulk;
+            } else {
+                parsed = json_to_bson(data, req->entity.len, &body, &error);
+            }
+            if (!parsed) {
                 respond_error(req, classic, rid, 400, "malformed_json", error.message, NULL);
                 goto done;
             }

@@ -23,6 +23,7 @@ respond_reason(int status)
     case 200: return "OK";
     case 201: return "Created";
     case 204: return "No Content";
+    case 207: return "Multi-Status";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
@@ -54,19 +55,26 @@ respond_problem_body(int status, const char *code, const char *detail, const bso
                      size_t *len)
 {
     bson_t doc = BSON_INITIALIZER;
-    char *type = bson_strdup_printf("urn:roost:problem:%s", code);
-    BSON_APPEND_UTF8(&doc, "type", type);
-    BSON_APPEND_UTF8(&doc, "title", respond_reason(status));
-    BSON_APPEND_INT32(&doc, "status", status);
-    BSON_APPEND_UTF8(&doc, "detail", detail);
-    BSON_APPEND_UTF8(&doc, "code", code);
-    if (fields != NULL && !bson_empty(fields))
-        BSON_APPEND_ARRAY(&doc, "errors", fields);
-    BSON_APPEND_UTF8(&doc, "request_id", rid);
+    respond_problem_doc(status, code, detail, fields, rid, &doc);
     char *json = json_from_bson(&doc, len);
-    bson_free(type);
     bson_destroy(&doc);
     return json;
+}
+
+void
+respond_problem_doc(int status, const char *code, const char *detail, const bson_t *fields, const char *rid,
+                    bson_t *out)
+{
+    char *type = bson_strdup_printf("urn:roost:problem:%s", code);
+    BSON_APPEND_UTF8(out, "type", type);
+    BSON_APPEND_UTF8(out, "title", respond_reason(status));
+    BSON_APPEND_INT32(out, "status", status);
+    BSON_APPEND_UTF8(out, "detail", detail);
+    BSON_APPEND_UTF8(out, "code", code);
+    if (fields != NULL && !bson_empty(fields))
+        BSON_APPEND_ARRAY(out, "errors", fields);
+    BSON_APPEND_UTF8(out, "request_id", rid);
+    bson_free(type);
 }
 
 char *

@@ -26,6 +26,9 @@
  * `fields` may be NULL. Returns compact JSON to bson_free, or NULL when a
  * string is not valid UTF-8.
  */
+/* The fields of that problem document, appended to `out` (a 207's items use it). */
+void respond_problem_doc(int status, const char *code, const char *detail, const bson_t *fields, const char *rid,
+                         bson_t *out);
 char *respond_problem_body(int status, const char *code, const char *detail, const bson_t *fields, const char *rid,
                            size_t *len);
 

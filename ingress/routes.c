@@ -49,7 +49,7 @@ routes_match(const char *method, size_t method_len, const char *path, size_t pat
     for (const route_t *const *t = routes_tables; *t != NULL; t++) {
         for (const route_t *r = *t; r->method != NULL; r++) {
             route_match_t candidate;
-            if (!routes_match_path(r->pattern, path, path_len, &candidate))
+            if ((r->flags & ROUTE_BULK) || !routes_match_path(r->pattern, path, path_len, &candidate))
                 continue;
             size_t rl = strlen(r->method);
             if ((rl == method_len && memcmp(r->method, method, rl) == 0) ||
@@ -71,6 +71,17 @@ routes_match(const char *method, size_t method_len, const char *path, size_t pat
         }
     }
     return path_known ? ROUTE_BAD_METHOD : ROUTE_NOT_FOUND;
+}
+
+const route_t *
+routes_bulk(const route_t *route)
+{
+    for (const route_t *const *t = routes_tables; *t != NULL; t++)
+        for (const route_t *r = *t; r->method != NULL; r++)
+            if ((r->flags & ROUTE_BULK) && strcmp(r->method, route->method) == 0 &&
+                strcmp(r->pattern, route->pattern) == 0)
+                return r;
+    return NULL;
 }
 
 void

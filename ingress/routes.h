@@ -18,6 +18,10 @@ typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON, ROUTE_BODY_FORM } route_body_t;
 #define ROUTE_ETAG 0x10     /* a 2xx reply's body.version becomes the ETag header */
 #define ROUTE_CLASSIC 0x20  /* the classic contract: errors are {"result": false, "errors": [...]} */
 #define ROUTE_RESULT 0x40   /* the classic contract's success envelope: {"result": true, ...the op's body} */
+/* The array-body twin of the row with the same method and pattern: chosen,
+ * instead of it, when the JSON body is an array (sent as {items: [...]});
+ * never matched by method and path alone (routes_bulk). */
+#define ROUTE_BULK 0x80
 
 typedef struct {
     const char *method;
@@ -43,6 +47,9 @@ typedef struct {
 } route_match_t;
 
 typedef enum { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD } route_result_t;
+
+/* The ROUTE_BULK twin of `route`, or NULL when it takes no array body. */
+const route_t *routes_bulk(const route_t *route);
 
 /* Finds the route for a request. HEAD matches GET routes. */
 route_result_t routes_match(const char *method, size_t method_len, const char *path, size_t path_len, route_match_t *m);

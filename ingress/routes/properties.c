@@ -3,6 +3,8 @@
 
 const route_t routes_properties[] = {
     {"POST", "/api/v1/properties", "properties.create", ROUTE_BODY_JSON, ROUTE_LOCATION | ROUTE_ETAG},
+    {"POST", "/api/v1/properties", "properties.create_many", ROUTE_BODY_JSON,
+     ROUTE_BULK}, /* a JSON array: 207, one result each */
     {"GET", "/api/v1/properties", "properties.list", ROUTE_BODY_NONE, ROUTE_PAGINATED},
     {"GET", "/api/v1/properties/{id}", "properties.get", ROUTE_BODY_NONE, ROUTE_ETAG},
     {"PATCH", "/api/v1/properties/{id}", "properties.update", ROUTE_BODY_JSON, ROUTE_ETAG},

@@ -31,7 +31,17 @@ each_row(const route_t *r, void *arg)
     char path[256];
     route_match_t m;
     concrete(r->pattern, path);
-    if (match(r->method, path, &m) != ROUTE_FOUND || m.route != r) {
+    /* A bulk twin is reached from its row, by an array body: its row matches
+     * the path, and names it as its twin. */
+    const route_t *want = r;
+    if (r->flags & ROUTE_BULK) {
+        if (match(r->method, path, &m) != ROUTE_FOUND || routes_bulk(m.route) != r) {
+            print_error("%s %s is a bulk row that its own path's row does not lead to\n", r->method, path);
+            (*(int *)arg)++;
+        }
+        want = m.route;
+    }
+    if (match(r->method, path, &m) != ROUTE_FOUND || m.route != want) {
         print_error("%s %s does not match its own row\n", r->method, path);
         (*(int *)arg)++;
     }

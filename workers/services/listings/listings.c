@@ -3,6 +3,7 @@
  * is list.c), the op table, and what the classic contract shares with them.
  */
 #include "listings.h"
+#include "bulk.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -343,8 +344,16 @@ static const svc_migration_t listings_migrations[] = {
     {0},
 };
 
+/* A JSON array POSTed to /api/v1/listings: each item as listings.create (bulk.h). */
+static void
+listings_create_many(svc_call_t *call)
+{
+    svc_create_many(call, "listings.create", listings_create);
+}
+
 static const svc_op_t listings_ops[] = {
     {"listings.create", listings_create, SVC_AUTH_REQUIRED},
+    {"listings.create_many", listings_create_many, SVC_AUTH_REQUIRED},
     {"listings.get", listings_get},
     {"listings.update", listings_update, SVC_AUTH_REQUIRED},
     {"listings.delete", listings_delete, SVC_AUTH_REQUIRED},

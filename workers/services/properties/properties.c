@@ -3,6 +3,7 @@
  * public shape of a property. Changes are in edit.c, field rules in fields.c.
  */
 #include "properties.h"
+#include "bulk.h"
 #include "odata_list.h"
 #include "text.h"
 
@@ -330,8 +331,16 @@ properties_ids(svc_call_t *call)
     mongoc_collection_destroy(coll);
 }
 
+/* A JSON array POSTed to /api/v1/properties: each item as properties.create (bulk.h). */
+static void
+properties_create_many(svc_call_t *call)
+{
+    svc_create_many(call, "properties.create", properties_create);
+}
+
 static const svc_op_t properties_ops[] = {
     {"properties.create", properties_create, SVC_AUTH_REQUIRED},
+    {"properties.create_many", properties_create_many, SVC_AUTH_REQUIRED},
     {"properties.get", properties_get},
     {"properties.list", properties_list},
     {"properties.update", properties_update, SVC_AUTH_REQUIRED},
