@@ -84,6 +84,8 @@ pages_register(h2o_hostconf_t *host)
 }
 
 extern const char roost_openapi_json[];
+extern const char roost_reso_metadata[];
+extern const size_t roost_reso_metadata_len;
 extern const size_t roost_openapi_json_len;
 
 void
@@ -97,6 +99,15 @@ pages_answer(h2o_req_t *req, const char *rid, const route_t *route)
         else
             respond_body(req, 200, METRICS_CONTENT_TYPE, rid, text, len);
         bson_free(text);
+    } else if (strcmp(route->op, "reso.metadata") == 0) {
+        respond_odata_version(req);
+        respond_body(req, 200, "application/xml", rid, roost_reso_metadata, roost_reso_metadata_len);
+    } else if (strcmp(route->op, "reso.service") == 0) {
+        /* The service document (OData JSON 4.01 §5): the one entity set. */
+        static const char doc[] = "{\"@odata.context\":\"$metadata\",\"value\":[{\"name\":\"Property\","
+                                  "\"kind\":\"EntitySet\",\"url\":\"Property\"}]}";
+        respond_odata_version(req);
+        respond_body(req, 200, "application/json", rid, doc, sizeof(doc) - 1);
     } else if (strcmp(route->op, "openapi") == 0) {
         respond_body(req, 200, "application/json", rid, roost_openapi_json, roost_openapi_json_len);
     } else if (strncmp(route->op, "page.", 5) == 0) {

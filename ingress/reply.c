@@ -88,7 +88,7 @@ reply_bulk(const route_t *route, const char *rid, const bson_t *body, bson_t *ou
 void
 reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_t *data, size_t len)
 {
-    bool classic = route->flags & ROUTE_CLASSIC;
+    unsigned classic = route->flags & (ROUTE_CLASSIC | ROUTE_ODATA);
     envelope_reply_t reply;
     bson_error_t error;
     bson_iter_t it;
@@ -178,6 +178,8 @@ reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_
         respond_error(req, classic, rid, 502, "bad_reply", "the worker's reply is not valid UTF-8", NULL);
         return;
     }
+    if (route->flags & ROUTE_ODATA)
+        respond_odata_version(req);
     respond_body(req, reply.status, "application/json", rid, json, json_len);
     bson_free(json);
 }

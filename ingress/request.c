@@ -121,7 +121,7 @@ request_within_limits(h2o_req_t *req, const route_match_t *m, const char *rid, c
     char seconds[24];
     int len = snprintf(seconds, sizeof(seconds), "%lld", (long long)(wait > 0 ? wait : 1));
     respond_header(req, H2O_TOKEN_RETRY_AFTER, seconds, (size_t)len);
-    respond_error(req, m->route->flags & ROUTE_CLASSIC, rid, 429, "rate_limited",
+    respond_error(req, m->route->flags, rid, 429, "rate_limited",
                   "too many writes; wait for the time in Retry-After (ROOST_WRITE_LIMIT_* sets the quotas)", NULL);
     return false;
 }
@@ -150,7 +150,7 @@ request_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, const 
             char *detail = bson_strdup_printf("If-Match must be \"*\" or a list of entity tags such as \"3\" "
                                               "(RFC 9110 section 13.1.1), at most %d characters",
                                               ENVELOPE_IF_MATCH_MAX);
-            respond_error(req, m->route->flags & ROUTE_CLASSIC, rid, 400, "bad_precondition", detail, NULL);
+            respond_error(req, m->route->flags, rid, 400, "bad_precondition", detail, NULL);
             bson_free(detail);
             goto done;
         }
@@ -213,7 +213,7 @@ request_authenticate(h2o_req_t *req, const char *rid, const route_t *route, requ
         detail = token_status_message(st);
     }
     respond_bearer_challenge(req, detail);
-    respond_error(req, route->flags & ROUTE_CLASSIC, rid, 401, "invalid_token", detail, NULL);
+    respond_error(req, route->flags, rid, 401, "invalid_token", detail, NULL);
     return false;
 }
 
@@ -230,7 +230,7 @@ request_options(h2o_req_t *req, const char *rid, const route_match_t *m)
     char *allow = bson_strdup_printf("%s, OPTIONS", m->allow);
     ssize_t o = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
     ssize_t rm = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-method"), -1);
-    bool classic = m->path_flags & ROUTE_CLASSIC;
+    unsigned classic = m->path_flags & (ROUTE_CLASSIC | ROUTE_ODATA);
 
     respond_header(req, H2O_TOKEN_ALLOW, allow, strlen(allow));
     if (o < 0 || rm < 0) {
@@ -297,7 +297,7 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
     bson_error_t error;
     bool has_body = false;
     request_auth_t auth = {0};
-    bool classic = false;
+    unsigned classic = 0; /* the error shape: ROUTE_CLASSIC, ROUTE_ODATA or neither */
 
     respond_request_id(req, rid);
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
@@ -317,7 +317,7 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
                       "this route does not accept that method", NULL);
         goto done;
     case ROUTE_FOUND:
-        classic = m.route->flags & ROUTE_CLASSIC;
+        classic = m.route->flags & (ROUTE_CLASSIC | ROUTE_ODATA);
         break;
     }
     if (m.route->flags & ROUTE_LOCAL) {

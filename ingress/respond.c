@@ -177,6 +177,12 @@ respond_link_value(const char *path, size_t path_len, const char *query, size_t 
 }
 
 void
+respond_odata_version(h2o_req_t *req)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("odata-version"), 0, NULL, H2O_STRLIT("4.0"));
+}
+
+void
 respond_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
 {
     h2o_iovec_t copy = h2o_strdup(&req->pool, value, len);
@@ -286,18 +292,61 @@ respond_empty(h2o_req_t *req, int status, const char *rid)
     h2o_send_inline(req, "", 0);
 }
 
+char *
+respond_odata_body(const char *code, const char *detail, const bson_t *fields, const char *rid, size_t *len)
+{
+    bson_t doc = BSON_INITIALIZER, error, details, inner;
+    bson_iter_t it, f;
+    uint32_t n = 0;
+    BSON_APPEND_DOCUMENT_BEGIN(&doc, "error", &error);
+    BSON_APPEND_UTF8(&error, "code", code);
+    BSON_APPEND_UTF8(&error, "message", detail);
+    BSON_APPEND_ARRAY_BEGIN(&error, "details", &details);
+    if (fields != NULL && bson_iter_init(&it, fields))
+        while (bson_iter_next(&it)) {
+            bson_t item;
+            const char *target = "", *message = "";
+            if (!bson_iter_recurse(&it, &f))
+                continue;
+            bson_iter_t x = f;
+            if (bson_iter_find(&x, "field") && BSON_ITER_HOLDS_UTF8(&x))
+                target = bson_iter_utf8(&x, NULL);
+            x = f;
+            if (bson_iter_find(&x, "message") && BSON_ITER_HOLDS_UTF8(&x))
+                message = bson_iter_utf8(&x, NULL);
+            char key[16];
+            snprintf(key, sizeof(key), "%u", n++);
+            BSON_APPEND_DOCUMENT_BEGIN(&details, key, &item);
+            BSON_APPEND_UTF8(&item, "code", code);
+            BSON_APPEND_UTF8(&item, "target", target);
+            BSON_APPEND_UTF8(&item, "message", message);
+            bson_append_document_end(&details, &item);
+        }
+    bson_append_array_end(&error, &details);
+    BSON_APPEND_DOCUMENT_BEGIN(&error, "innererror", &inner);
+    BSON_APPEND_UTF8(&inner, "request_id", rid);
+    bson_append_document_end(&error, &inner);
+    bson_append_document_end(&doc, &error);
+    char *json = json_from_bson(&doc, len);
+    bson_destroy(&doc);
+    return json;
+}
+
 void
-respond_error(h2o_req_t *req, bool classic, const char *rid, int status, const char *code, const char *detail,
+respond_error(h2o_req_t *req, unsigned shape, const char *rid, int status, const char *code, const char *detail,
               const bson_t *fields)
 {
     size_t len;
+    bool classic = shape & ROUTE_CLASSIC, odata = shape & ROUTE_ODATA;
     char *body = classic ? respond_classic_body(detail, fields, &len)
+                 : odata ? respond_odata_body(code, detail, fields, rid, &len)
                          : respond_problem_body(status, code, detail, fields, rid, &len);
     if (body == NULL) {
         /* No reply is ever invalid UTF-8: a message that is not gets U+FFFD
          * for its bad bytes, and field errors that are not are left out. */
         char *valid = text_valid(detail);
         body = classic ? respond_classic_body(valid, NULL, &len)
+               : odata ? respond_odata_body(code, valid, NULL, rid, &len)
                        : respond_problem_body(status, code, valid, NULL, rid, &len);
         free(valid);
     }
@@ -305,7 +354,9 @@ respond_error(h2o_req_t *req, bool classic, const char *rid, int status, const c
      * 6585 §4): one second unless whoever refused said otherwise. */
     if ((status == 429 || status == 503) && h2o_find_header(&req->res.headers, H2O_TOKEN_RETRY_AFTER, -1) < 0)
         respond_header(req, H2O_TOKEN_RETRY_AFTER, H2O_STRLIT("1"));
-    respond_body(req, status, classic ? "application/json" : "application/problem+json", rid, body, len);
+    if (odata)
+        respond_odata_version(req);
+    respond_body(req, status, classic || odata ? "application/json" : "application/problem+json", rid, body, len);
     bson_free(body);
 }
 

@@ -54,6 +54,9 @@ void respond_request_id(h2o_req_t *req, char out[ENVELOPE_RID_MAX + 1]);
 /* Adds a response header, copying the value into the request's pool. */
 void respond_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len);
 
+/* OData-Version: 4.0 (OData Part 1 §8.1.5), on every response of the RESO routes. */
+void respond_odata_version(h2o_req_t *req);
+
 /* WWW-Authenticate: Bearer realm="roost", error="invalid_token",
  * error_description="..." (RFC 6750 §3); `description` may be NULL (no
  * error) and loses any '"' or '\\', which a quoted-string here may not hold. */
@@ -72,10 +75,19 @@ void respond_body(h2o_req_t *req, int status, const char *content_type, const ch
 /* A response without a body (204, 304), with the request id and CORS headers. */
 void respond_empty(h2o_req_t *req, int status, const char *rid);
 
-/* An error in the shape of the route: the classic envelope when `classic`,
- * problem+json otherwise. `fields` (a BSON array of {field, message}) may be NULL. */
-void respond_error(h2o_req_t *req, bool classic, const char *rid, int status, const char *code, const char *detail,
+/* An error in the shape of the route, from its flags (`shape`): the
+ * classic envelope with ROUTE_CLASSIC, an OData error object with
+ * ROUTE_ODATA (respond_odata_body), problem+json otherwise (0). `fields`
+ * (a BSON array of {field, message}) may be NULL. */
+void respond_error(h2o_req_t *req, unsigned shape, const char *rid, int status, const char *code, const char *detail,
                    const bson_t *fields);
+
+/* The OData JSON format's error (OData JSON 4.01 §21.1): {"error": {"code",
+ * "message", "details": [{"code", "target", "message"}] (one per field
+ * error, the target naming the option or field), "innererror":
+ * {"request_id"}}}. Compact JSON to bson_free, or NULL when a string is not
+ * valid UTF-8. */
+char *respond_odata_body(const char *code, const char *detail, const bson_t *fields, const char *rid, size_t *len);
 
 /* The body limit, for the message of h2o's own 413. */
 void respond_set_max_body(size_t max_body);

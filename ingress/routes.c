@@ -4,8 +4,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-static const route_t *const routes_tables[] = {routes_ops,      routes_users,    routes_properties, routes_places,
-                                               routes_listings, routes_bookings, routes_classic,    NULL};
+static const route_t *const routes_tables[] = {routes_ops,     routes_users,    routes_properties,
+                                               routes_places,  routes_listings, routes_bookings,
+                                               routes_classic, routes_reso,     NULL};
 
 /* Matches `path` against `pattern`, filling the captured parameters. */
 static int

@@ -22,6 +22,10 @@ typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON, ROUTE_BODY_FORM } route_body_t;
  * instead of it, when the JSON body is an array (sent as {items: [...]});
  * never matched by method and path alone (routes_bulk). */
 #define ROUTE_BULK 0x80
+/* The OData JSON format (the RESO Web API): errors are OData error objects
+ * {"error": {"code", "message", "details"}}, and responses carry
+ * OData-Version: 4.0. */
+#define ROUTE_ODATA 0x100
 
 typedef struct {
     const char *method;
@@ -65,5 +69,6 @@ extern const route_t routes_places[];
 extern const route_t routes_listings[];
 extern const route_t routes_classic[];
 extern const route_t routes_bookings[];
+extern const route_t routes_reso[];
 
 #endif

@@ -869,7 +869,7 @@ lit_type_name(const odata_node_t *n)
 static const char *
 field_type_name(const odata_field_t *f)
 {
-    static const char *const names[] = {"an integer", "a number", "a string", "a time"};
+    static const char *const names[] = {"an integer", "a number", "a string", "a time", "a key ('12')"};
     return names[f->type];
 }
 
@@ -914,6 +914,14 @@ append_value(bson_t *out, const char *key, const odata_field_t *f, const odata_n
     case ODATA_TIME:
         if (v->lit == ODATA_LIT_INT || v->lit == ODATA_LIT_DATE || v->lit == ODATA_LIT_DATETIME)
             ok = BSON_APPEND_INT64(out, key, v->i);
+        break;
+    case ODATA_KEY:
+        if (v->lit == ODATA_LIT_STRING) {
+            size_t n = strlen(v->text);
+            if (n == 0 || n > 18 || strspn(v->text, "0123456789") != n)
+                return cfail(err, v, "%s is a key: a string of digits, as '12'", f->name);
+            ok = BSON_APPEND_INT64(out, key, strtoll(v->text, NULL, 10));
+        }
         break;
     }
     if (!ok)
@@ -972,6 +980,16 @@ folded(const char *text, int fold)
         if ((fold == 1 && isupper((unsigned char)*c)) || (fold == 2 && islower((unsigned char)*c)))
             return false;
     return true;
+}
+
+/* A condition every entity meets (a field's constant value matched). */
+static void
+append_always(bson_t *out)
+{
+    bson_t cond;
+    BSON_APPEND_DOCUMENT_BEGIN(out, "_id", &cond);
+    BSON_APPEND_BOOL(&cond, "$exists", true);
+    bson_append_document_end(out, &cond);
 }
 
 static void
@@ -1048,6 +1066,21 @@ compile_cmp(const odata_resource_t *res, const odata_node_t *n, bson_t *out, oda
         append_regex(out, f, "^", right->text, "$", fold, op == ODATA_NE);
         return true;
     }
+    if (f->constant != NULL) { /* the same for every entity: decided here */
+        bson_t probe = BSON_INITIALIZER;
+        bool ok = append_value(&probe, "v", f, right, op != ODATA_EQ && op != ODATA_NE, err);
+        bson_destroy(&probe);
+        if (!ok)
+            return false;
+        if (op != ODATA_EQ && op != ODATA_NE)
+            return cfail(err, n, "%s is compared with eq or ne only", f->name);
+        bool same = right->lit == ODATA_LIT_STRING && strcmp(right->text, f->constant) == 0;
+        if (same == (op == ODATA_EQ))
+            append_always(out);
+        else
+            append_never(out);
+        return true;
+    }
     bson_t cond;
     BSON_APPEND_DOCUMENT_BEGIN(out, f->path, &cond);
     bool ok = append_value(&cond, mongo_ops[op], f, right, op != ODATA_EQ && op != ODATA_NE, err);
@@ -1067,6 +1100,22 @@ compile_in(const odata_resource_t *res, const odata_node_t *n, bson_t *out, odat
     }
     if (fold)
         return cfail(err, n->a[0], "in takes a plain field, not tolower or toupper");
+    if (f->constant != NULL) {
+        bool hit = false;
+        for (size_t i = 1; i < n->n; i++) {
+            bson_t probe = BSON_INITIALIZER;
+            bool ok = append_value(&probe, "v", f, n->a[i], false, err);
+            bson_destroy(&probe);
+            if (!ok)
+                return false;
+            hit = hit || (n->a[i]->lit == ODATA_LIT_STRING && strcmp(n->a[i]->text, f->constant) == 0);
+        }
+        if (hit)
+            append_always(out);
+        else
+            append_never(out);
+        return true;
+    }
     bson_t cond, list;
     bool ok = true;
     BSON_APPEND_DOCUMENT_BEGIN(out, f->path, &cond);
@@ -1194,6 +1243,129 @@ odata_compile(const odata_resource_t *res, const odata_node_t *node, bson_t *out
     bson_append_document_end(&list, &item);
     bson_append_array_end(out, &list);
     return ok;
+}
+
+/* --- printing back, and splitting off the joined resource's part ------------- */
+
+static void
+print_node(bson_string_t *out, const odata_resource_t *res, const odata_node_t *n)
+{
+    switch (n->kind) {
+    case ODATA_OR:
+    case ODATA_AND:
+        bson_string_append_c(out, '(');
+        print_node(out, res, n->a[0]);
+        bson_string_append(out, n->kind == ODATA_OR ? " or " : " and ");
+        print_node(out, res, n->a[1]);
+        bson_string_append_c(out, ')');
+        break;
+    case ODATA_NOT:
+        bson_string_append(out, "not (");
+        print_node(out, res, n->a[0]);
+        bson_string_append_c(out, ')');
+        break;
+    case ODATA_CMP:
+        print_node(out, res, n->a[0]);
+        bson_string_append_printf(out, " %s ", cmp_names[n->op]);
+        print_node(out, res, n->a[1]);
+        break;
+    case ODATA_IN:
+        print_node(out, res, n->a[0]);
+        bson_string_append(out, " in (");
+        for (size_t i = 1; i < n->n; i++) {
+            if (i > 1)
+                bson_string_append(out, ", ");
+            print_node(out, res, n->a[i]);
+        }
+        bson_string_append_c(out, ')');
+        break;
+    case ODATA_CALL:
+        bson_string_append_printf(out, "%s(", n->text);
+        for (size_t i = 0; i < n->n; i++) {
+            if (i > 0)
+                bson_string_append(out, ", ");
+            print_node(out, res, n->a[i]);
+        }
+        bson_string_append_c(out, ')');
+        break;
+    case ODATA_NAME: {
+        const odata_field_t *f = find_field(res, n->text, ODATA_FILTER);
+        bson_string_append(out, f != NULL && (f->use & ODATA_JOINED) ? f->path : n->text);
+        break;
+    }
+    case ODATA_LIT:
+        if (n->lit == ODATA_LIT_DATE || n->lit == ODATA_LIT_DATETIME) {
+            /* The canonical form without its "date:" / "datetime:" tag is OData's. */
+            bson_string_t *tmp = bson_string_new(NULL);
+            sexpr_lit(tmp, n);
+            bson_string_append(out, strchr(tmp->str, ':') + 1);
+            bson_string_free(tmp, true);
+        } else {
+            sexpr_lit(out, n);
+        }
+        break;
+    }
+}
+
+char *
+odata_print(const odata_resource_t *res, const odata_node_t *node)
+{
+    bson_string_t *out = bson_string_new(NULL);
+    print_node(out, res, node);
+    return bson_string_free(out, false);
+}
+
+/* Which sides' fields `n` names: local (bit 1), joined (bit 2). */
+static unsigned
+node_sides(const odata_resource_t *res, const odata_node_t *n, const char **joined_name)
+{
+    unsigned sides = 0;
+    if (n->kind == ODATA_NAME) {
+        const odata_field_t *f = find_field(res, n->text, ODATA_FILTER);
+        if (f != NULL && (f->use & ODATA_JOINED)) {
+            *joined_name = f->name;
+            return 2;
+        }
+        return f != NULL ? 1 : 0;
+    }
+    for (size_t i = 0; i < n->n; i++)
+        sides |= node_sides(res, n->a[i], joined_name);
+    return sides;
+}
+
+/* Moves the top-level and-operands of `n` into `local` and `joined` (and
+ * trees, NULL when empty); refuses an operand that mixes both sides. */
+static bool
+partition(const odata_resource_t *res, odata_node_t *n, odata_node_t **local, odata_node_t **joined, odata_error_t *err)
+{
+    if (n->kind == ODATA_AND) {
+        bool ok = partition(res, n->a[0], local, joined, err) && partition(res, n->a[1], local, joined, err);
+        n->a[0] = n->a[1] = NULL;
+        n->n = 0;
+        odata_free(n);
+        return ok;
+    }
+    const char *name = "";
+    unsigned sides = node_sides(res, n, &name);
+    if (sides == 3) {
+        odata_free(n);
+        return cfail(err, NULL,
+                     "%s names a field of the property (%s) and one of the listing under or, not or a function: "
+                     "combine such conditions with and only",
+                     "a condition", name);
+    }
+    odata_node_t **into = sides == 2 ? joined : local;
+    if (*into == NULL) {
+        *into = n;
+    } else {
+        odata_node_t *both = bson_malloc0(sizeof(*both));
+        both->kind = ODATA_AND;
+        both->pos = (*into)->pos;
+        node_add(both, *into);
+        node_add(both, n);
+        *into = both;
+    }
+    return true;
 }
 
 /* --- the system query options ------------------------------------------------- */
@@ -1374,14 +1546,37 @@ odata_query_parse(const odata_resource_t *res, const bson_t *query, const bson_t
         }
         if (strcmp(key, "$filter") == 0) {
             odata_error_t err;
-            odata_node_t *root = odata_parse(text, strlen(text), &err);
-            if (root == NULL || !odata_compile(res, root, &out->filter, &err)) {
+            odata_node_t *root = odata_parse(text, strlen(text), &err), *local = NULL, *joined = NULL;
+            bool ok = root != NULL;
+            bool has_joined = false;
+            for (size_t i = 0; i < res->count; i++)
+                has_joined = has_joined || (res->fields[i].use & ODATA_JOINED);
+            if (ok && has_joined) {
+                /* Type-check the whole first, then split it. */
+                bson_t whole = BSON_INITIALIZER;
+                ok = odata_compile(res, root, &whole, &err);
+                bson_destroy(&whole);
+                if (ok)
+                    ok = partition(res, root, &local, &joined, &err);
+                else
+                    odata_free(root);
+                root = NULL;
+                if (ok && local != NULL)
+                    ok = odata_compile(res, local, &out->filter, &err);
+                if (ok && joined != NULL)
+                    out->joined = odata_print(res, joined);
+            } else if (ok) {
+                ok = odata_compile(res, root, &out->filter, &err);
+            }
+            if (!ok) {
                 if (err.pos > 0)
                     field_errors_add(errors, "$filter", "at character %zu: %s", err.pos, err.message);
                 else
                     field_errors_add(errors, "$filter", "%s", err.message);
             }
             odata_free(root);
+            odata_free(local);
+            odata_free(joined);
         } else if (strcmp(key, "$select") == 0) {
             select_parse(res, text, out, errors);
         } else if (strcmp(key, "$orderby") == 0) {
@@ -1431,6 +1626,7 @@ odata_query_destroy(odata_query_t *q)
 {
     bson_destroy(&q->filter);
     bson_destroy(&q->sort);
+    bson_free(q->joined);
 }
 
 void

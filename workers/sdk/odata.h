@@ -54,6 +54,7 @@ typedef enum {
     ODATA_NUMBER, /* any number (areas) */
     ODATA_STRING,
     ODATA_TIME, /* int64 microseconds since the epoch; date and date-time literals convert */
+    ODATA_KEY,  /* a key written as a string of digits ('12'), stored as an int64 id */
 } odata_type_t;
 
 /* What a field may be used for. */
@@ -61,6 +62,10 @@ typedef enum {
 #define ODATA_ORDER 0x2
 #define ODATA_SELECT 0x4
 #define ODATA_ALL (ODATA_FILTER | ODATA_ORDER | ODATA_SELECT)
+/* The field is the joined resource's (RESO's Property is a listing joined
+ * with its property): `path` is its name there, and the conditions on such
+ * fields go to that resource as a $filter of its own (odata_query_t.joined). */
+#define ODATA_JOINED 0x8
 
 typedef struct {
     const char *name; /* as clients write it: "price", "ListPrice" */
@@ -69,6 +74,7 @@ typedef struct {
     unsigned use;              /* ODATA_FILTER | ODATA_ORDER | ODATA_SELECT */
     const char *const *values; /* a string field's only values (NULL-terminated), or NULL */
     const char *rendered;      /* the key in the rendered document, when not `name` */
+    const char *constant;      /* every entity's value of this string field, or NULL */
 } odata_field_t;
 
 /* One resource's vocabulary and paging bounds. */
@@ -139,6 +145,10 @@ char *odata_sexpr(const odata_node_t *node);
  * function or operator not supported, or a literal of the wrong type. */
 bool odata_compile(const odata_resource_t *res, const odata_node_t *node, bson_t *out, odata_error_t *err);
 
+/* `node` as OData $filter text, each field named by its `path` when it
+ * is ODATA_JOINED in `res` (by its name otherwise). bson_free it. */
+char *odata_print(const odata_resource_t *res, const odata_node_t *node);
+
 /* --- the system query options ------------------------------------------- */
 
 typedef struct {
@@ -148,6 +158,11 @@ typedef struct {
     bool count;
     const odata_field_t *select[ODATA_MAX_SELECT];
     size_t select_count; /* 0: every field */
+    /* The $filter's conditions on ODATA_JOINED fields, as a $filter of the
+     * joined resource (its names; type-checked here), NULL when none. They
+     * must be joined to the rest by a top-level and: one under or/not with
+     * a local field is refused. */
+    char *joined;
 } odata_query_t;
 
 /* Whether `query` (a request's query parameters) holds any $option. */

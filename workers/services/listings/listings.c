@@ -354,6 +354,7 @@ listings_create_many(svc_call_t *call)
 static const svc_op_t listings_ops[] = {
     {"listings.create", listings_create, SVC_AUTH_REQUIRED},
     {"listings.create_many", listings_create_many, SVC_AUTH_REQUIRED},
+    {"listings.reso", listings_reso},
     {"listings.get", listings_get},
     {"listings.update", listings_update, SVC_AUTH_REQUIRED},
     {"listings.delete", listings_delete, SVC_AUTH_REQUIRED},

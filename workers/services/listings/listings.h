@@ -68,6 +68,9 @@ void listings_filter_live(bson_t *filter);
 void listings_list(svc_call_t *call); /* list.c */
 /* A listing's OData vocabulary (list.c; odata.h). */
 extern const odata_resource_t listings_odata;
+/* The RESO Web API's Property (reso.c): a listing joined with its property. */
+extern const odata_resource_t listings_reso_odata;
+void listings_reso(svc_call_t *call);
 void listings_classic_list(svc_call_t *call);
 /* The classic and the public API's create: one op body, {"listing"}. */
 void listings_classic_create(svc_call_t *call);

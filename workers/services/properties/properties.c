@@ -279,30 +279,54 @@ done:
 static void
 properties_ids(svc_call_t *call)
 {
-    static const char *const params[] = {"city", NULL};
     field_errors_t errors;
     bson_iter_t it;
     bson_error_t error;
-    const char *city;
+    const char *city = NULL;
     const bson_t *doc;
+    const bson_t *query = &call->req->query;
+    odata_query_t q;
+    bson_t *filter = BCON_NEW("deleted_at", "{", "$exists", BCON_BOOL(false), "}");
 
     field_errors_init(&errors);
-    validate_known_fields(&call->req->query, params, &errors);
-    if (!bson_iter_init_find(&it, &call->req->query, "city"))
-        field_errors_add(&errors, "city", "is required");
-    else
-        validate_text(&it, &errors, "city", 1, 100, &city);
+    /* Either a city (listings' ?city=) or an OData $filter (RESO's
+     * conditions on the property: listings/reso.c), never both. */
+    bool odata = odata_requested(query);
+    bool parsed = odata_query_parse(&properties_odata, query, NULL, &q, &errors);
+    if (odata) {
+        static const char *const none[] = {NULL};
+        bson_t rest = BSON_INITIALIZER;
+        bson_copy_to_excluding_noinit(query, &rest, "$filter", NULL);
+        validate_known_fields(&rest, none, &errors);
+        bson_destroy(&rest);
+        if (!bson_has_field(query, "$filter"))
+            field_errors_add(&errors, "$filter", "is required with OData options here");
+        if (parsed)
+            bson_concat(filter, &q.filter);
+    } else {
+        static const char *const params[] = {"city", NULL};
+        validate_known_fields(query, params, &errors);
+        if (!bson_iter_init_find(&it, query, "city"))
+            field_errors_add(&errors, "city", "is required");
+        else
+            validate_text(&it, &errors, "city", 1, 100, &city);
+    }
+    odata_query_destroy(&q);
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
         field_errors_destroy(&errors);
+        bson_destroy(filter);
         return;
     }
     field_errors_destroy(&errors);
-    char *key = text_key(city, strlen(city));
+    if (city != NULL) {
+        char *key = text_key(city, strlen(city));
+        BSON_APPEND_UTF8(filter, "city_key", key);
+        free(key);
+    }
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
-    bson_t *filter = BCON_NEW("city_key", BCON_UTF8(key), "deleted_at", "{", "$exists", BCON_BOOL(false), "}");
-    free(key);
-    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(PROPERTIES_IDS_MAX + 1));
+    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(PROPERTIES_IDS_MAX + 1),
+                            "maxTimeMS", BCON_INT64(svc_query_max_time_ms()));
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     bson_t body = BSON_INITIALIZER, ids;
     BSON_APPEND_ARRAY_BEGIN(&body, "ids", &ids);
@@ -320,7 +344,11 @@ properties_ids(svc_call_t *call)
     }
     bson_append_array_end(&body, &ids);
     BSON_APPEND_BOOL(&body, "more", more);
-    if (mongoc_cursor_error(cursor, &error))
+    if (mongoc_cursor_error(cursor, &error) && svc_is_time_limit(&error))
+        svc_fail(call, 400, "query_too_costly",
+                 "the database gave up on these property conditions after %lld ms: add one on an indexed field",
+                 (long long)svc_query_max_time_ms());
+    else if (mongoc_cursor_error(cursor, &error))
         svc_fail_db(call, &error);
     else
         svc_reply(call, 200, &body);

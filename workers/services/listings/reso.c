@@ -1,0 +1,415 @@
+/*
+ * listings.reso: the RESO Web API's Property resource (docs/reso.md), read
+ * only. Each Property entity is one live listing joined with its property,
+ * named by the RESO Data Dictionary:
+ *
+ *   ListingKey             the listing id, as a string
+ *   ListPrice              price
+ *   StandardStatus         'Active' (every listing served is live)
+ *   ListAgentKey           the lister's user id, as a string
+ *   ModificationTimestamp  updated_at, ISO 8601 UTC
+ *   PropertyType, City, UnparsedAddress, RoomsTotal, LivingArea
+ *                          the property's type, city, address, room_count,
+ *                          living_area_m2 (LivingAreaUnits 'Square Meters')
+ *   BedroomsTotal          the property's rooms of kind bedroom
+ *
+ * The OData options are the lists' (odata.h) on these names. Conditions on
+ * the property's fields go to the properties service as one $filter
+ * (properties.ids: the matching ids, at most 10,000), and the page's
+ * properties come from it in one request (properties.list, id in (...)):
+ * never one per listing, never from its database.
+ */
+#include "listings.h"
+#include "odata_list.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* The RESO Data Dictionary's StandardStatus values: any may be asked for;
+ * every listing Roost serves is Active. */
+static const char *const reso_statuses[] = {"Active",      "Active Under Contract",
+                                            "Canceled",    "Closed",
+                                            "Coming Soon", "Delete",
+                                            "Expired",     "Hold",
+                                            "Incomplete",  "Pending",
+                                            "Withdrawn",   NULL};
+
+static const odata_field_t reso_fields[] = {
+    {"ListingKey", "_id", ODATA_KEY, ODATA_ALL},
+    {"ListPrice", "price", ODATA_INT, ODATA_ALL},
+    {"StandardStatus", "", ODATA_STRING, ODATA_FILTER | ODATA_SELECT, reso_statuses, NULL, "Active"},
+    {"ListAgentKey", "user_id", ODATA_KEY, ODATA_ALL},
+    {"ModificationTimestamp", "updated_at", ODATA_TIME, ODATA_ALL},
+    {"PropertyType", "type", ODATA_STRING, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED},
+    {"City", "city", ODATA_STRING, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED},
+    {"UnparsedAddress", "address", ODATA_STRING, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED},
+    {"BedroomsTotal", "", ODATA_INT, ODATA_SELECT},
+    {"RoomsTotal", "room_count", ODATA_INT, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED},
+    {"LivingArea", "living_area_m2", ODATA_NUMBER, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED},
+    {"LivingAreaUnits", "", ODATA_STRING, ODATA_SELECT},
+};
+
+const odata_resource_t listings_reso_odata = {
+    .fields = reso_fields,
+    .count = sizeof(reso_fields) / sizeof(reso_fields[0]),
+    .id_name = "ListingKey",
+    .top_default = 20,
+    .top_max = 100,
+    .skip_max = 100000,
+};
+
+/* Adds property_id $in (the properties matching `joined`), asked of the
+ * properties service; false when it replied to `call` itself. */
+static bool
+reso_filter_properties(svc_call_t *call, const char *joined, bson_t *filter)
+{
+    bson_t reply, cond, in;
+    bson_iter_t it, ids;
+    bson_t *request = BCON_NEW("query", "{", "$filter", BCON_UTF8(joined), "}");
+    int status = svc_ask(call, "properties.ids", request, &reply);
+    bson_destroy(request);
+    if (status < 0) {
+        bson_destroy(&reply);
+        return false;
+    }
+    if (status == 400) { /* its own words (query_too_costly, a value it refuses), under $filter */
+        const char *code = "validation_failed", *message = "the property conditions are refused";
+        if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "error.code", &it))
+            code = bson_iter_utf8(&it, NULL);
+        field_errors_t errors;
+        field_errors_init(&errors);
+        if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "error.fields", &it) &&
+            bson_iter_recurse(&it, &ids)) {
+            while (bson_iter_next(&ids)) {
+                bson_iter_t m;
+                if (bson_iter_recurse(&ids, &m) && bson_iter_find(&m, "message"))
+                    field_errors_add(&errors, "$filter", "the property conditions: %s", bson_iter_utf8(&m, NULL));
+            }
+        } else if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "error.message", &it)) {
+            message = bson_iter_utf8(&it, NULL);
+        }
+        if (errors.count > 0)
+            svc_fail_fields(call, &errors);
+        else
+            svc_fail(call, 400, code, "%s", message);
+        field_errors_destroy(&errors);
+        bson_destroy(&reply);
+        return false;
+    }
+    if (status != 200) {
+        bson_destroy(&reply);
+        svc_fail_asked(call, "properties.ids", status);
+        return false;
+    }
+    if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.more", &it) && bson_iter_as_bool(&it)) {
+        bson_destroy(&reply);
+        field_errors_t errors;
+        field_errors_init(&errors);
+        field_errors_add(&errors, "$filter",
+                         "the conditions on the property (City, PropertyType, …) match more than %d properties: "
+                         "narrow them",
+                         LISTINGS_CITY_MAX);
+        svc_fail_fields(call, &errors);
+        field_errors_destroy(&errors);
+        return false;
+    }
+    BSON_APPEND_DOCUMENT_BEGIN(filter, "property_id", &cond);
+    BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
+    if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.ids", &it) &&
+        bson_iter_recurse(&it, &ids)) {
+        uint32_t n = 0;
+        while (bson_iter_next(&ids)) {
+            char key[16];
+            snprintf(key, sizeof(key), "%u", n++);
+            BSON_APPEND_INT64(&in, key, bson_iter_as_int64(&ids));
+        }
+    }
+    bson_append_array_end(&cond, &in);
+    bson_append_document_end(filter, &cond);
+    bson_destroy(&reply);
+    return true;
+}
+
+/* The page's properties in one request: *props holds {items: [...]} of
+ * properties.list, or stays empty when the page names none. */
+static bool
+reso_properties_of(svc_call_t *call, const bson_t *page, bson_t *props)
+{
+    bson_iter_t it, f;
+    bson_string_t *ids = bson_string_new(NULL);
+    uint32_t n = 0;
+    bson_init(props);
+    if (bson_iter_init(&it, page))
+        while (bson_iter_next(&it))
+            if (bson_iter_recurse(&it, &f) && bson_iter_find(&f, "property_id") && BSON_ITER_HOLDS_INT(&f))
+                bson_string_append_printf(ids, "%s%lld", n++ ? ", " : "", (long long)bson_iter_as_int64(&f));
+    if (n == 0) {
+        bson_string_free(ids, true);
+        return true;
+    }
+    char *filter = bson_strdup_printf("id in (%s)", ids->str);
+    bson_string_free(ids, true);
+    bson_t reply;
+    bson_t *request = BCON_NEW("query", "{", "$filter", BCON_UTF8(filter), "$top", BCON_UTF8("100"), "$select",
+                               BCON_UTF8("type,city,address,rooms,room_count,living_area_m2"), "}");
+    bson_free(filter);
+    int status = svc_ask(call, "properties.list", request, &reply);
+    bson_destroy(request);
+    if (status == 200 && bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body", &it) &&
+        BSON_ITER_HOLDS_DOCUMENT(&it)) {
+        uint32_t len;
+        const uint8_t *data;
+        bson_t body;
+        bson_iter_document(&it, &len, &data);
+        bson_init_static(&body, data, len);
+        bson_destroy(props);
+        bson_copy_to(&body, props);
+    } else if (status >= 0) {
+        svc_fail_asked(call, "properties.list", status);
+    }
+    bson_destroy(&reply);
+    return status == 200;
+}
+
+/* The property with `id` in `props` ({items: [...]}), as a view; false if none. */
+static bool
+reso_property(const bson_t *props, int64_t id, bson_t *out)
+{
+    bson_iter_t it, items, f;
+    if (!bson_iter_init_find(&it, props, "items") || !bson_iter_recurse(&it, &items))
+        return false;
+    while (bson_iter_next(&items))
+        if (bson_iter_recurse(&items, &f) && bson_iter_find(&f, "id") && bson_iter_as_int64(&f) == id) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_iter_document(&items, &len, &data);
+            return bson_init_static(out, data, len);
+        }
+    return false;
+}
+
+static void
+reso_iso(int64_t us, char out[40])
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    char buf[24];
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%s.%06lldZ", buf, (long long)(us % 1000000));
+}
+
+/* One Property entity: the listing `doc` and its property (or none). */
+static void
+reso_render(const bson_t *doc, const bson_t *property, bson_t *out)
+{
+    bson_iter_t it;
+    char key[24], when[40];
+    bson_init(out);
+    snprintf(key, sizeof(key), "%lld", (long long)(bson_iter_init_find(&it, doc, "_id") ? bson_iter_as_int64(&it) : 0));
+    BSON_APPEND_UTF8(out, "ListingKey", key);
+    if (bson_iter_init_find(&it, doc, "price"))
+        BSON_APPEND_INT64(out, "ListPrice", bson_iter_as_int64(&it));
+    BSON_APPEND_UTF8(out, "StandardStatus", "Active");
+    snprintf(key, sizeof(key), "%lld",
+             (long long)(bson_iter_init_find(&it, doc, "user_id") ? bson_iter_as_int64(&it) : 0));
+    BSON_APPEND_UTF8(out, "ListAgentKey", key);
+    reso_iso(bson_iter_init_find(&it, doc, "updated_at") ? bson_iter_as_int64(&it) : 0, when);
+    BSON_APPEND_UTF8(out, "ModificationTimestamp", when);
+    static const char *const strings[][2] = {
+        {"type", "PropertyType"}, {"city", "City"}, {"address", "UnparsedAddress"}};
+    for (size_t i = 0; i < 3; i++) {
+        if (property != NULL && bson_iter_init_find(&it, property, strings[i][0]) && BSON_ITER_HOLDS_UTF8(&it))
+            BSON_APPEND_UTF8(out, strings[i][1], bson_iter_utf8(&it, NULL));
+        else
+            BSON_APPEND_NULL(out, strings[i][1]);
+    }
+    int64_t bedrooms = 0;
+    bson_iter_t rooms, r;
+    if (property != NULL && bson_iter_init_find(&it, property, "rooms") && bson_iter_recurse(&it, &rooms)) {
+        while (bson_iter_next(&rooms))
+            if (bson_iter_recurse(&rooms, &r) && bson_iter_find(&r, "kind") && BSON_ITER_HOLDS_UTF8(&r) &&
+                strcmp(bson_iter_utf8(&r, NULL), "bedroom") == 0)
+                bedrooms++;
+        BSON_APPEND_INT64(out, "BedroomsTotal", bedrooms);
+    } else {
+        BSON_APPEND_NULL(out, "BedroomsTotal");
+    }
+    if (property != NULL && bson_iter_init_find(&it, property, "room_count"))
+        BSON_APPEND_INT64(out, "RoomsTotal", bson_iter_as_int64(&it));
+    else
+        BSON_APPEND_NULL(out, "RoomsTotal");
+    if (property != NULL && bson_iter_init_find(&it, property, "living_area_m2")) {
+        BSON_APPEND_DOUBLE(out, "LivingArea", bson_iter_as_double(&it));
+        BSON_APPEND_UTF8(out, "LivingAreaUnits", "Square Meters");
+    } else {
+        BSON_APPEND_NULL(out, "LivingArea");
+        BSON_APPEND_NULL(out, "LivingAreaUnits");
+    }
+}
+
+/* RFC 3986 percent-encoding of everything but the unreserved characters. */
+static void
+reso_encode(bson_string_t *out, const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr("-._~", *c))
+            bson_string_append_c(out, (char)*c);
+        else
+            bson_string_append_printf(out, "%%%02X", *c);
+    }
+}
+
+/* "Property?<the request's options, $skip moved on>", relative to the service root. */
+static char *
+reso_next_link(const bson_t *query, int64_t top, int64_t skip)
+{
+    bson_string_t *link = bson_string_new("Property?");
+    bson_iter_t it;
+    char buf[32];
+    if (bson_iter_init(&it, query))
+        while (bson_iter_next(&it)) {
+            const char *key = bson_iter_key(&it);
+            if (strcmp(key, "$skip") == 0 || strcmp(key, "$top") == 0)
+                continue;
+            const char *v = BSON_ITER_HOLDS_UTF8(&it)   ? bson_iter_utf8(&it, NULL)
+                            : BSON_ITER_HOLDS_BOOL(&it) ? (bson_iter_bool(&it) ? "true" : "false")
+                                                        : NULL;
+            if (v == NULL && BSON_ITER_HOLDS_INT(&it)) {
+                snprintf(buf, sizeof(buf), "%lld", (long long)bson_iter_as_int64(&it));
+                v = buf;
+            }
+            if (v == NULL)
+                continue;
+            reso_encode(link, key);
+            bson_string_append_c(link, '=');
+            reso_encode(link, v);
+            bson_string_append_c(link, '&');
+        }
+    bson_string_append_printf(link, "%%24top=%lld&%%24skip=%lld", (long long)top, (long long)skip);
+    return bson_string_free(link, false);
+}
+
+void
+listings_reso(svc_call_t *call)
+{
+    const bson_t *query = &call->req->query;
+    field_errors_t errors;
+    odata_query_t q;
+    bson_iter_t it;
+    bson_error_t error;
+    bson_t filter = BSON_INITIALIZER, page = BSON_INITIALIZER, props = BSON_INITIALIZER;
+    bson_t *by_key = BCON_NEW("_id", BCON_INT32(1));
+    mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
+    mongoc_cursor_t *cursor = NULL;
+
+    field_errors_init(&errors);
+    if (bson_iter_init(&it, query))
+        while (bson_iter_next(&it))
+            if (bson_iter_key(&it)[0] != '$') {
+                char name[72];
+                snprintf(name, sizeof(name), "%.64s", bson_iter_key(&it));
+                field_errors_add(&errors, name,
+                                 "unknown option: the options are $filter, $select, $orderby, $top, $skip and $count");
+            }
+    bool ok = odata_query_parse(&listings_reso_odata, query, by_key, &q, &errors) && errors.count == 0;
+    if (!ok) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    listings_filter_live(&filter);
+    bson_concat(&filter, &q.filter);
+    if (q.joined != NULL && !reso_filter_properties(call, q.joined, &filter))
+        goto done;
+    int64_t total = -1;
+    if (q.count) {
+        bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(svc_query_max_time_ms()));
+        total = mongoc_collection_count_documents(coll, &filter, opts, NULL, NULL, &error);
+        bson_destroy(opts);
+        if (total < 0) {
+            if (svc_is_time_limit(&error))
+                svc_fail(call, 400, "query_too_costly",
+                         "the database gave up on this query after %lld ms: add a condition on an indexed field",
+                         (long long)svc_query_max_time_ms());
+            else
+                svc_fail_db(call, &error);
+            goto done;
+        }
+    }
+    /* One more than the page: whether a next page exists. */
+    uint32_t n = 0;
+    bool more = false;
+    if (q.top > 0) {
+        bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(svc_query_max_time_ms()), "skip", BCON_INT64(q.skip), "limit",
+                                BCON_INT64(q.top + 1));
+        BSON_APPEND_DOCUMENT(opts, "sort", &q.sort);
+        cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
+        bson_destroy(opts);
+        const bson_t *doc;
+        while (mongoc_cursor_next(cursor, &doc)) {
+            if ((int64_t)n == q.top) {
+                more = true;
+                break;
+            }
+            char key[16];
+            snprintf(key, sizeof(key), "%u", n++);
+            BSON_APPEND_DOCUMENT(&page, key, doc);
+        }
+        if (mongoc_cursor_error(cursor, &error)) {
+            if (svc_is_time_limit(&error))
+                svc_fail(call, 400, "query_too_costly",
+                         "the database gave up on this query after %lld ms: add a condition on an indexed field",
+                         (long long)svc_query_max_time_ms());
+            else
+                svc_fail_db(call, &error);
+            goto done;
+        }
+    }
+    bson_destroy(&props);
+    if (!reso_properties_of(call, &page, &props))
+        goto done;
+
+    bson_t body = BSON_INITIALIZER, value;
+    BSON_APPEND_UTF8(&body, "@odata.context", "$metadata#Property");
+    if (total >= 0)
+        BSON_APPEND_INT64(&body, "@odata.count", total);
+    BSON_APPEND_ARRAY_BEGIN(&body, "value", &value);
+    uint32_t i = 0;
+    bson_iter_init(&it, &page);
+    while (bson_iter_next(&it)) {
+        uint32_t len;
+        const uint8_t *data;
+        bson_t doc, property, entity, out;
+        bson_iter_document(&it, &len, &data);
+        bson_init_static(&doc, data, len);
+        bson_iter_t pid;
+        bool has_property = bson_iter_init_find(&pid, &doc, "property_id") && BSON_ITER_HOLDS_INT(&pid) &&
+                            reso_property(&props, bson_iter_as_int64(&pid), &property);
+        reso_render(&doc, has_property ? &property : NULL, &entity);
+        odata_select(&listings_reso_odata, &q, &entity, &out);
+        char key[16];
+        snprintf(key, sizeof(key), "%u", i++);
+        BSON_APPEND_DOCUMENT(&value, key, &out);
+        bson_destroy(&out);
+        bson_destroy(&entity);
+    }
+    bson_append_array_end(&body, &value);
+    if (more) {
+        char *link = reso_next_link(query, q.top, q.skip + q.top);
+        BSON_APPEND_UTF8(&body, "@odata.nextLink", link);
+        bson_free(link);
+    }
+    svc_reply(call, 200, &body);
+    bson_destroy(&body);
+done:
+    if (cursor != NULL)
+        mongoc_cursor_destroy(cursor);
+    odata_query_destroy(&q);
+    field_errors_destroy(&errors);
+    bson_destroy(&filter);
+    bson_destroy(&page);
+    bson_destroy(&props);
+    bson_destroy(by_key);
+    mongoc_collection_destroy(coll);
+}
