@@ -17,13 +17,16 @@ svc_is_time_limit(const bson_error_t *error)
            strstr(error->message, "exceeded time limit") != NULL;
 }
 
-static void
-svc_fail_costly(svc_call_t *call)
+void
+svc_fail_read(svc_call_t *call, const bson_error_t *error)
 {
-    svc_fail(call, 400, "query_too_costly",
-             "the database gave up on this query after %lld ms: add a condition on an indexed field "
-             "(docs/query.md lists them)",
-             (long long)svc_query_max_time_ms());
+    if (svc_is_time_limit(error))
+        svc_fail(call, 400, "query_too_costly",
+                 "the database gave up on this query after %lld ms: add a condition on an indexed field "
+                 "(docs/query.md lists them)",
+                 (long long)svc_query_max_time_ms());
+    else
+        svc_fail_db(call, error);
 }
 
 void
@@ -62,10 +65,7 @@ svc_odata_list(svc_call_t *call, const odata_resource_t *res, mongoc_collection_
         total = mongoc_collection_count_documents(collection, &filter, opts, NULL, NULL, &error);
         bson_destroy(opts);
         if (total < 0) {
-            if (svc_is_time_limit(&error))
-                svc_fail_costly(call);
-            else
-                svc_fail_db(call, &error);
+            svc_fail_read(call, &error);
             goto done;
         }
     }
@@ -97,10 +97,8 @@ svc_odata_list(svc_call_t *call, const odata_resource_t *res, mongoc_collection_
     BSON_APPEND_INT64(&body, "top", q.top);
     if (total >= 0)
         BSON_APPEND_INT64(&body, "total", total);
-    if (!ok && svc_is_time_limit(&error))
-        svc_fail_costly(call);
-    else if (!ok)
-        svc_fail_db(call, &error);
+    if (!ok)
+        svc_fail_read(call, &error);
     else
         svc_reply(call, 200, &body);
     bson_destroy(&body);

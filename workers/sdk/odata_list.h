@@ -29,4 +29,8 @@ int64_t svc_query_max_time_ms(void);
 /* Whether `error` is the database giving up at maxTimeMS (code 50). */
 bool svc_is_time_limit(const bson_error_t *error);
 
+/* Fails a list read: 400 query_too_costly at the time limit, else as
+ * svc_fail_db. */
+void svc_fail_read(svc_call_t *call, const bson_error_t *error);
+
 #endif

@@ -31,47 +31,59 @@ const odata_resource_t listings_odata = {
     .skip_max = 100000,
 };
 
-/* Adds property_id: {$in: ids of the properties in `city`}, asked of the properties service. */
-static bool
-listings_filter_city(svc_call_t *call, const char *city, bson_t *filter)
+bool
+listings_filter_properties(svc_call_t *call, const char *key, const char *value, const char *field, bson_t *filter)
 {
     bson_t reply, cond, in;
     bson_iter_t it, ids;
-    bson_t *request = BCON_NEW("query", "{", "city", BCON_UTF8(city), "}");
+    field_errors_t errors;
+    bson_t *request = BCON_NEW("query", "{", key, BCON_UTF8(value), "}");
     int status = svc_ask(call, "properties.ids", request, &reply);
     bson_destroy(request);
-    if (status < 0)
-        return false;
-    if (status != 200) {
-        bson_destroy(&reply);
-        svc_fail_asked(call, "properties.ids", status);
-        return false;
-    }
-    if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.more", &it) && bson_iter_as_bool(&it)) {
-        bson_destroy(&reply);
-        field_errors_t errors;
-        field_errors_init(&errors);
-        field_errors_add(&errors, "city", "matches more than %d properties, more than a listing filter takes",
-                         LISTINGS_CITY_MAX);
-        svc_fail_fields(call, &errors);
-        field_errors_destroy(&errors);
-        return false;
-    }
-    BSON_APPEND_DOCUMENT_BEGIN(filter, "property_id", &cond);
-    BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
-    if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.ids", &it) &&
-        bson_iter_recurse(&it, &ids)) {
-        uint32_t n = 0;
-        while (bson_iter_next(&ids)) {
-            char key[16];
-            snprintf(key, sizeof(key), "%u", n++);
-            BSON_APPEND_INT64(&in, key, bson_iter_as_int64(&ids));
+    field_errors_init(&errors);
+    if (status == 400) { /* the properties service's own words (a value it refuses, a costly filter), on `field` */
+        const char *code = "validation_failed", *message = "the property conditions are refused";
+        if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "error.fields", &it) &&
+            bson_iter_recurse(&it, &ids)) {
+            while (bson_iter_next(&ids)) {
+                bson_iter_t m;
+                if (bson_iter_recurse(&ids, &m) && bson_iter_find(&m, "message") && BSON_ITER_HOLDS_UTF8(&m))
+                    field_errors_add(&errors, field, "the property conditions: %s", bson_iter_utf8(&m, NULL));
+            }
         }
+        if (errors.count == 0) {
+            if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "error.code", &it))
+                code = bson_iter_utf8(&it, NULL);
+            if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "error.message", &it))
+                message = bson_iter_utf8(&it, NULL);
+            svc_fail(call, 400, code, "%s", message);
+        }
+    } else if (status >= 0 && status != 200) {
+        svc_fail_asked(call, "properties.ids", status);
+    } else if (status == 200 && bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.more", &it) &&
+               bson_iter_as_bool(&it)) {
+        field_errors_add(&errors, field, "matches more than %d properties, more than a listing filter takes: narrow it",
+                         LISTINGS_CITY_MAX);
+    } else if (status == 200) {
+        BSON_APPEND_DOCUMENT_BEGIN(filter, "property_id", &cond);
+        BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
+        if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.ids", &it) &&
+            bson_iter_recurse(&it, &ids)) {
+            uint32_t n = 0;
+            while (bson_iter_next(&ids)) {
+                char k[16];
+                snprintf(k, sizeof(k), "%u", n++);
+                BSON_APPEND_INT64(&in, k, bson_iter_as_int64(&ids));
+            }
+        }
+        bson_append_array_end(&cond, &in);
+        bson_append_document_end(filter, &cond);
     }
-    bson_append_array_end(&cond, &in);
-    bson_append_document_end(filter, &cond);
+    if (errors.count > 0)
+        svc_fail_fields(call, &errors);
+    field_errors_destroy(&errors);
     bson_destroy(&reply);
-    return true;
+    return status == 200 && call->replied == false;
 }
 
 void
@@ -120,7 +132,7 @@ listings_list(svc_call_t *call)
         bson_append_document_end(&filter, &cond);
     }
     if (bson_iter_init_find(&it, query, "city") && validate_text(&it, &errors, "city", 1, 100, &s) &&
-        errors.count == 0 && !listings_filter_city(call, s, &filter))
+        errors.count == 0 && !listings_filter_properties(call, "city", s, "city", &filter))
         goto done;
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);

@@ -66,6 +66,13 @@ void listings_filter_live(bson_t *filter);
 
 /* --- the classic contract (classic.c) ----------------------------------------- */
 void listings_list(svc_call_t *call); /* list.c */
+/* Adds property_id $in (the live properties whose `key` — "city", or
+ * "$filter" in the properties' own names — is `value`), asked of the
+ * properties service in one request (properties.ids, at most 10,000). When
+ * it cannot, replies to `call` itself (errors named `field`, the client's
+ * name for the condition) and returns false. */
+bool listings_filter_properties(svc_call_t *call, const char *key, const char *value, const char *field,
+                                bson_t *filter);
 /* A listing's OData vocabulary (list.c; odata.h). */
 extern const odata_resource_t listings_odata;
 /* The RESO Web API's Property (reso.c): a listing joined with its property. */

@@ -59,78 +59,6 @@ const odata_resource_t listings_reso_odata = {
     .skip_max = 100000,
 };
 
-/* Adds property_id $in (the properties matching `joined`), asked of the
- * properties service; false when it replied to `call` itself. */
-static bool
-reso_filter_properties(svc_call_t *call, const char *joined, bson_t *filter)
-{
-    bson_t reply, cond, in;
-    bson_iter_t it, ids;
-    bson_t *request = BCON_NEW("query", "{", "$filter", BCON_UTF8(joined), "}");
-    int status = svc_ask(call, "properties.ids", request, &reply);
-    bson_destroy(request);
-    if (status < 0) {
-        bson_destroy(&reply);
-        return false;
-    }
-    if (status == 400) { /* its own words (query_too_costly, a value it refuses), under $filter */
-        const char *code = "validation_failed", *message = "the property conditions are refused";
-        if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "error.code", &it))
-            code = bson_iter_utf8(&it, NULL);
-        field_errors_t errors;
-        field_errors_init(&errors);
-        if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "error.fields", &it) &&
-            bson_iter_recurse(&it, &ids)) {
-            while (bson_iter_next(&ids)) {
-                bson_iter_t m;
-                if (bson_iter_recurse(&ids, &m) && bson_iter_find(&m, "message"))
-                    field_errors_add(&errors, "$filter", "the property conditions: %s", bson_iter_utf8(&m, NULL));
-            }
-        } else if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "error.message", &it)) {
-            message = bson_iter_utf8(&it, NULL);
-        }
-        if (errors.count > 0)
-            svc_fail_fields(call, &errors);
-        else
-            svc_fail(call, 400, code, "%s", message);
-        field_errors_destroy(&errors);
-        bson_destroy(&reply);
-        return false;
-    }
-    if (status != 200) {
-        bson_destroy(&reply);
-        svc_fail_asked(call, "properties.ids", status);
-        return false;
-    }
-    if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.more", &it) && bson_iter_as_bool(&it)) {
-        bson_destroy(&reply);
-        field_errors_t errors;
-        field_errors_init(&errors);
-        field_errors_add(&errors, "$filter",
-                         "the conditions on the property (City, PropertyType, …) match more than %d properties: "
-                         "narrow them",
-                         LISTINGS_CITY_MAX);
-        svc_fail_fields(call, &errors);
-        field_errors_destroy(&errors);
-        return false;
-    }
-    BSON_APPEND_DOCUMENT_BEGIN(filter, "property_id", &cond);
-    BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
-    if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.ids", &it) &&
-        bson_iter_recurse(&it, &ids)) {
-        uint32_t n = 0;
-        while (bson_iter_next(&ids)) {
-            char key[16];
-            snprintf(key, sizeof(key), "%u", n++);
-            BSON_APPEND_INT64(&in, key, bson_iter_as_int64(&ids));
-        }
-    }
-    bson_append_array_end(&cond, &in);
-    bson_append_document_end(filter, &cond);
-    bson_destroy(&reply);
-    return true;
-}
-
 /* The page's properties in one request: *props holds {items: [...]} of
  * properties.list, or stays empty when the page names none. */
 static bool
@@ -320,7 +248,7 @@ listings_reso(svc_call_t *call)
     }
     listings_filter_live(&filter);
     bson_concat(&filter, &q.filter);
-    if (q.joined != NULL && !reso_filter_properties(call, q.joined, &filter))
+    if (q.joined != NULL && !listings_filter_properties(call, "$filter", q.joined, "$filter", &filter))
         goto done;
     int64_t total = -1;
     if (q.count) {
@@ -328,12 +256,7 @@ listings_reso(svc_call_t *call)
         total = mongoc_collection_count_documents(coll, &filter, opts, NULL, NULL, &error);
         bson_destroy(opts);
         if (total < 0) {
-            if (svc_is_time_limit(&error))
-                svc_fail(call, 400, "query_too_costly",
-                         "the database gave up on this query after %lld ms: add a condition on an indexed field",
-                         (long long)svc_query_max_time_ms());
-            else
-                svc_fail_db(call, &error);
+            svc_fail_read(call, &error);
             goto done;
         }
     }
@@ -357,12 +280,7 @@ listings_reso(svc_call_t *call)
             BSON_APPEND_DOCUMENT(&page, key, doc);
         }
         if (mongoc_cursor_error(cursor, &error)) {
-            if (svc_is_time_limit(&error))
-                svc_fail(call, 400, "query_too_costly",
-                         "the database gave up on this query after %lld ms: add a condition on an indexed field",
-                         (long long)svc_query_max_time_ms());
-            else
-                svc_fail_db(call, &error);
+            svc_fail_read(call, &error);
             goto done;
         }
     }
