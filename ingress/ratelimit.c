@@ -67,6 +67,12 @@ ratelimit_hash(const char *key)
 bool
 ratelimit_take(ratelimit_t *l, const char *key, int64_t now, envelope_rate_limit_t *state)
 {
+    return ratelimit_take_n(l, key, now, 1, state);
+}
+
+bool
+ratelimit_take_n(ratelimit_t *l, const char *key, int64_t now, int64_t n, envelope_rate_limit_t *state)
+{
     char k[RATELIMIT_KEY_MAX + 1];
     snprintf(k, sizeof(k), "%s", key);
     int64_t start = now - now % l->window;
@@ -102,11 +108,11 @@ ratelimit_take(ratelimit_t *l, const char *key, int64_t now, envelope_rate_limit
             log_warn("rate limit '%s': %zu keys are live; new ones pass uncounted", l->policy, l->capacity);
         l->warned_full = true;
         state->remaining = l->quota;
-    } else if (slot->hits >= l->quota) {
+    } else if (slot->hits + n > l->quota) {
         allowed = false;
-        state->remaining = 0;
+        state->remaining = l->quota - slot->hits;
     } else {
-        slot->hits++;
+        slot->hits += n;
         state->remaining = l->quota - slot->hits;
     }
     pthread_mutex_unlock(&l->lock);

@@ -38,6 +38,10 @@ void ratelimit_free(ratelimit_t *l);
  */
 bool ratelimit_take(ratelimit_t *l, const char *key, int64_t now, envelope_rate_limit_t *state);
 
+/* As ratelimit_take, for `n` hits at once (a bulk create's items): all
+ * counted, or none when they would pass the quota. */
+bool ratelimit_take_n(ratelimit_t *l, const char *key, int64_t now, int64_t n, envelope_rate_limit_t *state);
+
 /*
  * The header values for a set of limit states (draft-ietf-httpapi-
  * ratelimit-headers-10 §3, §4): `policy` lists every state's policy;

@@ -85,12 +85,14 @@ request_client_addr(h2o_req_t *req, char out[ENVELOPE_ADDR_MAX + 1])
 
 /*
  * The write limits (ratelimit.h): a POST, PUT, PATCH or DELETE other than the
- * login counts against its user's quota and its address's. Sets the
+ * login counts against its user's quota and its address's, `writes` times
+ * (a bulk create counts each of its items). Sets the
  * RateLimit headers; on refusal answers 429 with Retry-After and returns
  * false.
  */
 static bool
-request_within_limits(h2o_req_t *req, const route_match_t *m, const char *rid, const request_auth_t *auth)
+request_within_limits(h2o_req_t *req, const route_match_t *m, const char *rid, const request_auth_t *auth,
+                      int64_t writes)
 {
     const ratelimit_config_t *cfg = ratelimit_config();
     envelope_rate_limit_t states[2];
@@ -104,19 +106,19 @@ request_within_limits(h2o_req_t *req, const route_match_t *m, const char *rid, c
         return true;
     if (cfg->per_user != NULL && auth->sub > 0) {
         snprintf(key, sizeof(key), "u:%lld", (long long)auth->sub);
-        allowed = ratelimit_take(cfg->per_user, key, now, &states[n++]);
+        allowed = ratelimit_take_n(cfg->per_user, key, now, writes, &states[n++]);
     }
     /* A write the user's quota refuses is not counted against the address's. */
     if (allowed && cfg->per_address != NULL && auth->addr[0] != '\0') {
         snprintf(key, sizeof(key), "a:%s", auth->addr);
-        allowed = ratelimit_take(cfg->per_address, key, now, &states[n++]);
+        allowed = ratelimit_take_n(cfg->per_address, key, now, writes, &states[n++]);
     }
     respond_rate_limit(req, states, n);
     if (allowed)
         return true;
     int64_t wait = 0;
     for (size_t i = 0; i < n; i++)
-        if (states[i].remaining == 0 && states[i].reset > wait)
+        if (states[i].remaining < writes && states[i].reset > wait)
             wait = states[i].reset;
     char seconds[24];
     int len = snprintf(seconds, sizeof(seconds), "%lld", (long long)(wait > 0 ? wait : 1));
@@ -327,8 +329,6 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
     if (!request_authenticate(req, rid, m.route, &auth))
         goto done;
     request_client_addr(req, auth.addr);
-    if (!request_within_limits(req, &m, rid, &auth))
-        goto done;
     if (req->query_at != SIZE_MAX &&
         !query_parse(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, &query, &error)) {
         char *detail = bson_strdup_printf("the query string has %s", error.message);
@@ -405,6 +405,18 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
             }
         }
         has_body = true;
+    }
+    /* Counted once the body is read: a bulk create counts each item. */
+    int64_t writes = 1;
+    bson_iter_t items, item;
+    if ((m.route->flags & ROUTE_BULK) && bson_iter_init_find(&items, &body, "items") && BSON_ITER_HOLDS_ARRAY(&items) &&
+        bson_iter_recurse(&items, &item))
+        for (writes = 0; bson_iter_next(&item);)
+            writes++;
+    if (!request_within_limits(req, &m, rid, &auth, writes > 0 ? writes : 1)) {
+        if (has_body)
+            bson_destroy(&body);
+        goto done;
     }
     request_dispatch(req, &m, rid, &auth, &query, has_body ? &body : NULL);
     if (has_body)

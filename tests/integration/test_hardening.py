@@ -237,6 +237,24 @@ def test_writes_are_limited_per_user_with_ratelimit_headers():
                               timeout=10).status_code == 200
 
 
+def test_a_bulk_create_counts_each_item_against_the_write_limits():
+    env = {"ROOST_WRITE_LIMIT_PER_USER": "5", "ROOST_WRITE_LIMIT_PER_ADDRESS": "0",
+           "ROOST_WRITE_LIMIT_WINDOW_SECONDS": "60"}
+    with running(workers=1, env=env) as s:
+        u = create_user(s)
+        tok = token_for(s, u["username"])
+        item = {"listing_type": "rent", "price": 100}
+        r = requests.post(s.url("/api/v1/listings"), json=[item] * 6, headers=bearer(tok), timeout=10)
+        assert r.status_code == 429 and r.headers["RateLimit"].startswith('"user";r=5;'), r.text
+        r = requests.post(s.url("/api/v1/listings"), json=[item] * 4, headers=bearer(tok), timeout=10)
+        assert r.status_code == 207 and r.headers["RateLimit"].startswith('"user";r=1;')
+        assert requests.post(s.url("/api/v1/listings"), json=item, headers=bearer(tok), timeout=10).status_code == 201
+        r = requests.post(s.url("/api/v1/listings"), json=[item], headers=bearer(tok), timeout=10)
+        assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 60
+        got = requests.get(s.url(f"/api/v1/listings?user_id={u['id']}"), timeout=10).json()
+        assert got["total"] == 5  # nothing of the refused bulks was stored
+
+
 def test_writes_are_limited_per_address():
     env = {"ROOST_WRITE_LIMIT_PER_ADDRESS": "2", "ROOST_WRITE_LIMIT_PER_USER": "0"}
     with running(workers=1, env=env) as s:
