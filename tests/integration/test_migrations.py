@@ -322,7 +322,8 @@ def test_bad_command_lines_are_refused_and_change_nothing(fresh, args, code, wor
 def test_a_runner_that_lost_its_lease_writes_nothing_after_the_takeover(fresh):
     """A runner paused past its lease (SIGSTOP here; a suspended VM, a
     network stall) finds the database taken over when it resumes: it
-    leaves the record, the log and the data to the runner that took over."""
+    leaves the record, the log and the data to the runner that took over,
+    but for the one write it may have had in flight."""
     import signal
     fresh.migrate("up", "properties", "1")
     raw_properties(fresh, 6000)
@@ -341,9 +342,11 @@ def test_a_runner_that_lost_its_lease_writes_nothing_after_the_takeover(fresh):
         a.send_signal(signal.SIGCONT)
     out, err = a.communicate(timeout=60)
     assert a.returncode == 1 and "another runner took the migrations over" in err, (out, err)
-    # The down stands: no record of 2, and not a document written after it.
+    # The down stands: no record of 2, no log entry of the stale runner's;
+    # of the data, at most the one write it had in flight when it was paused
+    # (checked, then sent: no update here can be conditional on the lock).
     assert sorted(records(fresh, "properties")) == [1]
-    assert set(areas(fresh).values()) == {None}
+    assert sum(v is not None for v in areas(fresh).values()) <= 1
     assert [(e["version"], e["direction"], e["outcome"]) for e in log(fresh, "properties")][-1] == \
         (2, "down", "done")
 
