@@ -70,7 +70,7 @@ query_parse(const char *q, size_t len, bson_t *out, bson_error_t *error)
         }
         if (memchr(key, '\0', klen) != NULL || memchr(value, '\0', vlen) != NULL ||
             !bson_utf8_validate(key, klen, false) || !bson_utf8_validate(value, vlen, false)) {
-            bson_set_error(error, 1, 400, "a parameter that is not valid UTF-8");
+            bson_set_error(error, 1, 400, "a parameter that is not valid UTF-8, or that holds a NUL (%%00)");
             goto done;
         }
         bson_iter_t seen;

@@ -307,7 +307,9 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
     observe_request(req, matched == ROUTE_FOUND ? m.route : NULL, rid);
     switch (matched) {
     case ROUTE_NOT_FOUND:
-        respond_error(req, false, rid, 404, "not_found", "no such route", NULL);
+        /* Under the RESO Web API's root, an OData error object too. */
+        respond_error(req, routes_odata_path(req->path.base, path_len) ? ROUTE_ODATA : 0, rid, 404, "not_found",
+                      "no such route", NULL);
         goto done;
     case ROUTE_BAD_METHOD:
         if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
@@ -315,7 +317,7 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
             goto done;
         }
         respond_header(req, H2O_TOKEN_ALLOW, m.allow, strlen(m.allow));
-        respond_error(req, m.path_flags & ROUTE_CLASSIC, rid, 405, "method_not_allowed",
+        respond_error(req, m.path_flags & (ROUTE_CLASSIC | ROUTE_ODATA), rid, 405, "method_not_allowed",
                       "this route does not accept that method", NULL);
         goto done;
     case ROUTE_FOUND:

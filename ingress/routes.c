@@ -74,6 +74,14 @@ routes_match(const char *method, size_t method_len, const char *path, size_t pat
     return path_known ? ROUTE_BAD_METHOD : ROUTE_NOT_FOUND;
 }
 
+bool
+routes_odata_path(const char *path, size_t len)
+{
+    static const char root[] = "/reso/odata";
+    size_t n = sizeof(root) - 1;
+    return len >= n && memcmp(path, root, n) == 0 && (len == n || path[n] == '/' || path[n] == '(' || path[n] == '?');
+}
+
 const route_t *
 routes_bulk(const route_t *route)
 {

@@ -7,6 +7,7 @@
 #ifndef ROOST_ROUTES_H
 #define ROOST_ROUTES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON, ROUTE_BODY_FORM } route_body_t;
@@ -51,6 +52,10 @@ typedef struct {
 } route_match_t;
 
 typedef enum { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD } route_result_t;
+
+/* Whether `path` lies under the RESO Web API's root (/reso/odata): its
+ * unknown routes answer in the OData shape too. */
+bool routes_odata_path(const char *path, size_t len);
 
 /* The ROUTE_BULK twin of `route`, or NULL when it takes no array body. */
 const route_t *routes_bulk(const route_t *route);

@@ -139,7 +139,9 @@ def test_count_and_next_link(stack, estate):
     ("$filter=ListingKey eq 'x1'", "$filter", "ListingKey is a key"),
     ("$filter=City eq 'Paris' or ListPrice gt 1", "$filter", "combine such conditions with and only"),
     ("$filter=StandardStatus gt 'A'", "$filter", "StandardStatus is compared with eq or ne only"),
-    ("$filter=PropertyType eq 'castle'", "$filter", "type is one of"),
+    ("$filter=PropertyType eq 'castle'", "$filter", "at character 17: PropertyType is one of 'apartment'"),
+    ("$filter=contains(StandardStatus, 'Act')", "$filter", "StandardStatus is compared with eq, ne or in only"),
+    ("$filter=tolower(StandardStatus) eq 'active'", "$filter", "StandardStatus is compared with eq, ne or in only"),
     ("$orderby=City", "$orderby", "'City' is not a field that can be ordered by"),
     ("$top=500", "$top", "from 0 to 100"),
     ("$expand=Media", "$expand", "does not support"),
@@ -155,6 +157,20 @@ def test_errors_are_odata_error_objects(stack, options, target, words):
     assert error["innererror"]["request_id"] == r.headers["X-Request-Id"]
     assert [d["target"] for d in error["details"]] == [target]
     assert words in error["details"][0]["message"], error
+
+
+def test_many_property_conditions_and_unknown_routes(stack, estate):
+    # 32 conditions, most of them on the property: joined by and, they stay within every limit.
+    f = " and ".join([f"City eq '{estate['paris']}'"] * 20 + ["RoomsTotal ge 0"] * 11 +
+                     [f"ListAgentKey eq '{estate['agent']['id']}'"])
+    r = requests.get(stack.url("/reso/odata/Property?$count=true&$filter=" + quote(f)), timeout=10)
+    assert r.status_code == 200 and r.json()["@odata.count"] == 5, r.text
+    # Under /reso/odata, a route that does not exist or a method a route does not take: OData errors too.
+    for method, path, status in (("GET", "/reso/odata/Property('1')", 404), ("GET", "/reso/odata/Member", 404),
+                                 ("POST", "/reso/odata/Property", 405), ("DELETE", "/reso/odata/Property", 405)):
+        r = requests.request(method, stack.url(path), timeout=10)
+        assert r.status_code == status and r.headers["OData-Version"] == "4.0", (path, r.text)
+        assert r.json()["error"]["code"] in ("not_found", "method_not_allowed")
 
 
 def test_status_is_active_for_every_live_listing(stack, estate):

@@ -654,13 +654,13 @@ odata_parse(const char *text, size_t len, odata_error_t *err)
 {
     parser_t p = {.s = text, .len = len, .err = err};
     memset(err, 0, sizeof(*err));
-    if (len > ODATA_MAX_LENGTH) {
-        err->pos = 0;
-        snprintf(err->message, sizeof(err->message), "longer than %d characters", ODATA_MAX_LENGTH);
+    if (memchr(text, '\0', len) != NULL || !bson_utf8_validate(text, len, false)) {
+        snprintf(err->message, sizeof(err->message), "not valid UTF-8 text, or it holds a NUL");
         return NULL;
     }
-    if (memchr(text, '\0', len) != NULL || !bson_utf8_validate(text, len, false)) {
-        snprintf(err->message, sizeof(err->message), "not valid UTF-8 text");
+    if (len > 4 * ODATA_MAX_LENGTH || char_pos(text, len) - 1 > ODATA_MAX_LENGTH) { /* characters, not bytes */
+        err->pos = 0;
+        snprintf(err->message, sizeof(err->message), "longer than %d characters", ODATA_MAX_LENGTH);
         return NULL;
     }
     lex(&p);
@@ -954,6 +954,10 @@ field_operand(const odata_resource_t *res, const odata_node_t *n, int *fold, oda
         unknown_field(res, n, ODATA_FILTER, err);
         return NULL;
     }
+    if (*fold && f->constant != NULL) {
+        cfail(err, n, "%s is compared with eq, ne or in only", f->name);
+        return NULL;
+    }
     if (*fold && f->type != ODATA_STRING) {
         cfail(err, n, "%s is %s: tolower and toupper take a string field", f->name, field_type_name(f));
         return NULL;
@@ -1154,6 +1158,8 @@ compile_call(const odata_resource_t *res, const odata_node_t *n, bson_t *out, od
     }
     if (f->type != ODATA_STRING)
         return cfail(err, n->a[0], "%s is %s: %s takes a string field", f->name, field_type_name(f), n->text);
+    if (f->constant != NULL)
+        return cfail(err, n->a[0], "%s is compared with eq, ne or in only", f->name);
     const odata_node_t *v = n->a[1];
     if (v->kind != ODATA_LIT || v->lit != ODATA_LIT_STRING)
         return cfail(err, v, "the second argument of %s is a 'string'", n->text);
@@ -1247,16 +1253,31 @@ odata_compile(const odata_resource_t *res, const odata_node_t *node, bson_t *out
 
 /* --- printing back, and splitting off the joined resource's part ------------- */
 
+static void print_node(bson_string_t *out, const odata_resource_t *res, const odata_node_t *n);
+
+static void
+print_junction(bson_string_t *out, const odata_resource_t *res, const odata_node_t *n, odata_kind_t kind)
+{
+    for (size_t i = 0; i < n->n; i++) {
+        if (i > 0)
+            bson_string_append(out, kind == ODATA_OR ? " or " : " and ");
+        if (n->a[i]->kind == kind)
+            print_junction(out, res, n->a[i], kind);
+        else
+            print_node(out, res, n->a[i]);
+    }
+}
+
 static void
 print_node(bson_string_t *out, const odata_resource_t *res, const odata_node_t *n)
 {
     switch (n->kind) {
     case ODATA_OR:
     case ODATA_AND:
+        /* One pair of parentheses for a whole chain of the same junction:
+         * however long, it nests one level (ODATA_MAX_DEPTH). */
         bson_string_append_c(out, '(');
-        print_node(out, res, n->a[0]);
-        bson_string_append(out, n->kind == ODATA_OR ? " or " : " and ");
-        print_node(out, res, n->a[1]);
+        print_junction(out, res, n, n->kind);
         bson_string_append_c(out, ')');
         break;
     case ODATA_NOT:

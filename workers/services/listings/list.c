@@ -47,8 +47,13 @@ listings_filter_properties(svc_call_t *call, const char *key, const char *value,
             bson_iter_recurse(&it, &ids)) {
             while (bson_iter_next(&ids)) {
                 bson_iter_t m;
-                if (bson_iter_recurse(&ids, &m) && bson_iter_find(&m, "message") && BSON_ITER_HOLDS_UTF8(&m))
-                    field_errors_add(&errors, field, "the property conditions: %s", bson_iter_utf8(&m, NULL));
+                if (bson_iter_recurse(&ids, &m) && bson_iter_find(&m, "message") && BSON_ITER_HOLDS_UTF8(&m)) {
+                    /* Its positions are in the text sent to it, not the client's: left out. */
+                    const char *message = bson_iter_utf8(&m, NULL);
+                    if (strncmp(message, "at character ", 13) == 0 && strstr(message, ": ") != NULL)
+                        message = strstr(message, ": ") + 2;
+                    field_errors_add(&errors, field, "the property conditions: %s", message);
+                }
             }
         }
         if (errors.count == 0) {

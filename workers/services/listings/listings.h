@@ -77,6 +77,7 @@ bool listings_filter_properties(svc_call_t *call, const char *key, const char *v
 extern const odata_resource_t listings_odata;
 /* The RESO Web API's Property (reso.c): a listing joined with its property. */
 extern const odata_resource_t listings_reso_odata;
+extern const char *const listings_reso_property_types[];
 void listings_reso(svc_call_t *call);
 void listings_classic_list(svc_call_t *call);
 /* The classic and the public API's create: one op body, {"listing"}. */

@@ -186,6 +186,14 @@ odata_limits(void **state)
     root = odata_parse(buf, ODATA_MAX_LENGTH, &err);
     assert_non_null(root);
     odata_free(root);
+    /* The length is in characters: 1500 two-byte characters pass. */
+    at = (size_t)snprintf(buf, sizeof(buf), "name eq '");
+    for (int i = 0; i < 1500 && at + 3 < sizeof(buf); i++)
+        at += (size_t)snprintf(buf + at, sizeof(buf) - at, "\xc3\xa9");
+    snprintf(buf + at, sizeof(buf) - at, "'");
+    root = odata_parse(buf, strlen(buf), &err);
+    assert_non_null(root);
+    odata_free(root);
     /* Not UTF-8, or a NUL inside. */
     assert_null(odata_parse("name eq '\xff'", 12, &err));
     assert_null(odata_parse("name eq '\0'", 11, &err));

@@ -2,6 +2,7 @@
 #include "roost_test.h"
 
 #include "listings/listings.h"
+#include "properties/properties.h"
 
 static bool
 has_message(const bson_t *list, const char *message)
@@ -81,6 +82,18 @@ listings_main_rules(void **state)
     field_errors_destroy(&e);
 }
 
+/* RESO's PropertyType takes exactly the properties service's types. */
+static void
+listings_reso_types_are_the_properties_types(void **state)
+{
+    size_t i = 0;
+    for (; properties_types[i] != NULL; i++) {
+        assert_non_null(listings_reso_property_types[i]);
+        assert_string_equal(listings_reso_property_types[i], properties_types[i]);
+    }
+    assert_null(listings_reso_property_types[i]);
+}
+
 int
 main(void)
 {
@@ -88,6 +101,7 @@ main(void)
         cmocka_unit_test(listings_classic_accepts_strings_and_ints),
         cmocka_unit_test(listings_classic_messages),
         cmocka_unit_test(listings_main_rules),
+        cmocka_unit_test(listings_reso_types_are_the_properties_types),
     };
     return cmocka_run_group_tests_name("/listings/fields", tests, NULL, NULL);
 }
