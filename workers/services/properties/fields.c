@@ -2,6 +2,7 @@
 #include "properties.h"
 #include "text.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,5 +215,7 @@ properties_living_area(const bson_t *doc, double *area_m2)
             return false;
         *area_m2 += bson_iter_as_double(&f);
     }
+    /* To the cm² (RESO's LivingArea has Scale 2): no 58.900000000000006 from summing binary doubles. */
+    *area_m2 = round(*area_m2 * 100.0) / 100.0;
     return true;
 }

@@ -71,7 +71,7 @@ void properties_append_room(bson_t *rooms, uint32_t index, int64_t room_id, cons
 bool properties_view(const bson_iter_t *it, bson_t *out);
 
 /* The living area of a stored property (or of a change holding its new
- * rooms): the sum of its rooms' area_m2, in m², stored as living_area_m2
+ * rooms): the sum of its rooms' area_m2, in m² rounded to 0.01, stored as living_area_m2
  * with every write of its rooms (migration 2, migrations.c). False when
  * `doc` has rooms that are not documents each with a numeric area_m2. */
 bool properties_living_area(const bson_t *doc, double *area_m2);

@@ -71,6 +71,7 @@ properties_living_area_sums_rooms(void **state)
         {"{\"rooms\": [{\"area_m2\": \"large\"}]}", false, 0},
         {"{\"rooms\": [{\"name\": \"no area\"}]}", false, 0},
         {"{\"rooms\": [3]}", false, 0},
+        {"{\"rooms\": [{\"area_m2\": 50.1}, {\"area_m2\": 8.8}]}", true, 58.9}, /* not 58.900000000000006 */
         {"{\"rooms\": {\"0\": {\"area_m2\": 1}}}", false, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
