@@ -1643,6 +1643,19 @@ odata_query_parse(const odata_resource_t *res, const bson_t *query, const bson_t
 }
 
 void
+odata_refuse_plain(const bson_t *query, const char *message, field_errors_t *errors)
+{
+    bson_iter_t it;
+    if (bson_iter_init(&it, query))
+        while (bson_iter_next(&it))
+            if (bson_iter_key(&it)[0] != '$') {
+                char name[72];
+                snprintf(name, sizeof(name), "%.64s", bson_iter_key(&it));
+                field_errors_add(errors, name, "%s", message);
+            }
+}
+
+void
 odata_query_destroy(odata_query_t *q)
 {
     bson_destroy(&q->filter);

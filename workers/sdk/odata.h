@@ -177,6 +177,10 @@ bool odata_query_parse(const odata_resource_t *res, const bson_t *query, const b
                        field_errors_t *errors);
 void odata_query_destroy(odata_query_t *q);
 
+/* Adds the field error `message` for each key of `query` that is not an
+ * $option, named by the key: where only the OData options are taken. */
+void odata_refuse_plain(const bson_t *query, const char *message, field_errors_t *errors);
+
 /* The rendered document `doc` cut to the id and the $select fields (all
  * of `doc` when none), into `out` (uninitialised). */
 void odata_select(const odata_resource_t *res, const odata_query_t *q, const bson_t *doc, bson_t *out);

@@ -36,22 +36,16 @@ svc_odata_list(svc_call_t *call, const odata_resource_t *res, mongoc_collection_
     const bson_t *query = &call->req->query;
     field_errors_t errors;
     odata_query_t q;
-    bson_iter_t it;
     bson_error_t error;
     bson_t filter = BSON_INITIALIZER;
 
     field_errors_init(&errors);
     /* One style per request: a page of the legacy parameters and an
      * OData window cannot both apply. */
-    if (bson_iter_init(&it, query))
-        while (bson_iter_next(&it))
-            if (bson_iter_key(&it)[0] != '$') {
-                char name[72];
-                snprintf(name, sizeof(name), "%.64s", bson_iter_key(&it));
-                field_errors_add(&errors, name,
-                                 "cannot be combined with the OData options ($filter, $select, $orderby, $top, $skip, "
-                                 "$count): use one style per request");
-            }
+    odata_refuse_plain(query,
+                       "cannot be combined with the OData options ($filter, $select, $orderby, $top, $skip, $count): "
+                       "use one style per request",
+                       &errors);
     bool ok = odata_query_parse(res, query, default_sort, &q, &errors) && errors.count == 0;
     if (!ok) {
         svc_fail_fields(call, &errors);

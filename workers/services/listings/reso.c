@@ -239,14 +239,8 @@ listings_reso(svc_call_t *call)
     mongoc_cursor_t *cursor = NULL;
 
     field_errors_init(&errors);
-    if (bson_iter_init(&it, query))
-        while (bson_iter_next(&it))
-            if (bson_iter_key(&it)[0] != '$') {
-                char name[72];
-                snprintf(name, sizeof(name), "%.64s", bson_iter_key(&it));
-                field_errors_add(&errors, name,
-                                 "unknown option: the options are $filter, $select, $orderby, $top, $skip and $count");
-            }
+    odata_refuse_plain(query, "unknown option: the options are $filter, $select, $orderby, $top, $skip and $count",
+                       &errors);
     bool ok = odata_query_parse(&listings_reso_odata, query, by_key, &q, &errors) && errors.count == 0;
     if (!ok) {
         svc_fail_fields(call, &errors);
