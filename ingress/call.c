@@ -124,7 +124,7 @@ call_on_replies(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
         h2o_linklist_unlink(&call->message.link);
         if (call->req != NULL) {
             *call->req_slot = NULL; /* the response is ours to send now; the slot must not touch the call */
-            unsigned classic = call->route->flags & (ROUTE_CLASSIC | ROUTE_ODATA);
+            unsigned classic = route_error_shape(call->route->flags);
             size_t len;
             const uint8_t *bytes = client_call_reply(call->exchange, &len);
             observe_call(client_call_result(call->exchange));
@@ -167,7 +167,7 @@ call_on_req_dispose(void *p)
 void
 call_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope)
 {
-    unsigned classic = route->flags & (ROUTE_CLASSIC | ROUTE_ODATA);
+    unsigned classic = route_error_shape(route->flags);
     bson_error_t error;
     /* A pool with no pipe right now (its brokers restarting) still gets the
      * call: client.c waits a second for a pipe before answering that it

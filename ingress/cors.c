@@ -1,6 +1,7 @@
 /* The CORS allow-list and preflight checks (cors.h). */
 #include "cors.h"
 #include "config.h"
+#include "respond.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -157,4 +158,60 @@ cors_headers_allowed(const char *list, size_t len)
             return false;
     }
     return true;
+}
+
+/*
+ * OPTIONS on a known path (RFC 9110 §9.3.7): 204 with Allow. With an Origin
+ * and Access-Control-Request-Method it is a CORS preflight (Fetch §3.2.2):
+ * an allowed origin asking for one of the path's methods and allowed
+ * headers gets the Access-Control-Allow-* answer; any other preflight is
+ * refused with a 403 that says why.
+ */
+void
+cors_preflight(h2o_req_t *req, const char *rid, const route_match_t *m)
+{
+    char *allow = bson_strdup_printf("%s, OPTIONS", m->allow);
+    ssize_t o = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+    ssize_t rm = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-method"), -1);
+    unsigned classic = route_error_shape(m->path_flags);
+
+    respond_header(req, H2O_TOKEN_ALLOW, allow, strlen(allow));
+    if (o < 0 || rm < 0) {
+        respond_empty(req, 204, rid);
+        goto done;
+    }
+    const cors_config_t *cors = cors_config();
+    h2o_iovec_t origin = req->headers.entries[o].value, method = req->headers.entries[rm].value;
+    if (!cors_origin_allowed(cors, origin.base, origin.len)) {
+        respond_error(req, classic, rid, 403, "origin_not_allowed",
+                      cors->enabled ? "this origin may not call Roost from a browser (ROOST_CORS_ORIGINS)"
+                                    : "cross-origin requests are off: set ROOST_CORS_ORIGINS to allow an origin",
+                      NULL);
+        goto done;
+    }
+    route_match_t probe;
+    size_t path_len = route_path_len(req->path.len, req->query_at);
+    if (routes_match(method.base, method.len, req->path.base, path_len, &probe) != ROUTE_FOUND) {
+        char *detail = bson_strdup_printf("this path accepts %s", m->allow);
+        respond_error(req, classic, rid, 403, "method_not_allowed", detail, NULL);
+        bson_free(detail);
+        goto done;
+    }
+    ssize_t rh = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-headers"), -1);
+    if (rh >= 0 && !cors_headers_allowed(req->headers.entries[rh].value.base, req->headers.entries[rh].value.len)) {
+        respond_error(req, classic, rid, 403, "header_not_allowed",
+                      "a browser may send only these request headers: " CORS_ALLOW_HEADERS, NULL);
+        goto done;
+    }
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL, allow,
+                          strlen(allow));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL,
+                          H2O_STRLIT(CORS_ALLOW_HEADERS));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL,
+                          H2O_STRLIT(CORS_MAX_AGE));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL,
+                   H2O_STRLIT("Access-Control-Request-Method, Access-Control-Request-Headers"));
+    respond_empty(req, 204, rid); /* adds Access-Control-Allow-Origin and Vary: Origin */
+done:
+    bson_free(allow);
 }

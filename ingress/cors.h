@@ -1,7 +1,8 @@
 /*
  * Cross-origin requests (CORS, the Fetch standard §3.2): which origins may
- * call Roost from a browser, and what a preflight may ask for. Pure
- * decisions, unit-tested; respond.c and the request pipeline apply them.
+ * call Roost from a browser, and what a preflight may ask for: pure
+ * decisions, unit-tested, and the preflight's answer (cors_preflight);
+ * respond.c adds the headers of actual requests.
  *
  * ROOST_CORS_ORIGINS is a comma list of origins ("https://app.example",
  * "http://localhost:5173"), or "*" for any origin; empty (the default)
@@ -15,6 +16,9 @@
 #ifndef ROOST_CORS_H
 #define ROOST_CORS_H
 
+#include "routes.h"
+
+#include <h2o.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -53,5 +57,14 @@ bool cors_origin_allowed(const cors_config_t *c, const char *origin, size_t len)
 /* Whether every name of an Access-Control-Request-Headers list is allowed
  * (CORS_ALLOW_HEADERS or safelisted). */
 bool cors_headers_allowed(const char *list, size_t len);
+
+/*
+ * OPTIONS on a known path (RFC 9110 §9.3.7): 204 with Allow. With an Origin
+ * and Access-Control-Request-Method it is a CORS preflight (Fetch §3.2.2):
+ * an allowed origin asking for one of the path's methods and allowed
+ * headers gets the Access-Control-Allow-* answer; any other preflight is
+ * refused with a 403 that says why. On the request's loop thread.
+ */
+void cors_preflight(h2o_req_t *req, const char *rid, const route_match_t *m);
 
 #endif

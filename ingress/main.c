@@ -4,7 +4,7 @@
  * pipeline (request.c), which answers it itself (pages.c) or turns it into
  * a protocol envelope sent to the op's worker pool over nng (call.c); the
  * reply becomes the HTTP response on the request's own loop (reply.c), in
- * the shapes of respond.c.
+ * the shapes of respond.c and problem.c.
  */
 #include "call.h"
 #include "config.h"
@@ -13,6 +13,7 @@
 #include "observe.h"
 #include "pages.h"
 #include "request.h"
+#include "filter.h"
 #include "respond.h"
 #include "server.h"
 #include "token.h"
@@ -38,8 +39,7 @@ main(int argc, char **argv)
 
     const char *host = cfg_str("ROOST_HTTP_HOST", "127.0.0.1");
     int port = (int)cfg_int("ROOST_HTTP_PORT", 8080, 1, 65535);
-    int timeout_ms = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
-    size_t max_body = (size_t)cfg_int("ROOST_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20);
+    int timeout_ms = cfg_request_timeout_ms();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = (int)cfg_int("ROOST_HTTP_THREADS", ncpu > 0 ? ncpu : 1, 1, 256);
     token_config(); /* refuses to start without a secret outside development */
@@ -50,16 +50,14 @@ main(int argc, char **argv)
 
     h2o_config_init(&config);
     /* h2o refuses a larger body before reading it; its 413 is given Roost's shape by the error filter. */
-    config.max_request_entity_size = max_body;
-    respond_set_max_body(max_body);
-    request_set_max_body(max_body);
+    config.max_request_entity_size = (size_t)cfg_max_body_bytes();
     h2o_hostconf_t *hostconf = h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    respond_register_error_filter(&hostconf->fallback_path); /* errors before a path is chosen */
+    filter_register(&hostconf->fallback_path); /* errors before a path is chosen */
     pages_register(hostconf);
     h2o_pathconf_t *path = h2o_config_register_path(hostconf, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
     handler->on_req = request_handle;
-    respond_register_error_filter(path);
+    filter_register(path);
 
     if (!server_start(&config, host, port, threads, call_on_replies))
         return 1;

@@ -1,9 +1,11 @@
 /* Metrics and the access log of the ingress (observe.h). */
 #include "observe.h"
 #include "call.h"
+#include "clock.h"
 #include "config.h"
 #include "envelope.h"
 #include "log.h"
+#include "filter.h"
 #include "respond.h"
 #include "metrics.h"
 
@@ -60,7 +62,7 @@ observe_init(void)
         observe.calls[i] = metrics_series(calls, (const char *const[]){outcomes[i]});
     /* One line per request at info level; ROOST_ACCESS_LOG=0 turns it off. */
     observe.access_log = cfg_int("ROOST_ACCESS_LOG", 1, 0, 1) == 1;
-    respond_on_response_start(observe_response_started);
+    filter_on_response_start(observe_response_started);
 }
 
 void
@@ -84,7 +86,7 @@ observe_record(observe_request_t *o)
     if (o->next != NULL)
         o->next->prev = o->prev;
     h2o_req_t *req = o->req;
-    double seconds = metrics_seconds_since(&o->start);
+    double seconds = clock_seconds_since(&o->start);
     const char *route = o->route != NULL ? o->route->pattern : "unmatched";
     char method[16], status[8];
     snprintf(method, sizeof(method), "%.*s", (int)(req->method.len < 15 ? req->method.len : 15), req->method.base);

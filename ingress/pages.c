@@ -3,6 +3,7 @@
 #include "metrics.h"
 #include "config.h"
 #include "log.h"
+#include "filter.h"
 #include "respond.h"
 
 #include <stdio.h>
@@ -75,10 +76,10 @@ pages_register(h2o_hostconf_t *host)
     snprintf(dir, sizeof(dir), "%s/static", web);
     h2o_pathconf_t *assets = h2o_config_register_path(host, "/static", 0);
     h2o_file_register(assets, h2o_strdup(NULL, dir, SIZE_MAX).base, NULL, NULL, 0);
-    respond_register_error_filter(assets);
+    filter_register(assets);
     h2o_pathconf_t *swagger_ui = h2o_config_register_path(host, "/docs/assets", 0);
     h2o_file_register(swagger_ui, swagger, NULL, NULL, 0);
-    respond_register_error_filter(swagger_ui);
+    filter_register(swagger_ui);
     if (access(swagger, R_OK) != 0)
         log_warn("%s is missing: /docs has no Swagger UI until it exists (run make setup)", swagger);
 }

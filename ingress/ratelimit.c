@@ -2,8 +2,11 @@
 #include "ratelimit.h"
 #include "config.h"
 #include "log.h"
+#include "respond.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <time.h>
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -263,4 +266,96 @@ ratelimit_proxy(void)
 {
     pthread_once(&ratelimit_proxy_once, ratelimit_proxy_load);
     return &ratelimit_proxy_cfg;
+}
+
+/*
+ * The address the client is counted under (ratelimit_client_key): the TCP
+ * peer's, or, when the peer is a trusted proxy (ratelimit_proxy), the last
+ * entry of the configured header, which that proxy appended. "" when
+ * neither says.
+ */
+void
+ratelimit_client_address(h2o_req_t *req, char out[ENVELOPE_ADDR_MAX + 1])
+{
+    struct sockaddr_storage sa;
+    char host[NI_MAXHOST];
+    out[0] = '\0';
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&sa);
+    if (len == 0)
+        return;
+    size_t n = h2o_socket_getnumerichost((struct sockaddr *)&sa, len, host);
+    if (n == SIZE_MAX)
+        return;
+    host[n] = '\0';
+    const ratelimit_proxy_t *proxy = ratelimit_proxy();
+    if (proxy->header != NULL && ratelimit_in_cidrs(host, proxy->trusted)) {
+        ssize_t i = -1, last = -1;
+        while ((i = h2o_find_header_by_str(&req->headers, proxy->header, strlen(proxy->header), i)) >= 0)
+            last = i;
+        if (last >= 0) {
+            h2o_iovec_t v = req->headers.entries[last].value;
+            size_t start = v.len;
+            while (start > 0 && v.base[start - 1] != ',')
+                start--;
+            while (start < v.len && v.base[start] == ' ')
+                start++;
+            size_t end = v.len;
+            while (end > start && v.base[end - 1] == ' ')
+                end--;
+            char forwarded[INET6_ADDRSTRLEN];
+            if (end - start < sizeof(forwarded)) {
+                memcpy(forwarded, v.base + start, end - start);
+                forwarded[end - start] = '\0';
+                if (ratelimit_client_key(forwarded, out))
+                    return;
+            }
+        }
+    }
+    if (!ratelimit_client_key(host, out))
+        out[0] = '\0';
+}
+
+/*
+ * The write limits: a POST, PUT, PATCH or DELETE of a route without
+ * ROUTE_NO_WRITE_LIMIT counts against its user's quota and its address's, `writes` times
+ * (a bulk create counts each of its items). Sets the
+ * RateLimit headers; on refusal answers 429 with Retry-After and returns
+ * false.
+ */
+bool
+ratelimit_allow_writes(h2o_req_t *req, const route_t *route, const char *rid, int64_t sub, const char *addr,
+                       int64_t writes)
+{
+    const ratelimit_config_t *cfg = ratelimit_config();
+    envelope_rate_limit_t states[2];
+    size_t n = 0;
+    char key[RATELIMIT_KEY_MAX + 1];
+    bool allowed = true;
+    int64_t now = (int64_t)time(NULL);
+
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) || (route->flags & ROUTE_NO_WRITE_LIMIT))
+        return true;
+    if (cfg->per_user != NULL && sub > 0) {
+        snprintf(key, sizeof(key), "u:%lld", (long long)sub);
+        allowed = ratelimit_take_n(cfg->per_user, key, now, writes, &states[n++]);
+    }
+    /* A write the user's quota refuses is not counted against the address's. */
+    if (allowed && cfg->per_address != NULL && addr[0] != '\0') {
+        snprintf(key, sizeof(key), "a:%s", addr);
+        allowed = ratelimit_take_n(cfg->per_address, key, now, writes, &states[n++]);
+    }
+    respond_rate_limit(req, states, n);
+    if (allowed)
+        return true;
+    int64_t wait = 0;
+    for (size_t i = 0; i < n; i++)
+        if (states[i].remaining < writes && states[i].reset > wait)
+            wait = states[i].reset;
+    char seconds[24];
+    int len = snprintf(seconds, sizeof(seconds), "%lld", (long long)(wait > 0 ? wait : 1));
+    respond_header(req, H2O_TOKEN_RETRY_AFTER, seconds, (size_t)len);
+    respond_error(req, route->flags, rid, 429, "rate_limited",
+                  "too many writes; wait for the time in Retry-After (ROOST_WRITE_LIMIT_* sets the quotas)", NULL);
+    return false;
 }

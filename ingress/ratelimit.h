@@ -15,6 +15,9 @@
 #define ROOST_RATELIMIT_H
 
 #include "envelope.h"
+#include "routes.h"
+
+#include <h2o.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -84,4 +87,21 @@ typedef struct {
 
 const ratelimit_config_t *ratelimit_config(void);
 
+/*
+ * The address the client is counted under (ratelimit_client_key), into
+ * `out`: the TCP peer's, or, when the peer is a trusted proxy
+ * (ratelimit_proxy), the last entry of the configured header, which that
+ * proxy appended (X-Forwarded-For). "" when neither says.
+ */
+void ratelimit_client_address(h2o_req_t *req, char out[ENVELOPE_ADDR_MAX + 1]);
+
+/*
+ * Counts a write of `route` (POST, PUT, PATCH, DELETE; a route with
+ * ROUTE_NO_WRITE_LIMIT is not counted) `writes` times against the quota of
+ * user `sub` (0: none) and of address `addr` ("" : none), and sets the
+ * RateLimit headers. On refusal answers 429 with Retry-After and returns
+ * false. On the request's loop thread.
+ */
+bool ratelimit_allow_writes(h2o_req_t *req, const route_t *route, const char *rid, int64_t sub, const char *addr,
+                            int64_t writes);
 #endif

@@ -4,6 +4,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "problem.h"
 #include "respond.h"
 
 #include <stdio.h>
@@ -33,7 +34,7 @@ reply_not_modified(h2o_req_t *req, int64_t version)
 static void
 reply_bulk(const route_t *route, const char *rid, const bson_t *body, bson_t *out)
 {
-    bson_iter_t it, items, f, e;
+    bson_iter_t it, items, f;
     bson_t list;
     uint32_t n = 0;
     BSON_APPEND_ARRAY_BEGIN(out, "items", &list);
@@ -57,25 +58,17 @@ reply_bulk(const route_t *route, const char *rid, const bson_t *body, bson_t *ou
                 }
                 bson_append_iter(&item, "body", -1, &f);
             }
-            if (bson_iter_recurse(&items, &f) && bson_iter_find(&f, "error") && bson_iter_recurse(&f, &e)) {
-                const char *code = "internal", *message = "";
+            bson_t err;
+            if (bson_iter_recurse(&items, &f) && bson_iter_find(&f, "error") && BSON_ITER_HOLDS_DOCUMENT(&f)) {
+                const char *code, *message;
+                uint32_t len;
+                const uint8_t *data;
                 bson_t fields = BSON_INITIALIZER;
-                bson_iter_t x = e;
-                if (bson_iter_find(&x, "code") && BSON_ITER_HOLDS_UTF8(&x))
-                    code = bson_iter_utf8(&x, NULL);
-                x = e;
-                if (bson_iter_find(&x, "message") && BSON_ITER_HOLDS_UTF8(&x))
-                    message = bson_iter_utf8(&x, NULL);
-                x = e;
-                if (bson_iter_find(&x, "fields") && BSON_ITER_HOLDS_ARRAY(&x)) {
-                    uint32_t len;
-                    const uint8_t *data;
-                    bson_iter_array(&x, &len, &data);
-                    bson_destroy(&fields);
-                    bson_init_static(&fields, data, len);
-                }
+                bson_iter_document(&f, &len, &data);
+                bson_init_static(&err, data, len);
+                envelope_error_read(&err, &code, &message, &fields);
                 BSON_APPEND_DOCUMENT_BEGIN(&item, "problem", &problem);
-                respond_problem_doc(status, code, message, &fields, rid, &problem);
+                problem_doc(status, code, message, &fields, rid, &problem);
                 bson_append_document_end(&item, &problem);
                 bson_destroy(&fields);
             }
@@ -88,7 +81,7 @@ reply_bulk(const route_t *route, const char *rid, const bson_t *body, bson_t *ou
 void
 reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_t *data, size_t len)
 {
-    unsigned classic = route->flags & (ROUTE_CLASSIC | ROUTE_ODATA);
+    unsigned classic = route_error_shape(route->flags);
     envelope_reply_t reply;
     bson_error_t error;
     bson_iter_t it;
@@ -128,7 +121,7 @@ reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_
             return;
         }
     }
-    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    size_t path_len = route_path_len(req->path.len, req->query_at);
     if ((route->flags & ROUTE_PAGINATED) && reply.status == 200) {
         int64_t page = 0, per_page = 0, total = -1;
         if (bson_iter_init_find(&it, &reply.body, "page") && BSON_ITER_HOLDS_INT(&it))
@@ -161,7 +154,7 @@ reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_
         reply_bulk(route, rid, &reply.body, &bulk);
         shown = &bulk;
     }
-    /* The classic contract's success envelope, beside its errors' (respond.c):
+    /* The classic contract's success envelope, beside its errors' (problem.c):
      * {"result": true, ...the op's body}. Its ops answer only the body. */
     bool enveloped = route->flags & ROUTE_RESULT;
     bson_t result = BSON_INITIALIZER;

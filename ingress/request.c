@@ -1,6 +1,7 @@
 /* The ingress's request pipeline (request.h). */
 #include "request.h"
 #include "call.h"
+#include "config.h"
 #include "cors.h"
 #include "doc.h"
 #include "envelope.h"
@@ -10,6 +11,7 @@
 #include "ratelimit.h"
 #include "pages.h"
 #include "query.h"
+#include "problem.h"
 #include "respond.h"
 #include "routes.h"
 #include "token.h"
@@ -20,14 +22,6 @@
 #include <strings.h>
 #include <time.h>
 
-static size_t request_max_body = 1 << 20;
-
-void
-request_set_max_body(size_t max_body)
-{
-    request_max_body = max_body;
-}
-
 /* Who sent a request: the user of a valid bearer token, the token (in
  * the request's pool) and the client's address. */
 typedef struct {
@@ -35,98 +29,6 @@ typedef struct {
     const char *token;
     char addr[ENVELOPE_ADDR_MAX + 1];
 } request_auth_t;
-
-/*
- * The address the client is counted under (ratelimit_client_key): the TCP
- * peer's, or, when the peer is a trusted proxy (ratelimit_proxy), the last
- * entry of the configured header, which that proxy appended. "" when
- * neither says.
- */
-static void
-request_client_addr(h2o_req_t *req, char out[ENVELOPE_ADDR_MAX + 1])
-{
-    struct sockaddr_storage sa;
-    char host[NI_MAXHOST];
-    out[0] = '\0';
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&sa);
-    if (len == 0)
-        return;
-    size_t n = h2o_socket_getnumerichost((struct sockaddr *)&sa, len, host);
-    if (n == SIZE_MAX)
-        return;
-    host[n] = '\0';
-    const ratelimit_proxy_t *proxy = ratelimit_proxy();
-    if (proxy->header != NULL && ratelimit_in_cidrs(host, proxy->trusted)) {
-        ssize_t i = -1, last = -1;
-        while ((i = h2o_find_header_by_str(&req->headers, proxy->header, strlen(proxy->header), i)) >= 0)
-            last = i;
-        if (last >= 0) {
-            h2o_iovec_t v = req->headers.entries[last].value;
-            size_t start = v.len;
-            while (start > 0 && v.base[start - 1] != ',')
-                start--;
-            while (start < v.len && v.base[start] == ' ')
-                start++;
-            size_t end = v.len;
-            while (end > start && v.base[end - 1] == ' ')
-                end--;
-            char forwarded[INET6_ADDRSTRLEN];
-            if (end - start < sizeof(forwarded)) {
-                memcpy(forwarded, v.base + start, end - start);
-                forwarded[end - start] = '\0';
-                if (ratelimit_client_key(forwarded, out))
-                    return;
-            }
-        }
-    }
-    if (!ratelimit_client_key(host, out))
-        out[0] = '\0';
-}
-
-/*
- * The write limits (ratelimit.h): a POST, PUT, PATCH or DELETE other than the
- * login counts against its user's quota and its address's, `writes` times
- * (a bulk create counts each of its items). Sets the
- * RateLimit headers; on refusal answers 429 with Retry-After and returns
- * false.
- */
-static bool
-request_within_limits(h2o_req_t *req, const route_match_t *m, const char *rid, const request_auth_t *auth,
-                      int64_t writes)
-{
-    const ratelimit_config_t *cfg = ratelimit_config();
-    envelope_rate_limit_t states[2];
-    size_t n = 0;
-    char key[RATELIMIT_KEY_MAX + 1];
-    bool allowed = true;
-    int64_t now = (int64_t)time(NULL);
-
-    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
-        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) || strcmp(m->route->op, "users.login") == 0)
-        return true;
-    if (cfg->per_user != NULL && auth->sub > 0) {
-        snprintf(key, sizeof(key), "u:%lld", (long long)auth->sub);
-        allowed = ratelimit_take_n(cfg->per_user, key, now, writes, &states[n++]);
-    }
-    /* A write the user's quota refuses is not counted against the address's. */
-    if (allowed && cfg->per_address != NULL && auth->addr[0] != '\0') {
-        snprintf(key, sizeof(key), "a:%s", auth->addr);
-        allowed = ratelimit_take_n(cfg->per_address, key, now, writes, &states[n++]);
-    }
-    respond_rate_limit(req, states, n);
-    if (allowed)
-        return true;
-    int64_t wait = 0;
-    for (size_t i = 0; i < n; i++)
-        if (states[i].remaining < writes && states[i].reset > wait)
-            wait = states[i].reset;
-    char seconds[24];
-    int len = snprintf(seconds, sizeof(seconds), "%lld", (long long)(wait > 0 ? wait : 1));
-    respond_header(req, H2O_TOKEN_RETRY_AFTER, seconds, (size_t)len);
-    respond_error(req, m->route->flags, rid, 429, "rate_limited",
-                  "too many writes; wait for the time in Retry-After (ROOST_WRITE_LIMIT_* sets the quotas)", NULL);
-    return false;
-}
 
 /* Builds the envelope and sends it; the reply comes back through call.c. */
 static void
@@ -219,62 +121,6 @@ request_authenticate(h2o_req_t *req, const char *rid, const route_t *route, requ
     return false;
 }
 
-/*
- * OPTIONS on a known path (RFC 9110 §9.3.7): 204 with Allow. With an Origin
- * and Access-Control-Request-Method it is a CORS preflight (Fetch §3.2.2):
- * an allowed origin asking for one of the path's methods and allowed
- * headers gets the Access-Control-Allow-* answer; any other preflight is
- * refused with a 403 that says why.
- */
-static void
-request_options(h2o_req_t *req, const char *rid, const route_match_t *m)
-{
-    char *allow = bson_strdup_printf("%s, OPTIONS", m->allow);
-    ssize_t o = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
-    ssize_t rm = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-method"), -1);
-    unsigned classic = m->path_flags & (ROUTE_CLASSIC | ROUTE_ODATA);
-
-    respond_header(req, H2O_TOKEN_ALLOW, allow, strlen(allow));
-    if (o < 0 || rm < 0) {
-        respond_empty(req, 204, rid);
-        goto done;
-    }
-    const cors_config_t *cors = cors_config();
-    h2o_iovec_t origin = req->headers.entries[o].value, method = req->headers.entries[rm].value;
-    if (!cors_origin_allowed(cors, origin.base, origin.len)) {
-        respond_error(req, classic, rid, 403, "origin_not_allowed",
-                      cors->enabled ? "this origin may not call Roost from a browser (ROOST_CORS_ORIGINS)"
-                                    : "cross-origin requests are off: set ROOST_CORS_ORIGINS to allow an origin",
-                      NULL);
-        goto done;
-    }
-    route_match_t probe;
-    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
-    if (routes_match(method.base, method.len, req->path.base, path_len, &probe) != ROUTE_FOUND) {
-        char *detail = bson_strdup_printf("this path accepts %s", m->allow);
-        respond_error(req, classic, rid, 403, "method_not_allowed", detail, NULL);
-        bson_free(detail);
-        goto done;
-    }
-    ssize_t rh = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-headers"), -1);
-    if (rh >= 0 && !cors_headers_allowed(req->headers.entries[rh].value.base, req->headers.entries[rh].value.len)) {
-        respond_error(req, classic, rid, 403, "header_not_allowed",
-                      "a browser may send only these request headers: " CORS_ALLOW_HEADERS, NULL);
-        goto done;
-    }
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL, allow,
-                          strlen(allow));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL,
-                          H2O_STRLIT(CORS_ALLOW_HEADERS));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL,
-                          H2O_STRLIT(CORS_MAX_AGE));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL,
-                   H2O_STRLIT("Access-Control-Request-Method, Access-Control-Request-Headers"));
-    respond_empty(req, 204, rid); /* adds Access-Control-Allow-Origin and Vary: Origin */
-done:
-    bson_free(allow);
-}
-
 static const char *const request_json_types[] = {"application/json", "application/merge-patch+json", NULL};
 static const char *const request_form_types[] = {"application/x-www-form-urlencoded", NULL};
 
@@ -290,6 +136,103 @@ request_content_type_is(h2o_req_t *req, const char *const *types)
     return http_media_type_is(v.base, v.len, types);
 }
 
+/* A JSON body into `body`; an array where one object creates one goes to
+ * the route's bulk twin, as {items: [...]} (the op checks it), and
+ * m->route becomes that twin. False when the 4xx is sent. */
+static bool
+request_json_body(h2o_req_t *req, route_match_t *m, const char *rid, bson_t *body)
+{
+    unsigned shape = route_error_shape(m->route->flags);
+    const char *data = req->entity.base != NULL ? req->entity.base : "";
+    bson_error_t error;
+    if (!request_content_type_is(req, request_json_types)) {
+        respond_error(req, shape, rid, 415, "unsupported_media_type", "send the body as application/json", NULL);
+        return false;
+    }
+    size_t lead = 0;
+    while (lead < req->entity.len && strchr(" \t\r\n", data[lead]) != NULL)
+        lead++;
+    const route_t *bulk = lead < req->entity.len && data[lead] == '[' ? routes_bulk(m->route) : NULL;
+    bool parsed;
+    if (bulk != NULL) {
+        size_t n = req->entity.len;
+        char *wrapped = bson_malloc(n + 11);
+        memcpy(wrapped, "{\"items\":", 9);
+        memcpy(wrapped + 9, data, n);
+        memcpy(wrapped + 9 + n, "}", 2);
+        parsed = json_to_bson(wrapped, n + 10, body, &error);
+        bson_free(wrapped);
+        if (parsed)
+            m->route = bulk;
+    } else {
+        parsed = json_to_bson(data, req->entity.len, body, &error);
+    }
+    if (!parsed) {
+        respond_error(req, shape, rid, 400, "malformed_json", error.message, NULL);
+        return false;
+    }
+    /* A body is plain JSON: no value that only extended JSON can write ({"$date": ...}, NaN). */
+    char *path = NULL;
+    const char *what;
+    if (!doc_check(body, DOC_JSON_VALUES, NULL, &path, &what)) {
+        bson_t fields = BSON_INITIALIZER, field;
+        BSON_APPEND_DOCUMENT_BEGIN(&fields, "0", &field);
+        BSON_APPEND_UTF8(&field, "field", path);
+        BSON_APPEND_UTF8(&field, "message", what);
+        bson_append_document_end(&fields, &field);
+        respond_error(req, shape, rid, 400, "validation_failed", "the request has invalid fields", &fields);
+        bson_destroy(&fields);
+        bson_destroy(body);
+        free(path);
+        return false;
+    }
+    return true;
+}
+
+/* The route's body (JSON or a form) into `body`, checked against the size
+ * limit and its Content-Type. False when the 4xx is sent. */
+static bool
+request_body(h2o_req_t *req, route_match_t *m, const char *rid, bson_t *body)
+{
+    unsigned shape = route_error_shape(m->route->flags);
+    bson_error_t error;
+    if ((int64_t)req->entity.len > cfg_max_body_bytes()) {
+        char *detail = problem_body_too_large();
+        respond_error(req, shape, rid, 413, "body_too_large", detail, NULL);
+        bson_free(detail);
+        return false;
+    }
+    if (m->route->body == ROUTE_BODY_JSON)
+        return request_json_body(req, m, rid, body);
+    if (!request_content_type_is(req, request_form_types)) {
+        respond_error(req, shape, rid, 415, "unsupported_media_type",
+                      "send the body as application/x-www-form-urlencoded", NULL);
+        return false;
+    }
+    bson_init(body);
+    if (!query_parse(req->entity.base != NULL ? req->entity.base : "", req->entity.len, body, &error)) {
+        bson_destroy(body);
+        char *detail = bson_strdup_printf("the form body has %s", error.message);
+        respond_error(req, shape, rid, 400, "malformed_form", detail, NULL);
+        bson_free(detail);
+        return false;
+    }
+    return true;
+}
+
+/* How many writes a request counts for: a bulk create counts each item. */
+static int64_t
+request_writes(const route_t *route, const bson_t *body)
+{
+    int64_t writes = 0;
+    bson_iter_t items, item;
+    if (body != NULL && (route->flags & ROUTE_BULK) && bson_iter_init_find(&items, body, "items") &&
+        BSON_ITER_HOLDS_ARRAY(&items) && bson_iter_recurse(&items, &item))
+        while (bson_iter_next(&item))
+            writes++;
+    return writes > 0 ? writes : 1;
+}
+
 int
 request_handle(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -299,10 +242,9 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
     bson_error_t error;
     bool has_body = false;
     request_auth_t auth = {0};
-    unsigned classic = 0; /* the error shape: ROUTE_CLASSIC, ROUTE_ODATA or neither */
 
     respond_request_id(req, rid);
-    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    size_t path_len = route_path_len(req->path.len, req->query_at);
     route_result_t matched = routes_match(req->method.base, req->method.len, req->path.base, path_len, &m);
     observe_request(req, matched == ROUTE_FOUND ? m.route : NULL, rid);
     switch (matched) {
@@ -313,15 +255,14 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
         goto done;
     case ROUTE_BAD_METHOD:
         if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
-            request_options(req, rid, &m);
+            cors_preflight(req, rid, &m);
             goto done;
         }
         respond_header(req, H2O_TOKEN_ALLOW, m.allow, strlen(m.allow));
-        respond_error(req, m.path_flags & (ROUTE_CLASSIC | ROUTE_ODATA), rid, 405, "method_not_allowed",
+        respond_error(req, route_error_shape(m.path_flags), rid, 405, "method_not_allowed",
                       "this route does not accept that method", NULL);
         goto done;
     case ROUTE_FOUND:
-        classic = m.route->flags & (ROUTE_CLASSIC | ROUTE_ODATA);
         break;
     }
     if (m.route->flags & ROUTE_LOCAL) {
@@ -330,97 +271,23 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
     }
     if (!request_authenticate(req, rid, m.route, &auth))
         goto done;
-    request_client_addr(req, auth.addr);
+    ratelimit_client_address(req, auth.addr);
     if (req->query_at != SIZE_MAX &&
         !query_parse(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, &query, &error)) {
         char *detail = bson_strdup_printf("the query string has %s", error.message);
-        respond_error(req, classic, rid, 400, "bad_query", detail, NULL);
+        respond_error(req, route_error_shape(m.route->flags), rid, 400, "bad_query", detail, NULL);
         bson_free(detail);
         goto done;
     }
     if (m.route->body != ROUTE_BODY_NONE) {
-        if (req->entity.len > request_max_body) {
-            char *detail = bson_strdup_printf("the body is larger than %zu bytes", request_max_body);
-            respond_error(req, classic, rid, 413, "body_too_large", detail, NULL);
-            bson_free(detail);
+        if (!request_body(req, &m, rid, &body))
             goto done;
-        }
-        const char *data = req->entity.base != NULL ? req->entity.base : "";
-        if (m.route->body == ROUTE_BODY_JSON) {
-            if (!request_content_type_is(req, request_json_types)) {
-                respond_error(req, classic, rid, 415, "unsupported_media_type", "send the body as application/json",
-                              NULL);
-                goto done;
-            }
-            /* A JSON array where one object creates one: the route's bulk
-             * twin, with the array as {items: [...]} (the op checks it). */
-            size_t lead = 0;
-            while (lead < req->entity.len && strchr(" \t\r\n", data[lead]) != NULL)
-                lead++;
-            const route_t *bulk = lead < req->entity.len && data[lead] == '[' ? routes_bulk(m.route) : NULL;
-            bool parsed;
-            if (bulk != NULL) {
-                size_t n = req->entity.len;
-                char *wrapped = bson_malloc(n + 11);
-                memcpy(wrapped, "{\"items\":", 9);
-                memcpy(wrapped + 9, data, n);
-                memcpy(wrapped + 9 + n, "}", 2);
-                parsed = json_to_bson(wrapped, n + 10, &body, &error);
-                bson_free(wrapped);
-                if (parsed)
-                    m.route = bulk;
-            } else {
-                parsed = json_to_bson(data, req->entity.len, &body, &error);
-            }
-            if (!parsed) {
-                respond_error(req, classic, rid, 400, "malformed_json", error.message, NULL);
-                goto done;
-            }
-            /* A body is plain JSON: no value that only extended JSON can write ({"$date": ...}, NaN). */
-            char *path = NULL;
-            const char *what;
-            if (!doc_check(&body, DOC_JSON_VALUES, NULL, &path, &what)) {
-                bson_t fields = BSON_INITIALIZER, field;
-                BSON_APPEND_DOCUMENT_BEGIN(&fields, "0", &field);
-                BSON_APPEND_UTF8(&field, "field", path);
-                BSON_APPEND_UTF8(&field, "message", what);
-                bson_append_document_end(&fields, &field);
-                respond_error(req, classic, rid, 400, "validation_failed", "the request has invalid fields", &fields);
-                bson_destroy(&fields);
-                bson_destroy(&body);
-                free(path);
-                goto done;
-            }
-        } else {
-            if (!request_content_type_is(req, request_form_types)) {
-                respond_error(req, classic, rid, 415, "unsupported_media_type",
-                              "send the body as application/x-www-form-urlencoded", NULL);
-                goto done;
-            }
-            bson_init(&body);
-            if (!query_parse(data, req->entity.len, &body, &error)) {
-                bson_destroy(&body);
-                char *detail = bson_strdup_printf("the form body has %s", error.message);
-                respond_error(req, classic, rid, 400, "malformed_form", detail, NULL);
-                bson_free(detail);
-                goto done;
-            }
-        }
         has_body = true;
     }
     /* Counted once the body is read: a bulk create counts each item. */
-    int64_t writes = 1;
-    bson_iter_t items, item;
-    if ((m.route->flags & ROUTE_BULK) && bson_iter_init_find(&items, &body, "items") && BSON_ITER_HOLDS_ARRAY(&items) &&
-        bson_iter_recurse(&items, &item))
-        for (writes = 0; bson_iter_next(&item);)
-            writes++;
-    if (!request_within_limits(req, &m, rid, &auth, writes > 0 ? writes : 1)) {
-        if (has_body)
-            bson_destroy(&body);
-        goto done;
-    }
-    request_dispatch(req, &m, rid, &auth, &query, has_body ? &body : NULL);
+    if (ratelimit_allow_writes(req, m.route, rid, auth.sub, auth.addr,
+                               request_writes(m.route, has_body ? &body : NULL)))
+        request_dispatch(req, &m, rid, &auth, &query, has_body ? &body : NULL);
     if (has_body)
         bson_destroy(&body);
 done:

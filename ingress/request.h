@@ -11,9 +11,6 @@
 #include <h2o.h>
 #include <stddef.h>
 
-/* The largest body a route takes, in bytes (ROOST_MAX_BODY_BYTES). */
-void request_set_max_body(size_t max_body);
-
 /* The h2o on_req callback. */
 int request_handle(h2o_handler_t *self, h2o_req_t *req);
 

@@ -1,15 +1,12 @@
 /*
- * Every response the ingress sends, in one place: the body shapes (RFC 9457
- * problem+json on /api/v1 and the operational routes, the classic
- * contract's {"result": false, "errors": [...]} on its routes), the
- * request id, RFC 8288 Link headers, CORS headers, content coding — and a
- * filter that gives the errors h2o produces by itself (413, broken framing,
- * 404 of a static file, 417) the same shapes.
+ * Every response the ingress sends: the request id, RFC 8288 Link headers,
+ * CORS headers, content coding, and errors in the route's shape (their
+ * bodies are problem.h's; h2o's own errors get them in filter.h).
  *
  * A 429 or 503 error always carries Retry-After (one second unless set).
  *
- * The body builders are pure and unit-tested; the respond_* senders must
- * be called on the request's own loop thread.
+ * The Link builder is pure and unit-tested; the respond_* senders must be
+ * called on the request's own loop thread.
  */
 #ifndef ROOST_RESPOND_H
 #define ROOST_RESPOND_H
@@ -19,22 +16,6 @@
 #include <bson/bson.h>
 #include <h2o.h>
 #include <stdbool.h>
-
-/*
- * The problem details body (RFC 9457): {type: "urn:roost:problem:<code>",
- * title, status, detail, code, errors?: [{field, message}], request_id}.
- * `fields` may be NULL. Returns compact JSON to bson_free, or NULL when a
- * string is not valid UTF-8.
- */
-/* The fields of that problem document, appended to `out` (a 207's items use it). */
-void respond_problem_doc(int status, const char *code, const char *detail, const bson_t *fields, const char *rid,
-                         bson_t *out);
-char *respond_problem_body(int status, const char *code, const char *detail, const bson_t *fields, const char *rid,
-                           size_t *len);
-
-/* The classic contract's error body: {"result": false, "errors": [...]},
- * one message per field of `fields`, else `detail`. */
-char *respond_classic_body(const char *detail, const bson_t *fields, size_t *len);
 
 /* Whether a client's X-Request-Id may be used as the request id: 1 to
  * ENVELOPE_RID_MAX characters of A-Z a-z 0-9 - _ . */
@@ -62,6 +43,9 @@ void respond_odata_version(h2o_req_t *req);
  * error) and loses any '"' or '\\', which a quoted-string here may not hold. */
 void respond_bearer_challenge(h2o_req_t *req, const char *description);
 
+/* The CORS headers of an actual (not preflight) request, when its origin is allowed. */
+void respond_cors(h2o_req_t *req);
+
 /* Sets RateLimit-Policy and RateLimit (ratelimit.h) for these limit states. */
 void respond_rate_limit(h2o_req_t *req, const envelope_rate_limit_t *states, size_t n);
 
@@ -77,30 +61,12 @@ void respond_empty(h2o_req_t *req, int status, const char *rid);
 
 /* An error in the shape of the route, from its flags (`shape`): the
  * classic envelope with ROUTE_CLASSIC, an OData error object with
- * ROUTE_ODATA (respond_odata_body), problem+json otherwise (0). `fields`
+ * ROUTE_ODATA (problem.h), problem+json otherwise (0). `fields`
  * (a BSON array of {field, message}) may be NULL. */
 void respond_error(h2o_req_t *req, unsigned shape, const char *rid, int status, const char *code, const char *detail,
                    const bson_t *fields);
 
-/* The OData JSON format's error (OData JSON 4.01 §21.1): {"error": {"code",
- * "message", "details": [{"code", "target", "message"}] (one per field
- * error, the target naming the option or field), "innererror":
- * {"request_id"}}}. Compact JSON to bson_free, or NULL when a string is not
- * valid UTF-8. */
-char *respond_odata_body(const char *code, const char *detail, const bson_t *fields, const char *rid, size_t *len);
-
-/* The body limit, for the message of h2o's own 413. */
-void respond_set_max_body(size_t max_body);
-
 /* From now on every response asks to close its connection (graceful stop). */
 void respond_drain(void);
-
-/* Gives every error h2o itself sends on `pathconf` Roost's error shape. */
-void respond_register_error_filter(h2o_pathconf_t *pathconf);
-
-/* Sets the function that filter calls as each response on its paths starts,
- * on the request's loop thread (the ingress's metrics: observe.h). Set once,
- * before serving; NULL by default. */
-void respond_on_response_start(void (*hook)(h2o_req_t *req));
 
 #endif

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON, ROUTE_BODY_FORM } route_body_t;
 
@@ -27,6 +28,25 @@ typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON, ROUTE_BODY_FORM } route_body_t;
  * {"error": {"code", "message", "details"}}, and responses carry
  * OData-Version: 4.0. */
 #define ROUTE_ODATA 0x100
+/* A write the ingress does not count against the write limits: the login,
+ * which the users service limits itself (per username and address). */
+#define ROUTE_NO_WRITE_LIMIT 0x200
+
+/* The error shape a route's flags state: ROUTE_CLASSIC, ROUTE_ODATA or 0
+ * (problem+json); problem.h renders each. */
+static inline unsigned
+route_error_shape(unsigned flags)
+{
+    return flags & (ROUTE_CLASSIC | ROUTE_ODATA);
+}
+
+/* The length of a request target's path, without its query (`query_at`:
+ * where '?' is, SIZE_MAX when there is none: h2o's convention). */
+static inline size_t
+route_path_len(size_t target_len, size_t query_at)
+{
+    return query_at != SIZE_MAX ? query_at : target_len;
+}
 
 typedef struct {
     const char *method;

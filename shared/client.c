@@ -60,37 +60,15 @@ client_req_open(const char *url, bool listen, bson_error_t *error)
         free(r);
         return NULL;
     }
-    nng_setopt_ms(r->sock, NNG_OPT_RECONNMINT, 50);
-    nng_setopt_ms(r->sock, NNG_OPT_RECONNMAXT, 1000);
+    transport_defaults(r->sock);
     nng_setopt_ms(r->sock, NNG_OPT_REQ_RESENDTIME, 3600 * 1000);
-    nng_setopt_size(r->sock, NNG_OPT_RECVMAXSZ, (size_t)cfg_max_message_bytes());
     nng_pipe_notify(r->sock, NNG_PIPE_EV_ADD_POST, client_pipe_cb, r);
     nng_pipe_notify(r->sock, NNG_PIPE_EV_REM_POST, client_pipe_cb, r);
-    /* A pool may have several brokers: "tcp://a:7100,tcp://b:7100" dials
-     * every one, and REQ spreads requests over their pipes and re-sends a
-     * request whose pipe closes through another. */
-    if (*url == '\0') {
-        bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "no URL to %s", listen ? "listen on" : "dial");
-        rv = -1;
-    }
-    for (const char *u = url; *u != '\0' && rv == 0;) {
-        size_t len = strcspn(u, ",");
-        char one[512];
-        if (len == 0 || len >= sizeof(one)) {
-            bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "'%s' is not a URL or a comma list of URLs", url);
-            rv = -1;
-            break;
-        }
-        memcpy(one, u, len);
-        one[len] = '\0';
-        bson_error_t why;
-        rv = listen ? transport_listen(r->sock, one, &why) : transport_dial(r->sock, one, &why);
-        if (rv != 0) {
-            bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "%s", why.message);
-            break;
-        }
-        u += len + (u[len] == ',');
-    }
+    /* A pool may have several brokers: REQ spreads requests over their
+     * pipes and re-sends a request whose pipe closes through another. */
+    bson_error_t why;
+    if ((rv = transport_attach_all(r->sock, url, listen, &why)) != 0)
+        bson_set_error(error, 1, ROOST_ERROR_UNREACHABLE, "%s", why.message);
     if (rv != 0) {
         nng_close(r->sock);
         free(r);

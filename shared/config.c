@@ -34,3 +34,21 @@ cfg_max_message_bytes(void)
 {
     return cfg_int("ROOST_MAX_MESSAGE_BYTES", CFG_DEFAULT_MAX_MESSAGE_BYTES, 64 << 10, 1 << 30);
 }
+
+int
+cfg_request_timeout_ms(void)
+{
+    return (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
+}
+
+int64_t
+cfg_max_body_bytes(void)
+{
+    return cfg_int("ROOST_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20);
+}
+
+int
+cfg_metrics_port(void)
+{
+    return (int)cfg_int("ROOST_METRICS_PORT", 0, 0, 65535);
+}

@@ -24,6 +24,18 @@ int64_t cfg_int(const char *name, int64_t fallback, int64_t min, int64_t max);
 #define CFG_DEFAULT_MAX_MESSAGE_BYTES (16 << 20)
 int64_t cfg_max_message_bytes(void);
 
+/* The deadline of one request, in ms (ROOST_REQUEST_TIMEOUT_MS: 100 to
+ * 600000, default CFG_DEFAULT_TIMEOUT_MS): past it the client gets 504. */
+int cfg_request_timeout_ms(void);
+
+/* The largest request body, in bytes (ROOST_MAX_BODY_BYTES: 1 KiB to
+ * 64 MiB, default 1 MiB): larger gets 413. */
+int64_t cfg_max_body_bytes(void);
+
+/* The port this process serves its Prometheus metrics on
+ * (ROOST_METRICS_PORT), 0 when off. */
+int cfg_metrics_port(void);
+
 /* Defaults shared by every program, so the pieces find each other. */
 #define CFG_DEFAULT_POOL_URL "tcp://127.0.0.1:7100"
 #define CFG_DEFAULT_WORKER_URL "tcp://127.0.0.1:7101"

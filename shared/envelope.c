@@ -395,22 +395,28 @@ envelope_reply_parse(const uint8_t *data, size_t len, envelope_reply_t *out, bso
         out->retry_after = bson_iter_as_int64(&it);
     envelope_read_rate_limit(&doc, out);
     if (bson_iter_init_find(&it, &doc, "error")) {
-        bson_iter_t e;
         if (!envelope_view_doc(&it, &err, "error", error))
             return false;
         out->has_error = true;
-        out->code = "error";
-        out->message = "";
-        if (bson_iter_init_find(&e, &err, "code") && BSON_ITER_HOLDS_UTF8(&e))
-            out->code = bson_iter_utf8(&e, NULL);
-        if (bson_iter_init_find(&e, &err, "message") && BSON_ITER_HOLDS_UTF8(&e))
-            out->message = bson_iter_utf8(&e, NULL);
-        if (bson_iter_init_find(&e, &err, "fields") && BSON_ITER_HOLDS_ARRAY(&e)) {
-            uint32_t flen;
-            const uint8_t *fdata;
-            bson_iter_array(&e, &flen, &fdata);
-            bson_init_static(&out->fields, fdata, flen);
-        }
+        envelope_error_read(&err, &out->code, &out->message, &out->fields);
     }
     return true;
+}
+
+void
+envelope_error_read(const bson_t *err, const char **code, const char **message, bson_t *fields)
+{
+    bson_iter_t e;
+    *code = "internal";
+    *message = "";
+    if (bson_iter_init_find(&e, err, "code") && BSON_ITER_HOLDS_UTF8(&e))
+        *code = bson_iter_utf8(&e, NULL);
+    if (bson_iter_init_find(&e, err, "message") && BSON_ITER_HOLDS_UTF8(&e))
+        *message = bson_iter_utf8(&e, NULL);
+    if (bson_iter_init_find(&e, err, "fields") && BSON_ITER_HOLDS_ARRAY(&e)) {
+        uint32_t flen;
+        const uint8_t *fdata;
+        bson_iter_array(&e, &flen, &fdata);
+        bson_init_static(fields, fdata, flen);
+    }
 }

@@ -127,6 +127,13 @@ typedef struct {
     envelope_rate_limit_t rate_limit; /* when has_rate_limit */
 } envelope_reply_t;
 
+/* The error object of a reply, {code, message, fields?}: `code` defaults
+ * to "internal" (a reply that fails without saying how is the service's
+ * fault), `message` to "", and `fields` (an initialised, empty document on
+ * entry) becomes a view of its fields array when there is one. The one
+ * reading of that object, for a reply and for each item of a 207. */
+void envelope_error_read(const bson_t *err, const char **code, const char **message, bson_t *fields);
+
 bool envelope_reply_parse(const uint8_t *data, size_t len, envelope_reply_t *out, bson_error_t *error);
 
 #endif

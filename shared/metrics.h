@@ -56,9 +56,6 @@ void metrics_set(metrics_series_t *series, double v);
 /* Histogram: counts one observation of `v` (seconds, bytes...). */
 void metrics_observe(metrics_series_t *series, double v);
 
-/* Seconds from `start` (CLOCK_MONOTONIC) to now: what a duration histogram observes. */
-double metrics_seconds_since(const struct timespec *start);
-
 /* The latency buckets of Roost's duration histograms, in seconds. */
 extern const double metrics_seconds_buckets[];
 extern const size_t metrics_seconds_buckets_count;
@@ -69,16 +66,5 @@ char *metrics_render(size_t *len);
 
 /* The Content-Type of metrics_render()'s text. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-
-/*
- * Serves GET /metrics on ROOST_METRICS_HOST (an IPv4 address, default
- * 127.0.0.1) and ROOST_METRICS_PORT from a thread of its own
- * (libmicrohttpd), when that port is set and not 0; idle connections are
- * closed after 5 s, and at most 16 (4 per client address) are served. For processes without an HTTP server (brokers,
- * workers); the ingress answers /metrics on its own listener. False (after
- * logging why) when the port cannot be served.
- */
-bool metrics_serve(void);
-void metrics_serve_stop(void);
 
 #endif

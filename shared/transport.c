@@ -153,3 +153,35 @@ transport_dial(nng_socket sock, const char *url, bson_error_t *error)
 {
     return transport_open(sock, url, false, error);
 }
+
+int
+transport_attach_all(nng_socket sock, const char *urls, bool listen, bson_error_t *error)
+{
+    if (*urls == '\0') {
+        bson_set_error(error, 1, 0, "no URL to %s", listen ? "listen on" : "dial");
+        return -1;
+    }
+    for (const char *u = urls; *u != '\0';) {
+        size_t len = strcspn(u, ",");
+        char one[512];
+        if (len == 0 || len >= sizeof(one)) {
+            bson_set_error(error, 1, 0, "'%s' is not a URL or a comma list of URLs", urls);
+            return -1;
+        }
+        memcpy(one, u, len);
+        one[len] = '\0';
+        int rv = transport_open(sock, one, listen, error);
+        if (rv != 0)
+            return rv;
+        u += len + (u[len] == ',');
+    }
+    return 0;
+}
+
+void
+transport_defaults(nng_socket sock)
+{
+    nng_setopt_ms(sock, NNG_OPT_RECONNMINT, 50);
+    nng_setopt_ms(sock, NNG_OPT_RECONNMAXT, 1000);
+    nng_setopt_size(sock, NNG_OPT_RECVMAXSZ, (size_t)cfg_max_message_bytes());
+}

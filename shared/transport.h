@@ -20,6 +20,7 @@
 
 #include <bson/bson.h>
 #include <nng/nng.h>
+#include <stdbool.h>
 
 /* Listens on / dials one URL (not a list). Returns an nng error, 0 on
  * success; a TLS URL without the files above is NNG_EINVAL, and `error`
@@ -27,5 +28,15 @@
  * the background. */
 int transport_listen(nng_socket sock, const char *url, bson_error_t *error);
 int transport_dial(nng_socket sock, const char *url, bson_error_t *error);
+
+/* Listens on (or dials) every URL of a comma list: a pool may have several
+ * brokers ("tcp://a:7100,tcp://b:7100"). An nng error, 0 on success, -1
+ * for a list that is no list of URLs; `error` says why. */
+int transport_attach_all(nng_socket sock, const char *urls, bool listen, bson_error_t *error);
+
+/* The options every Roost socket that dials or listens has: reconnect
+ * after 50 ms, backing off to 1 s, and refuse a message larger than
+ * ROOST_MAX_MESSAGE_BYTES unread (config.h). */
+void transport_defaults(nng_socket sock);
 
 #endif

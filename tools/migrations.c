@@ -7,7 +7,7 @@
  * Reads and changes the migrations of each service's own database
  * (ROOST_MONGODB_URI, databases named ROOST_DB_PREFIX + service), with the
  * migrations compiled into this roostctl: the runner is the workers' own
- * (workers/runtime/migrate.h). `up` applies every pending version, or up
+ * (workers/migrate/migrate.h). `up` applies every pending version, or up
  * to TARGET (1 to the last); `down` reverts the newest version, or down to
  * TARGET (0 reverts them all). TARGET needs one SERVICE. `wait` returns once the
  * databases are up to date (a worker pod's init container: workers of a
@@ -22,7 +22,8 @@
  */
 #include "migrations.h"
 #include "config.h"
-#include "migrate.h"
+#include "migrate/migrate.h"
+#include "runtime/services.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,7 @@ migrations_wait(mongoc_client_t *mongo, const char *only)
             if (service->migrations == NULL || (only != NULL && strcmp(only, service->name) != 0))
                 continue;
             char why[384];
-            migrate_check_t r = migrate_check(mongo, service, why, sizeof(why), &error);
+            migrate_check_t r = migrate_check(mongo, service->name, service->migrations, why, sizeof(why), &error);
             if (r != MIGRATE_CURRENT)
                 behind = service->name;
             if (r == MIGRATE_ERROR && !said)
@@ -114,12 +115,12 @@ roostctl_migrate(int argc, char **argv)
         fprintf(stderr, "roostctl: TARGET is a version number and needs one SERVICE\n");
         return 2;
     }
-    if (only != NULL && migrate_find_service(only) == NULL) {
+    if (only != NULL && services_with_data(only) == NULL) {
         fprintf(stderr, "roostctl: '%s' is not a service with migrations\n", only);
         return migrations_usage();
     }
     if (argc == 4) { /* up: 1 to the last version; down: 0 (none left) to the last */
-        int n = migrate_count(migrate_find_service(only));
+        int n = migrate_count(services_with_data(only)->migrations);
         if (target > n || (up && target < 1)) {
             fprintf(stderr, "roostctl: %s has versions 1 to %d: %s takes a TARGET from %d to %d\n", only, n, command,
                     up ? 1 : 0, n);
@@ -148,7 +149,7 @@ roostctl_migrate(int argc, char **argv)
         if (service->migrations == NULL || (only != NULL && strcmp(only, service->name) != 0))
             continue;
         if (status) {
-            int r = migrate_status(mongo, service, stdout, &error);
+            int r = migrate_status(mongo, service->name, service->migrations, stdout, &error);
             if (r == 2) {
                 fprintf(stderr, "roostctl: %s: %s\n", service->name, error.message);
                 rc = 2;
@@ -158,8 +159,8 @@ roostctl_migrate(int argc, char **argv)
                 rc = r;
             continue;
         }
-        bool ok = up ? migrate_up(mongo, service, target, stdout, &error)
-                     : migrate_down(mongo, service, target, stdout, &error);
+        bool ok = up ? migrate_up(mongo, service->name, service->migrations, target, stdout, &error)
+                     : migrate_down(mongo, service->name, service->migrations, target, stdout, &error);
         if (!ok) {
             fflush(stdout);
             fprintf(stderr, "roostctl: %s: %s\n", service->name, error.message);

@@ -70,7 +70,7 @@ roostctl_call(const char *op, const char *json)
             }
         }
     }
-    int timeout = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
+    int timeout = cfg_request_timeout_ms();
     char service[32];
     pools_service_of(op, service, sizeof(service));
     roost_client_t *client = roost_client_open(pools_url(service), timeout, &error);

@@ -19,6 +19,7 @@
  * one nng client per service; on a terminal a progress bar shows the rate.
  */
 #include "seed.h"
+#include "clock.h"
 #include "config.h"
 #include "pools.h"
 #include "roost/roost.h"
@@ -114,14 +115,6 @@ struct seed {
     double last_draw;
 };
 
-static double
-seed_elapsed(const struct timespec *since)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
-}
-
 /* The progress bar of the phase, with its rate; redrawn at most 10 times a second. */
 static void
 seed_progress(seed_t *s, bool final)
@@ -129,7 +122,7 @@ seed_progress(seed_t *s, bool final)
     if (!s->bar)
         return;
     long total = s->counts[s->kind], done = atomic_load(&s->done);
-    double t = seed_elapsed(&s->started);
+    double t = clock_seconds_since(&s->started);
     pthread_mutex_lock(&s->bar_lock);
     if (final || t - s->last_draw >= 0.1) {
         s->last_draw = t;
@@ -240,7 +233,7 @@ seed_phase(seed_t *s, int kind, seed_item_fn item)
         pthread_join(threads[t], NULL);
     free(threads);
     seed_progress(s, true);
-    double t = seed_elapsed(&s->started);
+    double t = clock_seconds_since(&s->started);
     if (!s->quiet && !atomic_load(&s->failed))
         fprintf(stderr, "roostctl seed: %ld %s in %.1f s (%.0f/s)\n", n, seed_services[kind], t, t > 0 ? n / t : 0);
     return !atomic_load(&s->failed);
@@ -390,7 +383,7 @@ roostctl_seed(int argc, char **argv)
     s.jobs = (int)jobs;
     s.bar = !s.quiet && isatty(STDERR_FILENO);
     pthread_mutex_init(&s.bar_lock, NULL);
-    int timeout = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000);
+    int timeout = cfg_request_timeout_ms();
     for (int k = 0; k < SEED_KINDS; k++) {
         bson_error_t error;
         if ((s.clients[k] = roost_client_open(pools_url(seed_services[k]), timeout, &error)) == NULL) {

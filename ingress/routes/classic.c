@@ -4,7 +4,7 @@
  * {"result": false, "errors": [...]} errors (ROUTE_CLASSIC), and on the
  * routes whose contract has it the success envelope {"result": true, ...}
  * (ROUTE_RESULT). The ops answer only their bodies: the contract's
- * envelopes are the ingress's (reply.c, respond.c).
+ * envelopes are the ingress's (reply.c, problem.c).
  */
 #include "routes.h"
 

@@ -2,7 +2,7 @@
 #include "routes.h"
 
 const route_t routes_users[] = {
-    {"POST", "/api/v1/auth/token", "users.login", ROUTE_BODY_JSON, 0},
+    {"POST", "/api/v1/auth/token", "users.login", ROUTE_BODY_JSON, ROUTE_NO_WRITE_LIMIT},
     {"POST", "/api/v1/auth/logout", "users.logout", ROUTE_BODY_NONE, 0},
     {"POST", "/api/v1/auth/logout-all", "users.logout_all", ROUTE_BODY_NONE, 0},
     {"POST", "/api/v1/users", "users.create", ROUTE_BODY_JSON, ROUTE_LOCATION | ROUTE_ETAG},

@@ -1,8 +1,8 @@
-/* Fuzz: dates — YYYY-MM-DD as every op reads it (workers/sdk/validate.c)
+/* Fuzz: dates — YYYY-MM-DD as every op reads it (workers/query/validate.c)
  * and a stay's check-in and check-out (workers/services/bookings/dates.c). */
-#include "bookings/bookings.h"
+#include "services/bookings/bookings.h"
 #include "fuzz.h"
-#include "validate.h"
+#include "query/validate.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,12 +1,12 @@
 /* Fuzz: the OData $filter parser and compiler, and the system query
- * options (workers/sdk/odata.c). The first byte picks what the rest is:
+ * options (workers/query/odata/). The first byte picks what the rest is:
  * a $filter for listings or properties, an $orderby, a $select. Checks,
  * beyond not crashing: a tree prints; a compiled filter uses only the
  * operators the compiler writes, so no client text became an operator. */
 #include "fuzz.h"
-#include "listings/listings.h"
-#include "odata.h"
-#include "properties/properties.h"
+#include "services/listings/listings.h"
+#include "query/odata.h"
+#include "services/properties/properties.h"
 
 #include <stdio.h>
 

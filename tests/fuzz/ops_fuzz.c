@@ -1,6 +1,6 @@
 /*
  * Fuzz: every op of every service, given arbitrary BSON, through the
- * worker's whole answer (workers/runtime/worker.c): envelope, op table,
+ * worker's whole answer (workers/runtime/answer.c): envelope, op table,
  * token, repeated keys, then the op's validation and, for input that
  * passes it, the handler against a real database (ROOST_MONGODB_URI;
  * `make fuzz` starts roost-embedded-db in a temp dir for it).
@@ -12,8 +12,9 @@
  */
 #include "fuzz.h"
 #include "log.h"
-#include "service.h"
-#include "worker.h"
+#include "runtime/answer.h"
+#include "runtime/database.h"
+#include "runtime/services.h"
 
 static const char *ops_table[256];
 static size_t ops_count;
@@ -28,8 +29,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     setenv("ROOST_DB_PREFIX", "fuzz_", 0);
     setenv("ROOST_MONGODB_URI", "mongodb://127.0.0.1:27017/?serverSelectionTimeoutMS=300", 0);
     log_init("fuzz");
-    worker_select_services();
-    if (!worker_open_database(4))
+    services_select();
+    if (!database_open(4))
         abort();
     for (size_t s = 0; svc_services[s] != NULL; s++)
         for (const svc_op_t *o = svc_services[s]->ops; o->op != NULL && ops_count < 256; o++)

@@ -1,4 +1,4 @@
-"""Roost's $filter parser (workers/sdk/odata.c) against an independent
+"""Roost's $filter parser (workers/query/odata/) against an independent
 OData implementation, odata-query 0.10.0 (PyPI): every expression of
 tests/odata/filters.txt is parsed by both, each tree is written in the
 same canonical S-expression (odata.h: odata_sexpr; dates in UTC, numbers

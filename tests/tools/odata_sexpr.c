@@ -6,9 +6,9 @@
  * compiler's error. For the cross-check with an independent OData parser
  * (tests/integration/test_odata_parser.py).
  */
-#include "listings/listings.h"
-#include "odata.h"
-#include "properties/properties.h"
+#include "services/listings/listings.h"
+#include "query/odata.h"
+#include "services/properties/properties.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -12,7 +12,7 @@
 #include "roost_test.h"
 
 #include "routes.h"
-#include "service.h"
+#include "runtime/services.h"
 
 #include <ctype.h>
 

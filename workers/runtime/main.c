@@ -8,10 +8,11 @@
  * without a list of their own. SERVICES (a comma list such as "users" or
  * "users,places", or "all") stands for ROOST_SERVICES and shows in ps.
  */
+#include "broker/supervisor.h"
+#include "runtime/serve.h"
+#include "runtime/services.h"
 #include "config.h"
 #include "log.h"
-#include "service.h"
-#include "worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,8 @@ main(int argc, char **argv)
         if (argc == 4)
             main_services(argv[3]);
         log_init("pool");
-        return pool_run(n);
+        /* Checked here: the children would fail the same way, again and again. */
+        return services_select() ? supervisor_run(n) : 2;
     }
     if (argc >= 2 && strcmp(argv[1], "--broker") == 0) {
         if (argc > 3)
@@ -62,7 +64,7 @@ main(int argc, char **argv)
         if (argc == 3)
             main_services(argv[2]);
         log_init("broker");
-        return pool_run(0);
+        return services_select() ? supervisor_run(0) : 2;
     }
     if (argc == 2 && strcmp(argv[1], "--list-services") == 0) {
         for (size_t s = 0; svc_services[s] != NULL; s++)

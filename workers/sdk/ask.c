@@ -30,7 +30,7 @@ svc_client_for(const char *op, bson_error_t *error)
         if (strcmp(svc_clients[i].url, url) == 0)
             client = svc_clients[i].client;
     if (client == NULL && i < sizeof(svc_clients) / sizeof(svc_clients[0])) {
-        int timeout = (int)cfg_int("ROOST_REQUEST_TIMEOUT_MS", CFG_DEFAULT_TIMEOUT_MS, 100, 600000) / 2;
+        int timeout = cfg_request_timeout_ms() / 2;
         client = roost_client_open(url, timeout, error);
         if (client != NULL) {
             svc_clients[i].url = url;

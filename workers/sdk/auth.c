@@ -1,4 +1,5 @@
 /* Token generations and revoked token ids, read through a short cache (auth.h). */
+#include "clock.h"
 #include "auth.h"
 #include "store.h"
 
@@ -19,14 +20,6 @@ typedef struct {
 
 static pthread_mutex_t svc_auth_lock = PTHREAD_MUTEX_INITIALIZER;
 static svc_auth_entry_t svc_auth_cache[SVC_AUTH_SLOTS];
-
-static int64_t
-svc_auth_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Reads the user's token_gen and revoked_tokens into *e. */
 static bool
@@ -66,7 +59,7 @@ svc_auth_check(mongoc_client_t *mongo, const token_claims_t *claims, bson_error_
 {
     svc_auth_entry_t e;
     svc_auth_entry_t *slot = &svc_auth_cache[(uint64_t)claims->sub % SVC_AUTH_SLOTS];
-    int64_t now = svc_auth_now_ms();
+    int64_t now = clock_monotonic_ms();
 
     pthread_mutex_lock(&svc_auth_lock);
     bool fresh = slot->sub == claims->sub && now - slot->read_ms < SVC_AUTH_CACHE_MS;

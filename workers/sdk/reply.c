@@ -78,33 +78,44 @@ svc_render_fields(const bson_t *doc, const char *const *fields, bson_t *out)
             bson_append_iter(out, *fields, -1, &it);
 }
 
+/* What svc_reply_page renders into. */
+typedef struct {
+    bson_t *items;
+    svc_render_fn render;
+    uint32_t n;
+} svc_page_items_t;
+
+static bool
+svc_page_item(const bson_t *doc, void *arg)
+{
+    svc_page_items_t *p = arg;
+    char key[16];
+    bson_t out;
+    snprintf(key, sizeof(key), "%u", p->n++);
+    p->render(doc, &out);
+    BSON_APPEND_DOCUMENT(p->items, key, &out);
+    bson_destroy(&out);
+    return true;
+}
+
 void
-svc_reply_page(svc_call_t *call, mongoc_cursor_t *cursor, svc_render_fn render, const svc_page_t *page)
+svc_reply_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter, const bson_t *opts,
+               svc_render_fn render, const svc_page_t *page)
 {
     bson_t body = BSON_INITIALIZER, items;
     bson_error_t error;
-    const bson_t *doc;
-    uint32_t i = 0;
-
     BSON_APPEND_ARRAY_BEGIN(&body, page->items_key, &items);
-    while (mongoc_cursor_next(cursor, &doc)) {
-        char key[16];
-        bson_t out;
-        snprintf(key, sizeof(key), "%u", i++);
-        render(doc, &out);
-        BSON_APPEND_DOCUMENT(&items, key, &out);
-        bson_destroy(&out);
-    }
+    svc_page_items_t p = {.items = &items, .render = render};
+    bool ok = svc_find_each(coll, filter, opts, svc_page_item, &p, &error);
     bson_append_array_end(&body, &items);
     if (page->total >= 0) {
         BSON_APPEND_INT64(&body, "page", page->page);
         BSON_APPEND_INT64(&body, "per_page", page->per_page);
         BSON_APPEND_INT64(&body, "total", page->total);
     }
-    if (mongoc_cursor_error(cursor, &error))
+    if (!ok)
         svc_fail_db(call, &error);
     else
         svc_reply(call, 200, &body);
-    mongoc_cursor_destroy(cursor);
     bson_destroy(&body);
 }

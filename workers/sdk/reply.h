@@ -30,9 +30,11 @@ typedef struct {
 } svc_page_t;
 
 /*
- * Replies 200 with every document of `cursor` rendered under
- * page->items_key, or the database's error. Destroys the cursor.
+ * Replies 200 with every document of `coll` that `filter` matches (find
+ * `opts`: the page's sort, skip and limit) rendered under page->items_key,
+ * or the database's error.
  */
-void svc_reply_page(svc_call_t *call, mongoc_cursor_t *cursor, svc_render_fn render, const svc_page_t *page);
+void svc_reply_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter, const bson_t *opts,
+                    svc_render_fn render, const svc_page_t *page);
 
 #endif

@@ -9,7 +9,7 @@
 
 #include "envelope.h"
 #include "token.h"
-#include "validate.h"
+#include "query/validate.h"
 
 #include <mongoc/mongoc.h>
 
@@ -57,20 +57,12 @@ typedef struct {
     const struct svc_migration *migrations;
 } svc_service_t;
 
-/* The services a worker can serve (services.c). */
-extern const svc_service_t *const svc_services[];
-
-/* Readiness (sys.health): whether the database of every service (served
- * here or not: /readyz reaches one pool) has each migration the binary
- * needs. When one is behind,
- * `why` names it and the command to run (empty when all are current).
- * False, with `error`, when the database could not be read. */
-bool svc_schema_ready(mongoc_client_t *mongo, char *why, size_t why_len, bson_error_t *error);
-
-/* What a handler calls: replies, the store, ids, other services, validation. */
+/* What a handler calls: replies, the store, the edit loop, ids, other
+ * services, validation. */
 #include "ask.h"
+#include "edit.h"
 #include "ids.h"
-#include "migration.h"
+#include "migrate/migration.h"
 #include "reply.h"
 #include "store.h"
 

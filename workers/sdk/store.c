@@ -1,4 +1,4 @@
-/* The service's own database: names, indexes, reads, versioned updates, time. */
+/* The one door to a service's own database (store.h). */
 #include "service.h"
 #include "config.h"
 #include "log.h"
@@ -7,76 +7,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-mongoc_collection_t *
-svc_collection(mongoc_client_t *mongo, const char *service, const char *name)
-{
-    char db[128];
-    snprintf(db, sizeof(db), "%s%s", cfg_str("ROOST_DB_PREFIX", CFG_DEFAULT_DB_PREFIX), service);
-    return mongoc_client_get_collection(mongo, db, name);
-}
-
-bool
-svc_is_duplicate(const bson_error_t *error)
-{
-    /* MongoDB's duplicate-key codes; FerretDB's SQLite backend reports a
-     * unique violation on update as code 1 with SQLite's own words. Never a
-     * looser match: "invalid key: \"x\" (duplicate keys are not allowed)"
-     * is a refused document, not a unique index at work, and taking it for
-     * one once sent a property create down the "repeat" path. */
-    return error->code == 11000 || error->code == 11001 || error->code == 12582 ||
-           strstr(error->message, "E11000 duplicate key error") != NULL ||
-           strstr(error->message, "UNIQUE constraint failed") != NULL;
-}
-
-/*
- * Creates one index on `service`.`collection` if it is missing, one index
- * per command: FerretDB 1.24 dropped the connection when a createIndexes
- * listing several indexes found them all present already, and other stores
- * may do the same.
- */
-static bool
-svc_ensure_index(mongoc_client_t *mongo, const char *service, const char *collection, const bson_t *keys,
-                 const char *name, bool unique, bson_error_t *error)
-{
-    mongoc_collection_t *coll = svc_collection(mongo, service, collection);
-    bson_t cmd = BSON_INITIALIZER, indexes, index;
-    BSON_APPEND_UTF8(&cmd, "createIndexes", collection);
-    BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
-    BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
-    BSON_APPEND_DOCUMENT(&index, "key", keys);
-    BSON_APPEND_UTF8(&index, "name", name);
-    if (unique)
-        BSON_APPEND_BOOL(&index, "unique", true);
-    bson_append_document_end(&indexes, &index);
-    bson_append_array_end(&cmd, &indexes);
-    bool ok = mongoc_collection_write_command_with_opts(coll, &cmd, NULL, NULL, error);
-    bson_destroy(&cmd);
-    mongoc_collection_destroy(coll);
-    return ok;
-}
-
-bool
-svc_ensure_indexes(mongoc_client_t *mongo, const char *service, const svc_index_t *indexes, size_t count,
-                   bson_error_t *error)
-{
-    for (size_t i = 0; i < count; i++) {
-        bson_t keys = BSON_INITIALIZER;
-        for (const char *k = indexes[i].keys; *k != '\0';) {
-            int dir = *k == '-' ? -1 : 1;
-            k += *k == '-';
-            size_t len = strcspn(k, ",");
-            bson_append_int32(&keys, k, (int)len, dir);
-            k += len + (k[len] == ',');
-        }
-        bool ok =
-            svc_ensure_index(mongo, service, indexes[i].collection, &keys, indexes[i].name, indexes[i].unique, error);
-        bson_destroy(&keys);
-        if (!ok)
-            return false;
-    }
-    return true;
-}
 
 bool
 svc_find_one(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, bool *found, bson_error_t *error)
@@ -93,6 +23,88 @@ svc_find_one(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, bool 
     mongoc_cursor_destroy(cursor);
     bson_destroy(opts);
     return ok;
+}
+
+void
+svc_collection_close(mongoc_collection_t *coll)
+{
+    mongoc_collection_destroy(coll);
+}
+
+bool
+svc_count(mongoc_collection_t *coll, const bson_t *filter, const bson_t *opts, int64_t *n, bson_error_t *error)
+{
+    *n = mongoc_collection_count_documents(coll, filter, opts, NULL, NULL, error);
+    return *n >= 0;
+}
+
+/* Calls `fn` with each document of `cursor`, then destroys it. */
+static bool
+svc_cursor_each(mongoc_cursor_t *cursor, svc_each_fn fn, void *arg, bson_error_t *error)
+{
+    const bson_t *doc;
+    while (mongoc_cursor_next(cursor, &doc))
+        if (!fn(doc, arg))
+            break;
+    bool ok = !mongoc_cursor_error(cursor, error);
+    mongoc_cursor_destroy(cursor);
+    return ok;
+}
+
+bool
+svc_find_each(mongoc_collection_t *coll, const bson_t *filter, const bson_t *opts, svc_each_fn fn, void *arg,
+              bson_error_t *error)
+{
+    return svc_cursor_each(mongoc_collection_find_with_opts(coll, filter, opts, NULL), fn, arg, error);
+}
+
+bool
+svc_aggregate_each(mongoc_collection_t *coll, const bson_t *pipeline, const bson_t *opts, svc_each_fn fn, void *arg,
+                   bson_error_t *error)
+{
+    return svc_cursor_each(mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline, opts, NULL), fn, arg, error);
+}
+
+bool
+svc_insert(mongoc_collection_t *coll, const bson_t *doc, bson_error_t *error)
+{
+    return mongoc_collection_insert_one(coll, doc, NULL, NULL, error);
+}
+
+bool
+svc_insert_all(mongoc_collection_t *coll, const bson_t *const *docs, size_t n, bool ordered, bson_error_t *error)
+{
+    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(ordered));
+    bool ok = mongoc_collection_insert_many(coll, (const bson_t **)docs, n, opts, NULL, error);
+    bson_destroy(opts);
+    return ok;
+}
+
+bool
+svc_update(mongoc_collection_t *coll, const bson_t *selector, const bson_t *update, bool many, bson_error_t *error)
+{
+    return many ? mongoc_collection_update_many(coll, selector, update, NULL, NULL, error)
+                : mongoc_collection_update_one(coll, selector, update, NULL, NULL, error);
+}
+
+bool
+svc_replace(mongoc_collection_t *coll, const bson_t *selector, const bson_t *doc, bson_error_t *error)
+{
+    return mongoc_collection_replace_one(coll, selector, doc, NULL, NULL, error);
+}
+
+bool
+svc_delete(mongoc_collection_t *coll, const bson_t *selector, bool many, bson_error_t *error)
+{
+    return many ? mongoc_collection_delete_many(coll, selector, NULL, NULL, error)
+                : mongoc_collection_delete_one(coll, selector, NULL, NULL, error);
+}
+
+bool
+svc_find_and_modify(mongoc_collection_t *coll, const bson_t *selector, const mongoc_find_and_modify_opts_t *opts,
+                    bson_t *reply, bson_error_t *error)
+{
+    return mongoc_collection_find_and_modify_with_opts(coll, selector, opts, reply, error);
 }
 
 bson_t *
@@ -120,6 +132,15 @@ svc_filter_every_id(bson_t *filter)
     bson_t cond;
     BSON_APPEND_DOCUMENT_BEGIN(filter, "_id", &cond);
     BSON_APPEND_INT64(&cond, "$gt", 0);
+    bson_append_document_end(filter, &cond);
+}
+
+void
+svc_filter_live(bson_t *filter)
+{
+    bson_t cond;
+    BSON_APPEND_DOCUMENT_BEGIN(filter, "deleted_at", &cond);
+    BSON_APPEND_BOOL(&cond, "$exists", false);
     bson_append_document_end(filter, &cond);
 }
 
@@ -152,14 +173,6 @@ svc_update_at_version(mongoc_collection_t *coll, int64_t id, int64_t version, co
     bson_destroy(&result); /* mongoc initialises the reply even when the update fails */
     bson_destroy(&filter);
     return ok ? matched > 0 : -1;
-}
-
-int64_t
-svc_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void

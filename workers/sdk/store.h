@@ -1,30 +1,14 @@
-/* The service's own database: collections, indexes, reads, versioned updates. */
+/*
+ * The one door to a service's own database (with migrate/database.h under
+ * it): every read and write a handler makes goes through these, so that
+ * what Roost asks of MongoDB is stated here and nowhere else. Each returns
+ * false (error set) only when the database failed.
+ */
 #ifndef ROOST_SDK_STORE_H
 #define ROOST_SDK_STORE_H
 
+#include "migrate/database.h"
 #include "service.h"
-
-/* The collection `name` of `service`'s own database; caller destroys it. */
-mongoc_collection_t *svc_collection(mongoc_client_t *mongo, const char *service, const char *name);
-
-/* True when `error` is a duplicate-key violation of a unique index. */
-bool svc_is_duplicate(const bson_error_t *error);
-
-/*
- * An index a service needs. `keys` lists its fields in order, comma
- * separated, a leading '-' for descending: "deleted_at,-created_at" is
- * {deleted_at: 1, created_at: -1}.
- */
-typedef struct svc_index {
-    const char *collection;
-    const char *name;
-    const char *keys;
-    bool unique;
-} svc_index_t;
-
-/* svc_ensure_index for each of `count` indexes of `service`; stops at the first failure. */
-bool svc_ensure_indexes(mongoc_client_t *mongo, const char *service, const svc_index_t *indexes, size_t count,
-                        bson_error_t *error);
 
 /*
  * Finds the one document matching `filter`. `out` must be initialised on
@@ -32,6 +16,48 @@ bool svc_ensure_indexes(mongoc_client_t *mongo, const char *service, const svc_i
  * only when the database failed.
  */
 bool svc_find_one(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, bool *found, bson_error_t *error);
+
+/* Closes a collection handle of svc_collection. */
+void svc_collection_close(mongoc_collection_t *coll);
+
+/* How many documents match `filter` (`opts`: MongoDB's countDocuments
+ * options, e.g. maxTimeMS; may be NULL) into *n. */
+bool svc_count(mongoc_collection_t *coll, const bson_t *filter, const bson_t *opts, int64_t *n, bson_error_t *error);
+
+/* What svc_find_each calls with each document, in order; false stops. */
+typedef bool (*svc_each_fn)(const bson_t *doc, void *arg);
+
+/* Calls `fn` with each document matching `filter` (`opts`: find options:
+ * sort, skip, limit, projection, maxTimeMS; may be NULL), streamed. */
+bool svc_find_each(mongoc_collection_t *coll, const bson_t *filter, const bson_t *opts, svc_each_fn fn, void *arg,
+                   bson_error_t *error);
+
+/* The same for each document an aggregation `pipeline` ({pipeline: [...]}
+ * or an array) gives. */
+bool svc_aggregate_each(mongoc_collection_t *coll, const bson_t *pipeline, const bson_t *opts, svc_each_fn fn,
+                        void *arg, bson_error_t *error);
+
+/* insertOne; `error` tells a unique index's refusal (svc_is_duplicate). */
+bool svc_insert(mongoc_collection_t *coll, const bson_t *doc, bson_error_t *error);
+
+/* insertMany of `n` documents; `ordered` false goes on past a duplicate. */
+bool svc_insert_all(mongoc_collection_t *coll, const bson_t *const *docs, size_t n, bool ordered, bson_error_t *error);
+
+/* updateOne (`many` false) or updateMany of the documents `selector` matches. */
+bool svc_update(mongoc_collection_t *coll, const bson_t *selector, const bson_t *update, bool many,
+                bson_error_t *error);
+
+/* replaceOne of the document `selector` matches by `doc`. */
+bool svc_replace(mongoc_collection_t *coll, const bson_t *selector, const bson_t *doc, bson_error_t *error);
+
+/* deleteOne (`many` false) or deleteMany. `error` may be NULL where a
+ * failure only leaves garbage that a later run removes. */
+bool svc_delete(mongoc_collection_t *coll, const bson_t *selector, bool many, bson_error_t *error);
+
+/* findAndModify with `opts` (mongoc_find_and_modify_opts_t: update,
+ * upsert, new); `reply` (uninitialised) gets the server's reply. */
+bool svc_find_and_modify(mongoc_collection_t *coll, const bson_t *selector, const mongoc_find_and_modify_opts_t *opts,
+                         bson_t *reply, bson_error_t *error);
 
 /*
  * Find options for one page: sorted by `field` in `dir` (1 or -1), then by
@@ -47,6 +73,11 @@ bson_t *svc_page_opts(const char *field, int dir, int64_t page, int64_t per_page
  * the count of an empty filter with a collection scan.
  */
 void svc_filter_every_id(bson_t *filter);
+
+/* Appends {deleted_at: {$exists: false}}: the live documents, those no
+ * DELETE has made a tombstone of. Every list of a service that keeps
+ * tombstones reads through it. */
+void svc_filter_live(bson_t *filter);
 
 /*
  * Whether a change may apply to a document at `version`: true when the
@@ -73,8 +104,5 @@ int svc_update_at_version(mongoc_collection_t *coll, int64_t id, int64_t version
 /* Sleeps 1 to attempt + 2 ms, at random, so that writers who lost a race
  * do not meet again at once. */
 void svc_backoff(int attempt);
-
-/* Microseconds since the epoch, UTC. */
-int64_t svc_now_us(void);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "cors.h"
 #include "encode.h"
+#include "problem.h"
 #include "respond.h"
 
 #include <stdlib.h>
@@ -15,16 +16,16 @@ problem_body_has_every_member(void **state)
 {
     bson_t *fields = roost_test_doc("{\"0\": {\"field\": \"name\", \"message\": \"is required\"}}");
     size_t len;
-    char *body = respond_problem_body(400, "validation_failed", "the request has invalid fields", fields, "r1", &len);
+    char *body = problem_body(400, "validation_failed", "the request has invalid fields", fields, "r1", &len);
     assert_string_equal(body, "{\"type\":\"urn:roost:problem:validation_failed\",\"title\":\"Bad Request\","
                               "\"status\":400,\"detail\":\"the request has invalid fields\","
                               "\"code\":\"validation_failed\",\"errors\":[{\"field\":\"name\","
                               "\"message\":\"is required\"}],\"request_id\":\"r1\"}");
     bson_free(body);
-    body = respond_classic_body("user not found", NULL, &len);
+    body = problem_classic_body("user not found", NULL, &len);
     assert_string_equal(body, "{\"result\":false,\"errors\":[\"user not found\"]}");
     bson_free(body);
-    body = respond_classic_body("ignored", fields, &len);
+    body = problem_classic_body("ignored", fields, &len);
     assert_string_equal(body, "{\"result\":false,\"errors\":[\"is required\"]}");
     bson_free(body);
     bson_destroy(fields);

@@ -13,6 +13,7 @@
  * not from a check-then-insert race, so it holds for any number of
  * workers.
  */
+#include "clock.h"
 #include "bookings.h"
 
 #include <stdio.h>
@@ -85,8 +86,9 @@ bookings_property_owner(svc_call_t *call, int64_t id, int64_t *owner)
 }
 
 /* The booked days of `property` in [from, to), by whom, in date order. */
-mongoc_cursor_t *
-bookings_nights_in(mongoc_collection_t *nights, int64_t property, int64_t from, int64_t to, int64_t except)
+bool
+bookings_nights_each(mongoc_collection_t *nights, int64_t property, int64_t from, int64_t to, int64_t except,
+                     svc_each_fn fn, void *arg, bson_error_t *error)
 {
     bson_t filter = BSON_INITIALIZER, range;
     BSON_APPEND_INT64(&filter, "property_id", property);
@@ -101,10 +103,25 @@ bookings_nights_in(mongoc_collection_t *nights, int64_t property, int64_t from, 
         bson_append_document_end(&filter, &ne);
     }
     bson_t *opts = BCON_NEW("sort", "{", "day", BCON_INT32(1), "}");
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(nights, &filter, opts, NULL);
+    bool ok = svc_find_each(nights, &filter, opts, fn, arg, error);
     bson_destroy(opts);
     bson_destroy(&filter);
-    return cursor;
+    return ok;
+}
+
+/* The dates a conflict names: the first BOOKINGS_CONFLICTS_SHOWN, and how many. */
+typedef struct {
+    bson_string_t *held;
+    int total;
+} bookings_held_t;
+
+static bool
+bookings_held_night(const bson_t *doc, void *arg)
+{
+    bookings_held_t *h = arg;
+    if (h->total++ < BOOKINGS_CONFLICTS_SHOWN)
+        bson_string_append_printf(h->held, "%s%s", h->held->len ? ", " : "", bookings_str(doc, "date"));
+    return true;
 }
 
 /*
@@ -128,9 +145,7 @@ bookings_take_nights(svc_call_t *call, mongoc_collection_t *nights, int64_t prop
         docs[i] = BCON_NEW("_id", BCON_UTF8(key), "property_id", BCON_INT64(property), "day", BCON_INT64(in + i),
                            "date", BCON_UTF8(date), "booking_id", BCON_INT64(id));
     }
-    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(true));
-    bool ok = mongoc_collection_insert_many(nights, (const bson_t **)docs, (size_t)n, opts, NULL, &error);
-    bson_destroy(opts);
+    bool ok = svc_insert_all(nights, (const bson_t *const *)docs, (size_t)n, true, &error);
     for (int64_t i = 0; i < n; i++)
         bson_destroy(docs[i]);
     if (ok)
@@ -140,19 +155,12 @@ bookings_take_nights(svc_call_t *call, mongoc_collection_t *nights, int64_t prop
         return -1;
     }
     /* Someone holds a night: say which, then give back what this one took. */
-    bson_string_t *held = bson_string_new(NULL);
-    const bson_t *doc;
-    int shown = 0, total = 0;
-    mongoc_cursor_t *cursor = bookings_nights_in(nights, property, in, out, id);
-    while (mongoc_cursor_next(cursor, &doc)) {
-        if (shown++ < BOOKINGS_CONFLICTS_SHOWN)
-            bson_string_append_printf(held, "%s%s", held->len ? ", " : "", bookings_str(doc, "date"));
-        total++;
-    }
-    bool read_ok = !mongoc_cursor_error(cursor, &error);
-    mongoc_cursor_destroy(cursor);
+    bookings_held_t h = {.held = bson_string_new(NULL)};
+    bool read_ok = bookings_nights_each(nights, property, in, out, id, bookings_held_night, &h, &error);
+    bson_string_t *held = h.held;
+    int total = h.total;
     bson_t *mine = BCON_NEW("booking_id", BCON_INT64(id));
-    mongoc_collection_delete_many(nights, mine, NULL, NULL, NULL);
+    svc_delete(nights, mine, true, NULL);
     bson_destroy(mine);
     if (!read_ok) {
         svc_fail_db(call, &error);
@@ -203,13 +211,13 @@ bookings_create(svc_call_t *call)
     if (found) {
         id = bookings_int(&existing, "_id");
         bson_t *mine = BCON_NEW("booking_id", BCON_INT64(id));
-        mongoc_collection_delete_many(nights, mine, NULL, NULL, NULL); /* start its nights afresh */
+        svc_delete(nights, mine, true, NULL); /* start its nights afresh */
         bson_destroy(mine);
         bson_copy_to(&existing, &doc);
         bson_destroy(&existing);
         bson_init(&existing);
     } else {
-        int64_t now = svc_now_us();
+        int64_t now = clock_realtime_us();
         bookings_date(in, in_date);
         bookings_date(out, out_date);
         bson_t fields = BSON_INITIALIZER;
@@ -242,14 +250,14 @@ bookings_create(svc_call_t *call)
     int taken = bookings_take_nights(call, nights, property, id, in, out);
     if (taken <= 0) {
         bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
-        mongoc_collection_delete_one(bookings, by_id, NULL, NULL, NULL); /* a refused booking leaves nothing */
+        svc_delete(bookings, by_id, false, NULL); /* a refused booking leaves nothing */
         bson_destroy(by_id);
         goto done;
     }
     bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
     bson_t *confirm =
-        BCON_NEW("$set", "{", "status", BCON_UTF8("confirmed"), "updated_at", BCON_INT64(svc_now_us()), "}");
-    ok = mongoc_collection_update_one(bookings, by_id, confirm, NULL, NULL, &error);
+        BCON_NEW("$set", "{", "status", BCON_UTF8("confirmed"), "updated_at", BCON_INT64(clock_realtime_us()), "}");
+    ok = svc_update(bookings, by_id, confirm, false, &error);
     bson_destroy(confirm);
     if (ok)
         ok = svc_find_one(bookings, by_id, &existing, &found, &error) && found;
@@ -262,8 +270,8 @@ done:
     field_errors_destroy(&errors);
     bson_destroy(&doc);
     bson_destroy(&existing);
-    mongoc_collection_destroy(bookings);
-    mongoc_collection_destroy(nights);
+    svc_collection_close(bookings);
+    svc_collection_close(nights);
 }
 
 /* Loads booking params.id for the guest or the owner; replies itself otherwise. */
@@ -308,7 +316,7 @@ bookings_get(svc_call_t *call)
     if (bookings_load_visible(call, bookings, &doc))
         bookings_reply_doc(call, 200, &doc);
     bson_destroy(&doc);
-    mongoc_collection_destroy(bookings);
+    svc_collection_close(bookings);
 }
 
 /* Cancels: the status first, then the nights, so a crash in between can
@@ -329,11 +337,11 @@ bookings_cancel(svc_call_t *call)
     int64_t id = bookings_int(&doc, "_id");
     bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
     if (strcmp(bookings_str(&doc, "status"), "confirmed") == 0) {
-        int64_t now = svc_now_us();
+        int64_t now = clock_realtime_us();
         bson_t *filter = BCON_NEW("_id", BCON_INT64(id), "status", BCON_UTF8("confirmed"));
         bson_t *set = BCON_NEW("$set", "{", "status", BCON_UTF8("cancelled"), "cancelled_at", BCON_INT64(now),
                                "updated_at", BCON_INT64(now), "}");
-        bool ok = mongoc_collection_update_one(bookings, filter, set, NULL, NULL, &error);
+        bool ok = svc_update(bookings, filter, set, false, &error);
         bson_destroy(filter);
         bson_destroy(set);
         if (!ok) {
@@ -343,8 +351,7 @@ bookings_cancel(svc_call_t *call)
         }
     }
     bson_t *mine = BCON_NEW("booking_id", BCON_INT64(id));
-    bool ok = mongoc_collection_delete_many(nights, mine, NULL, NULL, &error) &&
-              svc_find_one(bookings, by_id, &updated, &found, &error);
+    bool ok = svc_delete(nights, mine, true, &error) && svc_find_one(bookings, by_id, &updated, &found, &error);
     bson_destroy(mine);
     bson_destroy(by_id);
     if (!ok)
@@ -354,23 +361,9 @@ bookings_cancel(svc_call_t *call)
 done:
     bson_destroy(&doc);
     bson_destroy(&updated);
-    mongoc_collection_destroy(bookings);
-    mongoc_collection_destroy(nights);
+    svc_collection_close(bookings);
+    svc_collection_close(nights);
 }
-
-static const svc_index_t bookings_indexes[] = {
-    {"bookings", "rid_unique", "rid", true},
-    {"bookings", "guest_created", "guest_id,-created_at", false},
-    {"bookings", "property_created", "property_id,-created_at", false},
-    {"nights", "property_day", "property_id,day", false},
-    {"nights", "booking_id", "booking_id", false},
-};
-
-/* The versions of the bookings database (sdk/migration.h); `roostctl migrate up bookings` applies them. */
-static const svc_migration_t bookings_migrations[] = {
-    SVC_MIGRATION_INDEXES(1, "indexes", bookings_indexes),
-    {0},
-};
 
 static const svc_op_t bookings_ops[] = {
     {"bookings.availability", bookings_availability},

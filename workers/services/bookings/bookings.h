@@ -13,9 +13,11 @@
 #ifndef ROOST_BOOKINGS_H
 #define ROOST_BOOKINGS_H
 
-#include "service.h"
+#include "sdk/service.h"
 
 extern const svc_service_t bookings_service;
+/* The versions of the bookings database, {0}-terminated (migrations.c). */
+extern const svc_migration_t bookings_migrations[];
 
 #define BOOKINGS_MAX_NIGHTS 365
 
@@ -28,9 +30,10 @@ void bookings_render(const bson_t *doc, bson_t *out);
 /* Asks the properties service for property `id`'s owner; replies itself
  * and returns false when it cannot (404, 503, 502). */
 bool bookings_property_owner(svc_call_t *call, int64_t id, int64_t *owner);
-/* The nights of `property` held in [from, to), but booking `except`'s, in date order. */
-mongoc_cursor_t *bookings_nights_in(mongoc_collection_t *nights, int64_t property, int64_t from, int64_t to,
-                                    int64_t except);
+/* Calls `fn` with each night of `property` held in [from, to), but
+ * booking `except`'s, in date order. */
+bool bookings_nights_each(mongoc_collection_t *nights, int64_t property, int64_t from, int64_t to, int64_t except,
+                          svc_each_fn fn, void *arg, bson_error_t *error);
 
 void bookings_availability(svc_call_t *call);
 void bookings_mine(svc_call_t *call);

@@ -3,9 +3,49 @@
  * date range, and the pages of bookings a guest or an owner may see.
  */
 #include "bookings.h"
+#include "sdk/list.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* Consecutive booked nights read as one range [from, to), to = the day after. */
+typedef struct {
+    bson_t *booked;
+    int64_t start, end;
+    uint32_t n;
+} bookings_runs_t;
+
+/* Appends the run under way, if any. */
+static void
+bookings_run_end(bookings_runs_t *r)
+{
+    if (r->start == INT64_MIN)
+        return;
+    char key[16], date[11];
+    bson_t range;
+    snprintf(key, sizeof(key), "%u", r->n++);
+    BSON_APPEND_DOCUMENT_BEGIN(r->booked, key, &range);
+    bookings_date(r->start, date);
+    BSON_APPEND_UTF8(&range, "from", date);
+    bookings_date(r->end, date);
+    BSON_APPEND_UTF8(&range, "to", date);
+    bson_append_document_end(r->booked, &range);
+}
+
+static bool
+bookings_run_night(const bson_t *doc, void *arg)
+{
+    bookings_runs_t *r = arg;
+    int64_t day = bookings_int(doc, "day");
+    if (r->start != INT64_MIN && day == r->end) {
+        r->end = day + 1;
+        return true;
+    }
+    bookings_run_end(r);
+    r->start = day;
+    r->end = day + 1;
+    return true;
+}
 
 void
 bookings_availability(svc_call_t *call)
@@ -17,7 +57,6 @@ bookings_availability(svc_call_t *call)
     bson_error_t error;
     int64_t property, from = INT64_MIN, to = INT64_MIN, owner;
     const char *s;
-    const bson_t *doc;
 
     field_errors_init(&errors);
     validate_id(&call->req->params, "id", &errors, &property);
@@ -44,47 +83,25 @@ bookings_availability(svc_call_t *call)
         return;
 
     mongoc_collection_t *nights = svc_collection(call->mongo, "bookings", "nights");
-    mongoc_cursor_t *cursor = bookings_nights_in(nights, property, from, to, 0);
-    bson_t body = BSON_INITIALIZER, booked, range;
+    bson_t body = BSON_INITIALIZER, booked;
     char date[11];
-    int64_t run_start = INT64_MIN, run_end = INT64_MIN;
-    uint32_t n = 0;
     BSON_APPEND_INT64(&body, "property_id", property);
     bookings_date(from, date);
     BSON_APPEND_UTF8(&body, "from", date);
     bookings_date(to, date);
     BSON_APPEND_UTF8(&body, "to", date);
     BSON_APPEND_ARRAY_BEGIN(&body, "booked", &booked);
-    /* Consecutive booked nights read as one range [from, to), to = the day after. */
-    for (bool more = true; more;) {
-        more = mongoc_cursor_next(cursor, &doc);
-        int64_t day = more ? bookings_int(doc, "day") : INT64_MIN;
-        if (more && run_start != INT64_MIN && day == run_end) {
-            run_end = day + 1;
-            continue;
-        }
-        if (run_start != INT64_MIN) {
-            char key[16];
-            snprintf(key, sizeof(key), "%u", n++);
-            BSON_APPEND_DOCUMENT_BEGIN(&booked, key, &range);
-            bookings_date(run_start, date);
-            BSON_APPEND_UTF8(&range, "from", date);
-            bookings_date(run_end, date);
-            BSON_APPEND_UTF8(&range, "to", date);
-            bson_append_document_end(&booked, &range);
-        }
-        run_start = day;
-        run_end = day + 1;
-    }
+    bookings_runs_t runs = {.booked = &booked, .start = INT64_MIN, .end = INT64_MIN};
+    bool ok = bookings_nights_each(nights, property, from, to, 0, bookings_run_night, &runs, &error);
+    bookings_run_end(&runs);
     bson_append_array_end(&body, &booked);
-    BSON_APPEND_BOOL(&body, "available", n == 0);
-    if (mongoc_cursor_error(cursor, &error))
+    BSON_APPEND_BOOL(&body, "available", runs.n == 0);
+    if (!ok)
         svc_fail_db(call, &error);
     else
         svc_reply(call, 200, &body);
     bson_destroy(&body);
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(nights);
+    svc_collection_close(nights);
 }
 
 /* A page of the bookings matching `filter` (not pending), newest first. */
@@ -95,8 +112,7 @@ bookings_reply_page(svc_call_t *call, bson_t *filter)
     const bson_t *query = &call->req->query;
     field_errors_t errors;
     bson_iter_t it;
-    bson_error_t error;
-    int64_t page, per_page, total;
+    int64_t page, per_page;
     mongoc_collection_t *bookings = svc_collection(call->mongo, "bookings", "bookings");
 
     field_errors_init(&errors);
@@ -119,18 +135,10 @@ bookings_reply_page(svc_call_t *call, bson_t *filter)
         svc_fail_fields(call, &errors);
         goto done;
     }
-    total = mongoc_collection_count_documents(bookings, filter, NULL, NULL, NULL, &error);
-    if (total < 0) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
-    bson_t *opts = svc_page_opts("created_at", -1, page, per_page);
-    svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
-    svc_reply_page(call, mongoc_collection_find_with_opts(bookings, filter, opts, NULL), bookings_render, &paging);
-    bson_destroy(opts);
+    svc_list_page(call, bookings, NULL, filter, "created_at", -1, page, per_page, bookings_render);
 done:
     field_errors_destroy(&errors);
-    mongoc_collection_destroy(bookings);
+    svc_collection_close(bookings);
 }
 
 void

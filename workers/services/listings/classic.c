@@ -14,16 +14,16 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Finds a page of live listings, newest first; `cursor` is the caller's. */
+/* The filter (initialised on entry) and find options (the caller
+ * destroys them) of a page of live listings, newest first. */
 static bool
-classic_page(svc_call_t *call, mongoc_collection_t *coll, mongoc_cursor_t **cursor)
+classic_page(svc_call_t *call, bson_t *filter, bson_t **opts)
 {
     static const char *const params[] = {"page_num", "page_size", "user_id", NULL};
     const bson_t *query = &call->req->query;
     field_errors_t errors;
     bson_iter_t it;
     int64_t page_num, page_size, user_id;
-    bson_t filter = BSON_INITIALIZER;
 
     field_errors_init(&errors);
     validate_known_fields(query, params, &errors);
@@ -32,20 +32,16 @@ classic_page(svc_call_t *call, mongoc_collection_t *coll, mongoc_cursor_t **curs
         if (!validate_as_int(&it, &user_id) || user_id <= 0)
             field_errors_add(&errors, "user_id", "invalid user_id");
         else
-            BSON_APPEND_INT64(&filter, "user_id", user_id);
+            BSON_APPEND_INT64(filter, "user_id", user_id);
     }
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
         field_errors_destroy(&errors);
-        bson_destroy(&filter);
         return false;
     }
     field_errors_destroy(&errors);
-    listings_filter_live(&filter);
-    bson_t *opts = svc_page_opts("created_at", -1, page_num, page_size);
-    *cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
-    bson_destroy(opts);
-    bson_destroy(&filter);
+    svc_filter_live(filter);
+    *opts = svc_page_opts("created_at", -1, page_num, page_size);
     return true;
 }
 
@@ -53,11 +49,13 @@ void
 listings_classic_list(svc_call_t *call)
 {
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
-    mongoc_cursor_t *cursor;
+    bson_t filter = BSON_INITIALIZER, *opts = NULL;
     svc_page_t paging = {.items_key = "listings", .total = -1};
-    if (classic_page(call, coll, &cursor))
-        svc_reply_page(call, cursor, listings_render_classic, &paging);
-    mongoc_collection_destroy(coll);
+    if (classic_page(call, &filter, &opts))
+        svc_reply_page(call, coll, &filter, opts, listings_render_classic, &paging);
+    bson_destroy(opts);
+    bson_destroy(&filter);
+    svc_collection_close(coll);
 }
 
 /* Creates from {user_id, listing_type, price}: {"listing"} (the service
@@ -124,45 +122,56 @@ public_append_user(bson_t *out, const bson_t *users_reply, int64_t id)
     BSON_APPEND_NULL(out, "user");
 }
 
+/* What listings_public_list collects: the page, and its distinct user ids. */
+typedef struct {
+    bson_t *page;
+    bson_string_t *ids;
+    uint32_t n;
+} public_page_t;
+
+static bool
+public_page_doc(const bson_t *doc, void *arg)
+{
+    public_page_t *p = arg;
+    bson_iter_t it;
+    char key[16];
+    snprintf(key, sizeof(key), "%u", p->n++);
+    BSON_APPEND_DOCUMENT(p->page, key, doc);
+    if (bson_iter_init_find(&it, doc, "user_id")) {
+        char id[24];
+        snprintf(id, sizeof(id), "%lld", (long long)bson_iter_as_int64(&it));
+        bool seen = false;
+        for (char *s = p->ids->str; s && *s && !seen; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
+            seen = strncmp(s, id, strlen(id)) == 0 && (s[strlen(id)] == ',' || s[strlen(id)] == '\0');
+        if (!seen) {
+            if (p->ids->len > 0)
+                bson_string_append_c(p->ids, ',');
+            bson_string_append(p->ids, id);
+        }
+    }
+    return true;
+}
+
 void
 listings_public_list(svc_call_t *call)
 {
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
-    mongoc_cursor_t *cursor;
-    const bson_t *doc;
     bson_error_t error;
     bson_t page = BSON_INITIALIZER, body = BSON_INITIALIZER, list, users_reply = BSON_INITIALIZER;
+    bson_t filter = BSON_INITIALIZER, *opts = NULL;
     bson_iter_t it;
     bson_string_t *ids = bson_string_new(NULL);
-    uint32_t n = 0;
+    public_page_t p = {.page = &page, .ids = ids};
 
-    if (!classic_page(call, coll, &cursor))
+    if (!classic_page(call, &filter, &opts))
         goto done;
     /* Collect the page first: its distinct user ids make one request. */
-    while (mongoc_cursor_next(cursor, &doc)) {
-        char key[16];
-        snprintf(key, sizeof(key), "%u", n++);
-        BSON_APPEND_DOCUMENT(&page, key, doc);
-        if (bson_iter_init_find(&it, doc, "user_id")) {
-            char id[24];
-            snprintf(id, sizeof(id), "%lld", (long long)bson_iter_as_int64(&it));
-            bool seen = false;
-            for (char *p = ids->str; p && *p && !seen; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-                seen = strncmp(p, id, strlen(id)) == 0 && (p[strlen(id)] == ',' || p[strlen(id)] == '\0');
-            if (!seen) {
-                if (ids->len > 0)
-                    bson_string_append_c(ids, ',');
-                bson_string_append(ids, id);
-            }
-        }
-    }
-    bool failed = mongoc_cursor_error(cursor, &error);
-    mongoc_cursor_destroy(cursor);
+    bool failed = !svc_find_each(coll, &filter, opts, public_page_doc, &p, &error);
     if (failed) {
         svc_fail_db(call, &error);
         goto done;
     }
-    if (n > 0) {
+    if (p.n > 0) {
         bson_destroy(&users_reply);
         bson_t *request = BCON_NEW("query", "{", "id", BCON_UTF8(ids->str), "per_page", BCON_UTF8("100"), "}");
         int status = svc_ask(call, "users.list", request, &users_reply);
@@ -197,9 +206,11 @@ listings_public_list(svc_call_t *call)
     bson_append_array_end(&body, &list);
     svc_reply(call, 200, &body);
 done:
+    bson_destroy(opts);
+    bson_destroy(&filter);
     bson_string_free(ids, true);
     bson_destroy(&page);
     bson_destroy(&body);
     bson_destroy(&users_reply);
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
 }

@@ -4,7 +4,7 @@
  * service: listings do not keep the city themselves).
  */
 #include "listings.h"
-#include "odata_list.h"
+#include "sdk/list.h"
 
 #include <string.h>
 
@@ -98,20 +98,19 @@ listings_list(svc_call_t *call)
                                          "min_price", "max_price", "city",    NULL};
     const bson_t *query = &call->req->query;
     field_errors_t errors;
-    int64_t page, per_page, user_id = 0, min_price, max_price, total;
+    int64_t page, per_page, user_id = 0, min_price, max_price;
     bson_iter_t it;
-    bson_error_t error;
     const char *s;
     bson_t filter = BSON_INITIALIZER;
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
 
     if (odata_requested(query)) { /* $filter, $top, …: docs/query.md */
         bson_t *newest = BCON_NEW("created_at", BCON_INT32(-1));
-        listings_filter_live(&filter);
+        svc_filter_live(&filter);
         svc_odata_list(call, &listings_odata, coll, &filter, newest, listings_render);
         bson_destroy(newest);
         bson_destroy(&filter);
-        mongoc_collection_destroy(coll);
+        svc_collection_close(coll);
         return;
     }
 
@@ -143,18 +142,10 @@ listings_list(svc_call_t *call)
         svc_fail_fields(call, &errors);
         goto done;
     }
-    listings_filter_live(&filter);
-    total = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL, &error);
-    if (total < 0) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
-    bson_t *opts = svc_page_opts("created_at", -1, page, per_page);
-    svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
-    svc_reply_page(call, mongoc_collection_find_with_opts(coll, &filter, opts, NULL), listings_render, &paging);
-    bson_destroy(opts);
+    svc_filter_live(&filter);
+    svc_list_page(call, coll, NULL, &filter, "created_at", -1, page, per_page, listings_render);
 done:
     field_errors_destroy(&errors);
     bson_destroy(&filter);
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
 }

@@ -2,8 +2,9 @@
  * Listings service: the main API's ops (create, get, update, delete; list
  * is list.c), the op table, and what the classic contract shares with them.
  */
+#include "clock.h"
 #include "listings.h"
-#include "bulk.h"
+#include "sdk/bulk.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,22 +25,13 @@ listings_render_classic(const bson_t *doc, bson_t *out)
     svc_render_fields(doc, fields, out);
 }
 
-void
-listings_filter_live(bson_t *filter)
-{
-    bson_t cond;
-    BSON_APPEND_DOCUMENT_BEGIN(filter, "deleted_at", &cond);
-    BSON_APPEND_BOOL(&cond, "$exists", false);
-    bson_append_document_end(filter, &cond);
-}
-
 bool
 listings_insert(svc_call_t *call, const listings_new_t *l, bson_t *stored, bson_error_t *error)
 {
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
     bson_t doc = BSON_INITIALIZER;
 
-    int64_t now = svc_now_us();
+    int64_t now = clock_realtime_us();
     BSON_APPEND_INT64(&doc, "user_id", l->user_id);
     if (l->property_id > 0)
         BSON_APPEND_INT64(&doc, "property_id", l->property_id);
@@ -55,7 +47,7 @@ listings_insert(svc_call_t *call, const listings_new_t *l, bson_t *stored, bson_
     if (inserted == SVC_INSERT_CONFLICT)
         bson_set_error(error, 1, 1, "a listing collided on an unexpected unique index");
     bson_destroy(&doc);
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
     if (inserted == SVC_INSERT_FAILED || inserted == SVC_INSERT_CONFLICT) {
         bson_destroy(stored);
         return false;
@@ -189,128 +181,94 @@ listings_get(svc_call_t *call)
         bson_destroy(&out);
     }
     bson_destroy(&doc);
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
+}
+
+/* What listings_change hands the edit loop: the checked body, and whether it deletes. */
+typedef struct {
+    listings_new_t l;
+    bool delete;
+} listings_change_t;
+
+static void
+listings_reply_doc(svc_call_t *call, const bson_t *doc, void *arg)
+{
+    bson_t out;
+    listings_render(doc, &out);
+    svc_reply(call, 200, &out);
+    bson_destroy(&out);
+}
+
+/* The $set (and $unset) of a PATCH or DELETE; a new property_id is checked
+ * to be the caller's once, on the first round. */
+static bool
+listings_change_update(svc_call_t *call, const bson_t *current, int64_t version, int attempt, bson_t *update, void *arg)
+{
+    const listings_change_t *c = arg;
+    const listings_new_t *l = &c->l;
+    if (attempt == 0 && l->property_id > 0 && !listings_check_property(call, l->property_id, call->req->auth_sub))
+        return false;
+    int64_t now = clock_realtime_us();
+    bson_t set;
+    BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+    if (c->delete)
+        BSON_APPEND_INT64(&set, "deleted_at", now);
+    if (l->listing_type != NULL)
+        BSON_APPEND_UTF8(&set, "listing_type", l->listing_type);
+    if (l->price > 0)
+        BSON_APPEND_INT64(&set, "price", l->price);
+    if (l->property_id > 0)
+        BSON_APPEND_INT64(&set, "property_id", l->property_id);
+    BSON_APPEND_INT64(&set, "version", version + 1);
+    BSON_APPEND_INT64(&set, "updated_at", now);
+    BSON_APPEND_UTF8(&set, "last_rid", call->key);
+    bson_append_document_end(update, &set);
+    if (l->property_id < 0) {
+        bson_t unset;
+        BSON_APPEND_DOCUMENT_BEGIN(update, "$unset", &unset);
+        BSON_APPEND_UTF8(&unset, "property_id", "");
+        bson_append_document_end(update, &unset);
+    }
+    return true;
 }
 
 /*
- * Owner-only PATCH (merge-patch) and DELETE (a tombstone). Each bumps the
- * listing's version (its ETag) by an update conditioned on the version it
- * read, so If-Match is checked against exactly what the change replaces; a
- * writer that loses that race reads again (or answers 412 under If-Match).
+ * Owner-only PATCH (merge-patch) and DELETE (a tombstone), through the
+ * sdk's edit loop (sdk/edit.h): each bumps the listing's version (its
+ * ETag) by an update conditioned on the version it read, so If-Match is
+ * checked against exactly what the change replaces.
  */
 static void
 listings_change(svc_call_t *call, bool delete)
 {
     const envelope_request_t *req = call->req;
-    mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
-    bson_t doc = BSON_INITIALIZER, out;
-    bson_error_t error;
-    bson_iter_t it;
     field_errors_t errors;
-    listings_new_t l = {0};
+    listings_change_t c = {.delete = delete};
     int64_t id = 0;
-    bool changed = false;
 
     field_errors_init(&errors);
-    if (!delete &&!listings_check_main(&req->body, true, &errors, &l)) {
+    if ((!delete &&!listings_check_main(&req->body, true, &errors, &c.l)) ||
+        !validate_id(&req->params, "id", &errors, &id)) {
         svc_fail_fields(call, &errors);
-        goto done;
+        field_errors_destroy(&errors);
+        return;
     }
-    /* A re-delivered DELETE finds its own tombstone and answers as the first did. */
-    if (delete &&validate_id(&req->params, "id", &errors, &id)) {
-        bson_t *mine =
-            BCON_NEW("_id", BCON_INT64(id), "last_rid", BCON_UTF8(call->key), "user_id", BCON_INT64(req->auth_sub));
-        int64_t n = mongoc_collection_count_documents(coll, mine, NULL, NULL, NULL, &error);
-        bson_destroy(mine);
-        if (n > 0) {
-            svc_reply(call, 204, NULL);
-            goto done;
-        }
-    }
-    for (int attempt = 0; attempt < LISTINGS_EDIT_ATTEMPTS; attempt++) {
-        bson_reinit(&doc);
-        if (!listings_load(call, coll, &id, &doc))
-            goto done;
-        if (!bson_iter_init_find(&it, &doc, "user_id") || bson_iter_as_int64(&it) != req->auth_sub) {
-            svc_fail(call, 403, "forbidden", "only the user who listed it may change this listing");
-            goto done;
-        }
-        int64_t version = svc_version(&doc);
-        if (bson_iter_init_find(&it, &doc, "last_rid") && BSON_ITER_HOLDS_UTF8(&it) &&
-            strcmp(bson_iter_utf8(&it, NULL), call->key) == 0) {
-            changed = true; /* a second delivery of a change already made: answer with the listing as it is */
-            break;
-        }
-        if (!svc_expected(req, version)) {
-            svc_fail(call, 412, "precondition_failed", "the listing changed since your copy (ETag \"%lld\" now)",
-                     (long long)version);
-            goto done;
-        }
-        if (attempt == 0 && l.property_id > 0 && !listings_check_property(call, l.property_id, req->auth_sub))
-            goto done;
-        int64_t now = svc_now_us();
-        bson_t update = BSON_INITIALIZER, set;
-        BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-        if (delete)
-            BSON_APPEND_INT64(&set, "deleted_at", now);
-        if (l.listing_type != NULL)
-            BSON_APPEND_UTF8(&set, "listing_type", l.listing_type);
-        if (l.price > 0)
-            BSON_APPEND_INT64(&set, "price", l.price);
-        if (l.property_id > 0)
-            BSON_APPEND_INT64(&set, "property_id", l.property_id);
-        BSON_APPEND_INT64(&set, "version", version + 1);
-        BSON_APPEND_INT64(&set, "updated_at", now);
-        BSON_APPEND_UTF8(&set, "last_rid", call->key);
-        bson_append_document_end(&update, &set);
-        if (l.property_id < 0) {
-            bson_t unset;
-            BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
-            BSON_APPEND_UTF8(&unset, "property_id", "");
-            bson_append_document_end(&update, &unset);
-        }
-        bson_t *mine = BCON_NEW("user_id", BCON_INT64(req->auth_sub));
-        listings_filter_live(mine);
-        int applied = svc_update_at_version(coll, id, version, mine, &update, &error);
-        bson_destroy(mine);
-        bson_destroy(&update);
-        if (applied < 0) {
-            svc_fail_db(call, &error);
-            goto done;
-        }
-        if (applied == 0)
-            continue; /* another change made this version first: read it again */
-        if (delete) {
-            svc_reply(call, 204, NULL);
-            goto done;
-        }
-        bson_reinit(&doc);
-        bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
-        bool found;
-        bool ok = svc_find_one(coll, by_id, &doc, &found, &error);
-        bson_destroy(by_id);
-        if (!ok) {
-            svc_fail_db(call, &error);
-            goto done;
-        }
-        if (!found) {
-            svc_fail(call, 404, "not_found", "no listing has id %lld", (long long)id);
-            goto done;
-        }
-        changed = true;
-        break;
-    }
-    if (!changed) {
-        svc_fail(call, 409, "conflict", "the listing kept changing under this request; retry");
-        goto done;
-    }
-    listings_render(&doc, &out);
-    svc_reply(call, 200, &out);
-    bson_destroy(&out);
-done:
     field_errors_destroy(&errors);
-    bson_destroy(&doc);
-    mongoc_collection_destroy(coll);
+    bson_t *mine = BCON_NEW("user_id", BCON_INT64(req->auth_sub));
+    svc_filter_live(mine);
+    svc_edit_t edit = {.service = "listings",
+                       .collection = "listings",
+                       .id = id,
+                       .noun = "listing",
+                       .owner_field = "user_id",
+                       .forbidden = "only the user who listed it may change this listing",
+                       .no_content = delete,
+                       .commit_filter = mine,
+                       .change = listings_change_update,
+                       .reply = listings_reply_doc,
+                       .arg = &c};
+    svc_edit(call, &edit);
+    bson_destroy(mine);
 }
 
 static void
@@ -324,25 +282,6 @@ listings_delete(svc_call_t *call)
 {
     listings_change(call, true);
 }
-
-static const svc_index_t listings_indexes[] = {
-    {"listings", "rid_unique", "rid", true},
-    /* Every list reads live listings (deleted_at absent) newest first:
-     * each filter's index leads with deleted_at and, where a filter
-     * matches many listings, ends with created_at, so that a page and
-     * its total are index steps (docs/embedded-db.md). */
-    {"listings", "live_created", "deleted_at,-created_at", false},
-    {"listings", "live_user_created", "deleted_at,user_id,-created_at", false},
-    {"listings", "live_type_created", "deleted_at,listing_type,-created_at", false},
-    {"listings", "live_price", "deleted_at,price", false},
-    {"listings", "live_property", "deleted_at,property_id", false},
-};
-
-/* The versions of the listings database (sdk/migration.h); `roostctl migrate up listings` applies them. */
-static const svc_migration_t listings_migrations[] = {
-    SVC_MIGRATION_INDEXES(1, "indexes", listings_indexes),
-    {0},
-};
 
 /* A JSON array POSTed to /api/v1/listings: each item as listings.create (bulk.h). */
 static void

@@ -11,17 +11,17 @@
 #ifndef ROOST_LISTINGS_H
 #define ROOST_LISTINGS_H
 
-#include "odata.h"
+#include "query/odata.h"
 
-#include "service.h"
+#include "sdk/service.h"
 
 extern const svc_service_t listings_service;
+/* The versions of the listings database, {0}-terminated (migrations.c). */
+extern const svc_migration_t listings_migrations[];
 
 #define LISTINGS_PRICE_MAX 1000000000000LL
 /* The most properties a city filter covers: properties.ids answers at most this many. */
 #define LISTINGS_CITY_MAX 10000
-/* Each round of a race between changes of one listing has one winner. */
-#define LISTINGS_EDIT_ATTEMPTS 64
 
 typedef struct {
     int64_t user_id;
@@ -60,9 +60,6 @@ bool listings_insert(svc_call_t *call, const listings_new_t *l, bson_t *stored, 
  * has replied itself (503 when the users pool cannot be reached).
  */
 int listings_user_exists(svc_call_t *call, int64_t user_id);
-
-/* Appends the live-listing filter (no tombstones) to `filter`. */
-void listings_filter_live(bson_t *filter);
 
 /* --- the classic contract (classic.c) ----------------------------------------- */
 void listings_list(svc_call_t *call); /* list.c */

@@ -20,7 +20,7 @@
  * never one per listing, never from its database.
  */
 #include "listings.h"
-#include "odata_list.h"
+#include "sdk/list.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -236,7 +236,6 @@ listings_reso(svc_call_t *call)
     bson_t filter = BSON_INITIALIZER, page = BSON_INITIALIZER, props = BSON_INITIALIZER;
     bson_t *by_key = BCON_NEW("_id", BCON_INT32(1));
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
-    mongoc_cursor_t *cursor = NULL;
 
     field_errors_init(&errors);
     odata_refuse_plain(query, "unknown option: the options are $filter, $select, $orderby, $top, $skip and $count",
@@ -246,43 +245,16 @@ listings_reso(svc_call_t *call)
         svc_fail_fields(call, &errors);
         goto done;
     }
-    listings_filter_live(&filter);
+    svc_filter_live(&filter);
     bson_concat(&filter, &q.filter);
     if (q.joined != NULL && !listings_filter_properties(call, "$filter", q.joined, "$filter", &filter))
         goto done;
-    int64_t total = -1;
-    if (q.count) {
-        bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(svc_query_max_time_ms()));
-        total = mongoc_collection_count_documents(coll, &filter, opts, NULL, NULL, &error);
-        bson_destroy(opts);
-        if (total < 0) {
-            svc_fail_read(call, &error);
-            goto done;
-        }
-    }
     /* One more than the page: whether a next page exists. */
-    uint32_t n = 0;
-    bool more = false;
-    if (q.top > 0) {
-        bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(svc_query_max_time_ms()), "skip", BCON_INT64(q.skip), "limit",
-                                BCON_INT64(q.top + 1));
-        BSON_APPEND_DOCUMENT(opts, "sort", &q.sort);
-        cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
-        bson_destroy(opts);
-        const bson_t *doc;
-        while (mongoc_cursor_next(cursor, &doc)) {
-            if ((int64_t)n == q.top) {
-                more = true;
-                break;
-            }
-            char key[16];
-            snprintf(key, sizeof(key), "%u", n++);
-            BSON_APPEND_DOCUMENT(&page, key, doc);
-        }
-        if (mongoc_cursor_error(cursor, &error)) {
-            svc_fail_read(call, &error);
-            goto done;
-        }
+    int64_t total;
+    bool more;
+    if (!svc_odata_read(coll, &q, &filter, &page, &total, &more, &error)) {
+        svc_fail_read(call, &error);
+        goto done;
     }
     bson_destroy(&props);
     if (!reso_properties_of(call, &page, &props))
@@ -321,13 +293,11 @@ listings_reso(svc_call_t *call)
     svc_reply(call, 200, &body);
     bson_destroy(&body);
 done:
-    if (cursor != NULL)
-        mongoc_cursor_destroy(cursor);
     odata_query_destroy(&q);
     field_errors_destroy(&errors);
     bson_destroy(&filter);
     bson_destroy(&page);
     bson_destroy(&props);
     bson_destroy(by_key);
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
 }

@@ -8,6 +8,7 @@
  * A place document is {_id, name, name_key (lowercase, unique), country,
  * created_at, updated_at, rid (the create's idempotency key)}.
  */
+#include "clock.h"
 #include "places.h"
 #include "text.h"
 
@@ -50,7 +51,7 @@ places_create(svc_call_t *call)
         svc_fail_fields(call, &errors);
         goto done;
     }
-    int64_t now = svc_now_us();
+    int64_t now = clock_realtime_us();
     key = text_key(name, strlen(name));
     BSON_APPEND_UTF8(&doc, "name", name);
     BSON_APPEND_UTF8(&doc, "name_key", key);
@@ -74,7 +75,7 @@ places_create(svc_call_t *call)
         break;
     }
     bson_destroy(&stored);
-    mongoc_collection_destroy(places);
+    svc_collection_close(places);
 done:
     free(key);
     field_errors_destroy(&errors);
@@ -109,7 +110,7 @@ places_get(svc_call_t *call)
     }
     field_errors_destroy(&errors);
     bson_destroy(&doc);
-    mongoc_collection_destroy(places);
+    svc_collection_close(places);
 }
 
 /* The people array for place `id` in a users.by_place reply, appended to `out`. */
@@ -135,84 +136,55 @@ places_append_people(bson_t *out, const bson_t *people_reply, int64_t id)
     bson_append_array_end(out, &empty);
 }
 
-static void
-places_list(svc_call_t *call)
-{
-    static const char *const params[] = {"page", "per_page", "embed", NULL};
-    const bson_t *query = &call->req->query;
-    field_errors_t errors;
-    bson_iter_t it;
-    bson_error_t error;
-    int64_t page, per_page, total;
-    bool embed = false;
-    const bson_t *doc;
-    bson_t filter = BSON_INITIALIZER, page_docs = BSON_INITIALIZER, body = BSON_INITIALIZER, items,
-           people = BSON_INITIALIZER;
-    mongoc_collection_t *places = svc_collection(call->mongo, "places", "places");
-    mongoc_cursor_t *cursor = NULL;
+/* What places_page_read collects: the page's documents and their ids. */
+typedef struct {
+    bson_t *docs, *ids;
+    uint32_t n;
+} places_page_t;
 
-    field_errors_init(&errors);
-    validate_known_fields(query, params, &errors);
-    validate_query_int(query, "page", 1, 1, VALIDATE_PAGE_MAX, &errors, &page);
-    validate_query_int(query, "per_page", 10, 1, PLACES_PER_PAGE_MAX, &errors, &per_page);
-    if (bson_iter_init_find(&it, query, "embed")) {
-        embed = BSON_ITER_HOLDS_UTF8(&it) && strcmp(bson_iter_utf8(&it, NULL), "people") == 0;
-        if (!embed)
-            field_errors_add(&errors, "embed", "the only embedding is \"people\"");
-    }
-    if (errors.count > 0) {
-        svc_fail_fields(call, &errors);
-        goto done;
-    }
-    /* The total walks an index even without a filter; the page follows name_key's. */
-    bson_t counted = BSON_INITIALIZER;
-    svc_filter_every_id(&counted);
-    total = mongoc_collection_count_documents(places, &counted, NULL, NULL, NULL, &error);
-    bson_destroy(&counted);
-    if (total < 0) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
-    bson_t *opts = svc_page_opts("name_key", 1, page, per_page);
-    cursor = mongoc_collection_find_with_opts(places, &filter, opts, NULL);
-    bson_destroy(opts);
-    if (!embed) {
-        svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
-        svc_reply_page(call, cursor, places_render, &paging);
-        cursor = NULL;
-        goto done;
-    }
-    /* The page first, then its people in one request. */
-    bson_t ids;
-    bson_t request = BSON_INITIALIZER, request_body;
-    uint32_t n = 0;
+static bool
+places_page_doc(const bson_t *doc, void *arg)
+{
+    places_page_t *p = arg;
+    bson_iter_t it;
+    char key[16];
+    snprintf(key, sizeof(key), "%u", p->n++);
+    BSON_APPEND_DOCUMENT(p->docs, key, doc);
+    if (bson_iter_init_find(&it, doc, "_id"))
+        BSON_APPEND_INT64(p->ids, key, bson_iter_as_int64(&it));
+    return true;
+}
+
+/* The page with each place's people, asked of the users service in one
+ * request for the whole page. Replies itself. */
+static void
+places_reply_with_people(svc_call_t *call, mongoc_collection_t *places, const bson_t *opts, int64_t page,
+                         int64_t per_page, int64_t total)
+{
+    bson_t page_docs = BSON_INITIALIZER, people = BSON_INITIALIZER, body = BSON_INITIALIZER, items, filter;
+    bson_t request = BSON_INITIALIZER, request_body, ids;
+    bson_error_t error;
+    bson_iter_t it;
+    bson_init(&filter);
     BSON_APPEND_DOCUMENT_BEGIN(&request, "body", &request_body);
     BSON_APPEND_ARRAY_BEGIN(&request_body, "place_ids", &ids);
-    while (mongoc_cursor_next(cursor, &doc)) {
-        char key[16];
-        snprintf(key, sizeof(key), "%u", n++);
-        BSON_APPEND_DOCUMENT(&page_docs, key, doc);
-        if (bson_iter_init_find(&it, doc, "_id"))
-            BSON_APPEND_INT64(&ids, key, bson_iter_as_int64(&it));
-    }
+    places_page_t p = {.docs = &page_docs, .ids = &ids};
+    bool ok = svc_find_each(places, &filter, opts, places_page_doc, &p, &error);
     bson_append_array_end(&request_body, &ids);
     bson_append_document_end(&request, &request_body);
-    if (mongoc_cursor_error(cursor, &error)) {
-        bson_destroy(&request);
+    if (!ok) {
         svc_fail_db(call, &error);
         goto done;
     }
-    if (n > 0) {
+    if (p.n > 0) {
         bson_destroy(&people);
         int status = svc_ask(call, "users.by_place", &request, &people);
         if (status != 200) {
-            bson_destroy(&request);
             if (status >= 0)
                 svc_fail_asked(call, "users.by_place", status);
             goto done;
         }
     }
-    bson_destroy(&request);
     BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
     bson_iter_init(&it, &page_docs);
     while (bson_iter_next(&it)) {
@@ -234,25 +206,60 @@ places_list(svc_call_t *call)
     BSON_APPEND_INT64(&body, "total", total);
     svc_reply(call, 200, &body);
 done:
-    if (cursor != NULL)
-        mongoc_cursor_destroy(cursor);
-    field_errors_destroy(&errors);
     bson_destroy(&filter);
+    bson_destroy(&request);
     bson_destroy(&page_docs);
-    bson_destroy(&body);
     bson_destroy(&people);
-    mongoc_collection_destroy(places);
+    bson_destroy(&body);
 }
 
-static const svc_index_t places_indexes[] = {
-    {"places", "name_key_unique", "name_key", true},
-};
+static void
+places_list(svc_call_t *call)
+{
+    static const char *const params[] = {"page", "per_page", "embed", NULL};
+    const bson_t *query = &call->req->query;
+    field_errors_t errors;
+    bson_iter_t it;
+    bson_error_t error;
+    int64_t page, per_page, total;
+    bool embed = false;
+    mongoc_collection_t *places = svc_collection(call->mongo, "places", "places");
 
-/* The versions of the places database (sdk/migration.h); `roostctl migrate up places` applies them. */
-static const svc_migration_t places_migrations[] = {
-    SVC_MIGRATION_INDEXES(1, "indexes", places_indexes),
-    {0},
-};
+    field_errors_init(&errors);
+    validate_known_fields(query, params, &errors);
+    validate_query_int(query, "page", 1, 1, VALIDATE_PAGE_MAX, &errors, &page);
+    validate_query_int(query, "per_page", 10, 1, PLACES_PER_PAGE_MAX, &errors, &per_page);
+    if (bson_iter_init_find(&it, query, "embed")) {
+        embed = BSON_ITER_HOLDS_UTF8(&it) && strcmp(bson_iter_utf8(&it, NULL), "people") == 0;
+        if (!embed)
+            field_errors_add(&errors, "embed", "the only embedding is \"people\"");
+    }
+    if (errors.count > 0) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    /* The total walks an index even without a filter; the page follows name_key's. */
+    bson_t counted = BSON_INITIALIZER, filter = BSON_INITIALIZER;
+    svc_filter_every_id(&counted);
+    bool counted_ok = svc_count(places, &counted, NULL, &total, &error);
+    bson_destroy(&counted);
+    if (!counted_ok) {
+        svc_fail_db(call, &error);
+        goto done;
+    }
+    bson_t *opts = svc_page_opts("name_key", 1, page, per_page);
+    if (embed) {
+        places_reply_with_people(call, places, opts, page, per_page, total);
+    } else {
+        svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
+        svc_reply_page(call, places, &filter, opts, places_render, &paging);
+    }
+    bson_destroy(opts);
+    bson_destroy(&filter);
+done:
+    field_errors_destroy(&errors);
+    svc_collection_close(places);
+}
 
 static const svc_op_t places_ops[] = {
     {"places.create", places_create, SVC_AUTH_REQUIRED},

@@ -3,8 +3,10 @@
 #ifndef ROOST_PLACES_H
 #define ROOST_PLACES_H
 
-#include "service.h"
+#include "sdk/service.h"
 
 extern const svc_service_t places_service;
+/* The versions of the places database, {0}-terminated (migrations.c). */
+extern const svc_migration_t places_migrations[];
 
 #endif

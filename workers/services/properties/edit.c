@@ -2,37 +2,23 @@
  * Changes to properties: create, and every owner-only edit (the room
  * changes are rooms.c).
  *
- * Each edit runs through properties_edit: authenticate, validate, load, check
- * the owner and If-Match, compute the changed fields, then commit the new
- * version by inserting it into "changes" under _id "<id>:<version>". The
+ * Each edit runs through properties_edit, the sdk's edit loop (sdk/edit.h:
+ * load, owner, re-delivery, If-Match, retry with back-off), committing the
+ * new version by inserting it into "changes" under _id "<id>:<version>". The
  * unique _id is the arbiter: exactly one writer can make each version
  * (FerretDB's conditional updates are not atomic, its unique index is).
  * The winner then writes the document; a loser retries from the newer
- * version (or answers 412 when the client sent If-Match), after rolling
+ * version (where a client's If-Match no longer holds: 412), after rolling
  * the committed change forward in case its writer died before writing.
- * "changes" doubles as the property's history. A
- * document whose last_rid is this request's key (rid and fingerprint, see
- * svc_call_t) already has this change: nng delivered the request twice,
- * and the reply is the same as the first. The owner is checked before.
+ * "changes" doubles as the property's history.
  */
+#include "clock.h"
 #include "properties.h"
 #include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Each round of a race has one winner: enough rounds for many writers of one property. */
-#define PROPERTIES_EDIT_ATTEMPTS 64
-
-static bool
-properties_load(mongoc_collection_t *coll, int64_t id, bson_t *out, bool *found, bson_error_t *error)
-{
-    bson_t *filter = BCON_NEW("_id", BCON_INT64(id));
-    bool ok = svc_find_one(coll, filter, out, found, error);
-    bson_destroy(filter);
-    return ok;
-}
 
 int64_t
 properties_int(const bson_t *doc, const char *key)
@@ -68,7 +54,7 @@ properties_apply(const bson_t *current, const bson_t *changes, const char *key, 
     while (bson_iter_next(&it))
         bson_append_iter(next, bson_iter_key(&it), -1, &it);
     BSON_APPEND_INT64(next, "version", version + 1);
-    BSON_APPEND_INT64(next, "updated_at", svc_now_us());
+    BSON_APPEND_INT64(next, "updated_at", clock_realtime_us());
     BSON_APPEND_UTF8(next, "last_rid", key);
 }
 
@@ -92,122 +78,105 @@ properties_commit(mongoc_collection_t *coll, mongoc_client_t *mongo, int64_t id,
     BSON_APPEND_INT64(&claim, "property_id", id);
     BSON_APPEND_INT64(&claim, "version", version);
     BSON_APPEND_DOCUMENT(&claim, "doc", next);
-    bool mine = mongoc_collection_insert_one(changes, &claim, NULL, NULL, error);
+    bool mine = svc_insert(changes, &claim, error);
     if (!mine && !svc_is_duplicate(error))
         goto done;
-    bson_t doc = BSON_INITIALIZER;
     if (!mine) {
+        /* Roll the winner's change forward, never the document back to an older version. */
         bson_t *by_key = BCON_NEW("_id", BCON_UTF8(key));
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(changes, by_key, NULL, NULL);
-        const bson_t *found;
+        bson_t found = BSON_INITIALIZER, doc;
         bson_iter_t it;
-        bool have = mongoc_cursor_next(cursor, &found) && bson_iter_init_find(&it, found, "doc") &&
-                    BSON_ITER_HOLDS_DOCUMENT(&it);
-        if (have) {
-            uint32_t len;
-            const uint8_t *data;
-            bson_iter_document(&it, &len, &data);
-            bson_destroy(&doc);
-            bson_init_static(&doc, data, len);
-        }
-        bool failed = mongoc_cursor_error(cursor, error);
+        bool have = false;
+        bool read = svc_find_one(changes, by_key, &found, &have, error);
         bson_destroy(by_key);
-        if (failed || !have) {
-            mongoc_cursor_destroy(cursor);
-            if (!failed)
-                bson_set_error(error, 1, 1, "change %s has no document", key);
-            goto done;
+        if (read && (!have || !bson_iter_init_find(&it, &found, "doc") || !properties_view(&it, &doc))) {
+            bson_set_error(error, 1, 1, "change %s has no document", key);
+            read = false;
         }
-        /* Never move the document back to an older version. */
-        bson_t *older = BCON_NEW("_id", BCON_INT64(id), "version", "{", "$lt", BCON_INT64(version), "}");
-        bool ok = mongoc_collection_replace_one(coll, older, &doc, NULL, NULL, error);
-        bson_destroy(older);
-        mongoc_cursor_destroy(cursor);
-        rv = ok ? 0 : -1;
+        if (read) {
+            bson_t *older = BCON_NEW("_id", BCON_INT64(id), "version", "{", "$lt", BCON_INT64(version), "}");
+            rv = svc_replace(coll, older, &doc, error) ? 0 : -1;
+            bson_destroy(older);
+        }
+        bson_destroy(&found);
         goto done;
     }
     bson_t *older = BCON_NEW("_id", BCON_INT64(id), "version", "{", "$lt", BCON_INT64(version), "}");
-    rv = mongoc_collection_replace_one(coll, older, next, NULL, NULL, error) ? 1 : -1;
+    rv = svc_replace(coll, older, next, error) ? 1 : -1;
     bson_destroy(older);
 done:
     bson_destroy(&claim);
-    mongoc_collection_destroy(changes);
+    svc_collection_close(changes);
     return rv;
 }
 
+/* What properties_edit hands the loop (sdk/edit.h): the op's status and change. */
+typedef struct {
+    int status;
+    properties_change_fn change;
+} properties_edit_arg_t;
+
 static void
-properties_reply_doc(svc_call_t *call, int status, const bson_t *doc)
+properties_edit_reply(svc_call_t *call, const bson_t *doc, void *arg)
 {
-    if (status == 204) {
-        svc_reply(call, 204, NULL);
-        return;
-    }
+    const properties_edit_arg_t *a = arg;
     bson_t out;
     properties_render(doc, &out);
-    svc_reply(call, status, &out);
+    svc_reply(call, a->status, &out);
     bson_destroy(&out);
+}
+
+/* The change as the whole next version of the document. */
+static bool
+properties_edit_change(svc_call_t *call, const bson_t *current, int64_t version, int attempt, bson_t *update, void *arg)
+{
+    const properties_edit_arg_t *a = arg;
+    bson_t changes;
+    if (!a->change(call, current, &changes))
+        return false;
+    bson_destroy(update);
+    properties_apply(current, &changes, call->key, update);
+    bson_destroy(&changes);
+    return true;
+}
+
+static int
+properties_edit_commit(svc_call_t *call, const svc_edit_t *edit, int64_t version, const bson_t *next, bson_t *made,
+                       bson_error_t *error)
+{
+    mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
+    int committed = properties_commit(coll, call->mongo, edit->id, version + 1, next, error);
+    svc_collection_close(coll);
+    if (committed == 1)
+        bson_concat(made, next);
+    return committed;
 }
 
 void
 properties_edit(svc_call_t *call, int status, properties_change_fn change)
 {
-    const envelope_request_t *req = call->req;
     field_errors_t errors;
     int64_t id;
-    bson_error_t error;
-    mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
-
     field_errors_init(&errors);
-    if (!validate_id(&req->params, "id", &errors, &id)) {
+    if (!validate_id(&call->req->params, "id", &errors, &id)) {
         svc_fail_fields(call, &errors);
-        goto done;
+        field_errors_destroy(&errors);
+        return;
     }
-    for (int attempt = 0; attempt < PROPERTIES_EDIT_ATTEMPTS; attempt++) {
-        bson_t current = BSON_INITIALIZER, changes, next;
-        bool found;
-        if (!properties_load(coll, id, &current, &found, &error)) {
-            svc_fail_db(call, &error);
-            goto done;
-        }
-        if (!found) {
-            svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
-        } else if (properties_int(&current, "owner_id") != req->auth_sub) {
-            svc_fail(call, 403, "forbidden", "only the owner may change this property");
-        } else if (strcmp(properties_str(&current, "last_rid"), call->key) == 0) {
-            properties_reply_doc(call, status, &current); /* a second delivery of a change already made */
-        } else if (bson_has_field(&current, "deleted_at")) {
-            svc_fail(call, 404, "not_found", "no property has id %lld", (long long)id);
-        } else if (!svc_expected(req, properties_int(&current, "version"))) {
-            svc_fail(call, 412, "precondition_failed", "the property changed since your copy (ETag \"%lld\" now)",
-                     (long long)properties_int(&current, "version"));
-        } else if (change(call, &current, &changes)) {
-            int64_t version = properties_int(&current, "version");
-            properties_apply(&current, &changes, call->key, &next);
-            bson_destroy(&changes);
-            int committed = properties_commit(coll, call->mongo, id, version + 1, &next, &error);
-            if (committed < 0) {
-                svc_fail_db(call, &error);
-            } else if (committed == 1) {
-                properties_reply_doc(call, status, &next);
-            } else if (req->has_expect) {
-                svc_fail(call, 412, "precondition_failed", "the property changed while this change was made");
-            } else {
-                bson_destroy(&next);
-                bson_destroy(&current);
-                /* Someone else made this version first: start again from theirs,
-                 * after a short random pause so that the losers spread out. */
-                svc_backoff(attempt);
-                continue;
-            }
-            bson_destroy(&next);
-        }
-        bson_destroy(&current);
-        goto done;
-    }
-    svc_fail(call, 409, "conflict", "the property kept changing under this request; retry");
-done:
     field_errors_destroy(&errors);
-    mongoc_collection_destroy(coll);
+    properties_edit_arg_t arg = {.status = status, .change = change};
+    svc_edit_t edit = {.service = "properties",
+                       .collection = "properties",
+                       .id = id,
+                       .noun = "property",
+                       .owner_field = "owner_id",
+                       .forbidden = "only the owner may change this property",
+                       .no_content = status == 204,
+                       .change = properties_edit_change,
+                       .commit = properties_edit_commit,
+                       .reply = properties_edit_reply,
+                       .arg = &arg};
+    svc_edit(call, &edit);
 }
 
 /* Appends a room document built from a valid room body. */
@@ -265,7 +234,7 @@ properties_create(svc_call_t *call)
         svc_fail_fields(call, &errors);
         goto done;
     }
-    int64_t now = svc_now_us();
+    int64_t now = clock_realtime_us();
     const char *city = properties_str(&req->body, "city");
     city_key = text_key(city, strlen(city));
     BSON_APPEND_UTF8(&doc, "name", properties_str(&req->body, "name"));
@@ -301,7 +270,7 @@ properties_create(svc_call_t *call)
     switch (svc_insert_next(coll, &doc, call->key, &stored, &error)) {
     case SVC_INSERTED:
     case SVC_INSERT_REPEAT: /* an earlier delivery of this request created it */
-        properties_reply_doc(call, 201, &stored);
+        properties_edit_reply(call, &stored, &(properties_edit_arg_t){.status = 201});
         break;
     case SVC_INSERT_CONFLICT:
         svc_fail(call, 500, "internal", "a property collided on a unique index other than its id and rid");
@@ -315,7 +284,7 @@ done:
     field_errors_destroy(&errors);
     bson_destroy(&doc);
     bson_destroy(&stored);
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
 }
 
 static bool
@@ -359,7 +328,7 @@ static bool
 properties_change_delete(svc_call_t *call, const bson_t *current, bson_t *changes)
 {
     bson_init(changes);
-    BSON_APPEND_INT64(changes, "deleted_at", svc_now_us());
+    BSON_APPEND_INT64(changes, "deleted_at", clock_realtime_us());
     return true;
 }
 

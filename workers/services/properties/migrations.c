@@ -1,5 +1,5 @@
 /*
- * The versions of the properties database (sdk/migration.h): 1 its indexes,
+ * The versions of the properties database (migrate/migration.h): 1 its indexes,
  * 2 the living area of every property, backfilled. `roostctl migrate up
  * properties` applies them.
  */
@@ -25,6 +25,46 @@ static const svc_index_t properties_indexes[] = {
 
 #define LIVING_AREA_BATCH 200
 
+/* One batch of living_area_up. */
+typedef struct {
+    svc_migration_run_t *run;
+    mongoc_collection_t *coll;
+    bson_error_t *error;
+    int64_t after; /* the last _id done */
+    int seen;
+    bool failed;
+} living_area_batch_t;
+
+static bool
+living_area_one(const bson_t *doc, void *arg)
+{
+    living_area_batch_t *b = arg;
+    bson_iter_t it;
+    double area_m2;
+    int64_t id = bson_iter_init_find(&it, doc, "_id") ? bson_iter_as_int64(&it) : 0;
+    b->seen++;
+    if (!properties_living_area(doc, &area_m2)) {
+        bson_set_error(b->error, 0, 0,
+                       "property %lld: its rooms are not a list of rooms each with a numeric area_m2; "
+                       "repair it and run the migration again (it resumes here)",
+                       (long long)id);
+        b->failed = true;
+        return false;
+    }
+    if (!svc_migration_holding(b->run, b->error)) {
+        b->failed = true;
+        return false;
+    }
+    bson_t *sel = BCON_NEW("_id", BCON_INT64(id));
+    bson_t *update = BCON_NEW("$set", "{", "living_area_m2", BCON_DOUBLE(area_m2), "}");
+    b->failed = !svc_update(b->coll, sel, update, false, b->error);
+    bson_destroy(sel);
+    bson_destroy(update);
+    if (!b->failed)
+        b->after = id;
+    return !b->failed;
+}
+
 /*
  * Up: sets living_area_m2 (the sum of rooms[].area_m2) on every property
  * without it, in _id order, 200 at a time, saving the last _id done: a run
@@ -37,54 +77,30 @@ living_area_up(svc_migration_run_t *run, bson_error_t *error)
 {
     mongoc_collection_t *coll = svc_collection(run->mongo, run->service, "properties");
     bson_iter_t it;
-    int64_t after = bson_iter_init_find(&it, run->progress, "after_id") ? bson_iter_as_int64(&it) : 0;
+    living_area_batch_t b = {.run = run, .coll = coll, .error = error};
+    b.after = bson_iter_init_find(&it, run->progress, "after_id") ? bson_iter_as_int64(&it) : 0;
     bool ok = true, more = true;
     while (ok && more) {
-        bson_t *filter = BCON_NEW("_id", "{", "$gt", BCON_INT64(after), "}", "living_area_m2", "{", "$exists",
+        bson_t *filter = BCON_NEW("_id", "{", "$gt", BCON_INT64(b.after), "}", "living_area_m2", "{", "$exists",
                                   BCON_BOOL(false), "}");
         bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(LIVING_AREA_BATCH),
                                 "projection", "{", "rooms", BCON_INT32(1), "}");
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-        const bson_t *doc;
-        int seen = 0;
-        while (ok && mongoc_cursor_next(cursor, &doc)) {
-            double area_m2;
-            int64_t id = bson_iter_init_find(&it, doc, "_id") ? bson_iter_as_int64(&it) : 0;
-            seen++;
-            if (!properties_living_area(doc, &area_m2)) {
-                bson_set_error(error, 0, 0,
-                               "property %lld: its rooms are not a list of rooms each with a numeric area_m2; "
-                               "repair it and run the migration again (it resumes here)",
-                               (long long)id);
-                ok = false;
-                break;
-            }
-            if (!svc_migration_holding(run, error)) {
-                ok = false;
-                break;
-            }
-            bson_t *sel = BCON_NEW("_id", BCON_INT64(id));
-            bson_t *update = BCON_NEW("$set", "{", "living_area_m2", BCON_DOUBLE(area_m2), "}");
-            ok = mongoc_collection_update_one(coll, sel, update, NULL, NULL, error);
-            bson_destroy(sel);
-            bson_destroy(update);
-            if (ok)
-                after = id;
-        }
-        if (ok && mongoc_cursor_error(cursor, error))
-            ok = false;
-        mongoc_cursor_destroy(cursor);
+        b.seen = 0;
+        bson_error_t read_error;
+        ok = svc_find_each(coll, filter, opts, living_area_one, &b, &read_error) && !b.failed;
+        if (!b.failed && !ok)
+            *error = read_error;
         bson_destroy(filter);
         bson_destroy(opts);
-        more = seen == LIVING_AREA_BATCH;
+        more = b.seen == LIVING_AREA_BATCH;
         /* What is done stays done, also when this batch stopped partway. */
         bson_error_t save_error;
-        bson_t *progress = BCON_NEW("after_id", BCON_INT64(after));
+        bson_t *progress = BCON_NEW("after_id", BCON_INT64(b.after));
         if (!svc_migration_save(run, progress, ok ? error : &save_error))
             ok = false;
         bson_destroy(progress);
     }
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
     return ok;
 }
 
@@ -97,10 +113,10 @@ living_area_down(svc_migration_run_t *run, bson_error_t *error)
     mongoc_collection_t *coll = svc_collection(run->mongo, run->service, "properties");
     bson_t *filter = BCON_NEW("living_area_m2", "{", "$exists", BCON_BOOL(true), "}");
     bson_t *update = BCON_NEW("$unset", "{", "living_area_m2", BCON_UTF8(""), "}");
-    bool ok = mongoc_collection_update_many(coll, filter, update, NULL, NULL, error);
+    bool ok = svc_update(coll, filter, update, true, error);
     bson_destroy(filter);
     bson_destroy(update);
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
     return ok;
 }
 

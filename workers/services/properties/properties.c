@@ -3,8 +3,8 @@
  * public shape of a property. Changes are in edit.c, field rules in fields.c.
  */
 #include "properties.h"
-#include "bulk.h"
-#include "odata_list.h"
+#include "sdk/bulk.h"
+#include "sdk/list.h"
 #include "text.h"
 
 #include <stdio.h>
@@ -41,7 +41,8 @@ properties_get(svc_call_t *call)
         svc_fail_fields(call, &errors);
         goto done;
     }
-    bson_t *filter = BCON_NEW("_id", BCON_INT64(id), "deleted_at", "{", "$exists", BCON_BOOL(false), "}");
+    bson_t *filter = BCON_NEW("_id", BCON_INT64(id));
+    svc_filter_live(filter);
     bson_t doc = BSON_INITIALIZER;
     bool found;
     if (!svc_find_one(coll, filter, &doc, &found, &error)) {
@@ -58,7 +59,7 @@ properties_get(svc_call_t *call)
     bson_destroy(filter);
 done:
     field_errors_destroy(&errors);
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
 }
 
 /* The OData vocabulary of a property (docs/query.md): its public fields. */
@@ -100,8 +101,7 @@ properties_list(svc_call_t *call)
                                               {"room_count", "room_count"}};
     const bson_t *query = &call->req->query;
     field_errors_t errors;
-    int64_t page, per_page, total, min_rooms, max_rooms, owner_id = 0;
-    bson_error_t error;
+    int64_t page, per_page, min_rooms, max_rooms, owner_id = 0;
     bson_iter_t it;
     bson_t filter = BSON_INITIALIZER, cond;
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
@@ -109,9 +109,7 @@ properties_list(svc_call_t *call)
     int sort_dir;
 
     field_errors_init(&errors);
-    BSON_APPEND_DOCUMENT_BEGIN(&filter, "deleted_at", &cond);
-    BSON_APPEND_BOOL(&cond, "$exists", false);
-    bson_append_document_end(&filter, &cond);
+    svc_filter_live(&filter);
     if (odata_requested(query)) { /* $filter, $top, …: docs/query.md */
         bson_t *by_id = BCON_NEW("_id", BCON_INT32(1));
         svc_odata_list(call, &properties_odata, coll, &filter, by_id, properties_render);
@@ -150,19 +148,11 @@ properties_list(svc_call_t *call)
         svc_fail_fields(call, &errors);
         goto done;
     }
-    total = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL, &error);
-    if (total < 0) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
-    bson_t *opts = svc_page_opts(sort_field, sort_dir, page, per_page);
-    svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
-    svc_reply_page(call, mongoc_collection_find_with_opts(coll, &filter, opts, NULL), properties_render, &paging);
-    bson_destroy(opts);
+    svc_list_page(call, coll, NULL, &filter, sort_field, sort_dir, page, per_page, properties_render);
 done:
     field_errors_destroy(&errors);
     bson_destroy(&filter);
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
 }
 
 /*
@@ -186,6 +176,47 @@ properties_city_order(const void *a, const void *b)
     return strcmp(x->key, y->key);
 }
 
+/* The cities seen so far, by key, each with its most common spelling. */
+typedef struct {
+    properties_city_t *cities;
+    size_t n, cap;
+} properties_cities_t;
+
+static bool
+properties_city_group(const bson_t *doc, void *arg)
+{
+    properties_cities_t *c = arg;
+    bson_iter_t it;
+    uint32_t len;
+    if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
+        return true;
+    const char *name = bson_iter_utf8(&it, &len);
+    bson_iter_init_find(&it, doc, "count");
+    int64_t count = bson_iter_as_int64(&it);
+    char *key = text_key(name, len);
+    if (key == NULL)
+        return true;
+    size_t i = 0;
+    while (i < c->n && strcmp(c->cities[i].key, key) != 0)
+        i++;
+    if (i == c->n) {
+        if (c->n == c->cap) {
+            c->cap = c->cap ? c->cap * 2 : 64;
+            c->cities = bson_realloc(c->cities, c->cap * sizeof(*c->cities));
+        }
+        c->cities[c->n++] = (properties_city_t){.key = key};
+        key = NULL;
+    }
+    free(key);
+    c->cities[i].count += count;
+    if (count > c->cities[i].name_count) {
+        bson_free(c->cities[i].name);
+        c->cities[i].name = bson_strndup(name, len);
+        c->cities[i].name_count = count;
+    }
+    return true;
+}
+
 static void
 properties_cities(svc_call_t *call)
 {
@@ -194,49 +225,23 @@ properties_cities(svc_call_t *call)
     bson_error_t error;
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
     properties_city_t *cities = NULL;
-    size_t n = 0, cap = 0;
-    const bson_t *doc;
+    size_t n = 0;
 
     field_errors_init(&errors);
     if (!validate_known_fields(&call->req->query, params, &errors)) {
         svc_fail_fields(call, &errors);
         goto done;
     }
-    bson_t *pipeline = BCON_NEW("pipeline", "[", "{", "$match", "{", "deleted_at", "{", "$exists", BCON_BOOL(false),
-                                "}", "}", "}", "{", "$group", "{", "_id", BCON_UTF8("$city"), "count", "{", "$sum",
-                                BCON_INT32(1), "}", "}", "}", "]");
-    mongoc_cursor_t *cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline, NULL, NULL);
-    while (mongoc_cursor_next(cursor, &doc)) {
-        bson_iter_t it;
-        uint32_t len;
-        if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
-            continue;
-        const char *name = bson_iter_utf8(&it, &len);
-        bson_iter_init_find(&it, doc, "count");
-        int64_t count = bson_iter_as_int64(&it);
-        char *key = text_key(name, len);
-        if (key == NULL)
-            continue;
-        size_t i = 0;
-        while (i < n && strcmp(cities[i].key, key) != 0)
-            i++;
-        if (i == n) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                cities = bson_realloc(cities, cap * sizeof(*cities));
-            }
-            cities[n++] = (properties_city_t){.key = key};
-            key = NULL;
-        }
-        free(key);
-        cities[i].count += count;
-        if (count > cities[i].name_count) {
-            bson_free(cities[i].name);
-            cities[i].name = bson_strndup(name, len);
-            cities[i].name_count = count;
-        }
-    }
-    if (mongoc_cursor_error(cursor, &error)) {
+    bson_t live = BSON_INITIALIZER;
+    svc_filter_live(&live);
+    bson_t *pipeline = BCON_NEW("pipeline", "[", "{", "$match", BCON_DOCUMENT(&live), "}", "{", "$group", "{", "_id",
+                                BCON_UTF8("$city"), "count", "{", "$sum", BCON_INT32(1), "}", "}", "}", "]");
+    bson_destroy(&live);
+    properties_cities_t c = {0};
+    bool ok = svc_aggregate_each(coll, pipeline, NULL, properties_city_group, &c, &error);
+    cities = c.cities;
+    n = c.n;
+    if (!ok) {
         svc_fail_db(call, &error);
     } else {
         bson_t body = BSON_INITIALIZER, items;
@@ -256,7 +261,6 @@ properties_cities(svc_call_t *call)
         svc_reply(call, 200, &body);
         bson_destroy(&body);
     }
-    mongoc_cursor_destroy(cursor);
     bson_destroy(pipeline);
 done:
     for (size_t i = 0; i < n; i++) {
@@ -265,7 +269,7 @@ done:
     }
     bson_free(cities);
     field_errors_destroy(&errors);
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
 }
 
 /*
@@ -276,6 +280,30 @@ done:
  * list for the whole.
  */
 #define PROPERTIES_IDS_MAX 10000
+
+/* The ids found so far, and whether there are more than PROPERTIES_IDS_MAX. */
+typedef struct {
+    bson_t *ids;
+    uint32_t n;
+    bool more;
+} properties_ids_t;
+
+static bool
+properties_ids_one(const bson_t *doc, void *arg)
+{
+    properties_ids_t *found = arg;
+    bson_iter_t it;
+    char k[16];
+    if (found->n == PROPERTIES_IDS_MAX) {
+        found->more = true;
+        return false;
+    }
+    snprintf(k, sizeof(k), "%u", found->n++);
+    if (bson_iter_init_find(&it, doc, "_id"))
+        BSON_APPEND_INT64(found->ids, k, bson_iter_as_int64(&it));
+    return true;
+}
+
 static void
 properties_ids(svc_call_t *call)
 {
@@ -283,10 +311,10 @@ properties_ids(svc_call_t *call)
     bson_iter_t it;
     bson_error_t error;
     const char *city = NULL;
-    const bson_t *doc;
     const bson_t *query = &call->req->query;
     odata_query_t q;
-    bson_t *filter = BCON_NEW("deleted_at", "{", "$exists", BCON_BOOL(false), "}");
+    bson_t *filter = bson_new();
+    svc_filter_live(filter);
 
     field_errors_init(&errors);
     /* Either a city (listings' ?city=) or an OData $filter (RESO's
@@ -327,36 +355,24 @@ properties_ids(svc_call_t *call)
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
     bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(PROPERTIES_IDS_MAX + 1),
                             "maxTimeMS", BCON_INT64(svc_query_max_time_ms()));
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     bson_t body = BSON_INITIALIZER, ids;
     BSON_APPEND_ARRAY_BEGIN(&body, "ids", &ids);
-    uint32_t n = 0;
-    bool more = false;
-    while (mongoc_cursor_next(cursor, &doc)) {
-        char k[16];
-        if (n == PROPERTIES_IDS_MAX) {
-            more = true;
-            break;
-        }
-        snprintf(k, sizeof(k), "%u", n++);
-        if (bson_iter_init_find(&it, doc, "_id"))
-            BSON_APPEND_INT64(&ids, k, bson_iter_as_int64(&it));
-    }
+    properties_ids_t found = {.ids = &ids};
+    bool ok = svc_find_each(coll, filter, opts, properties_ids_one, &found, &error);
     bson_append_array_end(&body, &ids);
-    BSON_APPEND_BOOL(&body, "more", more);
-    if (mongoc_cursor_error(cursor, &error) && svc_is_time_limit(&error))
+    BSON_APPEND_BOOL(&body, "more", found.more);
+    if (!ok && svc_is_time_limit(&error))
         svc_fail(call, 400, "query_too_costly",
                  "the database gave up on these property conditions after %lld ms: add one on an indexed field",
                  (long long)svc_query_max_time_ms());
-    else if (mongoc_cursor_error(cursor, &error))
+    else if (!ok)
         svc_fail_db(call, &error);
     else
         svc_reply(call, 200, &body);
     bson_destroy(&body);
-    mongoc_cursor_destroy(cursor);
     bson_destroy(opts);
     bson_destroy(filter);
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
 }
 
 /* A JSON array POSTed to /api/v1/properties: each item as properties.create (bulk.h). */

@@ -17,8 +17,8 @@
 #ifndef ROOST_PROPERTIES_H
 #define ROOST_PROPERTIES_H
 
-#include "odata.h"
-#include "service.h"
+#include "query/odata.h"
+#include "sdk/service.h"
 
 extern const svc_service_t properties_service;
 

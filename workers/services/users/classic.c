@@ -10,6 +10,7 @@
  * it gets "~<request key>", which no username can be ('~' is not allowed
  * in one).
  */
+#include "clock.h"
 #include "users.h"
 
 #include <stdio.h>
@@ -54,7 +55,7 @@ users_classic_create(svc_call_t *call)
         svc_fail_fields(call, &errors);
         goto done;
     }
-    int64_t now = svc_now_us();
+    int64_t now = clock_realtime_us();
     /* username_key is unique; "~" never starts a username, and the request
      * key makes it this user's own. */
     char *key = bson_strdup_printf("~%s", call->key);
@@ -84,7 +85,7 @@ done:
     bson_destroy(&doc);
     bson_destroy(&user);
     bson_destroy(&body);
-    mongoc_collection_destroy(users);
+    svc_collection_close(users);
 }
 
 void
@@ -105,12 +106,12 @@ users_classic_list(svc_call_t *call)
     }
     bson_t *opts = svc_page_opts("created_at", -1, page_num, page_size);
     svc_page_t paging = {.items_key = "users", .total = -1};
-    svc_reply_page(call, mongoc_collection_find_with_opts(users, &filter, opts, NULL), classic_render, &paging);
+    svc_reply_page(call, users, &filter, opts, classic_render, &paging);
     bson_destroy(opts);
 done:
     field_errors_destroy(&errors);
     bson_destroy(&filter);
-    mongoc_collection_destroy(users);
+    svc_collection_close(users);
 }
 
 void
@@ -141,7 +142,7 @@ users_classic_get(svc_call_t *call)
         svc_reply(call, 200, &body);
     }
     bson_destroy(filter);
-    mongoc_collection_destroy(users);
+    svc_collection_close(users);
 done:
     field_errors_destroy(&errors);
     bson_destroy(&doc);

@@ -114,9 +114,8 @@ users_count(mongoc_collection_t *coll, const char *id, int64_t window_start, int
         bson_iter_t it;
         mongoc_find_and_modify_opts_set_update(opts, update);
         mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_UPSERT | MONGOC_FIND_AND_MODIFY_RETURN_NEW);
-        if (mongoc_collection_find_and_modify_with_opts(coll, filter, opts, &reply, error) &&
-            bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "value.failures", &it) &&
-            BSON_ITER_HOLDS_INT(&it))
+        if (svc_find_and_modify(coll, filter, opts, &reply, error) && bson_iter_init(&it, &reply) &&
+            bson_iter_find_descendant(&it, "value.failures", &it) && BSON_ITER_HOLDS_INT(&it))
             value = bson_iter_as_int64(&it);
         bool retry = value < 0 && svc_is_duplicate(error);
         bson_destroy(&reply);
@@ -192,7 +191,7 @@ users_password_check_begin(svc_call_t *call, const char *username_key, users_che
         for (size_t i = 0; i < counted; i++)
             users_count(coll, check->ids[i], check->window_start, -1, &ignored);
     check->n = rv == 1 ? check->n : 0;
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
     return rv;
 }
 
@@ -212,8 +211,8 @@ users_password_check_end(svc_call_t *call, const users_check_t *check, bool good
     long long last = atomic_load(&swept_window);
     if (last != start && atomic_compare_exchange_strong(&swept_window, &last, (long long)start)) {
         bson_t *old = BCON_NEW("window_start", "{", "$lt", BCON_INT64(start), "}");
-        mongoc_collection_delete_many(coll, old, NULL, NULL, NULL);
+        svc_delete(coll, old, true, NULL);
         bson_destroy(old);
     }
-    mongoc_collection_destroy(coll);
+    svc_collection_close(coll);
 }

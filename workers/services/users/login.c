@@ -6,7 +6,7 @@
  * login limits (guard.c) before it runs.
  */
 #include "users.h"
-#include "auth.h"
+#include "sdk/auth.h"
 #include "config.h"
 #include "log.h"
 #include "text.h"
@@ -55,7 +55,7 @@ users_rehash_if_old(svc_call_t *call, mongoc_collection_t *users, int64_t id, co
     bson_t *filter = BCON_NEW("_id", BCON_INT64(id), "password_hash", BCON_UTF8(stored));
     bson_t *update = BCON_NEW("$set", "{", "password_hash", BCON_UTF8(hash), "}");
     bson_error_t error;
-    if (!mongoc_collection_update_one(users, filter, update, NULL, NULL, &error))
+    if (!svc_update(users, filter, update, false, &error))
         log_warn("rid=%s could not store a rehashed password: %s", call->req->rid, error.message);
     bson_destroy(update);
     bson_destroy(filter);
@@ -153,7 +153,7 @@ done:
     field_errors_destroy(&errors);
     bson_destroy(&doc);
     bson_destroy(&body);
-    mongoc_collection_destroy(users);
+    svc_collection_close(users);
 }
 
 /* Applies `update` to the caller's user record and answers 204. */
@@ -163,13 +163,13 @@ users_revoke(svc_call_t *call, const bson_t *update)
     bson_error_t error;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
     bson_t *filter = BCON_NEW("_id", BCON_INT64(call->req->auth_sub));
-    if (!mongoc_collection_update_one(users, filter, update, NULL, NULL, &error))
+    if (!svc_update(users, filter, update, false, &error))
         svc_fail_db(call, &error);
     else
         svc_reply(call, 204, NULL);
     svc_auth_forget(call->req->auth_sub);
     bson_destroy(filter);
-    mongoc_collection_destroy(users);
+    svc_collection_close(users);
 }
 
 void
@@ -198,11 +198,10 @@ users_logout(svc_call_t *call)
     /* Revoked ids of tokens that have expired anyway are dropped first. */
     bson_t *filter = BCON_NEW("_id", BCON_INT64(call->req->auth_sub));
     bson_t *prune = BCON_NEW("$pull", "{", "revoked_tokens", "{", "exp", "{", "$lte", BCON_INT64(now), "}", "}", "}");
-    bool ok = mongoc_collection_update_one(users, filter, prune, NULL, NULL, &error) &&
-              svc_find_one(users, filter, &doc, &found, &error);
+    bool ok = svc_update(users, filter, prune, false, &error) && svc_find_one(users, filter, &doc, &found, &error);
     bson_destroy(prune);
     bson_destroy(filter);
-    mongoc_collection_destroy(users);
+    svc_collection_close(users);
     if (!ok) {
         svc_fail_db(call, &error);
         bson_destroy(&doc);

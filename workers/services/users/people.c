@@ -11,6 +11,35 @@
 #define PEOPLE_PLACES_MAX 100
 #define PEOPLE_PER_PLACE_MAX 100
 
+/* The people of each asked place, in _id order, at most PEOPLE_PER_PLACE_MAX each. */
+typedef struct {
+    const int64_t *ids;
+    size_t n;
+    uint32_t *counts;
+    bson_t *people;
+} people_of_t;
+
+static bool
+people_add(const bson_t *doc, void *arg)
+{
+    people_of_t *p = arg;
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, doc, "place_id"))
+        return true;
+    int64_t place = bson_iter_as_int64(&it);
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->ids[i] != place || p->counts[i] >= PEOPLE_PER_PLACE_MAX)
+            continue;
+        char key[16];
+        bson_t rendered;
+        snprintf(key, sizeof(key), "%u", p->counts[i]++);
+        users_render(doc, &rendered);
+        BSON_APPEND_DOCUMENT(&p->people[i], key, &rendered);
+        bson_destroy(&rendered);
+    }
+    return true;
+}
+
 void
 users_by_place(svc_call_t *call)
 {
@@ -22,7 +51,6 @@ users_by_place(svc_call_t *call)
     uint32_t counts[PEOPLE_PLACES_MAX] = {0};
     size_t n = 0;
     bson_t people[PEOPLE_PLACES_MAX];
-    const bson_t *doc;
 
     field_errors_init(&errors);
     validate_known_fields(&call->req->body, fields, &errors);
@@ -62,23 +90,8 @@ users_by_place(svc_call_t *call)
     bson_t *opts =
         BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64((int64_t)n * PEOPLE_PER_PLACE_MAX));
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(users, &filter, opts, NULL);
-    while (mongoc_cursor_next(cursor, &doc)) {
-        if (!bson_iter_init_find(&it, doc, "place_id"))
-            continue;
-        int64_t place = bson_iter_as_int64(&it);
-        for (size_t i = 0; i < n; i++) {
-            if (ids[i] != place || counts[i] >= PEOPLE_PER_PLACE_MAX)
-                continue;
-            char key[16];
-            bson_t rendered;
-            snprintf(key, sizeof(key), "%u", counts[i]++);
-            users_render(doc, &rendered);
-            BSON_APPEND_DOCUMENT(&people[i], key, &rendered);
-            bson_destroy(&rendered);
-        }
-    }
-    if (mongoc_cursor_error(cursor, &error)) {
+    people_of_t p = {.ids = ids, .n = n, .counts = counts, .people = people};
+    if (!svc_find_each(users, &filter, opts, people_add, &p, &error)) {
         svc_fail_db(call, &error);
     } else {
         bson_t body = BSON_INITIALIZER, items, item;
@@ -97,8 +110,7 @@ users_by_place(svc_call_t *call)
     }
     for (size_t i = 0; i < n; i++)
         bson_destroy(&people[i]);
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(users);
+    svc_collection_close(users);
     bson_destroy(opts);
     bson_destroy(&filter);
 }

@@ -3,6 +3,7 @@
  * handler shares. Account writes are in account.c, field rules in fields.c.
  */
 #include "users.h"
+#include "sdk/list.h"
 #include "text.h"
 
 #include <errno.h>
@@ -25,17 +26,18 @@ users_claim_email(mongoc_client_t *mongo, const char *email_key, const char *rid
     mongoc_collection_t *emails = svc_collection(mongo, "users", "emails");
     bson_t *claim = BCON_NEW("_id", BCON_UTF8(email_key), "rid", BCON_UTF8(rid));
     int rv = 0;
-    if (!mongoc_collection_insert_one(emails, claim, NULL, NULL, error)) {
+    if (!svc_insert(emails, claim, error)) {
         rv = -1;
         if (svc_is_duplicate(error)) {
             bson_t *filter = BCON_NEW("_id", BCON_UTF8(email_key), "rid", BCON_UTF8(rid));
-            int64_t mine = mongoc_collection_count_documents(emails, filter, NULL, NULL, NULL, error);
+            int64_t mine;
+            svc_count(emails, filter, NULL, &mine, error);
             rv = mine > 0 ? 0 : mine == 0 ? 409 : -1;
             bson_destroy(filter);
         }
     }
     bson_destroy(claim);
-    mongoc_collection_destroy(emails);
+    svc_collection_close(emails);
     return rv;
 }
 
@@ -45,9 +47,9 @@ users_release_email(mongoc_client_t *mongo, const char *email_key, const char *r
     mongoc_collection_t *emails = svc_collection(mongo, "users", "emails");
     bson_t *filter = rid != NULL ? BCON_NEW("_id", BCON_UTF8(email_key), "rid", BCON_UTF8(rid))
                                  : BCON_NEW("_id", BCON_UTF8(email_key));
-    mongoc_collection_delete_one(emails, filter, NULL, NULL, NULL);
+    svc_delete(emails, filter, false, NULL);
     bson_destroy(filter);
-    mongoc_collection_destroy(emails);
+    svc_collection_close(emails);
 }
 
 /* Replies with the user `id`, or 404. */
@@ -70,7 +72,7 @@ users_reply_one(svc_call_t *call, int64_t id)
     bson_destroy(filter);
     bson_destroy(&doc);
     bson_destroy(&out);
-    mongoc_collection_destroy(users);
+    svc_collection_close(users);
 }
 
 static void
@@ -141,8 +143,7 @@ users_list(svc_call_t *call)
         {"id", "_id"}, {"username", "username_key"}, {"created_at", "created_at"}, {"last_name", "last_name"}};
     const bson_t *query = &call->req->query;
     field_errors_t errors;
-    int64_t page, per_page, total;
-    bson_error_t error;
+    int64_t page, per_page;
     bson_iter_t it;
     bson_t filter = BSON_INITIALIZER;
     mongoc_collection_t *users = svc_collection(call->mongo, "users", "users");
@@ -186,36 +187,13 @@ users_list(svc_call_t *call)
     bson_copy_to(&filter, &counted);
     if (!bson_has_field(query, "id"))
         svc_filter_every_id(&counted);
-    total = mongoc_collection_count_documents(users, &counted, NULL, NULL, NULL, &error);
+    svc_list_page(call, users, &counted, &filter, sort_field, sort_dir, page, per_page, users_render);
     bson_destroy(&counted);
-    if (total < 0) {
-        svc_fail_db(call, &error);
-        goto done;
-    }
-    bson_t *opts = svc_page_opts(sort_field, sort_dir, page, per_page);
-    svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
-    svc_reply_page(call, mongoc_collection_find_with_opts(users, &filter, opts, NULL), users_render, &paging);
-    bson_destroy(opts);
 done:
     field_errors_destroy(&errors);
     bson_destroy(&filter);
-    mongoc_collection_destroy(users);
+    svc_collection_close(users);
 }
-
-/* Every query users_list exposes has an index behind it. */
-static const svc_index_t users_indexes[] = {
-    {"users", "username_key_unique", "username_key", true},
-    {"users", "rid_unique", "rid", true},
-    {"users", "created_at", "-created_at", false},
-    {"users", "last_name", "last_name", false},
-    {"users", "place_id", "place_id", false},
-};
-
-/* The versions of the users database (sdk/migration.h); `roostctl migrate up users` applies them. */
-static const svc_migration_t users_migrations[] = {
-    SVC_MIGRATION_INDEXES(1, "indexes", users_indexes),
-    {0},
-};
 
 static const svc_op_t users_ops[] = {
     {"users.create", users_create},

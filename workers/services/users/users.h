@@ -10,17 +10,17 @@
 #ifndef ROOST_USERS_H
 #define ROOST_USERS_H
 
-#include "service.h"
+#include "sdk/service.h"
 
 #include <sodium.h>
 
 extern const svc_service_t users_service;
+/* The versions of the users database, {0}-terminated (migrations.c). */
+extern const svc_migration_t users_migrations[];
 
 #define USERS_PER_PAGE_DEFAULT 10
 #define USERS_PER_PAGE_MAX 100
 #define USERS_ID_FILTER_MAX 100
-/* Each round of a race between edits of one user has one winner. */
-#define USERS_EDIT_ATTEMPTS 64
 
 /* --- field rules (fields.c; pure, unit-tested) ---------------------------- */
 

@@ -1,7 +1,7 @@
 /* Day numbers and the rules of a stay. */
 #include "roost_test.h"
 
-#include "bookings/bookings.h"
+#include "services/bookings/bookings.h"
 
 static void
 bookings_day_numbers_roundtrip(void **state)

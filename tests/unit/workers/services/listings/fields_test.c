@@ -1,8 +1,8 @@
 /* Listing rules, including the classic contract's exact messages. */
 #include "roost_test.h"
 
-#include "listings/listings.h"
-#include "properties/properties.h"
+#include "services/listings/listings.h"
+#include "services/properties/properties.h"
 
 static bool
 has_message(const bson_t *list, const char *message)

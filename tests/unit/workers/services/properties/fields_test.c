@@ -1,7 +1,7 @@
 /* Property and room field rules, and the If-Match precondition. */
 #include "roost_test.h"
 
-#include "properties/properties.h"
+#include "services/properties/properties.h"
 
 static void
 expect(const char *json, bool ok, const char *field)

@@ -1,7 +1,7 @@
 /* Every rule of a user's fields, one bad value at a time. */
 #include "roost_test.h"
 
-#include "users/users.h"
+#include "services/users/users.h"
 
 #include <time.h>
 

@@ -2,7 +2,7 @@
  * A service's migrations: the numbered steps that bring its own database
  * to the shape its code needs (DESIGN.md §5, "roostctl migrate"). Each
  * service lists them in order in its svc_service_t; `roostctl migrate`
- * applies and reverts them (runtime/migrate.h) and a worker refuses the
+ * applies and reverts them (migrate/migrate.h) and a worker refuses the
  * service's ops while any is missing.
  *
  * A migration is either a list of indexes (up creates them in order, down
@@ -16,12 +16,22 @@
  * and `migrate status` reports a version whose code no longer matches.
  * A change is a new version.
  */
-#ifndef ROOST_SDK_MIGRATION_H
-#define ROOST_SDK_MIGRATION_H
+#ifndef ROOST_MIGRATE_MIGRATION_H
+#define ROOST_MIGRATE_MIGRATION_H
 
 #include <mongoc/mongoc.h>
 
-struct svc_index; /* store.h */
+/*
+ * An index a service needs. `keys` lists its fields in order, comma
+ * separated, a leading '-' for descending: "deleted_at,-created_at" is
+ * {deleted_at: 1, created_at: -1}.
+ */
+typedef struct svc_index {
+    const char *collection;
+    const char *name;
+    const char *keys;
+    bool unique;
+} svc_index_t;
 
 /* One run of one step, as a step sees it. */
 typedef struct {

@@ -1,6 +1,8 @@
 /*
  * The migration runner (`roostctl migrate`) and the check a worker makes
- * before serving a service (sdk/migration.h says what a migration is).
+ * before serving a service (migrate/migration.h says what a migration is).
+ * A service is named by its name (its database is ROOST_DB_PREFIX + name)
+ * and its migrations, in order, ending with {0}.
  *
  * Each service's database holds:
  *   migrations       one record per version applied or under way:
@@ -28,7 +30,7 @@
 #ifndef ROOST_MIGRATE_H
 #define ROOST_MIGRATE_H
 
-#include "service.h"
+#include "migrate/migration.h"
 
 #include <stdio.h>
 
@@ -36,29 +38,29 @@
  * index's collection, name, keys and uniqueness, or its definition. */
 void migrate_checksum(const svc_migration_t *m, char out[80]);
 
-/* How many versions `service` has (its last version's number). */
-int migrate_count(const svc_service_t *service);
-
-/* The services with migrations, by name ("users", …); NULL if none. */
-const svc_service_t *migrate_find_service(const char *name);
+/* How many versions `migrations` has (its last version's number). */
+int migrate_count(const svc_migration_t *migrations);
 
 /* Prints `service`'s versions and their state to `out`. Returns 0 when the
  * database has every version applied, unchanged; 1 when some are pending,
  * failed, under way or changed since applied; 2 when the database failed
  * (error set). */
-int migrate_status(mongoc_client_t *mongo, const svc_service_t *service, FILE *out, bson_error_t *error);
+int migrate_status(mongoc_client_t *mongo, const char *service, const svc_migration_t *migrations, FILE *out,
+                   bson_error_t *error);
 
 /* Applies `service`'s pending versions up to `target` (0: the last) in
  * order, resuming one left failed or under way, and waits (at most
  * ROOST_MIGRATE_WAIT_S, default 600) while another runner holds the
  * database. Prints each step to `out`. False (error set) on any failure:
  * what was applied stays applied, the failed version keeps its progress. */
-bool migrate_up(mongoc_client_t *mongo, const svc_service_t *service, int target, FILE *out, bson_error_t *error);
+bool migrate_up(mongoc_client_t *mongo, const char *service, const svc_migration_t *migrations, int target, FILE *out,
+                bson_error_t *error);
 
 /* Reverts `service`'s versions above `target` (>= 0; -1: the newest one
  * only), applied or left halfway, newest first, as migrate_up does the
  * other way. */
-bool migrate_down(mongoc_client_t *mongo, const svc_service_t *service, int target, FILE *out, bson_error_t *error);
+bool migrate_down(mongoc_client_t *mongo, const char *service, const svc_migration_t *migrations, int target, FILE *out,
+                  bson_error_t *error);
 
 typedef enum {
     MIGRATE_CURRENT, /* every version this binary knows is applied */
@@ -69,7 +71,7 @@ typedef enum {
 /* What a worker asks before serving `service`: whether its database has
  * every version this binary knows applied. A version applied with another
  * checksum counts as applied (logged once): `migrate status` reports it. */
-migrate_check_t migrate_check(mongoc_client_t *mongo, const svc_service_t *service, char *why, size_t why_len,
-                              bson_error_t *error);
+migrate_check_t migrate_check(mongoc_client_t *mongo, const char *service, const svc_migration_t *migrations, char *why,
+                              size_t why_len, bson_error_t *error);
 
 #endif

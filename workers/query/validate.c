@@ -1,5 +1,6 @@
 /* Validators used by the service handlers; pure functions, unit-tested. */
 #include "validate.h"
+#include "clock.h"
 #include "text.h"
 
 #include <ctype.h>
@@ -107,7 +108,6 @@ validate_text(const bson_iter_t *it, field_errors_t *e, const char *field, size_
 bool
 validate_is_date(const char *s)
 {
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     for (int i = 0; i < 10; i++) {
         if (i == 4 || i == 7) {
             if (s[i] != '-')
@@ -121,8 +121,7 @@ validate_is_date(const char *s)
     int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
     if (y < 1 || m < 1 || m > 12 || d < 1)
         return false;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= days[m - 1] + (m == 2 && leap);
+    return d <= clock_days_in_month(y, m);
 }
 
 void

@@ -1,10 +1,12 @@
 /*
- * The "sys" service: operational ops that touch no service data.
+ * The "sys" service, the runtime's own: operational ops that touch no
+ * service data, so they live beside the services table, not in services/.
  * sys.ping measures the nng path alone; sys.health (readiness) also asks
  * the database, and whether every service this worker serves has the
  * migrations it needs.
  */
-#include "sys.h"
+#include "runtime/schema.h"
+#include "runtime/services.h"
 
 #include <unistd.h>
 
@@ -26,7 +28,7 @@ sys_health(svc_call_t *call)
     char why[384];
     if (!mongoc_client_command_simple(call->mongo, "admin", cmd, NULL, NULL, &error)) {
         svc_fail(call, 503, "database_unavailable", "database ping failed: %s", error.message);
-    } else if (!svc_schema_ready(call->mongo, why, sizeof(why), &error)) {
+    } else if (!schema_ready(call->mongo, why, sizeof(why), &error)) {
         svc_fail(call, 503, "database_unavailable", "could not read the migrations: %s", error.message);
     } else if (why[0] != '\0') {
         svc_fail(call, 503, "migration_required", "%s", why);

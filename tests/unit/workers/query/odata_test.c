@@ -1,11 +1,11 @@
 /* The $filter parser and compiler, and the other system query options
- * (workers/sdk/odata.c): the OData ABNF's tricky cases, every error with
+ * (workers/query/odata/): the OData ABNF's tricky cases, every error with
  * its position, the limits, and what a filter compiles to. */
 #include "roost_test.h"
 
-#include "listings/listings.h"
-#include "odata.h"
-#include "properties/properties.h"
+#include "services/listings/listings.h"
+#include "query/odata.h"
+#include "services/properties/properties.h"
 
 #include <stdio.h>
 
@@ -331,5 +331,5 @@ main(void)
         cmocka_unit_test(odata_compiles_by_whitelist),
         cmocka_unit_test(odata_options),
     };
-    return cmocka_run_group_tests_name("/sdk/odata", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("/query/odata", tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* The validators every service shares. */
 #include "roost_test.h"
 
-#include "validate.h"
+#include "query/validate.h"
 
 static void
 check_dates(void **state)

@@ -1,0 +1,298 @@
+/* The system query options $filter, $select, $orderby, $top, $skip and
+ * $count read from a request's query into an odata_query_t. */
+#include "query/odata/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const unsupported[] = {"$expand",    "$search",     "$format", "$apply",
+                                          "$compute",   "$index",      "$levels", "$schemaversion",
+                                          "$skiptoken", "$deltatoken", "$id",     NULL};
+
+bool
+odata_requested(const bson_t *query)
+{
+    bson_iter_t it;
+    if (!bson_iter_init(&it, query))
+        return false;
+    while (bson_iter_next(&it))
+        if (bson_iter_key(&it)[0] == '$')
+            return true;
+    return false;
+}
+
+/* An option's value as text (the ingress passes strings; a direct caller
+ * may pass a number or a boolean). */
+static const char *
+option_text(const bson_iter_t *it, char *buf, size_t len)
+{
+    if (BSON_ITER_HOLDS_UTF8(it))
+        return bson_iter_utf8(it, NULL);
+    if (BSON_ITER_HOLDS_INT(it)) {
+        snprintf(buf, len, "%lld", (long long)bson_iter_as_int64(it));
+        return buf;
+    }
+    if (BSON_ITER_HOLDS_BOOL(it))
+        return bson_iter_bool(it) ? "true" : "false";
+    return NULL;
+}
+
+static bool
+option_int(const char *text, int64_t max, int64_t *out)
+{
+    char *end;
+    if (text == NULL || *text == '\0' || !odata_is_digit(*text))
+        return false;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 0 || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* The next comma-separated item of *s, trimmed, into item; false at the end. */
+static bool
+next_item(const char **s, char *item, size_t len, bool *too_long)
+{
+    while (**s == ' ')
+        (*s)++;
+    if (**s == '\0')
+        return false;
+    const char *comma = strchr(*s, ',');
+    size_t n = comma ? (size_t)(comma - *s) : strlen(*s);
+    size_t trimmed = n;
+    while (trimmed > 0 && (*s)[trimmed - 1] == ' ')
+        trimmed--;
+    *too_long = trimmed >= len;
+    snprintf(item, len, "%.*s", (int)(trimmed < len ? trimmed : len - 1), *s);
+    *s += n + (comma != NULL);
+    if (comma != NULL && **s == '\0')
+        item[0] = '\0', *too_long = false; /* a trailing comma: an empty item */
+    return true;
+}
+
+static void
+select_parse(const odata_resource_t *res, const char *text, odata_query_t *q, field_errors_t *errors)
+{
+    char item[80];
+    bool too_long;
+    const char *s = text;
+    if (*text == '\0') {
+        field_errors_add(errors, "$select", "is empty: expected field names separated by commas");
+        return;
+    }
+    while (next_item(&s, item, sizeof(item), &too_long)) {
+        if (strcmp(item, "*") == 0) {
+            q->select_count = 0;
+            return;
+        }
+        odata_node_t probe = {.text = item};
+        odata_error_t err = {0};
+        const odata_field_t *f = item[0] && !too_long ? odata_find_field(res, item, ODATA_SELECT) : NULL;
+        if (f == NULL) {
+            if (item[0] == '\0')
+                field_errors_add(errors, "$select", "has an empty item: expected field names separated by commas");
+            else {
+                odata_unknown_field(res, &probe, ODATA_SELECT, &err);
+                field_errors_add(errors, "$select", "%s", err.message);
+            }
+            return;
+        }
+        bool seen = false;
+        for (size_t i = 0; i < q->select_count; i++)
+            seen = seen || q->select[i] == f;
+        if (!seen && q->select_count < ODATA_MAX_SELECT)
+            q->select[q->select_count++] = f;
+    }
+}
+
+static void
+orderby_parse(const odata_resource_t *res, const char *text, odata_query_t *q, field_errors_t *errors)
+{
+    char item[96];
+    bool too_long;
+    const char *s = text;
+    int keys = 0, last_dir = 1;
+    bool has_id = false;
+    if (*text == '\0') {
+        field_errors_add(errors, "$orderby", "is empty: expected fields, each optionally followed by asc or desc");
+        return;
+    }
+    while (next_item(&s, item, sizeof(item), &too_long)) {
+        char name[80] = "", dir[8] = "", extra[8] = "";
+        int n = sscanf(item, "%79s %7s %7s", name, dir, extra);
+        int d = 1;
+        if (n >= 2 && strcmp(dir, "desc") == 0)
+            d = -1;
+        else if (n >= 2 && strcmp(dir, "asc") != 0) {
+            field_errors_add(errors, "$orderby", "'%.40s' is followed by '%.7s': expected asc or desc", name, dir);
+            return;
+        }
+        if (n < 1 || n > 2 || too_long) {
+            field_errors_add(errors, "$orderby", "'%.60s': expected a field, optionally followed by asc or desc", item);
+            return;
+        }
+        odata_node_t probe = {.text = name};
+        odata_error_t err = {0};
+        const odata_field_t *f = odata_find_field(res, name, ODATA_ORDER);
+        if (f == NULL) {
+            odata_unknown_field(res, &probe, ODATA_ORDER, &err);
+            field_errors_add(errors, "$orderby", "%s", err.message);
+            return;
+        }
+        if (bson_has_field(&q->sort, f->path)) {
+            field_errors_add(errors, "$orderby", "orders by %s twice", f->name);
+            return;
+        }
+        if (++keys > 4) {
+            field_errors_add(errors, "$orderby", "orders by more than 4 fields");
+            return;
+        }
+        BSON_APPEND_INT32(&q->sort, f->path, d);
+        last_dir = d;
+        has_id = has_id || strcmp(f->path, "_id") == 0;
+    }
+    if (!has_id) /* a total order: pages neither overlap nor skip */
+        BSON_APPEND_INT32(&q->sort, "_id", last_dir);
+}
+
+bool
+odata_query_parse(const odata_resource_t *res, const bson_t *query, const bson_t *default_sort, odata_query_t *out,
+                  field_errors_t *errors)
+{
+    bson_iter_t it;
+    uint32_t before = errors->count;
+    char buf[32];
+    bool ordered = false;
+    memset(out, 0, sizeof(*out));
+    bson_init(&out->filter);
+    bson_init(&out->sort);
+    out->top = res->top_default;
+    bson_iter_init(&it, query);
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        if (key[0] != '$')
+            continue;
+        const char *text = option_text(&it, buf, sizeof(buf));
+        if (text == NULL) {
+            field_errors_add(errors, key, "must be a string");
+            continue;
+        }
+        if (strcmp(key, "$filter") == 0) {
+            odata_error_t err;
+            odata_node_t *root = odata_parse(text, strlen(text), &err), *local = NULL, *joined = NULL;
+            bool ok = root != NULL;
+            bool has_joined = false;
+            for (size_t i = 0; i < res->count; i++)
+                has_joined = has_joined || (res->fields[i].use & ODATA_JOINED);
+            if (ok && has_joined) {
+                /* Type-check the whole first, then split it. */
+                bson_t whole = BSON_INITIALIZER;
+                ok = odata_compile(res, root, &whole, &err);
+                bson_destroy(&whole);
+                if (ok)
+                    ok = odata_partition(res, root, &local, &joined, &err);
+                else
+                    odata_free(root);
+                root = NULL;
+                if (ok && local != NULL)
+                    ok = odata_compile(res, local, &out->filter, &err);
+                if (ok && joined != NULL)
+                    out->joined = odata_print(res, joined);
+            } else if (ok) {
+                ok = odata_compile(res, root, &out->filter, &err);
+            }
+            if (!ok) {
+                if (err.pos > 0)
+                    field_errors_add(errors, "$filter", "at character %zu: %s", err.pos, err.message);
+                else
+                    field_errors_add(errors, "$filter", "%s", err.message);
+            }
+            odata_free(root);
+            odata_free(local);
+            odata_free(joined);
+        } else if (strcmp(key, "$select") == 0) {
+            select_parse(res, text, out, errors);
+        } else if (strcmp(key, "$orderby") == 0) {
+            orderby_parse(res, text, out, errors);
+            ordered = true;
+        } else if (strcmp(key, "$top") == 0) {
+            if (!option_int(text, res->top_max, &out->top))
+                field_errors_add(errors, "$top", "must be an integer from 0 to %lld", (long long)res->top_max);
+        } else if (strcmp(key, "$skip") == 0) {
+            if (!option_int(text, res->skip_max, &out->skip))
+                field_errors_add(errors, "$skip", "must be an integer from 0 to %lld", (long long)res->skip_max);
+        } else if (strcmp(key, "$count") == 0) {
+            if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0)
+                field_errors_add(errors, "$count", "must be true or false");
+            out->count = strcmp(text, "true") == 0;
+        } else {
+            bool known = false;
+            for (const char *const *u = unsupported; *u; u++)
+                known = known || strcmp(*u, key) == 0;
+            char name[72];
+            snprintf(name, sizeof(name), "%.64s", key);
+            if (known)
+                field_errors_add(errors, name, "is an OData option Roost does not support (docs/query.md)");
+            else
+                field_errors_add(errors, name,
+                                 "unknown option: the options are $filter, $select, $orderby, $top, $skip and $count");
+        }
+    }
+    if (!ordered) {
+        bson_iter_t d;
+        int last_dir = 1;
+        bool has_id = false;
+        if (default_sort != NULL && bson_iter_init(&d, default_sort))
+            while (bson_iter_next(&d)) {
+                last_dir = (int)bson_iter_as_int64(&d);
+                has_id = has_id || strcmp(bson_iter_key(&d), "_id") == 0;
+                BSON_APPEND_INT32(&out->sort, bson_iter_key(&d), last_dir);
+            }
+        if (!has_id)
+            BSON_APPEND_INT32(&out->sort, "_id", last_dir);
+    }
+    return errors->count == before;
+}
+
+void
+odata_refuse_plain(const bson_t *query, const char *message, field_errors_t *errors)
+{
+    bson_iter_t it;
+    if (bson_iter_init(&it, query))
+        while (bson_iter_next(&it))
+            if (bson_iter_key(&it)[0] != '$') {
+                char name[72];
+                snprintf(name, sizeof(name), "%.64s", bson_iter_key(&it));
+                field_errors_add(errors, name, "%s", message);
+            }
+}
+
+void
+odata_query_destroy(odata_query_t *q)
+{
+    bson_destroy(&q->filter);
+    bson_destroy(&q->sort);
+    bson_free(q->joined);
+}
+
+void
+odata_select(const odata_resource_t *res, const odata_query_t *q, const bson_t *doc, bson_t *out)
+{
+    bson_iter_t it;
+    bson_init(out);
+    bson_iter_init(&it, doc);
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        bool keep = q->select_count == 0 || strcmp(key, res->id_name) == 0;
+        for (size_t i = 0; i < q->select_count && !keep; i++) {
+            const odata_field_t *f = q->select[i];
+            keep = strcmp(f->rendered != NULL ? f->rendered : f->name, key) == 0;
+        }
+        if (keep)
+            bson_append_iter(out, key, -1, &it);
+    }
+}

@@ -1,0 +1,197 @@
+/*
+ * One worker process: a REP socket that dials every broker of its pool,
+ * ROOST_WORKER_CONCURRENCY contexts each served by its own thread, and a
+ * pooled MongoDB client. Handlers block on MongoDB, so each context has a
+ * thread rather than sharing nng's callback threads, which must not block.
+ */
+#include "runtime/serve.h"
+#include "runtime/answer.h"
+#include "runtime/breaker.h"
+#include "runtime/database.h"
+#include "runtime/services.h"
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
+#include "token.h"
+#include "transport.h"
+
+#include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+typedef struct {
+    nng_socket sock;
+    pthread_t tid;
+} worker_thread_t;
+
+/* Set on SIGTERM: each context finishes the request it holds, answers it,
+ * and takes no other. How often an idle context looks, in ms. */
+static atomic_bool worker_stopping;
+static int worker_deadline_ms = CFG_DEFAULT_TIMEOUT_MS; /* ROOST_REQUEST_TIMEOUT_MS */
+#define WORKER_IDLE_LOOK_MS 200
+
+/* Waits for a reply sent earlier on `send` (if any) to leave; frees it if
+ * it could not. */
+static void
+worker_sent(nng_aio *send, bool *pending)
+{
+    if (!*pending)
+        return;
+    nng_aio_wait(send);
+    if (nng_aio_result(send) != 0)
+        nng_msg_free(nng_aio_get_msg(send)); /* still ours when the send failed */
+    *pending = false;
+}
+
+static void *
+worker_serve(void *arg)
+{
+    worker_thread_t *t = arg;
+    nng_ctx ctx;
+    nng_aio *aio, *send = NULL;
+    bool sending = false;
+
+    if (nng_ctx_open(&ctx, t->sock) != 0 || nng_aio_alloc(&aio, NULL, NULL) != 0 ||
+        nng_aio_alloc(&send, NULL, NULL) != 0) {
+        log_error("cannot open an nng context");
+        return NULL;
+    }
+    while (!atomic_load(&worker_stopping)) {
+        nng_aio_set_timeout(aio, WORKER_IDLE_LOOK_MS);
+        nng_ctx_recv(ctx, aio);
+        nng_aio_wait(aio);
+        int rv = nng_aio_result(aio);
+        if (rv == NNG_ECLOSED)
+            break;
+        if (rv != 0)
+            continue; /* a timeout: look at worker_stopping again */
+        nng_msg *msg = nng_aio_get_msg(aio);
+        bson_t reply;
+        worker_answer(nng_msg_body(msg), nng_msg_len(msg), &reply);
+        nng_msg_clear(msg);
+        if (nng_msg_append(msg, bson_get_data(&reply), reply.len) != 0) {
+            nng_msg_free(msg);
+            bson_destroy(&reply);
+            continue;
+        }
+        bson_destroy(&reply);
+        /* The reply goes out on its own aio and the context waits for the
+         * next request at once: when the pipe is busy sending, waiting for
+         * this send would cost the thread one more sleep and wake-up per
+         * request (bench/spine.py). A REP context may receive while its
+         * last reply is still queued; it only may not send twice. Past the
+         * request's deadline nobody waits for the reply: a send never holds
+         * the context longer (a stop waits for it). */
+        worker_sent(send, &sending);
+        nng_aio_set_timeout(send, worker_deadline_ms);
+        nng_aio_set_msg(send, msg);
+        nng_ctx_send(ctx, send);
+        sending = true;
+    }
+    worker_sent(send, &sending);
+    nng_aio_free(send);
+    nng_aio_free(aio);
+    nng_ctx_close(ctx);
+    return NULL;
+}
+
+/* The REP socket, dialing every broker of the pool
+ * (ROOST_WORKER_URL: "tcp://a:7101,tcp://b:7101"). */
+static bool
+worker_open_socket(nng_socket *sock, const char *url)
+{
+    bson_error_t why;
+    int rv;
+    if ((rv = nng_rep0_open(sock)) != 0) {
+        log_error("cannot open REP socket: %s", nng_strerror(rv));
+        return false;
+    }
+    transport_defaults(*sock);
+    if (transport_attach_all(*sock, url, false, &why) != 0) {
+        log_error("ROOST_WORKER_URL=%s: %s", url, why.message);
+        nng_close(*sock);
+        return false;
+    }
+    return true;
+}
+
+/* Serves on `sock` with `concurrency` contexts until SIGTERM or SIGINT
+ * (`stop`), then finishes what the contexts hold. */
+static void
+worker_serve_until_stopped(nng_socket sock, const char *url, int concurrency, sigset_t *stop)
+{
+    worker_thread_t *threads = calloc((size_t)concurrency, sizeof(*threads));
+    int sig;
+    if (threads == NULL) {
+        log_error("out of memory");
+        return;
+    }
+    for (int i = 0; i < concurrency; i++) {
+        threads[i].sock = sock;
+        pthread_create(&threads[i].tid, NULL, worker_serve, &threads[i]);
+    }
+    log_info("worker serving %s with %d contexts", url, concurrency);
+    sigwait(stop, &sig);
+    /* Gracefully: the requests held are answered; those the socket has not
+     * handed to a context yet are re-sent by the broker to another worker
+     * when this one's pipe closes. */
+    log_info("worker stopping on signal %d: finishing the requests it holds", sig);
+    atomic_store(&worker_stopping, true);
+    /* A stop is bounded: every request held is answered within its
+     * deadline, so a stop still under way two seconds past it is stuck
+     * somewhere, and SIGALRM ends the process rather than let it hold its
+     * pod or its slot. */
+    alarm((unsigned)(worker_deadline_ms / 1000 + 3));
+    for (int i = 0; i < concurrency; i++)
+        pthread_join(threads[i].tid, NULL);
+    free(threads);
+}
+
+int
+worker_run(void)
+{
+    int concurrency = (int)cfg_int("ROOST_WORKER_CONCURRENCY", 16, 1, 1024);
+    const char *url = cfg_str("ROOST_WORKER_URL", CFG_DEFAULT_WORKER_URL);
+    nng_socket sock;
+    sigset_t stop;
+    int status = 1;
+
+    worker_deadline_ms = cfg_request_timeout_ms();
+    /* Block the stop signals before any thread exists, then wait for them here. */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+    token_config(); /* refuses to start without a secret outside development */
+    if (!services_select())
+        return 2;
+    if (!database_open(concurrency))
+        goto done;
+    metrics_const_label("service", cfg_str("ROOST_SERVICES", "all"));
+    answer_metrics_init();
+    /* Without its metrics a worker still serves: a port that cannot be
+     * served is reported (metrics.c), and the worker goes on, rather than
+     * exit and be restarted by its pool again and again. */
+    if (!metrics_serve())
+        log_warn("serving without metrics");
+    if (!breaker_start(cfg_str("ROOST_MONGODB_URI", CFG_DEFAULT_MONGODB_URI))) {
+        log_error("cannot start the database probe");
+        goto done_metrics;
+    }
+    if (worker_open_socket(&sock, url)) {
+        worker_serve_until_stopped(sock, url, concurrency, &stop);
+        nng_close(sock);
+        status = 0;
+    }
+    breaker_stop();
+done_metrics:
+    metrics_serve_stop();
+done:
+    database_close();
+    return status;
+}

@@ -1,0 +1,151 @@
+/* The list recipes (list.h). */
+#include "list.h"
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int64_t
+svc_query_max_time_ms(void)
+{
+    return cfg_int("ROOST_QUERY_MAX_TIME_MS", 2000, 10, 600000);
+}
+
+bool
+svc_is_time_limit(const bson_error_t *error)
+{
+    return error->code == 50 || strstr(error->message, "MaxTimeMSExpired") != NULL ||
+           strstr(error->message, "exceeded time limit") != NULL;
+}
+
+void
+svc_fail_read(svc_call_t *call, const bson_error_t *error)
+{
+    if (svc_is_time_limit(error))
+        svc_fail(call, 400, "query_too_costly",
+                 "the database gave up on this query after %lld ms: add a condition on an indexed field "
+                 "(docs/query.md lists them)",
+                 (long long)svc_query_max_time_ms());
+    else
+        svc_fail_db(call, error);
+}
+
+void
+svc_list_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *counted, const bson_t *filter,
+              const char *sort_field, int dir, int64_t page, int64_t per_page, svc_render_fn render)
+{
+    bson_error_t error;
+    int64_t total;
+    if (!svc_count(coll, counted != NULL ? counted : filter, NULL, &total, &error)) {
+        svc_fail_db(call, &error);
+        return;
+    }
+    bson_t *opts = svc_page_opts(sort_field, dir, page, per_page);
+    svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
+    svc_reply_page(call, coll, filter, opts, render, &paging);
+    bson_destroy(opts);
+}
+
+/* What svc_odata_read collects. */
+typedef struct {
+    bson_t *docs;
+    int64_t top;
+    uint32_t n;
+    bool *more;
+} svc_odata_window_t;
+
+static bool
+svc_odata_window_doc(const bson_t *doc, void *arg)
+{
+    svc_odata_window_t *w = arg;
+    if ((int64_t)w->n == w->top) { /* the one past the page */
+        *w->more = true;
+        return false;
+    }
+    char key[16];
+    snprintf(key, sizeof(key), "%u", w->n++);
+    BSON_APPEND_DOCUMENT(w->docs, key, doc);
+    return true;
+}
+
+bool
+svc_odata_read(mongoc_collection_t *coll, const odata_query_t *q, const bson_t *filter, bson_t *docs, int64_t *total,
+               bool *more, bson_error_t *error)
+{
+    bool ok = true, ignored;
+    *total = -1;
+    if (q->count) {
+        bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(svc_query_max_time_ms()));
+        ok = svc_count(coll, filter, opts, total, error);
+        bson_destroy(opts);
+    }
+    svc_odata_window_t w = {.docs = docs, .top = q->top, .more = more != NULL ? more : &ignored};
+    *w.more = false;
+    if (ok && q->top > 0) {
+        bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(svc_query_max_time_ms()), "skip", BCON_INT64(q->skip), "limit",
+                                BCON_INT64(q->top + (more != NULL)));
+        BSON_APPEND_DOCUMENT(opts, "sort", &q->sort);
+        ok = svc_find_each(coll, filter, opts, svc_odata_window_doc, &w, error);
+        bson_destroy(opts);
+    }
+    return ok;
+}
+
+void
+svc_odata_list(svc_call_t *call, const odata_resource_t *res, mongoc_collection_t *collection, const bson_t *base,
+               const bson_t *default_sort, svc_render_fn render)
+{
+    const bson_t *query = &call->req->query;
+    field_errors_t errors;
+    odata_query_t q;
+    bson_error_t error;
+    bson_t filter = BSON_INITIALIZER, docs = BSON_INITIALIZER;
+    bson_iter_t it;
+
+    field_errors_init(&errors);
+    /* One style per request: a page of the legacy parameters and an
+     * OData window cannot both apply. */
+    odata_refuse_plain(query,
+                       "cannot be combined with the OData options ($filter, $select, $orderby, $top, $skip, $count): "
+                       "use one style per request",
+                       &errors);
+    bool ok = odata_query_parse(res, query, default_sort, &q, &errors) && errors.count == 0;
+    if (!ok) {
+        svc_fail_fields(call, &errors);
+        goto done;
+    }
+    bson_concat(&filter, base);
+    bson_concat(&filter, &q.filter);
+    int64_t total;
+    if (!svc_odata_read(collection, &q, &filter, &docs, &total, NULL, &error)) {
+        svc_fail_read(call, &error);
+        goto done;
+    }
+    bson_t body = BSON_INITIALIZER, items;
+    BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
+    bson_iter_init(&it, &docs);
+    while (bson_iter_next(&it)) {
+        uint32_t len;
+        const uint8_t *data;
+        bson_t doc, rendered, out;
+        bson_iter_document(&it, &len, &data);
+        bson_init_static(&doc, data, len);
+        render(&doc, &rendered);
+        odata_select(res, &q, &rendered, &out);
+        BSON_APPEND_DOCUMENT(&items, bson_iter_key(&it), &out);
+        bson_destroy(&out);
+        bson_destroy(&rendered);
+    }
+    bson_append_array_end(&body, &items);
+    BSON_APPEND_INT64(&body, "skip", q.skip);
+    BSON_APPEND_INT64(&body, "top", q.top);
+    if (total >= 0)
+        BSON_APPEND_INT64(&body, "total", total);
+    svc_reply(call, 200, &body);
+    bson_destroy(&body);
+done:
+    odata_query_destroy(&q);
+    field_errors_destroy(&errors);
+    bson_destroy(&filter);
+    bson_destroy(&docs);
+}
