@@ -3,7 +3,7 @@
 
 Fails, naming each offender, when
   - a C file of ingress/, workers/, shared/ or tools/ is over 450 lines, or a
-    Go file of the embedded database over 600;
+    Go file of the embedded database (tools/embedded-db/) over 600;
   - a C function is over 100 lines;
   - a file includes a header against the layers' direction (LAYERS below),
     or includes another folder's header by a bare name;
@@ -42,7 +42,7 @@ GROUND = {"shared", "include"}
 WORKERS_ROOTS = ("query", "migrate", "sdk", "services", "runtime", "broker")
 DATABASE_DOORS = ("workers/sdk/", "workers/migrate/")
 C_FOLDERS = ("ingress", "workers", "shared", "tools")
-GO_FOLDERS = ("db",)
+GO_FOLDERS = ("tools/embedded-db",)
 
 
 def tracked():
@@ -100,7 +100,7 @@ def check(files):
     for f in files:
         path = os.path.join(ROOT, f)
         top = f.split("/")[0]
-        if f.endswith(".go") and top in GO_FOLDERS:
+        if f.endswith(".go") and f.startswith(GO_FOLDERS):
             n = sum(1 for _ in open(path, encoding="utf-8"))
             if n > MAX_GO_LINES:
                 problems.append(f"{f}: {n} lines, over {MAX_GO_LINES}: split it by concept")

@@ -1,0 +1,277 @@
+// The read commands: find, count, distinct, the cursors' getMore and
+// killCursors, and the statistics and profiler commands.
+package main
+
+import (
+	"context"
+
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
+)
+
+// findSpec reads the filter, sort, skip and limit of a find or a count.
+func findSpec(r *request, filterName string) (readSpec, error) {
+	var rs readSpec
+	q, err := r.docArg(filterName)
+	if err != nil {
+		return rs, err
+	}
+	if rs.filter, err = compileFilter(q); err != nil {
+		return rs, err
+	}
+	rs.filterKey = string(emptyDoc)
+	if q != nil {
+		rs.filterKey = string(q)
+	}
+	sortSpec, err := r.docArg("sort")
+	if err != nil {
+		return rs, err
+	}
+	if rs.sort, _, err = parseSort(sortSpec); err != nil {
+		return rs, err
+	}
+	if rs.skip, err = r.intArg("skip"); err != nil {
+		return rs, err
+	}
+	if rs.skip < 0 {
+		return rs, badValue("skip value must be non-negative, but received: %d", rs.skip)
+	}
+	if rs.limit, err = r.intArg("limit"); err != nil {
+		return rs, err
+	}
+	return rs, nil
+}
+
+func cmdFind(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+	name, err := r.collName()
+	if err != nil {
+		return nil, err
+	}
+	rs, err := findSpec(r, "filter")
+	if err != nil {
+		return nil, err
+	}
+	single := truthy(r.arg("singleBatch"))
+	if rs.limit < 0 {
+		rs.limit, single = -rs.limit, true
+	}
+	projSpec, err := r.docArg("projection")
+	if err != nil {
+		return nil, err
+	}
+	proj, err := parseProjection(projSpec)
+	if err != nil {
+		return nil, err
+	}
+	batch, err := r.intArg("batchSize")
+	if err != nil {
+		return nil, err
+	}
+	if batch < 0 {
+		return nil, badValue("batchSize must be non-negative")
+	}
+	db, err := s.store.db(r.db, false)
+	if err != nil {
+		return nil, err
+	}
+	var c *collection
+	if db != nil {
+		c = db.collection(name)
+	}
+	res := &readResult{}
+	rs.idOnly = proj.onlyID()
+	if c != nil {
+		if res, err = db.read(ctx, nil, c, rs); err != nil {
+			return nil, err
+		}
+	}
+	docs := res.docs
+	if proj != nil {
+		for i := range docs {
+			docs[i] = proj.apply(docs[i])
+		}
+	}
+	if db != nil {
+		s.profile(ctx, db, r, res, int64(len(docs)))
+	}
+	return s.cursorReply(r, r.db+"."+name, docs, batch, single)
+}
+
+func cmdCount(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+	name, err := r.collName()
+	if err != nil {
+		return nil, err
+	}
+	rs, err := findSpec(r, "query")
+	if err != nil {
+		return nil, err
+	}
+	if rs.limit < 0 {
+		rs.limit = -rs.limit
+	}
+	db, err := s.store.db(r.db, false)
+	if err != nil || db == nil {
+		return okDoc("n", vInt32(0)), err
+	}
+	n, res, err := db.count(ctx, nil, db.collection(name), rs)
+	if err != nil {
+		return nil, err
+	}
+	s.profile(ctx, db, r, res, 1)
+	return okDoc("n", vInt64(n)), nil
+}
+
+func cmdDistinct(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+	name, err := r.collName()
+	if err != nil {
+		return nil, err
+	}
+	key, ok := r.arg("key").StringValueOK()
+	if !ok || key == "" {
+		return nil, errorf(14, "TypeMismatch", "'key' must be a non-empty string")
+	}
+	rs, err := findSpec(r, "query")
+	if err != nil {
+		return nil, err
+	}
+	db, err := s.store.db(r.db, false)
+	if err != nil {
+		return nil, err
+	}
+	var values []bsoncore.Value
+	if db != nil {
+		res, err := db.read(ctx, nil, db.collection(name), readSpec{filter: rs.filter})
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		parts := splitPath(key)
+		for _, d := range res.docs {
+			for _, v := range lookup(d, parts) {
+				vals := []bsoncore.Value{v}
+				if v.Type == bsoncore.TypeArray {
+					vals, _ = v.Array().Values()
+				}
+				for _, x := range vals {
+					if missing(x) {
+						continue
+					}
+					k := string(keyOf(x))
+					if !seen[k] {
+						seen[k] = true
+						values = append(values, x)
+					}
+				}
+			}
+		}
+		sortValues(values)
+	}
+	return okDoc("values", vArray(values)), nil
+}
+
+// --- cursors ------------------------------------------------------------------------
+
+func cmdGetMore(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+	id, ok := integer(r.arg("getMore"))
+	if !ok {
+		return nil, errorf(14, "TypeMismatch", "getMore needs a cursor id")
+	}
+	batch, err := r.intArg("batchSize")
+	if err != nil {
+		return nil, err
+	}
+	cur := s.cursors.take(id)
+	if cur == nil {
+		return nil, errorf(43, "CursorNotFound", "cursor id %d not found", id)
+	}
+	docs, rest := splitBatch(cur.docs, batch)
+	nextID := int64(0)
+	if len(rest) > 0 {
+		cur.docs = rest
+		nextID = s.cursors.put(cur)
+	}
+	return okDoc("cursor", vDoc(buildDoc("nextBatch", docArray(docs), "id", vInt64(nextID), "ns", vString(cur.ns)))), nil
+}
+
+func cmdKillCursors(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+	vals, _ := r.arg("cursors").Array().Values()
+	var killed, notFound []bsoncore.Value
+	for _, v := range vals {
+		id, _ := integer(v)
+		if s.cursors.take(id) != nil {
+			killed = append(killed, vInt64(id))
+		} else {
+			notFound = append(notFound, vInt64(id))
+		}
+	}
+	return okDoc("cursorsKilled", vArray(killed), "cursorsNotFound", vArray(notFound), "cursorsAlive", vArray(nil),
+		"cursorsUnknown", vArray(nil)), nil
+}
+
+// --- statistics and the profiler ------------------------------------------------------
+
+func cmdCollStats(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+	name, err := r.collName()
+	if err != nil {
+		return nil, err
+	}
+	db, err := s.store.db(r.db, false)
+	if err != nil {
+		return nil, err
+	}
+	var n int64
+	nindexes := 1
+	if db != nil {
+		if c := db.collection(name); c != nil {
+			n, _, err = db.count(ctx, nil, c, readSpec{filter: trueNode{}})
+			if err != nil {
+				return nil, err
+			}
+			nindexes += len(c.indexes)
+		}
+	}
+	return okDoc("ns", vString(r.db+"."+name), "count", vInt64(n), "nindexes", vInt32(int32(nindexes))), nil
+}
+
+func cmdDBStats(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+	db, err := s.store.db(r.db, false)
+	if err != nil {
+		return nil, err
+	}
+	colls := 0
+	if db != nil {
+		db.mu.RLock()
+		colls = len(db.colls)
+		db.mu.RUnlock()
+	}
+	return okDoc("db", vString(r.db), "collections", vInt32(int32(colls))), nil
+}
+
+func cmdProfile(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+	level, ok := integer(r.arg("profile"))
+	if !ok || level < -1 || level > 2 {
+		return nil, badValue("profile level must be -1, 0, 1 or 2")
+	}
+	db, err := s.store.db(r.db, true)
+	if err != nil {
+		return nil, err
+	}
+	db.profileMu.Lock()
+	was := db.profileLevel
+	if level >= 0 {
+		db.profileLevel = int32(level)
+	}
+	db.profileMu.Unlock()
+	return okDoc("was", vInt32(was), "slowms", vInt32(100), "sampleRate", vDouble(1)), nil
+}
+
+// sortValues orders distinct values as MongoDB does.
+func sortValues(vals []bsoncore.Value) {
+	docs := make([]bsoncore.Document, len(vals))
+	for i, v := range vals {
+		docs[i] = buildDoc("v", v)
+	}
+	sortDocs(docs, []sortKey{{path: "v", parts: []string{"v"}, dir: 1}})
+	for i, d := range docs {
+		vals[i] = d.Lookup("v")
+	}
+}

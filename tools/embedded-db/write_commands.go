@@ -1,0 +1,375 @@
+// The write commands: insert, update, delete and findAndModify, each
+// statement of a batch at a savepoint of its own (writeEach).
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
+)
+
+// writeErrors collects the per-statement failures of a write command;
+// other errors stop the command.
+type writeErrors struct {
+	list []bsoncore.Value
+}
+
+func (w *writeErrors) add(index int, err error) error {
+	var ce *cmdError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	w.list = append(w.list, vDoc(buildDoc("index", vInt32(int32(index)), "code", vInt32(ce.code),
+		"errmsg", vString(ce.msg))))
+	return nil
+}
+
+func (w *writeErrors) reply(kv ...any) bsoncore.Document {
+	if len(w.list) > 0 {
+		kv = append(kv, "writeErrors", vArray(w.list))
+	}
+	return okDoc(kv...)
+}
+
+// writeEach runs `one` for each statement of a write command, inside the
+// command's transaction and each at a savepoint of its own, so that a
+// statement that fails leaves nothing behind: its own error (a cmdError)
+// is recorded in werr and, when the command is ordered, stops the
+// statements after it; any other error stops the command.
+func (db *database) writeEach(ctx context.Context, tx *sql.Tx, items []bsoncore.Document, ordered bool, werr *writeErrors,
+	one func(i int, item bsoncore.Document) error) error {
+	for i, item := range items {
+		err, fatal := db.atSavepoint(ctx, tx, func() error { return one(i, item) })
+		if fatal != nil {
+			return fatal
+		}
+		if err != nil {
+			if err := werr.add(i, err); err != nil {
+				return err
+			}
+			if ordered {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// ordered reads the "ordered" flag (default true).
+func (r *request) ordered() bool {
+	v, err := r.cmd.LookupErr("ordered")
+	return err != nil || truthy(v)
+}
+
+// writeTarget reads what every write command starts with: the collection's
+// name, the list of documents or statements, and the database (created for
+// insert and update; nil for a delete in a database that does not exist).
+func (s *server) writeTarget(r *request, list string, create bool) (name string, items []bsoncore.Document, db *database, err error) {
+	if name, err = r.collName(); err != nil {
+		return "", nil, nil, err
+	}
+	if items, err = r.list(list); err != nil {
+		return "", nil, nil, err
+	}
+	db, err = s.store.db(r.db, create)
+	return name, items, db, err
+}
+
+func cmdInsert(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+	name, docs, db, err := s.writeTarget(r, "documents", true)
+	if err != nil {
+		return nil, err
+	}
+	var werr writeErrors
+	n := 0
+	err = db.inWrite(ctx, func(tx *sql.Tx) error {
+		c, err := db.createCollection(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		return db.writeEach(ctx, tx, docs, r.ordered(), &werr, func(i int, doc bsoncore.Document) error {
+			prepared, err := prepareInsert(doc)
+			if err == nil {
+				err = db.insertDoc(ctx, tx, c, prepared)
+			}
+			if err == nil {
+				n++
+			}
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.profile(ctx, db, r, nil, int64(n))
+	return werr.reply("n", vInt32(int32(n))), nil
+}
+
+func cmdUpdate(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+	name, stmts, db, err := s.writeTarget(r, "updates", true)
+	if err != nil {
+		return nil, err
+	}
+	var werr writeErrors
+	var matched, modified int64
+	var upserted []bsoncore.Value
+	err = db.inWrite(ctx, func(tx *sql.Tx) error {
+		c, err := db.createCollection(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		return db.writeEach(ctx, tx, stmts, r.ordered(), &werr, func(i int, st bsoncore.Document) error {
+			m, mod, id, err := db.updateOne(ctx, tx, c, st)
+			if err != nil {
+				return err
+			}
+			matched += m
+			modified += mod
+			if !missing(id) {
+				upserted = append(upserted, vDoc(buildDoc("index", vInt32(int32(i)), "_id", id)))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.profile(ctx, db, r, nil, matched)
+	kv := []any{"n", vInt32(int32(matched + int64(len(upserted)))), "nModified", vInt32(int32(modified))}
+	if len(upserted) > 0 {
+		kv = append(kv, "upserted", vArray(upserted))
+	}
+	return werr.reply(kv...), nil
+}
+
+// updateOne runs one update statement {q, u, upsert, multi}: how many
+// documents matched and changed, and the _id of an upserted one.
+func (db *database) updateOne(ctx context.Context, tx *sql.Tx, c *collection, st bsoncore.Document) (int64, int64, bsoncore.Value, error) {
+	q, _ := st.Lookup("q").DocumentOK()
+	uv := st.Lookup("u")
+	if uv.Type == bsoncore.TypeArray {
+		return 0, 0, bsoncore.Value{}, notSupported("pipeline-style updates")
+	}
+	u, ok := uv.DocumentOK()
+	if !ok {
+		return 0, 0, bsoncore.Value{}, errorf(9, "FailedToParse", "update must be a document")
+	}
+	if !missing(st.Lookup("arrayFilters")) {
+		return 0, 0, bsoncore.Value{}, notSupported("arrayFilters")
+	}
+	filter, err := compileFilter(q)
+	if err != nil {
+		return 0, 0, bsoncore.Value{}, err
+	}
+	multi := truthy(st.Lookup("multi"))
+	if multi && isReplacement(u) {
+		return 0, 0, bsoncore.Value{}, errorf(9, "FailedToParse", "multi update is not supported for replacement-style update")
+	}
+	limit := int64(1)
+	if multi {
+		limit = 0
+	}
+	rows, err := db.selectRows(ctx, tx, c, filter, nil, limit)
+	if err != nil {
+		return 0, 0, bsoncore.Value{}, err
+	}
+	var modified int64
+	for _, row := range rows {
+		next, err := updatedDoc(row.doc, u, false)
+		if err != nil {
+			return 0, 0, bsoncore.Value{}, err
+		}
+		if string(next) == string(row.doc) {
+			continue
+		}
+		if err := db.replaceRow(ctx, tx, c, row, next); err != nil {
+			return 0, 0, bsoncore.Value{}, err
+		}
+		modified++
+	}
+	if len(rows) > 0 || !truthy(st.Lookup("upsert")) {
+		return int64(len(rows)), modified, bsoncore.Value{}, nil
+	}
+	doc, err := upsertDoc(q, u)
+	if err != nil {
+		return 0, 0, bsoncore.Value{}, err
+	}
+	if err := db.insertDoc(ctx, tx, c, doc); err != nil {
+		return 0, 0, bsoncore.Value{}, err
+	}
+	return 0, 0, doc.Lookup("_id"), nil
+}
+
+func updatedDoc(old, u bsoncore.Document, inserting bool) (bsoncore.Document, error) {
+	if isReplacement(u) {
+		return replaceDoc(old, u)
+	}
+	return applyUpdate(old, u, inserting)
+}
+
+// upsertDoc builds the document an upsert inserts.
+func upsertDoc(q, u bsoncore.Document) (bsoncore.Document, error) {
+	seed, err := upsertSeed(q)
+	if err != nil {
+		return nil, err
+	}
+	base, err := fromD(seed)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := updatedDoc(base, u, true)
+	if err != nil {
+		return nil, err
+	}
+	if isReplacement(u) {
+		if id := base.Lookup("_id"); !missing(id) && missing(doc.Lookup("_id")) {
+			doc, _ = replaceDoc(buildDoc("_id", id), doc)
+		}
+	}
+	return prepareInsert(doc)
+}
+
+func cmdDelete(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+	name, stmts, db, err := s.writeTarget(r, "deletes", false)
+	if err != nil {
+		return nil, err
+	}
+	var werr writeErrors
+	var n int64
+	if db == nil || db.collection(name) == nil {
+		return werr.reply("n", vInt32(0)), nil
+	}
+	err = db.inWrite(ctx, func(tx *sql.Tx) error {
+		c := db.collection(name)
+		if c == nil {
+			return nil
+		}
+		return db.writeEach(ctx, tx, stmts, r.ordered(), &werr, func(i int, st bsoncore.Document) error {
+			q, _ := st.Lookup("q").DocumentOK()
+			filter, err := compileFilter(q)
+			if err != nil {
+				return err
+			}
+			limit, _ := integer(st.Lookup("limit"))
+			rows, err := db.selectRows(ctx, tx, c, filter, nil, limit)
+			for _, row := range rows {
+				if err == nil {
+					err = db.deleteRow(ctx, tx, c, row)
+				}
+			}
+			if err == nil {
+				n += int64(len(rows))
+			}
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.profile(ctx, db, r, nil, n)
+	return werr.reply("n", vInt32(int32(n))), nil
+}
+
+func cmdFindAndModify(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+	name, err := r.collName()
+	if err != nil {
+		return nil, err
+	}
+	q, err := r.docArg("query")
+	if err != nil {
+		return nil, err
+	}
+	filter, err := compileFilter(q)
+	if err != nil {
+		return nil, err
+	}
+	sortSpec, err := r.docArg("sort")
+	if err != nil {
+		return nil, err
+	}
+	keys, _, err := parseSort(sortSpec)
+	if err != nil {
+		return nil, err
+	}
+	fields, err := r.docArg("fields")
+	if err != nil {
+		return nil, err
+	}
+	proj, err := parseProjection(fields)
+	if err != nil {
+		return nil, err
+	}
+	remove := truthy(r.arg("remove"))
+	u, _ := r.arg("update").DocumentOK()
+	if r.arg("update").Type == bsoncore.TypeArray {
+		return nil, notSupported("pipeline-style updates")
+	}
+	if remove == (u != nil) {
+		return nil, errorf(9, "FailedToParse", "either an update or remove=true must be specified")
+	}
+	returnNew, upsert := truthy(r.arg("new")), truthy(r.arg("upsert"))
+	db, err := s.store.db(r.db, true)
+	if err != nil {
+		return nil, err
+	}
+	var value bsoncore.Value = vNull()
+	var last []any
+	err = db.inWrite(ctx, func(tx *sql.Tx) error {
+		c, err := db.createCollection(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		rows, err := db.selectRows(ctx, tx, c, filter, keys, 1)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			if remove || !upsert {
+				last = []any{"n", vInt32(0), "updatedExisting", vBool(false)}
+				return nil
+			}
+			doc, err := upsertDoc(q, u)
+			if err != nil {
+				return err
+			}
+			if err := db.insertDoc(ctx, tx, c, doc); err != nil {
+				return err
+			}
+			if returnNew {
+				value = vDoc(proj.apply(doc))
+			}
+			last = []any{"n", vInt32(1), "updatedExisting", vBool(false), "upserted", doc.Lookup("_id")}
+			return nil
+		}
+		row := rows[0]
+		if remove {
+			if err := db.deleteRow(ctx, tx, c, row); err != nil {
+				return err
+			}
+			value = vDoc(proj.apply(row.doc))
+			last = []any{"n", vInt32(1)}
+			return nil
+		}
+		next, err := updatedDoc(row.doc, u, false)
+		if err != nil {
+			return err
+		}
+		if err := db.replaceRow(ctx, tx, c, row, next); err != nil {
+			return err
+		}
+		if returnNew {
+			value = vDoc(proj.apply(next))
+		} else {
+			value = vDoc(proj.apply(row.doc))
+		}
+		last = []any{"n", vInt32(1), "updatedExisting", vBool(true)}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.profile(ctx, db, r, nil, 1)
+	return okDoc("lastErrorObject", vDoc(buildDoc(last...)), "value", value), nil
+}
