@@ -1,0 +1,91 @@
+/* The one nng REQ client (shared/client.c): a pool's URL list, pipes
+ * counted as brokers come and go, and a call answered by a real REP
+ * socket on loopback. */
+#include "roost_test.h"
+
+#include "client.h"
+
+#include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static void
+a_bad_url_list_is_refused_with_its_reason(void **state)
+{
+    bson_error_t error;
+    assert_null(client_req_open("", false, &error));
+    assert_non_null(strstr(error.message, "no URL to dial"));
+    assert_null(client_req_open("tcp://127.0.0.1:9,,tcp://127.0.0.1:10", false, &error));
+    assert_non_null(strstr(error.message, "not a URL or a comma list"));
+    client_req_close(NULL); /* a no-op */
+}
+
+/* The REP side of one exchange: echoes the request back. */
+static void *
+echo_once(void *arg)
+{
+    nng_socket *rep = arg;
+    nng_msg *msg;
+    if (nng_recvmsg(*rep, &msg, 0) == 0 && nng_sendmsg(*rep, msg, 0) != 0)
+        nng_msg_free(msg);
+    return NULL;
+}
+
+static void
+a_call_reaches_a_listening_peer(void **state)
+{
+    bson_error_t error;
+    nng_socket rep;
+    nng_listener l;
+    char url[64];
+    assert_int_equal(nng_rep0_open(&rep), 0);
+    assert_int_equal(nng_listen(rep, "tcp://127.0.0.1:0", &l, 0), 0);
+    int port;
+    assert_int_equal(nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port), 0);
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+    client_req_t *r = client_req_open(url, false, &error);
+    assert_non_null(r);
+    for (int waited = 0; waited < 5000 && client_req_pipes(r) == 0; waited += 10)
+        usleep(10 * 1000);
+    assert_int_equal(client_req_pipes(r), 1);
+    pthread_t t;
+    pthread_create(&t, NULL, echo_once, &rep);
+    nng_ctx ctx;
+    assert_int_equal(client_req_context(r, &ctx), 0);
+    nng_msg *msg;
+    assert_int_equal(nng_msg_alloc(&msg, 0), 0);
+    assert_int_equal(nng_msg_append(msg, "ping", 4), 0);
+    nng_aio *aio;
+    assert_int_equal(nng_aio_alloc(&aio, NULL, NULL), 0);
+    nng_aio_set_timeout(aio, 10000);
+    nng_aio_set_msg(aio, msg);
+    nng_ctx_send(ctx, aio);
+    nng_aio_wait(aio);
+    assert_int_equal(nng_aio_result(aio), 0);
+    nng_ctx_recv(ctx, aio);
+    nng_aio_wait(aio);
+    assert_int_equal(nng_aio_result(aio), 0);
+    nng_msg *reply = nng_aio_get_msg(aio);
+    assert_int_equal(nng_msg_len(reply), 4);
+    assert_memory_equal(nng_msg_body(reply), "ping", 4);
+    nng_msg_free(reply);
+    nng_aio_free(aio);
+    nng_ctx_close(ctx);
+    pthread_join(t, NULL);
+    nng_close(rep);
+    for (int waited = 0; waited < 5000 && client_req_pipes(r) > 0; waited += 10)
+        usleep(10 * 1000);
+    assert_int_equal(client_req_pipes(r), 0); /* the peer went away: its pipe is counted out */
+    client_req_close(r);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_bad_url_list_is_refused_with_its_reason),
+        cmocka_unit_test(a_call_reaches_a_listening_peer),
+    };
+    return cmocka_run_group_tests_name("/shared/client", tests, NULL, NULL);
+}
