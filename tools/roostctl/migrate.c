@@ -20,7 +20,7 @@
  * when every version is applied, 1 when it gave up; 2 for a usage error
  * (a TARGET out of range too), or when status could not read the database.
  */
-#include "migrations.h"
+#include "migrate.h"
 #include "config.h"
 #include "migrate/migrate.h"
 #include "runtime/services.h"

@@ -1,42 +1,22 @@
 /*
- * roostctl: operator's command line.
- *   roostctl call OP [JSON]   send one protocol 1.1 request to the pool of
- *                             OP's service (ROOST_POOL_URL_<SERVICE>, else
- *                             ROOST_POOL_URL) and print the reply.
+ * roostctl call OP [JSON]: one protocol 1.1 request to the pool of OP's
+ * service (ROOST_POOL_URL_<SERVICE>, else ROOST_POOL_URL), through
+ * libroost as any internal service would, and the reply printed.
  * JSON may hold "params", "query", "body", "auth" ({"sub": id}),
  * "expect_version" (the versions a change may apply to) or protocol 1.0's
  * "if_match" (an entity tag string); an internal caller is trusted to set
  * auth itself.
- * Exit status: 0 for a 2xx reply, 1 for any other reply, 2 when no reply.
- *   roostctl seed …           fill the database through the API (seed.h)
- *   roostctl migrate …        the services' database migrations (migrations.c)
  */
+#include "call.h"
 #include "config.h"
 #include "json.h"
-#include "migrations.h"
 #include "pools.h"
 #include "roost/roost.h"
-#include "seed.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static int
-usage(void)
-{
-    fprintf(stderr,
-            "usage: roostctl call OP [JSON]\n"
-            "       roostctl migrate status|up|down [SERVICE|all] [TARGET]\n"
-            "       roostctl seed [--seed N] [--places N] [--users N] [--properties N] [--listings N] [--jobs N] "
-            "[--quiet]\n"
-            "  JSON: {\"params\": {...}, \"query\": {...}, \"body\": {...}, \"auth\": {\"sub\": ID}, "
-            "\"expect_version\": [3]}\n"
-            "  the pool is ROOST_POOL_URL_<SERVICE>, else ROOST_POOL_URL (default %s)\n",
-            CFG_DEFAULT_POOL_URL);
-    return 2;
-}
-
-static int
+int
 roostctl_call(const char *op, const char *json)
 {
     static const char *const allowed[] = {"params", "query", "body", "auth", "if_match", "expect_version", NULL};
@@ -91,16 +71,4 @@ done:
     roost_client_close(client);
     bson_destroy(&request);
     return status;
-}
-
-int
-main(int argc, char **argv)
-{
-    if (argc >= 3 && argc <= 4 && strcmp(argv[1], "call") == 0)
-        return roostctl_call(argv[2], argc == 4 ? argv[3] : NULL);
-    if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
-        return roostctl_migrate(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "seed") == 0)
-        return roostctl_seed(argc - 1, argv + 1);
-    return usage();
 }
