@@ -72,7 +72,7 @@ fi
 TOOLS="${ROOST_TOOLS_DIR:-$HOME/.cache/roost/bin}"
 mkdir -p "$TOOLS"
 stamp="$TOOLS/roost-embedded-db.stamp"
-want="$(cat tools/embedded-db/go.mod tools/embedded-db/go.sum tools/embedded-db/*.go | sha256sum | cut -c1-16)"
+want="$(find tools/embedded-db -name '*.go' | LC_ALL=C sort | xargs cat tools/embedded-db/go.mod tools/embedded-db/go.sum | sha256sum | cut -c1-16)"
 if [ -n "${ROOST_MONGODB_URI:-}" ] && [ "${ROOST_NEED_EMBEDDED_DB:-0}" != 1 ]; then
   say "ROOST_MONGODB_URI is set: no embedded database needed"
 elif command -v mongod >/dev/null && [ "${ROOST_NEED_EMBEDDED_DB:-0}" != 1 ]; then

@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"roost.local/embedded-db/internal/query"
 	"sort"
 	"strings"
 
@@ -23,7 +24,7 @@ type stage struct {
 func parsePipeline(v bsoncore.Value) ([]stage, error) {
 	arr, ok := v.ArrayOK()
 	if !ok {
-		return nil, errorf(14, "TypeMismatch", "'pipeline' must be an array")
+		return nil, query.Errorf(14, "TypeMismatch", "'pipeline' must be an array")
 	}
 	vals, _ := arr.Values()
 	var out []stage
@@ -31,7 +32,7 @@ func parsePipeline(v bsoncore.Value) ([]stage, error) {
 		d, ok := v.DocumentOK()
 		elems, _ := d.Elements()
 		if !ok || len(elems) != 1 {
-			return nil, errorf(40323, "Location40323", "a pipeline stage specification object must contain exactly one field")
+			return nil, query.Errorf(40323, "Location40323", "a pipeline stage specification object must contain exactly one field")
 		}
 		out = append(out, stage{name: elems[0].Key(), arg: elems[0].Value()})
 	}
@@ -41,7 +42,7 @@ func parsePipeline(v bsoncore.Value) ([]stage, error) {
 func cmdAggregate(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
 	name, ok := r.arg("aggregate").StringValueOK()
 	if !ok {
-		return nil, notSupported("aggregate: 1 (database-level aggregation)")
+		return nil, query.NotSupported("aggregate: 1 (database-level aggregation)")
 	}
 	stages, err := parsePipeline(r.arg("pipeline"))
 	if err != nil {
@@ -51,7 +52,7 @@ func cmdAggregate(ctx context.Context, s *server, r *request) (bsoncore.Document
 	if err != nil {
 		return nil, err
 	}
-	if truthy(r.arg("explain")) {
+	if query.Truthy(r.arg("explain")) {
 		return s.explainAggregate(ctx, db, c, r.db+"."+name, stages)
 	}
 	docs, res, err := s.aggregate(ctx, db, c, stages)
@@ -67,7 +68,7 @@ func cmdAggregate(ctx context.Context, s *server, r *request) (bsoncore.Document
 // leadingRead takes the $match, $sort, $skip and $limit stages that one
 // read can answer; it returns the read and the stages left.
 func leadingRead(stages []stage) (readSpec, []stage, error) {
-	rs := readSpec{filter: trueNode{}, filterKey: string(emptyDoc)}
+	rs := readSpec{filter: query.TrueNode{}, filterKey: string(emptyDoc)}
 	matched, sorted := false, false
 	i := 0
 	for ; i < len(stages); i++ {
@@ -79,9 +80,9 @@ func leadingRead(stages []stage) (readSpec, []stage, error) {
 			}
 			d, ok := st.arg.DocumentOK()
 			if !ok {
-				return rs, nil, errorf(15959, "Location15959", "the match filter must be an expression in an object")
+				return rs, nil, query.Errorf(15959, "Location15959", "the match filter must be an expression in an object")
 			}
-			n, err := compileFilter(d)
+			n, err := query.CompileFilter(d)
 			if err != nil {
 				return rs, nil, err
 			}
@@ -91,27 +92,27 @@ func leadingRead(stages []stage) (readSpec, []stage, error) {
 				return rs, stages[i:], nil
 			}
 			d, _ := st.arg.DocumentOK()
-			keys, _, err := parseSort(d)
+			keys, _, err := query.ParseSort(d)
 			if err != nil {
 				return rs, nil, err
 			}
 			if len(keys) == 0 {
-				return rs, nil, errorf(15976, "Location15976", "$sort stage must have at least one sort key")
+				return rs, nil, query.Errorf(15976, "Location15976", "$sort stage must have at least one sort key")
 			}
 			rs.sort, sorted = keys, true
 		case "$skip":
-			n, ok := integer(st.arg)
+			n, ok := query.Integer(st.arg)
 			if !ok || n < 0 || rs.limit > 0 {
 				if !ok || n < 0 {
-					return rs, nil, badValue("$skip needs a non-negative number")
+					return rs, nil, query.BadValue("$skip needs a non-negative number")
 				}
 				return rs, stages[i:], nil
 			}
 			rs.skip += n
 		case "$limit":
-			n, ok := integer(st.arg)
+			n, ok := query.Integer(st.arg)
 			if !ok || n <= 0 {
-				return rs, nil, badValue("$limit needs a positive number")
+				return rs, nil, query.BadValue("$limit needs a positive number")
 			}
 			if rs.limit == 0 || n < rs.limit {
 				rs.limit = n
@@ -177,7 +178,7 @@ func sumOnes(group bsoncore.Document) ([]string, bool) {
 			return nil, false
 		}
 		sum, err := acc.LookupErr("$sum")
-		n, isInt := integer(sum)
+		n, isInt := query.Integer(sum)
 		if err != nil || !isInt || n != 1 {
 			return nil, false
 		}
@@ -209,26 +210,26 @@ func countStage(st stage) bool {
 func countOutput(st stage, n int64) bsoncore.Document {
 	if st.name == "$count" {
 		name, _ := st.arg.StringValueOK()
-		return buildDoc(name, countValue(n))
+		return query.BuildDoc(name, countValue(n))
 	}
 	g, _ := st.arg.DocumentOK()
 	names, _ := sumOnes(g)
 	kv := []any{"_id", g.Lookup("_id")}
-	if missing(g.Lookup("_id")) {
-		kv[1] = vNull()
+	if query.Missing(g.Lookup("_id")) {
+		kv[1] = query.VNull()
 	}
 	for _, name := range names {
 		kv = append(kv, name, countValue(n))
 	}
-	return buildDoc(kv...)
+	return query.BuildDoc(kv...)
 }
 
 // countValue: int32 when it fits, as MongoDB's $sum of int32 ones gives.
 func countValue(n int64) bsoncore.Value {
 	if n <= 2147483647 {
-		return vInt32(int32(n))
+		return query.VInt32(int32(n))
 	}
-	return vInt64(n)
+	return query.VInt64(n)
 }
 
 // groupCount answers a $group by an indexed field with only {$sum: 1}s
@@ -263,7 +264,7 @@ func (db *database) groupCount(ctx context.Context, c *collection, rs readSpec, 
 			return nil, nil, false, err
 		}
 		res = &readResult{sql: text, args: cnd.args, exact: true}
-		kept := &countEntry{filter: rs.filter, res: res, groups: make(map[string]int64, len(groups)), parts: splitPath(path[1:])}
+		kept := &countEntry{filter: rs.filter, res: res, groups: make(map[string]int64, len(groups)), parts: query.SplitPath(path[1:])}
 		for k, n := range groups {
 			kept.groups[k] = n
 			kept.n += n
@@ -276,12 +277,12 @@ func (db *database) groupCount(ctx context.Context, c *collection, rs readSpec, 
 	}
 	sort.Strings(order)
 	for _, k := range order {
-		v, _ := decodeKey([]byte(k))
+		v, _ := query.DecodeKey([]byte(k))
 		kv := []any{"_id", v}
 		for _, name := range names {
 			kv = append(kv, name, countValue(groups[k]))
 		}
-		out = append(out, buildDoc(kv...))
+		out = append(out, query.BuildDoc(kv...))
 	}
 	return out, res, true, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"os"
+	"roost.local/embedded-db/internal/query"
 	"strings"
 	"time"
 
@@ -35,14 +36,14 @@ func (r *request) list(name string) ([]bsoncore.Document, error) {
 	}
 	arr, ok := v.ArrayOK()
 	if !ok {
-		return nil, errorf(14, "TypeMismatch", "'%s' must be an array", name)
+		return nil, query.Errorf(14, "TypeMismatch", "'%s' must be an array", name)
 	}
 	vals, _ := arr.Values()
 	out := make([]bsoncore.Document, 0, len(vals))
 	for _, v := range vals {
 		d, ok := v.DocumentOK()
 		if !ok {
-			return nil, errorf(14, "TypeMismatch", "every element of '%s' must be a document", name)
+			return nil, query.Errorf(14, "TypeMismatch", "every element of '%s' must be a document", name)
 		}
 		out = append(out, d)
 	}
@@ -53,7 +54,7 @@ func (r *request) list(name string) ([]bsoncore.Document, error) {
 func (r *request) collName() (string, error) {
 	s, ok := r.cmd.Lookup(r.name).StringValueOK()
 	if !ok || !validCollName(s) {
-		return "", errorf(73, "InvalidNamespace", "collection name must be a non-empty string")
+		return "", query.Errorf(73, "InvalidNamespace", "collection name must be a non-empty string")
 	}
 	return s, nil
 }
@@ -65,7 +66,7 @@ func (r *request) docArg(name string) (bsoncore.Document, error) {
 	}
 	d, ok := v.DocumentOK()
 	if !ok {
-		return nil, errorf(14, "TypeMismatch", "'%s' must be a document", name)
+		return nil, query.Errorf(14, "TypeMismatch", "'%s' must be a document", name)
 	}
 	return d, nil
 }
@@ -75,9 +76,9 @@ func (r *request) intArg(name string) (int64, error) {
 	if err != nil || v.Type == bsoncore.TypeNull {
 		return 0, nil
 	}
-	i, ok := integer(v)
+	i, ok := query.Integer(v)
 	if !ok {
-		return 0, errorf(14, "TypeMismatch", "'%s' must be a number", name)
+		return 0, query.Errorf(14, "TypeMismatch", "'%s' must be a number", name)
 	}
 	return i, nil
 }
@@ -108,7 +109,7 @@ func init() {
 
 // okDoc builds a reply: the given fields, then ok: 1.
 func okDoc(kv ...any) bsoncore.Document {
-	return buildDoc(append(kv, "ok", vDouble(1))...)
+	return query.BuildDoc(append(kv, "ok", query.VDouble(1))...)
 }
 
 func cmdOK(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
@@ -121,70 +122,70 @@ func cmdHello(ctx context.Context, s *server, r *request) (bsoncore.Document, er
 		primary = "ismaster"
 	}
 	return okDoc(
-		"helloOk", vBool(true),
-		primary, vBool(true),
-		"maxBsonObjectSize", vInt32(16*1024*1024),
-		"maxMessageSizeBytes", vInt32(48000000),
-		"maxWriteBatchSize", vInt32(100000),
+		"helloOk", query.VBool(true),
+		primary, query.VBool(true),
+		"maxBsonObjectSize", query.VInt32(16*1024*1024),
+		"maxMessageSizeBytes", query.VInt32(48000000),
+		"maxWriteBatchSize", query.VInt32(100000),
 		"localTime", bsoncore.Value{Type: bsoncore.TypeDateTime, Data: bsoncore.AppendDateTime(nil, time.Now().UnixMilli())},
-		"connectionId", vInt32(r.conn.id),
-		"minWireVersion", vInt32(0),
-		"maxWireVersion", vInt32(17),
-		"readOnly", vBool(false),
+		"connectionId", query.VInt32(r.conn.id),
+		"minWireVersion", query.VInt32(0),
+		"maxWireVersion", query.VInt32(17),
+		"readOnly", query.VBool(false),
 	), nil
 }
 
 func cmdBuildInfo(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
 	return okDoc(
-		"version", vString("6.0.0"),
-		"gitVersion", vString("roost-embedded-db"),
-		"versionArray", vArray([]bsoncore.Value{vInt32(6), vInt32(0), vInt32(0), vInt32(0)}),
-		"bits", vInt32(64),
-		"maxBsonObjectSize", vInt32(16*1024*1024),
-		"storageEngines", vArray([]bsoncore.Value{vString("sqlite")}),
+		"version", query.VString("6.0.0"),
+		"gitVersion", query.VString("roost-embedded-db"),
+		"versionArray", query.VArray([]bsoncore.Value{query.VInt32(6), query.VInt32(0), query.VInt32(0), query.VInt32(0)}),
+		"bits", query.VInt32(64),
+		"maxBsonObjectSize", query.VInt32(16*1024*1024),
+		"storageEngines", query.VArray([]bsoncore.Value{query.VString("sqlite")}),
 	), nil
 }
 
 func cmdGetLastError(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
-	return okDoc("err", vNull(), "n", vInt32(0)), nil
+	return okDoc("err", query.VNull(), "n", query.VInt32(0)), nil
 }
 
 func cmdGetParameter(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
-	if v, err := r.cmd.LookupErr("featureCompatibilityVersion"); err == nil && truthy(v) {
-		return okDoc("featureCompatibilityVersion", vDoc(buildDoc("version", vString("6.0")))), nil
+	if v, err := r.cmd.LookupErr("featureCompatibilityVersion"); err == nil && query.Truthy(v) {
+		return okDoc("featureCompatibilityVersion", query.VDoc(query.BuildDoc("version", query.VString("6.0")))), nil
 	}
 	return okDoc(), nil
 }
 
 func cmdGetCmdLineOpts(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
-	return okDoc("argv", vArray(nil), "parsed", vDoc(buildDoc())), nil
+	return okDoc("argv", query.VArray(nil), "parsed", query.VDoc(query.BuildDoc())), nil
 }
 
 func cmdWhatsMyURI(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
-	return okDoc("you", vString(r.conn.remote)), nil
+	return okDoc("you", query.VString(r.conn.remote)), nil
 }
 
 func cmdConnectionStatus(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
-	return okDoc("authInfo", vDoc(buildDoc("authenticatedUsers", vArray(nil), "authenticatedUserRoles", vArray(nil)))), nil
+	return okDoc("authInfo", query.VDoc(query.BuildDoc("authenticatedUsers", query.VArray(nil), "authenticatedUserRoles", query.VArray(nil)))), nil
 }
 
 func cmdServerStatus(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
 	host, _ := os.Hostname()
 	return okDoc(
-		"host", vString(host), "version", vString("6.0.0"), "process", vString("roost-embedded-db"),
-		"pid", vInt64(int64(os.Getpid())), "uptime", vDouble(time.Since(s.started).Seconds()),
+		"host", query.VString(host), "version", query.VString("6.0.0"), "process", query.VString("roost-embedded-db"),
+		"pid", query.VInt64(int64(os.Getpid())), "uptime", query.VDouble(time.Since(s.started).Seconds()),
 		"localTime", bsoncore.Value{Type: bsoncore.TypeDateTime, Data: bsoncore.AppendDateTime(nil, time.Now().UnixMilli())},
-		"connections", vDoc(buildDoc("current", vInt32(s.connections.Load()))),
+		"connections", query.VDoc(query.BuildDoc("current", query.VInt32(s.connections.Load()))),
 	), nil
 }
 
 func cmdHostInfo(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
 	host, _ := os.Hostname()
-	return okDoc("system", vDoc(buildDoc("hostname", vString(host)))), nil
+	return okDoc("system", query.VDoc(query.BuildDoc("hostname", query.VString(host)))), nil
 }
 
 func cmdGetLog(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
-	return okDoc("totalLinesWritten", vInt32(0), "log", vArray(nil)), nil
+	return okDoc("totalLinesWritten", query.VInt32(0), "log", query.VArray(nil)), nil
 }
 
 // --- databases and collections ----------------------------------------------------
@@ -198,9 +199,9 @@ func cmdListDatabases(ctx context.Context, s *server, r *request) (bsoncore.Docu
 			size = st.Size()
 		}
 		total += size
-		dbs = append(dbs, vDoc(buildDoc("name", vString(name), "sizeOnDisk", vInt64(size), "empty", vBool(size == 0))))
+		dbs = append(dbs, query.VDoc(query.BuildDoc("name", query.VString(name), "sizeOnDisk", query.VInt64(size), "empty", query.VBool(size == 0))))
 	}
-	return okDoc("databases", vArray(dbs), "totalSize", vInt64(total)), nil
+	return okDoc("databases", query.VArray(dbs), "totalSize", query.VInt64(total)), nil
 }
 
 func cmdListCollections(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
@@ -208,7 +209,7 @@ func cmdListCollections(ctx context.Context, s *server, r *request) (bsoncore.Do
 	if err != nil {
 		return nil, err
 	}
-	match, err := compileFilter(filter)
+	match, err := query.CompileFilter(filter)
 	if err != nil {
 		return nil, err
 	}
@@ -223,9 +224,9 @@ func cmdListCollections(ctx context.Context, s *server, r *request) (bsoncore.Do
 			if strings.HasPrefix(name, "system.") && name != "system.profile" {
 				continue
 			}
-			d := buildDoc("name", vString(name), "type", vString("collection"), "options", vDoc(buildDoc()),
-				"info", vDoc(buildDoc("readOnly", vBool(false))), "idIndex", vDoc(idIndexSpec()))
-			if match.match(d) {
+			d := query.BuildDoc("name", query.VString(name), "type", query.VString("collection"), "options", query.VDoc(query.BuildDoc()),
+				"info", query.VDoc(query.BuildDoc("readOnly", query.VBool(false))), "idIndex", query.VDoc(idIndexSpec()))
+			if match.Match(d) {
 				docs = append(docs, d)
 			}
 		}
@@ -239,15 +240,15 @@ func cmdCreate(ctx context.Context, s *server, r *request) (bsoncore.Document, e
 	if err != nil {
 		return nil, err
 	}
-	if truthy(r.arg("capped")) || !missing(r.arg("viewOn")) || !missing(r.arg("timeseries")) {
-		return nil, notSupported("capped collections, views and time series")
+	if query.Truthy(r.arg("capped")) || !query.Missing(r.arg("viewOn")) || !query.Missing(r.arg("timeseries")) {
+		return nil, query.NotSupported("capped collections, views and time series")
 	}
 	db, err := s.store.db(r.db, true)
 	if err != nil {
 		return nil, err
 	}
 	if db.collection(name) != nil {
-		return nil, errorf(48, "NamespaceExists", "Collection %s.%s already exists", r.db, name)
+		return nil, query.Errorf(48, "NamespaceExists", "Collection %s.%s already exists", r.db, name)
 	}
 	err = db.inWrite(ctx, func(tx *sql.Tx) error {
 		_, err := db.createCollection(ctx, tx, name)
@@ -265,7 +266,7 @@ func cmdDrop(ctx context.Context, s *server, r *request) (bsoncore.Document, err
 		return nil, err
 	}
 	if c == nil {
-		return nil, errorf(26, "NamespaceNotFound", "ns not found")
+		return nil, query.Errorf(26, "NamespaceNotFound", "ns not found")
 	}
 	err = db.inWrite(ctx, func(tx *sql.Tx) error { return db.dropCollection(ctx, tx, c) })
 	if err != nil {
@@ -273,7 +274,7 @@ func cmdDrop(ctx context.Context, s *server, r *request) (bsoncore.Document, err
 	}
 	db.forgetCollection(name)
 	s.cursors.dropNamespace(r.db + "." + name)
-	return okDoc("ns", vString(r.db+"."+name), "nIndexesWas", vInt32(int32(len(c.indexes)+1))), nil
+	return okDoc("ns", query.VString(r.db+"."+name), "nIndexesWas", query.VInt32(int32(len(c.indexes)+1))), nil
 }
 
 func cmdDropDatabase(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
@@ -281,7 +282,7 @@ func cmdDropDatabase(ctx context.Context, s *server, r *request) (bsoncore.Docum
 		return nil, err
 	}
 	s.cursors.dropNamespace(r.db + ".")
-	return okDoc("dropped", vString(r.db)), nil
+	return okDoc("dropped", query.VString(r.db)), nil
 }
 
 // --- indexes ------------------------------------------------------------------------
@@ -296,7 +297,7 @@ func cmdCreateIndexes(ctx context.Context, s *server, r *request) (bsoncore.Docu
 		return nil, err
 	}
 	if len(specs) == 0 {
-		return nil, badValue("must specify at least one index")
+		return nil, query.BadValue("must specify at least one index")
 	}
 	var indexes []*index
 	for _, spec := range specs {
@@ -329,8 +330,8 @@ func cmdCreateIndexes(ctx context.Context, s *server, r *request) (bsoncore.Docu
 	if err != nil {
 		return nil, err
 	}
-	return okDoc("createdCollectionAutomatically", vBool(createdCollection), "numIndexesBefore", vInt32(int32(before)),
-		"numIndexesAfter", vInt32(int32(after))), nil
+	return okDoc("createdCollectionAutomatically", query.VBool(createdCollection), "numIndexesBefore", query.VInt32(int32(before)),
+		"numIndexesAfter", query.VInt32(int32(after))), nil
 }
 
 // existing finds the collection a command names: db and c are nil when the
@@ -359,7 +360,7 @@ func cmdListIndexes(ctx context.Context, s *server, r *request) (bsoncore.Docume
 		return nil, err
 	}
 	if c == nil {
-		return nil, errorf(26, "NamespaceNotFound", "ns does not exist: %s.%s", r.db, name)
+		return nil, query.Errorf(26, "NamespaceNotFound", "ns does not exist: %s.%s", r.db, name)
 	}
 	docs := []bsoncore.Document{idIndexSpec()}
 	db.mu.RLock()
@@ -376,7 +377,7 @@ func cmdDropIndexes(ctx context.Context, s *server, r *request) (bsoncore.Docume
 		return nil, err
 	}
 	if c == nil {
-		return nil, errorf(26, "NamespaceNotFound", "ns not found %s.%s", r.db, name)
+		return nil, query.Errorf(26, "NamespaceNotFound", "ns not found %s.%s", r.db, name)
 	}
 	var names []string
 	switch v := r.arg("index"); v.Type {
@@ -395,7 +396,7 @@ func cmdDropIndexes(ctx context.Context, s *server, r *request) (bsoncore.Docume
 			names = append(names, n)
 		}
 	case bsoncore.TypeEmbeddedDocument:
-		want, err := parseIndexSpec(buildDoc("key", v, "name", vString("?")))
+		want, err := parseIndexSpec(query.BuildDoc("key", v, "name", query.VString("?")))
 		if err != nil {
 			return nil, err
 		}
@@ -405,15 +406,15 @@ func cmdDropIndexes(ctx context.Context, s *server, r *request) (bsoncore.Docume
 			}
 		}
 		if len(names) == 0 {
-			return nil, errorf(27, "IndexNotFound", "can't find index with key: %s", v.String())
+			return nil, query.Errorf(27, "IndexNotFound", "can't find index with key: %s", v.String())
 		}
 	default:
-		return nil, badValue("'index' must be a name, a list of names or a key pattern")
+		return nil, query.BadValue("'index' must be a name, a list of names or a key pattern")
 	}
 	was := len(c.indexes) + 1
 	for _, n := range names {
 		if n == "_id_" {
-			return nil, errorf(72, "InvalidOptions", "cannot drop _id index")
+			return nil, query.Errorf(72, "InvalidOptions", "cannot drop _id index")
 		}
 	}
 	err = db.inWrite(ctx, func(tx *sql.Tx) error {
@@ -427,5 +428,5 @@ func cmdDropIndexes(ctx context.Context, s *server, r *request) (bsoncore.Docume
 	if err != nil {
 		return nil, err
 	}
-	return okDoc("nIndexesWas", vInt32(int32(was))), nil
+	return okDoc("nIndexesWas", query.VInt32(int32(was))), nil
 }

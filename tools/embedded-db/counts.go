@@ -19,6 +19,7 @@
 package main
 
 import (
+	"roost.local/embedded-db/internal/query"
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
@@ -32,11 +33,11 @@ var emptyDoc = []byte{5, 0, 0, 0, 0}
 const countsMax = 256
 
 type countEntry struct {
-	filter node
+	filter query.Node
 	n      int64
 	res    *readResult // how it was counted first: for explain and the profiler
 
-	// A group count: per key (keys.go) of the value at path, how many.
+	// A group count: per key (internal/query/keys.go) of the value at path, how many.
 	groups map[string]int64
 	parts  []string
 }
@@ -182,7 +183,7 @@ func follow[T kept](all map[string]map[string]T, size *int, ch docChange, commit
 	}
 }
 
-func (e *countEntry) matches(doc bsoncore.Document) bool { return e.filter.match(doc) }
+func (e *countEntry) matches(doc bsoncore.Document) bool { return e.filter.Match(doc) }
 
 // move counts a document in or out, and regroups it for a group count.
 func (e *countEntry) move(doc bsoncore.Document, by int64) bool {
@@ -213,12 +214,12 @@ func (e *countEntry) regroup(doc bsoncore.Document, by int64) bool {
 // groupKey is the group a stored key falls in: MongoDB groups a missing
 // field and null together, under null.
 func groupKey(key []byte) (string, bool) {
-	v, ok := decodeKey(key)
+	v, ok := query.DecodeKey(key)
 	if !ok {
 		return "", false
 	}
-	if missing(v) {
-		return string(keyOf(vNull())), true
+	if query.Missing(v) {
+		return string(query.KeyOf(query.VNull())), true
 	}
 	return string(key), true
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"roost.local/embedded-db/internal/query"
 	"sync"
 	"testing"
 
@@ -65,10 +66,10 @@ func TestKeptCountsFollowEveryWrite(t *testing.T) {
 		}
 		for _, f := range filters {
 			fb, _ := bson.Marshal(f)
-			node := must(compileFilter(fb))(t)
+			node := must(query.CompileFilter(fb))(t)
 			want := int64(0)
 			for _, d := range all {
-				if node.match(d) {
+				if node.Match(d) {
 					want++
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"roost.local/embedded-db/internal/query"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -127,13 +128,13 @@ func TestIndexedAnswersEqualScannedAnswers(t *testing.T) {
 		na := must(indexed.CountDocuments(ctx, filter))(t)
 		nb := must(plain.CountDocuments(ctx, filter))(t)
 		fb, _ := bson.Marshal(filter)
-		node, err := compileFilter(fb)
+		node, err := query.CompileFilter(fb)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := int64(0)
 		for _, d := range raw {
-			if node.match(d) {
+			if node.Match(d) {
 				want++
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"fmt"
 	"regexp"
+	"roost.local/embedded-db/internal/query"
 	"strings"
 	"time"
 
@@ -70,13 +71,13 @@ func (db *database) sqlPlan(ctx context.Context, c *collection, text string, arg
 
 func keyPattern(st planStep) bsoncore.Document {
 	if st.idIdx || st.index == nil {
-		return buildDoc("_id", vInt32(1))
+		return query.BuildDoc("_id", query.VInt32(1))
 	}
 	var kv []any
 	for _, k := range st.index.keys {
-		kv = append(kv, k.path, vInt32(int32(k.dir)))
+		kv = append(kv, k.path, query.VInt32(int32(k.dir)))
 	}
-	return buildDoc(kv...)
+	return query.BuildDoc(kv...)
 }
 
 func indexName(st planStep) string {
@@ -121,10 +122,10 @@ func winningPlan(steps []planStep, fetch bool) bsoncore.Document {
 	for _, st := range steps {
 		switch st.stage {
 		case "IXSCAN":
-			leaves = append(leaves, vDoc(buildDoc("stage", vString("IXSCAN"), "keyPattern", vDoc(keyPattern(st)),
-				"indexName", vString(indexName(st)))))
+			leaves = append(leaves, query.VDoc(query.BuildDoc("stage", query.VString("IXSCAN"), "keyPattern", query.VDoc(keyPattern(st)),
+				"indexName", query.VString(indexName(st)))))
 		case "COLLSCAN":
-			leaves = append(leaves, vDoc(buildDoc("stage", vString("COLLSCAN"))))
+			leaves = append(leaves, query.VDoc(query.BuildDoc("stage", query.VString("COLLSCAN"))))
 		case "SORT":
 			sorted = true
 		}
@@ -132,24 +133,24 @@ func winningPlan(steps []planStep, fetch bool) bsoncore.Document {
 	var plan bsoncore.Document
 	switch len(leaves) {
 	case 0:
-		plan = buildDoc("stage", vString("COLLSCAN"))
+		plan = query.BuildDoc("stage", query.VString("COLLSCAN"))
 	case 1:
 		plan = leaves[0].Document()
 	default:
-		plan = buildDoc("stage", vString("OR"), "inputStages", vArray(leaves))
+		plan = query.BuildDoc("stage", query.VString("OR"), "inputStages", query.VArray(leaves))
 	}
 	if fetch && plan.Lookup("stage").StringValue() != "COLLSCAN" {
-		plan = buildDoc("stage", vString("FETCH"), "inputStage", vDoc(plan))
+		plan = query.BuildDoc("stage", query.VString("FETCH"), "inputStage", query.VDoc(plan))
 	}
 	if sorted {
-		plan = buildDoc("stage", vString("SORT"), "inputStage", vDoc(plan))
+		plan = query.BuildDoc("stage", query.VString("SORT"), "inputStage", query.VDoc(plan))
 	}
 	return plan
 }
 
 // explainOf answers explain for one read.
 func (s *server) explainOf(ctx context.Context, db *database, c *collection, ns, text string, args []any, fetch bool) (bsoncore.Document, error) {
-	plan := buildDoc("stage", vString("EOF"))
+	plan := query.BuildDoc("stage", query.VString("EOF"))
 	var details []bsoncore.Value
 	if db != nil && c != nil && text != "" {
 		steps, lines, err := db.sqlPlan(ctx, c, text, args)
@@ -158,24 +159,24 @@ func (s *server) explainOf(ctx context.Context, db *database, c *collection, ns,
 		}
 		plan = winningPlan(steps, fetch)
 		for _, l := range lines {
-			details = append(details, vString(l))
+			details = append(details, query.VString(l))
 		}
 	}
 	return okDoc(
-		"queryPlanner", vDoc(buildDoc("namespace", vString(ns), "winningPlan", vDoc(plan), "rejectedPlans", vArray(nil))),
-		"roost", vDoc(buildDoc("sql", vString(text), "sqlitePlan", vArray(details))),
-		"serverInfo", vDoc(buildDoc("version", vString("6.0.0"), "gitVersion", vString("roost-embedded-db"))),
+		"queryPlanner", query.VDoc(query.BuildDoc("namespace", query.VString(ns), "winningPlan", query.VDoc(plan), "rejectedPlans", query.VArray(nil))),
+		"roost", query.VDoc(query.BuildDoc("sql", query.VString(text), "sqlitePlan", query.VArray(details))),
+		"serverInfo", query.VDoc(query.BuildDoc("version", query.VString("6.0.0"), "gitVersion", query.VString("roost-embedded-db"))),
 	), nil
 }
 
 func cmdExplain(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
 	inner, ok := r.arg("explain").DocumentOK()
 	if !ok {
-		return nil, badValue("explain needs a command document")
+		return nil, query.BadValue("explain needs a command document")
 	}
 	first, err := inner.IndexErr(0)
 	if err != nil {
-		return nil, badValue("explain needs a command")
+		return nil, query.BadValue("explain needs a command")
 	}
 	ir := &request{db: r.db, cmd: inner, name: first.Key(), conn: r.conn}
 	name, db, c, err := s.existing(ir)
@@ -210,9 +211,9 @@ func cmdExplain(ctx context.Context, s *server, r *request) (bsoncore.Document, 
 		}
 		return s.explainAggregate(ctx, db, c, ns, stages)
 	case "distinct", "update", "delete", "findAndModify":
-		return nil, notSupported("explain of " + ir.name)
+		return nil, query.NotSupported("explain of " + ir.name)
 	}
-	return nil, notSupported("explain of " + ir.name)
+	return nil, query.NotSupported("explain of " + ir.name)
 }
 
 func (s *server) explainAggregate(ctx context.Context, db *database, c *collection, ns string, stages []stage) (bsoncore.Document, error) {
@@ -243,19 +244,19 @@ func (s *server) profile(ctx context.Context, db *database, r *request, res *rea
 	if op == "" {
 		op = "command"
 	}
-	kv := []any{"op", vString(op), "ns", vString(r.db + "." + coll), "command", vDoc(r.cmd)}
+	kv := []any{"op", query.VString(op), "ns", query.VString(r.db + "." + coll), "command", query.VDoc(r.cmd)}
 	if res != nil && res.sql != "" {
 		if c := db.collection(coll); c != nil {
 			steps, _, err := db.sqlPlan(ctx, c, res.sql, res.args)
 			if err == nil {
-				kv = append(kv, "planSummary", vString(planSummary(steps)))
+				kv = append(kv, "planSummary", query.VString(planSummary(steps)))
 			}
 		}
-		kv = append(kv, "docsExamined", vInt64(res.examined))
+		kv = append(kv, "docsExamined", query.VInt64(res.examined))
 	}
-	kv = append(kv, "nreturned", vInt64(nreturned), "millis", vInt64(time.Since(r.started).Milliseconds()),
+	kv = append(kv, "nreturned", query.VInt64(nreturned), "millis", query.VInt64(time.Since(r.started).Milliseconds()),
 		"ts", bsoncore.Value{Type: bsoncore.TypeDateTime, Data: bsoncore.AppendDateTime(nil, time.Now().UnixMilli())})
-	entry, err := prepareInsert(buildDoc(kv...))
+	entry, err := prepareInsert(query.BuildDoc(kv...))
 	if err != nil {
 		return
 	}

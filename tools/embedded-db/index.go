@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"roost.local/embedded-db/internal/query"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
@@ -18,7 +19,7 @@ func parseIndexSpec(spec bsoncore.Document) (*index, error) {
 	ix := &index{spec: spec}
 	elems, err := spec.Elements()
 	if err != nil {
-		return nil, badValue("index spec is not a document")
+		return nil, query.BadValue("index spec is not a document")
 	}
 	for _, e := range elems {
 		v := e.Value()
@@ -26,13 +27,13 @@ func parseIndexSpec(spec bsoncore.Document) (*index, error) {
 		case "key":
 			kd, ok := v.DocumentOK()
 			if !ok {
-				return nil, errorf(67, "CannotCreateIndex", "index key pattern must be an object")
+				return nil, query.Errorf(67, "CannotCreateIndex", "index key pattern must be an object")
 			}
 			keys, _ := kd.Elements()
 			for _, k := range keys {
-				dir, ok := integer(k.Value())
+				dir, ok := query.Integer(k.Value())
 				if !ok || (dir != 1 && dir != -1) {
-					return nil, errorf(67, "CannotCreateIndex",
+					return nil, query.Errorf(67, "CannotCreateIndex",
 						"index key %s: only ascending (1) and descending (-1) keys are supported", k.Key())
 				}
 				ix.keys = append(ix.keys, indexKey{path: k.Key(), dir: int(dir)})
@@ -40,23 +41,23 @@ func parseIndexSpec(spec bsoncore.Document) (*index, error) {
 		case "name":
 			ix.name, _ = v.StringValueOK()
 		case "unique":
-			ix.unique = truthy(v)
+			ix.unique = query.Truthy(v)
 		case "v", "ns", "background":
 		case "sparse", "partialFilterExpression", "expireAfterSeconds", "collation", "hidden", "weights",
 			"default_language", "textIndexVersion", "2dsphereIndexVersion", "bits", "min", "max", "wildcardProjection":
-			if e.Key() == "sparse" && !truthy(v) || e.Key() == "hidden" && !truthy(v) {
+			if e.Key() == "sparse" && !query.Truthy(v) || e.Key() == "hidden" && !query.Truthy(v) {
 				continue
 			}
-			return nil, errorf(67, "CannotCreateIndex", "index option '%s' is not supported by roost-embedded-db", e.Key())
+			return nil, query.Errorf(67, "CannotCreateIndex", "index option '%s' is not supported by roost-embedded-db", e.Key())
 		default:
-			return nil, errorf(197, "InvalidIndexSpecificationOption", "the field '%s' is not valid for an index specification", e.Key())
+			return nil, query.Errorf(197, "InvalidIndexSpecificationOption", "the field '%s' is not valid for an index specification", e.Key())
 		}
 	}
 	if len(ix.keys) == 0 {
-		return nil, errorf(67, "CannotCreateIndex", "index keys cannot be empty")
+		return nil, query.Errorf(67, "CannotCreateIndex", "index keys cannot be empty")
 	}
 	if ix.name == "" {
-		return nil, errorf(9, "FailedToParse", "index specification must have a name")
+		return nil, query.Errorf(9, "FailedToParse", "index specification must have a name")
 	}
 	return ix, nil
 }
@@ -75,7 +76,7 @@ func sameKeys(a, b *index) bool {
 }
 
 func idIndexSpec() bsoncore.Document {
-	return buildDoc("v", vInt32(2), "key", vDoc(buildDoc("_id", vInt32(1))), "name", vString("_id_"))
+	return query.BuildDoc("v", query.VInt32(2), "key", query.VDoc(query.BuildDoc("_id", query.VInt32(1))), "name", query.VString("_id_"))
 }
 
 // createIndex adds one index to a collection. The caller holds db.write.
@@ -89,10 +90,10 @@ func (db *database) createIndex(ctx context.Context, tx *sql.Tx, c *collection, 
 		case old.name == ix.name && sameKeys(old, ix) && old.unique == ix.unique:
 			return false, nil
 		case old.name == ix.name:
-			return false, errorf(86, "IndexKeySpecsConflict",
+			return false, query.Errorf(86, "IndexKeySpecsConflict",
 				"an existing index has the same name as the requested index but different keys or options: %s", ix.name)
 		case sameKeys(old, ix) && old.unique == ix.unique:
-			return false, errorf(85, "IndexOptionsConflict",
+			return false, query.Errorf(85, "IndexOptionsConflict",
 				"index already exists with a different name: %s", old.name)
 		}
 	}
@@ -139,7 +140,7 @@ func (db *database) createIndex(ctx context.Context, tx *sql.Tx, c *collection, 
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`CREATE %sINDEX %s ON %s(%s)`, unique, ix.sqlName, c.keysTable(),
 		strings.Join(cols, ", "))); err != nil {
 		if _, dup := isUniqueViolation(err); dup {
-			return false, errorf(11000, "DuplicateKey", "E11000 duplicate key error collection: %s.%s index: %s",
+			return false, query.Errorf(11000, "DuplicateKey", "E11000 duplicate key error collection: %s.%s index: %s",
 				db.name, c.name, ix.name)
 		}
 		return false, err
@@ -170,7 +171,7 @@ func (db *database) dropIndex(ctx context.Context, tx *sql.Tx, c *collection, na
 		c.indexes = append(c.indexes[:i], c.indexes[i+1:]...)
 		return nil
 	}
-	return errorf(27, "IndexNotFound", "index not found with name [%s]", name)
+	return query.Errorf(27, "IndexNotFound", "index not found with name [%s]", name)
 }
 
 // indexForColumns names the unique index a UNIQUE failure on `cols` comes from.

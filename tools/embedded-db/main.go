@@ -8,10 +8,10 @@
 // any sorted, counted, skipped or range query, so Roost's lists took seconds
 // at 10,000 documents (docs/embedded-db.md). Here every field that a
 // createIndexes names gets a column holding an order-preserving key of its
-// value (keys.go), and each index is a SQLite index over those columns, so
+// value (internal/query/keys.go), and each index is a SQLite index over those columns, so
 // filters, sorts, skips and counts on indexed fields run inside SQLite's
 // B-trees. What cannot be pushed down is still answered correctly, by
-// matching documents in Go (match.go).
+// matching documents in Go (internal/query/match.go).
 //
 // It implements the part of MongoDB that Roost and its tests use (CRUD,
 // findAndModify, indexes with unique constraints, count, distinct, a subset

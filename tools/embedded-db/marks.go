@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"roost.local/embedded-db/internal/query"
 	"sort"
 	"strings"
 
@@ -41,8 +42,8 @@ type mark struct {
 }
 
 type pageMarks struct {
-	filter node
-	keys   []sortKey
+	filter query.Node
+	keys   []query.SortKey
 	desc   bool
 	marks  []mark
 }
@@ -51,11 +52,11 @@ type pageMarks struct {
 func (pm *pageMarks) tupleOf(doc bsoncore.Document) ([][]byte, bool) {
 	t := make([][]byte, len(pm.keys))
 	for i, k := range pm.keys {
-		if k.path == "_id" {
-			t[i] = keyOf(doc.Lookup("_id"))
+		if k.Path == "_id" {
+			t[i] = query.KeyOf(doc.Lookup("_id"))
 			continue
 		}
-		key, multi := fieldKey(doc, k.parts)
+		key, multi := fieldKey(doc, k.Parts)
 		if multi {
 			return nil, false
 		}
@@ -74,7 +75,7 @@ func (pm *pageMarks) after(a, b [][]byte) bool {
 	return false
 }
 
-func (pm *pageMarks) matches(doc bsoncore.Document) bool { return pm.filter.match(doc) }
+func (pm *pageMarks) matches(doc bsoncore.Document) bool { return pm.filter.Match(doc) }
 
 // move shifts the marks after a document that entered (by 1) or left (-1).
 func (pm *pageMarks) move(doc bsoncore.Document, by int64) bool {
@@ -92,13 +93,13 @@ func (pm *pageMarks) move(doc bsoncore.Document, by int64) bool {
 
 // markable: the sort's columns (the last being _id's) when every key goes
 // the same way; ok is false for any other order.
-func markable(c *collection, keys []sortKey) (cols []string, ok bool) {
-	if len(keys) == 0 || keys[len(keys)-1].path != "_id" {
+func markable(c *collection, keys []query.SortKey) (cols []string, ok bool) {
+	if len(keys) == 0 || keys[len(keys)-1].Path != "_id" {
 		return nil, false
 	}
 	for _, k := range keys {
-		col, has := c.column(k.path)
-		if !has || k.dir != keys[0].dir {
+		col, has := c.column(k.Path)
+		if !has || k.Dir != keys[0].Dir {
 			return nil, false
 		}
 		cols = append(cols, col)
@@ -124,7 +125,7 @@ func (db *database) markedPlan(ctx context.Context, c *collection, rs readSpec, 
 		if gen%2 == 1 {
 			return "", nil, 0, false
 		}
-		pm := &pageMarks{filter: rs.filter, keys: rs.sort, desc: rs.sort[0].dir < 0}
+		pm := &pageMarks{filter: rs.filter, keys: rs.sort, desc: rs.sort[0].Dir < 0}
 		walk := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s", strings.Join(cols, ", "), keys, cnd.text, order)
 		rows, err := db.query(ctx, walk, cnd.args...)
 		if err != nil {
@@ -155,7 +156,7 @@ func (db *database) markedPlan(ctx context.Context, c *collection, rs readSpec, 
 		}
 	}
 	cmp := ">="
-	if rs.sort[0].dir < 0 {
+	if rs.sort[0].Dir < 0 {
 		cmp = "<="
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")

@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"roost.local/embedded-db/internal/query"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
@@ -18,9 +19,9 @@ import (
 
 // readSpec is what a find, a count or an aggregation's first stages read.
 type readSpec struct {
-	filter    node
+	filter    query.Node
 	filterKey string // the filter as sent (its BSON): what a kept count is found by
-	sort      []sortKey
+	sort      []query.SortKey
 	skip      int64
 	limit     int64 // 0: no limit
 	idOnly    bool  // only _id is wanted: read it from the keys, not the documents
@@ -82,10 +83,10 @@ func trialSizes(pageEnd int64) []int64 {
 // that lead an index whose next key is the sort's first (so SQLite walks
 // that index in page order); other, the terms checked on the walk. Without
 // such an index: every equality, and the other terms.
-func (c *collection) trialSplit(terms []cond, keys []sortKey) (eq, other []cond) {
+func (c *collection) trialSplit(terms []cond, keys []query.SortKey) (eq, other []cond) {
 	var first string
 	if len(keys) > 0 {
-		first, _ = c.column(keys[0].path)
+		first, _ = c.column(keys[0].Path)
 	}
 	for _, ix := range c.indexes {
 		var lead []cond
@@ -151,7 +152,7 @@ func (db *database) planRead(c *collection, rs readSpec) readPlan {
 			p.text += " LIMIT ? OFFSET ?"
 			p.args = append(p.args, lim, rs.skip)
 		}
-		if rs.limit > 0 && rs.skip+rs.limit <= trialRows/4 && len(rs.sort) > 0 && rs.sort[0].path != "$natural" {
+		if rs.limit > 0 && rs.skip+rs.limit <= trialRows/4 && len(rs.sort) > 0 && rs.sort[0].Path != "$natural" {
 			// Equalities alone SQLite plans well: it walks the sort's index
 			// and checks them on the way, stopping at the page's end.
 			ranged := false
@@ -260,7 +261,7 @@ func (db *database) readInGo(ctx context.Context, q *sql.Tx, p readPlan, rs read
 		}
 		res.examined++
 		doc := bsoncore.Document(raw)
-		if !p.exact && !rs.filter.match(doc) {
+		if !p.exact && !rs.filter.Match(doc) {
 			continue
 		}
 		if p.sortable {
@@ -281,7 +282,7 @@ func (db *database) readInGo(ctx context.Context, q *sql.Tx, p readPlan, rs read
 	}
 	if !p.sortable {
 		res.sortedInGo = true
-		sortDocs(res.docs, rs.sort)
+		query.SortDocs(res.docs, rs.sort)
 		if rs.skip > 0 {
 			if rs.skip >= int64(len(res.docs)) {
 				res.docs = nil
@@ -311,11 +312,11 @@ func (db *database) idsFromKeys(ctx context.Context, q *sql.Tx, p readPlan) ([]b
 		if err := rows.Scan(&key); err != nil {
 			return nil, false, err
 		}
-		v, ok := decodeKey(key)
-		if !ok || missing(v) {
+		v, ok := query.DecodeKey(key)
+		if !ok || query.Missing(v) {
 			return nil, false, nil
 		}
-		out = append(out, buildDoc("_id", v))
+		out = append(out, query.BuildDoc("_id", v))
 	}
 	return out, true, rows.Err()
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"roost.local/embedded-db/internal/query"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
@@ -15,7 +16,7 @@ func findSpec(r *request, filterName string) (readSpec, error) {
 	if err != nil {
 		return rs, err
 	}
-	if rs.filter, err = compileFilter(q); err != nil {
+	if rs.filter, err = query.CompileFilter(q); err != nil {
 		return rs, err
 	}
 	rs.filterKey = string(emptyDoc)
@@ -26,14 +27,14 @@ func findSpec(r *request, filterName string) (readSpec, error) {
 	if err != nil {
 		return rs, err
 	}
-	if rs.sort, _, err = parseSort(sortSpec); err != nil {
+	if rs.sort, _, err = query.ParseSort(sortSpec); err != nil {
 		return rs, err
 	}
 	if rs.skip, err = r.intArg("skip"); err != nil {
 		return rs, err
 	}
 	if rs.skip < 0 {
-		return rs, badValue("skip value must be non-negative, but received: %d", rs.skip)
+		return rs, query.BadValue("skip value must be non-negative, but received: %d", rs.skip)
 	}
 	if rs.limit, err = r.intArg("limit"); err != nil {
 		return rs, err
@@ -50,7 +51,7 @@ func cmdFind(ctx context.Context, s *server, r *request) (bsoncore.Document, err
 	if err != nil {
 		return nil, err
 	}
-	single := truthy(r.arg("singleBatch"))
+	single := query.Truthy(r.arg("singleBatch"))
 	if rs.limit < 0 {
 		rs.limit, single = -rs.limit, true
 	}
@@ -58,7 +59,7 @@ func cmdFind(ctx context.Context, s *server, r *request) (bsoncore.Document, err
 	if err != nil {
 		return nil, err
 	}
-	proj, err := parseProjection(projSpec)
+	proj, err := query.ParseProjection(projSpec)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +68,7 @@ func cmdFind(ctx context.Context, s *server, r *request) (bsoncore.Document, err
 		return nil, err
 	}
 	if batch < 0 {
-		return nil, badValue("batchSize must be non-negative")
+		return nil, query.BadValue("batchSize must be non-negative")
 	}
 	db, err := s.store.db(r.db, false)
 	if err != nil {
@@ -78,7 +79,7 @@ func cmdFind(ctx context.Context, s *server, r *request) (bsoncore.Document, err
 		c = db.collection(name)
 	}
 	res := &readResult{}
-	rs.idOnly = proj.onlyID()
+	rs.idOnly = proj.OnlyID()
 	if c != nil {
 		if res, err = db.read(ctx, nil, c, rs); err != nil {
 			return nil, err
@@ -87,7 +88,7 @@ func cmdFind(ctx context.Context, s *server, r *request) (bsoncore.Document, err
 	docs := res.docs
 	if proj != nil {
 		for i := range docs {
-			docs[i] = proj.apply(docs[i])
+			docs[i] = proj.Apply(docs[i])
 		}
 	}
 	if db != nil {
@@ -110,14 +111,14 @@ func cmdCount(ctx context.Context, s *server, r *request) (bsoncore.Document, er
 	}
 	db, err := s.store.db(r.db, false)
 	if err != nil || db == nil {
-		return okDoc("n", vInt32(0)), err
+		return okDoc("n", query.VInt32(0)), err
 	}
 	n, res, err := db.count(ctx, nil, db.collection(name), rs)
 	if err != nil {
 		return nil, err
 	}
 	s.profile(ctx, db, r, res, 1)
-	return okDoc("n", vInt64(n)), nil
+	return okDoc("n", query.VInt64(n)), nil
 }
 
 func cmdDistinct(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
@@ -127,7 +128,7 @@ func cmdDistinct(ctx context.Context, s *server, r *request) (bsoncore.Document,
 	}
 	key, ok := r.arg("key").StringValueOK()
 	if !ok || key == "" {
-		return nil, errorf(14, "TypeMismatch", "'key' must be a non-empty string")
+		return nil, query.Errorf(14, "TypeMismatch", "'key' must be a non-empty string")
 	}
 	rs, err := findSpec(r, "query")
 	if err != nil {
@@ -144,18 +145,18 @@ func cmdDistinct(ctx context.Context, s *server, r *request) (bsoncore.Document,
 			return nil, err
 		}
 		seen := map[string]bool{}
-		parts := splitPath(key)
+		parts := query.SplitPath(key)
 		for _, d := range res.docs {
-			for _, v := range lookup(d, parts) {
+			for _, v := range query.Lookup(d, parts) {
 				vals := []bsoncore.Value{v}
 				if v.Type == bsoncore.TypeArray {
 					vals, _ = v.Array().Values()
 				}
 				for _, x := range vals {
-					if missing(x) {
+					if query.Missing(x) {
 						continue
 					}
-					k := string(keyOf(x))
+					k := string(query.KeyOf(x))
 					if !seen[k] {
 						seen[k] = true
 						values = append(values, x)
@@ -165,15 +166,15 @@ func cmdDistinct(ctx context.Context, s *server, r *request) (bsoncore.Document,
 		}
 		sortValues(values)
 	}
-	return okDoc("values", vArray(values)), nil
+	return okDoc("values", query.VArray(values)), nil
 }
 
 // --- cursors ------------------------------------------------------------------------
 
 func cmdGetMore(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
-	id, ok := integer(r.arg("getMore"))
+	id, ok := query.Integer(r.arg("getMore"))
 	if !ok {
-		return nil, errorf(14, "TypeMismatch", "getMore needs a cursor id")
+		return nil, query.Errorf(14, "TypeMismatch", "getMore needs a cursor id")
 	}
 	batch, err := r.intArg("batchSize")
 	if err != nil {
@@ -181,7 +182,7 @@ func cmdGetMore(ctx context.Context, s *server, r *request) (bsoncore.Document, 
 	}
 	cur := s.cursors.take(id)
 	if cur == nil {
-		return nil, errorf(43, "CursorNotFound", "cursor id %d not found", id)
+		return nil, query.Errorf(43, "CursorNotFound", "cursor id %d not found", id)
 	}
 	docs, rest := splitBatch(cur.docs, batch)
 	nextID := int64(0)
@@ -189,22 +190,22 @@ func cmdGetMore(ctx context.Context, s *server, r *request) (bsoncore.Document, 
 		cur.docs = rest
 		nextID = s.cursors.put(cur)
 	}
-	return okDoc("cursor", vDoc(buildDoc("nextBatch", docArray(docs), "id", vInt64(nextID), "ns", vString(cur.ns)))), nil
+	return okDoc("cursor", query.VDoc(query.BuildDoc("nextBatch", docArray(docs), "id", query.VInt64(nextID), "ns", query.VString(cur.ns)))), nil
 }
 
 func cmdKillCursors(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
 	vals, _ := r.arg("cursors").Array().Values()
 	var killed, notFound []bsoncore.Value
 	for _, v := range vals {
-		id, _ := integer(v)
+		id, _ := query.Integer(v)
 		if s.cursors.take(id) != nil {
-			killed = append(killed, vInt64(id))
+			killed = append(killed, query.VInt64(id))
 		} else {
-			notFound = append(notFound, vInt64(id))
+			notFound = append(notFound, query.VInt64(id))
 		}
 	}
-	return okDoc("cursorsKilled", vArray(killed), "cursorsNotFound", vArray(notFound), "cursorsAlive", vArray(nil),
-		"cursorsUnknown", vArray(nil)), nil
+	return okDoc("cursorsKilled", query.VArray(killed), "cursorsNotFound", query.VArray(notFound), "cursorsAlive", query.VArray(nil),
+		"cursorsUnknown", query.VArray(nil)), nil
 }
 
 // --- statistics and the profiler ------------------------------------------------------
@@ -222,14 +223,14 @@ func cmdCollStats(ctx context.Context, s *server, r *request) (bsoncore.Document
 	nindexes := 1
 	if db != nil {
 		if c := db.collection(name); c != nil {
-			n, _, err = db.count(ctx, nil, c, readSpec{filter: trueNode{}})
+			n, _, err = db.count(ctx, nil, c, readSpec{filter: query.TrueNode{}})
 			if err != nil {
 				return nil, err
 			}
 			nindexes += len(c.indexes)
 		}
 	}
-	return okDoc("ns", vString(r.db+"."+name), "count", vInt64(n), "nindexes", vInt32(int32(nindexes))), nil
+	return okDoc("ns", query.VString(r.db+"."+name), "count", query.VInt64(n), "nindexes", query.VInt32(int32(nindexes))), nil
 }
 
 func cmdDBStats(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
@@ -243,13 +244,13 @@ func cmdDBStats(ctx context.Context, s *server, r *request) (bsoncore.Document, 
 		colls = len(db.colls)
 		db.mu.RUnlock()
 	}
-	return okDoc("db", vString(r.db), "collections", vInt32(int32(colls))), nil
+	return okDoc("db", query.VString(r.db), "collections", query.VInt32(int32(colls))), nil
 }
 
 func cmdProfile(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
-	level, ok := integer(r.arg("profile"))
+	level, ok := query.Integer(r.arg("profile"))
 	if !ok || level < -1 || level > 2 {
-		return nil, badValue("profile level must be -1, 0, 1 or 2")
+		return nil, query.BadValue("profile level must be -1, 0, 1 or 2")
 	}
 	db, err := s.store.db(r.db, true)
 	if err != nil {
@@ -261,16 +262,16 @@ func cmdProfile(ctx context.Context, s *server, r *request) (bsoncore.Document, 
 		db.profileLevel = int32(level)
 	}
 	db.profileMu.Unlock()
-	return okDoc("was", vInt32(was), "slowms", vInt32(100), "sampleRate", vDouble(1)), nil
+	return okDoc("was", query.VInt32(was), "slowms", query.VInt32(100), "sampleRate", query.VDouble(1)), nil
 }
 
 // sortValues orders distinct values as MongoDB does.
 func sortValues(vals []bsoncore.Value) {
 	docs := make([]bsoncore.Document, len(vals))
 	for i, v := range vals {
-		docs[i] = buildDoc("v", v)
+		docs[i] = query.BuildDoc("v", v)
 	}
-	sortDocs(docs, []sortKey{{path: "v", parts: []string{"v"}, dir: 1}})
+	query.SortDocs(docs, []query.SortKey{{Path: "v", Parts: []string{"v"}, Dir: 1}})
 	for i, d := range docs {
 		vals[i] = d.Lookup("v")
 	}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"roost.local/embedded-db/internal/query"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,9 +182,9 @@ func (s *server) dispatch(ctx context.Context, c *conn, msg []byte) ([]byte, err
 		if ok {
 			_, rest, ok = wiremessage.ReadQueryNumberToReturn(rest)
 		}
-		var query bsoncore.Document
+		var legacy bsoncore.Document
 		if ok {
-			query, _, ok = wiremessage.ReadQueryQuery(rest)
+			legacy, _, ok = wiremessage.ReadQueryQuery(rest)
 		}
 		if !ok {
 			return nil, errors.New("bad OP_QUERY")
@@ -191,12 +192,12 @@ func (s *server) dispatch(ctx context.Context, c *conn, msg []byte) ([]byte, err
 		var reply bsoncore.Document
 		if db, found := strings.CutSuffix(ns, ".$cmd"); found {
 			// A legacy command may wrap itself in {$query: {...}}.
-			if q, err := query.LookupErr("$query"); err == nil && q.Type == bsoncore.TypeEmbeddedDocument {
-				query = q.Document()
+			if q, err := legacy.LookupErr("$query"); err == nil && q.Type == bsoncore.TypeEmbeddedDocument {
+				legacy = q.Document()
 			}
-			reply = s.run(ctx, c, db, query, nil)
+			reply = s.run(ctx, c, db, legacy, nil)
 		} else {
-			reply = errorReply(errorf(352, "UnsupportedOpQueryCommand", "OP_QUERY is only answered for commands"))
+			reply = errorReply(query.Errorf(352, "UnsupportedOpQueryCommand", "OP_QUERY is only answered for commands"))
 		}
 		idx, out := wiremessage.AppendHeaderStart(nil, 0, reqID, wiremessage.OpReply)
 		out = wiremessage.AppendReplyFlags(out, wiremessage.AwaitCapable)
@@ -213,43 +214,43 @@ func (s *server) dispatch(ctx context.Context, c *conn, msg []byte) ([]byte, err
 }
 
 func errorReply(err error) bsoncore.Document {
-	var ce *cmdError
+	var ce *query.CmdError
 	if !errors.As(err, &ce) {
-		ce = &cmdError{code: 1, name: "InternalError", msg: err.Error()}
+		ce = &query.CmdError{Code: 1, Name: "InternalError", Msg: err.Error()}
 	}
-	return buildDoc("ok", vDouble(0), "errmsg", vString(ce.msg), "code", vInt32(ce.code), "codeName", vString(ce.name))
+	return query.BuildDoc("ok", query.VDouble(0), "errmsg", query.VString(ce.Msg), "code", query.VInt32(ce.Code), "codeName", query.VString(ce.Name))
 }
 
 // run executes one command document.
 func (s *server) run(ctx context.Context, c *conn, db string, cmd bsoncore.Document, seqs map[string][]bsoncore.Document) bsoncore.Document {
 	first, err := cmd.IndexErr(0)
 	if err != nil {
-		return errorReply(badValue("empty command"))
+		return errorReply(query.BadValue("empty command"))
 	}
 	name := first.Key()
 	h := commands[name]
 	if h == nil {
-		return errorReply(errorf(59, "CommandNotFound", "no such command: '%s'", name))
+		return errorReply(query.Errorf(59, "CommandNotFound", "no such command: '%s'", name))
 	}
 	if db == "" {
-		return errorReply(badValue("the command has no $db"))
+		return errorReply(query.BadValue("the command has no $db"))
 	}
 	started := time.Now()
 	r := &request{db: db, cmd: cmd, name: name, seqs: seqs, conn: c, started: started}
 	// maxTimeMS bounds a read as MongoDB does (Roost's lists set it: a
 	// filter no index serves stops here rather than reading on); SQLite's
 	// queries run under ctx, so the deadline interrupts them.
-	if ms, ok := integer(cmd.Lookup("maxTimeMS")); ok && ms > 0 {
+	if ms, ok := query.Integer(cmd.Lookup("maxTimeMS")); ok && ms > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
 		defer cancel()
 	}
 	reply, err := h(ctx, s, r)
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
-		err = errorf(50, "MaxTimeMSExpired", "operation exceeded time limit")
+		err = query.Errorf(50, "MaxTimeMSExpired", "operation exceeded time limit")
 	}
 	if err != nil {
-		var ce *cmdError
+		var ce *query.CmdError
 		if !errors.As(err, &ce) {
 			s.log.Error("command failed", "command", name, "db", db, "err", err)
 		}
@@ -344,9 +345,9 @@ func splitBatch(docs []bsoncore.Document, batch int64) (first, rest []bsoncore.D
 func docArray(docs []bsoncore.Document) bsoncore.Value {
 	vals := make([]bsoncore.Value, len(docs))
 	for i, d := range docs {
-		vals[i] = vDoc(d)
+		vals[i] = query.VDoc(d)
 	}
-	return vArray(vals)
+	return query.VArray(vals)
 }
 
 // cursorReply answers {cursor: {firstBatch, id, ns}}, keeping the rest of
@@ -358,7 +359,7 @@ func (s *server) cursorReply(r *request, ns string, docs []bsoncore.Document, ba
 		}
 	}
 	if cur, err := r.cmd.LookupErr("cursor"); err == nil {
-		if b, ok := integer(cur.Document().Lookup("batchSize")); ok && b > 0 {
+		if b, ok := query.Integer(cur.Document().Lookup("batchSize")); ok && b > 0 {
 			batch = b
 		}
 	}
@@ -370,5 +371,5 @@ func (s *server) cursorReply(r *request, ns string, docs []bsoncore.Document, ba
 	if len(rest) > 0 {
 		id = s.cursors.put(&cursor{ns: ns, docs: rest})
 	}
-	return okDoc("cursor", vDoc(buildDoc("firstBatch", docArray(first), "id", vInt64(id), "ns", vString(ns)))), nil
+	return okDoc("cursor", query.VDoc(query.BuildDoc("firstBatch", docArray(first), "id", query.VInt64(id), "ns", query.VString(ns)))), nil
 }

@@ -20,7 +20,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
 type testServer struct {
@@ -84,76 +83,6 @@ func must[T any](v T, err error) func(t *testing.T) T {
 		}
 		return v
 	}
-}
-
-func TestKeysOrderLikeMongoDB(t *testing.T) {
-	ordered := []bson.RawValue{}
-	add := func(v any) {
-		if v == nil {
-			ordered = append(ordered, bson.RawValue{Type: bson.TypeNull})
-			return
-		}
-		typ, data, err := bson.MarshalValue(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ordered = append(ordered, bson.RawValue{Type: typ, Value: data})
-	}
-	add(bson.MinKey{})
-	add(nil)
-	add(-1e300)
-	add(int64(-5))
-	add(int32(-4))
-	add(-3.5)
-	add(int32(0))
-	add(0.5)
-	add(int64(1) << 53)
-	add(int64(1)<<53 + 1)
-	add(1e300)
-	add("")
-	add("a")
-	add("a\x00")
-	add("ab")
-	add("b")
-	add(bson.D{{Key: "a", Value: 1}})
-	add(bson.A{1})
-	add(bson.Binary{Subtype: 0, Data: []byte{1}})
-	add(bson.NewObjectIDFromTimestamp(time.Unix(1, 0)))
-	add(false)
-	add(true)
-	add(bson.DateTime(-1))
-	add(bson.DateTime(5))
-	add(bson.Timestamp{T: 1, I: 1})
-	add(bson.Regex{Pattern: "a", Options: ""})
-	add(bson.MaxKey{})
-	for i := 1; i < len(ordered); i++ {
-		a := bsoncore.Value{Type: bsoncore.Type(ordered[i-1].Type), Data: ordered[i-1].Value}
-		b := bsoncore.Value{Type: bsoncore.Type(ordered[i].Type), Data: ordered[i].Value}
-		if compareValues(a, b) >= 0 {
-			t.Errorf("%v should sort before %v", a, b)
-		}
-	}
-	// The same number in three types is one value.
-	if compareValues(vInt32(7), vInt64(7)) != 0 || compareValues(vInt64(7), vDouble(7)) != 0 {
-		t.Error("7 as int32, int64 and double should compare equal")
-	}
-	if compareValues(keyValue(t, missingKey), vNull()) >= 0 {
-		t.Error("a missing field sorts just before null")
-	}
-	for _, v := range []bsoncore.Value{vInt64(-3), vDouble(2.5), vString("x\x00y"), vBool(true), vNull()} {
-		back, ok := decodeKey(keyOf(v))
-		if !ok || compareValues(back, v) != 0 {
-			t.Errorf("decodeKey(keyOf(%v)) = %v", v, back)
-		}
-	}
-}
-
-func keyValue(t *testing.T, k []byte) bsoncore.Value {
-	v, ok := decodeKey(k)
-	if !ok {
-		t.Fatal("undecodable key")
-	}
-	return v
 }
 
 func TestCrudUniqueAndErrors(t *testing.T) {

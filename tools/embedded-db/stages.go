@@ -4,6 +4,7 @@
 package main
 
 import (
+	"roost.local/embedded-db/internal/query"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
@@ -17,37 +18,37 @@ func runStages(docs []bsoncore.Document, stages []stage) ([]bsoncore.Document, e
 		case "$match":
 			d, ok := st.arg.DocumentOK()
 			if !ok {
-				return nil, errorf(15959, "Location15959", "the match filter must be an expression in an object")
+				return nil, query.Errorf(15959, "Location15959", "the match filter must be an expression in an object")
 			}
-			n, err := compileFilter(d)
+			n, err := query.CompileFilter(d)
 			if err != nil {
 				return nil, err
 			}
 			var kept []bsoncore.Document
 			for _, doc := range docs {
-				if n.match(doc) {
+				if n.Match(doc) {
 					kept = append(kept, doc)
 				}
 			}
 			docs = kept
 		case "$sort":
 			d, _ := st.arg.DocumentOK()
-			keys, _, err := parseSort(d)
+			keys, _, err := query.ParseSort(d)
 			if err != nil {
 				return nil, err
 			}
-			sortDocs(docs, keys)
+			query.SortDocs(docs, keys)
 		case "$skip":
-			n, _ := integer(st.arg)
+			n, _ := query.Integer(st.arg)
 			if n >= int64(len(docs)) {
 				docs = nil
 			} else if n > 0 {
 				docs = docs[n:]
 			}
 		case "$limit":
-			n, ok := integer(st.arg)
+			n, ok := query.Integer(st.arg)
 			if !ok || n <= 0 {
-				return nil, badValue("$limit needs a positive number")
+				return nil, query.BadValue("$limit needs a positive number")
 			}
 			if n < int64(len(docs)) {
 				docs = docs[:n]
@@ -55,12 +56,12 @@ func runStages(docs []bsoncore.Document, stages []stage) ([]bsoncore.Document, e
 		case "$count":
 			name, ok := st.arg.StringValueOK()
 			if !ok || name == "" || strings.HasPrefix(name, "$") {
-				return nil, badValue("$count needs a field name")
+				return nil, query.BadValue("$count needs a field name")
 			}
 			if len(docs) == 0 {
 				docs = nil
 			} else {
-				docs = []bsoncore.Document{buildDoc(name, countValue(int64(len(docs))))}
+				docs = []bsoncore.Document{query.BuildDoc(name, countValue(int64(len(docs))))}
 			}
 		case "$group":
 			docs, err = group(docs, st.arg)
@@ -75,7 +76,7 @@ func runStages(docs []bsoncore.Document, stages []stage) ([]bsoncore.Document, e
 		case "$replaceRoot", "$replaceWith":
 			docs, err = replaceRoot(docs, st)
 		default:
-			return nil, notSupported("the aggregation stage " + st.name)
+			return nil, query.NotSupported("the aggregation stage " + st.name)
 		}
 		if err != nil {
 			return nil, err
@@ -92,22 +93,22 @@ func evalExpr(doc bsoncore.Document, e bsoncore.Value) (bsoncore.Value, error) {
 		s := e.StringValue()
 		if strings.HasPrefix(s, "$$") {
 			if s == "$$ROOT" || s == "$$CURRENT" {
-				return vDoc(doc), nil
+				return query.VDoc(doc), nil
 			}
-			return bsoncore.Value{}, notSupported("the variable " + s)
+			return bsoncore.Value{}, query.NotSupported("the variable " + s)
 		}
 		if strings.HasPrefix(s, "$") {
-			vals := lookup(doc, splitPath(s[1:]))
+			vals := query.Lookup(doc, query.SplitPath(s[1:]))
 			if len(vals) == 1 {
 				return vals[0], nil
 			}
 			var present []bsoncore.Value
 			for _, v := range vals {
-				if !missing(v) {
+				if !query.Missing(v) {
 					present = append(present, v)
 				}
 			}
-			return vArray(present), nil
+			return query.VArray(present), nil
 		}
 		return e, nil
 	case bsoncore.TypeEmbeddedDocument:
@@ -117,7 +118,7 @@ func evalExpr(doc bsoncore.Document, e bsoncore.Value) (bsoncore.Value, error) {
 			if elems[0].Key() == "$literal" {
 				return elems[0].Value(), nil
 			}
-			return bsoncore.Value{}, notSupported("the expression operator " + elems[0].Key())
+			return bsoncore.Value{}, query.NotSupported("the expression operator " + elems[0].Key())
 		}
 		idx, out := bsoncore.AppendDocumentStart(nil)
 		for _, el := range elems {
@@ -125,12 +126,12 @@ func evalExpr(doc bsoncore.Document, e bsoncore.Value) (bsoncore.Value, error) {
 			if err != nil {
 				return bsoncore.Value{}, err
 			}
-			if !missing(v) {
+			if !query.Missing(v) {
 				out = bsoncore.AppendValueElement(out, el.Key(), v)
 			}
 		}
 		out, _ = bsoncore.AppendDocumentEnd(out, idx)
-		return vDoc(out), nil
+		return query.VDoc(out), nil
 	}
 	return e, nil
 }
@@ -149,7 +150,7 @@ type groupState struct {
 func group(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Document, error) {
 	spec, ok := arg.DocumentOK()
 	if !ok {
-		return nil, errorf(15947, "Location15947", "a group's fields must be specified in an object")
+		return nil, query.Errorf(15947, "Location15947", "a group's fields must be specified in an object")
 	}
 	elems, _ := spec.Elements()
 	idExpr := bsoncore.Value{}
@@ -162,17 +163,17 @@ func group(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Document, e
 		d, ok := e.Value().DocumentOK()
 		ops, _ := d.Elements()
 		if !ok || len(ops) != 1 {
-			return nil, errorf(40234, "Location40234", "the field '%s' must be an accumulator object", e.Key())
+			return nil, query.Errorf(40234, "Location40234", "the field '%s' must be an accumulator object", e.Key())
 		}
 		switch op := ops[0].Key(); op {
 		case "$sum", "$avg", "$min", "$max", "$first", "$last", "$push", "$addToSet", "$count":
 			accs = append(accs, accumulator{name: e.Key(), op: op, expr: ops[0].Value()})
 		default:
-			return nil, notSupported("the accumulator " + op)
+			return nil, query.NotSupported("the accumulator " + op)
 		}
 	}
 	if idExpr.Type == 0 {
-		return nil, errorf(15955, "Location15955", "a group specification must include an _id")
+		return nil, query.Errorf(15955, "Location15955", "a group specification must include an _id")
 	}
 	groups := map[string]*groupState{}
 	var order []*groupState
@@ -181,10 +182,10 @@ func group(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Document, e
 		if err != nil {
 			return nil, err
 		}
-		if missing(id) {
-			id = vNull()
+		if query.Missing(id) {
+			id = query.VNull()
 		}
-		k := string(keyOf(id))
+		k := string(query.KeyOf(id))
 		g := groups[k]
 		if g == nil {
 			g = &groupState{id: id, vals: make([][]bsoncore.Value, len(accs)), order: len(order)}
@@ -194,7 +195,7 @@ func group(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Document, e
 		for i, a := range accs {
 			var v bsoncore.Value
 			if a.op == "$count" {
-				v = vInt32(1)
+				v = query.VInt32(1)
 			} else if v, err = evalExpr(doc, a.expr); err != nil {
 				return nil, err
 			}
@@ -207,7 +208,7 @@ func group(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Document, e
 		for i, a := range accs {
 			kv = append(kv, a.name, accumulate(a.op, g.vals[i]))
 		}
-		out = append(out, buildDoc(kv...))
+		out = append(out, query.BuildDoc(kv...))
 	}
 	return out, nil
 }
@@ -219,67 +220,67 @@ func accumulate(op string, vals []bsoncore.Value) bsoncore.Value {
 		var fsum float64
 		allInt, all32 := true, true
 		for _, v := range vals {
-			if i, ok := integer(v); ok && v.Type != bsoncore.TypeDouble {
+			if i, ok := query.Integer(v); ok && v.Type != bsoncore.TypeDouble {
 				isum += i
 				all32 = all32 && v.Type == bsoncore.TypeInt32
-			} else if f, ok := number(v); ok {
+			} else if f, ok := query.Number(v); ok {
 				fsum += f
 				allInt = false
 			}
 		}
 		if allInt {
 			if all32 && isum <= 2147483647 && isum >= -2147483648 {
-				return vInt32(int32(isum))
+				return query.VInt32(int32(isum))
 			}
-			return vInt64(isum)
+			return query.VInt64(isum)
 		}
-		return vDouble(fsum + float64(isum))
+		return query.VDouble(fsum + float64(isum))
 	case "$avg":
 		var sum float64
 		n := 0
 		for _, v := range vals {
-			if f, ok := number(v); ok {
+			if f, ok := query.Number(v); ok {
 				sum += f
 				n++
 			}
 		}
 		if n == 0 {
-			return vNull()
+			return query.VNull()
 		}
-		return vDouble(sum / float64(n))
+		return query.VDouble(sum / float64(n))
 	case "$min", "$max":
 		var best bsoncore.Value
 		for _, v := range vals {
-			if missing(v) || v.Type == bsoncore.TypeNull {
+			if query.Missing(v) || v.Type == bsoncore.TypeNull {
 				continue
 			}
-			if missing(best) || (op == "$min" && compareValues(v, best) < 0) || (op == "$max" && compareValues(v, best) > 0) {
+			if query.Missing(best) || (op == "$min" && query.CompareValues(v, best) < 0) || (op == "$max" && query.CompareValues(v, best) > 0) {
 				best = v
 			}
 		}
-		if missing(best) {
-			return vNull()
+		if query.Missing(best) {
+			return query.VNull()
 		}
 		return best
 	case "$first":
-		if len(vals) == 0 || missing(vals[0]) {
-			return vNull()
+		if len(vals) == 0 || query.Missing(vals[0]) {
+			return query.VNull()
 		}
 		return vals[0]
 	case "$last":
-		if len(vals) == 0 || missing(vals[len(vals)-1]) {
-			return vNull()
+		if len(vals) == 0 || query.Missing(vals[len(vals)-1]) {
+			return query.VNull()
 		}
 		return vals[len(vals)-1]
 	case "$push", "$addToSet":
 		var out []bsoncore.Value
 		seen := map[string]bool{}
 		for _, v := range vals {
-			if missing(v) {
+			if query.Missing(v) {
 				continue
 			}
 			if op == "$addToSet" {
-				k := string(keyOf(v))
+				k := string(query.KeyOf(v))
 				if seen[k] {
 					continue
 				}
@@ -287,16 +288,16 @@ func accumulate(op string, vals []bsoncore.Value) bsoncore.Value {
 			}
 			out = append(out, v)
 		}
-		return vArray(out)
+		return query.VArray(out)
 	}
-	return vNull()
+	return query.VNull()
 }
 
 // project: {a: 1, b: 0, c: "$x", _id: 0}.
 func project(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Document, error) {
 	spec, ok := arg.DocumentOK()
 	if !ok {
-		return nil, badValue("$project needs a document")
+		return nil, query.BadValue("$project needs a document")
 	}
 	elems, _ := spec.Elements()
 	exclusion := true
@@ -305,8 +306,8 @@ func project(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Document,
 		if e.Key() == "_id" {
 			continue
 		}
-		if _, isNum := number(v); isNum || v.Type == bsoncore.TypeBoolean {
-			if truthy(v) {
+		if _, isNum := query.Number(v); isNum || v.Type == bsoncore.TypeBoolean {
+			if query.Truthy(v) {
 				exclusion = false
 			}
 			continue
@@ -316,18 +317,18 @@ func project(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Document,
 	if exclusion {
 		var excl []string
 		for _, e := range elems {
-			if !truthy(e.Value()) {
+			if !query.Truthy(e.Value()) {
 				excl = append(excl, e.Key())
 			}
 		}
-		return unsetFields(docs, vArray(stringsToValues(excl)))
+		return unsetFields(docs, query.VArray(stringsToValues(excl)))
 	}
 	var out []bsoncore.Document
 	for _, doc := range docs {
 		idx, nd := bsoncore.AppendDocumentStart(nil)
 		idOut := false
 		for _, e := range elems {
-			if e.Key() == "_id" && !truthy(e.Value()) && (e.Value().Type == bsoncore.TypeBoolean || isNumber(e.Value())) {
+			if e.Key() == "_id" && !query.Truthy(e.Value()) && (e.Value().Type == bsoncore.TypeBoolean || isNumber(e.Value())) {
 				idOut = true
 			}
 		}
@@ -339,21 +340,21 @@ func project(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Document,
 		for _, e := range elems {
 			if e.Key() == "_id" {
 				if !idOut && !(e.Value().Type == bsoncore.TypeBoolean || isNumber(e.Value())) {
-					return nil, notSupported("computing _id in $project")
+					return nil, query.NotSupported("computing _id in $project")
 				}
 				continue
 			}
 			v := e.Value()
 			var val bsoncore.Value
 			if isNumber(v) || v.Type == bsoncore.TypeBoolean {
-				val = lookupOne(doc, splitPath(e.Key()))
+				val = query.LookupOne(doc, query.SplitPath(e.Key()))
 			} else {
 				var err error
 				if val, err = evalExpr(doc, v); err != nil {
 					return nil, err
 				}
 			}
-			if !missing(val) {
+			if !query.Missing(val) {
 				nd = bsoncore.AppendValueElement(nd, e.Key(), val)
 			}
 		}
@@ -363,12 +364,12 @@ func project(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Document,
 	return out, nil
 }
 
-func isNumber(v bsoncore.Value) bool { _, ok := number(v); return ok }
+func isNumber(v bsoncore.Value) bool { _, ok := query.Number(v); return ok }
 
 func stringsToValues(ss []string) []bsoncore.Value {
 	out := make([]bsoncore.Value, len(ss))
 	for i, s := range ss {
-		out[i] = vString(s)
+		out[i] = query.VString(s)
 	}
 	return out
 }
@@ -376,12 +377,12 @@ func stringsToValues(ss []string) []bsoncore.Value {
 func addFields(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Document, error) {
 	spec, ok := arg.DocumentOK()
 	if !ok {
-		return nil, badValue("$addFields needs a document")
+		return nil, query.BadValue("$addFields needs a document")
 	}
 	elems, _ := spec.Elements()
 	var out []bsoncore.Document
 	for _, doc := range docs {
-		d, err := toD(doc)
+		d, err := query.ToD(doc)
 		if err != nil {
 			return nil, err
 		}
@@ -390,11 +391,11 @@ func addFields(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Documen
 			if err != nil {
 				return nil, err
 			}
-			if err := setPath(&d, splitPath(e.Key()), goValue(v)); err != nil {
+			if err := query.SetPath(&d, query.SplitPath(e.Key()), query.GoValue(v)); err != nil {
 				return nil, err
 			}
 		}
-		nd, err := fromD(d)
+		nd, err := query.FromD(d)
 		if err != nil {
 			return nil, err
 		}
@@ -414,18 +415,18 @@ func unsetFields(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Docum
 			names = append(names, s)
 		}
 	} else {
-		return nil, badValue("$unset needs a field name or a list of them")
+		return nil, query.BadValue("$unset needs a field name or a list of them")
 	}
 	var out []bsoncore.Document
 	for _, doc := range docs {
-		d, err := toD(doc)
+		d, err := query.ToD(doc)
 		if err != nil {
 			return nil, err
 		}
 		for _, n := range names {
-			unsetPath(&d, splitPath(n))
+			query.UnsetPath(&d, query.SplitPath(n))
 		}
-		nd, err := fromD(d)
+		nd, err := query.FromD(d)
 		if err != nil {
 			return nil, err
 		}
@@ -440,43 +441,43 @@ func unwind(docs []bsoncore.Document, arg bsoncore.Value) ([]bsoncore.Document, 
 	if !ok {
 		spec, isDoc := arg.DocumentOK()
 		if !isDoc {
-			return nil, badValue("$unwind needs a field path")
+			return nil, query.BadValue("$unwind needs a field path")
 		}
 		path, _ = spec.Lookup("path").StringValueOK()
-		keepEmpty = truthy(spec.Lookup("preserveNullAndEmptyArrays"))
-		if !missing(spec.Lookup("includeArrayIndex")) {
-			return nil, notSupported("$unwind includeArrayIndex")
+		keepEmpty = query.Truthy(spec.Lookup("preserveNullAndEmptyArrays"))
+		if !query.Missing(spec.Lookup("includeArrayIndex")) {
+			return nil, query.NotSupported("$unwind includeArrayIndex")
 		}
 	}
 	if !strings.HasPrefix(path, "$") {
-		return nil, badValue("$unwind path must start with '$'")
+		return nil, query.BadValue("$unwind path must start with '$'")
 	}
-	parts := splitPath(path[1:])
+	parts := query.SplitPath(path[1:])
 	var out []bsoncore.Document
 	for _, doc := range docs {
-		v := lookupOne(doc, parts)
+		v := query.LookupOne(doc, parts)
 		if v.Type != bsoncore.TypeArray {
-			if !missing(v) && v.Type != bsoncore.TypeNull || keepEmpty {
+			if !query.Missing(v) && v.Type != bsoncore.TypeNull || keepEmpty {
 				out = append(out, doc)
 			}
 			continue
 		}
 		elems, _ := v.Array().Values()
 		if len(elems) == 0 && keepEmpty {
-			d, _ := toD(doc)
-			unsetPath(&d, parts)
-			nd, _ := fromD(d)
+			d, _ := query.ToD(doc)
+			query.UnsetPath(&d, parts)
+			nd, _ := query.FromD(d)
 			out = append(out, nd)
 		}
 		for _, e := range elems {
-			d, err := toD(doc)
+			d, err := query.ToD(doc)
 			if err != nil {
 				return nil, err
 			}
-			if err := setPath(&d, parts, goValue(e)); err != nil {
+			if err := query.SetPath(&d, parts, query.GoValue(e)); err != nil {
 				return nil, err
 			}
-			nd, err := fromD(d)
+			nd, err := query.FromD(d)
 			if err != nil {
 				return nil, err
 			}
@@ -491,7 +492,7 @@ func replaceRoot(docs []bsoncore.Document, st stage) ([]bsoncore.Document, error
 	if st.name == "$replaceRoot" {
 		spec, ok := st.arg.DocumentOK()
 		if !ok {
-			return nil, badValue("$replaceRoot needs a document")
+			return nil, query.BadValue("$replaceRoot needs a document")
 		}
 		expr = spec.Lookup("newRoot")
 	}
@@ -503,7 +504,7 @@ func replaceRoot(docs []bsoncore.Document, st stage) ([]bsoncore.Document, error
 		}
 		d, ok := v.DocumentOK()
 		if !ok {
-			return nil, errorf(40228, "Location40228", "'newRoot' expression must evaluate to an object")
+			return nil, query.Errorf(40228, "Location40228", "'newRoot' expression must evaluate to an object")
 		}
 		out = append(out, d)
 	}

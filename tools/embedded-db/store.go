@@ -4,7 +4,7 @@
 //	c<N>(rid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, f1 BLOB, f2 BLOB, ...)
 //	d<N>(rid INTEGER PRIMARY KEY, doc BLOB NOT NULL)
 //
-// c<N> holds the key (keys.go) of _id and of every field some index names,
+// c<N> holds the key (internal/query/keys.go) of _id and of every field some index names,
 // one column per field path; each MongoDB index is a SQLite index over
 // those columns (plus id, so that ties keep a stable order). d<N> holds the
 // documents as BSON. Keeping the documents apart keeps the key rows small,
@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"roost.local/embedded-db/internal/query"
 	"sort"
 	"strings"
 	"sync"
@@ -113,7 +114,7 @@ func (s *store) path(name string) string { return filepath.Join(s.dir, name+dbFi
 // db opens (and, with create, makes) a database.
 func (s *store) db(name string, create bool) (*database, error) {
 	if !validDBName(name) {
-		return nil, errorf(73, "InvalidNamespace", "invalid database name: '%s'", name)
+		return nil, query.Errorf(73, "InvalidNamespace", "invalid database name: '%s'", name)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -208,7 +209,7 @@ func (db *database) loadCatalog() error {
 			rows.Close()
 			return err
 		}
-		f.parts = splitPath(f.path)
+		f.parts = query.SplitPath(f.path)
 		if c := db.colls[coll]; c != nil {
 			c.fields[f.path] = f
 		}
@@ -267,7 +268,7 @@ func (db *database) createCollection(ctx context.Context, tx *sql.Tx, name strin
 		return c, nil
 	}
 	if !validCollName(name) {
-		return nil, errorf(73, "InvalidNamespace", "invalid collection name: '%s'", name)
+		return nil, query.Errorf(73, "InvalidNamespace", "invalid collection name: '%s'", name)
 	}
 	var num int64
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(num), 0) + 1 FROM _roost_collections`).Scan(&num); err != nil {
@@ -426,9 +427,9 @@ func (db *database) ensureField(ctx context.Context, tx *sql.Tx, c *collection, 
 			n = k + 1
 		}
 	}
-	f := &field{path: path, parts: splitPath(path), col: fmt.Sprintf("f%d", n)}
+	f := &field{path: path, parts: query.SplitPath(path), col: fmt.Sprintf("f%d", n)}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE %s ADD COLUMN %s BLOB NOT NULL DEFAULT x'%02x'`,
-		c.keysTable(), f.col, clsMissing)); err != nil {
+		c.keysTable(), f.col, query.ClsMissing)); err != nil {
 		return nil, err
 	}
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT rid, doc FROM %s`, c.docsTable()))
@@ -470,26 +471,26 @@ func (db *database) ensureField(ctx context.Context, tx *sql.Tx, c *collection, 
 // array on the way or at the end (then the key is that of the array of
 // every value reached, and queries on the path are answered in Go).
 func fieldKey(doc bsoncore.Document, parts []string) (key []byte, multi bool) {
-	cur := vDoc(doc)
+	cur := query.VDoc(doc)
 	for i, p := range parts {
 		switch cur.Type {
 		case bsoncore.TypeEmbeddedDocument:
 			next, err := bsoncore.Document(cur.Data).LookupErr(p)
 			if err != nil {
-				return missingKey, false
+				return query.MissingKey, false
 			}
 			cur = next
 		case bsoncore.TypeArray:
-			vals := resolve(cur, parts[i:], nil)
-			return keyOf(vArray(vals)), true
+			vals := query.Resolve(cur, parts[i:], nil)
+			return query.KeyOf(query.VArray(vals)), true
 		default:
-			return missingKey, false
+			return query.MissingKey, false
 		}
 	}
 	if cur.Type == bsoncore.TypeArray {
-		return keyOf(cur), true
+		return query.KeyOf(cur), true
 	}
-	return keyOf(cur), false
+	return query.KeyOf(cur), false
 }
 
 // markMultikey records that a path's column holds arrays.

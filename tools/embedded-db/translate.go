@@ -1,10 +1,12 @@
-// Filters into SQL: each condition on a path that has a key column (an
-// indexed, non-array field, or _id) becomes a SQL condition over that
-// column; what cannot be translated is left to the Go matcher (match.go).
+// Filters and sorts into SQL: each condition on a path that has a key
+// column (an indexed, non-array field, or _id) becomes a SQL condition over
+// that column, and a sort on such paths an ORDER BY; what cannot be
+// translated is left to the Go matcher (internal/query/match.go).
 package main
 
 import (
 	"regexp/syntax"
+	"roost.local/embedded-db/internal/query"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
@@ -23,11 +25,11 @@ type cond struct {
 
 // translate turns a filter node into SQL over c's key columns. ok is false
 // when nothing of it translates (then it narrows nothing).
-func (c *collection) translate(n node) (cond, bool) {
+func (c *collection) translate(n query.Node) (cond, bool) {
 	switch n := n.(type) {
-	case trueNode:
+	case query.TrueNode:
 		return cond{text: "1", exact: true}, true
-	case andNode:
+	case query.AndNode:
 		var terms []cond
 		exact := true
 		for _, child := range n {
@@ -47,12 +49,12 @@ func (c *collection) translate(n node) (cond, bool) {
 			return cond{}, false
 		}
 		return conjunction(terms, exact), true
-	case orNode, norNode:
-		var children []node
-		if o, isOr := n.(orNode); isOr {
+	case query.OrNode, query.NorNode:
+		var children []query.Node
+		if o, isOr := n.(query.OrNode); isOr {
 			children = o
 		} else {
-			children = n.(norNode)
+			children = n.(query.NorNode)
 		}
 		var parts []string
 		var args []any
@@ -67,14 +69,14 @@ func (c *collection) translate(n node) (cond, bool) {
 			exact = exact && sc.exact
 		}
 		text := "(" + strings.Join(parts, " OR ") + ")"
-		if _, isNor := n.(norNode); isNor {
+		if _, isNor := n.(query.NorNode); isNor {
 			if !exact {
 				return cond{}, false
 			}
 			text = "NOT " + text
 		}
 		return cond{text: text, args: args, exact: exact}, true
-	case *fieldNode:
+	case *query.FieldNode:
 		return c.translateField(n)
 	}
 	return cond{}, false
@@ -91,33 +93,33 @@ func scalar(v bsoncore.Value) bool {
 	return true
 }
 
-func (c *collection) translateField(f *fieldNode) (cond, bool) {
-	col, ok := c.column(f.pathStr)
+func (c *collection) translateField(f *query.FieldNode) (cond, bool) {
+	col, ok := c.column(f.PathStr)
 	if !ok {
 		return cond{}, false
 	}
-	switch f.op {
+	switch f.Op {
 	case "$eq", "$ne":
-		if !scalar(f.arg) {
+		if !scalar(f.Arg) {
 			return cond{}, false
 		}
 		var sc cond
-		if f.arg.Type == bsoncore.TypeNull {
-			sc = cond{text: col + " IN (?, ?)", args: []any{missingKey, nullKey}, exact: true}
+		if f.Arg.Type == bsoncore.TypeNull {
+			sc = cond{text: col + " IN (?, ?)", args: []any{query.MissingKey, query.NullKey}, exact: true}
 		} else {
-			sc = cond{text: col + " = ?", args: []any{keyOf(f.arg)}, exact: true, eq: f.op == "$eq", col: col}
+			sc = cond{text: col + " = ?", args: []any{query.KeyOf(f.Arg)}, exact: true, eq: f.Op == "$eq", col: col}
 		}
-		if f.op == "$ne" {
+		if f.Op == "$ne" {
 			sc.text = "NOT (" + sc.text + ")"
 		}
 		return sc, true
 	case "$gt", "$gte", "$lt", "$lte":
-		if !scalar(f.arg) || f.arg.Type == bsoncore.TypeNull {
+		if !scalar(f.Arg) || f.Arg.Type == bsoncore.TypeNull {
 			return cond{}, false
 		}
-		lo, hi := classBounds(f.arg)
-		k := keyOf(f.arg)
-		switch f.op {
+		lo, hi := query.ClassBounds(f.Arg)
+		k := query.KeyOf(f.Arg)
+		switch f.Op {
 		case "$gt":
 			return cond{text: "(" + col + " > ? AND " + col + " < ?)", args: []any{k, hi}, exact: true}, true
 		case "$gte":
@@ -129,39 +131,39 @@ func (c *collection) translateField(f *fieldNode) (cond, bool) {
 		}
 	case "$in", "$nin":
 		var args []any
-		for _, v := range f.list {
+		for _, v := range f.List {
 			switch {
 			case v.Type == bsoncore.TypeNull:
-				args = append(args, missingKey, nullKey)
+				args = append(args, query.MissingKey, query.NullKey)
 			case scalar(v):
-				args = append(args, keyOf(v))
+				args = append(args, query.KeyOf(v))
 			default:
 				return cond{}, false
 			}
 		}
 		if len(args) == 0 {
-			if f.op == "$in" {
+			if f.Op == "$in" {
 				return cond{text: "0", exact: true}, true
 			}
 			return cond{text: "1", exact: true}, true
 		}
 		text := col + " IN (" + strings.TrimSuffix(strings.Repeat("?,", len(args)), ",") + ")"
-		if f.op == "$nin" {
+		if f.Op == "$nin" {
 			text = "NOT (" + text + ")"
 		}
 		return cond{text: text, args: args, exact: true}, true
 	case "$exists":
-		if truthy(f.arg) {
-			return cond{text: col + " != ?", args: []any{missingKey}, exact: true}, true
+		if query.Truthy(f.Arg) {
+			return cond{text: col + " != ?", args: []any{query.MissingKey}, exact: true}, true
 		}
-		return cond{text: col + " = ?", args: []any{missingKey}, exact: true, eq: true, col: col}, true
+		return cond{text: col + " = ?", args: []any{query.MissingKey}, exact: true, eq: true, col: col}, true
 	case "$regex":
-		pat, opts := f.arg.Regex()
+		pat, opts := f.Arg.Regex()
 		lit, anchored, ok := literalRegex(pat, opts)
 		if !ok {
 			return cond{}, false
 		}
-		prefix := append([]byte{clsString}, lit...)
+		prefix := append([]byte{query.ClsString}, lit...)
 		if anchored {
 			hi := append(append([]byte(nil), prefix...), 0xff, 0xff)
 			return cond{text: "(" + col + " >= ? AND " + col + " < ?)", args: []any{prefix, hi}, exact: true}, true
@@ -172,7 +174,7 @@ func (c *collection) translateField(f *fieldNode) (cond, bool) {
 	case "$not":
 		var parts []string
 		var args []any
-		for _, in := range f.inner {
+		for _, in := range f.Inner {
 			sc, ok := c.translateField(in)
 			if !ok || !sc.exact {
 				return cond{}, false
@@ -231,4 +233,27 @@ func literalRegex(pattern, options string) (lit []byte, anchored bool, ok bool) 
 		}
 	}
 	return lit, anchored, true
+}
+
+// sortSQL is the ORDER BY of a sort when every key has a column; ok false
+// otherwise (the sort is then done in Go).
+func (c *collection) sortSQL(keys []query.SortKey) (string, bool) {
+	if len(keys) == 0 {
+		return "rid", true
+	}
+	var parts []string
+	for _, k := range keys {
+		col := "rid"
+		if k.Path != "$natural" {
+			var ok bool
+			if col, ok = c.column(k.Path); !ok {
+				return "", false
+			}
+		}
+		if k.Dir < 0 {
+			col += " DESC"
+		}
+		parts = append(parts, col)
+	}
+	return strings.Join(parts, ", "), true
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"roost.local/embedded-db/internal/query"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -17,18 +18,18 @@ import (
 // ObjectId) when it has none, _id first.
 func prepareInsert(doc bsoncore.Document) (bsoncore.Document, error) {
 	if err := doc.Validate(); err != nil {
-		return nil, badValue("document is not valid BSON: %v", err)
+		return nil, query.BadValue("document is not valid BSON: %v", err)
 	}
 	elems, _ := doc.Elements()
 	for _, e := range elems {
 		if strings.HasPrefix(e.Key(), "$") {
-			return nil, badValue("document can't have $ prefixed field names: %s", e.Key())
+			return nil, query.BadValue("document can't have $ prefixed field names: %s", e.Key())
 		}
 	}
 	id, err := doc.LookupErr("_id")
 	if err == nil {
 		if id.Type == bsoncore.TypeArray || id.Type == bsoncore.TypeRegex || id.Type == bsoncore.TypeUndefined {
-			return nil, badValue("can't use a %s for _id", id.Type)
+			return nil, query.BadValue("can't use a %s for _id", id.Type)
 		}
 		if elems[0].Key() == "_id" {
 			return doc, nil
@@ -51,7 +52,7 @@ func prepareInsert(doc bsoncore.Document) (bsoncore.Document, error) {
 // rowKeys computes the key columns of doc, marking paths that turn out to hold arrays.
 func (db *database) rowKeys(ctx context.Context, tx *sql.Tx, c *collection, doc bsoncore.Document) (cols []string, keys []any, err error) {
 	cols = []string{"id"}
-	keys = []any{keyOf(doc.Lookup("_id"))}
+	keys = []any{query.KeyOf(doc.Lookup("_id"))}
 	for _, f := range c.keyColumns() {
 		k, multi := fieldKey(doc, f.parts)
 		if multi {
@@ -128,16 +129,16 @@ func (db *database) dupError(c *collection, err error, doc bsoncore.Document) er
 		parts = append(parts, "_id: "+doc.Lookup("_id").String())
 	} else {
 		for _, k := range ix.keys {
-			v := lookupOne(doc, splitPath(k.path))
+			v := query.LookupOne(doc, query.SplitPath(k.path))
 			s := "null"
-			if !missing(v) {
+			if !query.Missing(v) {
 				s = v.String()
 			}
 			parts = append(parts, k.path+": "+s)
 		}
 	}
-	return &cmdError{code: 11000, name: "DuplicateKey",
-		msg: fmt.Sprintf("E11000 duplicate key error collection: %s.%s index: %s dup key: { %s }", db.name, c.name, name,
+	return &query.CmdError{Code: 11000, Name: "DuplicateKey",
+		Msg: fmt.Sprintf("E11000 duplicate key error collection: %s.%s index: %s dup key: { %s }", db.name, c.name, name,
 			strings.Join(parts, ", "))}
 }
 
@@ -149,7 +150,7 @@ type storedRow struct {
 
 // selectRows reads the rows a write applies to, in the transaction: all
 // that match, or the first `limit` in `sort` order.
-func (db *database) selectRows(ctx context.Context, tx *sql.Tx, c *collection, filter node, sortKeys []sortKey, limit int64) ([]storedRow, error) {
+func (db *database) selectRows(ctx context.Context, tx *sql.Tx, c *collection, filter query.Node, sortKeys []query.SortKey, limit int64) ([]storedRow, error) {
 	cnd, ok := c.translate(filter)
 	if !ok {
 		cnd = cond{text: "1"}
@@ -172,7 +173,7 @@ func (db *database) selectRows(ctx context.Context, tx *sql.Tx, c *collection, f
 			return nil, err
 		}
 		r.doc = bsoncore.Document(raw)
-		if !cnd.exact && !filter.match(r.doc) {
+		if !cnd.exact && !filter.Match(r.doc) {
 			continue
 		}
 		out = append(out, r)
@@ -190,7 +191,7 @@ func (db *database) selectRows(ctx context.Context, tx *sql.Tx, c *collection, f
 			docs[i] = r.doc
 			byDoc[&r.doc[0]] = r.rid
 		}
-		sortDocs(docs, sortKeys)
+		query.SortDocs(docs, sortKeys)
 		for i, d := range docs {
 			out[i] = storedRow{rid: byDoc[&d[0]], doc: d}
 		}

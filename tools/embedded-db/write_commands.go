@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"roost.local/embedded-db/internal/query"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
@@ -17,18 +18,18 @@ type writeErrors struct {
 }
 
 func (w *writeErrors) add(index int, err error) error {
-	var ce *cmdError
+	var ce *query.CmdError
 	if !errors.As(err, &ce) {
 		return err
 	}
-	w.list = append(w.list, vDoc(buildDoc("index", vInt32(int32(index)), "code", vInt32(ce.code),
-		"errmsg", vString(ce.msg))))
+	w.list = append(w.list, query.VDoc(query.BuildDoc("index", query.VInt32(int32(index)), "code", query.VInt32(ce.Code),
+		"errmsg", query.VString(ce.Msg))))
 	return nil
 }
 
 func (w *writeErrors) reply(kv ...any) bsoncore.Document {
 	if len(w.list) > 0 {
-		kv = append(kv, "writeErrors", vArray(w.list))
+		kv = append(kv, "writeErrors", query.VArray(w.list))
 	}
 	return okDoc(kv...)
 }
@@ -60,7 +61,7 @@ func (db *database) writeEach(ctx context.Context, tx *sql.Tx, items []bsoncore.
 // ordered reads the "ordered" flag (default true).
 func (r *request) ordered() bool {
 	v, err := r.cmd.LookupErr("ordered")
-	return err != nil || truthy(v)
+	return err != nil || query.Truthy(v)
 }
 
 // writeTarget reads what every write command starts with: the collection's
@@ -104,7 +105,7 @@ func cmdInsert(ctx context.Context, s *server, r *request) (bsoncore.Document, e
 		return nil, err
 	}
 	s.profile(ctx, db, r, nil, int64(n))
-	return werr.reply("n", vInt32(int32(n))), nil
+	return werr.reply("n", query.VInt32(int32(n))), nil
 }
 
 func cmdUpdate(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
@@ -127,8 +128,8 @@ func cmdUpdate(ctx context.Context, s *server, r *request) (bsoncore.Document, e
 			}
 			matched += m
 			modified += mod
-			if !missing(id) {
-				upserted = append(upserted, vDoc(buildDoc("index", vInt32(int32(i)), "_id", id)))
+			if !query.Missing(id) {
+				upserted = append(upserted, query.VDoc(query.BuildDoc("index", query.VInt32(int32(i)), "_id", id)))
 			}
 			return nil
 		})
@@ -137,9 +138,9 @@ func cmdUpdate(ctx context.Context, s *server, r *request) (bsoncore.Document, e
 		return nil, err
 	}
 	s.profile(ctx, db, r, nil, matched)
-	kv := []any{"n", vInt32(int32(matched + int64(len(upserted)))), "nModified", vInt32(int32(modified))}
+	kv := []any{"n", query.VInt32(int32(matched + int64(len(upserted)))), "nModified", query.VInt32(int32(modified))}
 	if len(upserted) > 0 {
-		kv = append(kv, "upserted", vArray(upserted))
+		kv = append(kv, "upserted", query.VArray(upserted))
 	}
 	return werr.reply(kv...), nil
 }
@@ -150,22 +151,22 @@ func (db *database) updateOne(ctx context.Context, tx *sql.Tx, c *collection, st
 	q, _ := st.Lookup("q").DocumentOK()
 	uv := st.Lookup("u")
 	if uv.Type == bsoncore.TypeArray {
-		return 0, 0, bsoncore.Value{}, notSupported("pipeline-style updates")
+		return 0, 0, bsoncore.Value{}, query.NotSupported("pipeline-style updates")
 	}
 	u, ok := uv.DocumentOK()
 	if !ok {
-		return 0, 0, bsoncore.Value{}, errorf(9, "FailedToParse", "update must be a document")
+		return 0, 0, bsoncore.Value{}, query.Errorf(9, "FailedToParse", "update must be a document")
 	}
-	if !missing(st.Lookup("arrayFilters")) {
-		return 0, 0, bsoncore.Value{}, notSupported("arrayFilters")
+	if !query.Missing(st.Lookup("arrayFilters")) {
+		return 0, 0, bsoncore.Value{}, query.NotSupported("arrayFilters")
 	}
-	filter, err := compileFilter(q)
+	filter, err := query.CompileFilter(q)
 	if err != nil {
 		return 0, 0, bsoncore.Value{}, err
 	}
-	multi := truthy(st.Lookup("multi"))
-	if multi && isReplacement(u) {
-		return 0, 0, bsoncore.Value{}, errorf(9, "FailedToParse", "multi update is not supported for replacement-style update")
+	multi := query.Truthy(st.Lookup("multi"))
+	if multi && query.IsReplacement(u) {
+		return 0, 0, bsoncore.Value{}, query.Errorf(9, "FailedToParse", "multi update is not supported for replacement-style update")
 	}
 	limit := int64(1)
 	if multi {
@@ -189,7 +190,7 @@ func (db *database) updateOne(ctx context.Context, tx *sql.Tx, c *collection, st
 		}
 		modified++
 	}
-	if len(rows) > 0 || !truthy(st.Lookup("upsert")) {
+	if len(rows) > 0 || !query.Truthy(st.Lookup("upsert")) {
 		return int64(len(rows)), modified, bsoncore.Value{}, nil
 	}
 	doc, err := upsertDoc(q, u)
@@ -203,19 +204,19 @@ func (db *database) updateOne(ctx context.Context, tx *sql.Tx, c *collection, st
 }
 
 func updatedDoc(old, u bsoncore.Document, inserting bool) (bsoncore.Document, error) {
-	if isReplacement(u) {
-		return replaceDoc(old, u)
+	if query.IsReplacement(u) {
+		return query.ReplaceDoc(old, u)
 	}
-	return applyUpdate(old, u, inserting)
+	return query.ApplyUpdate(old, u, inserting)
 }
 
 // upsertDoc builds the document an upsert inserts.
 func upsertDoc(q, u bsoncore.Document) (bsoncore.Document, error) {
-	seed, err := upsertSeed(q)
+	seed, err := query.UpsertSeed(q)
 	if err != nil {
 		return nil, err
 	}
-	base, err := fromD(seed)
+	base, err := query.FromD(seed)
 	if err != nil {
 		return nil, err
 	}
@@ -223,9 +224,9 @@ func upsertDoc(q, u bsoncore.Document) (bsoncore.Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	if isReplacement(u) {
-		if id := base.Lookup("_id"); !missing(id) && missing(doc.Lookup("_id")) {
-			doc, _ = replaceDoc(buildDoc("_id", id), doc)
+	if query.IsReplacement(u) {
+		if id := base.Lookup("_id"); !query.Missing(id) && query.Missing(doc.Lookup("_id")) {
+			doc, _ = query.ReplaceDoc(query.BuildDoc("_id", id), doc)
 		}
 	}
 	return prepareInsert(doc)
@@ -239,7 +240,7 @@ func cmdDelete(ctx context.Context, s *server, r *request) (bsoncore.Document, e
 	var werr writeErrors
 	var n int64
 	if db == nil || db.collection(name) == nil {
-		return werr.reply("n", vInt32(0)), nil
+		return werr.reply("n", query.VInt32(0)), nil
 	}
 	err = db.inWrite(ctx, func(tx *sql.Tx) error {
 		c := db.collection(name)
@@ -248,11 +249,11 @@ func cmdDelete(ctx context.Context, s *server, r *request) (bsoncore.Document, e
 		}
 		return db.writeEach(ctx, tx, stmts, r.ordered(), &werr, func(i int, st bsoncore.Document) error {
 			q, _ := st.Lookup("q").DocumentOK()
-			filter, err := compileFilter(q)
+			filter, err := query.CompileFilter(q)
 			if err != nil {
 				return err
 			}
-			limit, _ := integer(st.Lookup("limit"))
+			limit, _ := query.Integer(st.Lookup("limit"))
 			rows, err := db.selectRows(ctx, tx, c, filter, nil, limit)
 			for _, row := range rows {
 				if err == nil {
@@ -269,7 +270,7 @@ func cmdDelete(ctx context.Context, s *server, r *request) (bsoncore.Document, e
 		return nil, err
 	}
 	s.profile(ctx, db, r, nil, n)
-	return werr.reply("n", vInt32(int32(n))), nil
+	return werr.reply("n", query.VInt32(int32(n))), nil
 }
 
 func cmdFindAndModify(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
@@ -281,7 +282,7 @@ func cmdFindAndModify(ctx context.Context, s *server, r *request) (bsoncore.Docu
 	if err != nil {
 		return nil, err
 	}
-	filter, err := compileFilter(q)
+	filter, err := query.CompileFilter(q)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +290,7 @@ func cmdFindAndModify(ctx context.Context, s *server, r *request) (bsoncore.Docu
 	if err != nil {
 		return nil, err
 	}
-	keys, _, err := parseSort(sortSpec)
+	keys, _, err := query.ParseSort(sortSpec)
 	if err != nil {
 		return nil, err
 	}
@@ -297,24 +298,24 @@ func cmdFindAndModify(ctx context.Context, s *server, r *request) (bsoncore.Docu
 	if err != nil {
 		return nil, err
 	}
-	proj, err := parseProjection(fields)
+	proj, err := query.ParseProjection(fields)
 	if err != nil {
 		return nil, err
 	}
-	remove := truthy(r.arg("remove"))
+	remove := query.Truthy(r.arg("remove"))
 	u, _ := r.arg("update").DocumentOK()
 	if r.arg("update").Type == bsoncore.TypeArray {
-		return nil, notSupported("pipeline-style updates")
+		return nil, query.NotSupported("pipeline-style updates")
 	}
 	if remove == (u != nil) {
-		return nil, errorf(9, "FailedToParse", "either an update or remove=true must be specified")
+		return nil, query.Errorf(9, "FailedToParse", "either an update or remove=true must be specified")
 	}
-	returnNew, upsert := truthy(r.arg("new")), truthy(r.arg("upsert"))
+	returnNew, upsert := query.Truthy(r.arg("new")), query.Truthy(r.arg("upsert"))
 	db, err := s.store.db(r.db, true)
 	if err != nil {
 		return nil, err
 	}
-	var value bsoncore.Value = vNull()
+	var value bsoncore.Value = query.VNull()
 	var last []any
 	err = db.inWrite(ctx, func(tx *sql.Tx) error {
 		c, err := db.createCollection(ctx, tx, name)
@@ -327,7 +328,7 @@ func cmdFindAndModify(ctx context.Context, s *server, r *request) (bsoncore.Docu
 		}
 		if len(rows) == 0 {
 			if remove || !upsert {
-				last = []any{"n", vInt32(0), "updatedExisting", vBool(false)}
+				last = []any{"n", query.VInt32(0), "updatedExisting", query.VBool(false)}
 				return nil
 			}
 			doc, err := upsertDoc(q, u)
@@ -338,9 +339,9 @@ func cmdFindAndModify(ctx context.Context, s *server, r *request) (bsoncore.Docu
 				return err
 			}
 			if returnNew {
-				value = vDoc(proj.apply(doc))
+				value = query.VDoc(proj.Apply(doc))
 			}
-			last = []any{"n", vInt32(1), "updatedExisting", vBool(false), "upserted", doc.Lookup("_id")}
+			last = []any{"n", query.VInt32(1), "updatedExisting", query.VBool(false), "upserted", doc.Lookup("_id")}
 			return nil
 		}
 		row := rows[0]
@@ -348,8 +349,8 @@ func cmdFindAndModify(ctx context.Context, s *server, r *request) (bsoncore.Docu
 			if err := db.deleteRow(ctx, tx, c, row); err != nil {
 				return err
 			}
-			value = vDoc(proj.apply(row.doc))
-			last = []any{"n", vInt32(1)}
+			value = query.VDoc(proj.Apply(row.doc))
+			last = []any{"n", query.VInt32(1)}
 			return nil
 		}
 		next, err := updatedDoc(row.doc, u, false)
@@ -360,16 +361,16 @@ func cmdFindAndModify(ctx context.Context, s *server, r *request) (bsoncore.Docu
 			return err
 		}
 		if returnNew {
-			value = vDoc(proj.apply(next))
+			value = query.VDoc(proj.Apply(next))
 		} else {
-			value = vDoc(proj.apply(row.doc))
+			value = query.VDoc(proj.Apply(row.doc))
 		}
-		last = []any{"n", vInt32(1), "updatedExisting", vBool(true)}
+		last = []any{"n", query.VInt32(1), "updatedExisting", query.VBool(true)}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.profile(ctx, db, r, nil, 1)
-	return okDoc("lastErrorObject", vDoc(buildDoc(last...)), "value", value), nil
+	return okDoc("lastErrorObject", query.VDoc(query.BuildDoc(last...)), "value", value), nil
 }

@@ -1,10 +1,10 @@
 // Query filters: parsed once into a tree that matches documents in Go with
-// MongoDB's semantics, and that plan.go translates into SQL over index
-// columns where it can. Supported: implicit and explicit $eq, $ne, $gt,
+// MongoDB's semantics, and that the server's translate.go turns into SQL
+// over index columns where it can. Supported: implicit and explicit $eq, $ne, $gt,
 // $gte, $lt, $lte, $in, $nin, $exists, $regex (with $options i, m, s),
 // $not, $size, $all, $elemMatch, $type, $mod, and $and, $or, $nor; $comment
 // is ignored. $where, $expr, $text and the geo operators are refused.
-package main
+package query
 
 import (
 	"math"
@@ -14,67 +14,67 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
-type node interface {
-	match(doc bsoncore.Document) bool
+type Node interface {
+	Match(doc bsoncore.Document) bool
 }
 
-type trueNode struct{}
+type TrueNode struct{}
 
-func (trueNode) match(bsoncore.Document) bool { return true }
+func (TrueNode) Match(bsoncore.Document) bool { return true }
 
-type andNode []node
+type AndNode []Node
 
-func (n andNode) match(doc bsoncore.Document) bool {
+func (n AndNode) Match(doc bsoncore.Document) bool {
 	for _, c := range n {
-		if !c.match(doc) {
+		if !c.Match(doc) {
 			return false
 		}
 	}
 	return true
 }
 
-type orNode []node
+type OrNode []Node
 
-func (n orNode) match(doc bsoncore.Document) bool {
+func (n OrNode) Match(doc bsoncore.Document) bool {
 	for _, c := range n {
-		if c.match(doc) {
+		if c.Match(doc) {
 			return true
 		}
 	}
 	return false
 }
 
-type norNode []node
+type NorNode []Node
 
-func (n norNode) match(doc bsoncore.Document) bool { return !orNode(n).match(doc) }
+func (n NorNode) Match(doc bsoncore.Document) bool { return !OrNode(n).Match(doc) }
 
-// fieldNode is one operator applied to the values a path reaches.
-type fieldNode struct {
-	path    []string
-	pathStr string
-	op      string
-	arg     bsoncore.Value
-	list    []bsoncore.Value // $in, $nin, $all
-	res     []*regexp.Regexp // $regex, and the regexes inside $in / $nin
-	inner   []*fieldNode     // $not, and $elemMatch on element values
-	sub     node             // $elemMatch on element documents
-	types   []bsoncore.Type  // $type
-	numeric bool             // $type "number"
-	mod     [2]int64         // $mod
+// FieldNode is one operator applied to the values a path reaches.
+type FieldNode struct {
+	Path    []string
+	PathStr string
+	Op      string
+	Arg     bsoncore.Value
+	List    []bsoncore.Value // $in, $nin, $all
+	Res     []*regexp.Regexp // $regex, and the regexes inside $in / $nin
+	Inner   []*FieldNode     // $not, and $elemMatch on element values
+	Sub     Node             // $elemMatch on element documents
+	Types   []bsoncore.Type  // $type
+	Numeric bool             // $type "number"
+	Mod     [2]int64         // $mod
 }
 
-func (f *fieldNode) match(doc bsoncore.Document) bool {
-	return f.matchValues(lookup(doc, f.path))
+func (f *FieldNode) Match(doc bsoncore.Document) bool {
+	return f.matchValues(Lookup(doc, f.Path))
 }
 
-func (f *fieldNode) matchValues(vals []bsoncore.Value) bool {
-	switch f.op {
+func (f *FieldNode) matchValues(vals []bsoncore.Value) bool {
+	switch f.Op {
 	case "$eq":
-		return anyEqual(vals, f.arg)
+		return anyEqual(vals, f.Arg)
 	case "$ne":
-		return !anyEqual(vals, f.arg)
+		return !anyEqual(vals, f.Arg)
 	case "$gt", "$gte", "$lt", "$lte":
-		return anyValue(vals, true, func(v bsoncore.Value) bool { return compareOp(f.op, v, f.arg) })
+		return anyValue(vals, true, func(v bsoncore.Value) bool { return compareOp(f.Op, v, f.Arg) })
 	case "$in":
 		return f.matchIn(vals)
 	case "$nin":
@@ -82,13 +82,13 @@ func (f *fieldNode) matchValues(vals []bsoncore.Value) bool {
 	case "$exists":
 		found := false
 		for _, v := range vals {
-			found = found || !missing(v)
+			found = found || !Missing(v)
 		}
-		return found == truthy(f.arg)
+		return found == Truthy(f.Arg)
 	case "$regex":
-		return anyValue(vals, true, func(v bsoncore.Value) bool { return regexMatch(f.res[0], v) })
+		return anyValue(vals, true, func(v bsoncore.Value) bool { return regexMatch(f.Res[0], v) })
 	case "$size":
-		n, _ := integer(f.arg)
+		n, _ := Integer(f.Arg)
 		return anyValue(vals, false, func(v bsoncore.Value) bool {
 			if v.Type != bsoncore.TypeArray {
 				return false
@@ -97,10 +97,10 @@ func (f *fieldNode) matchValues(vals []bsoncore.Value) bool {
 			return int64(len(elems)) == n
 		})
 	case "$all":
-		if len(f.list) == 0 {
+		if len(f.List) == 0 {
 			return false
 		}
-		for _, want := range f.list {
+		for _, want := range f.List {
 			if !anyEqual(vals, want) {
 				return false
 			}
@@ -113,14 +113,14 @@ func (f *fieldNode) matchValues(vals []bsoncore.Value) bool {
 			}
 			elems, _ := bsoncore.Array(v.Data).Values()
 			for _, e := range elems {
-				if f.sub != nil {
-					if e.Type == bsoncore.TypeEmbeddedDocument && f.sub.match(bsoncore.Document(e.Data)) {
+				if f.Sub != nil {
+					if e.Type == bsoncore.TypeEmbeddedDocument && f.Sub.Match(bsoncore.Document(e.Data)) {
 						return true
 					}
 					continue
 				}
 				ok := true
-				for _, in := range f.inner {
+				for _, in := range f.Inner {
 					ok = ok && in.matchValues([]bsoncore.Value{e})
 				}
 				if ok {
@@ -130,7 +130,7 @@ func (f *fieldNode) matchValues(vals []bsoncore.Value) bool {
 			return false
 		})
 	case "$not":
-		for _, in := range f.inner {
+		for _, in := range f.Inner {
 			if !in.matchValues(vals) {
 				return true
 			}
@@ -138,13 +138,13 @@ func (f *fieldNode) matchValues(vals []bsoncore.Value) bool {
 		return false
 	case "$type":
 		return anyValue(vals, true, func(v bsoncore.Value) bool {
-			if missing(v) {
+			if Missing(v) {
 				return false
 			}
-			if f.numeric && class(v.Type) == clsNumber {
+			if f.Numeric && class(v.Type) == clsNumber {
 				return true
 			}
-			for _, t := range f.types {
+			for _, t := range f.Types {
 				if v.Type == t {
 					return true
 				}
@@ -153,18 +153,18 @@ func (f *fieldNode) matchValues(vals []bsoncore.Value) bool {
 		})
 	case "$mod":
 		return anyValue(vals, true, func(v bsoncore.Value) bool {
-			x, ok := number(v)
+			x, ok := Number(v)
 			if !ok || math.IsNaN(x) || math.IsInf(x, 0) {
 				return false
 			}
-			return int64(x)%f.mod[0] == f.mod[1]
+			return int64(x)%f.Mod[0] == f.Mod[1]
 		})
 	}
 	return false
 }
 
-func (f *fieldNode) matchIn(vals []bsoncore.Value) bool {
-	for _, want := range f.list {
+func (f *FieldNode) matchIn(vals []bsoncore.Value) bool {
+	for _, want := range f.List {
 		if want.Type == bsoncore.TypeRegex {
 			continue
 		}
@@ -172,7 +172,7 @@ func (f *fieldNode) matchIn(vals []bsoncore.Value) bool {
 			return true
 		}
 	}
-	for _, re := range f.res {
+	for _, re := range f.Res {
 		if anyValue(vals, true, func(v bsoncore.Value) bool { return regexMatch(re, v) }) {
 			return true
 		}
@@ -204,19 +204,19 @@ func anyValue(vals []bsoncore.Value, intoArrays bool, test func(bsoncore.Value) 
 func anyEqual(vals []bsoncore.Value, want bsoncore.Value) bool {
 	wantNull := want.Type == bsoncore.TypeNull
 	return anyValue(vals, true, func(v bsoncore.Value) bool {
-		if missing(v) {
+		if Missing(v) {
 			return wantNull
 		}
-		return compareValues(v, want) == 0
+		return CompareValues(v, want) == 0
 	})
 }
 
 // compareOp: $gt and friends compare only within one type class.
 func compareOp(op string, v, arg bsoncore.Value) bool {
-	if missing(v) || class(v.Type) != class(arg.Type) {
+	if Missing(v) || class(v.Type) != class(arg.Type) {
 		return false
 	}
-	c := compareValues(v, arg)
+	c := CompareValues(v, arg)
 	switch op {
 	case "$gt":
 		return c > 0
@@ -249,7 +249,7 @@ func compileRegex(pattern, options string) (*regexp.Regexp, error) {
 			flags += string(o)
 		case 'u':
 		default:
-			return nil, badValue("regular expression option '%c' is not supported", o)
+			return nil, BadValue("regular expression option '%c' is not supported", o)
 		}
 	}
 	if flags != "" {
@@ -257,21 +257,21 @@ func compileRegex(pattern, options string) (*regexp.Regexp, error) {
 	}
 	re, err := regexp.Compile(pattern)
 	if err != nil {
-		return nil, badValue("bad regular expression: %v", err)
+		return nil, BadValue("bad regular expression: %v", err)
 	}
 	return re, nil
 }
 
-// compileFilter parses a query filter.
-func compileFilter(filter bsoncore.Document) (node, error) {
+// CompileFilter parses a query filter.
+func CompileFilter(filter bsoncore.Document) (Node, error) {
 	if len(filter) == 0 {
-		return trueNode{}, nil
+		return TrueNode{}, nil
 	}
 	elems, err := filter.Elements()
 	if err != nil {
-		return nil, badValue("filter is not a valid document")
+		return nil, BadValue("filter is not a valid document")
 	}
-	var all andNode
+	var all AndNode
 	for _, e := range elems {
 		key, val := e.Key(), e.Value()
 		if strings.HasPrefix(key, "$") {
@@ -279,19 +279,19 @@ func compileFilter(filter bsoncore.Document) (node, error) {
 			case "$and", "$or", "$nor":
 				arr, ok := val.ArrayOK()
 				if !ok {
-					return nil, badValue("%s must be an array", key)
+					return nil, BadValue("%s must be an array", key)
 				}
 				vals, _ := arr.Values()
 				if len(vals) == 0 {
-					return nil, badValue("%s/$or/$nor entries need to be full objects", key)
+					return nil, BadValue("%s/$or/$nor entries need to be full objects", key)
 				}
-				var parts []node
+				var parts []Node
 				for _, v := range vals {
 					d, ok := v.DocumentOK()
 					if !ok {
-						return nil, badValue("%s entries need to be full objects", key)
+						return nil, BadValue("%s entries need to be full objects", key)
 					}
-					n, err := compileFilter(d)
+					n, err := CompileFilter(d)
 					if err != nil {
 						return nil, err
 					}
@@ -299,15 +299,15 @@ func compileFilter(filter bsoncore.Document) (node, error) {
 				}
 				switch key {
 				case "$and":
-					all = append(all, andNode(parts))
+					all = append(all, AndNode(parts))
 				case "$or":
-					all = append(all, orNode(parts))
+					all = append(all, OrNode(parts))
 				default:
-					all = append(all, norNode(parts))
+					all = append(all, NorNode(parts))
 				}
 			case "$comment":
 			default:
-				return nil, notSupported("the query operator " + key)
+				return nil, NotSupported("the query operator " + key)
 			}
 			continue
 		}
@@ -334,24 +334,24 @@ func isOperatorDoc(v bsoncore.Value) bool {
 }
 
 // compileField parses the condition on one path.
-func compileField(path string, val bsoncore.Value) ([]node, error) {
-	p := splitPath(path)
+func compileField(path string, val bsoncore.Value) ([]Node, error) {
+	p := SplitPath(path)
 	if val.Type == bsoncore.TypeRegex {
 		pat, opts := val.Regex()
 		re, err := compileRegex(pat, opts)
 		if err != nil {
 			return nil, err
 		}
-		return []node{&fieldNode{path: p, pathStr: path, op: "$regex", arg: val, res: []*regexp.Regexp{re}}}, nil
+		return []Node{&FieldNode{Path: p, PathStr: path, Op: "$regex", Arg: val, Res: []*regexp.Regexp{re}}}, nil
 	}
 	if !isOperatorDoc(val) {
-		return []node{&fieldNode{path: p, pathStr: path, op: "$eq", arg: val}}, nil
+		return []Node{&FieldNode{Path: p, PathStr: path, Op: "$eq", Arg: val}}, nil
 	}
 	ops, err := compileOps(path, p, bsoncore.Document(val.Data))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]node, len(ops))
+	out := make([]Node, len(ops))
 	for i, o := range ops {
 		out[i] = o
 	}
@@ -369,16 +369,16 @@ var typeNames = map[string]bsoncore.Type{
 }
 
 // compileOps parses an operator document {$gt: 1, $lt: 5}.
-func compileOps(path string, p []string, ops bsoncore.Document) ([]*fieldNode, error) {
+func compileOps(path string, p []string, ops bsoncore.Document) ([]*FieldNode, error) {
 	elems, _ := ops.Elements()
-	var out []*fieldNode
+	var out []*FieldNode
 	options := ""
 	if o, err := ops.LookupErr("$options"); err == nil {
 		options, _ = o.StringValueOK()
 	}
 	for _, e := range elems {
 		op, arg := e.Key(), e.Value()
-		f := &fieldNode{path: p, pathStr: path, op: op, arg: arg}
+		f := &FieldNode{Path: p, PathStr: path, Op: op, Arg: arg}
 		switch op {
 		case "$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$exists":
 		case "$options":
@@ -386,20 +386,20 @@ func compileOps(path string, p []string, ops bsoncore.Document) ([]*fieldNode, e
 		case "$in", "$nin", "$all":
 			arr, ok := arg.ArrayOK()
 			if !ok {
-				return nil, badValue("%s needs an array", op)
+				return nil, BadValue("%s needs an array", op)
 			}
-			f.list, _ = arr.Values()
-			for _, v := range f.list {
+			f.List, _ = arr.Values()
+			for _, v := range f.List {
 				if v.Type == bsoncore.TypeRegex {
 					pat, o := v.Regex()
 					re, err := compileRegex(pat, o)
 					if err != nil {
 						return nil, err
 					}
-					f.res = append(f.res, re)
+					f.Res = append(f.Res, re)
 				}
 				if op != "$all" && isOperatorDoc(v) {
-					return nil, badValue("cannot nest $ under %s", op)
+					return nil, BadValue("cannot nest $ under %s", op)
 				}
 			}
 		case "$regex":
@@ -414,17 +414,17 @@ func compileOps(path string, p []string, ops bsoncore.Document) ([]*fieldNode, e
 					options = o
 				}
 			default:
-				return nil, badValue("$regex has to be a string")
+				return nil, BadValue("$regex has to be a string")
 			}
 			re, err := compileRegex(pat, options)
 			if err != nil {
 				return nil, err
 			}
-			f.res = []*regexp.Regexp{re}
-			f.arg = bsoncore.Value{Type: bsoncore.TypeRegex, Data: bsoncore.AppendRegex(nil, pat, options)}
+			f.Res = []*regexp.Regexp{re}
+			f.Arg = bsoncore.Value{Type: bsoncore.TypeRegex, Data: bsoncore.AppendRegex(nil, pat, options)}
 		case "$size":
-			if _, ok := integer(arg); !ok {
-				return nil, badValue("$size needs a number")
+			if _, ok := Integer(arg); !ok {
+				return nil, BadValue("$size needs a number")
 			}
 		case "$not":
 			switch {
@@ -434,33 +434,33 @@ func compileOps(path string, p []string, ops bsoncore.Document) ([]*fieldNode, e
 				if err != nil {
 					return nil, err
 				}
-				f.inner = []*fieldNode{{path: p, pathStr: path, op: "$regex", arg: arg, res: []*regexp.Regexp{re}}}
+				f.Inner = []*FieldNode{{Path: p, PathStr: path, Op: "$regex", Arg: arg, Res: []*regexp.Regexp{re}}}
 			case isOperatorDoc(arg):
 				in, err := compileOps(path, p, bsoncore.Document(arg.Data))
 				if err != nil {
 					return nil, err
 				}
-				f.inner = in
+				f.Inner = in
 			default:
-				return nil, badValue("$not needs a regex or a document")
+				return nil, BadValue("$not needs a regex or a document")
 			}
 		case "$elemMatch":
 			d, ok := arg.DocumentOK()
 			if !ok {
-				return nil, badValue("$elemMatch needs an Object")
+				return nil, BadValue("$elemMatch needs an Object")
 			}
 			if isOperatorDoc(arg) {
 				in, err := compileOps(path, p, d)
 				if err != nil {
 					return nil, err
 				}
-				f.inner = in
+				f.Inner = in
 			} else {
-				sub, err := compileFilter(d)
+				sub, err := CompileFilter(d)
 				if err != nil {
 					return nil, err
 				}
-				f.sub = sub
+				f.Sub = sub
 			}
 		case "$type":
 			var specs []bsoncore.Value
@@ -472,34 +472,34 @@ func compileOps(path string, p []string, ops bsoncore.Document) ([]*fieldNode, e
 			for _, s := range specs {
 				if name, ok := s.StringValueOK(); ok {
 					if name == "number" {
-						f.numeric = true
+						f.Numeric = true
 						continue
 					}
 					t, known := typeNames[name]
 					if !known {
-						return nil, badValue("unknown type name alias: %s", name)
+						return nil, BadValue("unknown type name alias: %s", name)
 					}
-					f.types = append(f.types, t)
-				} else if n, ok := integer(s); ok {
-					f.types = append(f.types, bsoncore.Type(n))
+					f.Types = append(f.Types, t)
+				} else if n, ok := Integer(s); ok {
+					f.Types = append(f.Types, bsoncore.Type(n))
 				} else {
-					return nil, badValue("type must be represented as a number or a string")
+					return nil, BadValue("type must be represented as a number or a string")
 				}
 			}
 		case "$mod":
 			arr, ok := arg.ArrayOK()
 			vals, _ := arr.Values()
 			if !ok || len(vals) != 2 {
-				return nil, badValue("malformed mod, needs to be an array of two numbers")
+				return nil, BadValue("malformed mod, needs to be an array of two numbers")
 			}
-			d, ok1 := integer(vals[0])
-			r, ok2 := integer(vals[1])
+			d, ok1 := Integer(vals[0])
+			r, ok2 := Integer(vals[1])
 			if !ok1 || !ok2 || d == 0 {
-				return nil, badValue("malformed mod, divisor must be a non-zero number")
+				return nil, BadValue("malformed mod, divisor must be a non-zero number")
 			}
-			f.mod = [2]int64{d, r}
+			f.Mod = [2]int64{d, r}
 		default:
-			return nil, badValue("unknown operator: %s", op)
+			return nil, BadValue("unknown operator: %s", op)
 		}
 		out = append(out, f)
 	}

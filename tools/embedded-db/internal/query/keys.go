@@ -11,7 +11,7 @@
 // equality on the index; MongoDB sorts missing and null together, here
 // missing comes first among them. Every key is self-delimiting, so that the
 // keys of a document's fields can be concatenated.
-package main
+package query
 
 import (
 	"bytes"
@@ -26,10 +26,10 @@ import (
 // The first byte of a key: the value's place in MongoDB's type order.
 const (
 	clsMinKey    = 0x01
-	clsMissing   = 0x04
+	ClsMissing   = 0x04
 	clsNull      = 0x05
 	clsNumber    = 0x10
-	clsString    = 0x14
+	ClsString    = 0x14
 	clsDocument  = 0x18
 	clsArray     = 0x1c
 	clsBinary    = 0x20
@@ -42,8 +42,8 @@ const (
 	clsMaxKey    = 0x7f
 )
 
-var missingKey = []byte{clsMissing}
-var nullKey = []byte{clsNull}
+var MissingKey = []byte{ClsMissing}
+var NullKey = []byte{clsNull}
 
 // class is the type-order class of a BSON type.
 func class(t bsoncore.Type) byte {
@@ -55,7 +55,7 @@ func class(t bsoncore.Type) byte {
 	case bsoncore.TypeDouble, bsoncore.TypeInt32, bsoncore.TypeInt64, bsoncore.TypeDecimal128:
 		return clsNumber
 	case bsoncore.TypeString, bsoncore.TypeSymbol:
-		return clsString
+		return ClsString
 	case bsoncore.TypeEmbeddedDocument:
 		return clsDocument
 	case bsoncore.TypeArray:
@@ -160,7 +160,7 @@ func appendEscaped(dst []byte, s []byte) []byte {
 func appendKey(dst []byte, v bsoncore.Value) []byte {
 	switch v.Type {
 	case bsoncore.Type(0):
-		return append(dst, clsMissing)
+		return append(dst, ClsMissing)
 	case bsoncore.TypeMinKey, bsoncore.TypeMaxKey, bsoncore.TypeNull, bsoncore.TypeUndefined:
 		return append(dst, class(v.Type))
 	case bsoncore.TypeDouble, bsoncore.TypeInt32, bsoncore.TypeInt64, bsoncore.TypeDecimal128:
@@ -170,7 +170,7 @@ func appendKey(dst []byte, v bsoncore.Value) []byte {
 		if v.Type == bsoncore.TypeSymbol {
 			s = v.Symbol()
 		}
-		return appendEscaped(append(dst, clsString), []byte(s))
+		return appendEscaped(append(dst, ClsString), []byte(s))
 	case bsoncore.TypeEmbeddedDocument:
 		dst = append(dst, clsDocument)
 		elems, _ := bsoncore.Document(v.Data).Elements()
@@ -214,28 +214,28 @@ func appendKey(dst []byte, v bsoncore.Value) []byte {
 	}
 }
 
-// keyOf is the key of v; a zero Value (Type 0) stands for a missing field.
-func keyOf(v bsoncore.Value) []byte { return appendKey(nil, v) }
+// KeyOf is the key of v; a zero Value (Type 0) stands for a missing field.
+func KeyOf(v bsoncore.Value) []byte { return appendKey(nil, v) }
 
-// compareValues orders two values as MongoDB does.
-func compareValues(a, b bsoncore.Value) int { return bytes.Compare(keyOf(a), keyOf(b)) }
+// CompareValues orders two values as MongoDB does.
+func CompareValues(a, b bsoncore.Value) int { return bytes.Compare(KeyOf(a), KeyOf(b)) }
 
-// classBounds are the smallest and the first-not-included keys of v's class:
+// ClassBounds are the smallest and the first-not-included keys of v's class:
 // a range query matches values of its own type class only.
-func classBounds(v bsoncore.Value) (lo, hi []byte) {
+func ClassBounds(v bsoncore.Value) (lo, hi []byte) {
 	c := class(v.Type)
 	return []byte{c}, []byte{c + 1}
 }
 
-// decodeKey turns a key back into a value where the key says everything:
+// DecodeKey turns a key back into a value where the key says everything:
 // missing (Type 0), null, numbers (int64 when whole, else double), strings,
 // booleans, ObjectIds and dates. ok is false for other keys.
-func decodeKey(k []byte) (bsoncore.Value, bool) {
+func DecodeKey(k []byte) (bsoncore.Value, bool) {
 	if len(k) == 0 {
 		return bsoncore.Value{}, false
 	}
 	switch k[0] {
-	case clsMissing:
+	case ClsMissing:
 		return bsoncore.Value{}, true
 	case clsNull:
 		return bsoncore.Value{Type: bsoncore.TypeNull}, true
@@ -255,7 +255,7 @@ func decodeKey(k []byte) (bsoncore.Value, bool) {
 			return bsoncore.Value{Type: bsoncore.TypeInt64, Data: bsoncore.AppendInt64(nil, whole)}, true
 		}
 		return bsoncore.Value{Type: bsoncore.TypeDouble, Data: bsoncore.AppendDouble(nil, f)}, true
-	case clsString:
+	case ClsString:
 		s, rest, ok := readEscaped(k[1:])
 		if !ok || len(rest) != 0 {
 			return bsoncore.Value{}, false

@@ -2,7 +2,7 @@
 // $mul, $min, $max, $rename, $setOnInsert, $currentDate, $push (with
 // $each), $addToSet (with $each), $pull and $pop, on dotted paths.
 // Documents are decoded into bson.D for the change and encoded again.
-package main
+package query
 
 import (
 	"math"
@@ -14,8 +14,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
-// goValue turns a raw value into the Go value bson.D holds.
-func goValue(v bsoncore.Value) any {
+// GoValue turns a raw value into the Go value bson.D holds.
+func GoValue(v bsoncore.Value) any {
 	var out any
 	if err := (bson.RawValue{Type: bson.Type(v.Type), Value: v.Data}).Unmarshal(&out); err != nil {
 		return nil
@@ -32,31 +32,31 @@ func coreValue(x any) bsoncore.Value {
 	return bsoncore.Value{Type: bsoncore.Type(t), Data: data}
 }
 
-func toD(doc bsoncore.Document) (bson.D, error) {
+func ToD(doc bsoncore.Document) (bson.D, error) {
 	var d bson.D
 	err := bson.Unmarshal(doc, &d)
 	return d, err
 }
 
-func fromD(d bson.D) (bsoncore.Document, error) {
+func FromD(d bson.D) (bsoncore.Document, error) {
 	raw, err := bson.Marshal(d)
 	return bsoncore.Document(raw), err
 }
 
-// isReplacement: an update document with no operator is a whole new document.
-func isReplacement(u bsoncore.Document) bool {
+// IsReplacement: an update document with no operator is a whole new document.
+func IsReplacement(u bsoncore.Document) bool {
 	e, err := u.IndexErr(0)
 	return err != nil || !strings.HasPrefix(e.Key(), "$")
 }
 
-// replaceDoc makes the replacement of old by u, keeping _id first.
-func replaceDoc(old, u bsoncore.Document) (bsoncore.Document, error) {
+// ReplaceDoc makes the replacement of old by u, keeping _id first.
+func ReplaceDoc(old, u bsoncore.Document) (bsoncore.Document, error) {
 	id := old.Lookup("_id")
-	if nid, err := u.LookupErr("_id"); err == nil && !missing(id) && compareValues(nid, id) != 0 {
-		return nil, errorf(66, "ImmutableField", "the (immutable) field '_id' was found to have been altered")
+	if nid, err := u.LookupErr("_id"); err == nil && !Missing(id) && CompareValues(nid, id) != 0 {
+		return nil, Errorf(66, "ImmutableField", "the (immutable) field '_id' was found to have been altered")
 	}
 	idx, out := bsoncore.AppendDocumentStart(nil)
-	if !missing(id) {
+	if !Missing(id) {
 		out = bsoncore.AppendValueElement(out, "_id", id)
 	}
 	elems, _ := u.Elements()
@@ -65,7 +65,7 @@ func replaceDoc(old, u bsoncore.Document) (bsoncore.Document, error) {
 			continue
 		}
 		if strings.HasPrefix(e.Key(), "$") {
-			return nil, badValue("the dollar ($) prefixed field '%s' is not allowed in a replacement", e.Key())
+			return nil, BadValue("the dollar ($) prefixed field '%s' is not allowed in a replacement", e.Key())
 		}
 		out = bsoncore.AppendValueElement(out, e.Key(), e.Value())
 	}
@@ -73,10 +73,10 @@ func replaceDoc(old, u bsoncore.Document) (bsoncore.Document, error) {
 	return out, nil
 }
 
-// applyUpdate applies an operator document to doc. inserting is true for
+// ApplyUpdate applies an operator document to doc. inserting is true for
 // the document an upsert makes ($setOnInsert applies then only).
-func applyUpdate(doc bsoncore.Document, u bsoncore.Document, inserting bool) (bsoncore.Document, error) {
-	d, err := toD(doc)
+func ApplyUpdate(doc bsoncore.Document, u bsoncore.Document, inserting bool) (bsoncore.Document, error) {
+	d, err := ToD(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -84,87 +84,87 @@ func applyUpdate(doc bsoncore.Document, u bsoncore.Document, inserting bool) (bs
 	for _, op := range ops {
 		args, ok := op.Value().DocumentOK()
 		if !ok {
-			return nil, errorf(9, "FailedToParse", "modifier %s needs a document", op.Key())
+			return nil, Errorf(9, "FailedToParse", "modifier %s needs a document", op.Key())
 		}
 		fields, _ := args.Elements()
 		for _, f := range fields {
 			path, arg := f.Key(), f.Value()
 			if path == "_id" || strings.HasPrefix(path, "_id.") {
-				if op.Key() != "$setOnInsert" && !(op.Key() == "$set" && compareValues(arg, doc.Lookup("_id")) == 0) {
-					return nil, errorf(66, "ImmutableField", "performing an update on the path '_id' would modify the immutable field '_id'")
+				if op.Key() != "$setOnInsert" && !(op.Key() == "$set" && CompareValues(arg, doc.Lookup("_id")) == 0) {
+					return nil, Errorf(66, "ImmutableField", "performing an update on the path '_id' would modify the immutable field '_id'")
 				}
 			}
-			if err := applyOp(&d, op.Key(), splitPath(path), arg, inserting); err != nil {
+			if err := applyOp(&d, op.Key(), SplitPath(path), arg, inserting); err != nil {
 				return nil, err
 			}
 		}
 	}
-	return fromD(d)
+	return FromD(d)
 }
 
 func applyOp(d *bson.D, op string, path []string, arg bsoncore.Value, inserting bool) error {
 	switch op {
 	case "$set":
-		return setPath(d, path, goValue(arg))
+		return SetPath(d, path, GoValue(arg))
 	case "$setOnInsert":
 		if inserting {
-			return setPath(d, path, goValue(arg))
+			return SetPath(d, path, GoValue(arg))
 		}
 		return nil
 	case "$unset":
-		unsetPath(d, path)
+		UnsetPath(d, path)
 		return nil
 	case "$inc", "$mul":
 		old, found := getPath(*d, path)
-		if _, ok := number(arg); !ok {
-			return errorf(14, "TypeMismatch", "cannot %s with non-numeric argument", strings.TrimPrefix(op, "$"))
+		if _, ok := Number(arg); !ok {
+			return Errorf(14, "TypeMismatch", "cannot %s with non-numeric argument", strings.TrimPrefix(op, "$"))
 		}
 		if !found {
 			if op == "$mul" {
-				return setPath(d, path, arithmetic(int32(0), goValue(arg), "$mul"))
+				return SetPath(d, path, Arithmetic(int32(0), GoValue(arg), "$mul"))
 			}
-			return setPath(d, path, goValue(arg))
+			return SetPath(d, path, GoValue(arg))
 		}
-		if _, ok := number(coreValue(old)); !ok {
-			return errorf(14, "TypeMismatch", "cannot apply %s to a value of non-numeric type", op)
+		if _, ok := Number(coreValue(old)); !ok {
+			return Errorf(14, "TypeMismatch", "cannot apply %s to a value of non-numeric type", op)
 		}
-		return setPath(d, path, arithmetic(old, goValue(arg), op))
+		return SetPath(d, path, Arithmetic(old, GoValue(arg), op))
 	case "$min", "$max":
 		old, found := getPath(*d, path)
 		c := 0
 		if found {
-			c = compareValues(coreValue(old), arg)
+			c = CompareValues(coreValue(old), arg)
 		}
 		if !found || (op == "$min" && c > 0) || (op == "$max" && c < 0) {
-			return setPath(d, path, goValue(arg))
+			return SetPath(d, path, GoValue(arg))
 		}
 		return nil
 	case "$rename":
 		to, ok := arg.StringValueOK()
 		if !ok {
-			return badValue("the 'to' field for $rename must be a string")
+			return BadValue("the 'to' field for $rename must be a string")
 		}
 		old, found := getPath(*d, path)
 		if !found {
 			return nil
 		}
-		unsetPath(d, path)
-		return setPath(d, splitPath(to), old)
+		UnsetPath(d, path)
+		return SetPath(d, SplitPath(to), old)
 	case "$currentDate":
 		now := time.Now()
 		if spec, ok := arg.DocumentOK(); ok {
 			if t, _ := spec.Lookup("$type").StringValueOK(); t == "timestamp" {
-				return setPath(d, path, bson.Timestamp{T: uint32(now.Unix()), I: 1})
+				return SetPath(d, path, bson.Timestamp{T: uint32(now.Unix()), I: 1})
 			}
 		}
-		return setPath(d, path, bson.NewDateTimeFromTime(now))
+		return SetPath(d, path, bson.NewDateTimeFromTime(now))
 	case "$push", "$addToSet":
 		items := []bsoncore.Value{arg}
 		if spec, ok := arg.DocumentOK(); ok {
 			if each, err := spec.LookupErr("$each"); err == nil {
 				arr, ok := each.ArrayOK()
 				if !ok {
-					return badValue("$each needs an array")
+					return BadValue("$each needs an array")
 				}
 				items, _ = arr.Values()
 			}
@@ -174,7 +174,7 @@ func applyOp(d *bson.D, op string, path []string, arg bsoncore.Value, inserting 
 		if found {
 			a, ok := old.(bson.A)
 			if !ok {
-				return badValue("the field '%s' must be an array", strings.Join(path, "."))
+				return BadValue("the field '%s' must be an array", strings.Join(path, "."))
 			}
 			list = a
 		}
@@ -182,15 +182,15 @@ func applyOp(d *bson.D, op string, path []string, arg bsoncore.Value, inserting 
 			if op == "$addToSet" {
 				dup := false
 				for _, x := range list {
-					dup = dup || compareValues(coreValue(x), it) == 0
+					dup = dup || CompareValues(coreValue(x), it) == 0
 				}
 				if dup {
 					continue
 				}
 			}
-			list = append(list, goValue(it))
+			list = append(list, GoValue(it))
 		}
-		return setPath(d, path, list)
+		return SetPath(d, path, list)
 	case "$pull":
 		old, found := getPath(*d, path)
 		list, ok := old.(bson.A)
@@ -212,16 +212,16 @@ func applyOp(d *bson.D, op string, path []string, arg bsoncore.Value, inserting 
 				return true
 			}
 		} else if cond, ok := arg.DocumentOK(); ok {
-			n, err := compileFilter(cond)
+			n, err := CompileFilter(cond)
 			if err != nil {
 				return err
 			}
 			test = func(v bsoncore.Value) bool {
 				sub, isDoc := v.DocumentOK()
-				return isDoc && n.match(sub)
+				return isDoc && n.Match(sub)
 			}
 		} else {
-			test = func(v bsoncore.Value) bool { return compareValues(v, arg) == 0 }
+			test = func(v bsoncore.Value) bool { return CompareValues(v, arg) == 0 }
 		}
 		var kept bson.A
 		for _, x := range list {
@@ -232,26 +232,26 @@ func applyOp(d *bson.D, op string, path []string, arg bsoncore.Value, inserting 
 		if kept == nil {
 			kept = bson.A{}
 		}
-		return setPath(d, path, kept)
+		return SetPath(d, path, kept)
 	case "$pop":
 		old, found := getPath(*d, path)
 		list, ok := old.(bson.A)
 		if !found || !ok || len(list) == 0 {
 			return nil
 		}
-		if n, _ := integer(arg); n < 0 {
-			return setPath(d, path, list[1:])
+		if n, _ := Integer(arg); n < 0 {
+			return SetPath(d, path, list[1:])
 		}
-		return setPath(d, path, list[:len(list)-1])
+		return SetPath(d, path, list[:len(list)-1])
 	}
-	return errorf(9, "FailedToParse", "Unknown modifier: %s. Expected a valid update modifier or pipeline-style update specified as an array", op)
+	return Errorf(9, "FailedToParse", "Unknown modifier: %s. Expected a valid update modifier or pipeline-style update specified as an array", op)
 }
 
-// arithmetic does $inc / $mul keeping MongoDB's result types: int32 until
+// Arithmetic does $inc / $mul keeping MongoDB's result types: int32 until
 // it overflows, int64 until it overflows, double otherwise.
-func arithmetic(a, b any, op string) any {
-	ai, aInt := integer(coreValue(a))
-	bi, bInt := integer(coreValue(b))
+func Arithmetic(a, b any, op string) any {
+	ai, aInt := Integer(coreValue(a))
+	bi, bInt := Integer(coreValue(b))
 	_, aDouble := a.(float64)
 	_, bDouble := b.(float64)
 	if aInt && bInt && !aDouble && !bDouble {
@@ -273,8 +273,8 @@ func arithmetic(a, b any, op string) any {
 			return r
 		}
 	}
-	af, _ := number(coreValue(a))
-	bf, _ := number(coreValue(b))
+	af, _ := Number(coreValue(a))
+	bf, _ := Number(coreValue(b))
 	if op == "$inc" {
 		return af + bf
 	}
@@ -310,8 +310,8 @@ func getPath(d bson.D, path []string) (any, bool) {
 	return cur, true
 }
 
-// setPath writes a value at a dotted path, making the documents on the way.
-func setPath(d *bson.D, path []string, v any) error {
+// SetPath writes a value at a dotted path, making the documents on the way.
+func SetPath(d *bson.D, path []string, v any) error {
 	for i, e := range *d {
 		if e.Key != path[0] {
 			continue
@@ -322,7 +322,7 @@ func setPath(d *bson.D, path []string, v any) error {
 		}
 		switch c := e.Value.(type) {
 		case bson.D:
-			if err := setPath(&c, path[1:], v); err != nil {
+			if err := SetPath(&c, path[1:], v); err != nil {
 				return err
 			}
 			(*d)[i].Value = c
@@ -330,7 +330,7 @@ func setPath(d *bson.D, path []string, v any) error {
 		case bson.A:
 			idx, err := strconv.Atoi(path[1])
 			if err != nil || idx < 0 {
-				return errorf(28, "PathNotViable", "cannot create field '%s' in element {%s: [...]}", path[1], path[0])
+				return Errorf(28, "PathNotViable", "cannot create field '%s' in element {%s: [...]}", path[1], path[0])
 			}
 			for len(c) <= idx {
 				c = append(c, nil)
@@ -342,7 +342,7 @@ func setPath(d *bson.D, path []string, v any) error {
 				if !ok {
 					sub = bson.D{}
 				}
-				if err := setPath(&sub, path[2:], v); err != nil {
+				if err := SetPath(&sub, path[2:], v); err != nil {
 					return err
 				}
 				c[idx] = sub
@@ -350,7 +350,7 @@ func setPath(d *bson.D, path []string, v any) error {
 			(*d)[i].Value = c
 			return nil
 		default:
-			return errorf(28, "PathNotViable", "cannot create field '%s' in element {%s: ...}", path[1], path[0])
+			return Errorf(28, "PathNotViable", "cannot create field '%s' in element {%s: ...}", path[1], path[0])
 		}
 	}
 	if len(path) == 1 {
@@ -358,14 +358,14 @@ func setPath(d *bson.D, path []string, v any) error {
 		return nil
 	}
 	sub := bson.D{}
-	if err := setPath(&sub, path[1:], v); err != nil {
+	if err := SetPath(&sub, path[1:], v); err != nil {
 		return err
 	}
 	*d = append(*d, bson.E{Key: path[0], Value: sub})
 	return nil
 }
 
-func unsetPath(d *bson.D, path []string) {
+func UnsetPath(d *bson.D, path []string) {
 	for i, e := range *d {
 		if e.Key != path[0] {
 			continue
@@ -376,7 +376,7 @@ func unsetPath(d *bson.D, path []string) {
 		}
 		switch c := e.Value.(type) {
 		case bson.D:
-			unsetPath(&c, path[1:])
+			UnsetPath(&c, path[1:])
 			(*d)[i].Value = c
 		case bson.A:
 			if idx, err := strconv.Atoi(path[1]); err == nil && idx >= 0 && idx < len(c) && len(path) == 2 {
@@ -388,9 +388,9 @@ func unsetPath(d *bson.D, path []string) {
 	}
 }
 
-// upsertSeed is the document an upsert starts from: the filter's plain
+// UpsertSeed is the document an upsert starts from: the filter's plain
 // equalities ({a: 1, "b.c": 2} gives {a: 1, b: {c: 2}}).
-func upsertSeed(filter bsoncore.Document) (bson.D, error) {
+func UpsertSeed(filter bsoncore.Document) (bson.D, error) {
 	d := bson.D{}
 	elems, _ := filter.Elements()
 	for _, e := range elems {
@@ -401,12 +401,12 @@ func upsertSeed(filter bsoncore.Document) (bson.D, error) {
 				parts, _ := arr.Values()
 				for _, p := range parts {
 					if pd, ok := p.DocumentOK(); ok {
-						sub, err := upsertSeed(pd)
+						sub, err := UpsertSeed(pd)
 						if err != nil {
 							return nil, err
 						}
 						for _, se := range sub {
-							if err := setPath(&d, splitPath(se.Key), se.Value); err != nil {
+							if err := SetPath(&d, SplitPath(se.Key), se.Value); err != nil {
 								return nil, err
 							}
 						}
@@ -425,7 +425,7 @@ func upsertSeed(filter bsoncore.Document) (bson.D, error) {
 		if v.Type == bsoncore.TypeRegex {
 			continue
 		}
-		if err := setPath(&d, splitPath(k), goValue(v)); err != nil {
+		if err := SetPath(&d, SplitPath(k), GoValue(v)); err != nil {
 			return nil, err
 		}
 	}

@@ -1,6 +1,6 @@
 // Small helpers over raw BSON (bsoncore): building values, reading paths
 // the way MongoDB does (through arrays), and the errors commands answer.
-package main
+package query
 
 import (
 	"fmt"
@@ -10,54 +10,54 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
-// cmdError is a command failure as MongoDB reports it: {ok: 0, errmsg, code, codeName}.
-type cmdError struct {
-	code int32
-	name string
-	msg  string
+// CmdError is a command failure as MongoDB reports it: {ok: 0, errmsg, code, codeName}.
+type CmdError struct {
+	Code int32
+	Name string
+	Msg  string
 }
 
-func (e *cmdError) Error() string { return e.msg }
+func (e *CmdError) Error() string { return e.Msg }
 
-func errorf(code int32, name, format string, args ...any) *cmdError {
-	return &cmdError{code: code, name: name, msg: fmt.Sprintf(format, args...)}
+func Errorf(code int32, name, format string, args ...any) *CmdError {
+	return &CmdError{Code: code, Name: name, Msg: fmt.Sprintf(format, args...)}
 }
 
-func badValue(format string, args ...any) *cmdError {
-	return errorf(2, "BadValue", format, args...)
+func BadValue(format string, args ...any) *CmdError {
+	return Errorf(2, "BadValue", format, args...)
 }
 
-func notSupported(what string) *cmdError {
-	return errorf(238, "NotImplemented", "%s is not supported by roost-embedded-db", what)
+func NotSupported(what string) *CmdError {
+	return Errorf(238, "NotImplemented", "%s is not supported by roost-embedded-db", what)
 }
 
-func vInt32(i int32) bsoncore.Value {
+func VInt32(i int32) bsoncore.Value {
 	return bsoncore.Value{Type: bsoncore.TypeInt32, Data: bsoncore.AppendInt32(nil, i)}
 }
 
-func vInt64(i int64) bsoncore.Value {
+func VInt64(i int64) bsoncore.Value {
 	return bsoncore.Value{Type: bsoncore.TypeInt64, Data: bsoncore.AppendInt64(nil, i)}
 }
 
-func vDouble(f float64) bsoncore.Value {
+func VDouble(f float64) bsoncore.Value {
 	return bsoncore.Value{Type: bsoncore.TypeDouble, Data: bsoncore.AppendDouble(nil, f)}
 }
 
-func vString(s string) bsoncore.Value {
+func VString(s string) bsoncore.Value {
 	return bsoncore.Value{Type: bsoncore.TypeString, Data: bsoncore.AppendString(nil, s)}
 }
 
-func vBool(b bool) bsoncore.Value {
+func VBool(b bool) bsoncore.Value {
 	return bsoncore.Value{Type: bsoncore.TypeBoolean, Data: bsoncore.AppendBoolean(nil, b)}
 }
 
-func vNull() bsoncore.Value { return bsoncore.Value{Type: bsoncore.TypeNull} }
+func VNull() bsoncore.Value { return bsoncore.Value{Type: bsoncore.TypeNull} }
 
-func vDoc(d bsoncore.Document) bsoncore.Value {
+func VDoc(d bsoncore.Document) bsoncore.Value {
 	return bsoncore.Value{Type: bsoncore.TypeEmbeddedDocument, Data: d}
 }
 
-func vArray(vals []bsoncore.Value) bsoncore.Value {
+func VArray(vals []bsoncore.Value) bsoncore.Value {
 	idx, arr := bsoncore.AppendArrayStart(nil)
 	for i, v := range vals {
 		arr = bsoncore.AppendValueElement(arr, strconv.Itoa(i), v)
@@ -66,11 +66,11 @@ func vArray(vals []bsoncore.Value) bsoncore.Value {
 	return bsoncore.Value{Type: bsoncore.TypeArray, Data: arr}
 }
 
-// missing reports whether v stands for an absent field.
-func missing(v bsoncore.Value) bool { return v.Type == 0 }
+// Missing reports whether v stands for an absent field.
+func Missing(v bsoncore.Value) bool { return v.Type == 0 }
 
-// number reads any numeric value as a double, and says whether it was one.
-func number(v bsoncore.Value) (float64, bool) {
+// Number reads any numeric value as a double, and says whether it was one.
+func Number(v bsoncore.Value) (float64, bool) {
 	switch v.Type {
 	case bsoncore.TypeInt32:
 		return float64(v.Int32()), true
@@ -82,8 +82,8 @@ func number(v bsoncore.Value) (float64, bool) {
 	return 0, false
 }
 
-// integer reads a whole number from any numeric type.
-func integer(v bsoncore.Value) (int64, bool) {
+// Integer reads a whole number from any numeric type.
+func Integer(v bsoncore.Value) (int64, bool) {
 	switch v.Type {
 	case bsoncore.TypeInt32:
 		return int64(v.Int32()), true
@@ -98,13 +98,13 @@ func integer(v bsoncore.Value) (int64, bool) {
 	return 0, false
 }
 
-// truthy: how MongoDB reads a flag such as {unique: 1} or {upsert: true}.
-func truthy(v bsoncore.Value) bool {
+// Truthy: how MongoDB reads a flag such as {unique: 1} or {upsert: true}.
+func Truthy(v bsoncore.Value) bool {
 	switch v.Type {
 	case bsoncore.TypeBoolean:
 		return v.Boolean()
 	case bsoncore.TypeInt32, bsoncore.TypeInt64, bsoncore.TypeDouble:
-		f, _ := number(v)
+		f, _ := Number(v)
 		return f != 0
 	case 0, bsoncore.TypeNull, bsoncore.TypeUndefined:
 		return false
@@ -112,13 +112,13 @@ func truthy(v bsoncore.Value) bool {
 	return true
 }
 
-func splitPath(p string) []string { return strings.Split(p, ".") }
+func SplitPath(p string) []string { return strings.Split(p, ".") }
 
-// resolve finds every value `path` reaches from v, as MongoDB's query
+// Resolve finds every value `path` reaches from v, as MongoDB's query
 // language does: through documents by name and through arrays both by
 // position ("a.0") and by the elements' own fields ("a.b" of [{b: 1}, {b: 2}]).
 // A path that reaches nothing gives one missing value.
-func resolve(v bsoncore.Value, path []string, out []bsoncore.Value) []bsoncore.Value {
+func Resolve(v bsoncore.Value, path []string, out []bsoncore.Value) []bsoncore.Value {
 	if len(path) == 0 {
 		return append(out, v)
 	}
@@ -128,18 +128,18 @@ func resolve(v bsoncore.Value, path []string, out []bsoncore.Value) []bsoncore.V
 		if err != nil {
 			return append(out, bsoncore.Value{})
 		}
-		return resolve(child, path[1:], out)
+		return Resolve(child, path[1:], out)
 	case bsoncore.TypeArray:
 		before := len(out)
 		vals, _ := bsoncore.Array(v.Data).Values()
 		if i, err := strconv.Atoi(path[0]); err == nil && i >= 0 {
 			if i < len(vals) {
-				out = resolve(vals[i], path[1:], out)
+				out = Resolve(vals[i], path[1:], out)
 			}
 		}
 		for _, e := range vals {
 			if e.Type == bsoncore.TypeEmbeddedDocument {
-				out = resolve(e, path, out)
+				out = Resolve(e, path, out)
 			}
 		}
 		if len(out) == before {
@@ -150,14 +150,14 @@ func resolve(v bsoncore.Value, path []string, out []bsoncore.Value) []bsoncore.V
 	return append(out, bsoncore.Value{})
 }
 
-// lookup is resolve from a whole document.
-func lookup(doc bsoncore.Document, path []string) []bsoncore.Value {
-	return resolve(vDoc(doc), path, nil)
+// Lookup is resolve from a whole document.
+func Lookup(doc bsoncore.Document, path []string) []bsoncore.Value {
+	return Resolve(VDoc(doc), path, nil)
 }
 
-// lookupOne is the value at a path of plain documents (no arrays), or a
+// LookupOne is the value at a path of plain documents (no arrays), or a
 // missing value: what sort keys and index keys use.
-func lookupOne(doc bsoncore.Document, path []string) bsoncore.Value {
+func LookupOne(doc bsoncore.Document, path []string) bsoncore.Value {
 	v, err := doc.LookupErr(path...)
 	if err != nil {
 		return bsoncore.Value{}
@@ -165,8 +165,8 @@ func lookupOne(doc bsoncore.Document, path []string) bsoncore.Value {
 	return v
 }
 
-// buildDoc assembles a document from alternating keys and values.
-func buildDoc(kv ...any) bsoncore.Document {
+// BuildDoc assembles a document from alternating keys and values.
+func BuildDoc(kv ...any) bsoncore.Document {
 	idx, doc := bsoncore.AppendDocumentStart(nil)
 	for i := 0; i+1 < len(kv); i += 2 {
 		doc = bsoncore.AppendValueElement(doc, kv[i].(string), kv[i+1].(bsoncore.Value))
