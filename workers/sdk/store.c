@@ -148,7 +148,7 @@ int64_t
 svc_version(const bson_t *doc)
 {
     bson_iter_t it;
-    return bson_iter_init_find(&it, doc, "version") && BSON_ITER_HOLDS_INT(&it) ? bson_iter_as_int64(&it) : 1;
+    return bson_iter_init_find(&it, doc, "version") && BSON_ITER_HOLDS_NUMBER(&it) ? bson_iter_as_int64(&it) : 1;
 }
 
 int

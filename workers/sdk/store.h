@@ -87,7 +87,9 @@ void svc_filter_live(bson_t *filter);
  */
 bool svc_expected(const envelope_request_t *req, int64_t version);
 
-/* A document's version (its ETag): 1 for one stored before versions existed. */
+/* A document's version (its ETag), whatever number type holds it (a
+ * double written by hand reads as its integer): 1 for one stored before
+ * versions existed. */
 int64_t svc_version(const bson_t *doc);
 
 /*

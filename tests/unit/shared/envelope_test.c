@@ -235,6 +235,27 @@ envelope_carries_token_client_and_limits(void **state)
     bson_destroy(&reply);
 }
 
+/* The one reading of a reply's error object: a missing code is the
+ * service's fault ("internal"), a missing message empty, fields a view. */
+static void
+envelope_error_object_defaults(void **state)
+{
+    const char *code, *message;
+    bson_t fields = BSON_INITIALIZER;
+    bson_t *err = roost_test_doc("{\"message\": \"boom\"}");
+    envelope_error_read(err, &code, &message, &fields);
+    assert_string_equal(code, "internal");
+    assert_string_equal(message, "boom");
+    assert_true(bson_empty(&fields));
+    bson_destroy(err);
+    err = roost_test_doc("{\"code\": \"taken\", \"fields\": [{\"field\": \"a\", \"message\": \"b\"}]}");
+    envelope_error_read(err, &code, &message, &fields);
+    assert_string_equal(code, "taken");
+    assert_string_equal(message, "");
+    assert_int_equal(bson_count_keys(&fields), 1);
+    bson_destroy(err);
+}
+
 int
 main(void)
 {
@@ -247,6 +268,7 @@ main(void)
         cmocka_unit_test(envelope_reply_roundtrip),
         cmocka_unit_test(envelope_reply_needs_an_http_status),
         cmocka_unit_test(envelope_carries_token_client_and_limits),
+        cmocka_unit_test(envelope_error_object_defaults),
     };
     return cmocka_run_group_tests_name("/envelope", tests, NULL, NULL);
 }

@@ -34,13 +34,13 @@ properties_str(const bson_t *doc, const char *key)
     return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
 }
 
-/* `current` with every field of `changes` replacing its namesake, then
- * the bookkeeping every change makes; `key` is the request's idempotency key. */
+/* `current` (at `version`, as the edit loop read it) with every field of
+ * `changes` replacing its namesake, then the bookkeeping every change
+ * makes; `key` is the request's idempotency key. */
 static void
-properties_apply(const bson_t *current, const bson_t *changes, const char *key, bson_t *next)
+properties_apply(const bson_t *current, int64_t version, const bson_t *changes, const char *key, bson_t *next)
 {
     bson_iter_t it;
-    int64_t version = properties_int(current, "version");
     bson_init(next);
     bson_iter_init(&it, current);
     while (bson_iter_next(&it)) {
@@ -135,7 +135,7 @@ properties_edit_change(svc_call_t *call, const bson_t *current, int64_t version,
     if (!a->change(call, current, &changes))
         return false;
     bson_destroy(update);
-    properties_apply(current, &changes, call->key, update);
+    properties_apply(current, version, &changes, call->key, update);
     bson_destroy(&changes);
     return true;
 }

@@ -47,7 +47,10 @@ versions_and_preconditions(void **state)
 {
     bson_t *doc = roost_test_doc("{\"version\": 4}"), *old = roost_test_doc("{\"name\": \"x\"}");
     assert_int_equal(svc_version(doc), 4);
-    assert_int_equal(svc_version(old), 1); /* stored before versions existed */
+    assert_int_equal(svc_version(old), 1);                  /* stored before versions existed */
+    bson_t *by_hand = roost_test_doc("{\"version\": 5.0}"); /* a double, as a shell writes numbers */
+    assert_int_equal(svc_version(by_hand), 5);
+    bson_destroy(by_hand);
     envelope_request_t req = {0};
     assert_true(svc_expected(&req, 4)); /* no If-Match */
     req.has_expect = true;
