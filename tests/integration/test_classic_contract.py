@@ -130,6 +130,15 @@ def test_list_parameter_errors(classic, query, message):
     assert_error(requests.get(classic.url("/listings?" + query), timeout=10), 400, message)
 
 
+@pytest.mark.parametrize("path", ["/listings", "/public-api/listings"])
+@pytest.mark.parametrize("user_id", ["0", "-1", "999999999"])
+def test_any_integer_user_id_lists_nothing_rather_than_failing(classic, path, user_id):
+    """The original service takes any integer user_id: 0 and -1 are no user's, an empty page."""
+    r = requests.get(classic.url(f"{path}?user_id={user_id}"), timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["listings"] == []
+
+
 def test_public_api_json_variants_and_join(classic):
     # POST /public-api/users {"name": ...} -> {"user": {...}}
     r = requests.post(classic.url("/public-api/users"), json={"name": "Public Person"}, timeout=10)

@@ -329,6 +329,27 @@ def test_logout_all_ends_every_token_and_login_works_again(stack):
     assert requests.get(stack.url("/api/v1/users/me"), headers=bearer(c), timeout=10).status_code == 200
 
 
+def test_a_token_issued_after_logout_all_is_never_refused(stack):
+    """A worker remembers a user's token generation for 0.5 s: that may make
+    a revocation late, never a fresh grant wrong. Every worker reads the
+    user just before logout-all; the token issued right after must pass on
+    every one of them (it was refused half the time while they compared
+    generations with != instead of "older than")."""
+    me = stack.url("/api/v1/users/me")
+    for attempt in range(5):
+        u = create_user(stack)
+        a = token_for(stack, u["username"])
+        for _ in range(6):  # every worker of the pool reads and remembers the generation
+            assert requests.get(me, headers=bearer(a), timeout=10).status_code == 200
+        assert nng_call(stack, "users.logout_all", {"auth": {"token": a}})["status"] == 204
+        fresh = token_for(stack, u["username"])
+        for _ in range(6):
+            r = requests.get(me, headers=bearer(fresh), timeout=10)
+            assert r.status_code == 200, f"attempt {attempt}: a fresh token refused: {r.text}"
+            reply = nng_call(stack, "users.me", {"auth": {"token": fresh}})
+            assert reply["status"] == 200, reply
+
+
 def test_nng_token_and_sub_must_agree(stack):
     u, v = create_user(stack), create_user(stack)
     tok = token_for(stack, u["username"])

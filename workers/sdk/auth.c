@@ -66,6 +66,12 @@ svc_auth_check(mongoc_client_t *mongo, const token_claims_t *claims, bson_error_
     if (fresh)
         e = *slot;
     pthread_mutex_unlock(&svc_auth_lock);
+    /* A token of a newer generation than the one remembered was issued
+     * after it was read (a login right after a logout-all or a password
+     * change): the memory is stale, not the token. A cache may make a
+     * revocation late by its TTL, never a fresh grant wrong. */
+    if (fresh && claims->gen > e.gen)
+        fresh = false;
     if (!fresh) {
         if (!svc_auth_read(mongo, claims->sub, &e, error))
             return SVC_AUTH_DB_ERROR;

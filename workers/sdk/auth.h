@@ -8,7 +8,9 @@
  * revoked_tokens. A password change and POST /api/v1/auth/logout-all raise
  * token_gen; POST /api/v1/auth/logout adds the token's jti. What this
  * process read of a user is reused for at most SVC_AUTH_CACHE_MS, so a
- * revocation reaches every worker within that time (the issue's bar: 1 s).
+ * revocation reaches every worker within that time (the issue's bar: 1 s);
+ * a token of a newer generation than the one remembered has the user read
+ * again, so a token issued after a revocation is never refused for it.
  */
 #ifndef ROOST_SDK_AUTH_H
 #define ROOST_SDK_AUTH_H

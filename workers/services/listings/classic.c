@@ -29,7 +29,9 @@ classic_page(svc_call_t *call, bson_t *filter, bson_t **opts)
     validate_known_fields(query, params, &errors);
     validate_classic_paging(query, &errors, &page_num, &page_size);
     if (bson_iter_init_find(&it, query, "user_id")) {
-        if (!validate_as_int(&it, &user_id) || user_id <= 0)
+        /* Any integer, as the original service takes it: one that is no
+         * user's id (0, -1) lists nothing rather than failing. */
+        if (!validate_as_int(&it, &user_id))
             field_errors_add(&errors, "user_id", "invalid user_id");
         else
             BSON_APPEND_INT64(filter, "user_id", user_id);
