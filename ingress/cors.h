@@ -22,11 +22,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Request headers a preflight may ask for, beyond the CORS-safelisted ones. */
-#define CORS_ALLOW_HEADERS "Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id"
-/* Response headers a browser app may read, beyond the safelisted ones. */
+/* Request headers a preflight may ask for, beyond the CORS-safelisted ones:
+ * every header a documented client sends (a bearer token, JSON bodies, the
+ * conditional headers, the request id, and an OData client's version and
+ * preference headers). */
+#define CORS_ALLOW_HEADERS                                                                                             \
+    "Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id, OData-Version, OData-MaxVersion, Prefer"
+/* Response headers a browser app may read, beyond the safelisted ones:
+ * every header a documented client reads. */
 #define CORS_EXPOSE_HEADERS                                                                                            \
-    "ETag, Link, Location, RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate, X-Request-Id"
+    "ETag, Link, Location, RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate, X-Request-Id, OData-Version"
 /* How long a browser may cache a preflight answer, in seconds. */
 #define CORS_MAX_AGE "600"
 

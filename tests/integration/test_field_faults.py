@@ -409,6 +409,23 @@ def test_cors_preflight_and_actual_requests(fresh):
     assert r.status_code == 200 and "Access-Control-Allow-Origin" not in r.headers
 
 
+def test_a_browser_odata_client_may_read_the_reso_face(fresh):
+    """A browser OData client sends OData-Version and OData-MaxVersion (and
+    may send Prefer): the preflight allows them, and the OData-Version of
+    the answer is readable."""
+    origin = "https://app.example"
+    r = requests.options(fresh.url("/reso/odata/Property"), headers={
+        "Origin": origin, "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "odata-version, odata-maxversion, prefer, if-none-match"}, timeout=10)
+    assert r.status_code == 204, r.text
+    for h in ("OData-Version", "OData-MaxVersion", "Prefer"):
+        assert h in r.headers["Access-Control-Allow-Headers"]
+    r = requests.get(fresh.url("/reso/odata/Property?$top=1"),
+                     headers={"Origin": origin, "OData-Version": "4.0", "OData-MaxVersion": "4.0"}, timeout=10)
+    assert r.status_code == 200 and r.headers["Access-Control-Allow-Origin"] == origin
+    assert "OData-Version" in r.headers["Access-Control-Expose-Headers"]
+
+
 def test_cors_is_off_by_default(stack):
     r = requests.options(stack.url("/api/v1/properties"), timeout=10)
     assert r.status_code == 204 and set(r.headers["Allow"].split(", ")) == {"GET", "POST", "OPTIONS"}

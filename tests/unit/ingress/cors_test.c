@@ -31,6 +31,8 @@ cors_allow_list(void **state)
     assert_true(cors_headers_allowed(S_("authorization, content-type")));
     assert_true(cors_headers_allowed(S_("If-Match,X-Request-Id")));
     assert_false(cors_headers_allowed(S_("authorization, x-evil")));
+    /* What a browser OData client on an allowed origin sends to /reso/odata. */
+    assert_true(cors_headers_allowed(S_("odata-version,odata-maxversion,prefer,if-none-match")));
 }
 
 int
