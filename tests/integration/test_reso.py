@@ -115,6 +115,26 @@ def test_an_odata_client_filters_selects_orders_and_pages(service, estate):
         str(l["id"]) for l, p in mine if p and len(p["rooms"]) == 3 and sum(r["area_m2"] for r in p["rooms"]) > 20)
 
 
+def test_every_documented_key_literal_is_accepted(stack, estate):
+    """docs/reso.md: keys compare as the numbers they are, '012' is '12'.
+    Zero-padded and very long keys are keys too: a long one matches no
+    listing, and says so with an empty page rather than a 400."""
+    listing = estate["listings"][0][0]
+    agent = estate["agent"]["id"]
+
+    def keys(filter_text):
+        r = requests.get(stack.url("/reso/odata/Property?$filter=" + quote(filter_text) + "&$top=100"), timeout=10)
+        assert r.status_code == 200, (filter_text, r.text)
+        return [e["ListingKey"] for e in r.json()["value"]]
+
+    padded = str(listing["id"]).zfill(30)
+    assert keys(f"ListingKey eq '{padded}'") == [str(listing["id"])]
+    assert keys(f"ListingKey eq '0{listing['id']}' and ListAgentKey eq '{str(agent).zfill(25)}'") == [str(listing["id"])]
+    assert keys("ListingKey eq '99999999999999999999999999'") == []
+    assert keys(f"ListingKey lt '99999999999999999999999999' and ListAgentKey eq '{agent}'") != []
+    assert keys(f"ListingKey in ('{padded}', '000') and ListAgentKey eq '{agent}'") == [str(listing["id"])]
+
+
 def test_count_and_next_link(stack, estate):
     agent = estate["agent"]["id"]
     f = quote(f"ListAgentKey eq '{agent}'")

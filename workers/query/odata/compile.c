@@ -3,9 +3,27 @@
 #include "query/odata/internal.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A key literal ('12') as the number it is: leading zeros do not count
+ * ('012' is '12'), and one past any int64 id compares as the number it is
+ * (a double: greater than every id), so every string of digits is a key. */
+static bool
+append_key(bson_t *out, const char *key, const odata_field_t *f, const odata_node_t *v, odata_error_t *err)
+{
+    size_t n = strlen(v->text);
+    if (n == 0 || strspn(v->text, "0123456789") != n)
+        return odata_cfail(err, v, "%s is a key: a string of digits, as '12'", f->name);
+    const char *digits = v->text + strspn(v->text, "0");
+    errno = 0;
+    long long id = strtoll(digits, NULL, 10);
+    if (errno == 0)
+        return BSON_APPEND_INT64(out, key, id);
+    return BSON_APPEND_DOUBLE(out, key, strtod(digits, NULL));
+}
 
 /* Appends the literal `v` as field `f`'s value under `key`, checked. */
 static bool
@@ -50,12 +68,8 @@ append_value(bson_t *out, const char *key, const odata_field_t *f, const odata_n
             ok = BSON_APPEND_INT64(out, key, v->i);
         break;
     case ODATA_KEY:
-        if (v->lit == ODATA_LIT_STRING) {
-            size_t n = strlen(v->text);
-            if (n == 0 || n > 18 || strspn(v->text, "0123456789") != n)
-                return odata_cfail(err, v, "%s is a key: a string of digits, as '12'", f->name);
-            ok = BSON_APPEND_INT64(out, key, strtoll(v->text, NULL, 10));
-        }
+        if (v->lit == ODATA_LIT_STRING)
+            return append_key(out, key, f, v, err);
         break;
     }
     if (!ok)

@@ -52,11 +52,30 @@ odata_compiles_by_whitelist(void **state)
     expect_compiled(&properties_odata, "type eq 'castle'", NULL, "type is one of");
 }
 
+/* Keys are strings of digits compared as the numbers they are, whatever their zeros or length. */
+static void
+odata_keys_are_numbers(void **state)
+{
+    static const odata_field_t key_fields[] = {{"ListingKey", "_id", ODATA_KEY, ODATA_ALL}};
+    static const odata_resource_t keys = {key_fields, 1, "ListingKey", 10, 100, 1000};
+    expect_compiled(&keys, "ListingKey eq '12'", "{ \"_id\" : { \"$eq\" : 12 } }", NULL);
+    expect_compiled(&keys, "ListingKey eq '012'", "{ \"_id\" : { \"$eq\" : 12 } }", NULL);
+    expect_compiled(&keys, "ListingKey eq '0000000000000000000000000012'", "{ \"_id\" : { \"$eq\" : 12 } }", NULL);
+    expect_compiled(&keys, "ListingKey eq '000'", "{ \"_id\" : { \"$eq\" : 0 } }", NULL);
+    expect_compiled(&keys, "ListingKey le '9223372036854775807'", "{ \"$lte\" : 9223372036854775807 }", NULL);
+    expect_compiled(&keys, "ListingKey gt '99999999999999999999999'", "{ \"_id\" : { \"$gt\" : 9.99", NULL);
+    expect_compiled(&keys, "ListingKey in ('1', '0002')", "{ \"$in\" : [ 1, 2 ] }", NULL);
+    expect_compiled(&keys, "ListingKey eq '1a'", NULL, "a string of digits");
+    expect_compiled(&keys, "ListingKey eq ''", NULL, "a string of digits");
+    expect_compiled(&keys, "ListingKey eq 12", NULL, "ListingKey is a key ('12')");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(odata_compiles_by_whitelist),
+        cmocka_unit_test(odata_keys_are_numbers),
     };
     return cmocka_run_group_tests_name("/query/odata/compile", tests, NULL, NULL);
 }
