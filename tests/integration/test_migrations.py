@@ -380,3 +380,16 @@ def test_wait_returns_once_every_version_is_applied(fresh):
     r = subprocess.run([os.path.join(BUILD, "tools", "roostctl"), "migrate", "wait", "properties"],
                        env=dict(fresh.env(), ROOST_MIGRATE_WAIT_S="0"), capture_output=True, text=True, timeout=20)
     assert r.returncode == 1 and "properties is still not up to date after 0 s" in r.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["migrate", "--help"], ["migrate", "up", "--help"],
+                                  ["seed", "--help"], ["call", "--help"]])
+def test_help_is_a_question_not_a_mistake(args):
+    """--help anywhere in roostctl prints the usage on stdout and exits 0
+    (a usage error still goes to stderr with 2)."""
+    r = subprocess.run([os.path.join(BUILD, "tools", "roostctl"), *args], capture_output=True, text=True, timeout=15)
+    assert r.returncode == 0 and r.stdout.startswith("usage: roostctl") and r.stderr == "", (args, r)
+    if args[0] != "call":  # `call --bogus` is a call of an op named --bogus
+        r = subprocess.run([os.path.join(BUILD, "tools", "roostctl"), *args[:-1], "--bogus"], capture_output=True,
+                           text=True, timeout=15)
+        assert r.returncode == 2 and "usage: roostctl" in r.stderr, (args, r)

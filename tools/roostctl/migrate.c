@@ -30,20 +30,27 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The usage, to `out`; 0 when it was asked for (stdout), 2 after a usage error. */
+static int
+migrations_usage_to(FILE *out)
+{
+    fprintf(out, "usage: roostctl migrate status [SERVICE|all]\n"
+                 "       roostctl migrate up [SERVICE|all] [TARGET]\n"
+                 "       roostctl migrate down SERVICE [TARGET]\n"
+                 "       roostctl migrate wait [SERVICE|all]\n"
+                 "  SERVICE: one of");
+    for (size_t s = 0; svc_services[s] != NULL; s++)
+        if (svc_services[s]->migrations != NULL)
+            fprintf(out, " %s", svc_services[s]->name);
+    fprintf(out, "\n  TARGET: a version number (up: 1 to the last, default the last; down: 0 to the last, default "
+                 "one below the newest; 0 reverts every version)\n");
+    return out == stdout ? 0 : 2;
+}
+
 static int
 migrations_usage(void)
 {
-    fprintf(stderr, "usage: roostctl migrate status [SERVICE|all]\n"
-                    "       roostctl migrate up [SERVICE|all] [TARGET]\n"
-                    "       roostctl migrate down SERVICE [TARGET]\n"
-                    "       roostctl migrate wait [SERVICE|all]\n"
-                    "  SERVICE: one of");
-    for (size_t s = 0; svc_services[s] != NULL; s++)
-        if (svc_services[s]->migrations != NULL)
-            fprintf(stderr, " %s", svc_services[s]->name);
-    fprintf(stderr, "\n  TARGET: a version number (up: 1 to the last, default the last; down: 0 to the last, default "
-                    "one below the newest; 0 reverts every version)\n");
-    return 2;
+    return migrations_usage_to(stderr);
 }
 
 /* A version number: digits only, 0 to 1000. */
@@ -100,6 +107,9 @@ migrations_wait(mongoc_client_t *mongo, const char *only)
 int
 roostctl_migrate(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return migrations_usage_to(stdout);
     if (argc < 2 || argc > 4)
         return migrations_usage();
     const char *command = argv[1];

@@ -324,12 +324,19 @@ seed_listing(seed_t *s, long i, int64_t *sub)
     return body;
 }
 
+/* The usage, to `out`; 0 when it was asked for (stdout), 2 after a usage error. */
+static int
+seed_usage_to(FILE *out)
+{
+    fprintf(out, "usage: roostctl seed [--seed N] [--places N] [--users N] [--properties N] [--listings N] "
+                 "[--jobs N] [--quiet]\n");
+    return out == stdout ? 0 : 2;
+}
+
 static int
 seed_usage(void)
 {
-    fprintf(stderr, "usage: roostctl seed [--seed N] [--places N] [--users N] [--properties N] [--listings N] "
-                    "[--jobs N] [--quiet]\n");
-    return 2;
+    return seed_usage_to(stderr);
 }
 
 static bool
@@ -350,6 +357,9 @@ roostctl_seed(int argc, char **argv)
     int status = 1;
     long seed = 1, jobs = 16;
 
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return seed_usage_to(stdout);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = true;
