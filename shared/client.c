@@ -297,6 +297,7 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
     bson_t env, params, query, body, auth;
     bson_iter_t it;
     char rid[ENVELOPE_RID_MAX + 1] = "";
+    const char *given_rid = NULL;
     int64_t sub = 0;
     const char *if_match = NULL;
     int64_t expect[ENVELOPE_EXPECT_MAX];
@@ -336,17 +337,20 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
             while (bson_iter_next(&v) && nexpect < ENVELOPE_EXPECT_MAX)
                 expect[nexpect++] = BSON_ITER_HOLDS_INT(&v) ? bson_iter_as_int64(&v) : 0;
         }
+        /* The caller's rid whole: one the protocol cannot take (too long)
+         * is refused by the worker with a 400 that says so, never cut
+         * into another request's id. */
         if (bson_iter_init_find(&it, request, "rid") && BSON_ITER_HOLDS_UTF8(&it))
-            bson_strncpy(rid, bson_iter_utf8(&it, NULL), sizeof(rid));
+            given_rid = bson_iter_utf8(&it, NULL);
         CLIENT_SUBDOC("params", params)
         CLIENT_SUBDOC("query", query)
         CLIENT_SUBDOC("body", body)
 #undef CLIENT_SUBDOC
     }
-    if (rid[0] == '\0')
+    if (given_rid == NULL || given_rid[0] == '\0')
         envelope_new_rid(rid);
     envelope_request_parts_t parts = {.op = op,
-                                      .rid = rid,
+                                      .rid = given_rid != NULL && given_rid[0] != '\0' ? given_rid : rid,
                                       .auth_sub = sub,
                                       .auth_token = token,
                                       .params = &params,

@@ -44,7 +44,9 @@ ROOST_API roost_client_t *roost_client_open(const char *url, int timeout_ms, bso
  * (protocol 1.0's HTTP-style precondition) and the string "rid";
  * NULL for none) and waits for the reply. Without a "rid" the call gets a
  * fresh one; a caller that sends the same request again with the same rid
- * gets the first answer instead of a second write. On success `reply` (uninitialised on entry; the
+ * gets the first answer instead of a second write. A rid is sent whole:
+ * one the protocol cannot take (over 64 characters) is answered 400
+ * bad_envelope, never cut into another request's id. On success `reply` (uninitialised on entry; the
  * caller must bson_destroy it) holds the whole reply envelope, whatever its
  * status. Returns false (reply untouched) when no reply came in time, the
  * reply was not a valid envelope, or the pool has no connection (then at

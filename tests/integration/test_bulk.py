@@ -60,6 +60,28 @@ def test_a_retried_bulk_create_creates_nothing_twice(stack):
     assert len(owned(stack, owner["id"], city)) == 10
 
 
+def test_request_ids_that_share_a_long_prefix_are_distinct_bulks(stack):
+    """An item's key derives from the whole X-Request-Id (a digest, never a
+    cut): two bulks whose 64-character ids share their first 60 are two
+    requests, and so is a single create whose id looks like an item's."""
+    owner, city = person(stack), unique("Prefixville")
+    items = [prop(city, name=f"P{i}") for i in range(3)]
+    stem = "x" * 60
+    first = send(stack, "POST", "/api/v1/properties", items, token=owner["token"], headers={"X-Request-Id": stem + "aaaa"})
+    second = send(stack, "POST", "/api/v1/properties", items, token=owner["token"], headers={"X-Request-Id": stem + "bbbb"})
+    assert first.status_code == second.status_code == 207
+    ids = lambda r: [x["body"]["id"] for x in r.json()["items"]]
+    assert not set(ids(first)) & set(ids(second)), (first.text, second.text)
+    assert len(owned(stack, owner["id"], city)) == 6
+    # A single create whose request id is "<bulk id>.0" is its own request too.
+    short = uuid.uuid4().hex[:20]
+    bulk = send(stack, "POST", "/api/v1/properties", items, token=owner["token"], headers={"X-Request-Id": short})
+    single = send(stack, "POST", "/api/v1/properties", items[0], token=owner["token"],
+                  headers={"X-Request-Id": short + ".0"})
+    assert single.status_code == 201 and single.json()["id"] not in ids(bulk), single.text
+    assert len(owned(stack, owner["id"], city)) == 10
+
+
 def test_bulk_listings_follow_the_single_create_rules(stack):
     owner, stranger = person(stack), person(stack)
     mine = send(stack, "POST", "/api/v1/properties", prop(unique("Lcity")), token=owner["token"]).json()

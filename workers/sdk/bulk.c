@@ -3,6 +3,7 @@
 #include "reply.h"
 
 #include <stdio.h>
+#include <sodium.h>
 #include <string.h>
 
 /* Copies the item's answer out of its reply envelope into `result`. */
@@ -16,6 +17,23 @@ bulk_result(const bson_t *reply, bson_t *result)
         bson_append_iter(result, "body", -1, &it);
     if (bson_iter_init_find(&it, reply, "error") && BSON_ITER_HOLDS_DOCUMENT(&it))
         bson_append_iter(result, "error", -1, &it);
+}
+
+/*
+ * The rid of item `i` of the bulk whose rid is `rid`: a digest of the
+ * whole rid (BLAKE2b, 16 bytes, in hex) and ".<i>". Never a cut of the
+ * client's id: two bulks whose ids share a prefix are two requests; and
+ * never the id itself with a suffix, which a single create may use as its
+ * own ("<rid>.0").
+ */
+static void
+bulk_item_rid(const char *rid, uint32_t i, char out[ENVELOPE_RID_MAX + 1])
+{
+    unsigned char digest[16];
+    char hex[2 * sizeof(digest) + 1];
+    crypto_generichash(digest, sizeof(digest), (const unsigned char *)rid, strlen(rid), NULL, 0);
+    sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+    snprintf(out, ENVELOPE_RID_MAX + 1, "%s.%u", hex, i);
 }
 
 void
@@ -59,14 +77,12 @@ svc_create_many(svc_call_t *call, const char *op, svc_handler_fn create)
         uint32_t len;
         const uint8_t *data;
         bson_iter_document(&items, &len, &data);
-        /* The item as a create request of its own: its body, and rid
-         * "<rid>.<i>" (the rid cut to leave room: the key also holds the
-         * item's fingerprint, so two requests would need the same long
-         * rid prefix and the same item to meet). */
+        /* The item as a create request of its own: its body, and a rid
+         * derived from the whole of the bulk's (bulk_item_rid). */
         envelope_request_t item = *req;
         bson_init_static(&item.body, data, len);
         snprintf(item.op, sizeof(item.op), "%s", op);
-        snprintf(item.rid, sizeof(item.rid), "%.*s.%u", ENVELOPE_RID_MAX - 4, req->rid, i);
+        bulk_item_rid(req->rid, i, item.rid);
         svc_call_t sub = {.req = &item, .mongo = call->mongo, .has_token = call->has_token, .token = call->token};
         char fingerprint[33];
         svc_request_fingerprint(&sub, fingerprint);
