@@ -243,7 +243,7 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
     bool has_body = false;
     request_auth_t auth = {0};
 
-    respond_request_id(req, rid);
+    bool rid_usable = respond_request_id(req, rid);
     size_t path_len = route_path_len(req->path.len, req->query_at);
     route_result_t matched = routes_match(req->method.base, req->method.len, req->path.base, path_len, &m);
     observe_request(req, matched == ROUTE_FOUND ? m.route : NULL, rid);
@@ -264,6 +264,13 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
         goto done;
     case ROUTE_FOUND:
         break;
+    }
+    if (!rid_usable) {
+        respond_error(req, route_error_shape(m.route->flags), rid, 400, "bad_request_id",
+                      "X-Request-Id must be 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' and '.': it is this "
+                      "request's idempotency id, so Roost refuses one it cannot use rather than replace it",
+                      NULL);
+        goto done;
     }
     if (m.route->flags & ROUTE_LOCAL) {
         pages_answer(req, rid, m.route);

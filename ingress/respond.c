@@ -28,7 +28,7 @@ respond_rid_acceptable(const char *v, size_t len)
     return true;
 }
 
-void
+bool
 respond_request_id(h2o_req_t *req, char out[ENVELOPE_RID_MAX + 1])
 {
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
@@ -36,9 +36,10 @@ respond_request_id(h2o_req_t *req, char out[ENVELOPE_RID_MAX + 1])
         h2o_iovec_t v = req->headers.entries[i].value;
         memcpy(out, v.base, v.len);
         out[v.len] = '\0';
-        return;
+        return true;
     }
     envelope_new_rid(out);
+    return i < 0;
 }
 
 char *

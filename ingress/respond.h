@@ -29,8 +29,11 @@ bool respond_rid_acceptable(const char *v, size_t len);
 char *respond_link_value(const char *path, size_t path_len, const char *query, size_t query_len, int64_t page,
                          int64_t per_page, int64_t total);
 
-/* The request id: the client's X-Request-Id when acceptable, else a new one. */
-void respond_request_id(h2o_req_t *req, char out[ENVELOPE_RID_MAX + 1]);
+/* The request id: the client's X-Request-Id when it sent one, else a new
+ * one. False (and a new one in `out`, for the error) when the client's id
+ * is not acceptable (respond_rid_acceptable): the request is then refused,
+ * never run under another id, since the id is its idempotency key. */
+bool respond_request_id(h2o_req_t *req, char out[ENVELOPE_RID_MAX + 1]);
 
 /* Adds a response header, copying the value into the request's pool. */
 void respond_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len);

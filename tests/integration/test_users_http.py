@@ -2,6 +2,8 @@
 import json
 
 import pytest
+import uuid
+
 import requests
 
 from roost_stack import new_user
@@ -136,9 +138,26 @@ def test_unknown_route_404_and_wrong_method_405(stack):
 def test_request_id_is_echoed_or_generated(stack):
     r = requests.get(stack.url("/healthz"), headers={"X-Request-Id": "abc-123"}, timeout=10)
     assert r.headers["X-Request-Id"] == "abc-123"
-    r = requests.get(stack.url("/api/v1/users/999999999"), headers={"X-Request-Id": "bad id!"}, timeout=10)
-    assert len(r.headers["X-Request-Id"]) == 32
-    assert r.json()["request_id"] == r.headers["X-Request-Id"]
+    # An id Roost cannot use as given is refused, never replaced: it is the
+    # request's idempotency id, and a retry under another would write twice.
+    for bad in ("bad id!", "x" * 65, "é"):
+        r = requests.get(stack.url("/api/v1/users/999999999"), headers={"X-Request-Id": bad.encode()}, timeout=10)
+        assert r.status_code == 400 and r.json()["code"] == "bad_request_id", r.text
+        assert len(r.headers["X-Request-Id"]) == 32 and r.json()["request_id"] == r.headers["X-Request-Id"]
+    r = requests.get(stack.url("/healthz"), headers={"X-Request-Id": "bad id!"}, timeout=10)
+    assert r.status_code == 400
+
+
+def test_a_write_under_an_unusable_request_id_changes_nothing(stack, db):
+    before = db["roost_users"]["users"].count_documents({}) if "roost_users" in db.list_database_names() else 0
+    body = {"username": "rid" + uuid.uuid4().hex[:8], "password": "correct horse", "first_name": "A",
+            "last_name": "B", "birth_date": "1990-01-01"}
+    r = requests.post(stack.url("/api/v1/users"), json=body, headers={"X-Request-Id": "y" * 70}, timeout=10)
+    assert r.status_code == 400 and r.json()["code"] == "bad_request_id", r.text
+    r = requests.post(stack.url("/listings"), data={"user_id": "1", "listing_type": "rent", "price": "5"},
+                      headers={"X-Request-Id": "no spaces"}, timeout=10)
+    assert r.status_code == 400 and r.json()["result"] is False  # the classic routes' own error shape
+    assert requests.get(stack.url(f"/api/v1/users?username={body['username']}"), timeout=10).json()["total"] == 0
 
 
 def test_list_pagination_total_and_link(stack, db):
