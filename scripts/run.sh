@@ -24,9 +24,15 @@ mkdir -p "$ROOST_DATA_DIR/log"
 declare -A pid_of=() name_of=() started_at=() pause_of=()
 order=() # names in start order; stopped in reverse
 stopping=0
+hurry=0
 
+# A stop in progress survives repeated signals: a second Ctrl-C or SIGTERM
+# hurries it (what is still running is killed at once instead of given
+# time to finish), and never abandons it, so no process is left behind.
 stop() {
-  trap - INT TERM EXIT
+  trap 'hurry=1; echo "[run] hurrying: what is still running is killed now"' INT TERM
+  trap - EXIT
+  [ "$stopping" = 1 ] && return
   stopping=1
   echo "[run] stopping"
   for ((i = ${#order[@]} - 1; i >= 0; i--)); do
@@ -34,7 +40,11 @@ stop() {
     [ -z "$pid" ] && continue
     kill -TERM "$pid" 2>/dev/null || true
     # The ingress and brokers finish what is in flight (bounded by the request deadline).
-    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 150); do
+      kill -0 "$pid" 2>/dev/null || break
+      [ "$hurry" = 1 ] && break
+      sleep 0.1
+    done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done

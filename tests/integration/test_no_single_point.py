@@ -257,3 +257,21 @@ def test_a_rolling_restart_under_load_loses_nothing(run):
     assert load.requests > 100, load.requests
     assert not load.failures, load.failures[:10]
     assert_created_once(run, load.created)
+
+
+def test_a_second_signal_hurries_a_stop_and_leaves_nothing_behind():
+    """Ctrl-C twice (or SIGTERM twice) while run.sh is stopping: the second
+    hurries the stop and never abandons it; every process it started is
+    gone when it exits, none reparented to pid 1 holding its ports."""
+    s = Supervised()
+    children = s.children()
+    assert children
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    s.proc.send_signal(signal.SIGTERM)
+    s.proc.send_signal(signal.SIGINT)
+    s.proc.wait(60)
+    s.log.close()
+    left = [pid for pid in children if os.path.exists(f"/proc/{pid}")]
+    assert not left, f"run.sh left {left} running: {open(os.path.join(s.dir, 'run.log')).read()[-2000:]}"
+    shutil.rmtree(s.dir, ignore_errors=True)
