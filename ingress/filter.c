@@ -43,12 +43,16 @@ filter_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot
         route_match_t m;
         int status = req->res.status;
         size_t path_len = route_path_len(req->input.path.len, req->input.query_at);
-        bool classic = false;
+        /* The shape of the route the request was for, whoever made the
+         * error: h2o's 413 under /reso/odata is an OData error object too. */
+        unsigned shape = 0;
         if (req->input.path.base != NULL) {
             route_result_t found =
                 routes_match(req->input.method.base, req->input.method.len, req->input.path.base, path_len, &m);
-            classic = (found == ROUTE_FOUND && (m.route->flags & ROUTE_CLASSIC)) ||
-                      (found == ROUTE_BAD_METHOD && (m.path_flags & ROUTE_CLASSIC));
+            shape = found == ROUTE_FOUND                                ? route_error_shape(m.route->flags)
+                    : found == ROUTE_BAD_METHOD                         ? route_error_shape(m.path_flags)
+                    : routes_odata_path(req->input.path.base, path_len) ? ROUTE_ODATA
+                                                                        : 0;
         }
         const char *code = status == 413 ? "body_too_large" : status == 404 ? "not_found" : "bad_request";
         char *detail = status == 413   ? problem_body_too_large()
@@ -57,8 +61,7 @@ filter_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot
                                        : bson_strdup("the request is not valid HTTP/1.1 (broken framing)");
         envelope_new_rid(rid);
         size_t len;
-        char *body =
-            classic ? problem_classic_body(detail, NULL, &len) : problem_body(status, code, detail, NULL, rid, &len);
+        char *body = problem_render(shape, status, code, detail, NULL, rid, &len);
         bson_free(detail);
         filter_rewrite_t *r = (filter_rewrite_t *)h2o_add_ostream(req, sizeof(*r), slot);
         r->super.do_send = filter_rewrite_send;
@@ -67,8 +70,10 @@ filter_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot
         ssize_t ct;
         while ((ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1)) >= 0)
             h2o_delete_header(&req->res.headers, ct);
-        const char *type = classic ? "application/json" : "application/problem+json";
+        const char *type = problem_content_type(shape);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
+        if (shape & ROUTE_ODATA)
+            respond_odata_version(req);
         h2o_iovec_t id = h2o_strdup(&req->pool, rid, strlen(rid));
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
         respond_cors(req);

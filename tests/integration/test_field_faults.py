@@ -311,6 +311,21 @@ def test_broken_framing_is_a_problem(stack):
     assert status == 417 and strict_json(body)["result"] is False
 
 
+def test_errors_h2o_makes_under_reso_odata_are_odata_errors(stack):
+    """docs/reso.md: every response under /reso/odata is OData's, with
+    OData-Version; h2o's own 413 and broken framing included."""
+    big = b"x" * (5 << 20)
+    for path in ("/reso/odata/Property", "/reso/odata/Nowhere"):
+        r = requests.post(stack.url(path), data=big, headers=JSON, timeout=15)
+        assert r.status_code == 413 and r.headers["OData-Version"] == "4.0", (path, r.headers)
+        assert r.headers["Content-Type"] == "application/json" and r.headers["X-Request-Id"]
+        assert r.json()["error"]["code"] == "body_too_large", r.text
+    status, headers, body = raw_http(stack, b"POST /reso/odata/Property HTTP/1.1\r\nHost: x\r\n"
+                                            b"Transfer-Encoding: chunked\r\n\r\nzz\r\n\r\n")
+    assert status == 400 and headers["odata-version"] == "4.0", headers
+    assert strict_json(body)["error"]["code"] == "bad_request"
+
+
 def test_unknown_routes_methods_and_files_have_the_route_shape(stack):
     assert_problem(requests.get(stack.url("/api/v1/nowhere"), timeout=10), 404)
     assert_problem(requests.get(stack.url("/static/no-such-file.js"), timeout=10), 404)
