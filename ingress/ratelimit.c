@@ -336,6 +336,20 @@ ratelimit_allow_writes(h2o_req_t *req, const route_t *route, const char *rid, in
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) || (route->flags & ROUTE_NO_WRITE_LIMIT))
         return true;
+    /* A request that counts more writes than a whole window allows can
+     * never pass, however long it waits: a 400 that says so, without
+     * Retry-After (a 429 would have the client retry in vain). */
+    const ratelimit_t *applies[2] = {sub > 0 ? cfg->per_user : NULL, addr[0] != '\0' ? cfg->per_address : NULL};
+    for (size_t i = 0; i < 2; i++)
+        if (applies[i] != NULL && writes > applies[i]->quota) {
+            char *detail = bson_strdup_printf("this request counts %lld writes, more than the %lld a %s may make in "
+                                              "%lld s (ROOST_WRITE_LIMIT_*): it can never pass; send fewer items",
+                                              (long long)writes, (long long)applies[i]->quota,
+                                              i == 0 ? "user" : "client address", (long long)applies[i]->window);
+            respond_error(req, route->flags, rid, 400, "over_write_quota", detail, NULL);
+            bson_free(detail);
+            return false;
+        }
     if (cfg->per_user != NULL && sub > 0) {
         snprintf(key, sizeof(key), "u:%lld", (long long)sub);
         allowed = ratelimit_take_n(cfg->per_user, key, now, writes, &states[n++]);

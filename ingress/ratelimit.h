@@ -100,7 +100,9 @@ void ratelimit_client_address(h2o_req_t *req, char out[ENVELOPE_ADDR_MAX + 1]);
  * ROUTE_NO_WRITE_LIMIT is not counted) `writes` times against the quota of
  * user `sub` (0: none) and of address `addr` ("" : none), and sets the
  * RateLimit headers. On refusal answers 429 with Retry-After and returns
- * false. On the request's loop thread.
+ * false; a request that counts more writes than a quota allows in a whole
+ * window is refused with 400 over_write_quota instead (waiting cannot
+ * help). On the request's loop thread.
  */
 bool ratelimit_allow_writes(h2o_req_t *req, const route_t *route, const char *rid, int64_t sub, const char *addr,
                             int64_t writes);
