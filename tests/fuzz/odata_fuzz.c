@@ -2,13 +2,34 @@
  * options (workers/query/odata/). The first byte picks what the rest is:
  * a $filter for listings or properties, an $orderby, a $select. Checks,
  * beyond not crashing: a tree prints; a compiled filter uses only the
- * operators the compiler writes, so no client text became an operator. */
+ * operators the compiler writes, so no client text became an operator;
+ * every error, its field and its message, is valid UTF-8 (a message that
+ * quotes client text cut inside a character was a 502 at the ingress). */
 #include "fuzz.h"
 #include "services/listings/listings.h"
 #include "query/odata.h"
 #include "services/properties/properties.h"
 
 #include <stdio.h>
+
+/* Every string of an error list (fields and messages) is valid UTF-8. */
+static void
+check_utf8(const bson_t *list)
+{
+    bson_iter_t it, f;
+    if (!bson_iter_init(&it, list))
+        abort();
+    while (bson_iter_next(&it))
+        if (bson_iter_recurse(&it, &f))
+            while (bson_iter_next(&f)) {
+                uint32_t len;
+                const char *s = BSON_ITER_HOLDS_UTF8(&f) ? bson_iter_utf8(&f, &len) : NULL;
+                if (s != NULL && !bson_utf8_validate(s, len, false)) {
+                    fprintf(stderr, "an error that is not UTF-8: %s\n", s);
+                    abort();
+                }
+            }
+}
 
 /* Every key that starts with '$' is one the compiler writes. */
 static void
@@ -58,8 +79,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         odata_error_t err;
         odata_node_t *root = odata_parse(text, len, &err);
         if (root == NULL) {
-            if (err.message[0] == '\0')
-                abort(); /* every refusal says why */
+            if (err.message[0] == '\0' || !bson_utf8_validate(err.message, strlen(err.message), false))
+                abort(); /* every refusal says why, in UTF-8 */
             return 0;
         }
         char *s = odata_sexpr(root);
@@ -69,7 +90,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bson_t out = BSON_INITIALIZER;
         if (odata_compile(res, root, &out, &err))
             check_operators(&out);
-        else if (err.message[0] == '\0')
+        else if (err.message[0] == '\0' || !bson_utf8_validate(err.message, strlen(err.message), false))
             abort();
         bson_destroy(&out);
         odata_free(root);
@@ -89,6 +110,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         field_errors_init(&errors);
         if (odata_query_parse(res, query, NULL, &q, &errors))
             check_operators(&q.sort);
+        check_utf8(&errors.list);
         odata_query_destroy(&q);
         field_errors_destroy(&errors);
         bson_destroy(query);

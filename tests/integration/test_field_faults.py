@@ -326,6 +326,19 @@ def test_errors_h2o_makes_under_reso_odata_are_odata_errors(stack):
     assert strict_json(body)["error"]["code"] == "bad_request"
 
 
+@pytest.mark.parametrize("path", ["/api/v1/listings", "/api/v1/properties", "/reso/odata/Property"])
+@pytest.mark.parametrize("query", ["$orderby=x%20%C3%A9%C3%A9%C3%A9%C3%A9", "$select=" + "%C3%A9" * 100,
+                                   "$orderby=" + "%C3%BC" * 50 + "%20desc", "$filter=" + "%C3%A9" * 300 + "%20eq%201",
+                                   "%24" + "%C3%A9" * 80 + "=1"])
+def test_client_text_in_an_error_is_never_cut_inside_a_character(stack, path, query):
+    """Error messages quote client text cut between characters: a message cut
+    inside one was not UTF-8, the worker's reply was refused, and the client
+    got a 502 for its own mistake."""
+    r = requests.get(stack.url(f"{path}?{query}"), timeout=10)
+    assert r.status_code == 400, r.text
+    r.content.decode("utf-8")  # strict
+
+
 def test_unknown_routes_methods_and_files_have_the_route_shape(stack):
     assert_problem(requests.get(stack.url("/api/v1/nowhere"), timeout=10), 404)
     assert_problem(requests.get(stack.url("/static/no-such-file.js"), timeout=10), 404)

@@ -1,6 +1,7 @@
 /* The $filter compiler: a type-checked tree into a MongoDB filter whose
  * operators all come from here; client text becomes only literal values. */
 #include "query/odata/internal.h"
+#include "text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -291,9 +292,12 @@ compile_call(const odata_resource_t *res, const odata_node_t *n, bson_t *out, od
         if (strcmp(n->text, "tolower") == 0 || strcmp(n->text, "toupper") == 0)
             return odata_cfail(err, n, "%s gives a string, not a condition: compare it, as in %s(city) eq 'paris'",
                                n->text, n->text);
-        return odata_cfail(
-            err, n, "unknown function '%.64s': the functions are contains, startswith, endswith, tolower and toupper",
-            n->text);
+        char *quoted = text_excerpt(n->text, 64);
+        odata_cfail(err, n,
+                    "unknown function '%s': the functions are contains, startswith, endswith, tolower and toupper",
+                    quoted);
+        free(quoted);
+        return false;
     }
     if (n->n != 2)
         return odata_cfail(err, n, "%s takes two arguments: a string field and a 'string'", n->text);

@@ -9,6 +9,7 @@
 
 #include "query/odata.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,11 @@ odata_is_digit(char c)
 }
 
 /* --- lex.c ---------------------------------------------------------------- */
+
+/* The message of `err`, formatted whole then cut to its buffer between
+ * two characters (text_copy): a message quoting client text is always
+ * valid UTF-8. */
+void odata_message(odata_error_t *err, const char *fmt, va_list ap);
 
 /* 1-based character (code point) position of byte `at`. */
 size_t odata_char_pos(const char *s, size_t at);

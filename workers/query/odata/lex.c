@@ -3,6 +3,7 @@
 #include "query/odata/internal.h"
 
 #include "clock.h"
+#include "text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,6 +27,14 @@ odata_char_pos(const char *s, size_t at)
 }
 
 void
+odata_message(odata_error_t *err, const char *fmt, va_list ap)
+{
+    char *whole = bson_strdupv_printf(fmt, ap);
+    text_copy(err->message, sizeof(err->message), whole);
+    bson_free(whole);
+}
+
+void
 odata_fail_at(parser_t *p, size_t at, const char *fmt, ...)
 {
     if (p->failed)
@@ -34,7 +43,7 @@ odata_fail_at(parser_t *p, size_t at, const char *fmt, ...)
     p->err->pos = odata_char_pos(p->s, at);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->err->message, sizeof(p->err->message), fmt, ap);
+    odata_message(p->err, fmt, ap);
     va_end(ap);
 }
 

@@ -1,6 +1,7 @@
 /* A resource's vocabulary: looking a field up by name and use, and naming
  * fields and types in error messages. */
 #include "query/odata/internal.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,7 +13,7 @@ odata_cfail(odata_error_t *err, const odata_node_t *at, const char *fmt, ...)
     err->pos = at != NULL ? at->pos : 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    odata_message(err, fmt, ap);
     va_end(ap);
     return false;
 }
@@ -42,11 +43,14 @@ odata_unknown_field(const odata_resource_t *res, const odata_node_t *n, unsigned
 {
     char names[160];
     field_names(res, use, names, sizeof(names));
-    return odata_cfail(err, n, "'%.64s' is not a field that can be %s here; the fields are: %s", n->text,
-                       use == ODATA_ORDER    ? "ordered by"
-                       : use == ODATA_SELECT ? "selected"
-                                             : "filtered on",
-                       names);
+    char *quoted = text_excerpt(n->text, 64);
+    bool r = odata_cfail(err, n, "'%s' is not a field that can be %s here; the fields are: %s", quoted,
+                         use == ODATA_ORDER    ? "ordered by"
+                         : use == ODATA_SELECT ? "selected"
+                                               : "filtered on",
+                         names);
+    free(quoted);
+    return r;
 }
 
 const char *

@@ -1,6 +1,7 @@
 /* The system query options $filter, $select, $orderby, $top, $skip and
  * $count read from a request's query into an odata_query_t. */
 #include "query/odata/internal.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,45 +54,56 @@ option_int(const char *text, int64_t max, int64_t *out)
     return true;
 }
 
-/* The next comma-separated item of *s, trimmed, into item; false at the end. */
-static bool
-next_item(const char **s, char *item, size_t len, bool *too_long)
+/* The next comma-separated item of *s, trimmed, whole (free() it); NULL
+ * at the end. A trailing comma gives an empty item. */
+static char *
+next_item(const char **s)
 {
     while (**s == ' ')
         (*s)++;
     if (**s == '\0')
-        return false;
+        return NULL;
     const char *comma = strchr(*s, ',');
     size_t n = comma ? (size_t)(comma - *s) : strlen(*s);
     size_t trimmed = n;
     while (trimmed > 0 && (*s)[trimmed - 1] == ' ')
         trimmed--;
-    *too_long = trimmed >= len;
-    snprintf(item, len, "%.*s", (int)(trimmed < len ? trimmed : len - 1), *s);
+    char *item = malloc(trimmed + 1);
+    memcpy(item, *s, trimmed);
+    item[trimmed] = '\0';
     *s += n + (comma != NULL);
     if (comma != NULL && **s == '\0')
-        item[0] = '\0', *too_long = false; /* a trailing comma: an empty item */
-    return true;
+        item[0] = '\0'; /* a trailing comma: an empty item */
+    return item;
+}
+
+/* Adds the error `message` about client text `quoted` (cut by characters,
+ * never inside one: text_excerpt) to `option`'s errors. */
+static void
+option_error(field_errors_t *errors, const char *option, const char *before, const char *quoted, const char *after)
+{
+    char *q = text_excerpt(quoted, 40);
+    field_errors_add(errors, option, "%s'%s'%s", before, q, after);
+    free(q);
 }
 
 static void
 select_parse(const odata_resource_t *res, const char *text, odata_query_t *q, field_errors_t *errors)
 {
-    char item[80];
-    bool too_long;
     const char *s = text;
+    char *item;
     if (*text == '\0') {
         field_errors_add(errors, "$select", "is empty: expected field names separated by commas");
         return;
     }
-    while (next_item(&s, item, sizeof(item), &too_long)) {
+    for (; (item = next_item(&s)) != NULL; free(item)) {
         if (strcmp(item, "*") == 0) {
             q->select_count = 0;
-            return;
+            break;
         }
         odata_node_t probe = {.text = item};
         odata_error_t err = {0};
-        const odata_field_t *f = item[0] && !too_long ? odata_find_field(res, item, ODATA_SELECT) : NULL;
+        const odata_field_t *f = item[0] ? odata_find_field(res, item, ODATA_SELECT) : NULL;
         if (f == NULL) {
             if (item[0] == '\0')
                 field_errors_add(errors, "$select", "has an empty item: expected field names separated by commas");
@@ -99,7 +111,7 @@ select_parse(const odata_resource_t *res, const char *text, odata_query_t *q, fi
                 odata_unknown_field(res, &probe, ODATA_SELECT, &err);
                 field_errors_add(errors, "$select", "%s", err.message);
             }
-            return;
+            break;
         }
         bool seen = false;
         for (size_t i = 0; i < q->select_count; i++)
@@ -107,55 +119,68 @@ select_parse(const odata_resource_t *res, const char *text, odata_query_t *q, fi
         if (!seen && q->select_count < ODATA_MAX_SELECT)
             q->select[q->select_count++] = f;
     }
+    free(item);
+}
+
+/* One item of $orderby, "FIELD [asc|desc]", into q->sort; false (error
+ * added) when it is none. */
+static bool
+orderby_item(const odata_resource_t *res, char *item, odata_query_t *q, int *dir, field_errors_t *errors)
+{
+    char *save = NULL, *name = strtok_r(item, " ", &save), *word = strtok_r(NULL, " ", &save),
+         *extra = strtok_r(NULL, " ", &save);
+    *dir = 1;
+    if (name == NULL || extra != NULL) {
+        option_error(errors, "$orderby", "", name != NULL ? item : "",
+                     ": expected a field, optionally followed by "
+                     "asc or desc");
+        return false;
+    }
+    if (word != NULL && strcmp(word, "desc") == 0)
+        *dir = -1;
+    else if (word != NULL && strcmp(word, "asc") != 0) {
+        char *n = text_excerpt(name, 40), *w = text_excerpt(word, 12);
+        field_errors_add(errors, "$orderby", "'%s' is followed by '%s': expected asc or desc", n, w);
+        free(n);
+        free(w);
+        return false;
+    }
+    odata_node_t probe = {.text = name};
+    odata_error_t err = {0};
+    const odata_field_t *f = odata_find_field(res, name, ODATA_ORDER);
+    if (f == NULL) {
+        odata_unknown_field(res, &probe, ODATA_ORDER, &err);
+        field_errors_add(errors, "$orderby", "%s", err.message);
+        return false;
+    }
+    if (bson_has_field(&q->sort, f->path)) {
+        field_errors_add(errors, "$orderby", "orders by %s twice", f->name);
+        return false;
+    }
+    BSON_APPEND_INT32(&q->sort, f->path, *dir);
+    return true;
 }
 
 static void
 orderby_parse(const odata_resource_t *res, const char *text, odata_query_t *q, field_errors_t *errors)
 {
-    char item[96];
-    bool too_long;
     const char *s = text;
-    int keys = 0, last_dir = 1;
-    bool has_id = false;
+    char *item;
+    int keys = 0, last_dir = 1, dir;
+    bool ok = true;
     if (*text == '\0') {
         field_errors_add(errors, "$orderby", "is empty: expected fields, each optionally followed by asc or desc");
         return;
     }
-    while (next_item(&s, item, sizeof(item), &too_long)) {
-        char name[80] = "", dir[8] = "", extra[8] = "";
-        int n = sscanf(item, "%79s %7s %7s", name, dir, extra);
-        int d = 1;
-        if (n >= 2 && strcmp(dir, "desc") == 0)
-            d = -1;
-        else if (n >= 2 && strcmp(dir, "asc") != 0) {
-            field_errors_add(errors, "$orderby", "'%.40s' is followed by '%.7s': expected asc or desc", name, dir);
-            return;
-        }
-        if (n < 1 || n > 2 || too_long) {
-            field_errors_add(errors, "$orderby", "'%.60s': expected a field, optionally followed by asc or desc", item);
-            return;
-        }
-        odata_node_t probe = {.text = name};
-        odata_error_t err = {0};
-        const odata_field_t *f = odata_find_field(res, name, ODATA_ORDER);
-        if (f == NULL) {
-            odata_unknown_field(res, &probe, ODATA_ORDER, &err);
-            field_errors_add(errors, "$orderby", "%s", err.message);
-            return;
-        }
-        if (bson_has_field(&q->sort, f->path)) {
-            field_errors_add(errors, "$orderby", "orders by %s twice", f->name);
-            return;
-        }
-        if (++keys > 4) {
+    for (; ok && (item = next_item(&s)) != NULL; free(item)) {
+        ok = orderby_item(res, item, q, &dir, errors);
+        if (ok && ++keys > 4) {
             field_errors_add(errors, "$orderby", "orders by more than 4 fields");
-            return;
+            ok = false;
         }
-        BSON_APPEND_INT32(&q->sort, f->path, d);
-        last_dir = d;
-        has_id = has_id || strcmp(f->path, "_id") == 0;
+        last_dir = dir;
     }
-    if (!has_id) /* a total order: pages neither overlap nor skip */
+    if (ok && !bson_has_field(&q->sort, "_id")) /* a total order: pages neither overlap nor skip */
         BSON_APPEND_INT32(&q->sort, "_id", last_dir);
 }
 
@@ -233,13 +258,13 @@ odata_query_parse(const odata_resource_t *res, const bson_t *query, const bson_t
             bool known = false;
             for (const char *const *u = unsupported; *u; u++)
                 known = known || strcmp(*u, key) == 0;
-            char name[72];
-            snprintf(name, sizeof(name), "%.64s", key);
+            char *name = text_excerpt(key, 64);
             if (known)
                 field_errors_add(errors, name, "is an OData option Roost does not support (docs/query.md)");
             else
                 field_errors_add(errors, name,
                                  "unknown option: the options are $filter, $select, $orderby, $top, $skip and $count");
+            free(name);
         }
     }
     if (!ordered) {
@@ -265,9 +290,9 @@ odata_refuse_plain(const bson_t *query, const char *message, field_errors_t *err
     if (bson_iter_init(&it, query))
         while (bson_iter_next(&it))
             if (bson_iter_key(&it)[0] != '$') {
-                char name[72];
-                snprintf(name, sizeof(name), "%.64s", bson_iter_key(&it));
+                char *name = text_excerpt(bson_iter_key(&it), 64);
                 field_errors_add(errors, name, "%s", message);
+                free(name);
             }
 }
 
