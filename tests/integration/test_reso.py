@@ -135,6 +135,20 @@ def test_every_documented_key_literal_is_accepted(stack, estate):
     assert keys(f"ListingKey in ('{padded}', '000') and ListAgentKey eq '{agent}'") == [str(listing["id"])]
 
 
+def test_limits_judge_what_the_client_sent(stack, estate):
+    """A 570-character $filter of decimals is within the 2000-character
+    limit: the property conditions Roost re-prints for the properties
+    service must not be judged longer than the client's own text (0.3 is
+    printed 0.3, not 0.29999999999999999)."""
+    # 100 decimals with no short binary form, each of which %.17g writes in 18+ characters.
+    decimals = [k / 10 for k in range(1, 1000) if len("%.17g" % (k / 10)) >= 18][:100]
+    values = ", ".join(f"{v:.1f}" for v in decimals)
+    text = f"LivingArea in ({values}) and ListAgentKey eq '{estate['agent']['id']}'"
+    assert len(text) < 700
+    r = requests.get(stack.url("/reso/odata/Property?$filter=" + quote(text)), timeout=10)
+    assert r.status_code == 200, r.text
+
+
 def test_count_and_next_link(stack, estate):
     agent = estate["agent"]["id"]
     f = quote(f"ListAgentKey eq '{agent}'")

@@ -2,6 +2,8 @@
  * cross-check, and OData text again (joined fields by their path). */
 #include "query/odata/internal.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -144,6 +146,24 @@ print_junction(bson_string_t *out, const odata_resource_t *res, const odata_node
     }
 }
 
+/* A decimal as OData text in its shortest form that reads back as the same
+ * double (0.3, not 0.29999999999999999), still a decimal ("5.0", not "5"):
+ * limits judge what the client wrote, and a re-printed filter is no longer
+ * than it need be. */
+static void
+print_double(bson_string_t *out, double d)
+{
+    char buf[40];
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, sizeof(buf), "%.*g", digits, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    bson_string_append(out, buf);
+    if (strpbrk(buf, ".eE") == NULL)
+        bson_string_append(out, ".0");
+}
+
 static void
 print_node(bson_string_t *out, const odata_resource_t *res, const odata_node_t *n)
 {
@@ -197,6 +217,8 @@ print_node(bson_string_t *out, const odata_resource_t *res, const odata_node_t *
             sexpr_lit(tmp, n);
             bson_string_append(out, strchr(tmp->str, ':') + 1);
             bson_string_free(tmp, true);
+        } else if (n->lit == ODATA_LIT_DOUBLE) {
+            print_double(out, n->d);
         } else {
             sexpr_lit(out, n);
         }

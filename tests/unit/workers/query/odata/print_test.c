@@ -65,12 +65,27 @@ odata_print_names_joined_fields_by_path(void **state)
     odata_free(root);
 }
 
+/* Decimals print in the shortest form that reads back as the same number. */
+static void
+odata_print_writes_short_decimals(void **state)
+{
+    odata_error_t err;
+    const char *text = "price gt 0.3 and price lt 2e-1 and price ne 5.0 and price ne 1.5e300";
+    odata_node_t *root = odata_parse(text, strlen(text), &err);
+    assert_non_null(root);
+    char *printed = odata_print(&print_res, root);
+    assert_string_equal(printed, "(price gt 0.3 and price lt 0.2 and price ne 5.0 and price ne 1.5e+300)");
+    bson_free(printed);
+    odata_free(root);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(odata_print_parses_back),
         cmocka_unit_test(odata_print_names_joined_fields_by_path),
+        cmocka_unit_test(odata_print_writes_short_decimals),
     };
     return cmocka_run_group_tests_name("/query/odata/print", tests, NULL, NULL);
 }
