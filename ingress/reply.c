@@ -117,6 +117,9 @@ reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_
         int n = snprintf(etag, sizeof(etag), "\"%lld\"", (long long)version);
         respond_header(req, H2O_TOKEN_ETAG, etag, (size_t)n);
         if (reply.status == 200 && reply_not_modified(req, version)) {
+            /* A 304 sends the headers the 200 would (RFC 9110 §15.4.5):
+             * the ETag above, and the Vary of a body that may be coded. */
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept-Encoding"));
             respond_empty(req, 304, rid);
             return;
         }

@@ -550,6 +550,8 @@ def test_conditional_get_answers_304_on_every_versioned_resource(stack, ada):
         for inm in [etag, "W/" + etag, f'"999", {etag}', "*"]:
             r = requests.get(stack.url(path), headers={"If-None-Match": inm}, timeout=10)
             assert r.status_code == 304 and not r.content and r.headers["ETag"] == etag, (path, inm)
+            # The headers the 200 would send (RFC 9110 §15.4.5), Vary among them.
+            assert "Accept-Encoding" in r.headers.get("Vary", ""), (path, dict(r.headers))
         r = requests.get(stack.url(path), headers={"If-None-Match": '"999"'}, timeout=10)
         assert r.status_code == 200 and r.json() == first.json()
 
