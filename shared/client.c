@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* How long a call started while no pipe is connected waits for one before
  * it reports the pool unreachable: long enough for a fresh dial or a
@@ -273,6 +274,7 @@ client_call_sync(client_req_t *r, const void *data, size_t len, int timeout_ms, 
 struct roost_client {
     client_req_t *req;
     int timeout_ms;
+    bool connected_once; /* a pipe was seen: the dial is no longer in progress */
 };
 
 roost_client_t *
@@ -362,6 +364,13 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
                                       .expect = expect};
     envelope_request_build(&env, &parts);
     bson_t got;
+    /* A client's first call waits for its first connection up to the
+     * call's own deadline: a dial still in progress (a TLS handshake on a
+     * busy machine, a slow link) is not a pool that is gone, which later
+     * calls still learn within the short grace. */
+    for (int waited = 0; !c->connected_once && client_req_pipes(c->req) == 0 && waited < c->timeout_ms; waited += 10)
+        usleep(10 * 1000);
+    c->connected_once = c->connected_once || client_req_pipes(c->req) > 0;
     if (client_call_sync(c->req, bson_get_data(&env), env.len, c->timeout_ms, &got, error) == CLIENT_OK) {
         envelope_reply_t parsed;
         if (envelope_reply_parse(bson_get_data(&got), got.len, &parsed, error)) {

@@ -50,7 +50,8 @@ ROOST_API roost_client_t *roost_client_open(const char *url, int timeout_ms, bso
  * caller must bson_destroy it) holds the whole reply envelope, whatever its
  * status. Returns false (reply untouched) when no reply came in time, the
  * reply was not a valid envelope, or the pool has no connection (then at
- * once, after a short grace for a fresh dial). error->code says which:
+ * once, after a short grace; a client's first call waits for its first
+ * connection up to its deadline, since a dial may still be in progress). error->code says which:
  * ROOST_ERROR_UNREACHABLE, ROOST_ERROR_TIMEOUT or ROOST_ERROR_BAD_REPLY.
  * Safe to call from several threads.
  */

@@ -137,6 +137,57 @@ a_callers_rid_is_never_cut(void **state)
     nng_close(rep);
 }
 
+/* A REP listener that starts late, then answers one request. */
+typedef struct {
+    int port, delay_ms;
+} late_t;
+
+static void *
+listen_late(void *arg)
+{
+    late_t *l = arg;
+    nng_socket rep;
+    char url[64];
+    usleep((useconds_t)l->delay_ms * 1000);
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", l->port);
+    if (nng_rep0_open(&rep) != 0 || nng_listen(rep, url, NULL, 0) != 0)
+        return NULL;
+    nng_setopt_ms(rep, NNG_OPT_RECVTIMEO, 10000); /* a test that fails does not hang */
+    answer_once(&rep);
+    nng_close(rep);
+    return NULL;
+}
+
+/* A first call waits for a connection still being made, up to its own
+ * deadline: the pool is not gone, it is slow to answer the dial. */
+static void
+a_first_call_waits_for_its_first_connection(void **state)
+{
+    nng_socket probe;
+    nng_listener l;
+    int port;
+    char url[64];
+    bson_error_t error;
+    assert_int_equal(nng_rep0_open(&probe), 0); /* a free loopback port */
+    assert_int_equal(nng_listen(probe, "tcp://127.0.0.1:0", &l, 0), 0);
+    assert_int_equal(nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port), 0);
+    nng_close(probe);
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+    roost_client_t *c = roost_client_open(url, 20000, &error);
+    assert_non_null(c);
+    late_t late = {.port = port, .delay_ms = 1500}; /* past the 1 s grace */
+    pthread_t t;
+    pthread_create(&t, NULL, listen_late, &late);
+    bson_t reply;
+    bool ok = roost_client_call(c, "things.get", NULL, &reply, &error);
+    pthread_join(t, NULL);
+    if (!ok)
+        print_error("%s\n", error.message);
+    assert_true(ok);
+    bson_destroy(&reply);
+    roost_client_close(c);
+}
+
 int
 main(void)
 {
@@ -144,6 +195,7 @@ main(void)
         cmocka_unit_test(a_bad_url_list_is_refused_with_its_reason),
         cmocka_unit_test(a_call_reaches_a_listening_peer),
         cmocka_unit_test(a_callers_rid_is_never_cut),
+        cmocka_unit_test(a_first_call_waits_for_its_first_connection),
     };
     return cmocka_run_group_tests_name("/shared/client", tests, NULL, NULL);
 }
