@@ -29,7 +29,16 @@ hurry=0
 # A stop in progress survives repeated signals: a second Ctrl-C or SIGTERM
 # hurries it (what is still running is killed at once instead of given
 # time to finish), and never abandons it, so no process is left behind.
+# It ends the script, whatever it was doing (starting up included), with
+# `status` (0 after a signal).
+# Waits until `pid`, already killed, is reaped: a wait that a second signal
+# interrupts is waited again (kill -0 still finds an unreaped child).
+reap() {
+  while kill -0 "$1" 2>/dev/null; do wait "$1" 2>/dev/null || true; done
+}
+
 stop() {
+  local status=${1:-0}
   trap 'hurry=1; echo "[run] hurrying: what is still running is killed now"' INT TERM
   trap - EXIT
   [ "$stopping" = 1 ] && return
@@ -46,10 +55,17 @@ stop() {
       sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    reap "$pid"
   done
+  # Whatever else this script started and is still there goes too.
+  for pid in $(jobs -p); do
+    kill -KILL "$pid" 2>/dev/null || true
+    reap "$pid"
+  done
+  exit "$status"
 }
-trap stop INT TERM EXIT
+trap 'stop 0' INT TERM
+trap 'stop $?' EXIT
 
 wait_port() { # host port seconds
   for _ in $(seq $(($3 * 10))); do

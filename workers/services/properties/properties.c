@@ -212,8 +212,7 @@ properties_city_group(const bson_t *doc, void *arg)
     /* The most common spelling; among as common ones, the first in byte
      * order: MongoDB does not order $group's output, so "first seen"
      * would name a city differently from one read to the next. */
-    if (count > c->cities[i].name_count ||
-        (count == c->cities[i].name_count && strcmp(name, c->cities[i].name) < 0)) {
+    if (count > c->cities[i].name_count || (count == c->cities[i].name_count && strcmp(name, c->cities[i].name) < 0)) {
         bson_free(c->cities[i].name);
         c->cities[i].name = bson_strndup(name, len);
         c->cities[i].name_count = count;
