@@ -1,7 +1,6 @@
 /* The ingress's request pipeline (request.h). */
 #include "request.h"
 #include "call.h"
-#include "config.h"
 #include "cors.h"
 #include "doc.h"
 #include "envelope.h"
@@ -196,7 +195,9 @@ request_body(h2o_req_t *req, route_match_t *m, const char *rid, bson_t *body)
 {
     unsigned shape = route_error_shape(m->route->flags);
     bson_error_t error;
-    if ((int64_t)req->entity.len > cfg_max_body_bytes()) {
+    /* The limit h2o enforces, set once from ROOST_MAX_BODY_BYTES at start-up
+     * (main.c): not the environment read again on every request. */
+    if (req->entity.len > req->conn->ctx->globalconf->max_request_entity_size) {
         char *detail = problem_body_too_large();
         respond_error(req, shape, rid, 413, "body_too_large", detail, NULL);
         bson_free(detail);
