@@ -36,6 +36,20 @@ edit_int(const bson_t *doc, const char *key)
     return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it) ? bson_iter_as_int64(&it) : 0;
 }
 
+/* Answers with `doc`, the document after the change: 204, or rendered with the edit's status. */
+static void
+edit_reply(svc_call_t *call, const svc_edit_t *edit, const bson_t *doc)
+{
+    if (edit->no_content) {
+        svc_reply(call, 204, NULL);
+        return;
+    }
+    bson_t out;
+    edit->render(doc, &out);
+    svc_reply(call, edit->status != 0 ? edit->status : 200, &out);
+    bson_destroy(&out);
+}
+
 /* Whether `doc` already holds this request's change. */
 static bool
 edit_is_replay(const svc_call_t *call, const bson_t *doc)
@@ -63,10 +77,7 @@ edit_check(svc_call_t *call, const svc_edit_t *edit, const bson_t *doc, bool fou
     }
     if (edit_is_replay(call, doc)) {
         *replayed = true;
-        if (edit->no_content)
-            svc_reply(call, 204, NULL);
-        else
-            edit->reply(call, doc, edit->arg);
+        edit_reply(call, edit, doc);
         return false;
     }
     if (deleted) {
@@ -88,16 +99,14 @@ edit_reply_made(svc_call_t *call, const svc_edit_t *edit, const svc_edit_store_t
     bson_t doc = BSON_INITIALIZER;
     bson_error_t error;
     bool found = false;
-    if (edit->no_content)
-        svc_reply(call, 204, NULL);
-    else if (!bson_empty(made))
-        edit->reply(call, made, edit->arg);
+    if (edit->no_content || !bson_empty(made))
+        edit_reply(call, edit, made);
     else if (!store->load(call, edit, &doc, &found, &error))
         svc_fail_db(call, &error);
     else if (!found)
         svc_fail(call, 404, "not_found", "no %s has id %lld", edit->noun, (long long)edit->id);
     else
-        edit->reply(call, &doc, edit->arg);
+        edit_reply(call, edit, &doc);
     bson_destroy(&doc);
 }
 

@@ -16,6 +16,7 @@
 #ifndef ROOST_SDK_EDIT_H
 #define ROOST_SDK_EDIT_H
 
+#include "sdk/reply.h"
 #include "sdk/service.h"
 
 /* Each round of a race has one winner: enough rounds for many writers of one document. */
@@ -65,8 +66,10 @@ typedef struct svc_edit {
                   bson_error_t *error);
     /* Answers a commit's database error (NULL: svc_fail_db), e.g. a unique index's 409. */
     void (*commit_failed)(svc_call_t *call, const bson_error_t *error, void *arg);
-    /* Answers 200 (or the op's status) with `doc`, the document after the change. */
-    void (*reply)(svc_call_t *call, const bson_t *doc, void *arg);
+    /* How the document after the change is answered (as a re-delivery is
+     * too): rendered so, with `status` (0: 200), unless no_content. */
+    svc_render_fn render;
+    int status;
     /* Called once at the end with the outcome (may be NULL): undo what a
      * refused change claimed, forget caches after a made one. */
     void (*finish)(svc_call_t *call, svc_edit_outcome_t outcome, void *arg);

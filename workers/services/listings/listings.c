@@ -190,15 +190,6 @@ typedef struct {
     bool delete;
 } listings_change_t;
 
-static void
-listings_reply_doc(svc_call_t *call, const bson_t *doc, void *arg)
-{
-    bson_t out;
-    listings_render(doc, &out);
-    svc_reply(call, 200, &out);
-    bson_destroy(&out);
-}
-
 /* The $set (and $unset) of a PATCH or DELETE; a new property_id is checked
  * to be the caller's once, on the first round. */
 static bool
@@ -265,7 +256,7 @@ listings_change(svc_call_t *call, bool delete)
                        .no_content = delete,
                        .commit_filter = mine,
                        .change = listings_change_update,
-                       .reply = listings_reply_doc,
+                       .render = listings_render,
                        .arg = &c};
     svc_edit(call, &edit);
     bson_destroy(mine);

@@ -110,29 +110,14 @@ done:
     return rv;
 }
 
-/* What properties_edit hands the loop (sdk/edit.h): the op's status and change. */
-typedef struct {
-    int status;
-    properties_change_fn change;
-} properties_edit_arg_t;
-
-static void
-properties_edit_reply(svc_call_t *call, const bson_t *doc, void *arg)
-{
-    const properties_edit_arg_t *a = arg;
-    bson_t out;
-    properties_render(doc, &out);
-    svc_reply(call, a->status, &out);
-    bson_destroy(&out);
-}
-
-/* The change as the whole next version of the document. */
+/* The change as the whole next version of the document; `arg` points at
+ * the op's properties_change_fn. */
 static bool
 properties_edit_change(svc_call_t *call, const bson_t *current, int64_t version, int attempt, bson_t *update, void *arg)
 {
-    const properties_edit_arg_t *a = arg;
+    const properties_change_fn *change = arg;
     bson_t changes;
-    if (!a->change(call, current, &changes))
+    if (!(*change)(call, current, &changes))
         return false;
     bson_destroy(update);
     properties_apply(current, version, &changes, call->key, update);
@@ -164,7 +149,6 @@ properties_edit(svc_call_t *call, int status, properties_change_fn change)
         return;
     }
     field_errors_destroy(&errors);
-    properties_edit_arg_t arg = {.status = status, .change = change};
     svc_edit_t edit = {.service = "properties",
                        .collection = "properties",
                        .id = id,
@@ -174,8 +158,9 @@ properties_edit(svc_call_t *call, int status, properties_change_fn change)
                        .no_content = status == 204,
                        .change = properties_edit_change,
                        .commit = properties_edit_commit,
-                       .reply = properties_edit_reply,
-                       .arg = &arg};
+                       .render = properties_render,
+                       .status = status,
+                       .arg = &change};
     svc_edit(call, &edit);
 }
 
@@ -270,8 +255,13 @@ properties_create(svc_call_t *call)
     switch (svc_insert_next(coll, &doc, call->key, &stored, &error)) {
     case SVC_INSERTED:
     case SVC_INSERT_REPEAT: /* an earlier delivery of this request created it */
-        properties_edit_reply(call, &stored, &(properties_edit_arg_t){.status = 201});
+    {
+        bson_t out;
+        properties_render(&stored, &out);
+        svc_reply(call, 201, &out);
+        bson_destroy(&out);
         break;
+    }
     case SVC_INSERT_CONFLICT:
         svc_fail(call, 500, "internal", "a property collided on a unique index other than its id and rid");
         break;

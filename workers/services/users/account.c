@@ -356,15 +356,6 @@ users_patch_commit_failed(svc_call_t *call, const bson_error_t *error, void *arg
         svc_fail_db(call, error);
 }
 
-static void
-users_patch_reply(svc_call_t *call, const bson_t *doc, void *arg)
-{
-    bson_t out;
-    users_render(doc, &out);
-    svc_reply(call, 200, &out);
-    bson_destroy(&out);
-}
-
 /* After the loop: a refused change gives back the email it claimed; a made
  * one ends the cached token generation (a new password) and frees the old
  * address once the profile no longer holds it. */
@@ -424,7 +415,7 @@ users_update(svc_call_t *call)
                        .forbidden = "a user may edit only their own profile",
                        .change = users_patch_change,
                        .commit_failed = users_patch_commit_failed,
-                       .reply = users_patch_reply,
+                       .render = users_render,
                        .finish = users_patch_finish,
                        .arg = &p};
     svc_edit(call, &edit);

@@ -74,12 +74,12 @@ fake_change(svc_call_t *call, const bson_t *current, int64_t version, int attemp
 }
 
 static void
-fake_reply(svc_call_t *call, const bson_t *doc, void *arg)
+fake_render(const bson_t *doc, bson_t *out)
 {
     bson_iter_t it;
     fake.replies++;
     fake.replied_version = bson_iter_init_find(&it, doc, "version") ? bson_iter_as_int64(&it) : 0;
-    svc_reply(call, 200, NULL);
+    bson_init(out);
 }
 
 static void
@@ -112,7 +112,7 @@ setup(envelope_request_t *req, svc_call_t *call, svc_edit_t *edit)
                          .owner_field = "owner_id",
                          .forbidden = "only the owner may change this thing",
                          .change = fake_change,
-                         .reply = fake_reply,
+                         .render = fake_render,
                          .finish = fake_finish,
                          .store = &fake_store};
 }
