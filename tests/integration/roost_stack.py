@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+import weakref
 
 import requests
 
@@ -31,14 +32,17 @@ def free_port():
 
 def wait_until(predicate, seconds, what):
     deadline = time.monotonic() + seconds
+    last = None
     while time.monotonic() < deadline:
         try:
             if predicate():
                 return
-        except Exception:
-            pass
+            last = None
+        except Exception as e:  # noqa: BLE001 - the last one is reported below
+            last = e
         time.sleep(0.05)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+    said = f" (last attempt: {type(last).__name__}: {last})" if last is not None else ""
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}{said}")
 
 
 def port_open(port):
@@ -52,10 +56,13 @@ class Stack:
     lists, one pool each (e.g. [["users"], ["listings"], ["properties", "places"]]),
     wired together through ROOST_POOL_URL_<SERVICE> as `make run` does."""
 
+    live = weakref.WeakSet()  # every stack not yet stopped, for conftest's report on a failure
+
     def __init__(self, workers=2, env=None, db_uri=None, pools=None, tls=False):
         """`tls`: every nng URL is tls+tcp:// (mutual TLS; `env` must name the
         PEM files, see pki_env)."""
         self.dir = tempfile.mkdtemp(prefix="roost-test-")
+        Stack.live.add(self)
         self.workers = workers
         self.http_port = free_port()
         scheme = "tls+tcp" if tls else "tcp"
@@ -164,6 +171,7 @@ class Stack:
             proc.wait(5)
 
     def stop(self):
+        Stack.live.discard(self)
         for name in ("ingress", "pool", *self.pools, "db"):
             self.stop_process(name)
         for name in list(self.procs):
@@ -182,6 +190,15 @@ class Stack:
         pool = self.procs[pool_name].pid
         with open(f"/proc/{pool}/task/{pool}/children") as f:
             return [int(p) for p in f.read().split()]
+
+    def log_tails(self, lines=30):
+        """The last lines of each process's log, for a failure report."""
+        out = []
+        for f in sorted(os.listdir(self.dir)) if os.path.isdir(self.dir) else []:
+            if f.endswith(".log"):
+                with open(os.path.join(self.dir, f), errors="replace") as fh:
+                    out.append(f"--- {self.dir}/{f} ---\n" + "".join(fh.readlines()[-lines:]))
+        return "\n".join(out)
 
     def log(self, name):
         with open(os.path.join(self.dir, f"{name}.log"), errors="replace") as f:

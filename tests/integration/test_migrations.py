@@ -219,8 +219,13 @@ def test_a_migration_that_fails_halfway_resumes_where_it_stopped(fresh):
     fresh.migrate("up", "places")
     fresh.migrate("up", "listings")
     fresh.migrate("up", "bookings")
-    wait_until(lambda: "which stopped before it was done" in requests.get(fresh.url("/readyz"), timeout=5).text,
-               20, "/readyz to name the stopped migration")
+    seen = []
+
+    def names_the_stopped_step():
+        seen.append(requests.get(fresh.url("/readyz"), timeout=5).text)
+        return "which stopped before it was done" in seen[-1]
+
+    wait_until(names_the_stopped_step, 30, "/readyz to name the stopped migration")
 
     # Repair the property; and, to see that the re-run resumes after 299
     # rather than starting over, take property 5's field away meanwhile.
