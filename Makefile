@@ -11,7 +11,7 @@ all: build
 # `make setup` always runs the set-up; a build runs it only when one of its
 # inputs changed since it last succeeded here (or never did).
 SETUP_INPUTS := scripts/setup.sh tests/requirements.txt package-lock.json \
-	$(wildcard tools/embedded-db/*.go tools/embedded-db/internal/*/*.go tools/embedded-db/go.*) $(wildcard tools/compose-check/*.go tools/compose-check/go.*)
+	$(wildcard embedded-db/*.go embedded-db/internal/*/*.go embedded-db/go.*) $(wildcard tools/compose-check/*.go tools/compose-check/go.*)
 setup:
 	@scripts/setup.sh
 	@touch .setup-done

@@ -2,7 +2,7 @@
 # Installs everything Roost needs to build, run and test, idempotently:
 # Debian packages (as root or through sudo), the Python test tools in
 # .venv/, the npm packages in node_modules/, roost-embedded-db (Roost's
-# MongoDB wire server on SQLite, tools/embedded-db, built with Go from the
+# MongoDB wire server on SQLite, embedded-db, built with Go from the
 # module proxy) when no ROOST_MONGODB_URI is set and no mongod is on PATH,
 # and the deployment checkers kustomize and roost-compose-check (also from
 # the Go module proxy); with the argument `fuzz`, clang and libFuzzer for
@@ -72,7 +72,7 @@ fi
 TOOLS="${ROOST_TOOLS_DIR:-$HOME/.cache/roost/bin}"
 mkdir -p "$TOOLS"
 stamp="$TOOLS/roost-embedded-db.stamp"
-want="$(find tools/embedded-db -name '*.go' | LC_ALL=C sort | xargs cat tools/embedded-db/go.mod tools/embedded-db/go.sum | sha256sum | cut -c1-16)"
+want="$(find embedded-db -name '*.go' | LC_ALL=C sort | xargs cat embedded-db/go.mod embedded-db/go.sum | sha256sum | cut -c1-16)"
 if [ -n "${ROOST_MONGODB_URI:-}" ] && [ "${ROOST_NEED_EMBEDDED_DB:-0}" != 1 ]; then
   say "ROOST_MONGODB_URI is set: no embedded database needed"
 elif command -v mongod >/dev/null && [ "${ROOST_NEED_EMBEDDED_DB:-0}" != 1 ]; then
@@ -80,10 +80,10 @@ elif command -v mongod >/dev/null && [ "${ROOST_NEED_EMBEDDED_DB:-0}" != 1 ]; th
 elif [ -x "$TOOLS/roost-embedded-db" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   : # already built from these sources
 else
-  say "building roost-embedded-db (tools/embedded-db: MongoDB wire protocol over SQLite)"
+  say "building roost-embedded-db (embedded-db: MongoDB wire protocol over SQLite)"
   # -tags libsqlite3: link Debian's SQLite rather than compile the amalgamation.
   # go mod download also fetches what its tests (in make test) use.
-  (cd tools/embedded-db && go mod download && CGO_ENABLED=1 go build -tags libsqlite3 -trimpath \
+  (cd embedded-db && go mod download && CGO_ENABLED=1 go build -tags libsqlite3 -trimpath \
      -o "$TOOLS/roost-embedded-db" .)
   echo "$want" > "$stamp"
 fi

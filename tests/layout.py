@@ -3,12 +3,13 @@
 
 Fails, naming each offender, when
   - a C file of ingress/, workers/, shared/ or tools/ is over 450 lines, or a
-    Go file of the embedded database (tools/embedded-db/) over 600;
+    Go file of the embedded database (embedded-db/) over 600;
   - a C function is over 100 lines;
   - a file includes a header against the layers' direction (LAYERS below),
     or includes another folder's header by a bare name;
   - mongoc_collection_* or mongoc_cursor_* is called outside workers/sdk/
-    and workers/migrate/: the sdk's store is the one door to the database.
+    and workers/migrate/: the sdk's store is the one door to the database;
+  - a package of the embedded database imports one it must not (GO_LAYERS).
 
 There is no waiver list: a rule that does not fit is changed here, in the
 open, not skipped for one file.
@@ -42,7 +43,17 @@ GROUND = {"shared", "include"}
 WORKERS_ROOTS = ("query", "migrate", "sdk", "services", "runtime", "broker")
 DATABASE_DOORS = ("workers/sdk/", "workers/migrate/")
 C_FOLDERS = ("ingress", "workers", "shared", "tools")
-GO_FOLDERS = ("tools/embedded-db",)
+GO_FOLDERS = ("embedded-db",)
+# Which of the embedded database's packages may import which: the wire
+# knows no command, the storage no wire and no command.
+GO_MODULE = "roost.local/embedded-db"
+GO_LAYERS = {
+    "embedded-db": {"internal/handler", "internal/storage", "internal/wire"},
+    "embedded-db/internal/handler": {"internal/storage", "internal/wire", "internal/query"},
+    "embedded-db/internal/storage": {"internal/query"},
+    "embedded-db/internal/wire": {"internal/query"},
+    "embedded-db/internal/query": set(),
+}
 
 
 def tracked():
@@ -104,6 +115,11 @@ def check(files):
             n = sum(1 for _ in open(path, encoding="utf-8"))
             if n > MAX_GO_LINES:
                 problems.append(f"{f}: {n} lines, over {MAX_GO_LINES}: split it by concept")
+            allowed = GO_LAYERS.get(os.path.dirname(f))
+            for no, line in enumerate(open(path, encoding="utf-8"), 1):
+                m = re.match(r'\s*(?:\w+\s+)?"' + re.escape(GO_MODULE) + r'/([^"]+)"', line)
+                if m and (allowed is None or m.group(1) not in allowed):
+                    problems.append(f"{f}:{no}: imports {m.group(1)}, against the packages' direction (GO_LAYERS)")
             continue
         if not f.endswith((".c", ".h")) or top not in C_FOLDERS:
             continue

@@ -2,7 +2,7 @@
 // column (an indexed, non-array field, or _id) becomes a SQL condition over
 // that column, and a sort on such paths an ORDER BY; what cannot be
 // translated is left to the Go matcher (internal/query/match.go).
-package main
+package storage
 
 import (
 	"regexp/syntax"
@@ -25,7 +25,7 @@ type cond struct {
 
 // translate turns a filter node into SQL over c's key columns. ok is false
 // when nothing of it translates (then it narrows nothing).
-func (c *collection) translate(n query.Node) (cond, bool) {
+func (c *Collection) translate(n query.Node) (cond, bool) {
 	switch n := n.(type) {
 	case query.TrueNode:
 		return cond{text: "1", exact: true}, true
@@ -93,7 +93,7 @@ func scalar(v bsoncore.Value) bool {
 	return true
 }
 
-func (c *collection) translateField(f *query.FieldNode) (cond, bool) {
+func (c *Collection) translateField(f *query.FieldNode) (cond, bool) {
 	col, ok := c.column(f.PathStr)
 	if !ok {
 		return cond{}, false
@@ -237,7 +237,7 @@ func literalRegex(pattern, options string) (lit []byte, anchored bool, ok bool) 
 
 // sortSQL is the ORDER BY of a sort when every key has a column; ok false
 // otherwise (the sort is then done in Go).
-func (c *collection) sortSQL(keys []query.SortKey) (string, bool) {
+func (c *Collection) sortSQL(keys []query.SortKey) (string, bool) {
 	if len(keys) == 0 {
 		return "rid", true
 	}

@@ -1,11 +1,13 @@
 // The commands this server answers, one function each, in one table.
-package main
+package handler
 
 import (
 	"context"
 	"database/sql"
 	"os"
 	"roost.local/embedded-db/internal/query"
+	"roost.local/embedded-db/internal/storage"
+	"roost.local/embedded-db/internal/wire"
 	"strings"
 	"time"
 
@@ -19,7 +21,7 @@ type request struct {
 	cmd     bsoncore.Document
 	name    string
 	seqs    map[string][]bsoncore.Document
-	conn    *conn
+	conn    *wire.Conn
 	started time.Time
 }
 
@@ -53,7 +55,7 @@ func (r *request) list(name string) ([]bsoncore.Document, error) {
 // collName is the collection a command names in its first field.
 func (r *request) collName() (string, error) {
 	s, ok := r.cmd.Lookup(r.name).StringValueOK()
-	if !ok || !validCollName(s) {
+	if !ok || !storage.ValidCollName(s) {
 		return "", query.Errorf(73, "InvalidNamespace", "collection name must be a non-empty string")
 	}
 	return s, nil
@@ -83,7 +85,7 @@ func (r *request) intArg(name string) (int64, error) {
 	return i, nil
 }
 
-type handler func(ctx context.Context, s *server, r *request) (bsoncore.Document, error)
+type handler func(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error)
 
 var commands map[string]handler
 
@@ -112,11 +114,11 @@ func okDoc(kv ...any) bsoncore.Document {
 	return query.BuildDoc(append(kv, "ok", query.VDouble(1))...)
 }
 
-func cmdOK(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdOK(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	return okDoc(), nil
 }
 
-func cmdHello(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdHello(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	primary := "isWritablePrimary"
 	if r.name != "hello" {
 		primary = "ismaster"
@@ -128,14 +130,14 @@ func cmdHello(ctx context.Context, s *server, r *request) (bsoncore.Document, er
 		"maxMessageSizeBytes", query.VInt32(48000000),
 		"maxWriteBatchSize", query.VInt32(100000),
 		"localTime", bsoncore.Value{Type: bsoncore.TypeDateTime, Data: bsoncore.AppendDateTime(nil, time.Now().UnixMilli())},
-		"connectionId", query.VInt32(r.conn.id),
+		"connectionId", query.VInt32(r.conn.ID),
 		"minWireVersion", query.VInt32(0),
 		"maxWireVersion", query.VInt32(17),
 		"readOnly", query.VBool(false),
 	), nil
 }
 
-func cmdBuildInfo(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdBuildInfo(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	return okDoc(
 		"version", query.VString("6.0.0"),
 		"gitVersion", query.VString("roost-embedded-db"),
@@ -146,56 +148,56 @@ func cmdBuildInfo(ctx context.Context, s *server, r *request) (bsoncore.Document
 	), nil
 }
 
-func cmdGetLastError(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdGetLastError(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	return okDoc("err", query.VNull(), "n", query.VInt32(0)), nil
 }
 
-func cmdGetParameter(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdGetParameter(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	if v, err := r.cmd.LookupErr("featureCompatibilityVersion"); err == nil && query.Truthy(v) {
 		return okDoc("featureCompatibilityVersion", query.VDoc(query.BuildDoc("version", query.VString("6.0")))), nil
 	}
 	return okDoc(), nil
 }
 
-func cmdGetCmdLineOpts(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdGetCmdLineOpts(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	return okDoc("argv", query.VArray(nil), "parsed", query.VDoc(query.BuildDoc())), nil
 }
 
-func cmdWhatsMyURI(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
-	return okDoc("you", query.VString(r.conn.remote)), nil
+func cmdWhatsMyURI(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
+	return okDoc("you", query.VString(r.conn.Remote)), nil
 }
 
-func cmdConnectionStatus(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdConnectionStatus(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	return okDoc("authInfo", query.VDoc(query.BuildDoc("authenticatedUsers", query.VArray(nil), "authenticatedUserRoles", query.VArray(nil)))), nil
 }
 
-func cmdServerStatus(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdServerStatus(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	host, _ := os.Hostname()
 	return okDoc(
 		"host", query.VString(host), "version", query.VString("6.0.0"), "process", query.VString("roost-embedded-db"),
 		"pid", query.VInt64(int64(os.Getpid())), "uptime", query.VDouble(time.Since(s.started).Seconds()),
 		"localTime", bsoncore.Value{Type: bsoncore.TypeDateTime, Data: bsoncore.AppendDateTime(nil, time.Now().UnixMilli())},
-		"connections", query.VDoc(query.BuildDoc("current", query.VInt32(s.connections.Load()))),
+		"connections", query.VDoc(query.BuildDoc("current", query.VInt32(s.Connections()))),
 	), nil
 }
 
-func cmdHostInfo(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdHostInfo(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	host, _ := os.Hostname()
 	return okDoc("system", query.VDoc(query.BuildDoc("hostname", query.VString(host)))), nil
 }
 
-func cmdGetLog(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdGetLog(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	return okDoc("totalLinesWritten", query.VInt32(0), "log", query.VArray(nil)), nil
 }
 
 // --- databases and collections ----------------------------------------------------
 
-func cmdListDatabases(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdListDatabases(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	var dbs []bsoncore.Value
 	var total int64
-	for _, name := range s.store.names() {
+	for _, name := range s.store.Names() {
 		var size int64
-		if st, err := os.Stat(s.store.path(name)); err == nil {
+		if st, err := os.Stat(s.store.Path(name)); err == nil {
 			size = st.Size()
 		}
 		total += size
@@ -204,7 +206,7 @@ func cmdListDatabases(ctx context.Context, s *server, r *request) (bsoncore.Docu
 	return okDoc("databases", query.VArray(dbs), "totalSize", query.VInt64(total)), nil
 }
 
-func cmdListCollections(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdListCollections(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	filter, err := r.docArg("filter")
 	if err != nil {
 		return nil, err
@@ -213,29 +215,29 @@ func cmdListCollections(ctx context.Context, s *server, r *request) (bsoncore.Do
 	if err != nil {
 		return nil, err
 	}
-	db, err := s.store.db(r.db, false)
+	db, err := s.store.Database(r.db, false)
 	if err != nil {
 		return nil, err
 	}
 	var docs []bsoncore.Document
 	if db != nil {
-		db.mu.RLock()
-		for name := range db.colls {
+		db.Mu.RLock()
+		for name := range db.Colls {
 			if strings.HasPrefix(name, "system.") && name != "system.profile" {
 				continue
 			}
 			d := query.BuildDoc("name", query.VString(name), "type", query.VString("collection"), "options", query.VDoc(query.BuildDoc()),
-				"info", query.VDoc(query.BuildDoc("readOnly", query.VBool(false))), "idIndex", query.VDoc(idIndexSpec()))
+				"info", query.VDoc(query.BuildDoc("readOnly", query.VBool(false))), "idIndex", query.VDoc(storage.IDIndexSpec()))
 			if match.Match(d) {
 				docs = append(docs, d)
 			}
 		}
-		db.mu.RUnlock()
+		db.Mu.RUnlock()
 	}
 	return s.cursorReply(r, r.db+".$cmd.listCollections", docs, 0, false)
 }
 
-func cmdCreate(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdCreate(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, err := r.collName()
 	if err != nil {
 		return nil, err
@@ -243,15 +245,15 @@ func cmdCreate(ctx context.Context, s *server, r *request) (bsoncore.Document, e
 	if query.Truthy(r.arg("capped")) || !query.Missing(r.arg("viewOn")) || !query.Missing(r.arg("timeseries")) {
 		return nil, query.NotSupported("capped collections, views and time series")
 	}
-	db, err := s.store.db(r.db, true)
+	db, err := s.store.Database(r.db, true)
 	if err != nil {
 		return nil, err
 	}
-	if db.collection(name) != nil {
+	if db.Collection(name) != nil {
 		return nil, query.Errorf(48, "NamespaceExists", "Collection %s.%s already exists", r.db, name)
 	}
-	err = db.inWrite(ctx, func(tx *sql.Tx) error {
-		_, err := db.createCollection(ctx, tx, name)
+	err = db.InWrite(ctx, func(tx *sql.Tx) error {
+		_, err := db.CreateCollection(ctx, tx, name)
 		return err
 	})
 	if err != nil {
@@ -260,7 +262,7 @@ func cmdCreate(ctx context.Context, s *server, r *request) (bsoncore.Document, e
 	return okDoc(), nil
 }
 
-func cmdDrop(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdDrop(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, db, c, err := s.existing(r)
 	if err != nil {
 		return nil, err
@@ -268,17 +270,17 @@ func cmdDrop(ctx context.Context, s *server, r *request) (bsoncore.Document, err
 	if c == nil {
 		return nil, query.Errorf(26, "NamespaceNotFound", "ns not found")
 	}
-	err = db.inWrite(ctx, func(tx *sql.Tx) error { return db.dropCollection(ctx, tx, c) })
+	err = db.InWrite(ctx, func(tx *sql.Tx) error { return db.DropCollection(ctx, tx, c) })
 	if err != nil {
 		return nil, err
 	}
-	db.forgetCollection(name)
+	db.ForgetCollection(name)
 	s.cursors.dropNamespace(r.db + "." + name)
-	return okDoc("ns", query.VString(r.db+"."+name), "nIndexesWas", query.VInt32(int32(len(c.indexes)+1))), nil
+	return okDoc("ns", query.VString(r.db+"."+name), "nIndexesWas", query.VInt32(int32(len(c.Indexes)+1))), nil
 }
 
-func cmdDropDatabase(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
-	if err := s.store.drop(r.db); err != nil {
+func cmdDropDatabase(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
+	if err := s.store.Drop(r.db); err != nil {
 		return nil, err
 	}
 	s.cursors.dropNamespace(r.db + ".")
@@ -287,7 +289,7 @@ func cmdDropDatabase(ctx context.Context, s *server, r *request) (bsoncore.Docum
 
 // --- indexes ------------------------------------------------------------------------
 
-func cmdCreateIndexes(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdCreateIndexes(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, err := r.collName()
 	if err != nil {
 		return nil, err
@@ -299,32 +301,32 @@ func cmdCreateIndexes(ctx context.Context, s *server, r *request) (bsoncore.Docu
 	if len(specs) == 0 {
 		return nil, query.BadValue("must specify at least one index")
 	}
-	var indexes []*index
+	var indexes []*storage.Index
 	for _, spec := range specs {
-		ix, err := parseIndexSpec(spec)
+		ix, err := storage.ParseIndexSpec(spec)
 		if err != nil {
 			return nil, err
 		}
 		indexes = append(indexes, ix)
 	}
-	db, err := s.store.db(r.db, true)
+	db, err := s.store.Database(r.db, true)
 	if err != nil {
 		return nil, err
 	}
 	var before, after int
-	createdCollection := db.collection(name) == nil
-	err = db.inWrite(ctx, func(tx *sql.Tx) error {
-		c, err := db.createCollection(ctx, tx, name)
+	createdCollection := db.Collection(name) == nil
+	err = db.InWrite(ctx, func(tx *sql.Tx) error {
+		c, err := db.CreateCollection(ctx, tx, name)
 		if err != nil {
 			return err
 		}
-		before = len(c.indexes) + 1
+		before = len(c.Indexes) + 1
 		for _, ix := range indexes {
-			if _, err := db.createIndex(ctx, tx, c, ix); err != nil {
+			if _, err := db.CreateIndex(ctx, tx, c, ix); err != nil {
 				return err
 			}
 		}
-		after = len(c.indexes) + 1
+		after = len(c.Indexes) + 1
 		return nil
 	})
 	if err != nil {
@@ -337,7 +339,7 @@ func cmdCreateIndexes(ctx context.Context, s *server, r *request) (bsoncore.Docu
 // existing finds the collection a command names: db and c are nil when the
 // database or the collection does not exist (not an error: each command
 // answers that its own way).
-func (s *server) existing(r *request) (name string, db *database, c *collection, err error) {
+func (s *Handler) existing(r *request) (name string, db *storage.Database, c *storage.Collection, err error) {
 	if name, err = r.collName(); err != nil {
 		return "", nil, nil, err
 	}
@@ -346,15 +348,15 @@ func (s *server) existing(r *request) (name string, db *database, c *collection,
 }
 
 // lookup is existing for a collection named some other way.
-func (s *server) lookup(dbName, name string) (*database, *collection, error) {
-	db, err := s.store.db(dbName, false)
+func (s *Handler) lookup(dbName, name string) (*storage.Database, *storage.Collection, error) {
+	db, err := s.store.Database(dbName, false)
 	if err != nil || db == nil {
 		return nil, nil, err
 	}
-	return db, db.collection(name), nil
+	return db, db.Collection(name), nil
 }
 
-func cmdListIndexes(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdListIndexes(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, db, c, err := s.existing(r)
 	if err != nil {
 		return nil, err
@@ -362,16 +364,16 @@ func cmdListIndexes(ctx context.Context, s *server, r *request) (bsoncore.Docume
 	if c == nil {
 		return nil, query.Errorf(26, "NamespaceNotFound", "ns does not exist: %s.%s", r.db, name)
 	}
-	docs := []bsoncore.Document{idIndexSpec()}
-	db.mu.RLock()
-	for _, ix := range c.indexes {
-		docs = append(docs, ix.spec)
+	docs := []bsoncore.Document{storage.IDIndexSpec()}
+	db.Mu.RLock()
+	for _, ix := range c.Indexes {
+		docs = append(docs, ix.Spec)
 	}
-	db.mu.RUnlock()
+	db.Mu.RUnlock()
 	return s.cursorReply(r, r.db+"."+name, docs, 0, false)
 }
 
-func cmdDropIndexes(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdDropIndexes(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, db, c, err := s.existing(r)
 	if err != nil {
 		return nil, err
@@ -383,8 +385,8 @@ func cmdDropIndexes(ctx context.Context, s *server, r *request) (bsoncore.Docume
 	switch v := r.arg("index"); v.Type {
 	case bsoncore.TypeString:
 		if v.StringValue() == "*" {
-			for _, ix := range c.indexes {
-				names = append(names, ix.name)
+			for _, ix := range c.Indexes {
+				names = append(names, ix.Name)
 			}
 		} else {
 			names = []string{v.StringValue()}
@@ -396,13 +398,13 @@ func cmdDropIndexes(ctx context.Context, s *server, r *request) (bsoncore.Docume
 			names = append(names, n)
 		}
 	case bsoncore.TypeEmbeddedDocument:
-		want, err := parseIndexSpec(query.BuildDoc("key", v, "name", query.VString("?")))
+		want, err := storage.ParseIndexSpec(query.BuildDoc("key", v, "name", query.VString("?")))
 		if err != nil {
 			return nil, err
 		}
-		for _, ix := range c.indexes {
-			if sameKeys(ix, want) {
-				names = append(names, ix.name)
+		for _, ix := range c.Indexes {
+			if storage.SameKeys(ix, want) {
+				names = append(names, ix.Name)
 			}
 		}
 		if len(names) == 0 {
@@ -411,15 +413,15 @@ func cmdDropIndexes(ctx context.Context, s *server, r *request) (bsoncore.Docume
 	default:
 		return nil, query.BadValue("'index' must be a name, a list of names or a key pattern")
 	}
-	was := len(c.indexes) + 1
+	was := len(c.Indexes) + 1
 	for _, n := range names {
 		if n == "_id_" {
 			return nil, query.Errorf(72, "InvalidOptions", "cannot drop _id index")
 		}
 	}
-	err = db.inWrite(ctx, func(tx *sql.Tx) error {
+	err = db.InWrite(ctx, func(tx *sql.Tx) error {
 		for _, n := range names {
-			if err := db.dropIndex(ctx, tx, c, n); err != nil {
+			if err := db.DropIndex(ctx, tx, c, n); err != nil {
 				return err
 			}
 		}

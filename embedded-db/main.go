@@ -23,34 +23,57 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"roost.local/embedded-db/internal/handler"
+	"roost.local/embedded-db/internal/storage"
+	"roost.local/embedded-db/internal/wire"
 	"strings"
 	"syscall"
 )
 
+// The packages, each with its own tests: internal/wire (the protocol's
+// framing), internal/handler (the commands), internal/storage (SQLite
+// files, indexes, reads, kept counts) and internal/query (matching,
+// sorting and updating documents, in Go).
 func main() {
-	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
-	dir := flag.String("data-dir", "var/db", "directory of the SQLite files, one per database")
-	level := flag.String("log-level", "warn", "debug, info, warn or error")
-	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+// run serves until ctx ends and answers the exit status: 2 for bad flags, 1
+// when it cannot serve.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	flags := flag.NewFlagSet("roost-embedded-db", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	listen := flags.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
+	dir := flags.String("data-dir", "var/db", "directory of the SQLite files, one per database")
+	level := flags.String("log-level", "warn", "debug, info, warn or error")
+	if err := flags.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
 
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintf(os.Stderr, "roost-embedded-db: bad -log-level: %v\n", err)
-		os.Exit(2)
+		fmt.Fprintf(stderr, "roost-embedded-db: bad -log-level: %v\n", err)
+		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 
 	abs, err := filepath.Abs(*dir)
 	if err == nil {
 		err = os.MkdirAll(abs, 0o755)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "roost-embedded-db: data dir: %v\n", err)
-		os.Exit(1)
+		fmt.Fprintf(stderr, "roost-embedded-db: data dir: %v\n", err)
+		return 1
 	}
 
 	// Data of the FerretDB that was the embedded database before: not read
@@ -58,26 +81,28 @@ func main() {
 	// so that nobody takes the fresh database for lost data.
 	if old, _ := filepath.Glob(filepath.Join(abs, "*.sqlite")); len(old) > 0 {
 		for _, f := range old {
-			if !strings.HasSuffix(f, dbFileSuffix) {
-				fmt.Fprintf(os.Stderr, "roost-embedded-db: %s is FerretDB data from before roost-embedded-db "+
+			if !strings.HasSuffix(f, storage.DBFileSuffix) {
+				fmt.Fprintf(stderr, "roost-embedded-db: %s is FerretDB data from before roost-embedded-db "+
 					"(docs/embedded-db.md); it is left untouched and not served\n", f)
 			}
 		}
 	}
 
-	store, err := openStore(abs, logger)
+	store, err := storage.Open(abs, logger)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "roost-embedded-db: %v\n", err)
-		os.Exit(1)
+		fmt.Fprintf(stderr, "roost-embedded-db: %v\n", err)
+		return 1
 	}
-	defer store.close()
+	defer store.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	srv := newServer(store, logger)
+	h := handler.New(store, logger)
+	srv := &wire.Server{Runner: h, Log: logger}
+	h.Connections = srv.Connections
+	go h.Expire(ctx)
 	logger.Info("serving", "listen", *listen, "dir", abs)
-	if err := srv.serve(ctx, *listen); err != nil {
-		fmt.Fprintf(os.Stderr, "roost-embedded-db: %v\n", err)
-		os.Exit(1)
+	if err := srv.Serve(ctx, *listen); err != nil {
+		fmt.Fprintf(stderr, "roost-embedded-db: %v\n", err)
+		return 1
 	}
+	return 0
 }

@@ -1,7 +1,7 @@
 // Writes at the row level: a document goes in as its keys (c<N>) and its
 // BSON (d<N>), in the caller's transaction. A UNIQUE failure becomes
 // MongoDB's E11000 duplicate key error naming the index and the key.
-package main
+package storage
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
-// prepareInsert checks a document to insert and gives it an _id (an
+// PrepareInsert checks a document to insert and gives it an _id (an
 // ObjectId) when it has none, _id first.
-func prepareInsert(doc bsoncore.Document) (bsoncore.Document, error) {
+func PrepareInsert(doc bsoncore.Document) (bsoncore.Document, error) {
 	if err := doc.Validate(); err != nil {
 		return nil, query.BadValue("document is not valid BSON: %v", err)
 	}
@@ -50,7 +50,7 @@ func prepareInsert(doc bsoncore.Document) (bsoncore.Document, error) {
 }
 
 // rowKeys computes the key columns of doc, marking paths that turn out to hold arrays.
-func (db *database) rowKeys(ctx context.Context, tx *sql.Tx, c *collection, doc bsoncore.Document) (cols []string, keys []any, err error) {
+func (db *Database) rowKeys(ctx context.Context, tx *sql.Tx, c *Collection, doc bsoncore.Document) (cols []string, keys []any, err error) {
 	cols = []string{"id"}
 	keys = []any{query.KeyOf(doc.Lookup("_id"))}
 	for _, f := range c.keyColumns() {
@@ -66,8 +66,8 @@ func (db *database) rowKeys(ctx context.Context, tx *sql.Tx, c *collection, doc 
 	return cols, keys, nil
 }
 
-// insertDoc stores a prepared document.
-func (db *database) insertDoc(ctx context.Context, tx *sql.Tx, c *collection, doc bsoncore.Document) error {
+// InsertDoc stores a prepared document.
+func (db *Database) InsertDoc(ctx context.Context, tx *sql.Tx, c *Collection, doc bsoncore.Document) error {
 	cols, keys, err := db.rowKeys(ctx, tx, c, doc)
 	if err != nil {
 		return err
@@ -85,8 +85,8 @@ func (db *database) insertDoc(ctx context.Context, tx *sql.Tx, c *collection, do
 	return nil
 }
 
-// replaceRow rewrites a stored document (and its keys) in place.
-func (db *database) replaceRow(ctx context.Context, tx *sql.Tx, c *collection, row storedRow, doc bsoncore.Document) error {
+// ReplaceRow rewrites a stored document (and its keys) in place.
+func (db *Database) ReplaceRow(ctx context.Context, tx *sql.Tx, c *Collection, row StoredRow, doc bsoncore.Document) error {
 	rid := row.rid
 	cols, keys, err := db.rowKeys(ctx, tx, c, doc)
 	if err != nil {
@@ -103,22 +103,22 @@ func (db *database) replaceRow(ctx context.Context, tx *sql.Tx, c *collection, r
 	if _, err = tx.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET doc = ? WHERE rid = ?", c.docsTable()), []byte(doc), rid); err != nil {
 		return err
 	}
-	db.changes = append(db.changes, docChange{coll: c.name, old: row.doc, new: doc})
+	db.changes = append(db.changes, docChange{coll: c.name, old: row.Doc, new: doc})
 	return nil
 }
 
-func (db *database) deleteRow(ctx context.Context, tx *sql.Tx, c *collection, row storedRow) error {
+func (db *Database) DeleteRow(ctx context.Context, tx *sql.Tx, c *Collection, row StoredRow) error {
 	for _, t := range []string{c.keysTable(), c.docsTable()} {
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE rid = ?", t), row.rid); err != nil {
 			return err
 		}
 	}
-	db.changes = append(db.changes, docChange{coll: c.name, old: row.doc})
+	db.changes = append(db.changes, docChange{coll: c.name, old: row.Doc})
 	return nil
 }
 
 // dupError turns a UNIQUE failure into E11000 with the index and the key.
-func (db *database) dupError(c *collection, err error, doc bsoncore.Document) error {
+func (db *Database) dupError(c *Collection, err error, doc bsoncore.Document) error {
 	cols, dup := isUniqueViolation(err)
 	if !dup {
 		return err
@@ -142,15 +142,15 @@ func (db *database) dupError(c *collection, err error, doc bsoncore.Document) er
 			strings.Join(parts, ", "))}
 }
 
-// storedRow is a document as read for a change: its row id and its BSON.
-type storedRow struct {
+// StoredRow is a document as read for a change: its row id and its BSON.
+type StoredRow struct {
 	rid int64
-	doc bsoncore.Document
+	Doc bsoncore.Document
 }
 
-// selectRows reads the rows a write applies to, in the transaction: all
+// SelectRows reads the rows a write applies to, in the transaction: all
 // that match, or the first `limit` in `sort` order.
-func (db *database) selectRows(ctx context.Context, tx *sql.Tx, c *collection, filter query.Node, sortKeys []query.SortKey, limit int64) ([]storedRow, error) {
+func (db *Database) SelectRows(ctx context.Context, tx *sql.Tx, c *Collection, filter query.Node, sortKeys []query.SortKey, limit int64) ([]StoredRow, error) {
 	cnd, ok := c.translate(filter)
 	if !ok {
 		cnd = cond{text: "1"}
@@ -165,15 +165,15 @@ func (db *database) selectRows(ctx context.Context, tx *sql.Tx, c *collection, f
 		return nil, err
 	}
 	defer rows.Close()
-	var out []storedRow
+	var out []StoredRow
 	for rows.Next() {
-		var r storedRow
+		var r StoredRow
 		var raw []byte
 		if err := rows.Scan(&r.rid, &raw); err != nil {
 			return nil, err
 		}
-		r.doc = bsoncore.Document(raw)
-		if !cnd.exact && !filter.Match(r.doc) {
+		r.Doc = bsoncore.Document(raw)
+		if !cnd.exact && !filter.Match(r.Doc) {
 			continue
 		}
 		out = append(out, r)
@@ -188,12 +188,12 @@ func (db *database) selectRows(ctx context.Context, tx *sql.Tx, c *collection, f
 		docs := make([]bsoncore.Document, len(out))
 		byDoc := map[*byte]int64{}
 		for i, r := range out {
-			docs[i] = r.doc
-			byDoc[&r.doc[0]] = r.rid
+			docs[i] = r.Doc
+			byDoc[&r.Doc[0]] = r.rid
 		}
 		query.SortDocs(docs, sortKeys)
 		for i, d := range docs {
-			out[i] = storedRow{rid: byDoc[&d[0]], doc: d}
+			out[i] = StoredRow{rid: byDoc[&d[0]], Doc: d}
 		}
 	}
 	if limit > 0 && int64(len(out)) > limit {

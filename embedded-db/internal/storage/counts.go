@@ -16,7 +16,7 @@
 //
 // The matcher is the definition of a filter here, as it is for reads that
 // SQL cannot answer exactly; server_test.go checks the two agree.
-package main
+package storage
 
 import (
 	"roost.local/embedded-db/internal/query"
@@ -25,8 +25,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
-// emptyDoc is the filter {} as BSON: the key of an unfiltered count.
-var emptyDoc = []byte{5, 0, 0, 0, 0}
+// EmptyDoc is the filter {} as BSON: the key of an unfiltered count.
+var EmptyDoc = []byte{5, 0, 0, 0, 0}
 
 // countsMax bounds the remembered counts per database: each costs two
 // matcher runs on every write to its collection.
@@ -35,7 +35,7 @@ const countsMax = 256
 type countEntry struct {
 	filter query.Node
 	n      int64
-	res    *readResult // how it was counted first: for explain and the profiler
+	res    *ReadResult // how it was counted first: for explain and the profiler
 
 	// A group count: per key (internal/query/keys.go) of the value at path, how many.
 	groups map[string]int64
@@ -62,7 +62,7 @@ type docChange struct {
 
 // lookup gives a remembered count and how it was first taken (found), or
 // the generation to fill it at.
-func (cs *counts) lookup(coll, key string) (n int64, res *readResult, found bool, gen uint64) {
+func (cs *counts) lookup(coll, key string) (n int64, res *ReadResult, found bool, gen uint64) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if m := cs.entries[coll]; m != nil {
@@ -226,7 +226,7 @@ func groupKey(key []byte) (string, bool) {
 
 // lookupGroups gives a copy of remembered group counts (found), or the
 // generation to fill them at.
-func (cs *counts) lookupGroups(coll, key string) (groups map[string]int64, res *readResult, found bool, gen uint64) {
+func (cs *counts) lookupGroups(coll, key string) (groups map[string]int64, res *ReadResult, found bool, gen uint64) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if e := cs.entries[coll][key]; e != nil && e.groups != nil {

@@ -1,15 +1,15 @@
 // Aggregation: $match, $sort, $skip, $limit, $project, $addFields/$set,
 // $unset, $unwind, $group, $count and $replaceRoot, over field-path
 // expressions and literals. The leading $match/$sort/$skip/$limit run as
-// one indexed read (plan.go); a count ($group {_id: <constant>, n: {$sum:
+// one indexed read (storage/plan.go); a count ($group {_id: <constant>, n: {$sum:
 // 1}} or $count right after them) and a $group on an indexed field's
 // values with $sum: 1 run as SQL aggregates, reading no documents.
-package main
+package handler
 
 import (
 	"context"
-	"fmt"
 	"roost.local/embedded-db/internal/query"
+	"roost.local/embedded-db/internal/storage"
 	"sort"
 	"strings"
 
@@ -39,7 +39,7 @@ func parsePipeline(v bsoncore.Value) ([]stage, error) {
 	return out, nil
 }
 
-func cmdAggregate(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdAggregate(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, ok := r.arg("aggregate").StringValueOK()
 	if !ok {
 		return nil, query.NotSupported("aggregate: 1 (database-level aggregation)")
@@ -67,15 +67,15 @@ func cmdAggregate(ctx context.Context, s *server, r *request) (bsoncore.Document
 
 // leadingRead takes the $match, $sort, $skip and $limit stages that one
 // read can answer; it returns the read and the stages left.
-func leadingRead(stages []stage) (readSpec, []stage, error) {
-	rs := readSpec{filter: query.TrueNode{}, filterKey: string(emptyDoc)}
+func leadingRead(stages []stage) (storage.ReadSpec, []stage, error) {
+	rs := storage.ReadSpec{Filter: query.TrueNode{}, FilterKey: string(storage.EmptyDoc)}
 	matched, sorted := false, false
 	i := 0
 	for ; i < len(stages); i++ {
 		st := stages[i]
 		switch st.name {
 		case "$match":
-			if matched || sorted || rs.skip > 0 || rs.limit > 0 {
+			if matched || sorted || rs.Skip > 0 || rs.Limit > 0 {
 				return rs, stages[i:], nil
 			}
 			d, ok := st.arg.DocumentOK()
@@ -86,9 +86,9 @@ func leadingRead(stages []stage) (readSpec, []stage, error) {
 			if err != nil {
 				return rs, nil, err
 			}
-			rs.filter, rs.filterKey, matched = n, string(d), true
+			rs.Filter, rs.FilterKey, matched = n, string(d), true
 		case "$sort":
-			if sorted || rs.skip > 0 || rs.limit > 0 {
+			if sorted || rs.Skip > 0 || rs.Limit > 0 {
 				return rs, stages[i:], nil
 			}
 			d, _ := st.arg.DocumentOK()
@@ -99,23 +99,23 @@ func leadingRead(stages []stage) (readSpec, []stage, error) {
 			if len(keys) == 0 {
 				return rs, nil, query.Errorf(15976, "Location15976", "$sort stage must have at least one sort key")
 			}
-			rs.sort, sorted = keys, true
+			rs.Sort, sorted = keys, true
 		case "$skip":
 			n, ok := query.Integer(st.arg)
-			if !ok || n < 0 || rs.limit > 0 {
+			if !ok || n < 0 || rs.Limit > 0 {
 				if !ok || n < 0 {
 					return rs, nil, query.BadValue("$skip needs a non-negative number")
 				}
 				return rs, stages[i:], nil
 			}
-			rs.skip += n
+			rs.Skip += n
 		case "$limit":
 			n, ok := query.Integer(st.arg)
 			if !ok || n <= 0 {
 				return rs, nil, query.BadValue("$limit needs a positive number")
 			}
-			if rs.limit == 0 || n < rs.limit {
-				rs.limit = n
+			if rs.Limit == 0 || n < rs.Limit {
+				rs.Limit = n
 			}
 		default:
 			return rs, stages[i:], nil
@@ -125,18 +125,18 @@ func leadingRead(stages []stage) (readSpec, []stage, error) {
 }
 
 // aggregate runs a pipeline: the documents it outputs and how they were read.
-func (s *server) aggregate(ctx context.Context, db *database, c *collection, stages []stage) ([]bsoncore.Document, *readResult, error) {
+func (s *Handler) aggregate(ctx context.Context, db *storage.Database, c *storage.Collection, stages []stage) ([]bsoncore.Document, *storage.ReadResult, error) {
 	rs, rest, err := leadingRead(stages)
 	if err != nil {
 		return nil, nil, err
 	}
 	if db == nil || c == nil {
 		docs, err := runStages(nil, rest)
-		return docs, &readResult{exact: true}, err
+		return docs, &storage.ReadResult{Exact: true}, err
 	}
 	// A count: $count, or $group by a constant with only {$sum: 1}s.
 	if len(rest) > 0 && countStage(rest[0]) {
-		n, res, err := db.count(ctx, nil, c, rs)
+		n, res, err := db.Count(ctx, nil, c, rs)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -148,8 +148,8 @@ func (s *server) aggregate(ctx context.Context, db *database, c *collection, sta
 		return out, res, err
 	}
 	// A $group on an indexed field with only {$sum: 1}s, after a plain $match.
-	if len(rest) > 0 && len(rs.sort) == 0 && rs.skip == 0 && rs.limit == 0 {
-		if out, res, ok, err := db.groupCount(ctx, c, rs, rest[0]); err != nil || ok {
+	if len(rest) > 0 && len(rs.Sort) == 0 && rs.Skip == 0 && rs.Limit == 0 {
+		if out, res, ok, err := groupCount(ctx, db, c, rs, rest[0]); err != nil || ok {
 			if err != nil {
 				return nil, nil, err
 			}
@@ -157,11 +157,11 @@ func (s *server) aggregate(ctx context.Context, db *database, c *collection, sta
 			return out, res, err
 		}
 	}
-	res, err := db.read(ctx, nil, c, rs)
+	res, err := db.Read(ctx, nil, c, rs)
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := runStages(res.docs, rest)
+	out, err := runStages(res.Docs, rest)
 	return out, res, err
 }
 
@@ -233,9 +233,8 @@ func countValue(n int64) bsoncore.Value {
 }
 
 // groupCount answers a $group by an indexed field with only {$sum: 1}s
-// from the keys (kept with the writes after the first time, counts.go);
-// ok is false when it cannot.
-func (db *database) groupCount(ctx context.Context, c *collection, rs readSpec, st stage) (out []bsoncore.Document, res *readResult, ok bool, err error) {
+// from the keys (storage's GroupCounts); ok is false when it cannot.
+func groupCount(ctx context.Context, db *storage.Database, c *storage.Collection, rs storage.ReadSpec, st stage) (out []bsoncore.Document, res *storage.ReadResult, ok bool, err error) {
 	if st.name != "$group" {
 		return nil, nil, false, nil
 	}
@@ -248,28 +247,9 @@ func (db *database) groupCount(ctx context.Context, c *collection, rs readSpec, 
 	if !isStr || !strings.HasPrefix(path, "$") || !sums {
 		return nil, nil, false, nil
 	}
-	cacheKey := "$group\x00" + string(g) + "\x00" + rs.filterKey
-	groups, res, found, gen := db.counts.lookupGroups(c.name, cacheKey)
-	if !found {
-		db.mu.RLock()
-		col, hasCol := c.column(path[1:])
-		cnd, translated := c.translate(rs.filter)
-		keys := c.keysTable()
-		db.mu.RUnlock()
-		if !hasCol || !translated || !cnd.exact {
-			return nil, nil, false, nil
-		}
-		text := fmt.Sprintf("SELECT %s, COUNT(*) FROM %s WHERE %s GROUP BY %s", col, keys, cnd.text, col)
-		if groups, err = db.groupRows(ctx, text, cnd.args); err != nil || groups == nil {
-			return nil, nil, false, err
-		}
-		res = &readResult{sql: text, args: cnd.args, exact: true}
-		kept := &countEntry{filter: rs.filter, res: res, groups: make(map[string]int64, len(groups)), parts: query.SplitPath(path[1:])}
-		for k, n := range groups {
-			kept.groups[k] = n
-			kept.n += n
-		}
-		db.counts.fill(c.name, cacheKey, gen, kept)
+	groups, res, ok, err := db.GroupCounts(ctx, c, rs, path[1:])
+	if err != nil || !ok {
+		return nil, nil, false, err
 	}
 	order := make([]string, 0, len(groups))
 	for k := range groups {
@@ -285,29 +265,4 @@ func (db *database) groupCount(ctx context.Context, c *collection, rs readSpec, 
 		out = append(out, query.BuildDoc(kv...))
 	}
 	return out, res, true, nil
-}
-
-// groupRows reads "SELECT key, COUNT(*) ... GROUP BY key" into counts per
-// group (groupKey); nil when some key does not say its value (then the
-// documents are read instead).
-func (db *database) groupRows(ctx context.Context, text string, args []any) (map[string]int64, error) {
-	rows, err := db.query(ctx, text, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	groups := map[string]int64{}
-	for rows.Next() {
-		var key []byte
-		var n int64
-		if err := rows.Scan(&key, &n); err != nil {
-			return nil, err
-		}
-		k, ok := groupKey(key)
-		if !ok {
-			return nil, nil
-		}
-		groups[k] += n
-	}
-	return groups, rows.Err()
 }

@@ -5,7 +5,7 @@
 // the sort, the skip, the limit and the count, so a deep page or a total
 // costs index steps, not documents. Otherwise the translated part narrows
 // the rows and the whole filter is checked in Go on each document.
-package main
+package storage
 
 import (
 	"context"
@@ -17,31 +17,31 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
-// readSpec is what a find, a count or an aggregation's first stages read.
-type readSpec struct {
-	filter    query.Node
-	filterKey string // the filter as sent (its BSON): what a kept count is found by
-	sort      []query.SortKey
-	skip      int64
-	limit     int64 // 0: no limit
-	idOnly    bool  // only _id is wanted: read it from the keys, not the documents
+// ReadSpec is what a find, a count or an aggregation's first stages read.
+type ReadSpec struct {
+	Filter    query.Node
+	FilterKey string // the filter as sent (its BSON): what a kept count is found by
+	Sort      []query.SortKey
+	Skip      int64
+	Limit     int64 // 0: no limit
+	IDOnly    bool  // only _id is wanted: read it from the keys, not the documents
 }
 
-// readResult is the documents read and how: for explain and the profiler.
-type readResult struct {
-	docs       []bsoncore.Document
-	sql        string
-	args       []any
-	exact      bool
+// ReadResult is the documents read and how: for explain and the profiler.
+type ReadResult struct {
+	Docs       []bsoncore.Document
+	SQL        string
+	Args       []any
+	Exact      bool
 	sortedInGo bool
-	examined   int64
+	Examined   int64
 }
 
-// readPlan is how a readSpec will be read: one SQL statement, and whether
+// ReadPlan is how a readSpec will be read: one SQL statement, and whether
 // SQLite answers all of it (exact and sortable) or Go finishes the work.
-type readPlan struct {
-	text     string
-	args     []any
+type ReadPlan struct {
+	Text     string
+	Args     []any
 	exact    bool
 	sortable bool
 	docs     string // the documents' table
@@ -83,12 +83,12 @@ func trialSizes(pageEnd int64) []int64 {
 // that lead an index whose next key is the sort's first (so SQLite walks
 // that index in page order); other, the terms checked on the walk. Without
 // such an index: every equality, and the other terms.
-func (c *collection) trialSplit(terms []cond, keys []query.SortKey) (eq, other []cond) {
+func (c *Collection) trialSplit(terms []cond, keys []query.SortKey) (eq, other []cond) {
 	var first string
 	if len(keys) > 0 {
 		first, _ = c.column(keys[0].Path)
 	}
-	for _, ix := range c.indexes {
+	for _, ix := range c.Indexes {
 		var lead []cond
 		used := map[int]bool{}
 		for _, k := range ix.keys {
@@ -129,30 +129,30 @@ func (c *collection) trialSplit(terms []cond, keys []query.SortKey) (eq, other [
 	return eq, other
 }
 
-func (db *database) planRead(c *collection, rs readSpec) readPlan {
-	db.mu.RLock()
-	cnd, ok := c.translate(rs.filter)
-	order, sortable := c.sortSQL(rs.sort)
+func (db *Database) PlanRead(c *Collection, rs ReadSpec) ReadPlan {
+	db.Mu.RLock()
+	cnd, ok := c.translate(rs.Filter)
+	order, sortable := c.sortSQL(rs.Sort)
 	keys, docs := c.keysTable(), c.docsTable()
-	eq, other := c.trialSplit(cnd.parts, rs.sort)
-	db.mu.RUnlock()
+	eq, other := c.trialSplit(cnd.parts, rs.Sort)
+	db.Mu.RUnlock()
 	if !ok {
 		cnd = cond{text: "1"}
 	}
-	p := readPlan{exact: cnd.exact, sortable: sortable, docs: docs}
+	p := ReadPlan{exact: cnd.exact, sortable: sortable, docs: docs}
 	if cnd.exact && sortable {
 		// Everything in SQLite: the keys pick the page, then its documents are read.
-		p.text = fmt.Sprintf("SELECT rid FROM %s WHERE %s ORDER BY %s", keys, cnd.text, order)
-		p.args = append([]any(nil), cnd.args...)
-		if rs.limit > 0 || rs.skip > 0 {
-			lim := rs.limit
+		p.Text = fmt.Sprintf("SELECT rid FROM %s WHERE %s ORDER BY %s", keys, cnd.text, order)
+		p.Args = append([]any(nil), cnd.args...)
+		if rs.Limit > 0 || rs.Skip > 0 {
+			lim := rs.Limit
 			if lim <= 0 {
 				lim = -1
 			}
-			p.text += " LIMIT ? OFFSET ?"
-			p.args = append(p.args, lim, rs.skip)
+			p.Text += " LIMIT ? OFFSET ?"
+			p.Args = append(p.Args, lim, rs.Skip)
 		}
-		if rs.limit > 0 && rs.skip+rs.limit <= trialRows/4 && len(rs.sort) > 0 && rs.sort[0].Path != "$natural" {
+		if rs.Limit > 0 && rs.Skip+rs.Limit <= trialRows/4 && len(rs.Sort) > 0 && rs.Sort[0].Path != "$natural" {
 			// Equalities alone SQLite plans well: it walks the sort's index
 			// and checks them on the way, stopping at the page's end.
 			ranged := false
@@ -167,43 +167,43 @@ func (db *database) planRead(c *collection, rs readSpec) readPlan {
 				outer := conjunction(other, true)
 				p.trial = fmt.Sprintf("SELECT rid FROM (SELECT * FROM %s WHERE %s ORDER BY %s LIMIT ?) WHERE %s ORDER BY %s "+
 					"LIMIT ? OFFSET ?", keys, inner.text, order, outer.text, order)
-				p.trialArgs = append(append(append(append([]any(nil), inner.args...), int64(trialRows)), outer.args...), rs.limit, rs.skip)
+				p.trialArgs = append(append(append(append([]any(nil), inner.args...), int64(trialRows)), outer.args...), rs.Limit, rs.Skip)
 				p.trialLimitArg = len(inner.args)
 			}
 		}
 		return p
 	}
-	p.text = fmt.Sprintf("SELECT k.rid, d.doc FROM %s k JOIN %s d ON d.rid = k.rid WHERE %s", keys, docs, cnd.text)
+	p.Text = fmt.Sprintf("SELECT k.rid, d.doc FROM %s k JOIN %s d ON d.rid = k.rid WHERE %s", keys, docs, cnd.text)
 	if sortable {
-		p.text += " ORDER BY " + prefixCols(order, "k.")
+		p.Text += " ORDER BY " + prefixCols(order, "k.")
 	}
-	p.args = cnd.args
+	p.Args = cnd.args
 	return p
 }
 
-// read runs a readSpec against a collection (nil collection: nothing).
-func (db *database) read(ctx context.Context, q *sql.Tx, c *collection, rs readSpec) (*readResult, error) {
-	res := &readResult{}
+// Read runs a readSpec against a collection (nil collection: nothing).
+func (db *Database) Read(ctx context.Context, q *sql.Tx, c *Collection, rs ReadSpec) (*ReadResult, error) {
+	res := &ReadResult{}
 	if c == nil {
 		return res, nil
 	}
-	p := db.planRead(c, rs)
+	p := db.PlanRead(c, rs)
 	// A deep page starts from a kept mark (marks.go) when one is true now.
-	if q == nil && p.exact && p.sortable && p.trial == "" && rs.skip >= markStride {
-		db.mu.RLock()
-		order, _ := c.sortSQL(rs.sort)
-		db.mu.RUnlock()
+	if q == nil && p.exact && p.sortable && p.trial == "" && rs.Skip >= MarkStride {
+		db.Mu.RLock()
+		order, _ := c.sortSQL(rs.Sort)
+		db.Mu.RUnlock()
 		if text, args, gen, ok := db.markedPlan(ctx, c, rs, order); ok {
 			marked := p
-			marked.text, marked.args = text, args
-			res.exact, res.sql, res.args = true, text, args
+			marked.Text, marked.Args = text, args
+			res.Exact, res.SQL, res.Args = true, text, args
 			if out, err := db.readExact(ctx, q, marked, rs, res); err != nil || db.counts.sameGen(c.name, gen) {
 				return out, err
 			}
-			res = &readResult{} // a write moved the marks meanwhile: read plainly
+			res = &ReadResult{} // a write moved the marks meanwhile: read plainly
 		}
 	}
-	res.exact, res.sql, res.args = p.exact, p.text, p.args
+	res.Exact, res.SQL, res.Args = p.exact, p.Text, p.Args
 	if p.exact && p.sortable {
 		return db.readExact(ctx, q, p, rs, res)
 	}
@@ -211,14 +211,14 @@ func (db *database) read(ctx context.Context, q *sql.Tx, c *collection, rs readS
 }
 
 // readExact reads a page that SQLite selects and orders entirely.
-func (db *database) readExact(ctx context.Context, q *sql.Tx, p readPlan, rs readSpec, res *readResult) (*readResult, error) {
-	if rs.idOnly {
+func (db *Database) readExact(ctx context.Context, q *sql.Tx, p ReadPlan, rs ReadSpec, res *ReadResult) (*ReadResult, error) {
+	if rs.IDOnly {
 		if docs, ok, err := db.idsFromKeys(ctx, q, p); err != nil || ok {
-			res.docs = docs
+			res.Docs = docs
 			return res, err
 		}
 	}
-	for _, n := range trialSizes(rs.skip + rs.limit) {
+	for _, n := range trialSizes(rs.Skip + rs.Limit) {
 		if p.trial == "" {
 			break
 		}
@@ -228,26 +228,26 @@ func (db *database) readExact(ctx context.Context, q *sql.Tx, p readPlan, rs rea
 		if err != nil {
 			return nil, err
 		}
-		if int64(len(rids)) == rs.limit {
-			res.sql, res.args = p.trial, args
-			res.docs, err = db.docsByRid(ctx, q, p.docs, rids)
-			res.examined = int64(len(res.docs))
+		if int64(len(rids)) == rs.Limit {
+			res.SQL, res.Args = p.trial, args
+			res.Docs, err = db.docsByRid(ctx, q, p.docs, rids)
+			res.Examined = int64(len(res.Docs))
 			return res, err
 		}
 	}
-	rids, err := db.queryInts(ctx, q, p.text, p.args...)
+	rids, err := db.queryInts(ctx, q, p.Text, p.Args...)
 	if err != nil {
 		return nil, err
 	}
-	res.docs, err = db.docsByRid(ctx, q, p.docs, rids)
-	res.examined = int64(len(res.docs))
+	res.Docs, err = db.docsByRid(ctx, q, p.docs, rids)
+	res.Examined = int64(len(res.Docs))
 	return res, err
 }
 
 // readInGo reads the rows SQLite narrows down and finishes in Go: the rest
 // of the filter, and the sort when SQLite cannot order by it.
-func (db *database) readInGo(ctx context.Context, q *sql.Tx, p readPlan, rs readSpec, res *readResult) (*readResult, error) {
-	rows, err := db.rows(ctx, q, p.text, p.args...)
+func (db *Database) readInGo(ctx context.Context, q *sql.Tx, p ReadPlan, rs ReadSpec, res *ReadResult) (*ReadResult, error) {
+	rows, err := db.rows(ctx, q, p.Text, p.Args...)
 	if err != nil {
 		return nil, err
 	}
@@ -259,39 +259,39 @@ func (db *database) readInGo(ctx context.Context, q *sql.Tx, p readPlan, rs read
 		if err := rows.Scan(&rid, &raw); err != nil {
 			return nil, err
 		}
-		res.examined++
+		res.Examined++
 		doc := bsoncore.Document(raw)
-		if !p.exact && !rs.filter.Match(doc) {
+		if !p.exact && !rs.Filter.Match(doc) {
 			continue
 		}
 		if p.sortable {
-			if skipped < rs.skip {
+			if skipped < rs.Skip {
 				skipped++
 				continue
 			}
-			res.docs = append(res.docs, doc)
-			if rs.limit > 0 && int64(len(res.docs)) >= rs.limit {
+			res.Docs = append(res.Docs, doc)
+			if rs.Limit > 0 && int64(len(res.Docs)) >= rs.Limit {
 				break
 			}
 			continue
 		}
-		res.docs = append(res.docs, doc)
+		res.Docs = append(res.Docs, doc)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	if !p.sortable {
 		res.sortedInGo = true
-		query.SortDocs(res.docs, rs.sort)
-		if rs.skip > 0 {
-			if rs.skip >= int64(len(res.docs)) {
-				res.docs = nil
+		query.SortDocs(res.Docs, rs.Sort)
+		if rs.Skip > 0 {
+			if rs.Skip >= int64(len(res.Docs)) {
+				res.Docs = nil
 			} else {
-				res.docs = res.docs[rs.skip:]
+				res.Docs = res.Docs[rs.Skip:]
 			}
 		}
-		if rs.limit > 0 && int64(len(res.docs)) > rs.limit {
-			res.docs = res.docs[:rs.limit]
+		if rs.Limit > 0 && int64(len(res.Docs)) > rs.Limit {
+			res.Docs = res.Docs[:rs.Limit]
 		}
 	}
 	return res, nil
@@ -299,9 +299,9 @@ func (db *database) readInGo(ctx context.Context, q *sql.Tx, p readPlan, rs read
 
 // idsFromKeys answers an _id-only read from the id column; ok is false
 // when some _id cannot be read back from its key (then documents are read).
-func (db *database) idsFromKeys(ctx context.Context, q *sql.Tx, p readPlan) ([]bsoncore.Document, bool, error) {
-	text := strings.Replace(p.text, "SELECT rid FROM", "SELECT id FROM", 1)
-	rows, err := db.rows(ctx, q, text, p.args...)
+func (db *Database) idsFromKeys(ctx context.Context, q *sql.Tx, p ReadPlan) ([]bsoncore.Document, bool, error) {
+	text := strings.Replace(p.Text, "SELECT rid FROM", "SELECT id FROM", 1)
+	rows, err := db.rows(ctx, q, text, p.Args...)
 	if err != nil {
 		return nil, false, err
 	}
@@ -321,26 +321,26 @@ func (db *database) idsFromKeys(ctx context.Context, q *sql.Tx, p readPlan) ([]b
 	return out, true, rows.Err()
 }
 
-// count counts what a readSpec selects, without reading documents when it can.
-func (db *database) count(ctx context.Context, q *sql.Tx, c *collection, rs readSpec) (int64, *readResult, error) {
+// Count counts what a readSpec selects, without reading documents when it can.
+func (db *Database) Count(ctx context.Context, q *sql.Tx, c *Collection, rs ReadSpec) (int64, *ReadResult, error) {
 	if c == nil {
-		return 0, &readResult{exact: true}, nil
+		return 0, &ReadResult{Exact: true}, nil
 	}
 	// A count kept with the writes answers at once; a new one is taken
 	// whole (skip and limit are arithmetic on it) and kept.
 	var gen uint64
-	keep := q == nil && rs.filterKey != ""
+	keep := q == nil && rs.FilterKey != ""
 	if keep {
-		n, res, found, g := db.counts.lookup(c.name, rs.filterKey)
+		n, res, found, g := db.counts.lookup(c.name, rs.FilterKey)
 		if found {
-			return skipLimit(n, rs.skip, rs.limit), res, nil
+			return skipLimit(n, rs.Skip, rs.Limit), res, nil
 		}
 		gen = g
 	}
-	db.mu.RLock()
-	cnd, ok := c.translate(rs.filter)
+	db.Mu.RLock()
+	cnd, ok := c.translate(rs.Filter)
 	keys := c.keysTable()
-	db.mu.RUnlock()
+	db.Mu.RUnlock()
 	if ok && cnd.exact && keep {
 		text := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", keys, cnd.text)
 		st, err := db.stmt(ctx, text)
@@ -351,20 +351,20 @@ func (db *database) count(ctx context.Context, q *sql.Tx, c *collection, rs read
 		if err := st.QueryRowContext(ctx, cnd.args...).Scan(&n); err != nil {
 			return 0, nil, err
 		}
-		res := &readResult{sql: text, args: cnd.args, exact: true}
-		db.counts.fill(c.name, rs.filterKey, gen, &countEntry{filter: rs.filter, n: n, res: res})
-		return skipLimit(n, rs.skip, rs.limit), res, nil
+		res := &ReadResult{SQL: text, Args: cnd.args, Exact: true}
+		db.counts.fill(c.name, rs.FilterKey, gen, &countEntry{filter: rs.Filter, n: n, res: res})
+		return skipLimit(n, rs.Skip, rs.Limit), res, nil
 	}
 	if ok && cnd.exact {
 		text := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", keys, cnd.text)
 		args := cnd.args
-		if rs.skip > 0 || rs.limit > 0 {
-			lim := rs.limit
+		if rs.Skip > 0 || rs.Limit > 0 {
+			lim := rs.Limit
 			if lim <= 0 {
 				lim = -1
 			}
 			text = fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM %s WHERE %s LIMIT ? OFFSET ?)", keys, cnd.text)
-			args = append(append([]any(nil), args...), lim, rs.skip)
+			args = append(append([]any(nil), args...), lim, rs.Skip)
 		}
 		var n int64
 		var err error
@@ -377,13 +377,13 @@ func (db *database) count(ctx context.Context, q *sql.Tx, c *collection, rs read
 			}
 			err = st.QueryRowContext(ctx, args...).Scan(&n)
 		}
-		return n, &readResult{sql: text, args: args, exact: true}, err
+		return n, &ReadResult{SQL: text, Args: args, Exact: true}, err
 	}
-	res, err := db.read(ctx, q, c, readSpec{filter: rs.filter, skip: rs.skip, limit: rs.limit})
+	res, err := db.Read(ctx, q, c, ReadSpec{Filter: rs.Filter, Skip: rs.Skip, Limit: rs.Limit})
 	if err != nil {
 		return 0, nil, err
 	}
-	return int64(len(res.docs)), res, nil
+	return int64(len(res.Docs)), res, nil
 }
 
 func prefixCols(order, prefix string) string {
@@ -395,14 +395,14 @@ func prefixCols(order, prefix string) string {
 }
 
 // rows runs a query in the transaction q, or on the shared connections.
-func (db *database) rows(ctx context.Context, q *sql.Tx, text string, args ...any) (*sql.Rows, error) {
+func (db *Database) rows(ctx context.Context, q *sql.Tx, text string, args ...any) (*sql.Rows, error) {
 	if q != nil {
 		return q.QueryContext(ctx, text, args...)
 	}
 	return db.query(ctx, text, args...)
 }
 
-func (db *database) queryInts(ctx context.Context, q *sql.Tx, text string, args ...any) ([]int64, error) {
+func (db *Database) queryInts(ctx context.Context, q *sql.Tx, text string, args ...any) ([]int64, error) {
 	rows, err := db.rows(ctx, q, text, args...)
 	if err != nil {
 		return nil, err
@@ -420,7 +420,7 @@ func (db *database) queryInts(ctx context.Context, q *sql.Tx, text string, args 
 }
 
 // docsByRid reads documents by row id, in the order of rids.
-func (db *database) docsByRid(ctx context.Context, q *sql.Tx, table string, rids []int64) ([]bsoncore.Document, error) {
+func (db *Database) docsByRid(ctx context.Context, q *sql.Tx, table string, rids []int64) ([]bsoncore.Document, error) {
 	out := make([]bsoncore.Document, 0, len(rids))
 	pos := make(map[int64]int, len(rids))
 	for i, r := range rids {

@@ -1,7 +1,7 @@
 // The differential tests: random queries answered from indexes (SQL over
 // key columns) must equal those answered by the Go matcher and a
 // brute-force reading; the aggregation fast paths likewise.
-package main
+package handler
 
 import (
 	"context"

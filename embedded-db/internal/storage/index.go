@@ -3,7 +3,7 @@
 // scan of a non-unique index yields ties in _id order. Partial, sparse,
 // TTL, text, hashed and geo indexes are refused: the spec options MongoDB
 // would honour and this server would not are an error, never ignored.
-package main
+package storage
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
-func parseIndexSpec(spec bsoncore.Document) (*index, error) {
-	ix := &index{spec: spec}
+func ParseIndexSpec(spec bsoncore.Document) (*Index, error) {
+	ix := &Index{Spec: spec}
 	elems, err := spec.Elements()
 	if err != nil {
 		return nil, query.BadValue("index spec is not a document")
@@ -39,7 +39,7 @@ func parseIndexSpec(spec bsoncore.Document) (*index, error) {
 				ix.keys = append(ix.keys, indexKey{path: k.Key(), dir: int(dir)})
 			}
 		case "name":
-			ix.name, _ = v.StringValueOK()
+			ix.Name, _ = v.StringValueOK()
 		case "unique":
 			ix.unique = query.Truthy(v)
 		case "v", "ns", "background":
@@ -56,14 +56,14 @@ func parseIndexSpec(spec bsoncore.Document) (*index, error) {
 	if len(ix.keys) == 0 {
 		return nil, query.Errorf(67, "CannotCreateIndex", "index keys cannot be empty")
 	}
-	if ix.name == "" {
+	if ix.Name == "" {
 		return nil, query.Errorf(9, "FailedToParse", "index specification must have a name")
 	}
 	return ix, nil
 }
 
-// sameKeys: two specs over the same keys in the same order and directions.
-func sameKeys(a, b *index) bool {
+// SameKeys: two specs over the same keys in the same order and directions.
+func SameKeys(a, b *Index) bool {
 	if len(a.keys) != len(b.keys) {
 		return false
 	}
@@ -75,26 +75,26 @@ func sameKeys(a, b *index) bool {
 	return true
 }
 
-func idIndexSpec() bsoncore.Document {
+func IDIndexSpec() bsoncore.Document {
 	return query.BuildDoc("v", query.VInt32(2), "key", query.VDoc(query.BuildDoc("_id", query.VInt32(1))), "name", query.VString("_id_"))
 }
 
-// createIndex adds one index to a collection. The caller holds db.write.
+// CreateIndex adds one index to a collection. The caller holds db.write.
 // created is false when an identical index exists already.
-func (db *database) createIndex(ctx context.Context, tx *sql.Tx, c *collection, ix *index) (created bool, err error) {
-	if ix.name == "_id_" || (len(ix.keys) == 1 && ix.keys[0].path == "_id" && !ix.unique) {
+func (db *Database) CreateIndex(ctx context.Context, tx *sql.Tx, c *Collection, ix *Index) (created bool, err error) {
+	if ix.Name == "_id_" || (len(ix.keys) == 1 && ix.keys[0].path == "_id" && !ix.unique) {
 		return false, nil // the _id index always exists
 	}
-	for _, old := range c.indexes {
+	for _, old := range c.Indexes {
 		switch {
-		case old.name == ix.name && sameKeys(old, ix) && old.unique == ix.unique:
+		case old.Name == ix.Name && SameKeys(old, ix) && old.unique == ix.unique:
 			return false, nil
-		case old.name == ix.name:
+		case old.Name == ix.Name:
 			return false, query.Errorf(86, "IndexKeySpecsConflict",
-				"an existing index has the same name as the requested index but different keys or options: %s", ix.name)
-		case sameKeys(old, ix) && old.unique == ix.unique:
+				"an existing index has the same name as the requested index but different keys or options: %s", ix.Name)
+		case SameKeys(old, ix) && old.unique == ix.unique:
 			return false, query.Errorf(85, "IndexOptionsConflict",
-				"index already exists with a different name: %s", old.name)
+				"index already exists with a different name: %s", old.Name)
 		}
 	}
 	var cols []string
@@ -141,25 +141,25 @@ func (db *database) createIndex(ctx context.Context, tx *sql.Tx, c *collection, 
 		strings.Join(cols, ", "))); err != nil {
 		if _, dup := isUniqueViolation(err); dup {
 			return false, query.Errorf(11000, "DuplicateKey", "E11000 duplicate key error collection: %s.%s index: %s",
-				db.name, c.name, ix.name)
+				db.name, c.name, ix.Name)
 		}
 		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO _roost_indexes(coll, name, spec, sql_name) VALUES (?, ?, ?, ?)`,
-		c.name, ix.name, []byte(ix.spec), ix.sqlName); err != nil {
+		c.name, ix.Name, []byte(ix.Spec), ix.sqlName); err != nil {
 		return false, err
 	}
-	c.indexes = append(c.indexes, ix)
+	c.Indexes = append(c.Indexes, ix)
 	// No ANALYZE: statistics taken now (often of an empty collection) would
 	// mislead the planner later; its default weighting prefers the index
 	// with the most equality terms, then one that also gives the order.
 	return true, nil
 }
 
-// dropIndex removes an index by name. The caller holds db.write.
-func (db *database) dropIndex(ctx context.Context, tx *sql.Tx, c *collection, name string) error {
-	for i, ix := range c.indexes {
-		if ix.name != name {
+// DropIndex removes an index by name. The caller holds db.write.
+func (db *Database) DropIndex(ctx context.Context, tx *sql.Tx, c *Collection, name string) error {
+	for i, ix := range c.Indexes {
+		if ix.Name != name {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS `+ix.sqlName); err != nil {
@@ -168,18 +168,18 @@ func (db *database) dropIndex(ctx context.Context, tx *sql.Tx, c *collection, na
 		if _, err := tx.ExecContext(ctx, `DELETE FROM _roost_indexes WHERE coll = ? AND name = ?`, c.name, name); err != nil {
 			return err
 		}
-		c.indexes = append(c.indexes[:i], c.indexes[i+1:]...)
+		c.Indexes = append(c.Indexes[:i], c.Indexes[i+1:]...)
 		return nil
 	}
 	return query.Errorf(27, "IndexNotFound", "index not found with name [%s]", name)
 }
 
 // indexForColumns names the unique index a UNIQUE failure on `cols` comes from.
-func (c *collection) indexForColumns(cols []string) (*index, string) {
+func (c *Collection) indexForColumns(cols []string) (*Index, string) {
 	if len(cols) == 1 && cols[0] == "id" {
 		return nil, "_id_"
 	}
-	for _, ix := range c.indexes {
+	for _, ix := range c.Indexes {
 		if !ix.unique || len(ix.keys) != len(cols) {
 			continue
 		}
@@ -189,15 +189,15 @@ func (c *collection) indexForColumns(cols []string) (*index, string) {
 			ok = ok && f != nil && f.col == cols[i]
 		}
 		if ok {
-			return ix, ix.name
+			return ix, ix.Name
 		}
 	}
 	return nil, strings.Join(cols, ",")
 }
 
 // indexByColumn finds the index SQLite names in a query plan.
-func (c *collection) indexBySQLName(sqlName string) *index {
-	for _, ix := range c.indexes {
+func (c *Collection) indexBySQLName(sqlName string) *Index {
+	for _, ix := range c.Indexes {
 		if ix.sqlName == sqlName {
 			return ix
 		}

@@ -1,48 +1,49 @@
 // The read commands: find, count, distinct, the cursors' getMore and
 // killCursors, and the statistics and profiler commands.
-package main
+package handler
 
 import (
 	"context"
 	"roost.local/embedded-db/internal/query"
+	"roost.local/embedded-db/internal/storage"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
 // findSpec reads the filter, sort, skip and limit of a find or a count.
-func findSpec(r *request, filterName string) (readSpec, error) {
-	var rs readSpec
+func findSpec(r *request, filterName string) (storage.ReadSpec, error) {
+	var rs storage.ReadSpec
 	q, err := r.docArg(filterName)
 	if err != nil {
 		return rs, err
 	}
-	if rs.filter, err = query.CompileFilter(q); err != nil {
+	if rs.Filter, err = query.CompileFilter(q); err != nil {
 		return rs, err
 	}
-	rs.filterKey = string(emptyDoc)
+	rs.FilterKey = string(storage.EmptyDoc)
 	if q != nil {
-		rs.filterKey = string(q)
+		rs.FilterKey = string(q)
 	}
 	sortSpec, err := r.docArg("sort")
 	if err != nil {
 		return rs, err
 	}
-	if rs.sort, _, err = query.ParseSort(sortSpec); err != nil {
+	if rs.Sort, _, err = query.ParseSort(sortSpec); err != nil {
 		return rs, err
 	}
-	if rs.skip, err = r.intArg("skip"); err != nil {
+	if rs.Skip, err = r.intArg("skip"); err != nil {
 		return rs, err
 	}
-	if rs.skip < 0 {
-		return rs, query.BadValue("skip value must be non-negative, but received: %d", rs.skip)
+	if rs.Skip < 0 {
+		return rs, query.BadValue("skip value must be non-negative, but received: %d", rs.Skip)
 	}
-	if rs.limit, err = r.intArg("limit"); err != nil {
+	if rs.Limit, err = r.intArg("limit"); err != nil {
 		return rs, err
 	}
 	return rs, nil
 }
 
-func cmdFind(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdFind(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, err := r.collName()
 	if err != nil {
 		return nil, err
@@ -52,8 +53,8 @@ func cmdFind(ctx context.Context, s *server, r *request) (bsoncore.Document, err
 		return nil, err
 	}
 	single := query.Truthy(r.arg("singleBatch"))
-	if rs.limit < 0 {
-		rs.limit, single = -rs.limit, true
+	if rs.Limit < 0 {
+		rs.Limit, single = -rs.Limit, true
 	}
 	projSpec, err := r.docArg("projection")
 	if err != nil {
@@ -70,22 +71,22 @@ func cmdFind(ctx context.Context, s *server, r *request) (bsoncore.Document, err
 	if batch < 0 {
 		return nil, query.BadValue("batchSize must be non-negative")
 	}
-	db, err := s.store.db(r.db, false)
+	db, err := s.store.Database(r.db, false)
 	if err != nil {
 		return nil, err
 	}
-	var c *collection
+	var c *storage.Collection
 	if db != nil {
-		c = db.collection(name)
+		c = db.Collection(name)
 	}
-	res := &readResult{}
-	rs.idOnly = proj.OnlyID()
+	res := &storage.ReadResult{}
+	rs.IDOnly = proj.OnlyID()
 	if c != nil {
-		if res, err = db.read(ctx, nil, c, rs); err != nil {
+		if res, err = db.Read(ctx, nil, c, rs); err != nil {
 			return nil, err
 		}
 	}
-	docs := res.docs
+	docs := res.Docs
 	if proj != nil {
 		for i := range docs {
 			docs[i] = proj.Apply(docs[i])
@@ -97,7 +98,7 @@ func cmdFind(ctx context.Context, s *server, r *request) (bsoncore.Document, err
 	return s.cursorReply(r, r.db+"."+name, docs, batch, single)
 }
 
-func cmdCount(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdCount(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, err := r.collName()
 	if err != nil {
 		return nil, err
@@ -106,14 +107,14 @@ func cmdCount(ctx context.Context, s *server, r *request) (bsoncore.Document, er
 	if err != nil {
 		return nil, err
 	}
-	if rs.limit < 0 {
-		rs.limit = -rs.limit
+	if rs.Limit < 0 {
+		rs.Limit = -rs.Limit
 	}
-	db, err := s.store.db(r.db, false)
+	db, err := s.store.Database(r.db, false)
 	if err != nil || db == nil {
 		return okDoc("n", query.VInt32(0)), err
 	}
-	n, res, err := db.count(ctx, nil, db.collection(name), rs)
+	n, res, err := db.Count(ctx, nil, db.Collection(name), rs)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +122,7 @@ func cmdCount(ctx context.Context, s *server, r *request) (bsoncore.Document, er
 	return okDoc("n", query.VInt64(n)), nil
 }
 
-func cmdDistinct(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdDistinct(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, err := r.collName()
 	if err != nil {
 		return nil, err
@@ -134,19 +135,19 @@ func cmdDistinct(ctx context.Context, s *server, r *request) (bsoncore.Document,
 	if err != nil {
 		return nil, err
 	}
-	db, err := s.store.db(r.db, false)
+	db, err := s.store.Database(r.db, false)
 	if err != nil {
 		return nil, err
 	}
 	var values []bsoncore.Value
 	if db != nil {
-		res, err := db.read(ctx, nil, db.collection(name), readSpec{filter: rs.filter})
+		res, err := db.Read(ctx, nil, db.Collection(name), storage.ReadSpec{Filter: rs.Filter})
 		if err != nil {
 			return nil, err
 		}
 		seen := map[string]bool{}
 		parts := query.SplitPath(key)
-		for _, d := range res.docs {
+		for _, d := range res.Docs {
 			for _, v := range query.Lookup(d, parts) {
 				vals := []bsoncore.Value{v}
 				if v.Type == bsoncore.TypeArray {
@@ -171,7 +172,7 @@ func cmdDistinct(ctx context.Context, s *server, r *request) (bsoncore.Document,
 
 // --- cursors ------------------------------------------------------------------------
 
-func cmdGetMore(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdGetMore(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	id, ok := query.Integer(r.arg("getMore"))
 	if !ok {
 		return nil, query.Errorf(14, "TypeMismatch", "getMore needs a cursor id")
@@ -193,7 +194,7 @@ func cmdGetMore(ctx context.Context, s *server, r *request) (bsoncore.Document, 
 	return okDoc("cursor", query.VDoc(query.BuildDoc("nextBatch", docArray(docs), "id", query.VInt64(nextID), "ns", query.VString(cur.ns)))), nil
 }
 
-func cmdKillCursors(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdKillCursors(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	vals, _ := r.arg("cursors").Array().Values()
 	var killed, notFound []bsoncore.Value
 	for _, v := range vals {
@@ -210,58 +211,53 @@ func cmdKillCursors(ctx context.Context, s *server, r *request) (bsoncore.Docume
 
 // --- statistics and the profiler ------------------------------------------------------
 
-func cmdCollStats(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdCollStats(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, err := r.collName()
 	if err != nil {
 		return nil, err
 	}
-	db, err := s.store.db(r.db, false)
+	db, err := s.store.Database(r.db, false)
 	if err != nil {
 		return nil, err
 	}
 	var n int64
 	nindexes := 1
 	if db != nil {
-		if c := db.collection(name); c != nil {
-			n, _, err = db.count(ctx, nil, c, readSpec{filter: query.TrueNode{}})
+		if c := db.Collection(name); c != nil {
+			n, _, err = db.Count(ctx, nil, c, storage.ReadSpec{Filter: query.TrueNode{}})
 			if err != nil {
 				return nil, err
 			}
-			nindexes += len(c.indexes)
+			nindexes += len(c.Indexes)
 		}
 	}
 	return okDoc("ns", query.VString(r.db+"."+name), "count", query.VInt64(n), "nindexes", query.VInt32(int32(nindexes))), nil
 }
 
-func cmdDBStats(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
-	db, err := s.store.db(r.db, false)
+func cmdDBStats(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
+	db, err := s.store.Database(r.db, false)
 	if err != nil {
 		return nil, err
 	}
 	colls := 0
 	if db != nil {
-		db.mu.RLock()
-		colls = len(db.colls)
-		db.mu.RUnlock()
+		db.Mu.RLock()
+		colls = len(db.Colls)
+		db.Mu.RUnlock()
 	}
 	return okDoc("db", query.VString(r.db), "collections", query.VInt32(int32(colls))), nil
 }
 
-func cmdProfile(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdProfile(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	level, ok := query.Integer(r.arg("profile"))
 	if !ok || level < -1 || level > 2 {
 		return nil, query.BadValue("profile level must be -1, 0, 1 or 2")
 	}
-	db, err := s.store.db(r.db, true)
+	db, err := s.store.Database(r.db, true)
 	if err != nil {
 		return nil, err
 	}
-	db.profileMu.Lock()
-	was := db.profileLevel
-	if level >= 0 {
-		db.profileLevel = int32(level)
-	}
-	db.profileMu.Unlock()
+	was := db.SetProfileLevel(int32(level))
 	return okDoc("was", query.VInt32(was), "slowms", query.VInt32(100), "sampleRate", query.VDouble(1)), nil
 }
 

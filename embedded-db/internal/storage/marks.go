@@ -15,7 +15,7 @@
 // takes that place. Positions are used only when no write began or ended
 // between reading them and the read finishing; otherwise the plain OFFSET
 // read answers.
-package main
+package storage
 
 import (
 	"bytes"
@@ -28,9 +28,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
-// markStride is the distance between marks, so a marked read skips fewer
-// than markStride entries; a variable so that tests can mark densely.
-var markStride int64 = 1000
+// MarkStride is the distance between marks, so a marked read skips fewer
+// than MarkStride entries; a variable so that tests can mark densely.
+var MarkStride int64 = 1000
 
 // marksMax bounds the kept mark lists per database: each costs two matcher
 // runs and a pass over its marks on every write to its collection.
@@ -93,7 +93,7 @@ func (pm *pageMarks) move(doc bsoncore.Document, by int64) bool {
 
 // markable: the sort's columns (the last being _id's) when every key goes
 // the same way; ok is false for any other order.
-func markable(c *collection, keys []query.SortKey) (cols []string, ok bool) {
+func markable(c *Collection, keys []query.SortKey) (cols []string, ok bool) {
 	if len(keys) == 0 || keys[len(keys)-1].Path != "_id" {
 		return nil, false
 	}
@@ -110,29 +110,29 @@ func markable(c *collection, keys []query.SortKey) (cols []string, ok bool) {
 // markedPlan rewrites an exact, SQL-sorted page read with a large skip to
 // start at a kept mark, building the marks first if they are not kept.
 // It returns the generation the marks belong to, for the check after.
-func (db *database) markedPlan(ctx context.Context, c *collection, rs readSpec, order string) (text string, args []any, gen uint64, ok bool) {
-	db.mu.RLock()
-	cols, can := markable(c, rs.sort)
-	cnd, translated := c.translate(rs.filter)
+func (db *Database) markedPlan(ctx context.Context, c *Collection, rs ReadSpec, order string) (text string, args []any, gen uint64, ok bool) {
+	db.Mu.RLock()
+	cols, can := markable(c, rs.Sort)
+	cnd, translated := c.translate(rs.Filter)
 	keys := c.keysTable()
-	db.mu.RUnlock()
+	db.Mu.RUnlock()
 	if !can || !translated || !cnd.exact {
 		return "", nil, 0, false
 	}
-	key := rs.filterKey + "\x00" + fmt.Sprint(rs.sort)
-	m, gen, found := db.counts.lookupMark(c.name, key, rs.skip)
+	key := rs.FilterKey + "\x00" + fmt.Sprint(rs.Sort)
+	m, gen, found := db.counts.lookupMark(c.name, key, rs.Skip)
 	if !found {
 		if gen%2 == 1 {
 			return "", nil, 0, false
 		}
-		pm := &pageMarks{filter: rs.filter, keys: rs.sort, desc: rs.sort[0].Dir < 0}
+		pm := &pageMarks{filter: rs.Filter, keys: rs.Sort, desc: rs.Sort[0].Dir < 0}
 		walk := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s", strings.Join(cols, ", "), keys, cnd.text, order)
 		rows, err := db.query(ctx, walk, cnd.args...)
 		if err != nil {
 			return "", nil, 0, false
 		}
 		for pos := int64(0); rows.Next(); pos++ {
-			if pos == 0 || pos%markStride != 0 {
+			if pos == 0 || pos%MarkStride != 0 {
 				continue
 			}
 			t := make([][]byte, len(cols))
@@ -151,12 +151,12 @@ func (db *database) markedPlan(ctx context.Context, c *collection, rs readSpec, 
 			return "", nil, 0, false
 		}
 		db.counts.fillMarks(c.name, key, gen, pm)
-		if m, gen, found = db.counts.lookupMark(c.name, key, rs.skip); !found {
+		if m, gen, found = db.counts.lookupMark(c.name, key, rs.Skip); !found {
 			return "", nil, 0, false
 		}
 	}
 	cmp := ">="
-	if rs.sort[0].Dir < 0 {
+	if rs.Sort[0].Dir < 0 {
 		cmp = "<="
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
@@ -166,11 +166,11 @@ func (db *database) markedPlan(ctx context.Context, c *collection, rs readSpec, 
 	for _, k := range m.tuple {
 		args = append(args, k)
 	}
-	lim := rs.limit
+	lim := rs.Limit
 	if lim <= 0 {
 		lim = -1
 	}
-	return text, append(args, lim, rs.skip-m.pos), gen, true
+	return text, append(args, lim, rs.Skip-m.pos), gen, true
 }
 
 // lookupMark gives the last kept mark at or before skip (found), or the
@@ -206,4 +206,12 @@ func (cs *counts) sameGen(coll string, gen uint64) bool {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	return cs.gen[coll] == gen
+}
+
+// KeptMarks is how many page marks the database keeps now: for tests and
+// diagnostics.
+func (db *Database) KeptMarks() int {
+	db.counts.mu.Lock()
+	defer db.counts.mu.Unlock()
+	return db.counts.nmarks
 }

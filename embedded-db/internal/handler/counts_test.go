@@ -1,6 +1,6 @@
 // Restarts, the counts and marked pages kept with every write, refused
 // statements and maxTimeMS.
-package main
+package handler
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand"
 	"roost.local/embedded-db/internal/query"
+	"roost.local/embedded-db/internal/storage"
 	"sync"
 	"testing"
 
@@ -76,8 +77,8 @@ func TestKeptCountsFollowEveryWrite(t *testing.T) {
 			if got := must(c.CountDocuments(ctx, f))(t); got != want {
 				t.Fatalf("%s: count of %v is %d, the documents say %d", when, f, got, want)
 			}
-			if got := must(c.CountDocuments(ctx, f, options.Count().SetSkip(3).SetLimit(5)))(t); got != skipLimit(want, 3, 5) {
-				t.Fatalf("%s: count of %v with skip 3, limit 5 is %d, want %d", when, f, got, skipLimit(want, 3, 5))
+			if got := must(c.CountDocuments(ctx, f, options.Count().SetSkip(3).SetLimit(5)))(t); got != pageOf(want, 3, 5) {
+				t.Fatalf("%s: count of %v with skip 3, limit 5 is %d, want %d", when, f, got, pageOf(want, 3, 5))
 			}
 		}
 	}
@@ -204,8 +205,8 @@ func TestKeptGroupCountsFollowEveryWrite(t *testing.T) {
 // every 7 entries, pages read at random depths while both collections take
 // the same random writes must equal the pages of an unindexed copy.
 func TestMarkedPagesFollowEveryWrite(t *testing.T) {
-	defer func(s int64) { markStride = s }(markStride)
-	markStride = 7
+	defer func(s int64) { storage.MarkStride = s }(storage.MarkStride)
+	storage.MarkStride = 7
 	ts := startServer(t, t.TempDir())
 	defer ts.stop()
 	ctx := context.Background()
@@ -251,11 +252,8 @@ func TestMarkedPagesFollowEveryWrite(t *testing.T) {
 			}
 		}
 	}
-	kept, _ := ts.store.db("marks", false)
-	kept.counts.mu.Lock()
-	n := kept.counts.nmarks
-	kept.counts.mu.Unlock()
-	if n == 0 {
+	kept, _ := ts.store.Database("marks", false)
+	if kept.KeptMarks() == 0 {
 		t.Fatal("no page marks were kept: the test did not exercise them")
 	}
 }
@@ -330,4 +328,9 @@ func TestMaxTimeMSStopsALongRead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("an indexed read within the limit: %v", err)
 	}
+}
+
+// pageOf is how many of n documents a count with skip and limit (> 0) says.
+func pageOf(n, skip, limit int64) int64 {
+	return min(max(n-skip, 0), limit)
 }

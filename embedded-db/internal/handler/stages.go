@@ -1,7 +1,7 @@
 // The aggregation stages that run in memory, over documents a read gave:
 // $project, $addFields/$set, $unset, $unwind, $group, $count,
 // $replaceRoot, and the field-path expressions they evaluate.
-package main
+package handler
 
 import (
 	"roost.local/embedded-db/internal/query"

@@ -16,7 +16,7 @@
 // transaction each, which is what makes every write command atomic here,
 // findAndModify and conditional updates included, and unique indexes are
 // SQLite's own UNIQUE indexes.
-package main
+package storage
 
 import (
 	"context"
@@ -35,22 +35,22 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
-type store struct {
+type Store struct {
 	dir string
 	log *slog.Logger
 	mu  sync.Mutex
-	dbs map[string]*database
+	dbs map[string]*Database
 }
 
-type database struct {
+type Database struct {
 	name  string
 	sql   *sql.DB
 	write sync.Mutex   // one writer at a time
-	mu    sync.RWMutex // guards colls and the collections' metadata
-	colls map[string]*collection
+	Mu    sync.RWMutex // guards colls and the collections' metadata
+	Colls map[string]*Collection
 
-	profileMu    sync.Mutex
-	profileLevel int32
+	profileMu sync.Mutex
+	profiling int32
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
@@ -59,11 +59,11 @@ type database struct {
 	changes []docChange // the documents the current write transaction wrote; guarded by write
 }
 
-type collection struct {
+type Collection struct {
 	name    string
 	num     int64
 	fields  map[string]*field // by path; "_id" is the id column
-	indexes []*index
+	Indexes []*Index
 }
 
 type field struct {
@@ -78,19 +78,19 @@ type indexKey struct {
 	dir  int // 1 or -1
 }
 
-type index struct {
-	name    string
+type Index struct {
+	Name    string
 	keys    []indexKey
 	unique  bool
-	spec    bsoncore.Document // as createIndexes gave it, for listIndexes
+	Spec    bsoncore.Document // as createIndexes gave it, for listIndexes
 	sqlName string
 }
 
-func openStore(dir string, log *slog.Logger) (*store, error) {
-	return &store{dir: dir, log: log, dbs: map[string]*database{}}, nil
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	return &Store{dir: dir, log: log, dbs: map[string]*Database{}}, nil
 }
 
-func (s *store) close() {
+func (s *Store) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, db := range s.dbs {
@@ -107,12 +107,12 @@ func validDBName(name string) bool {
 // A database's file: <name>.roost.sqlite, which no database name can clash
 // with (names hold no '.') and which FerretDB's files (<name>.sqlite) in an
 // older data directory are not mistaken for.
-const dbFileSuffix = ".roost.sqlite"
+const DBFileSuffix = ".roost.sqlite"
 
-func (s *store) path(name string) string { return filepath.Join(s.dir, name+dbFileSuffix) }
+func (s *Store) Path(name string) string { return filepath.Join(s.dir, name+DBFileSuffix) }
 
-// db opens (and, with create, makes) a database.
-func (s *store) db(name string, create bool) (*database, error) {
+// Database opens (and, with create, makes) a database.
+func (s *Store) Database(name string, create bool) (*Database, error) {
 	if !validDBName(name) {
 		return nil, query.Errorf(73, "InvalidNamespace", "invalid database name: '%s'", name)
 	}
@@ -121,7 +121,7 @@ func (s *store) db(name string, create bool) (*database, error) {
 	if db := s.dbs[name]; db != nil {
 		return db, nil
 	}
-	path := s.path(name)
+	path := s.Path(name)
 	if _, err := os.Stat(path); err != nil && !create {
 		return nil, nil
 	}
@@ -133,7 +133,7 @@ func (s *store) db(name string, create bool) (*database, error) {
 	}
 	conn.SetMaxOpenConns(16)
 	conn.SetMaxIdleConns(16)
-	db := &database{name: name, sql: conn, colls: map[string]*collection{}, stmts: map[string]*sql.Stmt{}}
+	db := &Database{name: name, sql: conn, Colls: map[string]*Collection{}, stmts: map[string]*sql.Stmt{}}
 	if err := db.loadCatalog(); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("database %s: %w", name, err)
@@ -142,19 +142,19 @@ func (s *store) db(name string, create bool) (*database, error) {
 	return db, nil
 }
 
-// names lists the databases on disk.
-func (s *store) names() []string {
-	files, _ := filepath.Glob(filepath.Join(s.dir, "*"+dbFileSuffix))
+// Names lists the databases on disk.
+func (s *Store) Names() []string {
+	files, _ := filepath.Glob(filepath.Join(s.dir, "*"+DBFileSuffix))
 	var out []string
 	for _, f := range files {
-		out = append(out, strings.TrimSuffix(filepath.Base(f), dbFileSuffix))
+		out = append(out, strings.TrimSuffix(filepath.Base(f), DBFileSuffix))
 	}
 	sort.Strings(out)
 	return out
 }
 
-// drop removes a database and its file.
-func (s *store) drop(name string) error {
+// Drop removes a database and its file.
+func (s *Store) Drop(name string) error {
 	s.mu.Lock()
 	db := s.dbs[name]
 	delete(s.dbs, name)
@@ -165,7 +165,7 @@ func (s *store) drop(name string) error {
 		db.write.Unlock()
 	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Remove(s.path(name) + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(s.Path(name) + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
@@ -180,7 +180,7 @@ CREATE TABLE IF NOT EXISTS _roost_indexes(coll TEXT NOT NULL, name TEXT NOT NULL
 	sql_name TEXT NOT NULL, PRIMARY KEY (coll, name));
 `
 
-func (db *database) loadCatalog() error {
+func (db *Database) loadCatalog() error {
 	if _, err := db.sql.Exec(catalogSchema); err != nil {
 		return err
 	}
@@ -189,13 +189,13 @@ func (db *database) loadCatalog() error {
 		return err
 	}
 	for rows.Next() {
-		c := &collection{fields: map[string]*field{}}
+		c := &Collection{fields: map[string]*field{}}
 		if err := rows.Scan(&c.name, &c.num); err != nil {
 			rows.Close()
 			return err
 		}
 		c.fields["_id"] = &field{path: "_id", parts: []string{"_id"}, col: "id"}
-		db.colls[c.name] = c
+		db.Colls[c.name] = c
 	}
 	rows.Close()
 	rows, err = db.sql.Query(`SELECT coll, path, col, multikey FROM _roost_fields`)
@@ -210,7 +210,7 @@ func (db *database) loadCatalog() error {
 			return err
 		}
 		f.parts = query.SplitPath(f.path)
-		if c := db.colls[coll]; c != nil {
+		if c := db.Colls[coll]; c != nil {
 			c.fields[f.path] = f
 		}
 	}
@@ -226,30 +226,30 @@ func (db *database) loadCatalog() error {
 		if err := rows.Scan(&coll, &name, &spec, &sqlName); err != nil {
 			return err
 		}
-		ix, err := parseIndexSpec(bsoncore.Document(spec))
+		ix, err := ParseIndexSpec(bsoncore.Document(spec))
 		if err != nil {
 			return err
 		}
 		ix.sqlName = sqlName
-		if c := db.colls[coll]; c != nil {
-			c.indexes = append(c.indexes, ix)
+		if c := db.Colls[coll]; c != nil {
+			c.Indexes = append(c.Indexes, ix)
 		}
 	}
 	return rows.Err()
 }
 
-// collection finds a collection (nil when it does not exist).
-func (db *database) collection(name string) *collection {
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	return db.colls[name]
+// Collection finds a Collection (nil when it does not exist).
+func (db *Database) Collection(name string) *Collection {
+	db.Mu.RLock()
+	defer db.Mu.RUnlock()
+	return db.Colls[name]
 }
 
-func (c *collection) keysTable() string { return fmt.Sprintf("c%d", c.num) }
-func (c *collection) docsTable() string { return fmt.Sprintf("d%d", c.num) }
+func (c *Collection) keysTable() string { return fmt.Sprintf("c%d", c.num) }
+func (c *Collection) docsTable() string { return fmt.Sprintf("d%d", c.num) }
 
 // column is the key column of a path usable in SQL: not multikey.
-func (c *collection) column(path string) (string, bool) {
+func (c *Collection) column(path string) (string, bool) {
 	f := c.fields[path]
 	if f == nil || f.multikey {
 		return "", false
@@ -257,24 +257,24 @@ func (c *collection) column(path string) (string, bool) {
 	return f.col, true
 }
 
-func validCollName(name string) bool {
+func ValidCollName(name string) bool {
 	return name != "" && !strings.HasPrefix(name, "$") && !strings.ContainsRune(name, 0) && len(name) < 200
 }
 
-// createCollection makes a collection inside a write transaction.
+// CreateCollection makes a collection inside a write transaction.
 // The caller holds db.write.
-func (db *database) createCollection(ctx context.Context, tx *sql.Tx, name string) (*collection, error) {
-	if c := db.collection(name); c != nil {
+func (db *Database) CreateCollection(ctx context.Context, tx *sql.Tx, name string) (*Collection, error) {
+	if c := db.Collection(name); c != nil {
 		return c, nil
 	}
-	if !validCollName(name) {
+	if !ValidCollName(name) {
 		return nil, query.Errorf(73, "InvalidNamespace", "invalid collection name: '%s'", name)
 	}
 	var num int64
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(num), 0) + 1 FROM _roost_collections`).Scan(&num); err != nil {
 		return nil, err
 	}
-	c := &collection{name: name, num: num, fields: map[string]*field{"_id": {path: "_id", parts: []string{"_id"}, col: "id"}}}
+	c := &Collection{name: name, num: num, fields: map[string]*field{"_id": {path: "_id", parts: []string{"_id"}, col: "id"}}}
 	stmts := []string{
 		fmt.Sprintf(`CREATE TABLE %s(rid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE)`, c.keysTable()),
 		fmt.Sprintf(`CREATE TABLE %s(rid INTEGER PRIMARY KEY, doc BLOB NOT NULL)`, c.docsTable()),
@@ -287,14 +287,14 @@ func (db *database) createCollection(ctx context.Context, tx *sql.Tx, name strin
 	if _, err := tx.ExecContext(ctx, `INSERT INTO _roost_collections(name, num) VALUES (?, ?)`, name, num); err != nil {
 		return nil, err
 	}
-	db.mu.Lock()
-	db.colls[name] = c
-	db.mu.Unlock()
+	db.Mu.Lock()
+	db.Colls[name] = c
+	db.Mu.Unlock()
 	return c, nil
 }
 
-// dropCollection removes a collection and its tables. The caller holds db.write.
-func (db *database) dropCollection(ctx context.Context, tx *sql.Tx, c *collection) error {
+// DropCollection removes a collection and its tables. The caller holds db.write.
+func (db *Database) DropCollection(ctx context.Context, tx *sql.Tx, c *Collection) error {
 	for _, s := range []string{
 		`DROP TABLE IF EXISTS ` + c.keysTable(), `DROP TABLE IF EXISTS ` + c.docsTable(),
 	} {
@@ -315,16 +315,16 @@ func (db *database) dropCollection(ctx context.Context, tx *sql.Tx, c *collectio
 	return nil
 }
 
-// forgetCollection drops a dropped collection from the cache, after commit.
-func (db *database) forgetCollection(name string) {
-	db.mu.Lock()
-	delete(db.colls, name)
-	db.mu.Unlock()
+// ForgetCollection drops a dropped collection from the cache, after commit.
+func (db *Database) ForgetCollection(name string) {
+	db.Mu.Lock()
+	delete(db.Colls, name)
+	db.Mu.Unlock()
 	db.forgetStatements()
 }
 
 // forgetStatements closes the prepared statements, whose tables may be gone.
-func (db *database) forgetStatements() {
+func (db *Database) forgetStatements() {
 	db.stmtMu.Lock()
 	for q, st := range db.stmts {
 		st.Close()
@@ -334,7 +334,7 @@ func (db *database) forgetStatements() {
 }
 
 // stmt prepares (once) a statement used again and again.
-func (db *database) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+func (db *Database) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	db.stmtMu.Lock()
 	defer db.stmtMu.Unlock()
 	if st := db.stmts[query]; st != nil {
@@ -355,7 +355,7 @@ func (db *database) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 // query runs a read: prepared once when the text repeats.
-func (db *database) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (db *Database) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	st, err := db.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -363,10 +363,10 @@ func (db *database) query(ctx context.Context, q string, args ...any) (*sql.Rows
 	return st.QueryContext(ctx, args...)
 }
 
-// atSavepoint runs fn, one statement of a write command, so that when it
+// AtSavepoint runs fn, one statement of a write command, so that when it
 // fails (err) it leaves nothing: neither rows nor the changes counts.go and
 // marks.go would apply at commit. fatal: the savepoint itself failed.
-func (db *database) atSavepoint(ctx context.Context, tx *sql.Tx, fn func() error) (err, fatal error) {
+func (db *Database) AtSavepoint(ctx context.Context, tx *sql.Tx, fn func() error) (err, fatal error) {
 	if _, fatal = tx.ExecContext(ctx, "SAVEPOINT stmt"); fatal != nil {
 		return nil, fatal
 	}
@@ -381,8 +381,8 @@ func (db *database) atSavepoint(ctx context.Context, tx *sql.Tx, fn func() error
 	return err, fatal
 }
 
-// inWrite runs fn in one write transaction, one writer at a time.
-func (db *database) inWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// InWrite runs fn in one write transaction, one writer at a time.
+func (db *Database) InWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	db.write.Lock()
 	defer db.write.Unlock()
 	tx, err := db.sql.BeginTx(ctx, nil)
@@ -406,17 +406,17 @@ func (db *database) inWrite(ctx context.Context, fn func(tx *sql.Tx) error) erro
 	return err
 }
 
-func (db *database) reloadCatalog() error {
-	db.mu.Lock()
-	db.colls = map[string]*collection{}
-	db.mu.Unlock()
+func (db *Database) reloadCatalog() error {
+	db.Mu.Lock()
+	db.Colls = map[string]*Collection{}
+	db.Mu.Unlock()
 	db.forgetStatements()
 	return db.loadCatalog()
 }
 
 // ensureField gives `path` a key column, filling it for the documents
 // already stored. The caller holds db.write.
-func (db *database) ensureField(ctx context.Context, tx *sql.Tx, c *collection, path string) (*field, error) {
+func (db *Database) ensureField(ctx context.Context, tx *sql.Tx, c *Collection, path string) (*field, error) {
 	if f := c.fields[path]; f != nil {
 		return f, nil
 	}
@@ -494,7 +494,7 @@ func fieldKey(doc bsoncore.Document, parts []string) (key []byte, multi bool) {
 }
 
 // markMultikey records that a path's column holds arrays.
-func (db *database) markMultikey(ctx context.Context, tx *sql.Tx, c *collection, f *field) error {
+func (db *Database) markMultikey(ctx context.Context, tx *sql.Tx, c *Collection, f *field) error {
 	if f.multikey {
 		return nil
 	}
@@ -504,7 +504,7 @@ func (db *database) markMultikey(ctx context.Context, tx *sql.Tx, c *collection,
 }
 
 // keyColumns lists the key columns of a collection in a stable order.
-func (c *collection) keyColumns() []*field {
+func (c *Collection) keyColumns() []*field {
 	var out []*field
 	for _, f := range c.fields {
 		if f.col != "id" {
@@ -536,4 +536,23 @@ func isUniqueViolation(err error) ([]string, bool) {
 		cols = append(cols, part)
 	}
 	return cols, true
+}
+
+// ProfileLevel is the database's profiling level (explain.go's profile).
+func (db *Database) ProfileLevel() int32 {
+	db.profileMu.Lock()
+	defer db.profileMu.Unlock()
+	return db.profiling
+}
+
+// SetProfileLevel sets the level unless level is -1 (only asked), and
+// answers the level it was.
+func (db *Database) SetProfileLevel(level int32) int32 {
+	db.profileMu.Lock()
+	defer db.profileMu.Unlock()
+	was := db.profiling
+	if level >= 0 {
+		db.profiling = level
+	}
+	return was
 }

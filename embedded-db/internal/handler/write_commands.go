@@ -1,12 +1,13 @@
 // The write commands: insert, update, delete and findAndModify, each
 // statement of a batch at a savepoint of its own (writeEach).
-package main
+package handler
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"roost.local/embedded-db/internal/query"
+	"roost.local/embedded-db/internal/storage"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
@@ -39,10 +40,10 @@ func (w *writeErrors) reply(kv ...any) bsoncore.Document {
 // statement that fails leaves nothing behind: its own error (a cmdError)
 // is recorded in werr and, when the command is ordered, stops the
 // statements after it; any other error stops the command.
-func (db *database) writeEach(ctx context.Context, tx *sql.Tx, items []bsoncore.Document, ordered bool, werr *writeErrors,
+func writeEach(ctx context.Context, db *storage.Database, tx *sql.Tx, items []bsoncore.Document, ordered bool, werr *writeErrors,
 	one func(i int, item bsoncore.Document) error) error {
 	for i, item := range items {
-		err, fatal := db.atSavepoint(ctx, tx, func() error { return one(i, item) })
+		err, fatal := db.AtSavepoint(ctx, tx, func() error { return one(i, item) })
 		if fatal != nil {
 			return fatal
 		}
@@ -67,33 +68,33 @@ func (r *request) ordered() bool {
 // writeTarget reads what every write command starts with: the collection's
 // name, the list of documents or statements, and the database (created for
 // insert and update; nil for a delete in a database that does not exist).
-func (s *server) writeTarget(r *request, list string, create bool) (name string, items []bsoncore.Document, db *database, err error) {
+func (s *Handler) writeTarget(r *request, list string, create bool) (name string, items []bsoncore.Document, db *storage.Database, err error) {
 	if name, err = r.collName(); err != nil {
 		return "", nil, nil, err
 	}
 	if items, err = r.list(list); err != nil {
 		return "", nil, nil, err
 	}
-	db, err = s.store.db(r.db, create)
+	db, err = s.store.Database(r.db, create)
 	return name, items, db, err
 }
 
-func cmdInsert(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdInsert(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, docs, db, err := s.writeTarget(r, "documents", true)
 	if err != nil {
 		return nil, err
 	}
 	var werr writeErrors
 	n := 0
-	err = db.inWrite(ctx, func(tx *sql.Tx) error {
-		c, err := db.createCollection(ctx, tx, name)
+	err = db.InWrite(ctx, func(tx *sql.Tx) error {
+		c, err := db.CreateCollection(ctx, tx, name)
 		if err != nil {
 			return err
 		}
-		return db.writeEach(ctx, tx, docs, r.ordered(), &werr, func(i int, doc bsoncore.Document) error {
-			prepared, err := prepareInsert(doc)
+		return writeEach(ctx, db, tx, docs, r.ordered(), &werr, func(i int, doc bsoncore.Document) error {
+			prepared, err := storage.PrepareInsert(doc)
 			if err == nil {
-				err = db.insertDoc(ctx, tx, c, prepared)
+				err = db.InsertDoc(ctx, tx, c, prepared)
 			}
 			if err == nil {
 				n++
@@ -108,7 +109,7 @@ func cmdInsert(ctx context.Context, s *server, r *request) (bsoncore.Document, e
 	return werr.reply("n", query.VInt32(int32(n))), nil
 }
 
-func cmdUpdate(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdUpdate(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, stmts, db, err := s.writeTarget(r, "updates", true)
 	if err != nil {
 		return nil, err
@@ -116,13 +117,13 @@ func cmdUpdate(ctx context.Context, s *server, r *request) (bsoncore.Document, e
 	var werr writeErrors
 	var matched, modified int64
 	var upserted []bsoncore.Value
-	err = db.inWrite(ctx, func(tx *sql.Tx) error {
-		c, err := db.createCollection(ctx, tx, name)
+	err = db.InWrite(ctx, func(tx *sql.Tx) error {
+		c, err := db.CreateCollection(ctx, tx, name)
 		if err != nil {
 			return err
 		}
-		return db.writeEach(ctx, tx, stmts, r.ordered(), &werr, func(i int, st bsoncore.Document) error {
-			m, mod, id, err := db.updateOne(ctx, tx, c, st)
+		return writeEach(ctx, db, tx, stmts, r.ordered(), &werr, func(i int, st bsoncore.Document) error {
+			m, mod, id, err := updateOne(ctx, db, tx, c, st)
 			if err != nil {
 				return err
 			}
@@ -147,7 +148,7 @@ func cmdUpdate(ctx context.Context, s *server, r *request) (bsoncore.Document, e
 
 // updateOne runs one update statement {q, u, upsert, multi}: how many
 // documents matched and changed, and the _id of an upserted one.
-func (db *database) updateOne(ctx context.Context, tx *sql.Tx, c *collection, st bsoncore.Document) (int64, int64, bsoncore.Value, error) {
+func updateOne(ctx context.Context, db *storage.Database, tx *sql.Tx, c *storage.Collection, st bsoncore.Document) (int64, int64, bsoncore.Value, error) {
 	q, _ := st.Lookup("q").DocumentOK()
 	uv := st.Lookup("u")
 	if uv.Type == bsoncore.TypeArray {
@@ -172,20 +173,20 @@ func (db *database) updateOne(ctx context.Context, tx *sql.Tx, c *collection, st
 	if multi {
 		limit = 0
 	}
-	rows, err := db.selectRows(ctx, tx, c, filter, nil, limit)
+	rows, err := db.SelectRows(ctx, tx, c, filter, nil, limit)
 	if err != nil {
 		return 0, 0, bsoncore.Value{}, err
 	}
 	var modified int64
 	for _, row := range rows {
-		next, err := updatedDoc(row.doc, u, false)
+		next, err := updatedDoc(row.Doc, u, false)
 		if err != nil {
 			return 0, 0, bsoncore.Value{}, err
 		}
-		if string(next) == string(row.doc) {
+		if string(next) == string(row.Doc) {
 			continue
 		}
-		if err := db.replaceRow(ctx, tx, c, row, next); err != nil {
+		if err := db.ReplaceRow(ctx, tx, c, row, next); err != nil {
 			return 0, 0, bsoncore.Value{}, err
 		}
 		modified++
@@ -197,7 +198,7 @@ func (db *database) updateOne(ctx context.Context, tx *sql.Tx, c *collection, st
 	if err != nil {
 		return 0, 0, bsoncore.Value{}, err
 	}
-	if err := db.insertDoc(ctx, tx, c, doc); err != nil {
+	if err := db.InsertDoc(ctx, tx, c, doc); err != nil {
 		return 0, 0, bsoncore.Value{}, err
 	}
 	return 0, 0, doc.Lookup("_id"), nil
@@ -229,35 +230,35 @@ func upsertDoc(q, u bsoncore.Document) (bsoncore.Document, error) {
 			doc, _ = query.ReplaceDoc(query.BuildDoc("_id", id), doc)
 		}
 	}
-	return prepareInsert(doc)
+	return storage.PrepareInsert(doc)
 }
 
-func cmdDelete(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdDelete(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, stmts, db, err := s.writeTarget(r, "deletes", false)
 	if err != nil {
 		return nil, err
 	}
 	var werr writeErrors
 	var n int64
-	if db == nil || db.collection(name) == nil {
+	if db == nil || db.Collection(name) == nil {
 		return werr.reply("n", query.VInt32(0)), nil
 	}
-	err = db.inWrite(ctx, func(tx *sql.Tx) error {
-		c := db.collection(name)
+	err = db.InWrite(ctx, func(tx *sql.Tx) error {
+		c := db.Collection(name)
 		if c == nil {
 			return nil
 		}
-		return db.writeEach(ctx, tx, stmts, r.ordered(), &werr, func(i int, st bsoncore.Document) error {
+		return writeEach(ctx, db, tx, stmts, r.ordered(), &werr, func(i int, st bsoncore.Document) error {
 			q, _ := st.Lookup("q").DocumentOK()
 			filter, err := query.CompileFilter(q)
 			if err != nil {
 				return err
 			}
 			limit, _ := query.Integer(st.Lookup("limit"))
-			rows, err := db.selectRows(ctx, tx, c, filter, nil, limit)
+			rows, err := db.SelectRows(ctx, tx, c, filter, nil, limit)
 			for _, row := range rows {
 				if err == nil {
-					err = db.deleteRow(ctx, tx, c, row)
+					err = db.DeleteRow(ctx, tx, c, row)
 				}
 			}
 			if err == nil {
@@ -273,7 +274,7 @@ func cmdDelete(ctx context.Context, s *server, r *request) (bsoncore.Document, e
 	return werr.reply("n", query.VInt32(int32(n))), nil
 }
 
-func cmdFindAndModify(ctx context.Context, s *server, r *request) (bsoncore.Document, error) {
+func cmdFindAndModify(ctx context.Context, s *Handler, r *request) (bsoncore.Document, error) {
 	name, err := r.collName()
 	if err != nil {
 		return nil, err
@@ -311,18 +312,18 @@ func cmdFindAndModify(ctx context.Context, s *server, r *request) (bsoncore.Docu
 		return nil, query.Errorf(9, "FailedToParse", "either an update or remove=true must be specified")
 	}
 	returnNew, upsert := query.Truthy(r.arg("new")), query.Truthy(r.arg("upsert"))
-	db, err := s.store.db(r.db, true)
+	db, err := s.store.Database(r.db, true)
 	if err != nil {
 		return nil, err
 	}
 	var value bsoncore.Value = query.VNull()
 	var last []any
-	err = db.inWrite(ctx, func(tx *sql.Tx) error {
-		c, err := db.createCollection(ctx, tx, name)
+	err = db.InWrite(ctx, func(tx *sql.Tx) error {
+		c, err := db.CreateCollection(ctx, tx, name)
 		if err != nil {
 			return err
 		}
-		rows, err := db.selectRows(ctx, tx, c, filter, keys, 1)
+		rows, err := db.SelectRows(ctx, tx, c, filter, keys, 1)
 		if err != nil {
 			return err
 		}
@@ -335,7 +336,7 @@ func cmdFindAndModify(ctx context.Context, s *server, r *request) (bsoncore.Docu
 			if err != nil {
 				return err
 			}
-			if err := db.insertDoc(ctx, tx, c, doc); err != nil {
+			if err := db.InsertDoc(ctx, tx, c, doc); err != nil {
 				return err
 			}
 			if returnNew {
@@ -346,24 +347,24 @@ func cmdFindAndModify(ctx context.Context, s *server, r *request) (bsoncore.Docu
 		}
 		row := rows[0]
 		if remove {
-			if err := db.deleteRow(ctx, tx, c, row); err != nil {
+			if err := db.DeleteRow(ctx, tx, c, row); err != nil {
 				return err
 			}
-			value = query.VDoc(proj.Apply(row.doc))
+			value = query.VDoc(proj.Apply(row.Doc))
 			last = []any{"n", query.VInt32(1)}
 			return nil
 		}
-		next, err := updatedDoc(row.doc, u, false)
+		next, err := updatedDoc(row.Doc, u, false)
 		if err != nil {
 			return err
 		}
-		if err := db.replaceRow(ctx, tx, c, row, next); err != nil {
+		if err := db.ReplaceRow(ctx, tx, c, row, next); err != nil {
 			return err
 		}
 		if returnNew {
 			value = query.VDoc(proj.Apply(next))
 		} else {
-			value = query.VDoc(proj.Apply(row.doc))
+			value = query.VDoc(proj.Apply(row.Doc))
 		}
 		last = []any{"n", query.VInt32(1), "updatedExisting", query.VBool(true)}
 		return nil

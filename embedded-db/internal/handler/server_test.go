@@ -5,7 +5,7 @@
 // collection with indexes (answered by SQL over key columns) and against a
 // copy without (answered by the Go matcher); their answers must agree, and
 // both must agree with a brute-force reading of the documents.
-package main
+package handler
 
 import (
 	"context"
@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"roost.local/embedded-db/internal/storage"
+	"roost.local/embedded-db/internal/wire"
+
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -27,7 +30,7 @@ type testServer struct {
 	dir    string
 	cancel context.CancelFunc
 	done   chan struct{}
-	store  *store
+	store  *storage.Store
 }
 
 func startServer(t *testing.T, dir string) *testServer {
@@ -36,33 +39,27 @@ func startServer(t *testing.T, dir string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := openStore(dir, log)
+	st, err := storage.Open(dir, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{addr: addr, dir: dir, cancel: cancel, done: make(chan struct{}), store: st}
+	ts := &testServer{addr: ln.Addr().String(), dir: dir, cancel: cancel, done: make(chan struct{}), store: st}
+	h := New(st, log)
+	srv := &wire.Server{Runner: h, Log: log}
+	h.Connections = srv.Connections
 	go func() {
 		defer close(ts.done)
-		newServer(st, log).serve(ctx, addr)
+		srv.ServeListener(ctx, ln)
 	}()
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	return ts
 }
 
 func (ts *testServer) stop() {
 	ts.cancel()
 	<-ts.done
-	ts.store.close()
+	ts.store.Close()
 }
 
 func connect(t *testing.T, ts *testServer) *mongo.Client {

@@ -3,6 +3,7 @@
 package query
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -173,4 +174,14 @@ func BuildDoc(kv ...any) bsoncore.Document {
 	}
 	doc, _ = bsoncore.AppendDocumentEnd(doc, idx)
 	return doc
+}
+
+// ErrorDoc is the reply to a failed command: err's code and name when it is
+// a CmdError, InternalError otherwise.
+func ErrorDoc(err error) bsoncore.Document {
+	var ce *CmdError
+	if !errors.As(err, &ce) {
+		ce = &CmdError{Code: 1, Name: "InternalError", Msg: err.Error()}
+	}
+	return BuildDoc("ok", VDouble(0), "errmsg", VString(ce.Msg), "code", VInt32(ce.Code), "codeName", VString(ce.Name))
 }
