@@ -23,7 +23,7 @@
 #include "migrate.h"
 #include "config.h"
 #include "migrate/migrate.h"
-#include "runtime/services.h"
+#include "services/databases.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,9 +39,8 @@ migrations_usage_to(FILE *out)
                  "       roostctl migrate down SERVICE [TARGET]\n"
                  "       roostctl migrate wait [SERVICE|all]\n"
                  "  SERVICE: one of");
-    for (size_t s = 0; svc_services[s] != NULL; s++)
-        if (svc_services[s]->migrations != NULL)
-            fprintf(out, " %s", svc_services[s]->name);
+    for (const svc_database_t *d = svc_databases; d->service != NULL; d++)
+        fprintf(out, " %s", d->service);
     fprintf(out, "\n  TARGET: a version number (up: 1 to the last, default the last; down: 0 to the last, default "
                  "one below the newest; 0 reverts every version)\n");
     return out == stdout ? 0 : 2;
@@ -75,19 +74,18 @@ migrations_wait(mongoc_client_t *mongo, const char *only)
     bson_error_t error;
     for (int64_t waited = 0;; waited += 2) {
         const char *behind = NULL;
-        for (size_t s = 0; svc_services[s] != NULL && behind == NULL; s++) {
-            const svc_service_t *service = svc_services[s];
-            if (service->migrations == NULL || (only != NULL && strcmp(only, service->name) != 0))
+        for (const svc_database_t *d = svc_databases; d->service != NULL && behind == NULL; d++) {
+            if (only != NULL && strcmp(only, d->service) != 0)
                 continue;
             char why[384];
-            migrate_check_t r = migrate_check(mongo, service->name, service->migrations, why, sizeof(why), &error);
+            migrate_check_t r = migrate_check(mongo, d->service, d->migrations, why, sizeof(why), &error);
             if (r != MIGRATE_CURRENT)
-                behind = service->name;
+                behind = d->service;
             if (r == MIGRATE_ERROR && !said)
-                fprintf(stdout, "%s: the database does not answer yet: %s\n", service->name, error.message);
+                fprintf(stdout, "%s: the database does not answer yet: %s\n", d->service, error.message);
             else if (r == MIGRATE_BEHIND && !said)
                 fprintf(stdout, "%s: waiting: %s (make run, the roost-migrate Job or Compose's migrate runs it)\n",
-                        service->name, why);
+                        d->service, why);
             said = said || r != MIGRATE_CURRENT;
         }
         fflush(stdout);
@@ -125,12 +123,12 @@ roostctl_migrate(int argc, char **argv)
         fprintf(stderr, "roostctl: TARGET is a version number and needs one SERVICE\n");
         return 2;
     }
-    if (only != NULL && services_with_data(only) == NULL) {
+    if (only != NULL && svc_migrations_of(only) == NULL) {
         fprintf(stderr, "roostctl: '%s' is not a service with migrations\n", only);
         return migrations_usage();
     }
     if (argc == 4) { /* up: 1 to the last version; down: 0 (none left) to the last */
-        int n = migrate_count(services_with_data(only)->migrations);
+        int n = migrate_count(svc_migrations_of(only));
         if (target > n || (up && target < 1)) {
             fprintf(stderr, "roostctl: %s has versions 1 to %d: %s takes a TARGET from %d to %d\n", only, n, command,
                     up ? 1 : 0, n);
@@ -154,14 +152,13 @@ roostctl_migrate(int argc, char **argv)
     mongoc_client_set_appname(mongo, "roostctl");
 
     int rc = wait ? migrations_wait(mongo, only) : 0;
-    for (size_t s = 0; !wait && svc_services[s] != NULL; s++) {
-        const svc_service_t *service = svc_services[s];
-        if (service->migrations == NULL || (only != NULL && strcmp(only, service->name) != 0))
+    for (const svc_database_t *d = svc_databases; !wait && d->service != NULL; d++) {
+        if (only != NULL && strcmp(only, d->service) != 0)
             continue;
         if (status) {
-            int r = migrate_status(mongo, service->name, service->migrations, stdout, &error);
+            int r = migrate_status(mongo, d->service, d->migrations, stdout, &error);
             if (r == 2) {
-                fprintf(stderr, "roostctl: %s: %s\n", service->name, error.message);
+                fprintf(stderr, "roostctl: %s: %s\n", d->service, error.message);
                 rc = 2;
                 break;
             }
@@ -169,11 +166,11 @@ roostctl_migrate(int argc, char **argv)
                 rc = r;
             continue;
         }
-        bool ok = up ? migrate_up(mongo, service->name, service->migrations, target, stdout, &error)
-                     : migrate_down(mongo, service->name, service->migrations, target, stdout, &error);
+        bool ok = up ? migrate_up(mongo, d->service, d->migrations, target, stdout, &error)
+                     : migrate_down(mongo, d->service, d->migrations, target, stdout, &error);
         if (!ok) {
             fflush(stdout);
-            fprintf(stderr, "roostctl: %s: %s\n", service->name, error.message);
+            fprintf(stderr, "roostctl: %s: %s\n", d->service, error.message);
             rc = 1;
             break; /* a later service may depend on this one's shape */
         }

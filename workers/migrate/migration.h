@@ -1,9 +1,10 @@
 /*
  * A service's migrations: the numbered steps that bring its own database
  * to the shape its code needs (DESIGN.md §5, "roostctl migrate"). Each
- * service lists them in order in its svc_service_t; `roostctl migrate`
- * applies and reverts them (migrate/migrate.h) and a worker refuses the
- * service's ops while any is missing.
+ * service lists them in order in its migrations.c, and services/databases.c
+ * names them by service; `roostctl migrate` applies and reverts them
+ * (migrate/migrate.h) and a worker refuses the service's ops while any is
+ * missing.
  *
  * A migration is either a list of indexes (up creates them in order, down
  * drops them in reverse) or a pair of steps of its own. Steps must be

@@ -1,6 +1,7 @@
 /* The worker's view of each service's migrations, cached (schema.h). */
 #include "runtime/schema.h"
 #include "runtime/services.h"
+#include "services/databases.h"
 #include "clock.h"
 #include "log.h"
 
@@ -22,14 +23,14 @@ schema_check(size_t s, mongoc_client_t *mongo, char *why, size_t why_len, bson_e
 {
     migrate_check_t result = MIGRATE_CURRENT;
     const svc_service_t *service = svc_services[s];
-    if (service->migrations == NULL)
+    const svc_migration_t *migrations = svc_migrations_of(service->name);
+    if (migrations == NULL)
         return result;
     pthread_mutex_lock(&schema_lock);
     double age = clock_seconds_since(&schema_seen[s].checked);
     bool never = schema_seen[s].checked.tv_sec == 0 && schema_seen[s].checked.tv_nsec == 0;
     if (never || age > (schema_seen[s].current ? 10.0 : 1.0)) {
-        result = migrate_check(mongo, service->name, service->migrations, schema_seen[s].why,
-                               sizeof(schema_seen[s].why), error);
+        result = migrate_check(mongo, service->name, migrations, schema_seen[s].why, sizeof(schema_seen[s].why), error);
         if (result != MIGRATE_ERROR) {
             if (result == MIGRATE_BEHIND && (never || schema_seen[s].current))
                 log_warn("%s", schema_seen[s].why);

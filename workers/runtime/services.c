@@ -50,12 +50,3 @@ services_find_op(const char *op, size_t *service_index)
             }
     return NULL;
 }
-
-const svc_service_t *
-services_with_data(const char *name)
-{
-    for (size_t s = 0; svc_services[s] != NULL; s++)
-        if (svc_services[s]->migrations != NULL && strcmp(svc_services[s]->name, name) == 0)
-            return svc_services[s];
-    return NULL;
-}

@@ -23,7 +23,4 @@ bool services_select(void);
  * of its service in svc_services; NULL when none serves it. */
 const svc_op_t *services_find_op(const char *op, size_t *service_index);
 
-/* The service named `name` that keeps data (has migrations), or NULL. */
-const svc_service_t *services_with_data(const char *name);
-
 #endif

@@ -48,4 +48,4 @@ static const svc_op_t sys_ops[] = {
     {NULL, NULL},
 };
 
-const svc_service_t sys_service = {.name = "sys", .ops = sys_ops, .migrations = NULL};
+const svc_service_t sys_service = {.name = "sys", .ops = sys_ops};

@@ -51,10 +51,8 @@ typedef struct {
 typedef struct {
     const char *name;    /* also the database name, after ROOST_DB_PREFIX */
     const svc_op_t *ops; /* terminated by {NULL, NULL} */
-    /* The migrations of its database, in order, ending with {0}
-     * (migration.h); NULL for a service that keeps no data. A worker serves
-     * the service's ops only once every one of them is applied. */
-    const struct svc_migration *migrations;
+    /* Its database's migrations are in services/databases.c: a worker
+     * serves the service's ops only once every one of them is applied. */
 } svc_service_t;
 
 /* What a handler calls: replies, the store, the edit loop, ids, other

@@ -375,4 +375,4 @@ static const svc_op_t bookings_ops[] = {
     {NULL, NULL},
 };
 
-const svc_service_t bookings_service = {.name = "bookings", .ops = bookings_ops, .migrations = bookings_migrations};
+const svc_service_t bookings_service = {.name = "bookings", .ops = bookings_ops};

@@ -296,4 +296,4 @@ static const svc_op_t listings_ops[] = {
     {NULL, NULL},
 };
 
-const svc_service_t listings_service = {.name = "listings", .ops = listings_ops, .migrations = listings_migrations};
+const svc_service_t listings_service = {.name = "listings", .ops = listings_ops};

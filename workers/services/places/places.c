@@ -268,4 +268,4 @@ static const svc_op_t places_ops[] = {
     {NULL, NULL},
 };
 
-const svc_service_t places_service = {.name = "places", .ops = places_ops, .migrations = places_migrations};
+const svc_service_t places_service = {.name = "places", .ops = places_ops};

@@ -400,5 +400,4 @@ static const svc_op_t properties_ops[] = {
     {NULL, NULL},
 };
 
-const svc_service_t properties_service = {
-    .name = "properties", .ops = properties_ops, .migrations = properties_migrations};
+const svc_service_t properties_service = {.name = "properties", .ops = properties_ops};

@@ -212,4 +212,4 @@ static const svc_op_t users_ops[] = {
     {NULL, NULL},
 };
 
-const svc_service_t users_service = {.name = "users", .ops = users_ops, .migrations = users_migrations};
+const svc_service_t users_service = {.name = "users", .ops = users_ops};
