@@ -35,6 +35,13 @@ cfg_max_message_bytes(void)
     return cfg_int("ROOST_MAX_MESSAGE_BYTES", CFG_DEFAULT_MAX_MESSAGE_BYTES, 64 << 10, 1 << 30);
 }
 
+int64_t
+cfg_max_reply_bytes(void)
+{
+    int64_t max = cfg_max_message_bytes();
+    return max - max / 16;
+}
+
 int
 cfg_request_timeout_ms(void)
 {

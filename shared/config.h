@@ -24,6 +24,15 @@ int64_t cfg_int(const char *name, int64_t fallback, int64_t min, int64_t max);
 #define CFG_DEFAULT_MAX_MESSAGE_BYTES (16 << 20)
 int64_t cfg_max_message_bytes(void);
 
+/*
+ * The most a reply may hold, in bytes: the message limit less a sixteenth
+ * of it for the envelope and the hops' headers (1 MiB of 16). A page of a
+ * list stops short of it (sdk/reply.h); any other reply past it is
+ * answered 500 reply_too_large instead, so no peer ever drops a worker's
+ * connection over a reply it cannot take.
+ */
+int64_t cfg_max_reply_bytes(void);
+
 /* The deadline of one request, in ms (ROOST_REQUEST_TIMEOUT_MS: 100 to
  * 600000, default CFG_DEFAULT_TIMEOUT_MS): past it the client gets 504. */
 int cfg_request_timeout_ms(void);

@@ -10,6 +10,7 @@
 #include "runtime/services.h"
 #include "sdk/auth.h"
 #include "clock.h"
+#include "config.h"
 #include "doc.h"
 #include "log.h"
 #include "metrics.h"
@@ -176,6 +177,10 @@ answer_op(const uint8_t *data, size_t len, bson_t *reply, envelope_request_t *ou
         answer_with_database(&call, op, s);
     if (!call.replied)
         svc_fail(&call, 500, "internal", "op '%s' gave no reply", req.op);
+    /* Past what a reply may carry, a peer would drop this worker's
+     * connection with the reply: the client would wait for its deadline. */
+    if ((int64_t)call.reply.len > cfg_max_reply_bytes())
+        svc_fail_too_large(&call, call.reply.len);
     bson_steal(reply, &call.reply);
     return op;
 }

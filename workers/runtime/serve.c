@@ -42,8 +42,11 @@ worker_sent(nng_aio *send, bool *pending)
     if (!*pending)
         return;
     nng_aio_wait(send);
-    if (nng_aio_result(send) != 0)
+    int rv = nng_aio_result(send);
+    if (rv != 0) {
+        log_warn("a reply was not sent: %s (its client gets a timeout)", nng_strerror(rv));
         nng_msg_free(nng_aio_get_msg(send)); /* still ours when the send failed */
+    }
     *pending = false;
 }
 

@@ -1,5 +1,6 @@
 /* Replies: the envelope a handler answers with, and its failure shapes. */
 #include "service.h"
+#include "config.h"
 #include "log.h"
 
 #include <stdarg.h>
@@ -78,12 +79,32 @@ svc_render_fields(const bson_t *doc, const char *const *fields, bson_t *out)
             bson_append_iter(out, *fields, -1, &it);
 }
 
-/* What svc_reply_page renders into. */
+/* What svc_reply_page renders into: a standalone array, so that a page cut
+ * short can keep only its first items. */
 typedef struct {
     bson_t *items;
     svc_render_fn render;
     uint32_t n;
+    int64_t budget;  /* bytes the items may still take */
+    int64_t refused; /* the size of the first item that did not fit; 0: all did */
 } svc_page_items_t;
+
+int64_t
+svc_page_budget(void)
+{
+    return cfg_max_reply_bytes();
+}
+
+void
+svc_fail_too_large(svc_call_t *call, int64_t bytes)
+{
+    log_error("rid=%s op=%s a reply of %lld bytes or more is past the %lld a reply may carry "
+              "(ROOST_MAX_MESSAGE_BYTES less a sixteenth)",
+              call->req->rid, call->req->op, (long long)bytes, (long long)cfg_max_reply_bytes());
+    svc_fail(call, 500, "reply_too_large",
+             "the answer (%lld bytes or more) is larger than a reply may carry (%lld bytes)", (long long)bytes,
+             (long long)cfg_max_reply_bytes());
+}
 
 static bool
 svc_page_item(const bson_t *doc, void *arg)
@@ -91,31 +112,73 @@ svc_page_item(const bson_t *doc, void *arg)
     svc_page_items_t *p = arg;
     char key[16];
     bson_t out;
-    snprintf(key, sizeof(key), "%u", p->n++);
+    int key_len = snprintf(key, sizeof(key), "%u", p->n);
     p->render(doc, &out);
+    int64_t size = (int64_t)out.len + key_len + 2; /* type byte, key, NUL */
+    if (size > p->budget) {
+        p->refused = size;
+        bson_destroy(&out);
+        return false;
+    }
+    p->budget -= size;
+    p->n++;
     BSON_APPEND_DOCUMENT(p->items, key, &out);
     bson_destroy(&out);
     return true;
+}
+
+int64_t
+svc_page_fit(svc_page_t *page, int64_t fit)
+{
+    int64_t before = (page->page - 1) * page->per_page, size = fit;
+    while (size > 1 && before % size != 0)
+        size--;
+    page->page = before / size + 1;
+    page->per_page = size;
+    return size;
 }
 
 void
 svc_reply_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter, const bson_t *opts,
                svc_render_fn render, const svc_page_t *page)
 {
-    bson_t body = BSON_INITIALIZER, items;
+    bson_t body = BSON_INITIALIZER, items = BSON_INITIALIZER, out;
     bson_error_t error;
-    BSON_APPEND_ARRAY_BEGIN(&body, page->items_key, &items);
-    svc_page_items_t p = {.items = &items, .render = render};
-    bool ok = svc_find_each(coll, filter, opts, svc_page_item, &p, &error);
-    bson_append_array_end(&body, &items);
-    if (page->total >= 0) {
-        BSON_APPEND_INT64(&body, "page", page->page);
-        BSON_APPEND_INT64(&body, "per_page", page->per_page);
-        BSON_APPEND_INT64(&body, "total", page->total);
-    }
-    if (!ok)
+    bson_iter_t it;
+    svc_page_t fit = *page;
+    svc_page_items_t p = {.items = &items, .render = render, .budget = svc_page_budget() - 256};
+    if (!svc_find_each(coll, filter, opts, svc_page_item, &p, &error)) {
         svc_fail_db(call, &error);
-    else
-        svc_reply(call, 200, &body);
+        goto done;
+    }
+    int64_t keep = p.n;
+    if (p.refused > 0) {
+        if (p.n == 0 || page->total < 0) {
+            svc_fail_too_large(call, svc_page_budget() - p.budget + p.refused);
+            goto done;
+        }
+        keep = svc_page_fit(&fit, p.n);
+        log_info("rid=%s op=%s page %lld of %lld items answered as page %lld of %lld: the items pass what a "
+                 "reply may carry",
+                 call->req->rid, call->req->op, (long long)page->page, (long long)page->per_page, (long long)fit.page,
+                 (long long)fit.per_page);
+    }
+    if (keep == p.n) {
+        BSON_APPEND_ARRAY(&body, page->items_key, &items);
+    } else {
+        BSON_APPEND_ARRAY_BEGIN(&body, page->items_key, &out);
+        bson_iter_init(&it, &items);
+        for (int64_t i = 0; i < keep && bson_iter_next(&it); i++)
+            bson_append_iter(&out, bson_iter_key(&it), -1, &it);
+        bson_append_array_end(&body, &out);
+    }
+    if (page->total >= 0) {
+        BSON_APPEND_INT64(&body, "page", fit.page);
+        BSON_APPEND_INT64(&body, "per_page", fit.per_page);
+        BSON_APPEND_INT64(&body, "total", fit.total);
+    }
+    svc_reply(call, 200, &body);
+done:
+    bson_destroy(&items);
     bson_destroy(&body);
 }

@@ -32,9 +32,27 @@ typedef struct {
 /*
  * Replies 200 with every document of `coll` that `filter` matches (find
  * `opts`: the page's sort, skip and limit) rendered under page->items_key,
- * or the database's error.
+ * or the database's error. A page whose items would pass what a reply may
+ * carry (cfg_max_reply_bytes) is answered smaller: svc_page_fit's page and
+ * per_page, from which the ingress's Link gives the rest. A page without
+ * paging fields (total < 0) cannot say so, and is 500 reply_too_large.
  */
 void svc_reply_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter, const bson_t *opts,
                     svc_render_fn render, const svc_page_t *page);
+
+/*
+ * When only the first `fit` (>= 1) items of `page` fit in a reply: makes
+ * page->per_page the largest count <= fit that divides the items before
+ * the page, and page->page the page of that size starting at the same
+ * item, so that the pages after it, of the new size, follow on without a
+ * gap or an overlap. Returns the new per_page.
+ */
+int64_t svc_page_fit(svc_page_t *page, int64_t fit);
+
+/* The bytes of a page's items before it is cut (cfg_max_reply_bytes). */
+int64_t svc_page_budget(void);
+
+/* 500 reply_too_large, logged: one item is past what a reply may carry. */
+void svc_fail_too_large(svc_call_t *call, int64_t bytes);
 
 #endif

@@ -2,6 +2,8 @@
  * success, of an error with its fields, retry advice, and rendering. */
 #include "roost_test.h"
 
+#include <stdlib.h>
+
 #include "sdk/service.h"
 
 static char *
@@ -71,6 +73,44 @@ render_fields_names_the_id(void **state)
     bson_destroy(doc);
 }
 
+/* A page cut to `fit` items restarts at the same item, with a size that
+ * divides the items before it: page after page of that size, from there,
+ * covers the rest once. */
+static void
+page_fit_starts_at_the_same_item(void **state)
+{
+    static const struct {
+        int64_t page, per_page, fit, want_page, want_per_page;
+    } cases[] = {
+        {1, 100, 16, 1, 16}, /* nothing before: any size */
+        {2, 10, 3, 6, 2},    /* 10 before: 2 divides it, 3 does not */
+        {2, 10, 5, 3, 5},    /* 5 divides 10 */
+        {3, 7, 4, 8, 2},     /* 14 before: 2 is the largest <= 4 that divides it */
+        {2, 13, 12, 14, 1},  /* 13 before is prime: one at a time */
+        {5, 100, 100, 5, 100},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        svc_page_t p = {.items_key = "items", .page = cases[i].page, .per_page = cases[i].per_page, .total = 1000};
+        int64_t before = (p.page - 1) * p.per_page;
+        assert_int_equal(svc_page_fit(&p, cases[i].fit), cases[i].want_per_page);
+        assert_int_equal(p.per_page, cases[i].want_per_page);
+        assert_int_equal(p.page, cases[i].want_page);
+        assert_int_equal((p.page - 1) * p.per_page, before);
+        assert_true(p.per_page <= cases[i].fit);
+    }
+}
+
+/* The budget is what a reply may carry: the message limit less a sixteenth. */
+static void
+page_budget_follows_the_message_limit(void **state)
+{
+    unsetenv("ROOST_MAX_MESSAGE_BYTES");
+    assert_int_equal(svc_page_budget(), (16 << 20) - (1 << 20));
+    setenv("ROOST_MAX_MESSAGE_BYTES", "4194304", 1);
+    assert_int_equal(svc_page_budget(), (4 << 20) - (256 << 10));
+    unsetenv("ROOST_MAX_MESSAGE_BYTES");
+}
+
 int
 main(void)
 {
@@ -78,6 +118,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(replies_carry_status_and_body),
         cmocka_unit_test(render_fields_names_the_id),
+        cmocka_unit_test(page_fit_starts_at_the_same_item),
+        cmocka_unit_test(page_budget_follows_the_message_limit),
     };
     return cmocka_run_group_tests_name("/sdk/reply", tests, NULL, NULL);
 }
