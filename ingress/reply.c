@@ -15,15 +15,24 @@
  * matches the resource's ETag (weak comparison, RFC 9110 §13.1.2) is
  * answered 304 Not Modified without a body.
  */
+/* Whether a GET's If-None-Match holds `version` ("*" or a tag of it); *tag
+ * is then the tag it named, the one the client keeps (its coding's:
+ * "3-gzip"). */
 static bool
-reply_not_modified(h2o_req_t *req, int64_t version)
+reply_not_modified(h2o_req_t *req, int64_t version, h2o_iovec_t *tag)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
     if (i < 0 || !(h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
                    h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))))
         return false;
     h2o_iovec_t v = req->headers.entries[i].value;
-    return http_if_none_match(v.base, v.len, version) == HTTP_PRECONDITION_FALSE;
+    const char *t;
+    size_t n;
+    if (http_if_none_match(v.base, v.len, version) != HTTP_PRECONDITION_FALSE)
+        return false;
+    if (http_if_none_match_tag(v.base, v.len, version, &t, &n))
+        *tag = h2o_iovec_init(t, n);
+    return true; /* "*": *tag stays the identity body's */
 }
 
 /*
@@ -115,14 +124,18 @@ reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_
         char etag[32];
         int64_t version = bson_iter_as_int64(&it);
         int n = snprintf(etag, sizeof(etag), "\"%lld\"", (long long)version);
-        respond_header(req, H2O_TOKEN_ETAG, etag, (size_t)n);
-        if (reply.status == 200 && reply_not_modified(req, version)) {
+        h2o_iovec_t kept = h2o_iovec_init(etag, (size_t)n);
+        if (reply.status == 200 && reply_not_modified(req, version, &kept)) {
             /* A 304 sends the headers the 200 would (RFC 9110 §15.4.5):
-             * the ETag above, and the Vary of a body that may be coded. */
+             * the ETag of the coding the client keeps, and the Vary of a
+             * body that may be coded. */
+            respond_header(req, H2O_TOKEN_ETAG, kept.base, kept.len);
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept-Encoding"));
             respond_empty(req, 304, rid);
             return;
         }
+        /* respond_body gives a coded body its own tag ("3-gzip"). */
+        respond_header(req, H2O_TOKEN_ETAG, etag, (size_t)n);
     }
     size_t path_len = route_path_len(req->path.len, req->query_at);
     if ((route->flags & ROUTE_PAGINATED) && reply.status == 200) {

@@ -175,6 +175,26 @@ respond_common_headers(h2o_req_t *req, int status, const char *rid)
     respond_cors(req);
 }
 
+/* A coded body is another representation, so a strong ETag of its own
+ * (RFC 9110 §8.8.3): "3" becomes "3-gzip"; http.h reads both as version 3. */
+static void
+respond_etag_of_coding(h2o_req_t *req, const char *coding)
+{
+    ssize_t i = h2o_find_header(&req->res.headers, H2O_TOKEN_ETAG, -1);
+    if (i < 0)
+        return;
+    h2o_iovec_t *v = &req->res.headers.entries[i].value;
+    if (v->len < 2 || v->base[0] != '"' || v->base[v->len - 1] != '"')
+        return;
+    size_t n = strlen(coding), len = v->len + 1 + n;
+    char *tagged = h2o_mem_alloc_pool(&req->pool, len);
+    memcpy(tagged, v->base, v->len - 1);
+    tagged[v->len - 1] = '-';
+    memcpy(tagged + v->len, coding, n);
+    tagged[len - 1] = '"';
+    *v = h2o_iovec_init(tagged, len);
+}
+
 void
 respond_body(h2o_req_t *req, int status, const char *content_type, const char *rid, const char *body, size_t len)
 {
@@ -192,6 +212,7 @@ respond_body(h2o_req_t *req, int status, const char *content_type, const char *r
         if (coding != HTTP_ENCODING_IDENTITY && encode_body(coding, body, len, &coded, &coded_len)) {
             const char *name = encode_name(coding);
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, name, strlen(name));
+            respond_etag_of_coding(req, name);
             body = coded;
             len = coded_len;
         }

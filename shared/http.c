@@ -106,11 +106,21 @@ http_etag_walk(const char *v, size_t len, http_tag_fn fn, void *arg)
     return any;
 }
 
-/* The version a tag names, as Roost writes ETags ("3"); 0 for none ("03", "x"). */
+/* The version a tag names, as Roost writes ETags: "3", or "3-gzip" and
+ * "3-br" for its coded bodies (http.h); 0 for none ("03", "x"). */
 static int64_t
 http_tag_version(const char *tag, size_t len)
 {
     int64_t version = 0;
+    for (size_t i = 0; i < len; i++)
+        if (tag[i] == '-') {
+            size_t rest = len - i - 1;
+            if (!((rest == 4 && memcmp(tag + i + 1, "gzip", 4) == 0) ||
+                  (rest == 2 && memcmp(tag + i + 1, "br", 2) == 0)))
+                return 0;
+            len = i;
+            break;
+        }
     if (len == 0 || len > 18 || tag[0] == '0')
         return 0;
     for (size_t i = 0; i < len; i++) {
@@ -124,14 +134,19 @@ http_tag_version(const char *tag, size_t len)
 typedef struct {
     int64_t version;
     bool weak_comparison, match;
+    const char *tag; /* the first that matched, its quotes included */
+    size_t tag_len;
 } http_match_t;
 
 static void
 http_tag_matches(bool weak, const char *tag, size_t tag_len, void *arg)
 {
     http_match_t *m = arg;
-    if ((!weak || m->weak_comparison) && m->version > 0 && http_tag_version(tag, tag_len) == m->version)
+    if ((!weak || m->weak_comparison) && m->version > 0 && http_tag_version(tag, tag_len) == m->version && !m->match) {
         m->match = true;
+        m->tag = tag - 1;
+        m->tag_len = tag_len + 2;
+    }
 }
 
 /* Whether a tag of the list matches `version`, strongly or weakly; -1 when malformed. */
@@ -198,6 +213,18 @@ http_precondition_t
 http_if_none_match(const char *value, size_t len, int64_t version)
 {
     return http_precondition(value, len, version, false);
+}
+
+bool
+http_if_none_match_tag(const char *value, size_t len, int64_t version, const char **tag, size_t *tag_len)
+{
+    http_match_t m = {.version = version, .weak_comparison = true};
+    http_trim(&value, &len);
+    if (!http_etag_walk(value, len, http_tag_matches, &m) || !m.match)
+        return false;
+    *tag = m.tag;
+    *tag_len = m.tag_len;
+    return true;
 }
 
 /* Parses a qvalue (§12.4.2) into thousandths; -1 when malformed. */

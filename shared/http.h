@@ -33,6 +33,12 @@ typedef enum {
 } http_precondition_t;
 
 /*
+ * Roost's entity tags name a document's version: "3" for its identity
+ * body, "3-gzip" and "3-br" for its coded ones, since a strong validator
+ * differs across content codings (RFC 9110 §8.8.3). Each names version 3
+ * below: the conditions are on the resource's state, which every coding
+ * of it shares (as Apache's mod_deflate compares its "-gzip" tags).
+ *
  * Evaluates `If-Match: "*" / #entity-tag` against a resource at `version`
  * (version <= 0: the resource does not exist). "*" holds for any existing
  * resource; otherwise one of the listed tags must match strongly: a weak
@@ -56,6 +62,11 @@ bool http_if_match_versions(const char *value, size_t len, int64_t *out, size_t 
  * match version 3) — for GET that means 304 Not Modified (§13.1.2).
  */
 http_precondition_t http_if_none_match(const char *value, size_t len, int64_t version);
+
+/* The first tag of an If-None-Match list that matches `version` weakly,
+ * quotes (and W/) aside but quotes kept: what a 304 sends back as its
+ * ETag, the client's stored coding's. False when none does. */
+bool http_if_none_match_tag(const char *value, size_t len, int64_t version, const char **tag, size_t *tag_len);
 
 /*
  * Whether a Content-Type value names one of the NULL-terminated `types`

@@ -556,6 +556,32 @@ def test_conditional_get_answers_304_on_every_versioned_resource(stack, ada):
         assert r.status_code == 200 and r.json() == first.json()
 
 
+def test_each_content_coding_has_its_own_strong_etag_and_every_one_names_the_version(stack, ada):
+    """RFC 9110 §8.8.3: a strong validator differs across content codings.
+    "3" is the identity body's tag, "3-gzip" and "3-br" the coded ones';
+    If-None-Match and If-Match read each as version 3."""
+    p = prop(stack, ada, description="A long description that makes the body worth compressing. " * 30).json()
+    path = f"/api/v1/properties/{p['id']}"
+    tags = {}
+    for coding in ("identity", "gzip", "br"):
+        r = requests.get(stack.url(path), headers={"Accept-Encoding": coding}, timeout=10, stream=True)
+        assert r.status_code == 200 and r.headers.get("Content-Encoding", "identity") == coding, dict(r.headers)
+        tags[coding] = r.headers["ETag"]
+    v = p["version"]
+    assert tags == {"identity": f'"{v}"', "gzip": f'"{v}-gzip"', "br": f'"{v}-br"'}
+    for coding, tag in tags.items():
+        r = requests.get(stack.url(path), headers={"Accept-Encoding": coding, "If-None-Match": tag}, timeout=10)
+        assert r.status_code == 304 and r.headers["ETag"] == tag, (coding, r.status_code, dict(r.headers))
+    r = send(stack, "PATCH", f"/api/v1/properties/{p['id']}", {"name": "Renamed"}, token=ada["token"],
+             headers={"If-Match": tags["gzip"]})
+    assert r.status_code == 200 and r.json()["version"] == v + 1, r.text
+    r = send(stack, "PATCH", f"/api/v1/properties/{p['id']}", {"name": "Stale"}, token=ada["token"],
+             headers={"If-Match": tags["br"]})
+    assert r.status_code == 412, r.text
+    r = requests.get(stack.url(path), headers={"Accept-Encoding": "gzip", "If-None-Match": tags["gzip"]}, timeout=10)
+    assert r.status_code == 200 and r.headers["ETag"] == f'"{v + 1}-gzip"'
+
+
 def test_users_and_listings_honour_if_match_strongly(stack, db, ada):
     me = requests.get(stack.url(f"/api/v1/users/{ada['id']}"), timeout=10)
     v = me.json()["version"]

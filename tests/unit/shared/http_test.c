@@ -66,6 +66,39 @@ if_none_match_compares_weakly(void **state)
     assert_int_equal(http_if_none_match(S("nonsense"), 3), HTTP_PRECONDITION_MALFORMED);
 }
 
+/* A coded body's tag ("3-gzip", "3-br") names the same version in every
+ * condition; no other suffix does. */
+static void
+coded_tags_name_their_version(void **state)
+{
+    assert_int_equal(http_if_match(S("\"3-gzip\""), 3), HTTP_PRECONDITION_TRUE);
+    assert_int_equal(http_if_match(S("\"3-br\""), 3), HTTP_PRECONDITION_TRUE);
+    assert_int_equal(http_if_match(S("W/\"3-br\""), 3), HTTP_PRECONDITION_FALSE);
+    assert_int_equal(http_if_match(S("\"2-gzip\""), 3), HTTP_PRECONDITION_FALSE);
+    assert_int_equal(http_if_match(S("\"3-deflate\""), 3), HTTP_PRECONDITION_FALSE);
+    assert_int_equal(http_if_match(S("\"3-\""), 3), HTTP_PRECONDITION_FALSE);
+    assert_int_equal(http_if_match(S("\"-gzip\""), 3), HTTP_PRECONDITION_FALSE);
+    assert_int_equal(http_if_match(S("\"3-gzip-gzip\""), 3), HTTP_PRECONDITION_FALSE);
+    assert_int_equal(http_if_none_match(S("W/\"3-gzip\""), 3), HTTP_PRECONDITION_FALSE); /* 304 */
+    assert_int_equal(http_if_none_match(S("\"4-br\""), 3), HTTP_PRECONDITION_TRUE);
+
+    int64_t versions[4];
+    size_t n;
+    bool any;
+    assert_true(http_if_match_versions(S("\"3-gzip\", \"5\", \"7-br\", W/\"9\""), versions, 4, &n, &any));
+    assert_int_equal(n, 3);
+    assert_int_equal(versions[0], 3);
+    assert_int_equal(versions[2], 7);
+
+    const char *tag;
+    size_t len;
+    assert_true(http_if_none_match_tag(S("\"2\", W/\"3-br\", \"3\""), 3, &tag, &len));
+    assert_int_equal(len, 6);
+    assert_memory_equal(tag, "\"3-br\"", 6);
+    assert_false(http_if_none_match_tag(S("\"2\""), 3, &tag, &len));
+    assert_false(http_if_none_match_tag(S("nonsense"), 3, &tag, &len));
+}
+
 static void
 accept_encoding_weighs_qvalues(void **state)
 {
@@ -104,6 +137,7 @@ main(void)
         cmocka_unit_test(bearer_follows_rfc6750),
         cmocka_unit_test(if_match_compares_strongly),
         cmocka_unit_test(if_none_match_compares_weakly),
+        cmocka_unit_test(coded_tags_name_their_version),
         cmocka_unit_test(accept_encoding_weighs_qvalues),
     };
     return cmocka_run_group_tests_name("/shared/http", tests, NULL, NULL);
