@@ -149,6 +149,21 @@ def test_limits_judge_what_the_client_sent(stack, estate):
     assert r.status_code == 200, r.text
 
 
+def test_limits_judge_what_the_client_sent_not_the_longer_names_roost_rewrites_to(stack, estate):
+    """A $filter just under 2000 characters whose property conditions grow
+    when Roost re-prints them for the properties service (LivingArea is
+    living_area_m2 there, four characters more each time) is still the
+    client's 2000 characters, and is answered; 2001 is still refused."""
+    terms = " or ".join(f"LivingArea eq {k}" for k in range(1, 31))
+    head = f"ListAgentKey eq '{estate['agent']['id']}' and ({terms}) and City ne '"
+    text = head + "x" * (1999 - len(head)) + "'"
+    assert len(text) == 2000
+    r = requests.get(stack.url("/reso/odata/Property?$filter=" + quote(text)), timeout=10)
+    assert r.status_code == 200, r.text[:300]
+    r = requests.get(stack.url("/reso/odata/Property?$filter=" + quote(text[:-1] + "x'")), timeout=10)
+    assert r.status_code == 400 and "longer than 2000 characters" in r.text, r.text[:300]
+
+
 def test_count_and_next_link(stack, estate):
     agent = estate["agent"]["id"]
     f = quote(f"ListAgentKey eq '{agent}'")

@@ -43,6 +43,12 @@
 #include <stdint.h>
 
 #define ODATA_MAX_LENGTH 2000
+/* The longest $filter Roost writes itself from a client's of at most
+ * ODATA_MAX_LENGTH characters (a RESO filter's property conditions, in the
+ * properties service's names and Roost's printing of numbers: "1e9"
+ * becomes "1000000000"): the client's limit applies to what the client
+ * sent, and this one is only a sanity bound on Roost's rewrite. */
+#define ODATA_REWRITE_MAX_LENGTH (8 * ODATA_MAX_LENGTH)
 #define ODATA_MAX_DEPTH 16
 #define ODATA_MAX_TERMS 32
 #define ODATA_MAX_IN 100
@@ -83,6 +89,8 @@ typedef struct {
     size_t count;
     const char *id_name; /* the field that always comes back ("id", "ListingKey") */
     int64_t top_default, top_max, skip_max;
+    /* The longest $filter, in characters; 0: ODATA_MAX_LENGTH. */
+    size_t filter_max;
 } odata_resource_t;
 
 /* --- the syntax tree ------------------------------------------------------ */
@@ -129,8 +137,11 @@ typedef struct {
     char message[256];
 } odata_error_t;
 
-/* Parses a $filter expression. NULL on error (err set). */
+/* Parses a $filter expression of at most ODATA_MAX_LENGTH characters.
+ * NULL on error (err set). */
 odata_node_t *odata_parse(const char *text, size_t len, odata_error_t *err);
+/* The same with a limit of `max` characters. */
+odata_node_t *odata_parse_max(const char *text, size_t len, size_t max, odata_error_t *err);
 void odata_free(odata_node_t *node);
 
 /* The tree as a canonical S-expression, for tests and the cross-check:

@@ -208,7 +208,8 @@ odata_query_parse(const odata_resource_t *res, const bson_t *query, const bson_t
         }
         if (strcmp(key, "$filter") == 0) {
             odata_error_t err;
-            odata_node_t *root = odata_parse(text, strlen(text), &err), *local = NULL, *joined = NULL;
+            size_t max = res->filter_max > 0 ? res->filter_max : ODATA_MAX_LENGTH;
+            odata_node_t *root = odata_parse_max(text, strlen(text), max, &err), *local = NULL, *joined = NULL;
             bool ok = root != NULL;
             bool has_joined = false;
             for (size_t i = 0; i < res->count; i++)

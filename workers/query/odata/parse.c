@@ -312,15 +312,21 @@ parse_or(parser_t *p)
 odata_node_t *
 odata_parse(const char *text, size_t len, odata_error_t *err)
 {
+    return odata_parse_max(text, len, ODATA_MAX_LENGTH, err);
+}
+
+odata_node_t *
+odata_parse_max(const char *text, size_t len, size_t max, odata_error_t *err)
+{
     parser_t p = {.s = text, .len = len, .err = err};
     memset(err, 0, sizeof(*err));
     if (memchr(text, '\0', len) != NULL || !bson_utf8_validate(text, len, false)) {
         snprintf(err->message, sizeof(err->message), "not valid UTF-8 text, or it holds a NUL");
         return NULL;
     }
-    if (len > 4 * ODATA_MAX_LENGTH || odata_char_pos(text, len) - 1 > ODATA_MAX_LENGTH) { /* characters, not bytes */
+    if (len > 4 * max || odata_char_pos(text, len) - 1 > max) { /* characters, not bytes */
         err->pos = 0;
-        snprintf(err->message, sizeof(err->message), "longer than %d characters", ODATA_MAX_LENGTH);
+        snprintf(err->message, sizeof(err->message), "longer than %zu characters", max);
         return NULL;
     }
     odata_lex(&p);

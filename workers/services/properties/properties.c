@@ -323,7 +323,11 @@ properties_ids(svc_call_t *call)
     /* Either a city (listings' ?city=) or an OData $filter (RESO's
      * conditions on the property: listings/reso.c), never both. */
     bool odata = odata_requested(query);
-    bool parsed = odata_query_parse(&properties_odata, query, NULL, &q, &errors);
+    /* The $filter here is Roost's own rewrite of a client's, already held
+     * to the client's limit: only a sanity bound applies (odata.h). */
+    odata_resource_t rewritten = properties_odata;
+    rewritten.filter_max = ODATA_REWRITE_MAX_LENGTH;
+    bool parsed = odata_query_parse(&rewritten, query, NULL, &q, &errors);
     if (odata) {
         static const char *const none[] = {NULL};
         bson_t rest = BSON_INITIALIZER;

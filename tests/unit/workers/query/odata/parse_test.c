@@ -85,6 +85,12 @@ odata_limits(void **state)
     root = odata_parse(buf, ODATA_MAX_LENGTH, &err);
     assert_non_null(root);
     odata_free(root);
+    /* A limit of its own: Roost's rewrite of a client's filter. */
+    root = odata_parse_max(buf, ODATA_MAX_LENGTH + 1, ODATA_MAX_LENGTH + 1, &err);
+    assert_non_null(root);
+    odata_free(root);
+    assert_null(odata_parse_max(buf, 11, 10, &err));
+    assert_non_null(strstr(err.message, "longer than 10 characters"));
 }
 
 int
