@@ -87,6 +87,32 @@ reply_bulk(const route_t *route, const char *rid, const bson_t *body, bson_t *ou
     bson_append_array_end(out, &list);
 }
 
+/* The ETag of a versioned document's 2xx; true when it answered 304 Not
+ * Modified instead (a GET whose If-None-Match names the version). */
+static bool
+reply_etag(h2o_req_t *req, const char *rid, const envelope_reply_t *reply)
+{
+    bson_iter_t it;
+    if (reply->status / 100 != 2 || !bson_iter_init_find(&it, &reply->body, "version") || !BSON_ITER_HOLDS_INT(&it))
+        return false;
+    char etag[32];
+    int64_t version = bson_iter_as_int64(&it);
+    int n = snprintf(etag, sizeof(etag), "\"%lld\"", (long long)version);
+    h2o_iovec_t kept = h2o_iovec_init(etag, (size_t)n);
+    if (reply->status == 200 && reply_not_modified(req, version, &kept)) {
+        /* A 304 sends the headers the 200 would (RFC 9110 §15.4.5): the
+         * ETag of the coding the client keeps, and the Vary of a body that
+         * may be coded. */
+        respond_header(req, H2O_TOKEN_ETAG, kept.base, kept.len);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept-Encoding"));
+        respond_empty(req, 304, rid);
+        return true;
+    }
+    /* respond_body gives a coded body its own tag ("3-gzip"). */
+    respond_header(req, H2O_TOKEN_ETAG, etag, (size_t)n);
+    return false;
+}
+
 void
 reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_t *data, size_t len)
 {
@@ -119,24 +145,8 @@ reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_
         respond_body(req, 200, "application/json", rid, ok, sizeof(ok) - 1);
         return;
     }
-    if ((route->flags & ROUTE_ETAG) && reply.status / 100 == 2 && bson_iter_init_find(&it, &reply.body, "version") &&
-        BSON_ITER_HOLDS_INT(&it)) {
-        char etag[32];
-        int64_t version = bson_iter_as_int64(&it);
-        int n = snprintf(etag, sizeof(etag), "\"%lld\"", (long long)version);
-        h2o_iovec_t kept = h2o_iovec_init(etag, (size_t)n);
-        if (reply.status == 200 && reply_not_modified(req, version, &kept)) {
-            /* A 304 sends the headers the 200 would (RFC 9110 §15.4.5):
-             * the ETag of the coding the client keeps, and the Vary of a
-             * body that may be coded. */
-            respond_header(req, H2O_TOKEN_ETAG, kept.base, kept.len);
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept-Encoding"));
-            respond_empty(req, 304, rid);
-            return;
-        }
-        /* respond_body gives a coded body its own tag ("3-gzip"). */
-        respond_header(req, H2O_TOKEN_ETAG, etag, (size_t)n);
-    }
+    if ((route->flags & ROUTE_ETAG) && reply_etag(req, rid, &reply))
+        return;
     size_t path_len = route_path_len(req->path.len, req->query_at);
     if ((route->flags & ROUTE_PAGINATED) && reply.status == 200) {
         int64_t page = 0, per_page = 0, total = -1;
