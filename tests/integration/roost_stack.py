@@ -9,6 +9,8 @@ import os
 import shutil
 import signal
 import socket
+import struct
+import threading
 import subprocess
 import tempfile
 import time
@@ -278,3 +280,107 @@ def new_user(n, **over):
     }
     body.update(over)
     return body
+
+
+class DbProxy:
+    """A TCP proxy in front of the database, for faults a real database has:
+    `delay` holds each of its answers that many seconds (a database that
+    works, slowly); `cut` — a predicate on a command's first key and value,
+    e.g. ("insert", "nights") — forwards the first matching command, then
+    drops that connection before its answer comes back (the command done,
+    the client told nothing but a network error)."""
+
+    def __init__(self, port):
+        self.port, self.delay, self.cut, self.socks = port, 0.0, None, []
+        self.ln = socket.create_server(("127.0.0.1", 0))
+        self.listen_port = self.ln.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.ln.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.port))
+            self.socks += [client, server]
+            cut = threading.Event()  # set: this connection's answers are dropped
+            threading.Thread(target=self._requests, args=(client, server, cut), daemon=True).start()
+            threading.Thread(target=self._answers, args=(server, client, cut), daemon=True).start()
+
+    @staticmethod
+    def _close(*socks):
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _command(self, msg):
+        """(first key, its value) of an OP_MSG's body, or None."""
+        if len(msg) < 26 or struct.unpack_from("<i", msg, 12)[0] != 2013 or msg[20] != 0:
+            return None
+        key_end = msg.index(b"\0", 26)
+        key = msg[26:key_end].decode(errors="replace")
+        if msg[25] != 2:  # a string
+            return key, None
+        n = struct.unpack_from("<i", msg, key_end + 1)[0]
+        return key, msg[key_end + 5:key_end + 4 + n].decode(errors="replace")
+
+    def _requests(self, src, dst, cut):
+        buf = b""
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                buf += data
+                while len(buf) >= 4 and len(buf) >= struct.unpack_from("<i", buf)[0]:
+                    n = struct.unpack_from("<i", buf)[0]
+                    msg, buf = buf[:n], buf[n:]
+                    if self.cut is not None and self._command(msg) == self.cut:
+                        self.cut = None
+                        cut.set()
+                        dst.sendall(msg)
+                        time.sleep(0.5)  # the database does it meanwhile
+                        raise OSError("cut")
+                    dst.sendall(msg)
+        except OSError:
+            pass
+        self._close(src, dst)
+
+    def _answers(self, src, dst, cut):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data or cut.is_set():
+                    break
+                if self.delay:
+                    time.sleep(self.delay)
+                dst.sendall(data)
+        except OSError:
+            pass
+        self._close(src, dst)
+
+    def close(self):
+        self.ln.close()
+        for sock in self.socks:
+            sock.close()
+
+
+@contextlib.contextmanager
+def running_behind_proxy(**kwargs):
+    """A started Stack whose every process reaches the database through a
+    DbProxy: yields (stack, proxy)."""
+    s = Stack(**kwargs)
+    proxy = None
+    try:
+        s.start_db()
+        proxy = DbProxy(s.db_port)
+        s.db_uri = f"mongodb://127.0.0.1:{proxy.listen_port}"
+        s.start()
+        yield s, proxy
+    finally:
+        s.stop()
+        if proxy is not None:
+            proxy.close()

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from roost_stack import new_user, running
+from roost_stack import new_user, running, running_behind_proxy
 
 JSON = {"Content-Type": "application/json"}
 
@@ -190,3 +190,22 @@ def test_fifty_partially_overlapping_concurrent_bookings_give_exactly_one(world)
     assert [d for d, _ in booked] == [day(x) for x in range(
         (datetime.date.fromisoformat(winner["check_in"]) - datetime.date.today()).days,
         (datetime.date.fromisoformat(winner["check_out"]) - datetime.date.today()).days)]
+
+
+def test_nights_written_before_a_failed_insert_are_given_back():
+    """The database does a booking's nights insert, but the worker is told
+    only that the connection dropped (not a duplicate): the booking fails,
+    and must not leave its nights behind to block the dates for good."""
+    with running_behind_proxy(workers=1) as (s, proxy):
+        w = World(s)
+        _, owner_auth = w.user()
+        guest, guest_auth = w.user()
+        pid = w.prop(owner_auth)
+        proxy.cut = ("insert", "nights")
+        r = w.book(guest_auth, pid, day(40), day(43))
+        assert r.status_code in (500, 503) and proxy.cut is None, (r.status_code, r.text)
+        assert nights(w, pid) == [], "the failed booking's nights are still held:\n" + s.log("pool")[-1500:]
+        mine = requests.get(s.url("/api/v1/users/me/bookings"), headers=guest_auth, timeout=10)
+        assert all(b["property_id"] != pid for b in mine.json().get("items", [])), mine.text
+        r = w.book(guest_auth, pid, day(40), day(43))
+        assert r.status_code == 201, r.text

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from roost_api import bearer, create_user, login, token_for, unique, user_body, PASSWORD
-from roost_stack import Stack, running, wait_until, SANITIZED
+from roost_stack import running, running_behind_proxy, wait_until, SANITIZED
 
 
 def vm_hwm_mib(pid):
@@ -502,64 +502,11 @@ def test_database_killed_and_restarted():
         assert requests.get(s.url(path), timeout=5).json()["username"] == u["username"]
 
 
-class SlowProxy:
-    """A TCP proxy to the database that holds each answer for `delay`
-    seconds: a database that works, slowly (busy with scans)."""
-
-    def __init__(self, port):
-        self.port, self.delay, self.socks = port, 0.0, []
-        self.ln = socket.create_server(("127.0.0.1", 0))
-        self.listen_port = self.ln.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.ln.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.port))
-            self.socks += [client, server]
-            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
-
-    def _pump(self, src, dst, slow):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                if slow and self.delay:
-                    time.sleep(self.delay)
-                dst.sendall(data)
-        except OSError:
-            pass
-        for sock in (src, dst):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self):
-        self.ln.close()
-        for sock in self.socks:
-            sock.close()
-
-
 def test_a_slow_database_is_waited_for_not_taken_for_dead():
     """Every answer of the database takes 1.5 s, three times the probe's
     timeout: requests are slow, and answered, never 503 (slow is not
     dead). A hang, by contrast, still gets fast 503s (the test above)."""
-    s = Stack(workers=1)
-    proxy = None
-    try:
-        s.start_db()
-        proxy = SlowProxy(s.db_port)
-        s.db_uri = f"mongodb://127.0.0.1:{proxy.listen_port}"
-        s.migrate()
-        s.start_pool()
-        s.start_ingress()
-        s.wait_ready()
+    with running_behind_proxy(workers=1) as (s, proxy):
         u = create_user(s)
         path = f"/api/v1/users/{u['id']}"
         proxy.delay = 1.5
@@ -573,10 +520,6 @@ def test_a_slow_database_is_waited_for_not_taken_for_dead():
         assert all(took >= 1.4 for _, took in answers), answers  # the database really was slow
         proxy.delay = 0
         wait_until(lambda: requests.get(s.url(path), timeout=5).elapsed.total_seconds() < 0.5, 10, "fast again")
-    finally:
-        s.stop()
-        if proxy is not None:
-            proxy.close()
 
 
 # --- found by a black-box try --------------------------------------------------------

@@ -124,14 +124,28 @@ bookings_held_night(const bson_t *doc, void *arg)
     return true;
 }
 
+/* Gives back every night booking `id` holds; false when the database did
+ * not say it did (the nights may still be held). */
+static bool
+bookings_release_nights(mongoc_collection_t *nights, int64_t id)
+{
+    bson_t *mine = BCON_NEW("booking_id", BCON_INT64(id));
+    bool ok = svc_delete(nights, mine, true, NULL);
+    bson_destroy(mine);
+    return ok;
+}
+
 /*
  * Takes the nights [in, out) of `property` for booking `id`. Returns 1 when
- * all are taken, 0 when some are held by another booking (then it releases
- * its own and replies 409 naming the held dates), -1 after replying an error.
+ * all are taken, 0 when some are held by another booking (then it replies
+ * 409 naming the held dates), -1 after replying an error. Unless it
+ * returns 1 it gives back what it took, whatever made it fail (an ordered
+ * insert that fails half-way has written the nights before the failure);
+ * *released says whether the database confirmed that.
  */
 static int
 bookings_take_nights(svc_call_t *call, mongoc_collection_t *nights, int64_t property, int64_t id, int64_t in,
-                     int64_t out)
+                     int64_t out, bool *released)
 {
     int64_t n = out - in;
     bson_t *docs[BOOKINGS_MAX_NIGHTS];
@@ -148,9 +162,11 @@ bookings_take_nights(svc_call_t *call, mongoc_collection_t *nights, int64_t prop
     bool ok = svc_insert_all(nights, (const bson_t *const *)docs, (size_t)n, true, &error);
     for (int64_t i = 0; i < n; i++)
         bson_destroy(docs[i]);
+    *released = false;
     if (ok)
         return 1;
     if (!svc_is_duplicate(&error)) {
+        *released = bookings_release_nights(nights, id);
         svc_fail_db(call, &error);
         return -1;
     }
@@ -159,9 +175,7 @@ bookings_take_nights(svc_call_t *call, mongoc_collection_t *nights, int64_t prop
     bool read_ok = bookings_nights_each(nights, property, in, out, id, bookings_held_night, &h, &error);
     bson_string_t *held = h.held;
     int total = h.total;
-    bson_t *mine = BCON_NEW("booking_id", BCON_INT64(id));
-    svc_delete(nights, mine, true, NULL);
-    bson_destroy(mine);
+    *released = bookings_release_nights(nights, id);
     if (!read_ok) {
         svc_fail_db(call, &error);
     } else {
@@ -171,6 +185,19 @@ bookings_take_nights(svc_call_t *call, mongoc_collection_t *nights, int64_t prop
     }
     bson_string_free(held, true);
     return rv;
+}
+
+/* A refused booking leaves nothing; but while nights may still be held for
+ * it (`released` false), it stays pending, so that they are never held by
+ * a booking nobody can see, and a retry of its request starts them afresh. */
+static void
+bookings_forget(mongoc_collection_t *bookings, int64_t id, bool released)
+{
+    if (!released)
+        return;
+    bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
+    svc_delete(bookings, by_id, false, NULL);
+    bson_destroy(by_id);
 }
 
 static void
@@ -210,9 +237,7 @@ bookings_create(svc_call_t *call)
     }
     if (found) {
         id = bookings_int(&existing, "_id");
-        bson_t *mine = BCON_NEW("booking_id", BCON_INT64(id));
-        svc_delete(nights, mine, true, NULL); /* start its nights afresh */
-        bson_destroy(mine);
+        bookings_release_nights(nights, id); /* start its nights afresh */
         bson_copy_to(&existing, &doc);
         bson_destroy(&existing);
         bson_init(&existing);
@@ -247,11 +272,10 @@ bookings_create(svc_call_t *call)
         }
         id = bookings_int(&doc, "_id");
     }
-    int taken = bookings_take_nights(call, nights, property, id, in, out);
+    bool released;
+    int taken = bookings_take_nights(call, nights, property, id, in, out, &released);
     if (taken <= 0) {
-        bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
-        svc_delete(bookings, by_id, false, NULL); /* a refused booking leaves nothing */
-        bson_destroy(by_id);
+        bookings_forget(bookings, id, released);
         goto done;
     }
     bson_t *by_id = BCON_NEW("_id", BCON_INT64(id));
