@@ -121,7 +121,8 @@ class Stack:
         binary = os.path.join(TOOLS, "roost-embedded-db")
         assert os.access(binary, os.X_OK), f"{binary} is missing: run scripts/setup.sh"
         self._spawn("db", [binary, "-listen-addr", f"127.0.0.1:{self.db_port}",
-                           "-data-dir", os.path.join(self.dir, "db")])
+                           "-data-dir", os.path.join(self.dir, "db"),
+                           "-log-level", "info"])  # slow commands (> 500 ms) are logged, for a failure's report
         wait_until(lambda: port_open(self.db_port), 30, "the embedded database")
 
     def start_pool(self, name=None):
