@@ -35,7 +35,8 @@ build: .setup-done $(BUILD)/build.ninja
 run: build
 	@scripts/run.sh $(BUILD)
 
-# The integration tests start their own embedded database, whatever is configured.
+# The integration tests start their own embedded database, whatever is
+# configured, unless ROOST_TEST_MONGODB_URI names one to test against (README).
 test: export ROOST_NEED_EMBEDDED_DB=1
 test: build $(ASAN_BUILD)/build.ninja
 	cd $(BUILD) && ctest --output-on-failure --timeout 900

@@ -24,6 +24,14 @@ BUILD = os.environ.get("ROOST_BUILD_DIR", os.path.join(ROOT, "build"))
 TOOLS = os.environ.get("ROOST_TOOLS_DIR", os.path.expanduser("~/.cache/roost/bin"))
 # Set by ctest for the ASan/UBSan build: any sanitizer report fails the test.
 SANITIZED = os.environ.get("ROOST_SANITIZED") == "1"
+# A MongoDB of the user's (a replica set, a sharded cluster) that every
+# stack uses instead of starting roost-embedded-db: each stack's databases
+# have a prefix of their own and are dropped when it stops. Tests that need
+# the embedded server's own process (kill it, stop it, restart it on the
+# same files, put a proxy before it) skip, saying why (NEEDS_EMBEDDED_DB).
+EXTERNAL_DB = os.environ.get("ROOST_TEST_MONGODB_URI") or None
+NEEDS_EMBEDDED_DB = ("needs its own roost-embedded-db process (it stops, kills or restarts it, or puts a proxy "
+                     "before it); ROOST_TEST_MONGODB_URI names another database")
 
 
 def free_port():
@@ -116,6 +124,9 @@ class Stack:
         return proc
 
     def start_db(self):
+        if EXTERNAL_DB is not None:
+            self.db_uri, self.db_port = EXTERNAL_DB, None
+            return
         self.db_port = free_port()
         self.db_uri = f"mongodb://127.0.0.1:{self.db_port}"
         binary = os.path.join(TOOLS, "roost-embedded-db")
@@ -179,6 +190,8 @@ class Stack:
             self.stop_process(name)
         for name in list(self.procs):
             self.stop_process(name)
+        if EXTERNAL_DB is not None and self.db_uri == EXTERNAL_DB:
+            self._drop_databases()
         if SANITIZED and os.path.isdir(self.dir):
             reports = [f for f in os.listdir(self.dir) if f.startswith(("asan.", "ubsan."))]
             text = "".join(open(os.path.join(self.dir, f), errors="replace").read() for f in reports)
@@ -187,6 +200,17 @@ class Stack:
         # keeps them to look at); a sanitizer report above keeps them too.
         if os.environ.get("ROOST_KEEP_TEST_DIRS") != "1":
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _drop_databases(self):
+        """On the user's MongoDB, this stack's databases go with it."""
+        try:
+            client = self.mongo()
+            for name in client.list_database_names():
+                if name.startswith(self.prefix):
+                    client.drop_database(name)
+            client.close()
+        except Exception as e:  # noqa: BLE001 - said, not fatal: the test's own result stands
+            print(f"could not drop this stack's databases ({self.prefix}*) on ROOST_TEST_MONGODB_URI: {e}")
 
     def worker_pids(self, pool_name="pool"):
         """A pool's child worker processes, read from /proc."""
@@ -373,6 +397,7 @@ class DbProxy:
 def running_behind_proxy(**kwargs):
     """A started Stack whose every process reaches the database through a
     DbProxy: yields (stack, proxy)."""
+    assert EXTERNAL_DB is None, NEEDS_EMBEDDED_DB
     s = Stack(**kwargs)
     proxy = None
     try:

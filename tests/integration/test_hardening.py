@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from roost_api import bearer, create_user, login, token_for, unique, user_body, PASSWORD
-from roost_stack import running, running_behind_proxy, wait_until, SANITIZED
+from roost_stack import EXTERNAL_DB, NEEDS_EMBEDDED_DB, running, running_behind_proxy, wait_until, SANITIZED
 
 
 def vm_hwm_mib(pid):
@@ -460,6 +460,7 @@ def fast_503(stack, path, seconds):
     return r, time.monotonic() - t0
 
 
+@pytest.mark.skipif(EXTERNAL_DB is not None, reason=NEEDS_EMBEDDED_DB)
 def test_database_hang_gets_fast_503s_and_recovers_within_a_second():
     with running(workers=1, env={"ROOST_REQUEST_TIMEOUT_MS": "3000"}) as s:
         u = create_user(s)
@@ -480,6 +481,7 @@ def test_database_hang_gets_fast_503s_and_recovers_within_a_second():
         assert time.monotonic() - back <= 1.0, f"service returned {time.monotonic() - back:.2f} s after SIGCONT"
 
 
+@pytest.mark.skipif(EXTERNAL_DB is not None, reason=NEEDS_EMBEDDED_DB)
 def test_database_killed_and_restarted():
     with running(workers=1) as s:
         u = create_user(s)
@@ -502,6 +504,7 @@ def test_database_killed_and_restarted():
         assert requests.get(s.url(path), timeout=5).json()["username"] == u["username"]
 
 
+@pytest.mark.skipif(EXTERNAL_DB is not None, reason=NEEDS_EMBEDDED_DB)
 def test_a_slow_database_is_waited_for_not_taken_for_dead():
     """Every answer of the database takes 1.5 s, three times the probe's
     timeout: requests are slow, and answered, never 503 (slow is not

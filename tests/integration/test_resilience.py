@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from roost_stack import Stack, new_user, wait_until
+from roost_stack import EXTERNAL_DB, NEEDS_EMBEDDED_DB, Stack, new_user, wait_until
 
 JSON = {"Content-Type": "application/json"}
 
@@ -107,6 +107,7 @@ def test_stuck_workers_give_504_at_the_deadline(fresh):
     stack.wait_ready()
 
 
+@pytest.mark.skipif(EXTERNAL_DB is not None, reason=NEEDS_EMBEDDED_DB)
 def test_database_outage_gives_fast_503_and_recovers(fresh):
     stack = fresh(workers=1)
     r = requests.post(stack.url("/api/v1/users"), data=json.dumps(new_user(1)), headers=JSON, timeout=10)
