@@ -507,7 +507,7 @@ def report(b, parts, user, half, peer_rows, roost_paced=None, go_paced=None):
            "Roost's access log off (ROOST_ACCESS_LOG=0), as the peers write none; BENCH_ACCESS_LOG=1 turns it on. ") +
           "Per-process CPU is read in clock ticks of 1/" + str(HZ) + " s.")
     print(f"{os.cpu_count()} cores, shared by wrk ({WRK_THREADS} threads, {CONNECTIONS} connections), the stack and "
-          f"the database (roost-embedded-db, FerretDB on SQLite); {SECONDS} s per row after {WARMUP} s of warm-up; "
+          f"the database (roost-embedded-db: MongoDB's wire protocol over SQLite); {SECONDS} s per row after {WARMUP} s of warm-up; "
           "CPU and context switches from /proc/PID/stat and /proc/PID/task/*/status around each row; "
           "RSS is VmRSS at the row's end.")
 

@@ -1,5 +1,5 @@
 """Self-check for the benchmark peers: starts a throwaway roost-embedded-db
-(FerretDB) in a temp dir, seeds one user, runs setup.sh if needed, then starts each
+(MongoDB wire protocol over SQLite) in a temp dir, seeds one user, runs setup.sh if needed, then starts each
 peer, checks 200/404/400 on GET /api/v1/users/{id}, and stops everything by pid.
 
 Usage: <python with pymongo> bench/peers/check.py [peer ...]
