@@ -129,10 +129,6 @@ answer_with_database(svc_call_t *call, const svc_op_t *op, size_t s)
         svc_retry_after(call, 5);
     } else {
         op->handler(call);
-        bson_iter_t it;
-        if (bson_iter_init_find(&it, &call->reply, "status") && BSON_ITER_HOLDS_INT(&it) &&
-            bson_iter_as_int64(&it) < 500)
-            breaker_note_answer(); /* however long it took: slow is not dead */
     }
     mongoc_client_pool_push(pool, call->mongo);
 }

@@ -8,40 +8,17 @@
 #include <stdatomic.h>
 #include <time.h>
 
-static atomic_bool breaker_failed; /* BREAKER_FAILURES pings in a row failed */
+static atomic_bool breaker_is_open;
 static atomic_bool breaker_stopping;
 static pthread_t breaker_thread;
 static bool breaker_running;
 static mongoc_uri_t *breaker_uri;
-/* Monotonic ns: when the database last answered anything (a ping, or an
- * op that did not fail), and when the ping now waiting began (0: none). */
-static atomic_int_fast64_t breaker_answered_ns, breaker_asking_ns;
-static int64_t breaker_patience_ns;
-
-static int64_t
-breaker_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-void
-breaker_note_answer(void)
-{
-    atomic_store(&breaker_answered_ns, breaker_now_ns());
-}
+static int breaker_patience_ms;
 
 bool
 breaker_open(void)
 {
-    if (atomic_load(&breaker_failed))
-        return true;
-    int64_t asking = atomic_load(&breaker_asking_ns);
-    if (asking == 0)
-        return false;
-    int64_t now = breaker_now_ns(), answered = atomic_load(&breaker_answered_ns);
-    return now - asking > breaker_patience_ns && now - answered > breaker_patience_ns;
+    return atomic_load(&breaker_is_open);
 }
 
 static void
@@ -51,6 +28,14 @@ breaker_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+static double
+breaker_seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 static void *
 breaker_probe(void *arg)
 {
@@ -58,9 +43,10 @@ breaker_probe(void *arg)
     bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
     mongoc_client_t *client = NULL;
     int failures = 0;
-    bool was_open = false;
     while (!atomic_load(&breaker_stopping)) {
         bson_error_t error;
+        struct timespec asked;
+        clock_gettime(CLOCK_MONOTONIC, &asked);
         /* A fresh client after every failure: a single-threaded mongoc
          * client keeps a failed server in a 5 s cooldown, and recovery
          * must be seen at the next probe. */
@@ -68,27 +54,25 @@ breaker_probe(void *arg)
             mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
             mongoc_client_set_appname(client, "roost-worker-probe");
         }
-        atomic_store(&breaker_asking_ns, breaker_now_ns());
         bool up = client != NULL && mongoc_client_command_simple(client, "admin", ping, NULL, NULL, &error);
-        if (up)
-            breaker_note_answer();
-        atomic_store(&breaker_asking_ns, 0);
         if (!up && client == NULL)
             bson_set_error(&error, 0, 0, "no client");
         if (!up) {
             mongoc_client_destroy(client);
             client = NULL;
         }
-        /* Fails after BREAKER_FAILURES pings in a row fail (one in a load
-         * spike is not an outage); a good one ends it. */
+        /* A ping that waited out the whole patience met a database that
+         * gave no answer at all: open at once. One refused or dropped
+         * fast may be a blip: open after BREAKER_FAILURES in a row. A good
+         * one closes it, however slow it was. */
+        bool silent = !up && breaker_seconds_since(&asked) * 1000.0 >= breaker_patience_ms * 0.9;
         failures = up ? 0 : failures + 1;
-        atomic_store(&breaker_failed, failures >= BREAKER_FAILURES);
-        bool open = breaker_open();
+        bool open = silent || failures >= BREAKER_FAILURES || (!up && atomic_load(&breaker_is_open));
+        bool was_open = atomic_exchange(&breaker_is_open, open);
         if (was_open && !open)
             log_info("database answers again: serving");
         else if (!was_open && open)
             log_warn("database does not answer (%s): answering 503 until it does", error.message);
-        was_open = open;
         breaker_sleep_ms(up ? BREAKER_PROBE_UP_MS : BREAKER_PROBE_DOWN_MS);
     }
     mongoc_client_destroy(client);
@@ -100,21 +84,22 @@ bool
 breaker_start(const char *uri_string)
 {
     bson_error_t error;
-    int timeout = (int)cfg_int("ROOST_DB_PROBE_TIMEOUT_MS", 500, 50, 60000);
-    int deadline = cfg_request_timeout_ms();
+    /* Patience proportional to the deadline: a quarter of it, within 1 to
+     * 5 s (the pool's own socket timeout), unless set. */
+    int deadline = cfg_request_timeout_ms(), quarter = deadline / 4;
+    int fallback = quarter < BREAKER_PATIENCE_MIN_MS   ? BREAKER_PATIENCE_MIN_MS
+                   : quarter > BREAKER_PATIENCE_MAX_MS ? BREAKER_PATIENCE_MAX_MS
+                                                       : quarter;
+    breaker_patience_ms = (int)cfg_int("ROOST_DB_PROBE_TIMEOUT_MS", fallback, 50, 60000);
     mongoc_uri_t *uri = breaker_uri = mongoc_uri_new_with_error(uri_string, &error);
     if (uri == NULL)
         return false;
-    /* A database that refuses or drops connections, or a network that
-     * does not connect, fails the ping within the probe's timeout; one that
-     * is connected but slow is waited for up to a request's deadline, while
-     * breaker_open judges by BREAKER_PATIENCE (breaker.h). */
-    breaker_patience_ns =
-        (int64_t)(deadline / 4 > BREAKER_PATIENCE_MIN_MS ? deadline / 4 : BREAKER_PATIENCE_MIN_MS) * 1000000;
-    breaker_note_answer();
-    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, timeout);
-    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, timeout);
-    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, deadline);
+    /* Every step of a ping (a connection, its handshake, the answer) may
+     * take the patience, and no longer: a hang (SIGSTOP, a dead network)
+     * fails within it, a refused connection at once. */
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, breaker_patience_ms);
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, breaker_patience_ms);
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, breaker_patience_ms);
     mongoc_uri_set_option_as_bool(uri, MONGOC_URI_SERVERSELECTIONTRYONCE, true);
     breaker_running = pthread_create(&breaker_thread, NULL, breaker_probe, NULL) == 0;
     return breaker_running;
