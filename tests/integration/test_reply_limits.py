@@ -55,7 +55,7 @@ def paged():
             r = send(s, "POST", "/api/v1/properties", big(city, 90), token=owner["token"])
             assert r.status_code == 201, r.text[:300]
             ids.append(r.json()["id"])
-        s.big_city, s.big_ids = city, ids
+        s.big_city, s.big_ids, s.big_owner = city, ids, owner
         yield s
 
 
@@ -119,6 +119,23 @@ def test_an_odata_window_past_the_limit_ends_early_and_the_next_one_follows_on(p
         assert body["top"] < 100 or skip + body["top"] >= 18
         skip += body["top"]
     assert sorted(seen) == sorted(s.big_ids) and len(seen) == len(set(seen))
+
+
+def test_a_reso_page_gets_every_property_even_when_their_window_is_cut_short(paged):
+    """The RESO face reads its page's properties (rooms and all) from the
+    properties service in one window of 100, which a reply cannot carry
+    here: it reads the rest from $skip, and no listing loses its City."""
+    s = paged
+    owner = s.big_owner
+    for pid in s.big_ids:
+        r = send(s, "POST", "/api/v1/listings", {"listing_type": "sale", "price": 100000, "property_id": pid},
+                 token=owner["token"])
+        assert r.status_code == 201, r.text[:300]
+    r = requests.get(s.url("/reso/odata/Property"), params={
+        "$filter": f"ListAgentKey eq '{owner['id']}'", "$top": "100"}, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    value = r.json()["value"]
+    assert len(value) == 18 and all(e.get("City") == s.big_city for e in value), [e.get("City") for e in value]
 
 
 def test_over_nng_the_same_page_is_answered_smaller(paged):

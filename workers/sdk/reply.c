@@ -1,6 +1,7 @@
 /* Replies: the envelope a handler answers with, and its failure shapes. */
 #include "service.h"
 #include "config.h"
+#include "query/validate.h"
 #include "log.h"
 
 #include <stdarg.h>
@@ -98,12 +99,18 @@ svc_page_budget(void)
 void
 svc_fail_too_large(svc_call_t *call, int64_t bytes)
 {
+    /* A write whose answer is too large was still done: say so, so that
+     * nobody retries it with a new request id. */
+    bson_iter_t it;
+    bool done = call->replied && bson_iter_init_find(&it, &call->reply, "status") && BSON_ITER_HOLDS_INT(&it) &&
+                bson_iter_as_int64(&it) / 100 == 2;
     log_error("rid=%s op=%s a reply of %lld bytes or more is past the %lld a reply may carry "
-              "(ROOST_MAX_MESSAGE_BYTES less a sixteenth)",
-              call->req->rid, call->req->op, (long long)bytes, (long long)cfg_max_reply_bytes());
+              "(ROOST_MAX_MESSAGE_BYTES less a sixteenth)%s",
+              call->req->rid, call->req->op, (long long)bytes, (long long)cfg_max_reply_bytes(),
+              done ? "; the request itself was done" : "");
     svc_fail(call, 500, "reply_too_large",
-             "the answer (%lld bytes or more) is larger than a reply may carry (%lld bytes)", (long long)bytes,
-             (long long)cfg_max_reply_bytes());
+             "%sthe answer (%lld bytes or more) is larger than a reply may carry (%lld bytes)",
+             done ? "the request was carried out, but " : "", (long long)bytes, (long long)cfg_max_reply_bytes());
 }
 
 static bool
@@ -131,8 +138,11 @@ int64_t
 svc_page_fit(svc_page_t *page, int64_t fit)
 {
     int64_t before = (page->page - 1) * page->per_page, size = fit;
-    while (size > 1 && before % size != 0)
+    /* A page number past VALIDATE_PAGE_MAX would be a Link the list refuses. */
+    while (size > 0 && (before % size != 0 || before / size + 1 > VALIDATE_PAGE_MAX))
         size--;
+    if (size == 0)
+        return 0;
     page->page = before / size + 1;
     page->per_page = size;
     return size;
@@ -158,6 +168,10 @@ svc_reply_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter
             goto done;
         }
         keep = svc_page_fit(&fit, p.n);
+        if (keep == 0) {
+            svc_fail_too_large(call, svc_page_budget() - p.budget + p.refused);
+            goto done;
+        }
         log_info("rid=%s op=%s page %lld of %lld items answered as page %lld of %lld: the items pass what a "
                  "reply may carry",
                  call->req->rid, call->req->op, (long long)page->page, (long long)page->per_page, (long long)fit.page,

@@ -45,7 +45,8 @@ void svc_reply_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *f
  * page->per_page the largest count <= fit that divides the items before
  * the page, and page->page the page of that size starting at the same
  * item, so that the pages after it, of the new size, follow on without a
- * gap or an overlap. Returns the new per_page.
+ * gap or an overlap. Returns the new per_page; 0 (page unchanged) when
+ * every such page would be past VALIDATE_PAGE_MAX.
  */
 int64_t svc_page_fit(svc_page_t *page, int64_t fit);
 

@@ -65,14 +65,16 @@ const odata_resource_t listings_reso_odata = {
     .skip_max = 100000,
 };
 
-/* The page's properties in one request: *props holds {items: [...]} of
- * properties.list, or stays empty when the page names none. */
+/* The page's properties: *props holds {items: [...]} of properties.list,
+ * or stays empty when the page names none. Usually one request; more when
+ * a window comes back shorter than asked because its properties (rooms
+ * and all) would pass what one reply may carry (docs/protocol.md). */
 static bool
 reso_properties_of(svc_call_t *call, const bson_t *page, bson_t *props)
 {
-    bson_iter_t it, f;
+    bson_iter_t it, f, one;
     bson_string_t *ids = bson_string_new(NULL);
-    uint32_t n = 0;
+    uint32_t n = 0, got = 0;
     bson_init(props);
     if (bson_iter_init(&it, page))
         while (bson_iter_next(&it))
@@ -84,25 +86,37 @@ reso_properties_of(svc_call_t *call, const bson_t *page, bson_t *props)
     }
     char *filter = bson_strdup_printf("id in (%s)", ids->str);
     bson_string_free(ids, true);
-    bson_t reply;
-    bson_t *request = BCON_NEW("query", "{", "$filter", BCON_UTF8(filter), "$top", BCON_UTF8("100"), "$select",
-                               BCON_UTF8("type,city,address,rooms,room_count,living_area_m2"), "}");
-    bson_free(filter);
-    int status = svc_ask(call, "properties.list", request, &reply);
-    bson_destroy(request);
-    if (status == 200 && bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body", &it) &&
-        BSON_ITER_HOLDS_DOCUMENT(&it)) {
-        uint32_t len;
-        const uint8_t *data;
-        bson_t body;
-        bson_iter_document(&it, &len, &data);
-        bson_init_static(&body, data, len);
-        bson_destroy(props);
-        bson_copy_to(&body, props);
-    } else if (status >= 0) {
-        svc_fail_asked(call, "properties.list", status);
+    bson_t items;
+    BSON_APPEND_ARRAY_BEGIN(props, "items", &items);
+    int status = 200;
+    for (bool more = true; more && status == 200;) {
+        char skip[16];
+        snprintf(skip, sizeof(skip), "%u", got);
+        bson_t reply, *request = BCON_NEW("query", "{", "$filter", BCON_UTF8(filter), "$top", BCON_UTF8("100"), "$skip",
+                                          BCON_UTF8(skip), "$select",
+                                          BCON_UTF8("type,city,address,rooms,room_count,living_area_m2"), "}");
+        status = svc_ask(call, "properties.list", request, &reply);
+        bson_destroy(request);
+        uint32_t before = got;
+        more = false;
+        if (status != 200) {
+            if (status >= 0)
+                svc_fail_asked(call, "properties.list", status);
+        } else if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "body.items", &f) &&
+                   bson_iter_recurse(&f, &one)) {
+            while (bson_iter_next(&one)) {
+                char key[16];
+                snprintf(key, sizeof(key), "%u", got++);
+                bson_append_iter(&items, key, -1, &one);
+            }
+            /* Cut short (top < 100): the rest follows at $skip=got. */
+            more = got > before && got < n && bson_iter_init(&it, &reply) &&
+                   bson_iter_find_descendant(&it, "body.top", &f) && bson_iter_as_int64(&f) < 100;
+        }
+        bson_destroy(&reply);
     }
-    bson_destroy(&reply);
+    bson_append_array_end(props, &items);
+    bson_free(filter);
     return status == 200;
 }
 

@@ -98,6 +98,16 @@ page_fit_starts_at_the_same_item(void **state)
         assert_int_equal((p.page - 1) * p.per_page, before);
         assert_true(p.per_page <= cases[i].fit);
     }
+    /* Never a page number the list would refuse: 999,999 pages of 100
+     * before, and 7 fit: 5 gives page 19,999,981, past the 1,000,000 a
+     * list takes; none does, and the page is left as it was. */
+    svc_page_t far = {.items_key = "items", .page = 1000000, .per_page = 100, .total = 200000000};
+    assert_int_equal(svc_page_fit(&far, 7), 0);
+    assert_int_equal(far.page, 1000000);
+    assert_int_equal(far.per_page, 100);
+    svc_page_t near = {.items_key = "items", .page = 9000, .per_page = 100, .total = 2000000};
+    assert_int_equal(svc_page_fit(&near, 50), 50); /* 899,900 before: page 17,999 of 50 */
+    assert_int_equal(near.page, 17999);
 }
 
 /* The budget is what a reply may carry: the message limit less a sixteenth. */
