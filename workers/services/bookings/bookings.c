@@ -127,10 +127,10 @@ bookings_held_night(const bson_t *doc, void *arg)
 /* Gives back every night booking `id` holds; false when the database did
  * not say it did (the nights may still be held). */
 static bool
-bookings_release_nights(mongoc_collection_t *nights, int64_t id)
+bookings_release_nights(mongoc_collection_t *nights, int64_t id, bson_error_t *error)
 {
     bson_t *mine = BCON_NEW("booking_id", BCON_INT64(id));
-    bool ok = svc_delete(nights, mine, true, NULL);
+    bool ok = svc_delete(nights, mine, true, error);
     bson_destroy(mine);
     return ok;
 }
@@ -166,7 +166,7 @@ bookings_take_nights(svc_call_t *call, mongoc_collection_t *nights, int64_t prop
     if (ok)
         return 1;
     if (!svc_is_duplicate(&error)) {
-        *released = bookings_release_nights(nights, id);
+        *released = bookings_release_nights(nights, id, NULL);
         svc_fail_db(call, &error);
         return -1;
     }
@@ -175,7 +175,7 @@ bookings_take_nights(svc_call_t *call, mongoc_collection_t *nights, int64_t prop
     bool read_ok = bookings_nights_each(nights, property, in, out, id, bookings_held_night, &h, &error);
     bson_string_t *held = h.held;
     int total = h.total;
-    *released = bookings_release_nights(nights, id);
+    *released = bookings_release_nights(nights, id, NULL);
     if (!read_ok) {
         svc_fail_db(call, &error);
     } else {
@@ -188,8 +188,9 @@ bookings_take_nights(svc_call_t *call, mongoc_collection_t *nights, int64_t prop
 }
 
 /* A refused booking leaves nothing; but while nights may still be held for
- * it (`released` false), it stays pending, so that they are never held by
- * a booking nobody can see, and a retry of its request starts them afresh. */
+ * it (`released` false: the database did not answer), it stays pending, so
+ * that a retry of its request (same X-Request-Id) finds it and starts its
+ * nights afresh. Nothing else sweeps such a booking (docs/protocol.md). */
 static void
 bookings_forget(mongoc_collection_t *bookings, int64_t id, bool released)
 {
@@ -237,7 +238,10 @@ bookings_create(svc_call_t *call)
     }
     if (found) {
         id = bookings_int(&existing, "_id");
-        bookings_release_nights(nights, id); /* start its nights afresh */
+        if (!bookings_release_nights(nights, id, &error)) { /* start its nights afresh */
+            svc_fail_db(call, &error);
+            goto done;
+        }
         bson_copy_to(&existing, &doc);
         bson_destroy(&existing);
         bson_init(&existing);
