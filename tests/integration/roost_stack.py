@@ -291,6 +291,9 @@ def running(**kwargs):
     try:
         s.start()
         yield s
+    except BaseException:
+        print(s.log_tails())  # pytest shows it with the failure; stop() deletes the logs
+        raise
     finally:
         s.stop()
 
@@ -317,6 +320,7 @@ class DbProxy:
 
     def __init__(self, port):
         self.port, self.delay, self.cut, self.socks = port, 0.0, None, []
+        self.lock = threading.Lock()
         self.ln = socket.create_server(("127.0.0.1", 0))
         self.listen_port = self.ln.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -327,7 +331,11 @@ class DbProxy:
                 client, _ = self.ln.accept()
             except OSError:
                 return
-            server = socket.create_connection(("127.0.0.1", self.port))
+            try:
+                server = socket.create_connection(("127.0.0.1", self.port))
+            except OSError:
+                client.close()  # the database is down: so is this connection
+                continue
             self.socks += [client, server]
             cut = threading.Event()  # set: this connection's answers are dropped
             threading.Thread(target=self._requests, args=(client, server, cut), daemon=True).start()
@@ -363,8 +371,11 @@ class DbProxy:
                 while len(buf) >= 4 and len(buf) >= struct.unpack_from("<i", buf)[0]:
                     n = struct.unpack_from("<i", buf)[0]
                     msg, buf = buf[:n], buf[n:]
-                    if self.cut is not None and self._command(msg) == self.cut:
-                        self.cut = None
+                    with self.lock:
+                        hit = self.cut is not None and self._command(msg) == self.cut
+                        if hit:
+                            self.cut = None
+                    if hit:
                         cut.set()
                         dst.sendall(msg)
                         time.sleep(0.5)  # the database does it meanwhile
@@ -388,6 +399,7 @@ class DbProxy:
         self._close(src, dst)
 
     def close(self):
+        self._close(self.ln)
         self.ln.close()
         for sock in self.socks:
             sock.close()
@@ -406,6 +418,9 @@ def running_behind_proxy(**kwargs):
         s.db_uri = f"mongodb://127.0.0.1:{proxy.listen_port}"
         s.start()
         yield s, proxy
+    except BaseException:
+        print(s.log_tails())
+        raise
     finally:
         s.stop()
         if proxy is not None:

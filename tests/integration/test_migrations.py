@@ -225,7 +225,10 @@ def test_a_migration_that_fails_halfway_resumes_where_it_stopped(fresh):
         seen.append(requests.get(fresh.url("/readyz"), timeout=5).text)
         return "which stopped before it was done" in seen[-1]
 
-    wait_until(names_the_stopped_step, 30, "/readyz to name the stopped migration")
+    try:
+        wait_until(names_the_stopped_step, 30, "/readyz to name the stopped migration")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; its last answers: {seen[-3:]}") from None
 
     # Repair the property; and, to see that the re-run resumes after 299
     # rather than starting over, take property 5's field away meanwhile.
