@@ -67,15 +67,17 @@ func (s *Handler) Run(ctx context.Context, c *wire.Conn, db string, cmd bsoncore
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
 		err = query.Errorf(50, "MaxTimeMSExpired", "operation exceeded time limit")
 	}
+	// Slow is said whether it worked or not: a command that waited and then
+	// failed is the one a stall shows.
+	if d := time.Since(started); d > 500*time.Millisecond {
+		s.log.Info("slow command", "command", name, "db", db, "conn", c.ID, "ms", d.Milliseconds(), "failed", err != nil)
+	}
 	if err != nil {
 		var ce *query.CmdError
 		if !errors.As(err, &ce) {
 			s.log.Error("command failed", "command", name, "db", db, "err", err)
 		}
 		return query.ErrorDoc(err)
-	}
-	if d := time.Since(started); d > 500*time.Millisecond {
-		s.log.Info("slow command", "command", name, "db", db, "ms", d.Milliseconds())
 	}
 	return reply
 }
