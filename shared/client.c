@@ -293,10 +293,10 @@ roost_client_open(const char *url, int timeout_ms, bson_error_t *error)
     return c;
 }
 
-bool
-roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson_t *reply, bson_error_t *error)
+void
+client_request_build(const char *op, const bson_t *request, bson_t *env)
 {
-    bson_t env, params, query, body, auth;
+    bson_t params, query, body, auth;
     bson_iter_t it;
     char rid[ENVELOPE_RID_MAX + 1] = "";
     const char *given_rid = NULL;
@@ -304,7 +304,7 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
     const char *if_match = NULL;
     int64_t expect[ENVELOPE_EXPECT_MAX];
     size_t nexpect = 0;
-    bool ok = false, has_expect = false;
+    bool has_expect = false;
     const char *token = NULL;
 
     bson_init(&params);
@@ -362,7 +362,15 @@ roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson
                                       .has_expect = has_expect,
                                       .nexpect = nexpect,
                                       .expect = expect};
-    envelope_request_build(&env, &parts);
+    envelope_request_build(env, &parts);
+}
+
+bool
+roost_client_call(roost_client_t *c, const char *op, const bson_t *request, bson_t *reply, bson_error_t *error)
+{
+    bson_t env;
+    bool ok = false;
+    client_request_build(op, request, &env);
     bson_t got;
     /* A client's first call waits for its first connection up to the
      * call's own deadline: a dial still in progress (a TLS handshake on a

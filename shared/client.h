@@ -28,6 +28,11 @@ typedef struct client_req client_req_t;
  */
 client_req_t *client_req_open(const char *url, bool listen, bson_error_t *error);
 
+/* The request envelope roost_client_call sends for `op` and `request`
+ * (its "params", "query", "body", "auth", "rid", "if_match",
+ * "expect_version"), into `env` (uninitialised on entry). */
+void client_request_build(const char *op, const bson_t *request, bson_t *env);
+
 /* How many pipes are connected now; 0 means nobody can answer. */
 int client_req_pipes(const client_req_t *r);
 

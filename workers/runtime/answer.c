@@ -208,3 +208,13 @@ worker_answer(const uint8_t *data, size_t len, bson_t *reply)
     metrics_observe(metrics_series(answer_metrics.duration, (const char *const[]){name}), seconds);
     log_request(LOG_DEBUG, req.rid[0] ? req.rid : NULL, op != NULL ? op->op : NULL, status, seconds, "answered");
 }
+
+bool
+answer_locally(const char *op, const uint8_t *data, size_t len, bson_t *reply)
+{
+    size_t s;
+    if (services_find_op(op, &s) == NULL)
+        return false;
+    worker_answer(data, len, reply);
+    return true;
+}

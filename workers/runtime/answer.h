@@ -22,4 +22,8 @@ void answer_metrics_init(void);
  */
 void worker_answer(const uint8_t *data, size_t len, bson_t *reply);
 
+/* svc_ask_locally's answer (sdk/ask.h): worker_answer, when this process
+ * serves `op`. */
+bool answer_locally(const char *op, const uint8_t *data, size_t len, bson_t *reply);
+
 #endif

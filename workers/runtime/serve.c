@@ -173,8 +173,11 @@ worker_run(void)
     token_config(); /* refuses to start without a secret outside development */
     if (!services_select())
         return 2;
-    if (!database_open(concurrency))
+    /* Two clients per context: its own, and one for an ask it answers in
+     * process (sdk/ask.c, one deep at most). */
+    if (!database_open(2 * concurrency))
         goto done;
+    svc_ask_locally(answer_locally);
     metrics_const_label("service", cfg_str("ROOST_SERVICES", "all"));
     answer_metrics_init();
     /* Without its metrics a worker still serves: a port that cannot be

@@ -1,5 +1,6 @@
 /* Asking another service over nng, with one client per pool shared by all threads. */
 #include "service.h"
+#include "client.h"
 #include "config.h"
 #include "log.h"
 #include "pools.h"
@@ -43,12 +44,38 @@ svc_client_for(const char *op, bson_error_t *error)
     return client;
 }
 
+static svc_ask_local_fn svc_local;
+/* How many asks this thread is answering in process: one at most, so that
+ * a context never holds more than two of the database pool's clients
+ * (runtime/serve.c sizes the pool for that). */
+static __thread int svc_local_depth;
+
+void
+svc_ask_locally(svc_ask_local_fn fn)
+{
+    svc_local = fn;
+}
+
 int
 svc_ask(svc_call_t *call, const char *op, const bson_t *request, bson_t *reply)
 {
     bson_error_t error;
     bson_iter_t it;
     char service[32];
+    /* An op this process serves is answered here, on this thread: over
+     * nng it would need a free context of this very pool, and when every
+     * context holds a request that asks, none is free (a deadlock until
+     * the ask's timeout). The same envelope, the same checks. */
+    if (svc_local != NULL && svc_local_depth == 0) {
+        bson_t env;
+        client_request_build(op, request, &env);
+        svc_local_depth++;
+        bool served = svc_local(op, bson_get_data(&env), env.len, reply);
+        svc_local_depth--;
+        bson_destroy(&env);
+        if (served)
+            return bson_iter_init_find(&it, reply, "status") ? (int)bson_iter_as_int64(&it) : 500;
+    }
     roost_client_t *client = svc_client_for(op, &error);
     if (client == NULL || !roost_client_call(client, op, request, reply, &error)) {
         pools_service_of(op, service, sizeof(service));

@@ -16,6 +16,15 @@
  */
 int svc_ask(svc_call_t *call, const char *op, const bson_t *request, bson_t *reply);
 
+/* Answers the request envelope `data` of `op` into `reply` (uninitialised
+ * on entry) when this process serves `op`; false, `reply` untouched, when
+ * it does not. */
+typedef bool (*svc_ask_local_fn)(const char *op, const uint8_t *data, size_t len, bson_t *reply);
+
+/* The runtime's way to answer, in process, what svc_ask asks of a service
+ * this process serves (runtime/answer.c); set once, before serving. */
+void svc_ask_locally(svc_ask_local_fn fn);
+
 /* svc_ask about one id: {params: {id}}. */
 int svc_ask_id(svc_call_t *call, const char *op, int64_t id, bson_t *reply);
 
