@@ -26,13 +26,12 @@ reply_not_modified(h2o_req_t *req, int64_t version, h2o_iovec_t *tag)
                    h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))))
         return false;
     h2o_iovec_t v = req->headers.entries[i].value;
-    const char *t;
-    size_t n;
-    if (http_if_none_match(v.base, v.len, version) != HTTP_PRECONDITION_FALSE)
+    const char *t = tag->base; /* "*": *tag stays the identity body's */
+    size_t n = tag->len;
+    if (!http_if_none_match_tag(v.base, v.len, version, &t, &n))
         return false;
-    if (http_if_none_match_tag(v.base, v.len, version, &t, &n))
-        *tag = h2o_iovec_init(t, n);
-    return true; /* "*": *tag stays the identity body's */
+    *tag = h2o_iovec_init(t, n);
+    return true;
 }
 
 /*

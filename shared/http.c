@@ -149,30 +149,28 @@ http_tag_matches(bool weak, const char *tag, size_t tag_len, void *arg)
     }
 }
 
-/* Whether a tag of the list matches `version`, strongly or weakly; -1 when malformed. */
-static int
-http_etag_list_matches(const char *v, size_t len, int64_t version, bool weak_comparison)
-{
-    http_match_t m = {.version = version, .weak_comparison = weak_comparison};
-    return http_etag_walk(v, len, http_tag_matches, &m) ? m.match : -1;
-}
-
+/* Evaluates If-Match (strongly) or If-None-Match (weakly); when a listed
+ * tag matched, and `tag` is not NULL, *tag is it (quotes kept). */
 static http_precondition_t
-http_precondition(const char *v, size_t len, int64_t version, bool if_match)
+http_precondition(const char *v, size_t len, int64_t version, bool if_match, const char **tag, size_t *tag_len)
 {
     http_trim(&v, &len);
     if (len == 1 && v[0] == '*')
         return (version > 0) == if_match ? HTTP_PRECONDITION_TRUE : HTTP_PRECONDITION_FALSE;
-    int m = http_etag_list_matches(v, len, version, !if_match);
-    if (m < 0)
+    http_match_t m = {.version = version, .weak_comparison = !if_match};
+    if (!http_etag_walk(v, len, http_tag_matches, &m))
         return HTTP_PRECONDITION_MALFORMED;
-    return (m == 1) == if_match ? HTTP_PRECONDITION_TRUE : HTTP_PRECONDITION_FALSE;
+    if (m.match && tag != NULL) {
+        *tag = m.tag;
+        *tag_len = m.tag_len;
+    }
+    return m.match == if_match ? HTTP_PRECONDITION_TRUE : HTTP_PRECONDITION_FALSE;
 }
 
 http_precondition_t
 http_if_match(const char *value, size_t len, int64_t version)
 {
-    return http_precondition(value, len, version, true);
+    return http_precondition(value, len, version, true, NULL, NULL);
 }
 
 typedef struct {
@@ -212,19 +210,13 @@ http_if_match_versions(const char *value, size_t len, int64_t *out, size_t max, 
 http_precondition_t
 http_if_none_match(const char *value, size_t len, int64_t version)
 {
-    return http_precondition(value, len, version, false);
+    return http_precondition(value, len, version, false, NULL, NULL);
 }
 
 bool
 http_if_none_match_tag(const char *value, size_t len, int64_t version, const char **tag, size_t *tag_len)
 {
-    http_match_t m = {.version = version, .weak_comparison = true};
-    http_trim(&value, &len);
-    if (!http_etag_walk(value, len, http_tag_matches, &m) || !m.match)
-        return false;
-    *tag = m.tag;
-    *tag_len = m.tag_len;
-    return true;
+    return http_precondition(value, len, version, false, tag, tag_len) == HTTP_PRECONDITION_FALSE;
 }
 
 /* Parses a qvalue (§12.4.2) into thousandths; -1 when malformed. */

@@ -63,9 +63,10 @@ bool http_if_match_versions(const char *value, size_t len, int64_t *out, size_t 
  */
 http_precondition_t http_if_none_match(const char *value, size_t len, int64_t version);
 
-/* The first tag of an If-None-Match list that matches `version` weakly,
- * quotes (and W/) aside but quotes kept: what a 304 sends back as its
- * ETag, the client's stored coding's. False when none does. */
+/* Whether If-None-Match holds `version` (a 304): http_if_none_match's
+ * FALSE. *tag is then the first listed tag that matched, W/ aside but
+ * quotes kept (what a 304 sends back as its ETag, the client's stored
+ * coding's); for "*" it is left as it was. */
 bool http_if_none_match_tag(const char *value, size_t len, int64_t version, const char **tag, size_t *tag_len);
 
 /*

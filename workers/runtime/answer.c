@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "token.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,18 @@ answer_with_database(svc_call_t *call, const svc_op_t *op, size_t s)
     mongoc_client_pool_push(pool, call->mongo);
 }
 
+/* What a reply may carry (config.h), read from the environment once:
+ * every answer is held to it. */
+static int64_t
+answer_reply_max(void)
+{
+    static _Atomic int64_t max;
+    int64_t m = atomic_load_explicit(&max, memory_order_relaxed);
+    if (m == 0)
+        atomic_store_explicit(&max, m = cfg_max_reply_bytes(), memory_order_relaxed);
+    return m;
+}
+
 /* The answer of worker_answer. Returns the op, or NULL when the request
  * names none that this worker serves; `out->rid` is the request's id as
  * far as it was parsed. */
@@ -180,7 +193,7 @@ answer_op(const uint8_t *data, size_t len, bson_t *reply, envelope_request_t *ou
         svc_fail(&call, 500, "internal", "op '%s' gave no reply", req.op);
     /* Past what a reply may carry, a peer would drop this worker's
      * connection with the reply: the client would wait for its deadline. */
-    if ((int64_t)call.reply.len > cfg_max_reply_bytes())
+    if ((int64_t)call.reply.len > answer_reply_max())
         svc_fail_too_large(&call, call.reply.len);
     bson_steal(reply, &call.reply);
     return op;

@@ -1,5 +1,6 @@
 /* The database circuit breaker's probe (breaker.h). */
 #include "breaker.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 
@@ -26,14 +27,6 @@ breaker_sleep_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static double
-breaker_seconds_since(const struct timespec *t0)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 static void *
@@ -65,7 +58,7 @@ breaker_probe(void *arg)
          * gave no answer at all: open at once. One refused or dropped
          * fast may be a blip: open after BREAKER_FAILURES in a row. A good
          * one closes it, however slow it was. */
-        bool silent = !up && breaker_seconds_since(&asked) * 1000.0 >= breaker_patience_ms * 0.9;
+        bool silent = !up && clock_seconds_since(&asked) * 1000.0 >= breaker_patience_ms * 0.9;
         failures = up ? 0 : failures + 1;
         bool open = silent || failures >= BREAKER_FAILURES || (!up && atomic_load(&breaker_is_open));
         bool was_open = atomic_exchange(&breaker_is_open, open);

@@ -66,18 +66,17 @@ svc_ask(svc_call_t *call, const char *op, const bson_t *request, bson_t *reply)
      * nng it would need a free context of this very pool, and when every
      * context holds a request that asks, none is free (a deadlock until
      * the ask's timeout). The same envelope, the same checks. */
+    bool served = false;
     if (svc_local != NULL && svc_local_depth == 0) {
         bson_t env;
         client_request_build(op, request, &env);
         svc_local_depth++;
-        bool served = svc_local(op, bson_get_data(&env), env.len, reply);
+        served = svc_local(op, bson_get_data(&env), env.len, reply);
         svc_local_depth--;
         bson_destroy(&env);
-        if (served)
-            return bson_iter_init_find(&it, reply, "status") ? (int)bson_iter_as_int64(&it) : 500;
     }
-    roost_client_t *client = svc_client_for(op, &error);
-    if (client == NULL || !roost_client_call(client, op, request, reply, &error)) {
+    roost_client_t *client = served ? NULL : svc_client_for(op, &error);
+    if (!served && (client == NULL || !roost_client_call(client, op, request, reply, &error))) {
         pools_service_of(op, service, sizeof(service));
         bson_init(reply);
         svc_fail(call, 503, "service_unavailable", "the %s service %s: %s", service,

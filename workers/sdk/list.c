@@ -126,10 +126,11 @@ svc_odata_list(svc_call_t *call, const odata_resource_t *res, mongoc_collection_
      * the first that does not fit, and says so by its smaller top: the
      * next window is still $skip=skip+top (docs/query.md). */
     bson_t body = BSON_INITIALIZER, items;
-    int64_t budget = svc_page_budget() - 256, kept = 0, refused = 0;
+    svc_page_items_t p;
     BSON_APPEND_ARRAY_BEGIN(&body, "items", &items);
+    svc_page_items_init(&p, &items);
     bson_iter_init(&it, &docs);
-    while (refused == 0 && bson_iter_next(&it)) {
+    while (p.refused == 0 && bson_iter_next(&it)) {
         uint32_t len;
         const uint8_t *data;
         bson_t doc, rendered, out;
@@ -137,29 +138,22 @@ svc_odata_list(svc_call_t *call, const odata_resource_t *res, mongoc_collection_
         bson_init_static(&doc, data, len);
         render(&doc, &rendered);
         odata_select(res, &q, &rendered, &out);
-        int64_t size = (int64_t)out.len + 16;
-        if (size > budget) {
-            refused = size;
-        } else {
-            budget -= size;
-            BSON_APPEND_DOCUMENT(&items, bson_iter_key(&it), &out);
-            kept++;
-        }
+        svc_page_add(&p, &out);
         bson_destroy(&out);
         bson_destroy(&rendered);
     }
     bson_append_array_end(&body, &items);
     BSON_APPEND_INT64(&body, "skip", q.skip);
-    BSON_APPEND_INT64(&body, "top", refused > 0 ? kept : q.top);
+    BSON_APPEND_INT64(&body, "top", p.refused > 0 ? (int64_t)p.n : q.top);
     if (total >= 0)
         BSON_APPEND_INT64(&body, "total", total);
-    if (refused > 0 && kept == 0) {
-        svc_fail_too_large(call, refused);
+    if (p.refused > 0 && p.n == 0) {
+        svc_fail_too_large(call, svc_page_bytes(&p));
     } else {
-        if (refused > 0)
-            log_info("rid=%s op=%s window of $top=%lld answered with %lld items: the items pass what a reply may "
+        if (p.refused > 0)
+            log_info("rid=%s op=%s window of $top=%lld answered with %u items: the items pass what a reply may "
                      "carry",
-                     call->req->rid, call->req->op, (long long)q.top, (long long)kept);
+                     call->req->rid, call->req->op, (long long)q.top, p.n);
         svc_reply(call, 200, &body);
     }
     bson_destroy(&body);

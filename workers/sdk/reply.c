@@ -80,16 +80,6 @@ svc_render_fields(const bson_t *doc, const char *const *fields, bson_t *out)
             bson_append_iter(out, *fields, -1, &it);
 }
 
-/* What svc_reply_page renders into: a standalone array, so that a page cut
- * short can keep only its first items. */
-typedef struct {
-    bson_t *items;
-    svc_render_fn render;
-    uint32_t n;
-    int64_t budget;  /* bytes the items may still take */
-    int64_t refused; /* the size of the first item that did not fit; 0: all did */
-} svc_page_items_t;
-
 int64_t
 svc_page_budget(void)
 {
@@ -113,25 +103,51 @@ svc_fail_too_large(svc_call_t *call, int64_t bytes)
              done ? "the request was carried out, but " : "", (long long)bytes, (long long)cfg_max_reply_bytes());
 }
 
-static bool
-svc_page_item(const bson_t *doc, void *arg)
+void
+svc_page_items_init(svc_page_items_t *p, bson_t *items)
 {
-    svc_page_items_t *p = arg;
+    /* 256 bytes for the list's other fields (page, per_page, total, ...). */
+    *p = (svc_page_items_t){.items = items, .budget = svc_page_budget() - 256};
+}
+
+bool
+svc_page_add(svc_page_items_t *p, const bson_t *item)
+{
     char key[16];
-    bson_t out;
     int key_len = snprintf(key, sizeof(key), "%u", p->n);
-    p->render(doc, &out);
-    int64_t size = (int64_t)out.len + key_len + 2; /* type byte, key, NUL */
+    int64_t size = (int64_t)item->len + key_len + 2; /* type byte, key, NUL */
     if (size > p->budget) {
         p->refused = size;
-        bson_destroy(&out);
         return false;
     }
     p->budget -= size;
     p->n++;
-    BSON_APPEND_DOCUMENT(p->items, key, &out);
-    bson_destroy(&out);
+    BSON_APPEND_DOCUMENT(p->items, key, item);
     return true;
+}
+
+int64_t
+svc_page_bytes(const svc_page_items_t *p)
+{
+    return svc_page_budget() - 256 - p->budget + p->refused;
+}
+
+/* What svc_reply_page renders into: a standalone array, so that a page cut
+ * short can keep only its first items. */
+typedef struct {
+    svc_page_items_t page;
+    svc_render_fn render;
+} svc_page_render_t;
+
+static bool
+svc_page_item(const bson_t *doc, void *arg)
+{
+    svc_page_render_t *r = arg;
+    bson_t out;
+    r->render(doc, &out);
+    bool added = svc_page_add(&r->page, &out);
+    bson_destroy(&out);
+    return added;
 }
 
 int64_t
@@ -156,20 +172,17 @@ svc_reply_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter
     bson_error_t error;
     bson_iter_t it;
     svc_page_t fit = *page;
-    svc_page_items_t p = {.items = &items, .render = render, .budget = svc_page_budget() - 256};
-    if (!svc_find_each(coll, filter, opts, svc_page_item, &p, &error)) {
+    svc_page_render_t r = {.render = render};
+    svc_page_items_init(&r.page, &items);
+    const svc_page_items_t *p = &r.page;
+    if (!svc_find_each(coll, filter, opts, svc_page_item, &r, &error)) {
         svc_fail_db(call, &error);
         goto done;
     }
-    int64_t keep = p.n;
-    if (p.refused > 0) {
-        if (p.n == 0 || page->total < 0) {
-            svc_fail_too_large(call, svc_page_budget() - p.budget + p.refused);
-            goto done;
-        }
-        keep = svc_page_fit(&fit, p.n);
-        if (keep == 0) {
-            svc_fail_too_large(call, svc_page_budget() - p.budget + p.refused);
+    int64_t keep = p->n;
+    if (p->refused > 0) {
+        if (p->n == 0 || page->total < 0 || (keep = svc_page_fit(&fit, p->n)) == 0) {
+            svc_fail_too_large(call, svc_page_bytes(p));
             goto done;
         }
         log_info("rid=%s op=%s page %lld of %lld items answered as page %lld of %lld: the items pass what a "
@@ -177,7 +190,7 @@ svc_reply_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter
                  call->req->rid, call->req->op, (long long)page->page, (long long)page->per_page, (long long)fit.page,
                  (long long)fit.per_page);
     }
-    if (keep == p.n) {
+    if (keep == p->n) {
         BSON_APPEND_ARRAY(&body, page->items_key, &items);
     } else {
         BSON_APPEND_ARRAY_BEGIN(&body, page->items_key, &out);

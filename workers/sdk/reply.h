@@ -53,6 +53,22 @@ int64_t svc_page_fit(svc_page_t *page, int64_t fit);
 /* The bytes of a page's items before it is cut (cfg_max_reply_bytes). */
 int64_t svc_page_budget(void);
 
+/* A page's items as they are added, within svc_page_budget (less room for
+ * the list's other fields). */
+typedef struct {
+    bson_t *items;   /* the array they go to, under keys "0", "1", ... */
+    uint32_t n;      /* how many went in */
+    int64_t budget;  /* bytes the items may still take */
+    int64_t refused; /* the size of the first item that did not fit; 0: all did */
+} svc_page_items_t;
+
+void svc_page_items_init(svc_page_items_t *p, bson_t *items);
+/* Appends `item` as the next one when it fits; false, nothing appended,
+ * when it does not (p->refused is then its size). */
+bool svc_page_add(svc_page_items_t *p, const bson_t *item);
+/* The bytes the page would have taken up to its first refused item. */
+int64_t svc_page_bytes(const svc_page_items_t *p);
+
 /* 500 reply_too_large, logged: one item is past what a reply may carry. */
 void svc_fail_too_large(svc_call_t *call, int64_t bytes);
 
