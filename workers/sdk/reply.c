@@ -103,11 +103,13 @@ svc_fail_too_large(svc_call_t *call, int64_t bytes)
              done ? "the request was carried out, but " : "", (long long)bytes, (long long)cfg_max_reply_bytes());
 }
 
+/* Room for a list's fields besides its items (page, per_page, total, ...). */
+#define SVC_PAGE_OTHER_FIELDS 256
+
 void
 svc_page_items_init(svc_page_items_t *p, bson_t *items)
 {
-    /* 256 bytes for the list's other fields (page, per_page, total, ...). */
-    *p = (svc_page_items_t){.items = items, .budget = svc_page_budget() - 256};
+    *p = (svc_page_items_t){.items = items, .budget = svc_page_budget() - SVC_PAGE_OTHER_FIELDS};
 }
 
 bool
@@ -129,7 +131,7 @@ svc_page_add(svc_page_items_t *p, const bson_t *item)
 int64_t
 svc_page_bytes(const svc_page_items_t *p)
 {
-    return svc_page_budget() - 256 - p->budget + p->refused;
+    return svc_page_budget() - SVC_PAGE_OTHER_FIELDS - p->budget + p->refused;
 }
 
 /* What svc_reply_page renders into: a standalone array, so that a page cut
