@@ -8,6 +8,7 @@
 #include "reply.h"
 #include "respond.h"
 #include "server.h"
+#include "spine.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -50,6 +51,8 @@ call_add_route_pool(const route_t *route, void *arg)
     if (route->flags & ROUTE_LOCAL)
         return;
     pools_service_of(route->op, service, sizeof(service));
+    if (spine_serves(service))
+        return; /* reached directly (spine.c), not through its brokers */
     for (size_t i = 0; i < calls.nservices; i++)
         if (strcmp(calls.services[i].name, service) == 0)
             return;
@@ -96,7 +99,7 @@ call_close_pools(void)
 int
 call_in_flight(void)
 {
-    return atomic_load(&calls.in_flight);
+    return atomic_load(&calls.in_flight) + spine_in_flight();
 }
 
 size_t
@@ -169,6 +172,16 @@ call_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *e
 {
     unsigned classic = route_error_shape(route->flags);
     bson_error_t error;
+    char service[32];
+    pools_service_of(route->op, service, sizeof(service));
+    if ((route->flags & ROUTE_READINESS) && !spine_all_ready()) {
+        respond_error(req, classic, rid, 503, "pool_unavailable", "no worker of some pool is connected", NULL);
+        return;
+    }
+    if (spine_serves(service)) {
+        spine_send(req, route, rid, envelope);
+        return;
+    }
     /* A pool with no pipe right now (its brokers restarting) still gets the
      * call: client.c waits a second for a pipe before answering that it
      * cannot be reached. Readiness alone wants every pool connected now. */

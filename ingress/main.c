@@ -2,7 +2,8 @@
  * roost-ingress: the HTTP edge, start-up only. Several h2o event-loop
  * threads (server.c) accept on one port; every request goes through one
  * pipeline (request.c), which answers it itself (pages.c) or turns it into
- * a protocol envelope sent to the op's worker pool over nng (call.c); the
+ * a protocol envelope sent to a worker of the op's service, directly from
+ * the loop (spine.c) or through the pool's brokers over nng (call.c); the
  * reply becomes the HTTP response on the request's own loop (reply.c), in
  * the shapes of respond.c and problem.c.
  */
@@ -16,6 +17,7 @@
 #include "filter.h"
 #include "respond.h"
 #include "server.h"
+#include "spine.h"
 #include "token.h"
 
 #include <h2o.h>
@@ -44,7 +46,7 @@ main(int argc, char **argv)
     int threads = (int)cfg_int("ROOST_HTTP_THREADS", ncpu > 0 ? ncpu : 1, 1, 256);
     token_config(); /* refuses to start without a secret outside development */
     cors_config();  /* refuses to start with an allow-list it cannot read */
-    if (!call_open_pools(timeout_ms))
+    if (!spine_configure(timeout_ms) || !call_open_pools(timeout_ms))
         return 1;
     observe_init();
 
@@ -59,9 +61,10 @@ main(int argc, char **argv)
     handler->on_req = request_handle;
     filter_register(path);
 
-    if (!server_start(&config, host, port, threads, call_on_replies))
+    if (!server_start(&config, host, port, threads, call_on_replies, spine_loop_start))
         return 1;
-    log_info("listening on http://%s:%d with %d loops, %zu worker pool(s)", host, port, threads, call_pool_count());
+    log_info("listening on http://%s:%d with %d loops, %zu pool(s) reached through brokers", host, port, threads,
+             call_pool_count());
 
     sigwait(&stop, &sig);
     /* Gracefully: accept no new connection, let every response close its

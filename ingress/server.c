@@ -18,6 +18,7 @@ typedef struct {
     h2o_accept_ctx_t accept;
     h2o_multithread_receiver_t replies; /* completed calls, posted by nng threads */
     h2o_multithread_receiver_cb on_replies;
+    void (*on_start)(h2o_context_t *ctx);
     h2o_globalconf_t *config;
     const char *host;
     int port;
@@ -80,6 +81,7 @@ server_loop_run(void *arg)
     loop->accept.ctx = &loop->ctx;
     loop->accept.hosts = loop->config->hosts;
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->replies, loop->on_replies);
+    loop->on_start(&loop->ctx);
     int fd = loop->fd = server_listen_fd(loop->host, loop->port);
     if (fd >= 0) {
         h2o_socket_t *sock = h2o_evloop_socket_create(loop->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -108,15 +110,21 @@ server_stop_accepting(void)
 }
 
 bool
-server_start(h2o_globalconf_t *config, const char *host, int port, int threads, h2o_multithread_receiver_cb on_replies)
+server_start(h2o_globalconf_t *config, const char *host, int port, int threads, h2o_multithread_receiver_cb on_replies,
+             void (*on_start)(h2o_context_t *ctx))
 {
     server_loop_t *loops = server_loops = calloc((size_t)threads, sizeof(*loops));
     server_nloops = threads;
     static pthread_barrier_t ready; /* every loop listens (or failed to) before we say so */
     pthread_barrier_init(&ready, NULL, (unsigned)threads + 1);
     for (int i = 0; i < threads; i++) {
-        loops[i] = (server_loop_t){
-            .on_replies = on_replies, .config = config, .host = host, .port = port, .fd = -1, .ready = &ready};
+        loops[i] = (server_loop_t){.on_replies = on_replies,
+                                   .on_start = on_start,
+                                   .config = config,
+                                   .host = host,
+                                   .port = port,
+                                   .fd = -1,
+                                   .ready = &ready};
         pthread_create(&loops[i].tid, NULL, server_loop_run, &loops[i]);
     }
     pthread_barrier_wait(&ready);

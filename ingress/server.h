@@ -12,12 +12,13 @@
 
 /*
  * Starts `threads` loops serving `config` on host:port; `on_replies` is the
- * receiver of completed calls each loop registers (call_on_replies).
+ * receiver of completed calls each loop registers (call_on_replies), and
+ * `on_start` runs on each loop's thread before it serves (spine_loop_start).
  * Returns once every loop listens; false (after logging why) when the
  * address cannot be used.
  */
 bool server_start(h2o_globalconf_t *config, const char *host, int port, int threads,
-                  h2o_multithread_receiver_cb on_replies);
+                  h2o_multithread_receiver_cb on_replies, void (*on_start)(h2o_context_t *ctx));
 
 /* Stops accepting connections (graceful stop): the listening sockets are
  * shut down; connections already open go on. */

@@ -3,7 +3,10 @@
 # database (the embedded one unless ROOST_MONGODB_URI is set; a mongod on
 # PATH is used if there is one), migrates it (roostctl migrate up), then
 # for each service two brokers and ROOST_WORKERS workers that dial both,
-# then the ingress. Any process that
+# then the ingress, which sends HTTP requests to the workers directly
+# (each worker listens on a port of its own, counted up from
+# ROOST_SERVE_BASE_PORT, 7300); the brokers are the front door for
+# internal callers (roostctl, libroost). Any process that
 # dies is started again, after a pause that grows while it keeps dying
 # (0.1 s doubling to 5 s; back to 0.1 s once it has run 10 s): a dead
 # broker's requests go through the service's other broker meanwhile, and
@@ -79,23 +82,29 @@ wait_port() { # host port seconds
 # The addresses of a service's pool: client URLs (ROOST_POOL_URL_<SERVICE>)
 # and the workers' side of each broker, as comma lists. Ports count up from
 # ROOST_POOL_BASE_PORT, four per service (client and worker port of two brokers).
-declare -A clients_of=() workers_of=() base_of=()
+declare -A clients_of=() workers_of=() base_of=() serve_of=()
 services=$("$BUILD/workers/roost-worker" --list-services)
 port=${ROOST_POOL_BASE_PORT:-7100}
+serve_port=${ROOST_SERVE_BASE_PORT:-7300}
 for service in $services; do
   base_of[$service]=$port
-  c="" w=""
+  serve_of[$service]=$serve_port
+  c="" w="" d=""
   for ((b = 0; b < BROKERS; b++)); do
     c+="${c:+,}tcp://127.0.0.1:$((port + 2 * b))"
     w+="${w:+,}tcp://127.0.0.1:$((port + 2 * b + 1))"
   done
+  for ((n = 0; n < ROOST_WORKERS; n++)); do d+="${d:+,}tcp://127.0.0.1:$((serve_port + n))"; done
   clients_of[$service]=$c
   workers_of[$service]=$w
   export "ROOST_POOL_URL_$(echo "$service" | tr a-z A-Z)=$c"
+  export "ROOST_WORKERS_URL_$(echo "$service" | tr a-z A-Z)=$d"
   port=$((port + 2 * BROKERS))
+  serve_port=$((serve_port + ROOST_WORKERS))
 done
 first=$(echo $services | cut -d' ' -f1)
 export ROOST_POOL_URL="${clients_of[$first]}" # the sys ops (health, ping) go to the first pool
+export ROOST_WORKERS_URL="$(printenv "ROOST_WORKERS_URL_$(echo "$first" | tr a-z A-Z)")"
 # So that `. var/pools.env; build/tools/roostctl call ...` finds every pool.
 env | grep '^ROOST_POOL_URL' | sed 's/^/export /' >"$ROOST_DATA_DIR/pools.env"
 
@@ -197,6 +206,7 @@ launch() {
     ;;
   worker)
     ROOST_SERVICES="$service" ROOST_WORKER_URL="${workers_of[$service]}" ROOST_METRICS_PORT=$metrics_port \
+      ROOST_SERVE_URL="tcp://127.0.0.1:$((${serve_of[$service]} + n))" \
       "${pinned[@]}" "$BUILD/workers/roost-worker" "$service" &
     ;;
   ingress)
@@ -237,7 +247,7 @@ if ! "$BUILD/tools/roostctl" migrate up | sed 's/^/[run]   /'; then
 fi
 
 for service in $services; do
-  echo "[run] starting the $service pool: $BROKERS brokers (${clients_of[$service]}), $ROOST_WORKERS workers$(
+  echo "[run] starting the $service pool: $BROKERS brokers (${clients_of[$service]}), $ROOST_WORKERS workers (ports ${serve_of[$service]}+)$(
     [ "$pin" = 1 ] && echo ", on CPU ${cpu_of[$service]}")"
   for ((b = 0; b < BROKERS; b++)); do start "broker:$service:$b"; done
   for ((w = 0; w < ROOST_WORKERS; w++)); do start "worker:$service:$w"; done

@@ -40,6 +40,27 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_ports(n):
+    """The first of `n` consecutive ports free on loopback now."""
+    for _ in range(200):
+        base = free_port()
+        if base + n > 65535:
+            continue
+        try:
+            held = []
+            for port in range(base, base + n):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    raise AssertionError(f"no {n} consecutive free ports")
+
+
 def wait_until(predicate, seconds, what):
     deadline = time.monotonic() + seconds
     last = None
@@ -68,9 +89,11 @@ class Stack:
 
     live = weakref.WeakSet()  # every stack not yet stopped, for conftest's report on a failure
 
-    def __init__(self, workers=2, env=None, db_uri=None, pools=None, tls=False):
+    def __init__(self, workers=2, env=None, db_uri=None, pools=None, tls=False, direct=None):
         """`tls`: every nng URL is tls+tcp:// (mutual TLS; `env` must name the
-        PEM files, see pki_env)."""
+        PEM files, see pki_env). `direct`: the ingress reaches the workers
+        directly (ROOST_SERVE_URL, ROOST_WORKERS_URL), as `make run` does;
+        False sends every request through the brokers over nng."""
         self.dir = tempfile.mkdtemp(prefix="roost-test-")
         Stack.live.add(self)
         self.workers = workers
@@ -82,6 +105,10 @@ class Stack:
         for services in pools or []:
             self.pools["pool-" + "-".join(services)] = (services, f"tcp://127.0.0.1:{free_port()}",
                                                          f"tcp://127.0.0.1:{free_port()}")
+        self.direct = True if direct is None else direct
+        self.scheme = scheme
+        # pool name ("pool" for the one pool) -> the first of its workers' direct ports
+        self.serve_base = {name: free_ports(workers) for name in (self.pools or ["pool"])}
         self.prefix = "t" + uuid.uuid4().hex[:8] + "_"
         self.procs = {}
         self.db_port = None
@@ -107,6 +134,14 @@ class Stack:
                 e["ROOST_POOL_URL_" + service.upper()] = client_url
         if self.pools:
             e["ROOST_POOL_URL"] = next(iter(self.pools.values()))[1]  # sys ops
+        if self.direct:
+            for name, base in self.serve_base.items():
+                workers = self.workers_url(name)
+                for service in self.pools.get(name, ([],))[0]:
+                    e["ROOST_WORKERS_URL_" + service.upper()] = workers
+            first = next(iter(self.serve_base))
+            e["ROOST_WORKERS_URL"] = self.workers_url(first)  # sys ops, or every service of the one pool
+            e["ROOST_SERVE_URL"] = f"{self.scheme}://127.0.0.1:{self.serve_base[first]}"
         if SANITIZED:
             # Every process writes its sanitizer reports here; stop() fails on any.
             e["ASAN_OPTIONS"] = f"detect_leaks=1:fast_unwind_on_malloc=0:log_path={self.dir}/asan"
@@ -114,6 +149,11 @@ class Stack:
             e["UBSAN_OPTIONS"] = f"print_stacktrace=1:log_path={self.dir}/ubsan"
         e.update(self.extra_env)
         return e
+
+    def workers_url(self, pool="pool"):
+        """The ingress's list of the direct ports of a pool's workers."""
+        base = self.serve_base[pool]
+        return ",".join(f"{self.scheme}://127.0.0.1:{base + i}" for i in range(self.workers))
 
     def _spawn(self, name, argv, env=None):
         log = open(os.path.join(self.dir, f"{name}.log"), "ab")
@@ -148,6 +188,8 @@ class Stack:
             env = self.env()
             env.update({"ROOST_SERVICES": ",".join(services), "ROOST_POOL_URL": client_url,
                         "ROOST_WORKER_URL": worker_url})
+            if self.direct:
+                env["ROOST_SERVE_URL"] = f"{self.scheme}://127.0.0.1:{self.serve_base[pool]}"
             self._spawn(pool, binary, env=env)
 
     def start_ingress(self):

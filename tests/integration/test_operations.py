@@ -12,6 +12,8 @@ import time
 import uuid
 
 import pytest
+import bson
+import pynng
 import requests
 
 from roost_stack import Stack, free_port, running, wait_until
@@ -106,7 +108,6 @@ def test_counters_move_with_traffic(stack):
     before_hist = total(urls["ingress"], "roost_http_request_duration_seconds_count", route="/api/v1/users/{id}")
     before_calls = total(urls["ingress"], "roost_nng_calls_total", outcome="ok")
     before_broker = total(urls["broker"], "roost_broker_requests_total", outcome="answered")
-    before_wait = total(urls["broker"], "roost_broker_wait_seconds_count")
     before_ops = sum(total(urls[w], "roost_worker_ops_total", op="users.get", status="404")
                      for w in ("worker 1", "worker 2"))
     before_mongo = sum(total(urls[w], "roost_worker_mongo_wait_seconds_count") for w in ("worker 1", "worker 2"))
@@ -121,8 +122,6 @@ def test_counters_move_with_traffic(stack):
     assert total(urls["ingress"], "roost_http_request_duration_seconds_count",
                  route="/api/v1/users/{id}") == before_hist + n
     assert total(urls["ingress"], "roost_nng_calls_total", outcome="ok") >= before_calls + n
-    assert total(urls["broker"], "roost_broker_requests_total", outcome="answered") >= before_broker + n
-    assert total(urls["broker"], "roost_broker_wait_seconds_count") >= before_wait + n
     assert sum(total(urls[w], "roost_worker_ops_total", op="users.get", status="404")
                for w in ("worker 1", "worker 2")) == before_ops + n
     assert sum(total(urls[w], "roost_worker_mongo_wait_seconds_count")
@@ -130,6 +129,20 @@ def test_counters_move_with_traffic(stack):
     # Raw paths never become label values: the ids above are nowhere.
     text = scrape(urls["ingress"])
     assert "987650" not in text
+    # HTTP goes to the workers directly: the broker saw none of it. An
+    # internal caller's request goes through it.
+    assert total(urls["broker"], "roost_broker_requests_total", outcome="answered") == before_broker
+    before_wait = total(urls["broker"], "roost_broker_wait_seconds_count")
+    assert stack.roostctl("call", "sys.ping").returncode == 0
+    assert total(urls["broker"], "roost_broker_requests_total", outcome="answered") == before_broker + 1
+    assert total(urls["broker"], "roost_broker_wait_seconds_count") == before_wait + 1
+    # What the autoscaler weighs: the workers' busy contexts and the
+    # ingress's queue of each pool (nothing waits now).
+    for w in ("worker 1", "worker 2"):
+        assert samples(scrape(urls[w]))[("roost_worker_busy_contexts", '{service="all"}')] == 0
+    queued = [v for (name, labels), v in samples(scrape(urls["ingress"])).items()
+              if name == "roost_ingress_queued_requests"]
+    assert queued == [0], queued
     # Every roost_* series of a broker or worker names its service (the
     # autoscaler's selector); this stack's one pool serves them all.
     broker = samples(scrape(urls["broker"]))
@@ -155,11 +168,8 @@ def test_metrics_ports_answer_only_get_metrics(stack):
     assert r.status_code == 405 and "GET" in r.headers["Allow"]
 
 
-def test_json_logs_join_one_request_across_the_ingress_broker_and_worker(stack):
-    rid = uuid.uuid4().hex
-    r = requests.get(stack.url("/ping"), headers={"X-Request-Id": rid}, timeout=5)
-    assert r.status_code == 200 and r.headers["X-Request-Id"] == rid
-    time.sleep(0.3)  # the ingress writes its access line when h2o releases the request
+def json_lines_of(stack, rid):
+    """Every JSON log line of the stack's processes that carries `rid`, by process."""
     lines = {}
     for name in ("ingress", "pool"):
         for line in stack.log(name).splitlines():
@@ -170,14 +180,31 @@ def test_json_logs_join_one_request_across_the_ingress_broker_and_worker(stack):
                 assert key in doc, (key, line)
             if doc.get("rid") == rid:
                 lines.setdefault(doc["process"], []).append(doc)
-    assert set(lines) == {"ingress", "pool", "worker"}, lines
+    return lines
+
+
+def test_json_logs_join_one_request_across_the_ingress_broker_and_worker(stack):
+    rid = uuid.uuid4().hex
+    r = requests.get(stack.url("/ping"), headers={"X-Request-Id": rid}, timeout=5)
+    assert r.status_code == 200 and r.headers["X-Request-Id"] == rid
+    time.sleep(0.3)  # the ingress writes its access line when h2o releases the request
+    lines = json_lines_of(stack, rid)
+    assert set(lines) == {"ingress", "worker"}, lines  # HTTP reaches the worker directly
     access = lines["ingress"][0]
     assert access["status"] == 200 and access["op"] == "sys.ping" and access["service"] == "sys"
     assert access["duration_ms"] >= 0 and access["msg"] == "GET /ping"
     worker = lines["worker"][0]
     assert worker["op"] == "sys.ping" and worker["status"] == 200 and "duration_ms" in worker
-    assert "duration_ms" in lines["pool"][0]
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", access["time"])
+    # An internal caller's request goes through the broker, which logs it too.
+    rid = uuid.uuid4().hex
+    with pynng.Req0(dial=stack.pool_url, recv_timeout=5000) as sock:
+        sock.send(bson.encode({"v": 1, "op": "sys.ping", "rid": rid}))
+        assert bson.decode(sock.recv())["status"] == 200
+    time.sleep(0.3)
+    lines = json_lines_of(stack, rid)
+    assert set(lines) == {"pool", "worker"}, lines
+    assert "duration_ms" in lines["pool"][0] and lines["worker"][0]["op"] == "sys.ping"
 
 
 def test_a_metrics_port_in_use_stops_the_broker_with_a_clear_error():

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "sp.h"
 
 #include <nng/nng.h>
 #include <signal.h>
@@ -27,6 +28,24 @@ typedef struct {
     struct timespec started;
     struct timespec restart_at; /* when a crashed child may be started again */
 } supervisor_child_t;
+
+/*
+ * In a child: each worker listens for the ingress on a port of its own,
+ * ROOST_SERVE_URL's port + its index, so the ingress's list of the pool's
+ * workers (ROOST_WORKERS_URL) is that port counted up ROOST_WORKERS times.
+ */
+static void
+supervisor_serve_url(int index)
+{
+    const char *url = cfg_str("ROOST_SERVE_URL", "");
+    bool tls;
+    char host[256], port[16], value[300];
+    if (url[0] == '\0' || !sp_url_parse(url, &tls, host, sizeof(host), port, sizeof(port)))
+        return; /* the worker itself refuses a bad one, with its reason */
+    snprintf(value, sizeof(value), "%s://%s%s%s:%d", tls ? "tls+tcp" : "tcp", strchr(host, ':') ? "[" : "", host,
+             strchr(host, ':') ? "]" : "", atoi(port) + index);
+    setenv("ROOST_SERVE_URL", value, 1);
+}
 
 /*
  * Starts one worker: this same binary, run by its real path so that ps,
@@ -47,6 +66,7 @@ supervisor_spawn(const sigset_t *unblock, const char *exe, const char *services,
             snprintf(value, sizeof(value), "%d", port + 1 + index);
             setenv("ROOST_METRICS_PORT", value, 1);
         }
+        supervisor_serve_url(index);
         /* A worker must not outlive its supervisor, even one killed by SIGKILL. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         sigprocmask(SIG_UNBLOCK, unblock, NULL);

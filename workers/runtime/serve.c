@@ -8,6 +8,7 @@
 #include "runtime/answer.h"
 #include "runtime/breaker.h"
 #include "runtime/database.h"
+#include "runtime/direct.h"
 #include "runtime/services.h"
 #include "config.h"
 #include "log.h"
@@ -31,6 +32,7 @@ typedef struct {
 /* Set on SIGTERM: each context finishes the request it holds, answers it,
  * and takes no other. How often an idle context looks, in ms. */
 static atomic_bool worker_stopping;
+static atomic_int worker_busy;                          /* nng contexts answering a request now */
 static int worker_deadline_ms = CFG_DEFAULT_TIMEOUT_MS; /* ROOST_REQUEST_TIMEOUT_MS */
 #define WORKER_IDLE_LOOK_MS 200
 
@@ -74,7 +76,9 @@ worker_serve(void *arg)
             continue; /* a timeout: look at worker_stopping again */
         nng_msg *msg = nng_aio_get_msg(aio);
         bson_t reply;
+        atomic_fetch_add(&worker_busy, 1);
         worker_answer(nng_msg_body(msg), nng_msg_len(msg), &reply);
+        atomic_fetch_sub(&worker_busy, 1);
         nng_msg_clear(msg);
         if (nng_msg_append(msg, bson_get_data(&reply), reply.len) != 0) {
             nng_msg_free(msg);
@@ -143,6 +147,7 @@ worker_serve_until_stopped(nng_socket sock, const char *url, int concurrency, si
      * handed to a context yet are re-sent by the broker to another worker
      * when this one's pipe closes. */
     log_info("worker stopping on signal %d: finishing the requests it holds", sig);
+    direct_stop_reading(); /* the ingress re-sends what it sent here and this worker did not read */
     atomic_store(&worker_stopping, true);
     /* A stop is bounded: every request held is answered within its
      * deadline, so a stop still under way two seconds past it is stuck
@@ -151,7 +156,15 @@ worker_serve_until_stopped(nng_socket sock, const char *url, int concurrency, si
     alarm((unsigned)(worker_deadline_ms / 1000 + 3));
     for (int i = 0; i < concurrency; i++)
         pthread_join(threads[i].tid, NULL);
+    direct_finish(worker_deadline_ms);
     free(threads);
+}
+
+/* roost_worker_busy_contexts: what the autoscaler weighs (docs/deploy.md). */
+static double
+worker_busy_now(void)
+{
+    return atomic_load(&worker_busy) + direct_busy();
 }
 
 int
@@ -174,12 +187,16 @@ worker_run(void)
     if (!services_select())
         return 2;
     /* Two clients per context: its own, and one for an ask it answers in
-     * process (sdk/ask.c, one deep at most). */
-    if (!database_open(2 * concurrency))
+     * process (sdk/ask.c, one deep at most); twice that with the direct
+     * listener, whose handlers are as many again. */
+    const char *serve_url = cfg_str("ROOST_SERVE_URL", "");
+    if (!database_open((serve_url[0] != '\0' ? 4 : 2) * concurrency))
         goto done;
     svc_ask_locally(answer_locally);
     metrics_const_label("service", cfg_str("ROOST_SERVICES", "all"));
     answer_metrics_init();
+    metrics_gauge_fn("roost_worker_busy_contexts",
+                     "Requests this worker is answering now, from the ingress and from its brokers.", worker_busy_now);
     /* Without its metrics a worker still serves: a port that cannot be
      * served is reported (metrics.c), and the worker goes on, rather than
      * exit and be restarted by its pool again and again. */
@@ -189,11 +206,16 @@ worker_run(void)
         log_error("cannot start the database probe");
         goto done_metrics;
     }
+    if (serve_url[0] != '\0' && !direct_start(serve_url, concurrency))
+        goto done_breaker;
     if (worker_open_socket(&sock, url)) {
         worker_serve_until_stopped(sock, url, concurrency, &stop);
         nng_close(sock);
         status = 0;
+    } else {
+        direct_finish(worker_deadline_ms);
     }
+done_breaker:
     breaker_stop();
 done_metrics:
     metrics_serve_stop();
