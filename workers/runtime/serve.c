@@ -27,14 +27,14 @@
 typedef struct {
     nng_socket sock;
     pthread_t tid;
+    nng_aio *_Atomic recv; /* its receive, which a stop cancels; NULL until made */
 } worker_thread_t;
 
 /* Set on SIGTERM: each context finishes the request it holds, answers it,
- * and takes no other. How often an idle context looks, in ms. */
+ * and takes no other; an idle one's receive is cancelled. */
 static atomic_bool worker_stopping;
 static atomic_int worker_busy;                          /* nng contexts answering a request now */
 static int worker_deadline_ms = CFG_DEFAULT_TIMEOUT_MS; /* ROOST_REQUEST_TIMEOUT_MS */
-#define WORKER_IDLE_LOOK_MS 200
 
 /* Waits for a reply sent earlier on `send` (if any) to leave; frees it if
  * it could not. */
@@ -65,15 +65,18 @@ worker_serve(void *arg)
         log_error("cannot open an nng context");
         return NULL;
     }
+    atomic_store(&t->recv, aio);
+    /* An idle context waits without a timeout: one that woke every so
+     * often to look for a stop cost every worker a timer thread's wake-ups
+     * (bench/profile.sh); a stop cancels the receive instead. */
     while (!atomic_load(&worker_stopping)) {
-        nng_aio_set_timeout(aio, WORKER_IDLE_LOOK_MS);
         nng_ctx_recv(ctx, aio);
         nng_aio_wait(aio);
         int rv = nng_aio_result(aio);
         if (rv == NNG_ECLOSED)
             break;
         if (rv != 0)
-            continue; /* a timeout: look at worker_stopping again */
+            continue; /* cancelled: look at worker_stopping again */
         nng_msg *msg = nng_aio_get_msg(aio);
         bson_t reply;
         atomic_fetch_add(&worker_busy, 1);
@@ -100,8 +103,7 @@ worker_serve(void *arg)
         sending = true;
     }
     worker_sent(send, &sending);
-    nng_aio_free(send);
-    nng_aio_free(aio);
+    nng_aio_free(send); /* `aio` is freed once joined: a stop may still cancel it */
     nng_ctx_close(ctx);
     return NULL;
 }
@@ -154,8 +156,17 @@ worker_serve_until_stopped(nng_socket sock, const char *url, int concurrency, si
      * somewhere, and SIGALRM ends the process rather than let it hold its
      * pod or its slot. */
     alarm((unsigned)(worker_deadline_ms / 1000 + 3));
-    for (int i = 0; i < concurrency; i++)
-        pthread_join(threads[i].tid, NULL);
+    for (int i = 0; i < concurrency; i++) {
+        nng_aio *recv;
+        /* Cancelled until it ends: a context between two receives when it
+         * is first cancelled starts another, which the next round cancels. */
+        while (pthread_tryjoin_np(threads[i].tid, NULL) != 0) {
+            if ((recv = atomic_load(&threads[i].recv)) != NULL)
+                nng_aio_cancel(recv);
+            usleep(10 * 1000);
+        }
+        nng_aio_free(atomic_load(&threads[i].recv));
+    }
     direct_finish(worker_deadline_ms);
     free(threads);
 }

@@ -256,6 +256,22 @@ envelope_error_object_defaults(void **state)
     bson_destroy(err);
 }
 
+/* Fresh request ids: 32 lowercase hex digits, never the same twice, across
+ * the refills of the per-thread random pool. */
+static void
+new_rids_are_hex_and_distinct(void **state)
+{
+    enum { N = 200 };
+    static char seen[N][33];
+    for (int i = 0; i < N; i++) {
+        envelope_new_rid(seen[i]);
+        assert_int_equal(strlen(seen[i]), 32);
+        assert_int_equal(strspn(seen[i], "0123456789abcdef"), 32);
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(seen[i], seen[j]);
+    }
+}
+
 int
 main(void)
 {
@@ -269,6 +285,7 @@ main(void)
         cmocka_unit_test(envelope_reply_needs_an_http_status),
         cmocka_unit_test(envelope_carries_token_client_and_limits),
         cmocka_unit_test(envelope_error_object_defaults),
+        cmocka_unit_test(new_rids_are_hex_and_distinct),
     };
     return cmocka_run_group_tests_name("/envelope", tests, NULL, NULL);
 }
