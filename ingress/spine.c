@@ -27,8 +27,9 @@ static struct {
         const char *list;                 /* the workers' URLs, as configured */
         spine_url_t urls[SPINE_MAX_URLS]; /* parsed, each loop's copy made from them */
         size_t nurls;
-        char name[64];            /* the services it serves ("users", "sys+users"), for metrics and logs */
-        metrics_series_t *queued; /* roost_ingress_queued_requests{service} */
+        char name[64];                             /* the services it serves ("sys+users"), for the logs */
+        metrics_series_t *queued[SPINE_MAX_POOLS]; /* roost_ingress_queued_requests{service}, one per service */
+        size_t nqueued;
     } pools[SPINE_MAX_POOLS];
     size_t npools;
     struct {
@@ -124,11 +125,17 @@ spine_configure(int timeout_ms)
     spine.capacity = (int)cfg_int("ROOST_WORKER_CAPACITY", 16, 1, 4096);
     spine.max_message = (uint64_t)cfg_max_message_bytes();
     routes_each(spine_add_route, &ok);
-    metrics_family_t *queued = metrics_gauge("roost_ingress_queued_requests",
-                                             "Requests waiting in the ingress for a worker of their pool.", "service");
+    /* One series per service, each the queue of the service's pool: a
+     * service's autoscaler selects its own (deploy/prometheus-adapter.yaml). */
+    metrics_family_t *queued = metrics_gauge(
+        "roost_ingress_queued_requests", "Requests waiting in the ingress for a worker of their service.", "service");
+    for (size_t i = 0; i < spine.nservices; i++) {
+        size_t p = spine.services[i].pool;
+        spine.pools[p].queued[spine.pools[p].nqueued++] =
+            metrics_series(queued, (const char *const[]){spine.services[i].name});
+    }
     for (size_t p = 0; p < spine.npools && ok; p++) {
         ok = spine_parse_list(p);
-        spine.pools[p].queued = metrics_series(queued, (const char *const[]){spine.pools[p].name});
         log_info("service(s) %s -> workers %s (direct)", spine.pools[p].name, spine.pools[p].list);
     }
     return ok;
@@ -212,11 +219,19 @@ spine_assign(spine_conn_t *c, spine_call_t *call)
     spine_conn_send(c, call->frame, call->len);
 }
 
+/* The queue of `pool` grew (or shrank) by `n`, in its services' gauges. */
+static void
+spine_count_queued(const spine_pool_t *pool, int n)
+{
+    for (size_t i = 0; i < spine.pools[pool->index].nqueued; i++)
+        metrics_add(spine.pools[pool->index].queued[i], n);
+}
+
 static void
 spine_dequeued(spine_call_t *call)
 {
     h2o_linklist_unlink(&call->link);
-    metrics_add(spine.pools[call->pool->index].queued, -1);
+    spine_count_queued(call->pool, -1);
 }
 
 void
@@ -244,7 +259,7 @@ spine_requeue(spine_pool_t *pool, h2o_linklist_t *sent)
         call->conn = NULL;
         call->queued_at_ms = now;
         h2o_linklist_insert(pool->queue.next, &call->link);
-        metrics_add(spine.pools[pool->index].queued, 1);
+        spine_count_queued(pool, 1);
     }
 }
 
@@ -323,7 +338,7 @@ spine_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *
     }
     call->queued_at_ms = clock_monotonic_ms();
     h2o_linklist_insert(&pool->queue, &call->link);
-    metrics_add(spine.pools[pool->index].queued, 1);
+    spine_count_queued(pool, 1);
     if (!spine_pool_ready(pool))
         spine_tick_arm(pool->loop); /* for the grace */
 }

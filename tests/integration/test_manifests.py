@@ -354,6 +354,27 @@ def test_every_service_has_its_own_brokers_with_stable_names(target):
                 assert w["spec"].get("replicas", 1) >= 2, w["metadata"]["name"]
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_ingress_finds_each_services_workers_through_a_headless_service(target):
+    """HTTP goes to the workers directly: each service's workers listen on
+    7300 and a headless Service of their ready pods is the ingress's list."""
+    (ic,) = pod_spec(one(target, "Deployment", "roost-ingress"))["containers"]
+    ienv = env_of(target, ic)
+    assert ienv["ROOST_WORKERS_URL"] == ienv["ROOST_WORKERS_URL_USERS"], "the sys ops go to the users workers"
+    for service in SERVICES:
+        worker = one(target, "Deployment", f"roost-worker-{service}")
+        (wc,) = pod_spec(worker)["containers"]
+        wenv = env_of(target, wc)
+        assert wenv["ROOST_SERVE_URL"] == f"{SCHEME[target]}://0.0.0.0:7300"
+        svc = one(target, "Service", f"roost-worker-{service}")
+        assert svc["spec"]["clusterIP"] == "None" and not svc["spec"].get("publishNotReadyAddresses", False), \
+            "the ingress's list must be the ready workers' addresses"
+        assert selected_workloads(target, svc["spec"]["selector"]) == [worker]
+        (port,) = svc["spec"]["ports"]
+        assert port["port"] == 7300 and container_port(worker, port["targetPort"]) == 7300
+        assert ienv[f"ROOST_WORKERS_URL_{service.upper()}"] == f"{SCHEME[target]}://roost-worker-{service}:7300"
+
+
 def graceful(target, workload, container):
     """SIGTERM lets a process finish what it holds: the grace period covers a request's deadline."""
     timeout_s = int(env_of(target, container).get("ROOST_REQUEST_TIMEOUT_MS", "10000")) / 1000
@@ -381,7 +402,7 @@ def test_clients_and_workers_dial_every_broker_of_a_pool(target):
                     broker_urls(other, 7100, one(target, "StatefulSet", f"roost-broker-{other}")["spec"]["replicas"],
                                 target), \
                     f"{who} must dial every {other} broker"
-        assert wc["readinessProbe"]["exec"]["command"][:2] == ["roost-probe", "dialing"]
+        assert wc["readinessProbe"]["exec"]["command"] == ["roost-probe", "worker"]
         graceful(target, worker, wc)
     graceful(target, ingress, ic)
     assert ic["lifecycle"]["preStop"], "the ingress leaves the Service's endpoints before it stops accepting"
@@ -393,7 +414,8 @@ def test_prod_speaks_mutual_tls_between_every_nng_party():
     target = "overlays/prod"
     config = one(target, "ConfigMap", "roost-config")["data"]
     for key, value in config.items():
-        if key.startswith("ROOST_") and key.endswith(("_URL", "LISTEN_URL")) or key.startswith("ROOST_POOL_URL"):
+        if key.startswith("ROOST_") and key.endswith(("_URL", "LISTEN_URL")) or \
+                key.startswith(("ROOST_POOL_URL", "ROOST_WORKERS_URL")):
             assert all(u.startswith("tls+tcp://") for u in value.split(",")), (key, value)
     speakers = [w for w in objects(target) if w["kind"] in WORKLOADS
                 and pod_labels(w).get("app.kubernetes.io/component") in ("ingress", "broker", "worker")]
@@ -408,7 +430,7 @@ def test_prod_speaks_mutual_tls_between_every_nng_party():
         assert mounts["nng-tls"].get("readOnly") is True
         assert env["ROOST_TLS_CA_FILE"] == f"{where}/ca.crt"
         assert env["ROOST_TLS_CERT_FILE"] == f"{where}/tls.crt" and env["ROOST_TLS_KEY_FILE"] == f"{where}/tls.key"
-        for name in ("ROOST_WORKER_URL", "ROOST_POOL_URL"):
+        for name in ("ROOST_WORKER_URL", "ROOST_POOL_URL", "ROOST_SERVE_URL", "ROOST_WORKERS_URL"):
             if name in env:
                 assert all(u.startswith("tls+tcp://") for u in env[name].split(",")), (w["metadata"]["name"], name)
     for target in ("base", "overlays/dev"):
@@ -440,12 +462,16 @@ def test_each_pool_admits_only_roost_callers(target):
         (workers_peer,) = by_port["workers"]
         assert [w["metadata"]["name"] for w in selected_workloads(target, workers_peer["podSelector"])] == \
             [f"roost-worker-{service}"]
-        # The workers listen only for Prometheus.
+        # The workers listen for the ingress (direct) and for Prometheus only.
         w = policies[f"roost-worker-{service}"]["spec"]
         assert [x["metadata"]["name"] for x in selected_workloads(target, w["podSelector"])] == \
             [f"roost-worker-{service}"]
-        assert w["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"roost.dev/scrapes-metrics": "true"}}}],
-                                 "ports": [{"port": "metrics", "protocol": "TCP"}]}]
+        by_port = {rule["ports"][0]["port"]: rule["from"] for rule in w["ingress"]}
+        assert set(by_port) == {"direct", "metrics"} and all(len(r["ports"]) == 1 for r in w["ingress"])
+        assert by_port["metrics"] == [{"namespaceSelector": {"matchLabels": {"roost.dev/scrapes-metrics": "true"}}}]
+        (direct_peer,) = by_port["direct"]
+        assert [x["metadata"]["name"] for x in selected_workloads(target, direct_peer["podSelector"])] == \
+            ["roost-ingress"]
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -494,7 +520,7 @@ def test_each_service_scales_its_own_workers(target):
         service = name[len("roost-worker-"):]
         external = {m["external"]["metric"]["name"]: m["external"] for m in hpa["spec"]["metrics"]
                     if m["type"] == "External"}
-        assert set(external) == {"roost_broker_queue_depth", "roost_broker_requests_in_flight"}, external
+        assert set(external) == {"roost_ingress_queued_requests", "roost_worker_busy_contexts"}, external
         for m in external.values():
             assert m["metric"]["selector"] == {"matchLabels": {"service": service}}
             assert m["target"]["type"] == "AverageValue" and float(m["target"]["averageValue"]) > 0
