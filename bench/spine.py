@@ -2,12 +2,18 @@
 """The spine's cost (`make bench`, first table; issue "The spine's cost").
 
 Starts one embedded database and, on it, a Roost stack like the bench's
-(ingress, one pool broker, 2 workers), then measures with wrk, one row after
-another, each after a warm-up at the same load:
+(ingress, 2 workers it reaches directly, and the pool's broker, idle: HTTP
+does not pass it), then measures with wrk, one row after another, each
+after a warm-up at the same load:
 
   static       GET /healthz                 h2o answers from the ingress itself
-  nng ping     GET /ping                    ingress -> broker -> worker -> back, no database
+  nng ping     GET /ping                    ingress -> worker -> back (SP over TCP), no database
+  ping half    GET /ping                    paced to half of the ping row's req/s: its p99
   user by id   GET /api/v1/users/{id}       the whole path, one find by _id
+  not pinned   the same, no process pinned to a CPU (ROOST_PIN_CPUS=0)
+  16 CPUs      the same on a second stack whose processes are told the machine
+               has BENCH_FAKE_CPUS (16) CPUs (bench/ncpus.c, LD_PRELOAD), as on a
+               big Kubernetes node: nng sizes its thread pool from that
   direct C     bench/direct_read            the same find from C threads, no HTTP, no nng
   list         GET /api/v1/properties?city=...&per_page=20
   create       POST /api/v1/listings        with a bearer token, at BENCH_CREATE_CONNECTIONS (8; write limits off)
@@ -63,7 +69,7 @@ LOGIN_CONNECTIONS = int(os.environ.get("BENCH_LOGIN_CONNECTIONS", "2"))
 CREATE_CONNECTIONS = int(os.environ.get("BENCH_CREATE_CONNECTIONS", "8"))
 PEERS = os.environ.get("BENCH_PEERS", "all")
 # A comma list of the Roost rows to run (ALL_ROWS); default all.
-ALL_ROWS = ["static", "ping", "user", "unpinned", "direct", "list", "create", "login", "half"]
+ALL_ROWS = ["static", "ping", "pinghalf", "user", "unpinned", "cpus16", "direct", "list", "create", "login", "half"]
 ROWS = os.environ.get("BENCH_ROWS", ",".join(ALL_ROWS)).split(",")
 # Roost's processes placed as `make run` places them (scripts/run.sh, ROOST_PIN_CPUS); 0: not pinned.
 PIN = os.environ.get("BENCH_PIN", os.environ.get("ROOST_PIN_CPUS", "1" if len(os.sched_getaffinity(0)) >= 2 else "0")) == "1"
@@ -71,6 +77,9 @@ WRK_THREADS = 2
 HZ = os.sysconf("SC_CLK_TCK")
 REPORT_LUA = os.path.join(ROOT, "bench", "report.lua")
 DIRECT = os.path.join(BUILD, "bench", "direct_read")
+# The LD_PRELOAD shim of the row "as on a 16-CPU node" (bench/ncpus.c).
+NCPUS_SHIM = os.path.join(BUILD, "bench", "ncpus.so")
+FAKE_CPUS = int(os.environ.get("BENCH_FAKE_CPUS", "16"))
 PASSWORD = "correct horse"
 
 
@@ -290,18 +299,63 @@ def roost_setup(stack):
     return uid, token, prop
 
 
-def roost_stack():
+def roost_stack(extra_env=None, db_uri=None):
     """The bench's Roost stack: write limits off (the create row would meet
     them), nng over BENCH_NNG_TRANSPORT (tcp, default, or ipc)."""
     # The peers write no access log (uvicorn --no-access-log, the others by
     # default): neither does Roost here, unless BENCH_ACCESS_LOG=1.
     env = {"ROOST_WRITE_LIMIT_PER_USER": "0", "ROOST_WRITE_LIMIT_PER_ADDRESS": "0",
            "ROOST_ACCESS_LOG": os.environ.get("BENCH_ACCESS_LOG", "0")}
-    stack = Stack(workers=2, env=env)
+    env.update(extra_env or {})
+    stack = Stack(workers=2, env=env, db_uri=db_uri)
     if os.environ.get("BENCH_NNG_TRANSPORT", "tcp") == "ipc":
         env["ROOST_POOL_URL"] = f"ipc://{stack.dir}/pool.ipc"
         env["ROOST_WORKER_URL"] = f"ipc://{stack.dir}/worker.ipc"
     return stack
+
+
+def threads_of(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
+def sixteen_cpu_row(b, db_uri, get):
+    """The user-by-id row again, on a second stack on the same database whose
+    processes are told the machine has FAKE_CPUS CPUs (bench/ncpus.c), as
+    on a big Kubernetes node: nng then starts its threads as for that many.
+    The ingress keeps as many loops as the 2-CPU row's (ROOST_HTTP_THREADS,
+    as the manifests set it from the CPU limit)."""
+    if not os.path.exists(NCPUS_SHIM) or os.path.getmtime(NCPUS_SHIM) < os.path.getmtime(
+            os.path.join(ROOT, "bench", "ncpus.c")):
+        os.makedirs(os.path.dirname(NCPUS_SHIM), exist_ok=True)
+        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", NCPUS_SHIM, os.path.join(ROOT, "bench", "ncpus.c"),
+                        "-ldl"], check=True)
+    stack = roost_stack({"LD_PRELOAD": NCPUS_SHIM, "BENCH_FAKE_NPROCS": str(FAKE_CPUS),
+                         "ROOST_HTTP_THREADS": str(len(os.sched_getaffinity(0)))}, db_uri=db_uri)
+    try:
+        stack.start()
+        uid, _, _ = roost_setup(stack)
+        pin_like_make_run(stack, PIN)
+        ingress_pid, pool_pid = stack.procs["ingress"].pid, stack.procs["pool"].pid
+        workers = sorted(stack.worker_pids())
+        groups = {"ingress": lambda: [ingress_pid], "broker": lambda: [pool_pid]}
+        for i, w in enumerate(workers):
+            groups[f"worker {i + 1}"] = (lambda w=w: [w])
+        groups["database"] = lambda: [b.db_pid]
+        threads = f"threads: ingress {threads_of(ingress_pid)}, worker {threads_of(workers[0])}"
+        saved, b.workers, b.alive = (b.workers, b.alive), (stack.worker_pids, workers), \
+            [("the 16-CPU stack's pool", stack.procs["pool"]), ("the 16-CPU stack's ingress", stack.procs["ingress"])]
+        try:
+            return b.measure(f"user by id, as on a {FAKE_CPUS}-CPU node ({threads}; GET /api/v1/users/{uid})",
+                             Meter(groups), lambda s: wrk(stack.url(f"/api/v1/users/{uid}"), get, CONNECTIONS, s),
+                             key="cpus16")
+        finally:
+            b.workers, b.alive = saved
+    finally:
+        stack.stop()
+        shutil.rmtree(stack.dir, ignore_errors=True)
 
 
 def serve(path):
@@ -358,12 +412,18 @@ def main():
             return b.measure(label, meter, lambda s: wrk(url, script, connections, s), key=key)
 
         wrk_row("static", "static (GET /healthz)", "/healthz")
-        wrk_row("ping", "nng ping (GET /ping)", "/ping")
+        ping, _ = wrk_row("ping", "nng ping (GET /ping)", "/ping")
+        if ping is not None and "pinghalf" in ROWS:
+            paced(b, stack.url("/ping"), meter, ping["rps"] / 2,
+                  f"nng ping at half of its peak ({ping['rps'] / 2:.0f} req/s asked)", key="pinghalf")
         user, _ = wrk_row("user", f"user by id (GET /api/v1/users/{uid})", f"/api/v1/users/{uid}")
         if PIN:
             pin_like_make_run(stack, False)
             wrk_row("unpinned", f"user by id, processes not pinned (GET /api/v1/users/{uid})", f"/api/v1/users/{uid}")
             pin_like_make_run(stack, True)
+        if "cpus16" in ROWS:
+            b.db_pid = db_pid
+            sixteen_cpu_row(b, stack.db_uri, get)
         b.measure("direct C (find by _id, no HTTP/nng)", meter,
                   lambda s: direct(stack.db_uri, db_name, uid, CONNECTIONS, s), key="direct")
         wrk_row("list", "list (GET /api/v1/properties?city=Benchville&per_page=20)",
@@ -463,6 +523,12 @@ def report(b, parts, user, half, peer_rows, roost_paced=None, go_paced=None):
     ratios = []
     if "static" in by and "nng ping" in by:
         ratios.append(f"nng ping ÷ static {ratio(by['nng ping'][0]['rps'], by['static'][0]['rps'])}")
+    cpu = {key: fmt_parts(d, parts)[0] for key, (r, d) in by.items()}
+    for key, what in (("user by id, processes not pinned", "not pinned"),
+                      (f"user by id, as on a {FAKE_CPUS}-CPU node", f"as on a {FAKE_CPUS}-CPU node")):
+        if key in cpu and "user by id" in cpu:
+            ratios.append(f"stack CPU per request {what} ÷ pinned on this machine "
+                          f"{ratio(cpu[key], cpu['user by id'])}, req/s {ratio(by[key][0]['rps'], user['rps'])}")
     if user is not None and "direct C" in by:
         ratios.append(f"user by id ÷ direct C {ratio(user['rps'], by['direct C'][0]['rps'])}")
     if half is not None:
@@ -487,7 +553,7 @@ def report(b, parts, user, half, peer_rows, roost_paced=None, go_paced=None):
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         ud = [d for label, r, d in b.rows if label.startswith("user by id (")][0]
         total, sw, rss, _ = fmt_parts(ud, parts)
-        print(f"| Roost (ingress → broker → 2 workers) | {user['rps']:.0f} | {user['p50']:.2f} | {user['p99']:.2f} |"
+        print(f"| Roost (ingress → 2 workers, direct) | {user['rps']:.0f} | {user['p50']:.2f} | {user['p99']:.2f} |"
               f" {user['errors']} | 1.00 | {total:.0f} | {ud['database'][0]:.0f} | {sw:.1f} | {rss:.0f} |")
         for name, r, d in peer_rows:
             print(f"| {peerlib.LABELS[name]} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} |"
