@@ -20,6 +20,10 @@ BUILD="${1:-build}"
 export ROOST_HTTP_PORT="${ROOST_HTTP_PORT:-8080}"
 export ROOST_DATA_DIR="${ROOST_DATA_DIR:-$PWD/var}"
 export ROOST_WORKERS="${ROOST_WORKERS:-2}"
+# libmongoc's counters live in /dev/shm/mongoc-<pid>, left behind by a
+# process that is killed; with this, a restarted process neither leaves nor
+# trips over one.
+export MONGOC_DISABLE_SHM="${MONGOC_DISABLE_SHM:-1}"
 BROKERS=2 # per service: one can die without an outage
 TOOLS="${ROOST_TOOLS_DIR:-$HOME/.cache/roost/bin}"
 mkdir -p "$ROOST_DATA_DIR/log"

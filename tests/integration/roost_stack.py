@@ -21,6 +21,12 @@ import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("ROOST_BUILD_DIR", os.path.join(ROOT, "build"))
+# libmongoc keeps its counters in /dev/shm/mongoc-<pid> and removes the file
+# only at a clean exit: the processes these tests kill -9 leave theirs, and
+# a later process given the same pid (pid_max is often 32768) warns on
+# stderr that it falls back to malloc. Every process the tests start
+# inherits this, and leaves nothing in /dev/shm.
+os.environ.setdefault("MONGOC_DISABLE_SHM", "1")
 TOOLS = os.environ.get("ROOST_TOOLS_DIR", os.path.expanduser("~/.cache/roost/bin"))
 # Set by ctest for the ASan/UBSan build: any sanitizer report fails the test.
 SANITIZED = os.environ.get("ROOST_SANITIZED") == "1"
