@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The spine's cost with mutual TLS (bench/run.sh; BENCH_TLS=none skips it):
-the same GET /ping (ingress -> nng -> broker -> worker -> back, no
+the same GET /ping (ingress -> worker -> back over the direct path, no
 database) on two fresh stacks taken in one run, one with tcp:// and one with
-tls+tcp:// between every nng party, each for BENCH_TLS_SECONDS (10) with
+tls+tcp:// between every party (the ingress and the workers: OpenSSL; the
+brokers, idle here: nng's), each for BENCH_TLS_SECONDS (10) with
 wrk. Reports requests/s and the CPU the Roost processes spent per request
 (from /proc/<pid>/stat), and the TLS/TCP ratios. Prints a Markdown table."""
 import os
@@ -69,7 +70,7 @@ def main():
     print(f"| GET /ping, {CONNECTIONS} connections, {SECONDS} s, {os.cpu_count()} cores | requests/s |"
           " CPU of Roost's processes per request | non-2xx |")
     print("| --- | ---: | ---: | ---: |")
-    for name, r in (("nng over tcp://", plain), ("nng over tls+tcp:// (mutual TLS)", tls)):
+    for name, r in (("direct path over tcp://", plain), ("direct path over tls+tcp:// (mutual TLS)", tls)):
         print(f"| {name} | {r['rps']:.0f} | {r['cpu_us']:.0f} µs | {r['errors']} |")
     print(f"| TLS / TCP | {tls['rps'] / plain['rps']:.2f}× | {tls['cpu_us'] / plain['cpu_us']:.2f}× | |")
     return 0 if plain["errors"] == 0 and tls["errors"] == 0 else 1

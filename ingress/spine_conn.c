@@ -10,6 +10,7 @@
 #include "sp.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,20 @@ void
 spine_conn_send(spine_conn_t *c, const uint8_t *bytes, size_t len)
 {
     bool idle = c->writing.len == 0; /* no write under way: this one starts */
+    if (idle && c->pool->urls[c->url].tls == NULL) {
+        /* Plain TCP with nothing waiting: straight to the socket, which
+         * almost always takes a request whole, sparing h2o's write (its
+         * deferred callback, its epoll changes) on every request. What the
+         * socket does not take, h2o writes; an error is left for h2o's
+         * write to report. */
+        ssize_t sent = send(h2o_socket_get_fd(c->sock), bytes, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent == (ssize_t)len)
+            return;
+        if (sent > 0) {
+            bytes += sent;
+            len -= (size_t)sent;
+        }
+    }
     if (!spine_bytes_append(idle ? &c->writing : &c->pending, bytes, len)) {
         spine_conn_down(c, "out of memory");
         return;

@@ -22,6 +22,11 @@ void answer_metrics_init(void);
  */
 void worker_answer(const uint8_t *data, size_t len, bson_t *reply);
 
+/* A handler thread that answers request after request keeps one client of
+ * the pool while `hold` (at its start), and gives it back when told not to
+ * (before it ends); other callers pop and push one per request. */
+void answer_hold_client(bool hold);
+
 /* svc_ask_locally's answer (sdk/ask.h): worker_answer, when this process
  * serves `op`. */
 bool answer_locally(const char *op, const uint8_t *data, size_t len, bson_t *reply);

@@ -120,10 +120,10 @@ direct_take_messages(direct_conn_t *c)
         *(direct.tail != NULL ? &direct.tail->next : &direct.head) = first;
         direct.tail = last;
         direct.pending += count;
-        if (count == 1)
+        /* One wake-up per request: a broadcast would wake every idle
+         * handler to fight over the lock for a few requests. */
+        for (int i = 0; i < count; i++)
             pthread_cond_signal(&direct.work);
-        else
-            pthread_cond_broadcast(&direct.work);
         pthread_mutex_unlock(&direct.lock);
     }
     return ok;
@@ -188,6 +188,7 @@ direct_io(void *arg)
 static void *
 direct_handle(void *arg)
 {
+    answer_hold_client(true);
     pthread_mutex_lock(&direct.lock);
     for (;;) {
         while (direct.head == NULL && !direct.done)
@@ -218,6 +219,7 @@ direct_handle(void *arg)
             pthread_cond_broadcast(&direct.idle);
     }
     pthread_mutex_unlock(&direct.lock);
+    answer_hold_client(false);
     return NULL;
 }
 

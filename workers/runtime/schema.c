@@ -6,16 +6,20 @@
 #include "log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 /* What each service's database was found to be (migrate_check), by index
  * in svc_services, and when: a database found current is looked at again
- * after 10 s (a `migrate down` shows), one behind after 1 s. */
+ * after 10 s (a `migrate down` shows), one behind after 1 s. A database
+ * found current and looked at less than 10 s ago is answered without the
+ * lock (every request asks); one thread looks again while the others go on
+ * with what was last seen. */
 static pthread_mutex_t schema_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-    bool current;
-    struct timespec checked;
-    char why[384];
+    _Atomic int64_t checked_ms; /* clock_monotonic_ms() of the last look; 0: never */
+    atomic_bool current;
+    char why[384]; /* under schema_lock */
 } schema_seen[32];
 
 migrate_check_t
@@ -26,19 +30,25 @@ schema_check(size_t s, mongoc_client_t *mongo, char *why, size_t why_len, bson_e
     const svc_migration_t *migrations = svc_migrations_of(service->name);
     if (migrations == NULL)
         return result;
-    pthread_mutex_lock(&schema_lock);
-    double age = clock_seconds_since(&schema_seen[s].checked);
-    bool never = schema_seen[s].checked.tv_sec == 0 && schema_seen[s].checked.tv_nsec == 0;
-    if (never || age > (schema_seen[s].current ? 10.0 : 1.0)) {
+    int64_t checked = atomic_load(&schema_seen[s].checked_ms), now = clock_monotonic_ms();
+    if (checked != 0 && atomic_load(&schema_seen[s].current)) {
+        if (now - checked <= 10000 || pthread_mutex_trylock(&schema_lock) != 0)
+            return MIGRATE_CURRENT; /* fresh, or another thread is looking again */
+    } else {
+        pthread_mutex_lock(&schema_lock);
+    }
+    checked = atomic_load(&schema_seen[s].checked_ms);
+    bool never = checked == 0, current = atomic_load(&schema_seen[s].current);
+    if (never || now - checked > (current ? 10000 : 1000)) {
         result = migrate_check(mongo, service->name, migrations, schema_seen[s].why, sizeof(schema_seen[s].why), error);
         if (result != MIGRATE_ERROR) {
-            if (result == MIGRATE_BEHIND && (never || schema_seen[s].current))
+            if (result == MIGRATE_BEHIND && (never || current))
                 log_warn("%s", schema_seen[s].why);
-            schema_seen[s].current = result == MIGRATE_CURRENT;
-            clock_gettime(CLOCK_MONOTONIC, &schema_seen[s].checked);
+            atomic_store(&schema_seen[s].current, result == MIGRATE_CURRENT);
+            atomic_store(&schema_seen[s].checked_ms, clock_monotonic_ms());
         }
     } else {
-        result = schema_seen[s].current ? MIGRATE_CURRENT : MIGRATE_BEHIND;
+        result = current ? MIGRATE_CURRENT : MIGRATE_BEHIND;
     }
     if (result == MIGRATE_BEHIND)
         snprintf(why, why_len, "%s", schema_seen[s].why);

@@ -66,6 +66,7 @@ worker_serve(void *arg)
         return NULL;
     }
     atomic_store(&t->recv, aio);
+    answer_hold_client(true);
     /* An idle context waits without a timeout: one that woke every so
      * often to look for a stop cost every worker a timer thread's wake-ups
      * (bench/profile.sh); a stop cancels the receive instead. */
@@ -103,6 +104,7 @@ worker_serve(void *arg)
         sending = true;
     }
     worker_sent(send, &sending);
+    answer_hold_client(false);
     nng_aio_free(send); /* `aio` is freed once joined: a stop may still cancel it */
     nng_ctx_close(ctx);
     return NULL;
