@@ -21,6 +21,7 @@
 #include "token.h"
 
 #include <h2o.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -32,6 +33,10 @@ main(int argc, char **argv)
     sigset_t stop;
     int sig;
 
+    /* The loops run until the process ends, dialing workers over TLS while
+     * it exits: OpenSSL must not tear its global state down under them at
+     * exit (its default atexit handler does, and a handshake then crashed). */
+    OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_LOAD_SSL_STRINGS, NULL);
     log_init("ingress");
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
