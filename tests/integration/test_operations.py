@@ -238,7 +238,7 @@ def test_the_grafana_dashboard_uses_only_exported_metrics(stack):
     assert named, exprs
     assert named <= exported, f"the dashboard names metrics nobody exports: {sorted(named - exported)}"
     for wanted in ("roost_http_requests_total", "roost_http_request_duration_seconds_bucket",
-                   "roost_broker_queue_depth", "roost_broker_workers_connected"):
+                   "roost_ingress_queued_requests", "roost_worker_busy_contexts", "roost_broker_workers_connected"):
         assert wanted in named, wanted
 
 
