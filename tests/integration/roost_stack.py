@@ -40,30 +40,43 @@ NEEDS_EMBEDDED_DB = ("needs its own roost-embedded-db process (it stops, kills o
                      "before it); ROOST_TEST_MONGODB_URI names another database")
 
 
-def free_port():
+# Every port this test process has handed out: a port is free when it is
+# picked, but nothing holds it until a process listens on it, so without
+# this a later pick (another stack's, or a range of free_ports) could name it
+# again and one of the two listeners would fail with "Address in use".
+_handed_out = set()
+
+
+def _bindable(port):
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port():
+    """A port free on loopback now, never handed out before in this process."""
+    for _ in range(1000):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise AssertionError("no free port left that was not handed out already")
 
 
 def free_ports(n):
-    """The first of `n` consecutive ports free on loopback now."""
+    """The first of `n` consecutive ports free on loopback now, none handed out before."""
     for _ in range(200):
         base = free_port()
-        if base + n > 65535:
+        ports = range(base, base + n)
+        if base + n > 65535 or any(p in _handed_out for p in ports[1:]) or not all(_bindable(p) for p in ports):
             continue
-        try:
-            held = []
-            for port in range(base, base + n):
-                s = socket.socket()
-                held.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in held:
-                s.close()
+        _handed_out.update(ports)
+        return base
     raise AssertionError(f"no {n} consecutive free ports")
 
 
