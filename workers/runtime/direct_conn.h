@@ -26,6 +26,8 @@ typedef struct direct_conn {
     BIO *rbio, *wbio;
     uint8_t *out; /* bytes the socket did not take yet, under wlock */
     size_t out_len, out_cap;
+    uint8_t *record; /* TLS: a reply's pieces gathered into one record, under wlock */
+    size_t record_cap;
     bool closed;     /* under wlock: replies are dropped */
     bool hello_due;  /* TLS: the SP handshake goes once the TLS one is done */
     uint32_t events; /* registered with epoll, under wlock */
