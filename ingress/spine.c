@@ -30,6 +30,7 @@ static struct {
         char name[64];                             /* the services it serves ("sys+users"), for the logs */
         metrics_series_t *queued[SPINE_MAX_POOLS]; /* roost_ingress_queued_requests{service}, one per service */
         size_t nqueued;
+        atomic_int ready; /* connections ready to its workers, over every loop */
     } pools[SPINE_MAX_POOLS];
     size_t npools;
     struct {
@@ -167,23 +168,33 @@ spine_in_flight(void)
     return atomic_load(&spine.in_flight);
 }
 
+/* Ready when every pool has a worker connected on some loop: a request on
+ * a loop still dialing waits for it (within the grace), as a request to
+ * an nng socket waits for a pipe. Per loop, the loops that connected a
+ * moment later answered 503 to a burst that began on the first 200. */
 bool
 spine_all_ready(void)
 {
-    if (spine_here == NULL)
-        return spine.npools == 0;
-    for (size_t p = 0; p < spine_here->npools; p++)
-        if (!spine_pool_ready(&spine_here->pools[p]))
+    for (size_t p = 0; p < spine.npools; p++)
+        if (atomic_load(&spine.pools[p].ready) <= 0)
             return false;
     return true;
 }
 
-/* The call ends: its response (from the reply's `body`, or the error
- * `result` stands for) goes to its client, if it is still there. */
+void
+spine_count_ready(const spine_pool_t *pool, int n)
+{
+    atomic_fetch_add(&spine.pools[pool->index].ready, n);
+}
+
+/* The call's response (from the reply's `body`, or the error `result`
+ * stands for) goes to its client, if it is still there; the call itself
+ * may live on (spine_on_deadline). */
 static void
-spine_finish(spine_call_t *call, client_result_t result, const uint8_t *body, size_t len)
+spine_respond(spine_call_t *call, client_result_t result, const uint8_t *body, size_t len)
 {
     h2o_timeout_unlink(&call->deadline);
+    call->answered = true;
     if (call->req != NULL) {
         *call->req_slot = NULL; /* the response is ours to send now; the slot must not touch the call */
         unsigned shape = route_error_shape(call->route->flags);
@@ -195,9 +206,18 @@ spine_finish(spine_call_t *call, client_result_t result, const uint8_t *body, si
         else
             respond_error(call->req, shape, call->rid, 503, "pool_unavailable", "the worker pool cannot be reached",
                           NULL);
+        call->req = NULL;
     }
-    free(call);
     atomic_fetch_sub(&spine.in_flight, 1);
+}
+
+/* The call ends: answered now unless it was already, and freed. */
+static void
+spine_finish(spine_call_t *call, client_result_t result, const uint8_t *body, size_t len)
+{
+    if (!call->answered)
+        spine_respond(call, result, body, len);
+    free(call);
 }
 
 /* When h2o frees a request whose call is still under way: forget it. */
@@ -248,7 +268,8 @@ spine_dispatch(spine_pool_t *pool)
     }
 }
 
-/* A lost connection's calls go back to the head of the queue, in order. */
+/* A lost connection's calls go back to the head of the queue, in order;
+ * those already answered (their deadline passed) go. */
 void
 spine_requeue(spine_pool_t *pool, h2o_linklist_t *sent)
 {
@@ -256,6 +277,10 @@ spine_requeue(spine_pool_t *pool, h2o_linklist_t *sent)
     while (!h2o_linklist_is_empty(sent)) {
         spine_call_t *call = H2O_STRUCT_FROM_MEMBER(spine_call_t, link, sent->prev);
         h2o_linklist_unlink(&call->link);
+        if (call->answered) {
+            free(call);
+            continue;
+        }
         call->conn = NULL;
         call->queued_at_ms = now;
         h2o_linklist_insert(pool->queue.next, &call->link);
@@ -273,26 +298,25 @@ spine_replied(spine_conn_t *c, uint32_t id, const uint8_t *body, size_t len)
             continue;
         h2o_linklist_unlink(&call->link);
         c->outstanding--;
-        spine_finish(call, CLIENT_OK, body, len);
+        spine_finish(call, CLIENT_OK, body, len); /* a call answered 504 already only goes */
         spine_dispatch(c->pool);
         return;
     }
-    /* a reply to a call that timed out: nobody waits for it */
 }
 
 static void
 spine_on_deadline(h2o_timeout_entry_t *entry)
 {
     spine_call_t *call = H2O_STRUCT_FROM_MEMBER(spine_call_t, deadline, entry);
-    spine_pool_t *pool = call->pool;
     if (call->conn != NULL) {
-        h2o_linklist_unlink(&call->link);
-        call->conn->outstanding--;
-    } else {
-        spine_dequeued(call);
+        /* Its client gets 504 now, but the call still counts against its
+         * worker until the reply comes (or the connection goes): a worker
+         * slower than its deadline is not sent more and more work. */
+        spine_respond(call, CLIENT_TIMEOUT, NULL, 0);
+        return;
     }
+    spine_dequeued(call);
     spine_finish(call, CLIENT_TIMEOUT, NULL, 0);
-    spine_dispatch(pool);
 }
 
 /* Requests queued longer than the grace while no worker of their pool is
@@ -318,6 +342,14 @@ spine_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *
 {
     spine_pool_t *pool = spine_pool_of(route->op);
     size_t len = SP_FRAME_HEADER_LEN + 4 + envelope->len;
+    if (4 + (uint64_t)envelope->len > spine.max_message) {
+        /* A worker would drop the connection, and every request on it,
+         * rather than read it (ROOST_MAX_MESSAGE_BYTES below what
+         * ROOST_MAX_BODY_BYTES lets in). */
+        respond_error(req, route_error_shape(route->flags), rid, 413, "body_too_large",
+                      "the request is larger than ROOST_MAX_MESSAGE_BYTES lets through", NULL);
+        return;
+    }
     spine_call_t *call = pool != NULL ? malloc(sizeof(*call) + len) : NULL;
     if (call == NULL) {
         respond_error(req, route_error_shape(route->flags), rid, 503, "overloaded", "out of memory", NULL);

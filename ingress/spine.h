@@ -39,7 +39,7 @@ void spine_loop_start(h2o_context_t *ctx);
  * 504 at the deadline, 503 when no worker can be reached. */
 void spine_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope);
 
-/* Whether every direct pool has a worker ready on this loop (readiness). */
+/* Whether every direct pool has a worker connected on some loop (readiness). */
 bool spine_all_ready(void);
 
 /* Calls in flight on every loop (sent or queued, not yet answered). */

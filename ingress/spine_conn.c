@@ -6,6 +6,7 @@
  */
 #include "spine_internal.h"
 #include "clock.h"
+#include "config.h"
 #include "log.h"
 #include "sp.h"
 
@@ -108,6 +109,8 @@ spine_conn_send(spine_conn_t *c, const uint8_t *bytes, size_t len)
 static void
 spine_conn_free(spine_conn_t *c)
 {
+    if (c->state == SPINE_READY)
+        spine_count_ready(c->pool, -1);
     spine_conn_close_socket(c);
     for (spine_conn_t **p = &c->pool->conns; *p != NULL; p = &(*p)->next)
         if (*p == c) {
@@ -131,6 +134,8 @@ spine_conn_down(spine_conn_t *c, const char *why)
         log_warn("worker %s: cannot connect (%s); trying again, quietly, until it works", c->name, why);
     c->warned = c->state != SPINE_READY;
     spine_conn_close_socket(c);
+    if (c->state == SPINE_READY)
+        spine_count_ready(pool, -1);
     c->state = SPINE_DOWN;
     c->pending.len = c->writing.len = 0;
     c->outstanding = 0;
@@ -157,6 +162,7 @@ spine_take_input(spine_conn_t *c)
         }
         h2o_buffer_consume(&sock->input, SP_HANDSHAKE_LEN);
         c->state = SPINE_READY;
+        spine_count_ready(c->pool, 1);
         c->backoff_ms = 50;
         log_info("worker %s: connected", c->name);
         spine_dispatch(c->pool);
@@ -215,7 +221,7 @@ spine_on_connect(h2o_socket_t *sock, const char *err)
     sp_socket_options(h2o_socket_get_fd(sock));
     spine_url_t *url = &c->pool->urls[c->url];
     if (url->tls != NULL)
-        h2o_socket_ssl_handshake(sock, url->tls, url->host, spine_on_secured);
+        h2o_socket_ssl_handshake(sock, url->tls, cfg_str("ROOST_TLS_SERVER_NAME", url->host), spine_on_secured);
     else
         spine_on_secured(sock, NULL);
 }

@@ -37,7 +37,8 @@ typedef struct spine_call {
     spine_pool_t *pool;
     spine_conn_t *conn;   /* NULL while queued */
     int64_t queued_at_ms; /* when it last joined the queue */
-    h2o_req_t *req;       /* NULL once the client went away */
+    h2o_req_t *req;       /* NULL once the client went away, or was answered */
+    bool answered;        /* its response was given (504 at the deadline): it only waits for its reply */
     struct spine_call **req_slot;
     const route_t *route;
     char rid[ENVELOPE_RID_MAX + 1];
@@ -106,5 +107,6 @@ uint64_t spine_max_message(void);
 void spine_dispatch(spine_pool_t *pool);
 void spine_requeue(spine_pool_t *pool, h2o_linklist_t *sent);
 void spine_replied(spine_conn_t *c, uint32_t id, const uint8_t *body, size_t len);
+void spine_count_ready(const spine_pool_t *pool, int n); /* a connection became ready (1) or stopped being (-1) */
 
 #endif

@@ -16,7 +16,7 @@ import bson
 import pynng
 import requests
 
-from roost_stack import Stack, free_port, running, wait_until
+from roost_stack import Stack, free_port, free_ports, running, wait_until
 
 # name, {labels} (values quoted; they may hold braces: route="/api/v1/users/{id}"), value
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})? (\S+)$')
@@ -39,27 +39,6 @@ def promtool(text):
     assert tool, "promtool is missing: scripts/setup.sh installs Debian's prometheus package"
     p = subprocess.run([tool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stdout + p.stderr
-
-
-def free_ports(n):
-    """The first of `n` consecutive loopback ports nothing listens on: a
-    broker's metrics port and its workers' after it."""
-    import socket
-    for _ in range(100):
-        base = free_port()
-        socks = []
-        try:
-            for p in range(base, base + n):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise AssertionError(f"no {n} consecutive free ports")
 
 
 @pytest.fixture(scope="module")

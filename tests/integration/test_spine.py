@@ -215,3 +215,39 @@ def test_a_worker_stopped_under_load_loses_no_request(sig):
         bad = [r for r in results if r not in (200, 201)]
         assert len(results) > 50 and not bad, (len(results), bad[:10])
         assert requests.get(s.url("/readyz"), timeout=5).status_code == 200
+
+
+def test_a_worker_behind_its_deadline_is_not_sent_more_and_more():
+    """With the database slower than the deadline, clients get 504s, but the
+    worker is never handed more than its capacity (a call answered 504 still
+    counts until its reply), and what waited in it past its deadline is not
+    run: it works through no backlog once the load is gone, so the next
+    request, the database fast again, is answered at once."""
+    from roost_stack import running_behind_proxy
+    port = free_ports(2)  # the pool's broker's metrics, then its worker's
+    env = {"ROOST_REQUEST_TIMEOUT_MS": "1000", "ROOST_WORKER_CAPACITY": "2", "ROOST_HTTP_THREADS": "1",
+           "ROOST_WORKER_CONCURRENCY": "1", "ROOST_DB_PROBE_TIMEOUT_MS": "10000", "ROOST_METRICS_PORT": str(port)}
+    with running_behind_proxy(workers=1, env=env) as (s, proxy):
+        user = requests.post(s.url("/api/v1/users"), json=new_user(7), timeout=20).json()
+        metrics = f"http://127.0.0.1:{port + 1}/metrics"
+
+        def ran():
+            return sum(float(line.split()[-1]) for line in requests.get(metrics, timeout=5).text.splitlines()
+                       if line.startswith('roost_worker_ops_total{') and 'op="users.get"' in line)
+
+        before = ran()
+        proxy.delay = 0.7
+        t0 = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(lambda i: requests.get(s.url(f"/api/v1/users/{user['id']}"), timeout=10).status_code,
+                                  range(24)))
+        busy = time.monotonic() - t0
+        assert set(codes) <= {200, 504} and 504 in codes, codes
+        proxy.delay = 0.0
+        time.sleep(1.5)  # what the worker still held drains
+        # Its one handler, 0.7 s per read, ran no more than fits in the
+        # time the load lasted, plus what it held when the load ended.
+        assert ran() - before <= busy / 0.7 + 2, (ran() - before, busy, codes)
+        t0 = time.monotonic()
+        assert requests.get(s.url(f"/api/v1/users/{user['id']}"), timeout=10).status_code == 200
+        assert time.monotonic() - t0 < 0.5, "the worker was still working through requests nobody waited for"

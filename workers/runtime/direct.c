@@ -8,6 +8,7 @@
 #include "runtime/direct_conn.h"
 #include "clock.h"
 #include "config.h"
+#include "envelope.h"
 #include "log.h"
 #include "sp.h"
 #include "tls.h"
@@ -27,6 +28,7 @@ typedef struct direct_job {
     direct_conn_t *conn;
     uint8_t *msg;
     size_t len, backtrace;
+    int64_t read_ms; /* when it was read: past the deadline, it is not run */
     struct direct_job *next;
 } direct_job_t;
 
@@ -35,6 +37,7 @@ static struct {
     SSL_CTX *tls; /* NULL: plain TCP */
     int epfd, listen_fd, wake_fd;
     uint64_t max_message;
+    int deadline_ms; /* ROOST_REQUEST_TIMEOUT_MS */
     pthread_t io;
     pthread_t *handlers;
     int nhandlers;
@@ -81,6 +84,7 @@ direct_take_messages(direct_conn_t *c)
 {
     size_t at = 0;
     direct_job_t *first = NULL, *last = NULL;
+    int64_t now = clock_monotonic_ms();
     int count = 0;
     bool ok = true;
     if (!c->greeted && c->in_len >= SP_HANDSHAKE_LEN) {
@@ -107,7 +111,7 @@ direct_take_messages(direct_conn_t *c)
             continue; /* the ingress re-sends it elsewhere at its deadline */
         }
         memcpy(copy, msg, len);
-        *job = (direct_job_t){.conn = c, .msg = copy, .len = len, .backtrace = backtrace};
+        *job = (direct_job_t){.conn = c, .msg = copy, .len = len, .backtrace = backtrace, .read_ms = now};
         direct_conn_ref(c);
         *(last != NULL ? &last->next : &first) = job;
         last = job;
@@ -202,7 +206,19 @@ direct_handle(void *arg)
 
         atomic_fetch_add(&direct.busy, 1);
         bson_t reply;
-        worker_answer(job->msg + job->backtrace, job->len - job->backtrace, &reply);
+        const uint8_t *request = job->msg + job->backtrace;
+        size_t request_len = job->len - job->backtrace;
+        if (clock_monotonic_ms() - job->read_ms >= direct.deadline_ms) {
+            /* Its client had its 504 already: running it now would only
+             * lengthen the queue of a worker that is behind (a write the
+             * client retries, it runs then, once). */
+            char rid[ENVELOPE_RID_MAX + 1];
+            envelope_peek_rid(request, request_len, rid);
+            envelope_reply_error(&reply, rid, 504, "timeout", "the request waited past its deadline in the worker",
+                                 NULL);
+        } else {
+            worker_answer(request, request_len, &reply);
+        }
         uint8_t header[SP_FRAME_HEADER_LEN];
         sp_frame_header(header, job->backtrace + reply.len);
         struct iovec iov[3] = {
@@ -260,6 +276,7 @@ bool
 direct_start(const char *url, int handlers)
 {
     direct.max_message = (uint64_t)cfg_max_message_bytes();
+    direct.deadline_ms = cfg_request_timeout_ms();
     if ((direct.listen_fd = direct_listen(url)) < 0)
         return false;
     direct.epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -134,6 +134,7 @@ direct_conn_write(direct_conn_t *c, const struct iovec *iov, int n)
         size_t len = 0;
         for (int i = 0; i < n; i++)
             len += iov[i].iov_len;
+        ERR_clear_error();
         if (!direct_grow(&c->record, &c->record_cap, len)) {
             direct_conn_fail(c);
         } else {
@@ -180,6 +181,9 @@ direct_conn_decrypt(direct_conn_t *c, const uint8_t *raw, size_t len)
 {
     if (BIO_write(c->rbio, raw, (int)len) != (int)len)
         return false;
+    /* OpenSSL's error queue is per thread: what another connection's
+     * failure left there would make SSL_get_error report this one broken. */
+    ERR_clear_error();
     for (;;) {
         if (!direct_grow(&c->in, &c->in_cap, c->in_len + DIRECT_READ_CHUNK))
             return false;
@@ -201,6 +205,7 @@ direct_conn_decrypt(direct_conn_t *c, const uint8_t *raw, size_t len)
             char text[256];
             ERR_error_string_n(ERR_get_error(), text, sizeof(text));
             log_warn("direct listener: a TLS peer was refused or broke its session: %s", text);
+            ERR_clear_error();
         }
         return ok;
     }
