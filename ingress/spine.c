@@ -326,6 +326,13 @@ spine_expire_grace(spine_pool_t *pool, int64_t now_ms, bool *again)
 {
     if (spine_pool_ready(pool))
         return;
+    /* A loop's first dials still under way (a TLS handshake on a busy
+     * machine) are not a pool that is gone: its requests wait for them, up
+     * to their deadline, as a first nng call waits for its first pipe. */
+    if (!pool->ever_ready && spine_pool_dialing(pool)) {
+        *again = !h2o_linklist_is_empty(&pool->queue);
+        return;
+    }
     while (!h2o_linklist_is_empty(&pool->queue)) {
         spine_call_t *call = H2O_STRUCT_FROM_MEMBER(spine_call_t, link, pool->queue.next);
         if (now_ms - call->queued_at_ms < SPINE_GRACE_MS) {

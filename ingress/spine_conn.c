@@ -162,6 +162,7 @@ spine_take_input(spine_conn_t *c)
         }
         h2o_buffer_consume(&sock->input, SP_HANDSHAKE_LEN);
         c->state = SPINE_READY;
+        c->pool->ever_ready = true;
         spine_count_ready(c->pool, 1);
         c->backoff_ms = 50;
         log_info("worker %s: connected", c->name);
@@ -190,8 +191,12 @@ spine_take_input(spine_conn_t *c)
 static void
 spine_on_read(h2o_socket_t *sock, const char *err)
 {
-    spine_conn_t *c = spine_callback_conn(sock, err);
-    if (c == NULL)
+    spine_conn_t *c = sock->data;
+    /* The replies read before the end (a stopping worker's last ones, then
+     * its FIN) are answers: only what is still unanswered goes elsewhere. */
+    if (c != NULL && err != NULL && c->state == SPINE_READY && !spine_take_input(c))
+        return; /* brought down while reading */
+    if ((c = spine_callback_conn(sock, err)) == NULL)
         return;
     if (spine_take_input(c) && !c->listed && c->outstanding == 0)
         spine_conn_free(c); /* a worker no longer listed, drained */
@@ -278,6 +283,15 @@ spine_pool_ready(const spine_pool_t *pool)
 {
     for (const spine_conn_t *c = pool->conns; c != NULL; c = c->next)
         if (c->state == SPINE_READY && c->listed)
+            return true;
+    return false;
+}
+
+bool
+spine_pool_dialing(const spine_pool_t *pool)
+{
+    for (const spine_conn_t *c = pool->conns; c != NULL; c = c->next)
+        if (c->listed && (c->state == SPINE_CONNECTING || c->state == SPINE_GREETING))
             return true;
     return false;
 }

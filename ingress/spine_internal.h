@@ -83,6 +83,7 @@ struct spine_pool {
     spine_url_t urls[SPINE_MAX_URLS];
     size_t nurls;
     int64_t resolved_at_ms;
+    bool ever_ready; /* a connection of this loop to this pool was ready once */
 };
 
 struct spine_loop {
@@ -97,6 +98,7 @@ struct spine_loop {
 void spine_pool_discover(spine_pool_t *pool);
 spine_conn_t *spine_pool_pick(spine_pool_t *pool);
 bool spine_pool_ready(const spine_pool_t *pool);
+bool spine_pool_dialing(const spine_pool_t *pool);
 void spine_conn_send(spine_conn_t *c, const uint8_t *bytes, size_t len);
 void spine_conns_tick(spine_pool_t *pool, int64_t now_ms, bool *again);
 void spine_tick_arm(spine_loop_t *loop);

@@ -146,14 +146,15 @@ direct_quiesce(void)
         direct_conn_rewatch(c);
 }
 
-/* While finishing: true once every reply is out (or the time is up). */
+/* While stopping: each connection with nothing left to answer says so
+ * (direct_conn_half_close_if_idle). True, once finishing, when every
+ * connection is closed by its peer (or the time is up). */
 static bool
-direct_flushed(void)
+direct_wound_down(bool finishing)
 {
-    bool all = true;
-    for (direct_conn_t *c = direct.conns; c != NULL && all; c = c->next)
-        all = direct_conn_flushed(c);
-    return all || clock_monotonic_ms() >= direct.finish_by_ms;
+    for (direct_conn_t *c = direct.conns; c != NULL; c = c->next)
+        direct_conn_half_close_if_idle(c);
+    return finishing && (direct.conns == NULL || clock_monotonic_ms() >= direct.finish_by_ms);
 }
 
 static void *
@@ -161,10 +162,10 @@ direct_io(void *arg)
 {
     struct epoll_event evs[64];
     for (;;) {
-        bool finishing = atomic_load(&direct.finishing);
-        if (finishing && direct_flushed())
+        bool stopping = atomic_load(&direct.stop_reading);
+        if (stopping && direct_wound_down(atomic_load(&direct.finishing)))
             break;
-        int n = epoll_wait(direct.epfd, evs, 64, finishing ? 10 : -1);
+        int n = epoll_wait(direct.epfd, evs, 64, stopping ? 10 : -1);
         for (int i = 0; i < n; i++) {
             if (evs[i].data.ptr == &direct.wake_fd) {
                 uint64_t v;
@@ -177,8 +178,9 @@ direct_io(void *arg)
                 direct_conn_t *c = evs[i].data.ptr;
                 if (evs[i].events & EPOLLOUT)
                     direct_conn_flush(c);
-                if ((evs[i].events & (EPOLLHUP | EPOLLERR)) ||
-                    ((evs[i].events & EPOLLIN) && !atomic_load(&direct.stop_reading) &&
+                bool in = (evs[i].events & EPOLLIN) != 0;
+                if ((evs[i].events & (EPOLLHUP | EPOLLERR)) || (in && c->half_closed && !direct_conn_discard(c)) ||
+                    (in && !c->half_closed && !atomic_load(&direct.stop_reading) &&
                      (!direct_conn_read(c) || !direct_take_messages(c))))
                     direct_forget(c);
             }

@@ -37,7 +37,7 @@ direct_conn_unref(direct_conn_t *c)
 static void
 direct_conn_watch(direct_conn_t *c)
 {
-    uint32_t want = (atomic_load(c->stop_reading) ? 0 : EPOLLIN) | (c->out_len > 0 ? EPOLLOUT : 0);
+    uint32_t want = (!atomic_load(c->stop_reading) || c->half_closed ? EPOLLIN : 0) | (c->out_len > 0 ? EPOLLOUT : 0);
     if (want == c->events || c->closed)
         return;
     struct epoll_event ev = {.events = want, .data.ptr = c};
@@ -166,15 +166,6 @@ direct_conn_flush(direct_conn_t *c)
     pthread_mutex_unlock(&c->wlock);
 }
 
-bool
-direct_conn_flushed(direct_conn_t *c)
-{
-    pthread_mutex_lock(&c->wlock);
-    bool flushed = c->closed || c->out_len == 0;
-    pthread_mutex_unlock(&c->wlock);
-    return flushed;
-}
-
 /* Under wlock: decrypts what came into `in`; false when the session broke. */
 static bool
 direct_conn_decrypt(direct_conn_t *c, const uint8_t *raw, size_t len)
@@ -233,6 +224,35 @@ direct_conn_read(direct_conn_t *c)
     direct_conn_watch(c);
     pthread_mutex_unlock(&c->wlock);
     return ok;
+}
+
+bool
+direct_conn_half_close_if_idle(direct_conn_t *c)
+{
+    pthread_mutex_lock(&c->wlock);
+    if (!c->half_closed && !c->closed && c->out_len == 0 && atomic_load(&c->refs) == 1) {
+        if (c->ssl != NULL && SSL_is_init_finished(c->ssl)) {
+            ERR_clear_error();
+            SSL_shutdown(c->ssl); /* close_notify, into the memory BIO */
+            direct_conn_drain_tls(c);
+        }
+        if (c->out_len == 0) {
+            shutdown(c->fd, SHUT_WR);
+            c->half_closed = true;
+        }
+    }
+    direct_conn_watch(c);
+    bool done = c->half_closed || c->closed;
+    pthread_mutex_unlock(&c->wlock);
+    return done;
+}
+
+bool
+direct_conn_discard(direct_conn_t *c)
+{
+    uint8_t scratch[4096];
+    ssize_t got = recv(c->fd, scratch, sizeof(scratch), 0);
+    return got > 0 || (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
 }
 
 void

@@ -28,10 +28,11 @@ typedef struct direct_conn {
     size_t out_len, out_cap;
     uint8_t *record; /* TLS: a reply's pieces gathered into one record, under wlock */
     size_t record_cap;
-    bool closed;     /* under wlock: replies are dropped */
-    bool hello_due;  /* TLS: the SP handshake goes once the TLS one is done */
-    uint32_t events; /* registered with epoll, under wlock */
-    uint8_t *in;     /* the I/O thread's alone from here: plaintext read */
+    bool closed;      /* under wlock: replies are dropped */
+    bool hello_due;   /* TLS: the SP handshake goes once the TLS one is done */
+    bool half_closed; /* stopping: it said all it will (FIN sent), and waits for the peer's; under wlock */
+    uint32_t events;  /* registered with epoll, under wlock */
+    uint8_t *in;      /* the I/O thread's alone from here: plaintext read */
     size_t in_len, in_cap;
     bool greeted; /* the peer's REQ handshake came */
     struct direct_conn *next;
@@ -59,8 +60,17 @@ bool direct_conn_read(direct_conn_t *c);
 /* Re-registers what epoll watches (after a stop of reading). */
 void direct_conn_rewatch(direct_conn_t *c);
 
-/* Whether every byte written has left (or the connection is gone). */
-bool direct_conn_flushed(direct_conn_t *c);
+/* While the worker stops: once the connection has no request left to
+ * answer and its replies are out, it sends its end of the stream (TLS
+ * close_notify, then FIN), so the ingress learns at once that nothing more
+ * will be answered here and sends what was not elsewhere; the connection
+ * then waits for the peer to close (reading and dropping what comes), so
+ * that closing it with unread bytes never resets replies still in flight.
+ * True once it has done so. */
+bool direct_conn_half_close_if_idle(direct_conn_t *c);
+
+/* A half-closed connection's input, dropped; false at the peer's end. */
+bool direct_conn_discard(direct_conn_t *c);
 
 /* The I/O thread lets a connection go: no more writes. */
 void direct_conn_close(direct_conn_t *c);
