@@ -251,3 +251,39 @@ def test_a_worker_behind_its_deadline_is_not_sent_more_and_more():
         t0 = time.monotonic()
         assert requests.get(s.url(f"/api/v1/users/{user['id']}"), timeout=10).status_code == 200
         assert time.monotonic() - t0 < 0.5, "the worker was still working through requests nobody waited for"
+
+
+def test_a_worker_out_of_descriptors_rests_its_listener_instead_of_spinning(stack):
+    """Past its descriptor limit a worker cannot accept: the connection stays
+    in the backlog and the listener stays readable. It must not wake again
+    and again for it (a core burnt), and it accepts again once descriptors
+    are free."""
+    pid = stack.worker_pids()[0]
+    host, port = stack.workers_url().split(",")[0][len("tcp://"):].rsplit(":", 1)
+    used = len(os.listdir(f"/proc/{pid}/fd"))
+    soft = subprocess.run(["prlimit", f"--pid={pid}", "--nofile", "--output=SOFT", "--noheadings"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={used + 2}:"], check=True)  # the soft limit only
+    held = []
+    try:
+        for _ in range(8):
+            held.append(socket.create_connection((host, int(port)), timeout=5))
+        time.sleep(0.5)
+
+        def cpu():
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        before = cpu()
+        time.sleep(2)
+        assert cpu() - before < 0.5, "the worker spins on a listener it cannot accept from"
+        assert "cannot accept a connection" in stack.log("pool")
+    finally:
+        for s in held:
+            s.close()
+        subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={soft}:"], check=True)
+    with pynng.Req0(dial=f"tcp://{host}:{port}", recv_timeout=5000) as sock:
+        sock.send(bson.encode({"v": 1, "op": "sys.ping"}))
+        assert bson.decode(sock.recv())["status"] == 200
+    assert requests.get(stack.url("/ping"), timeout=5).status_code == 200

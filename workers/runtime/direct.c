@@ -49,7 +49,8 @@ static struct {
     atomic_int busy;
     atomic_bool stop_reading, finishing;
     int64_t finish_by_ms;
-    direct_conn_t *conns; /* the I/O thread's */
+    int64_t accept_paused_until_ms; /* out of descriptors: the listener rests until then; 0: it listens */
+    direct_conn_t *conns;           /* the I/O thread's */
 } direct = {.epfd = -1, .listen_fd = -1, .wake_fd = -1};
 
 static void
@@ -63,6 +64,30 @@ direct_accept(void)
             direct.conns = c;
         }
     }
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        /* The connection stays in the backlog and the listener readable:
+         * watching it now would wake this thread at once, again and again.
+         * It rests a moment while the connections held end. */
+        static int64_t said_ms;
+        if (clock_monotonic_ms() - said_ms > 5000) { /* once in a while, not ten times a second */
+            said_ms = clock_monotonic_ms();
+            log_warn("direct listener: cannot accept a connection (%s); trying again every 100 ms", strerror(errno));
+        }
+        epoll_ctl(direct.epfd, EPOLL_CTL_DEL, direct.listen_fd, NULL);
+        direct.accept_paused_until_ms = clock_monotonic_ms() + 100;
+    }
+}
+
+/* The listener watched again once its rest is over (direct_accept). */
+static void
+direct_accept_resume(void)
+{
+    if (direct.accept_paused_until_ms == 0 || clock_monotonic_ms() < direct.accept_paused_until_ms)
+        return;
+    direct.accept_paused_until_ms = 0;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &direct.listen_fd};
+    if (direct.listen_fd >= 0)
+        epoll_ctl(direct.epfd, EPOLL_CTL_ADD, direct.listen_fd, &ev);
 }
 
 /* The I/O thread lets a connection go. */
@@ -165,7 +190,9 @@ direct_io(void *arg)
         bool stopping = atomic_load(&direct.stop_reading);
         if (stopping && direct_wound_down(atomic_load(&direct.finishing)))
             break;
-        int n = epoll_wait(direct.epfd, evs, 64, stopping ? 10 : -1);
+        int n = epoll_wait(direct.epfd, evs, 64, stopping ? 10 : direct.accept_paused_until_ms != 0 ? 100 : -1);
+        if (!stopping)
+            direct_accept_resume();
         for (int i = 0; i < n; i++) {
             if (evs[i].data.ptr == &direct.wake_fd) {
                 uint64_t v;
