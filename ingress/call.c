@@ -172,16 +172,12 @@ call_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *e
 {
     unsigned classic = route_error_shape(route->flags);
     bson_error_t error;
-    char service[32];
-    pools_service_of(route->op, service, sizeof(service));
     if ((route->flags & ROUTE_READINESS) && !spine_all_ready()) {
         respond_error(req, classic, rid, 503, "pool_unavailable", "no worker of some pool is connected", NULL);
         return;
     }
-    if (spine_serves(service)) {
-        spine_send(req, route, rid, envelope);
-        return;
-    }
+    if (spine_send(req, route, rid, envelope))
+        return; /* its service is reached directly */
     /* A pool with no pipe right now (its brokers restarting) still gets the
      * call: client.c waits a second for a pipe before answering that it
      * cannot be reached. Readiness alone wants every pool connected now. */

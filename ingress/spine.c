@@ -142,24 +142,30 @@ spine_configure(int timeout_ms)
     return ok;
 }
 
+/* The index of `service` in the table of directly reached services; -1 when it is not one. */
+static int
+spine_service_index(const char *service)
+{
+    for (size_t i = 0; i < spine.nservices; i++)
+        if (strcmp(spine.services[i].name, service) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* This loop's pool of the service of `op`; NULL when it is reached through its brokers. */
 static spine_pool_t *
 spine_pool_of(const char *op)
 {
     char service[32];
     pools_service_of(op, service, sizeof(service));
-    for (size_t i = 0; i < spine.nservices; i++)
-        if (strcmp(spine.services[i].name, service) == 0)
-            return spine_here != NULL ? &spine_here->pools[spine.services[i].pool] : NULL;
-    return NULL;
+    int i = spine_service_index(service);
+    return i >= 0 && spine_here != NULL ? &spine_here->pools[spine.services[i].pool] : NULL;
 }
 
 bool
 spine_serves(const char *service)
 {
-    for (size_t i = 0; i < spine.nservices; i++)
-        if (strcmp(spine.services[i].name, service) == 0)
-            return true;
-    return false;
+    return spine_service_index(service) >= 0;
 }
 
 int
@@ -168,10 +174,9 @@ spine_in_flight(void)
     return atomic_load(&spine.in_flight);
 }
 
-/* Ready when every pool has a worker connected on some loop: a request on
- * a loop still dialing waits for it (within the grace), as a request to
- * an nng socket waits for a pipe. Per loop, the loops that connected a
- * moment later answered 503 to a burst that began on the first 200. */
+/* Ready when every pool has a worker connected on some loop: a request on a
+ * loop still dialing waits for it, as a request to an nng socket waits for
+ * a pipe (per loop, a loop connected a moment later answered 503s). */
 bool
 spine_all_ready(void)
 {
@@ -344,23 +349,23 @@ spine_expire_grace(spine_pool_t *pool, int64_t now_ms, bool *again)
     }
 }
 
-void
+bool
 spine_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope)
 {
     spine_pool_t *pool = spine_pool_of(route->op);
+    if (pool == NULL)
+        return false;
     size_t len = SP_FRAME_HEADER_LEN + 4 + envelope->len;
     if (4 + (uint64_t)envelope->len > spine.max_message) {
-        /* A worker would drop the connection, and every request on it,
-         * rather than read it (ROOST_MAX_MESSAGE_BYTES below what
-         * ROOST_MAX_BODY_BYTES lets in). */
+        /* a worker would drop the connection, every call on it too, unread */
         respond_error(req, route_error_shape(route->flags), rid, 413, "body_too_large",
                       "the request is larger than ROOST_MAX_MESSAGE_BYTES lets through", NULL);
-        return;
+        return true;
     }
-    spine_call_t *call = pool != NULL ? malloc(sizeof(*call) + len) : NULL;
+    spine_call_t *call = malloc(sizeof(*call) + len);
     if (call == NULL) {
         respond_error(req, route_error_shape(route->flags), rid, 503, "overloaded", "out of memory", NULL);
-        return;
+        return true;
     }
     *call = (spine_call_t){.pool = pool, .req = req, .route = route, .len = len, .deadline = {.cb = spine_on_deadline}};
     bson_strncpy(call->rid, rid, sizeof(call->rid));
@@ -373,13 +378,14 @@ spine_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *
     spine_conn_t *c = h2o_linklist_is_empty(&pool->queue) ? spine_pool_pick(pool) : NULL;
     if (c != NULL) {
         spine_assign(c, call);
-        return;
+        return true;
     }
     call->queued_at_ms = clock_monotonic_ms();
     h2o_linklist_insert(&pool->queue, &call->link);
     spine_count_queued(pool, 1);
     if (!spine_pool_ready(pool))
         spine_tick_arm(pool->loop); /* for the grace */
+    return true;
 }
 
 static void

@@ -34,10 +34,11 @@ bool spine_serves(const char *service);
 /* On each loop's thread, once, before it serves: its connections and timers. */
 void spine_loop_start(h2o_context_t *ctx);
 
-/* Sends `envelope` for `route` to a worker of its service (spine_serves
- * must be true); the response is given on this loop when the reply comes,
- * 504 at the deadline, 503 when no worker can be reached. */
-void spine_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope);
+/* Sends `envelope` for `route` to a worker of its service, when that
+ * service is reached directly: the response is given on this loop when the
+ * reply comes, 504 at the deadline, 503 when no worker can be reached.
+ * False (nothing answered) for a service reached through its brokers. */
+bool spine_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope);
 
 /* Whether every direct pool has a worker connected on some loop (readiness). */
 bool spine_all_ready(void);
