@@ -18,6 +18,9 @@ double clock_seconds_since(const struct timespec *start);
 int64_t clock_monotonic_ms(void);
 /* CLOCK_REALTIME in microseconds since the epoch: for stored instants. */
 int64_t clock_realtime_us(void);
+/* The CLOCK_REALTIME instant `ms` milliseconds from now, as
+ * pthread_cond_timedwait and sem_timedwait take their deadline. */
+struct timespec clock_realtime_after_ms(int64_t ms);
 
 bool clock_is_leap_year(int year);
 /* Days in month `month` (1..12) of `year` in the proleptic Gregorian calendar. */

@@ -133,7 +133,7 @@ direct_take_messages(direct_conn_t *c)
         if (job == NULL || copy == NULL) {
             free(job);
             free(copy);
-            continue; /* the ingress re-sends it elsewhere at its deadline */
+            continue; /* its client gets 504 at its deadline */
         }
         memcpy(copy, msg, len);
         *job = (direct_job_t){.conn = c, .msg = copy, .len = len, .backtrace = backtrace, .read_ms = now};
@@ -354,18 +354,11 @@ direct_finish(int deadline_ms)
     if (!direct.started)
         return;
     direct_stop_reading();
-    int64_t by = clock_monotonic_ms() + deadline_ms;
+    struct timespec until = clock_realtime_after_ms(deadline_ms);
     pthread_mutex_lock(&direct.lock);
-    while (direct.pending > 0 && clock_monotonic_ms() < by) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 10 * 1000 * 1000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&direct.idle, &direct.lock, &until);
-    }
+    /* `idle` is signalled when the last request held is answered */
+    while (direct.pending > 0 && pthread_cond_timedwait(&direct.idle, &direct.lock, &until) != ETIMEDOUT)
+        ;
     pthread_mutex_unlock(&direct.lock);
     direct.finish_by_ms = clock_monotonic_ms() + 1000;
     atomic_store(&direct.finishing, true);

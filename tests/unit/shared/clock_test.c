@@ -35,12 +35,26 @@ durations_are_signed_seconds(void **state)
     assert_true(us > INT64_C(1577836800000000) && us < INT64_C(7258118400000000));
 }
 
+/* A deadline for the timed waits: ms from now, nanoseconds kept below a second. */
+static void
+realtime_deadlines_carry_into_seconds(void **state)
+{
+    int64_t now_us = clock_realtime_us();
+    for (int64_t ms = 0; ms <= 2500; ms += 250) {
+        struct timespec t = clock_realtime_after_ms(ms);
+        assert_true(t.tv_nsec >= 0 && t.tv_nsec < 1000000000L);
+        int64_t at_us = (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+        assert_true(at_us >= now_us + ms * 1000 && at_us < now_us + ms * 1000 + 5000000);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_calendar_is_gregorian),
         cmocka_unit_test(durations_are_signed_seconds),
+        cmocka_unit_test(realtime_deadlines_carry_into_seconds),
     };
     return cmocka_run_group_tests_name("/shared/clock", tests, NULL, NULL);
 }

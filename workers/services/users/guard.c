@@ -6,6 +6,7 @@
  * a worker's restart. docs/security.md gives the figures and their sources.
  */
 #include "users.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 
@@ -59,11 +60,7 @@ users_hash_slot_take(bool login)
     int64_t wait_ms = login ? users_hash_wait_ms : USERS_HASH_WRITE_WAIT_MS;
     if (wait_ms == 0)
         return false;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    until.tv_sec += wait_ms / 1000 + until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
+    struct timespec until = clock_realtime_after_ms(wait_ms);
     while (sem_timedwait(&users_hash_sem, &until) != 0)
         if (errno != EINTR)
             return false;
