@@ -1,4 +1,4 @@
-// Aggregation: $match, $sort, $skip, $limit, $project, $addFields/$set,
+// Aggregation: a leading $geoNear (geonear.go), $match, $sort, $skip, $limit, $project, $addFields/$set,
 // $unset, $unwind, $group, $count and $replaceRoot, over field-path
 // expressions and literals. The leading $match/$sort/$skip/$limit run as
 // one indexed read (storage/plan.go); a count ($group {_id: <constant>, n: {$sum:
@@ -126,6 +126,22 @@ func leadingRead(stages []stage) (storage.ReadSpec, []stage, error) {
 
 // aggregate runs a pipeline: the documents it outputs and how they were read.
 func (s *Handler) aggregate(ctx context.Context, db *storage.Database, c *storage.Collection, stages []stage) ([]bsoncore.Document, *storage.ReadResult, error) {
+	for i, st := range stages {
+		if st.name == "$geoNear" && i > 0 {
+			return nil, nil, query.Errorf(40603, "Location40603", "$geoNear is only valid as the first stage in a pipeline")
+		}
+	}
+	if len(stages) > 0 && stages[0].name == "$geoNear" {
+		if db == nil || c == nil {
+			return nil, &storage.ReadResult{Exact: true}, nil
+		}
+		docs, res, err := s.geoNear(ctx, db, c, stages[0].arg)
+		if err != nil {
+			return nil, nil, err
+		}
+		docs, err = runStages(docs, stages[1:])
+		return docs, res, err
+	}
 	rs, rest, err := leadingRead(stages)
 	if err != nil {
 		return nil, nil, err

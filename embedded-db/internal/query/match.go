@@ -2,8 +2,9 @@
 // MongoDB's semantics, and that the server's translate.go turns into SQL
 // over index columns where it can. Supported: implicit and explicit $eq, $ne, $gt,
 // $gte, $lt, $lte, $in, $nin, $exists, $regex (with $options i, m, s),
-// $not, $size, $all, $elemMatch, $type, $mod, and $and, $or, $nor; $comment
-// is ignored. $where, $expr, $text and the geo operators are refused.
+// $not, $size, $all, $elemMatch, $type, $mod, $geoWithin and $geoIntersects
+// (geo.go), and $and, $or, $nor; $comment is ignored. $where, $expr, $near
+// (the $geoNear stage answers it) and $text are refused.
 package query
 
 import (
@@ -61,6 +62,7 @@ type FieldNode struct {
 	Types   []bsoncore.Type  // $type
 	Numeric bool             // $type "number"
 	Mod     [2]int64         // $mod
+	Geo     Shape            // $geoWithin, $geoIntersects
 }
 
 func (f *FieldNode) Match(doc bsoncore.Document) bool {
@@ -151,6 +153,8 @@ func (f *FieldNode) matchValues(vals []bsoncore.Value) bool {
 			}
 			return false
 		})
+	case "$geoWithin", "$geoIntersects":
+		return geoMatch(f.Geo, vals)
 	case "$mod":
 		return anyValue(vals, true, func(v bsoncore.Value) bool {
 			x, ok := Number(v)
@@ -498,6 +502,14 @@ func compileOps(path string, p []string, ops bsoncore.Document) ([]*FieldNode, e
 				return nil, BadValue("malformed mod, divisor must be a non-zero number")
 			}
 			f.Mod = [2]int64{d, r}
+		case "$geoWithin", "$geoIntersects":
+			shape, err := parseGeoOp(op, arg)
+			if err != nil {
+				return nil, err
+			}
+			f.Geo = shape
+		case "$near", "$nearSphere":
+			return nil, NotSupported(op + " in a filter (use the $geoNear aggregation stage)")
 		default:
 			return nil, BadValue("unknown operator: %s", op)
 		}

@@ -1,8 +1,9 @@
 // Indexes: a MongoDB index spec {key: {a: 1, b: -1}, name, unique} becomes
 // a SQLite index over the key columns of a and b, followed by id so that a
-// scan of a non-unique index yields ties in _id order. Partial, sparse,
-// TTL, text, hashed and geo indexes are refused: the spec options MongoDB
-// would honour and this server would not are an error, never ignored.
+// scan of a non-unique index yields ties in _id order; {loc: "2dsphere"}
+// an R*Tree (geo.go). Partial, sparse, TTL, text, hashed, 2d and compound
+// geo indexes are refused: the spec options MongoDB would honour and this
+// server would not are an error, never ignored.
 package storage
 
 import (
@@ -31,6 +32,19 @@ func ParseIndexSpec(spec bsoncore.Document) (*Index, error) {
 			}
 			keys, _ := kd.Elements()
 			for _, k := range keys {
+				if kind, isStr := k.Value().StringValueOK(); isStr {
+					if kind != "2dsphere" {
+						return nil, query.Errorf(67, "CannotCreateIndex",
+							"index key %s: '%s' indexes are not supported by roost-embedded-db (2dsphere is)", k.Key(), kind)
+					}
+					if len(keys) != 1 {
+						return nil, query.Errorf(67, "CannotCreateIndex",
+							"index key %s: a 2dsphere index here has that one key only", k.Key())
+					}
+					ix.geo = true
+					ix.keys = append(ix.keys, indexKey{path: k.Key()})
+					continue
+				}
 				dir, ok := query.Integer(k.Value())
 				if !ok || (dir != 1 && dir != -1) {
 					return nil, query.Errorf(67, "CannotCreateIndex",
@@ -42,9 +56,9 @@ func ParseIndexSpec(spec bsoncore.Document) (*Index, error) {
 			ix.Name, _ = v.StringValueOK()
 		case "unique":
 			ix.unique = query.Truthy(v)
-		case "v", "ns", "background":
+		case "v", "ns", "background", "2dsphereIndexVersion":
 		case "sparse", "partialFilterExpression", "expireAfterSeconds", "collation", "hidden", "weights",
-			"default_language", "textIndexVersion", "2dsphereIndexVersion", "bits", "min", "max", "wildcardProjection":
+			"default_language", "textIndexVersion", "bits", "min", "max", "wildcardProjection":
 			if e.Key() == "sparse" && !query.Truthy(v) || e.Key() == "hidden" && !query.Truthy(v) {
 				continue
 			}
@@ -96,6 +110,9 @@ func (db *Database) CreateIndex(ctx context.Context, tx *sql.Tx, c *Collection, 
 			return false, query.Errorf(85, "IndexOptionsConflict",
 				"index already exists with a different name: %s", old.Name)
 		}
+	}
+	if ix.geo {
+		return db.createIndexGeo(ctx, tx, c, ix)
 	}
 	var cols []string
 	for _, k := range ix.keys {
@@ -162,7 +179,11 @@ func (db *Database) DropIndex(ctx context.Context, tx *sql.Tx, c *Collection, na
 		if ix.Name != name {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS `+ix.sqlName); err != nil {
+		drop := `DROP INDEX IF EXISTS `
+		if ix.geo {
+			drop = `DROP TABLE IF EXISTS `
+		}
+		if _, err := tx.ExecContext(ctx, drop+ix.sqlName); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM _roost_indexes WHERE coll = ? AND name = ?`, c.name, name); err != nil {
@@ -203,4 +224,28 @@ func (c *Collection) indexBySQLName(sqlName string) *Index {
 		}
 	}
 	return nil
+}
+
+// createIndexGeo adds a 2dsphere index: its R*Tree, filled, and its
+// catalog row. The caller holds db.write.
+func (db *Database) createIndexGeo(ctx context.Context, tx *sql.Tx, c *Collection, ix *Index) (bool, error) {
+	for seq := 1; ; seq++ {
+		ix.sqlName = fmt.Sprintf("g%d_%d", c.num, seq)
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = ?`, ix.sqlName).Scan(&n); err != nil {
+			return false, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if err := db.createGeoIndex(ctx, tx, c, ix); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO _roost_indexes(coll, name, spec, sql_name) VALUES (?, ?, ?, ?)`,
+		c.name, ix.Name, []byte(ix.Spec), ix.sqlName); err != nil {
+		return false, err
+	}
+	c.Indexes = append(c.Indexes, ix)
+	return true, nil
 }

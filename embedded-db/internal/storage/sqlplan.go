@@ -24,6 +24,7 @@ type PlanStep struct {
 
 var usingIndex = regexp.MustCompile(`(?:SEARCH|SCAN) (\w+)(?: AS \w+)? USING (?:COVERING )?INDEX (\w+)`)
 var scanTable = regexp.MustCompile(`^SCAN (\w+)(?: AS \w+)?$`)
+var scanRtree = regexp.MustCompile(`^SCAN (g\d+_\d+) VIRTUAL TABLE INDEX`)
 
 // SQLPlan asks SQLite how it runs `text` on c's tables.
 func (db *Database) SQLPlan(ctx context.Context, c *Collection, text string, args []any) ([]PlanStep, []string, error) {
@@ -45,6 +46,10 @@ func (db *Database) SQLPlan(ctx context.Context, c *Collection, text string, arg
 		switch {
 		case strings.Contains(detail, "USE TEMP B-TREE FOR"):
 			steps = append(steps, PlanStep{stage: "SORT"})
+		case scanRtree.MatchString(detail):
+			if ix := c.indexBySQLName(scanRtree.FindStringSubmatch(detail)[1]); ix != nil {
+				steps = append(steps, PlanStep{stage: "IXSCAN", index: ix})
+			}
 		case usingIndex.MatchString(detail):
 			m := usingIndex.FindStringSubmatch(detail)
 			if m[1] != keys && !strings.HasPrefix(m[1], "k") {
@@ -71,6 +76,10 @@ func keyPattern(st PlanStep) bsoncore.Document {
 	}
 	var kv []any
 	for _, k := range st.index.keys {
+		if st.index.geo {
+			kv = append(kv, k.path, query.VString("2dsphere"))
+			continue
+		}
 		kv = append(kv, k.path, query.VInt32(int32(k.dir)))
 	}
 	return query.BuildDoc(kv...)
@@ -91,6 +100,10 @@ func PlanSummary(steps []PlanStep) string {
 		case "IXSCAN":
 			var keys []string
 			for _, k := range st.keys() {
+				if st.index != nil && st.index.geo {
+					keys = append(keys, fmt.Sprintf("%s: \"2dsphere\"", k.path))
+					continue
+				}
 				keys = append(keys, fmt.Sprintf("%s: %d", k.path, k.dir))
 			}
 			parts = append(parts, "IXSCAN { "+strings.Join(keys, ", ")+" }")

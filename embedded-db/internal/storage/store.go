@@ -82,6 +82,7 @@ type Index struct {
 	Name    string
 	keys    []indexKey
 	unique  bool
+	geo     bool              // a 2dsphere index: one key, an R*Tree (geo.go)
 	Spec    bsoncore.Document // as createIndexes gave it, for listIndexes
 	sqlName string
 }
@@ -295,9 +296,13 @@ func (db *Database) CreateCollection(ctx context.Context, tx *sql.Tx, name strin
 
 // DropCollection removes a collection and its tables. The caller holds db.write.
 func (db *Database) DropCollection(ctx context.Context, tx *sql.Tx, c *Collection) error {
-	for _, s := range []string{
-		`DROP TABLE IF EXISTS ` + c.keysTable(), `DROP TABLE IF EXISTS ` + c.docsTable(),
-	} {
+	drops := []string{`DROP TABLE IF EXISTS ` + c.keysTable(), `DROP TABLE IF EXISTS ` + c.docsTable()}
+	for _, ix := range c.Indexes {
+		if ix.geo {
+			drops = append(drops, `DROP TABLE IF EXISTS `+ix.sqlName)
+		}
+	}
+	for _, s := range drops {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return err
 		}

@@ -94,6 +94,9 @@ func scalar(v bsoncore.Value) bool {
 }
 
 func (c *Collection) translateField(f *query.FieldNode) (cond, bool) {
+	if f.Op == "$geoWithin" || f.Op == "$geoIntersects" {
+		return c.translateGeo(f)
+	}
 	col, ok := c.column(f.PathStr)
 	if !ok {
 		return cond{}, false

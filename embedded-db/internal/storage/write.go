@@ -68,6 +68,9 @@ func (db *Database) rowKeys(ctx context.Context, tx *sql.Tx, c *Collection, doc 
 
 // InsertDoc stores a prepared document.
 func (db *Database) InsertDoc(ctx context.Context, tx *sql.Tx, c *Collection, doc bsoncore.Document) error {
+	if err := c.checkGeo(doc); err != nil {
+		return err
+	}
 	cols, keys, err := db.rowKeys(ctx, tx, c, doc)
 	if err != nil {
 		return err
@@ -81,6 +84,9 @@ func (db *Database) InsertDoc(ctx context.Context, tx *sql.Tx, c *Collection, do
 	if _, err = tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s(rid, doc) VALUES (?, ?)", c.docsTable()), rid, []byte(doc)); err != nil {
 		return err
 	}
+	if err := db.writeGeo(ctx, tx, c, rid, doc); err != nil {
+		return err
+	}
 	db.changes = append(db.changes, docChange{coll: c.name, new: doc})
 	return nil
 }
@@ -88,6 +94,9 @@ func (db *Database) InsertDoc(ctx context.Context, tx *sql.Tx, c *Collection, do
 // ReplaceRow rewrites a stored document (and its keys) in place.
 func (db *Database) ReplaceRow(ctx context.Context, tx *sql.Tx, c *Collection, row StoredRow, doc bsoncore.Document) error {
 	rid := row.rid
+	if err := c.checkGeo(doc); err != nil {
+		return err
+	}
 	cols, keys, err := db.rowKeys(ctx, tx, c, doc)
 	if err != nil {
 		return err
@@ -103,6 +112,9 @@ func (db *Database) ReplaceRow(ctx context.Context, tx *sql.Tx, c *Collection, r
 	if _, err = tx.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET doc = ? WHERE rid = ?", c.docsTable()), []byte(doc), rid); err != nil {
 		return err
 	}
+	if err := db.writeGeo(ctx, tx, c, rid, doc); err != nil {
+		return err
+	}
 	db.changes = append(db.changes, docChange{coll: c.name, old: row.Doc, new: doc})
 	return nil
 }
@@ -112,6 +124,9 @@ func (db *Database) DeleteRow(ctx context.Context, tx *sql.Tx, c *Collection, ro
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE rid = ?", t), row.rid); err != nil {
 			return err
 		}
+	}
+	if err := db.writeGeo(ctx, tx, c, row.rid, nil); err != nil {
+		return err
 	}
 	db.changes = append(db.changes, docChange{coll: c.name, old: row.Doc})
 	return nil
