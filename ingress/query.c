@@ -39,6 +39,42 @@ query_decode(const char *in, size_t len, char *out, size_t *out_len)
     return true;
 }
 
+/* The names a query may repeat: list filters taking several values
+ * (docs/search.md), whose repeats are the comma list of their values. */
+static const char *const query_repeatable[] = {"type", NULL};
+
+static bool
+query_may_repeat(const char *key)
+{
+    for (const char *const *r = query_repeatable; *r != NULL; r++)
+        if (strcmp(*r, key) == 0)
+            return true;
+    return false;
+}
+
+/* `out` with `key`'s value followed by ",value": a repeated list filter. */
+static void
+query_join(bson_t *out, const char *key, const char *value, size_t vlen)
+{
+    bson_t joined = BSON_INITIALIZER;
+    bson_iter_t it;
+    bson_iter_init(&it, out);
+    while (bson_iter_next(&it)) {
+        if (strcmp(bson_iter_key(&it), key) != 0) {
+            bson_append_iter(&joined, NULL, 0, &it);
+            continue;
+        }
+        uint32_t had;
+        const char *before = bson_iter_utf8(&it, &had);
+        char *both = bson_strdup_printf("%.*s,%.*s", (int)had, before, (int)vlen, value);
+        BSON_APPEND_UTF8(&joined, key, both);
+        bson_free(both);
+    }
+    bson_reinit(out);
+    bson_concat(out, &joined);
+    bson_destroy(&joined);
+}
+
 bool
 query_parse(const char *q, size_t len, bson_t *out, bson_error_t *error)
 {
@@ -74,6 +110,11 @@ query_parse(const char *q, size_t len, bson_t *out, bson_error_t *error)
             goto done;
         }
         bson_iter_t seen;
+        if (bson_iter_init_find(&seen, out, key) && query_may_repeat(key)) {
+            query_join(out, key, value, vlen);
+            q = pair_end + 1;
+            continue;
+        }
         if (bson_iter_init_find(&seen, out, key)) {
             char *name = text_excerpt(key, 64);
             bson_set_error(error, 1, 400, "parameter '%s' given more than once", name);

@@ -9,7 +9,8 @@
  * Parses "a=1&b=x%20y" into {a: "1", b: "x y"} (appended to `out`, which
  * the caller initialised). '+' is a space. Refuses bad percent-escapes,
  * decoded bytes that are not UTF-8 or are NUL, empty names and repeated
- * names, with a message in `error` that names the fault ("a malformed
+ * names — but for the list filters that take several values ("type"), whose
+ * repeats are joined into one comma list — with a message in `error` that names the fault ("a malformed
  * percent-escape") for the caller to say where it was: the parser serves
  * query strings and form bodies alike.
  */

@@ -16,7 +16,8 @@ import requests
 from roost_stack import BUILD, Stack, wait_until
 
 SERVICES = ["users", "properties", "places", "listings", "bookings"]
-VERSIONS = {"users": 1, "properties": 2, "places": 1, "listings": 1, "bookings": 1}
+VERSIONS = {"users": 1, "properties": 5, "places": 1, "listings": 2, "bookings": 1}
+NAMES = ("indexes", "living_area", "room_counts", "search_indexes", "listings_snapshot")
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ def test_up_records_each_version_and_status_says_up_to_date(fresh):
         recs = records(fresh, service)
         assert sorted(recs) == list(range(1, VERSIONS[service] + 1))
         for rec in recs.values():
-            assert rec["state"] == "applied" and rec["name"] in ("indexes", "living_area")
+            assert rec["state"] == "applied" and rec["name"] in NAMES
             assert rec["checksum"].startswith("sha256:") and len(rec["checksum"]) == 7 + 64
             assert before - 5 <= rec["applied_at"].timestamp() <= time.time() + 5
     r = fresh.migrate("status")
@@ -112,10 +113,13 @@ def test_up_down_up_leaves_the_same_indexes(fresh):
     assert indexes(fresh) == first
     # Down one step (the default) reverts the newest version only.
     r = fresh.migrate("down", "properties")
-    assert "properties: down 2 living_area" in r.stdout and "down 1" not in r.stdout
-    assert sorted(records(fresh, "properties")) == [1]
-    fresh.migrate("up", "properties", "2")
-    assert sorted(records(fresh, "properties")) == [1, 2] and indexes(fresh) == first
+    assert "properties: down 5 listings_snapshot" in r.stdout and "down 4" not in r.stdout
+    assert sorted(records(fresh, "properties")) == [1, 2, 3, 4]
+    r = fresh.migrate("down", "properties", "3")
+    assert "properties: down 4 search_indexes" in r.stdout
+    assert "location_2dsphere" not in indexes(fresh)[("properties", "properties")]
+    fresh.migrate("up", "properties", "5")
+    assert sorted(records(fresh, "properties")) == [1, 2, 3, 4, 5] and indexes(fresh) == first
 
 
 def test_a_worker_behind_its_database_answers_503_naming_the_command(fresh):
@@ -135,7 +139,7 @@ def test_a_worker_behind_its_database_answers_503_naming_the_command(fresh):
     assert r.status_code == 503 and r.headers["Content-Type"] == "application/problem+json"
     body = r.json()
     assert body["code"] == "migration_required" and r.headers["Retry-After"] == "5"
-    assert body["detail"] == ("the properties database is at migration 1 and this worker needs 2 (next: 2 "
+    assert body["detail"] == ("the properties database is at migration 1 and this worker needs 5 (next: 2 "
                               "living_area): run `roostctl migrate up properties`")
     # Direct nng callers get the same answer; nothing was written.
     r = fresh.roostctl("call", "users.create", '{"body": {"username": "ada", "password": "correct horse", '
@@ -185,12 +189,17 @@ def test_the_data_migration_backfills_the_living_area_and_reverts_it(fresh):
     fresh.migrate("up", "properties")
     got = areas(fresh)
     assert got == {i: 10.0 + i % 7 + 5.5 for i in range(1, 251)}
+    client = fresh.mongo()
+    counts = {d["_id"]: (d.get("bedrooms"), d.get("bathrooms"), d.get("listings_pending"))
+              for d in client[fresh.prefix + "properties"]["properties"].find({})}
+    client.close()
+    assert counts == {i: (1, 0, True) for i in range(1, 251)}
     fresh.start_pool()
     fresh.start_ingress()
     fresh.migrate("up")
     fresh.wait_ready()
     p = requests.get(fresh.url("/api/v1/properties/7"), timeout=5).json()
-    assert p["living_area_m2"] == 10.0 + 0 + 5.5
+    assert p["living_area_m2"] == 10.0 + 0 + 5.5 and (p["bedrooms"], p["bathrooms"]) == (1, 0)
     fresh.migrate("down", "properties", "1")
     assert set(areas(fresh).values()) == {None}
     r = fresh.migrate("status", "properties", check=False)
@@ -202,7 +211,7 @@ def test_a_migration_that_fails_halfway_resumes_where_it_stopped(fresh):
     raw_properties(fresh, 450, bad=300)
     r = fresh.migrate("up", "properties", check=False)
     assert r.returncode == 1
-    assert "property 300: its rooms are not a list of rooms each with a numeric area_m2" in r.stderr
+    assert "property 300: its rooms are not a list of rooms each with a kind and a numeric area_m2" in r.stderr
     got = areas(fresh)
     assert all(got[i] is not None for i in range(1, 300)) and all(got[i] is None for i in range(300, 451))
     rec = records(fresh, "properties")[2]
@@ -245,7 +254,8 @@ def test_a_migration_that_fails_halfway_resumes_where_it_stopped(fresh):
     rec = records(fresh, "properties")[2]
     assert rec["state"] == "applied" and rec["attempts"] == 2 and "progress" not in rec and "error" not in rec
     assert [(e["version"], e["outcome"], e["resumed"]) for e in log(fresh, "properties")] == [
-        (1, "done", False), (2, "failed", False), (2, "done", True)]
+        (1, "done", False), (2, "failed", False), (2, "done", True), (3, "done", False), (4, "done", False),
+        (5, "done", False)]
     wait_until(lambda: requests.get(fresh.url("/readyz"), timeout=5).status_code == 200, 10, "ready once resumed")
 
 
@@ -317,7 +327,7 @@ def test_a_changed_migration_is_reported_and_refused(fresh):
     (("up", "users", "99999999999999999999"), 2, "TARGET is a version number"),
     (("up", "users", "9"), 2, "users has versions 1 to 1: up takes a TARGET from 1 to 1"),
     (("up", "users", "0"), 2, "users has versions 1 to 1: up takes a TARGET from 1 to 1"),
-    (("down", "properties", "3"), 2, "properties has versions 1 to 2: down takes a TARGET from 0 to 2"),
+    (("down", "properties", "6"), 2, "properties has versions 1 to 5: down takes a TARGET from 0 to 5"),
     (("status", "users", "1"), 2, "usage:"),
     (("wait", "users", "1"), 2, "usage:"),
 ])

@@ -210,7 +210,8 @@ find_routed_op(const route_t *r, void *arg)
 }
 
 /* Ops only services and internal callers use (docs/protocol.md says so). */
-static const char *const internal_ops[] = {"users.by_place", "properties.ids", NULL};
+static const char *const internal_ops[] = {"users.by_place", "properties.ids", "properties.sync_listings",
+                                           "listings.sync_property", NULL};
 
 static void
 contract_every_worker_op_is_routed_or_internal(void **state)

@@ -26,6 +26,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,13 +62,20 @@ seed_item_rng(uint64_t seed, int kind, long i)
     return r;
 }
 
+/* Each city with its centre (WGS84): seeded homes lie around it, so that
+ * every map search of docs/search.md finds something on a fresh make run. */
 static const struct {
     const char *city, *country;
+    double lat, lon;
 } seed_cities[] = {
-    {"Lisbon", "Portugal"}, {"Porto", "Portugal"}, {"Faro", "Portugal"},   {"Paris", "France"},
-    {"Lyon", "France"},     {"Berlin", "Germany"}, {"Hamburg", "Germany"}, {"Madrid", "Spain"},
-    {"Seville", "Spain"},   {"Rome", "Italy"},     {"Milan", "Italy"},     {"Vienna", "Austria"},
-    {"Prague", "Czechia"},  {"Dublin", "Ireland"}, {"Oslo", "Norway"},     {"Athens", "Greece"},
+    {"Lisbon", "Portugal", 38.7223, -9.1393}, {"Porto", "Portugal", 41.1579, -8.6291},
+    {"Faro", "Portugal", 37.0194, -7.9322},   {"Paris", "France", 48.8566, 2.3522},
+    {"Lyon", "France", 45.7640, 4.8357},      {"Berlin", "Germany", 52.5200, 13.4050},
+    {"Hamburg", "Germany", 53.5511, 9.9937},  {"Madrid", "Spain", 40.4168, -3.7038},
+    {"Seville", "Spain", 37.3891, -5.9845},   {"Rome", "Italy", 41.9028, 12.4964},
+    {"Milan", "Italy", 45.4642, 9.1900},      {"Vienna", "Austria", 48.2082, 16.3738},
+    {"Prague", "Czechia", 50.0755, 14.4378},  {"Dublin", "Ireland", 53.3498, -6.2603},
+    {"Oslo", "Norway", 59.9139, 10.7522},     {"Athens", "Greece", 37.9838, 23.7275},
 };
 #define SEED_CITIES (sizeof(seed_cities) / sizeof(seed_cities[0]))
 static const char *const seed_first[] = {"Ana", "Rui",  "Ines",  "Joao", "Marta", "Tiago", "Sofia", "Pedro",
@@ -277,7 +285,8 @@ seed_property(seed_t *s, long i, int64_t *sub)
 {
     seed_rng_t rng = seed_item_rng(s->seed, SEED_PROPERTY, i);
     size_t c = seed_below(&rng, SEED_CITIES);
-    const char *type = seed_types[seed_below(&rng, COUNT(seed_types))];
+    size_t t = seed_below(&rng, COUNT(seed_types));
+    const char *type = seed_types[t];
     char name[128], address[128];
     *sub = s->ids[SEED_USER][seed_below(&rng, (uint64_t)s->counts[SEED_USER])];
     s->property_owners[i] = *sub;
@@ -288,13 +297,32 @@ seed_property(seed_t *s, long i, int64_t *sub)
     bson_t *body =
         BCON_NEW("name", BCON_UTF8(name), "type", BCON_UTF8(type), "city", BCON_UTF8(seed_cities[c].city), "address",
                  BCON_UTF8(address), "description", BCON_UTF8("A seeded property, made by roostctl seed."));
+    /* Within 8 km of the centre, denser near it: the radius grows as the square of a uniform draw. */
+    double u = (double)seed_below(&rng, 1000000) / 1e6, bearing = (double)seed_below(&rng, 360000) / 1000.0;
+    double dist_m = 8000.0 * u * u, lat = seed_cities[c].lat, lon = seed_cities[c].lon;
+    lat += dist_m * cos(bearing * M_PI / 180) / 111320.0;
+    lon += dist_m * sin(bearing * M_PI / 180) / (111320.0 * cos(lat * M_PI / 180));
+    BCON_APPEND(body, "location", "{", "lat", BCON_DOUBLE(round(lat * 1e6) / 1e6), "lon",
+                BCON_DOUBLE(round(lon * 1e6) / 1e6), "}");
+    /* A home's rooms: a living room and a kitchen, bedrooms by its type,
+     * one or two bathrooms, and now and then an office or a balcony. */
+    static const int seed_bedrooms[] = {1, 1, 0, 3, 1, 1, 0}; /* the fewest, by seed_types */
+    int bedrooms = seed_bedrooms[t] + (seed_bedrooms[t] > 0 && t != 5 ? (int)seed_below(&rng, 3 + (t == 3)) : 0);
+    size_t kinds[12], nrooms = 0;
+    kinds[nrooms++] = 0;
+    kinds[nrooms++] = 2;
+    for (int b = 0; b < bedrooms; b++)
+        kinds[nrooms++] = 1;
+    for (int b = 1 + (bedrooms >= 3 && seed_below(&rng, 2) == 1); b > 0; b--)
+        kinds[nrooms++] = 3;
+    if (seed_below(&rng, 3) == 0)
+        kinds[nrooms++] = 4 + seed_below(&rng, 2);
     bson_t rooms, room, chars;
-    int nrooms = 1 + (int)seed_below(&rng, 6);
     BSON_APPEND_ARRAY_BEGIN(body, "rooms", &rooms);
-    for (int r = 0; r < nrooms; r++) {
+    for (size_t r = 0; r < nrooms; r++) {
         char key[16];
-        size_t k = r == 0 ? 0 : seed_below(&rng, COUNT(seed_rooms));
-        snprintf(key, sizeof(key), "%d", r);
+        size_t k = kinds[r];
+        snprintf(key, sizeof(key), "%zu", r);
         BSON_APPEND_DOCUMENT_BEGIN(&rooms, key, &room);
         BSON_APPEND_UTF8(&room, "name", seed_rooms[k].name);
         BSON_APPEND_UTF8(&room, "kind", seed_rooms[k].kind);

@@ -62,8 +62,11 @@ svc_ensure_indexes(mongoc_client_t *mongo, const char *service, const svc_index_
         for (const char *k = indexes[i].keys; *k != '\0';) {
             int dir = *k == '-' ? -1 : 1;
             k += *k == '-';
-            size_t len = strcspn(k, ",");
-            bson_append_int32(&keys, k, (int)len, dir);
+            size_t len = strcspn(k, ","), name = strcspn(k, ":,");
+            if (name < len) /* "location:2dsphere": a kind of index, not a direction */
+                bson_append_utf8(&keys, k, (int)name, k + name + 1, (int)(len - name - 1));
+            else
+                bson_append_int32(&keys, k, (int)len, dir);
             k += len + (k[len] == ',');
         }
         bool ok =

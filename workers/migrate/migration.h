@@ -25,7 +25,8 @@
 /*
  * An index a service needs. `keys` lists its fields in order, comma
  * separated, a leading '-' for descending: "deleted_at,-created_at" is
- * {deleted_at: 1, created_at: -1}.
+ * {deleted_at: 1, created_at: -1}; "location:2dsphere" is {location:
+ * "2dsphere"}.
  */
 typedef struct svc_index {
     const char *collection;

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <utf8proc.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +197,63 @@ validate_query_range(const bson_t *query, const char *lo_key, const char *hi_key
 {
     bool lo_ok = validate_query_int(query, lo_key, min, min, max, e, lo);
     bool hi_ok = validate_query_int(query, hi_key, max, min, max, e, hi);
+    if (lo_ok && hi_ok && bson_has_field(query, lo_key) && bson_has_field(query, hi_key) && *lo > *hi) {
+        field_errors_add(e, lo_key, "must not be greater than %s", hi_key);
+        return false;
+    }
+    return lo_ok && hi_ok;
+}
+
+bool
+validate_decimal(const char *s, size_t len, double *out)
+{
+    char buf[64];
+    while (len > 0 && *s == ' ')
+        s++, len--;
+    while (len > 0 && s[len - 1] == ' ')
+        len--;
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (strchr("0123456789+-.eE", s[i]) == NULL)
+            return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    *out = strtod(buf, &end);
+    return *end == '\0' && isfinite(*out);
+}
+
+/* One decimal query parameter in [min, max]; `fallback` when absent. */
+static bool
+validate_query_number(const bson_t *query, const char *key, double fallback, double min, double max, field_errors_t *e,
+                      double *out)
+{
+    bson_iter_t it;
+    uint32_t len;
+    *out = fallback;
+    if (!bson_iter_init_find(&it, query, key))
+        return true;
+    bool ok = false;
+    if (BSON_ITER_HOLDS_NUMBER(&it))
+        ok = isfinite(*out = bson_iter_as_double(&it));
+    else if (BSON_ITER_HOLDS_UTF8(&it)) {
+        const char *s = bson_iter_utf8(&it, &len); /* before len is read */
+        ok = validate_decimal(s, len, out);
+    }
+    if (!ok || *out < min || *out > max) {
+        field_errors_add(e, key, "must be a number from %g to %g", min, max);
+        return false;
+    }
+    return true;
+}
+
+bool
+validate_query_number_range(const bson_t *query, const char *lo_key, const char *hi_key, double min, double max,
+                            field_errors_t *e, double *lo, double *hi)
+{
+    bool lo_ok = validate_query_number(query, lo_key, min, min, max, e, lo);
+    bool hi_ok = validate_query_number(query, hi_key, max, min, max, e, hi);
     if (lo_ok && hi_ok && bson_has_field(query, lo_key) && bson_has_field(query, hi_key) && *lo > *hi) {
         field_errors_add(e, lo_key, "must not be greater than %s", hi_key);
         return false;

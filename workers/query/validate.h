@@ -57,6 +57,16 @@ bool validate_id(const bson_t *doc, const char *key, field_errors_t *e, int64_t 
 bool validate_query_int(const bson_t *query, const char *key, int64_t fallback, int64_t min, int64_t max,
                         field_errors_t *e, int64_t *out);
 
+/* A plain decimal number of `len` bytes (digits, a sign, a point, an
+ * exponent; spaces around it): not "nan", "inf" nor hexadecimal, and
+ * finite. */
+bool validate_decimal(const char *s, size_t len, double *out);
+
+/* A range filter of two decimal query parameters, each in [min, max] and
+ * defaulting to that bound, compared as validate_query_range does. */
+bool validate_query_number_range(const bson_t *query, const char *lo_key, const char *hi_key, double min, double max,
+                                 field_errors_t *e, double *lo, double *hi);
+
 /*
  * A range filter of two integer query parameters, each in [min, max] and
  * defaulting to that bound: *lo from `lo_key`, *hi from `hi_key`. The two

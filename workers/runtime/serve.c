@@ -10,6 +10,7 @@
 #include "runtime/database.h"
 #include "runtime/direct.h"
 #include "runtime/services.h"
+#include "runtime/tick.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
@@ -222,7 +223,9 @@ worker_run(void)
     if (serve_url[0] != '\0' && !direct_start(serve_url, concurrency))
         goto done_breaker;
     if (worker_open_socket(&sock, url)) {
+        tick_start();
         worker_serve_until_stopped(sock, url, concurrency, &stop);
+        tick_stop();
         nng_close(sock);
         status = 0;
     } else {

@@ -47,6 +47,31 @@ svc_list_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *counted
     bson_destroy(opts);
 }
 
+void
+svc_list_near(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter, const bson_t *counted,
+              const char *path, double lon, double lat, double radius_m, int64_t page, int64_t per_page,
+              svc_render_fn render)
+{
+    bson_error_t error;
+    int64_t total;
+    bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(svc_query_max_time_ms()));
+    if (!svc_count(coll, counted, opts, &total, &error)) {
+        svc_fail_read(call, &error);
+        bson_destroy(opts);
+        return;
+    }
+    bson_t *pipeline = BCON_NEW(
+        "pipeline", "[", "{", "$geoNear", "{", "near", "{", "type", BCON_UTF8("Point"), "coordinates", "[",
+        BCON_DOUBLE(lon), BCON_DOUBLE(lat), "]", "}", "distanceField", BCON_UTF8(SVC_DISTANCE_FIELD), "maxDistance",
+        BCON_DOUBLE(radius_m), "query", BCON_DOCUMENT(filter), "key", BCON_UTF8(path), "spherical", BCON_BOOL(true),
+        "}", "}", "{", "$skip", BCON_INT64((page - 1) * per_page), "}", "{", "$limit", BCON_INT64(per_page), "}", "]");
+    svc_page_t paging = {
+        .items_key = "items", .page = page, .per_page = per_page, .total = total, .pipeline = pipeline};
+    svc_reply_page(call, coll, filter, opts, render, &paging);
+    bson_destroy(pipeline);
+    bson_destroy(opts);
+}
+
 /* What svc_odata_read collects. */
 typedef struct {
     bson_t *docs;

@@ -26,6 +26,18 @@
 void svc_list_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *counted, const bson_t *filter,
                    const char *sort_field, int dir, int64_t page, int64_t per_page, svc_render_fn render);
 
+/* The field $geoNear writes each document's distance into, in metres: no
+ * stored document has it, and render functions append it rounded. */
+#define SVC_DISTANCE_FIELD "distance_m"
+
+/* Replies page `page` of the documents of `coll` that `filter` matches
+ * within `radius_m` of (lon, lat) on the GeoJSON Point at `path` (a
+ * 2dsphere index), nearest first, ties by _id, through $geoNear; the total
+ * counts `counted` (the filter with the same circle as a $geoWithin). */
+void svc_list_near(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter, const bson_t *counted,
+                   const char *path, double lon, double lat, double radius_m, int64_t page, int64_t per_page,
+                   svc_render_fn render);
+
 /* The window an OData query asks of `coll` (`filter`: the resource's
  * conditions and $filter's): the total when $count=true (else -1), and
  * $top documents from $skip in $orderby's order into `docs` (a BSON array,

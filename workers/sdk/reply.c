@@ -17,6 +17,29 @@ svc_reply(svc_call_t *call, int status, const bson_t *body)
 }
 
 void
+svc_call_quiet(const svc_call_t *call, svc_call_t *quiet)
+{
+    *quiet = *call;
+    bson_init(&quiet->reply);
+    quiet->replied = false;
+}
+
+void
+svc_call_quiet_end(svc_call_t *quiet)
+{
+    bson_destroy(&quiet->reply);
+}
+
+int
+svc_replied_status(const svc_call_t *call)
+{
+    bson_iter_t it;
+    if (!call->replied || !bson_iter_init_find(&it, &call->reply, "status"))
+        return 0;
+    return (int)bson_iter_as_int64(&it);
+}
+
+void
 svc_fail(svc_call_t *call, int status, const char *code, const char *fmt, ...)
 {
     va_list ap;
@@ -177,7 +200,9 @@ svc_reply_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter
     svc_page_render_t r = {.render = render};
     svc_page_items_init(&r.page, &items);
     const svc_page_items_t *p = &r.page;
-    if (!svc_find_each(coll, filter, opts, svc_page_item, &r, &error)) {
+    bool read = page->pipeline != NULL ? svc_aggregate_each(coll, page->pipeline, opts, svc_page_item, &r, &error)
+                                       : svc_find_each(coll, filter, opts, svc_page_item, &r, &error);
+    if (!read) {
         svc_fail_db(call, &error);
         goto done;
     }

@@ -27,6 +27,7 @@ void svc_render_fields(const bson_t *doc, const char *const *fields, bson_t *out
 typedef struct {
     const char *items_key;         /* "items", or the classic contract's "users" / "listings" */
     int64_t page, per_page, total; /* appended after the items when total >= 0 */
+    const bson_t *pipeline;        /* read by this aggregation rather than find(filter, opts) */
 } svc_page_t;
 
 /*
@@ -68,6 +69,15 @@ void svc_page_items_init(svc_page_items_t *p, bson_t *items);
 bool svc_page_add(svc_page_items_t *p, const bson_t *item);
 /* The bytes the page would have taken up to its first refused item. */
 int64_t svc_page_bytes(const svc_page_items_t *p);
+
+/* A copy of `call` whose replies go nowhere: for work after the reply is
+ * decided (a best-effort sync) whose failures must not become the client's
+ * answer. End it with svc_call_quiet_end. */
+void svc_call_quiet(const svc_call_t *call, svc_call_t *quiet);
+void svc_call_quiet_end(svc_call_t *quiet);
+
+/* The status the call has replied so far; 0 when it has not. */
+int svc_replied_status(const svc_call_t *call);
 
 /* 500 reply_too_large, logged: one item is past what a reply may carry. */
 void svc_fail_too_large(svc_call_t *call, int64_t bytes);

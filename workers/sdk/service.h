@@ -51,6 +51,9 @@ typedef struct {
 typedef struct {
     const char *name;    /* also the database name, after ROOST_DB_PREFIX */
     const svc_op_t *ops; /* terminated by {NULL, NULL} */
+    /* An op of `ops` each worker serving the service runs on itself every
+     * second (runtime/tick.h), or NULL. */
+    const char *tick_op;
     /* Its database's migrations are in services/databases.c: a worker
      * serves the service's ops only once every one of them is applied. */
 } svc_service_t;

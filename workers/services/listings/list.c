@@ -1,11 +1,15 @@
 /*
- * listings.list: live listings newest first, filtered by lister, type,
- * price range and city (the city's property ids, asked of the properties
- * service: listings do not keep the city themselves).
+ * listings.list: live listings, newest first or by price or distance,
+ * filtered by lister, listing type, price, and the property's own fields
+ * from the snapshot each listing keeps (snapshot.c): city, type, bedrooms,
+ * bathrooms, living area, and where it is on the map (query/geo.h).
  */
 #include "listings.h"
 #include "sdk/list.h"
+#include "text.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const listings_types[] = {"rent", "sale", NULL};
@@ -91,16 +95,114 @@ listings_filter_properties(svc_call_t *call, const char *key, const char *value,
     return status == 200 && call->replied == false;
 }
 
+/* Appends {path: {$in: [...]}} from a comma list of `set`'s members (a
+ * repeated parameter arrives joined by commas). */
+static void
+listings_filter_in(const bson_t *query, const char *key, const char *path, const char *const *set, field_errors_t *e,
+                   bson_t *filter)
+{
+    bson_iter_t it;
+    bson_t cond, in;
+    const char *s;
+    uint32_t n = 0;
+    if (!bson_iter_init_find(&it, query, key) || !validate_text(&it, e, key, 1, 500, &s))
+        return;
+    BSON_APPEND_DOCUMENT_BEGIN(filter, path, &cond);
+    BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
+    for (const char *p = s;;) {
+        size_t len = strcspn(p, ",");
+        const char *const *m = set;
+        while (*m != NULL && (strlen(*m) != len || strncmp(*m, p, len) != 0))
+            m++;
+        if (*m == NULL) {
+            field_errors_add(e, key, "'%.*s' is not one of the values (a comma list of them is allowed)",
+                             (int)(len > 40 ? 40 : len), p);
+        } else {
+            char k[16];
+            snprintf(k, sizeof(k), "%u", n++);
+            BSON_APPEND_UTF8(&in, k, *m);
+        }
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+    bson_append_array_end(&cond, &in);
+    bson_append_document_end(filter, &cond);
+}
+
+/* Appends {path: {$gte: lo, $lte: hi}} when either bound was asked. */
+static void
+listings_filter_range(const bson_t *query, const char *lo_key, const char *hi_key, const char *path, double lo,
+                      double hi, bool integer, bson_t *filter)
+{
+    bson_t cond;
+    if (!bson_has_field(query, lo_key) && (hi_key == NULL || !bson_has_field(query, hi_key)))
+        return;
+    BSON_APPEND_DOCUMENT_BEGIN(filter, path, &cond);
+    if (bson_has_field(query, lo_key)) {
+        if (integer)
+            BSON_APPEND_INT64(&cond, "$gte", (int64_t)lo);
+        else
+            BSON_APPEND_DOUBLE(&cond, "$gte", lo);
+    }
+    if (hi_key != NULL && bson_has_field(query, hi_key)) {
+        if (integer)
+            BSON_APPEND_INT64(&cond, "$lte", (int64_t)hi);
+        else
+            BSON_APPEND_DOUBLE(&cond, "$lte", hi);
+    }
+    bson_append_document_end(filter, &cond);
+}
+
+bool
+listings_search_filter(svc_call_t *call, field_errors_t *errors, bson_t *filter, geo_area_t *area)
+{
+    const bson_t *query = &call->req->query;
+    int64_t user_id = 0, min_price, max_price, lo, hi;
+    double min_area, max_area;
+    bson_iter_t it;
+    const char *s;
+
+    validate_query_range(query, "min_price", "max_price", 1, LISTINGS_PRICE_MAX, errors, &min_price, &max_price);
+    if (bson_has_field(query, "user_id") && validate_id(query, "user_id", errors, &user_id))
+        BSON_APPEND_INT64(filter, "user_id", user_id);
+    listings_filter_in(query, "listing_type", "listing_type", listings_types, errors, filter);
+    listings_filter_range(query, "min_price", "max_price", "price", (double)min_price, (double)max_price, true, filter);
+    /* The property's fields, from the snapshot each listing keeps of it. */
+    if (bson_iter_init_find(&it, query, "city") && validate_text(&it, errors, "city", 1, 100, &s)) {
+        char *key = text_key(s, strlen(s));
+        BSON_APPEND_UTF8(filter, "property.city_key", key);
+        free(key);
+    }
+    listings_filter_in(query, "type", "property.type", listings_property_types, errors, filter);
+    if (validate_query_range(query, "min_bedrooms", "max_bedrooms", 0, LISTINGS_ROOMS_MAX, errors, &lo, &hi))
+        listings_filter_range(query, "min_bedrooms", "max_bedrooms", "property.bedrooms", (double)lo, (double)hi, true,
+                              filter);
+    if (validate_query_range(query, "min_bathrooms", "max_bathrooms", 0, LISTINGS_ROOMS_MAX, errors, &lo, &hi))
+        listings_filter_range(query, "min_bathrooms", "max_bathrooms", "property.bathrooms", (double)lo, (double)hi,
+                              true, filter);
+    if (validate_query_number_range(query, "min_area_m2", "max_area_m2", 0, LISTINGS_AREA_MAX, errors, &min_area,
+                                    &max_area))
+        listings_filter_range(query, "min_area_m2", "max_area_m2", "property.living_area_m2", min_area, max_area, false,
+                              filter);
+    geo_area_parse(query, errors, area);
+    return errors->count == 0;
+}
+
 void
 listings_list(svc_call_t *call)
 {
-    static const char *const params[] = {"page",      "per_page",  "user_id", "listing_type",
-                                         "min_price", "max_price", "city",    NULL};
+    static const char *const params[] = {
+        "page", "per_page",     "user_id",      "listing_type",  "min_price",     "max_price",   "city",
+        "type", "min_bedrooms", "max_bedrooms", "min_bathrooms", "max_bathrooms", "min_area_m2", "max_area_m2",
+        "near", "radius_m",     "bbox",         "polygon",       "order_by",      NULL};
+    static const validate_order_t orders[] = {{"created_at", "created_at"}, {"price", "price"}, {"distance", ""}};
     const bson_t *query = &call->req->query;
     field_errors_t errors;
-    int64_t page, per_page, user_id = 0, min_price, max_price;
-    bson_iter_t it;
-    const char *s;
+    int64_t page, per_page;
+    const char *sort_field = "created_at";
+    int sort_dir = -1;
+    geo_area_t area;
     bson_t filter = BSON_INITIALIZER;
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
 
@@ -118,32 +220,31 @@ listings_list(svc_call_t *call)
     validate_known_fields(query, params, &errors);
     validate_query_int(query, "page", 1, 1, VALIDATE_PAGE_MAX, &errors, &page);
     validate_query_int(query, "per_page", 10, 1, 100, &errors, &per_page);
-    validate_query_range(query, "min_price", "max_price", 1, LISTINGS_PRICE_MAX, &errors, &min_price, &max_price);
-    if (bson_has_field(query, "user_id") && validate_id(query, "user_id", &errors, &user_id))
-        BSON_APPEND_INT64(&filter, "user_id", user_id);
-    if (bson_iter_init_find(&it, query, "listing_type")) {
-        if (!BSON_ITER_HOLDS_UTF8(&it) ||
-            (strcmp(s = bson_iter_utf8(&it, NULL), "rent") != 0 && strcmp(s, "sale") != 0))
-            field_errors_add(&errors, "listing_type", "must be \"rent\" or \"sale\"");
-        else
-            BSON_APPEND_UTF8(&filter, "listing_type", s);
-    }
-    if (bson_has_field(query, "min_price") || bson_has_field(query, "max_price")) {
-        bson_t cond;
-        BSON_APPEND_DOCUMENT_BEGIN(&filter, "price", &cond);
-        BSON_APPEND_INT64(&cond, "$gte", min_price);
-        BSON_APPEND_INT64(&cond, "$lte", max_price);
-        bson_append_document_end(&filter, &cond);
-    }
-    if (bson_iter_init_find(&it, query, "city") && validate_text(&it, &errors, "city", 1, 100, &s) &&
-        errors.count == 0 && !listings_filter_properties(call, "city", s, "city", &filter))
-        goto done;
+    if (bson_has_field(query, "order_by"))
+        validate_order_by(query, orders, sizeof(orders) / sizeof(orders[0]), &errors, &sort_field, &sort_dir);
+    listings_search_filter(call, &errors, &filter, &area);
+    bool by_distance = sort_field[0] == '\0';
+    if (by_distance && (sort_dir < 0 || !area.near))
+        field_errors_add(&errors, "order_by",
+                         sort_dir < 0 ? "distance is nearest first only: order_by=distance"
+                                      : "distance needs near (and radius_m): the point to measure from");
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
         goto done;
     }
     svc_filter_live(&filter);
-    svc_list_page(call, coll, NULL, &filter, "created_at", -1, page, per_page, listings_render);
+    if (by_distance) {
+        bson_t counted = BSON_INITIALIZER;
+        bson_concat(&counted, &filter);
+        geo_area_append(&area, "property.location", false, &counted);
+        geo_area_append(&area, "property.location", true, &filter);
+        svc_list_near(call, coll, &filter, &counted, "property.location", area.centre.lon, area.centre.lat,
+                      area.radius_m, page, per_page, listings_render);
+        bson_destroy(&counted);
+    } else {
+        geo_area_append(&area, "property.location", false, &filter);
+        svc_list_page(call, coll, NULL, &filter, sort_field, sort_dir, page, per_page, listings_render);
+    }
 done:
     field_errors_destroy(&errors);
     bson_destroy(&filter);

@@ -5,7 +5,9 @@
 #include "clock.h"
 #include "listings.h"
 #include "sdk/bulk.h"
+#include "sdk/list.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,8 +16,13 @@ listings_render(const bson_t *doc, bson_t *out)
 {
     static const char *const fields[] = {"user_id",    "property_id", "listing_type", "price", "created_at",
                                          "updated_at", NULL};
+    bson_iter_t it;
     svc_render_fields(doc, fields, out);
     BSON_APPEND_INT64(out, "version", svc_version(doc));
+    listings_render_snapshot(doc, out);
+    /* A search by distance reads through $geoNear, which adds it (sdk/list.h). */
+    if (bson_iter_init_find(&it, doc, SVC_DISTANCE_FIELD) && BSON_ITER_HOLDS_NUMBER(&it))
+        BSON_APPEND_INT64(out, "distance_m", llround(bson_iter_as_double(&it)));
 }
 
 void
@@ -28,6 +35,13 @@ listings_render_classic(const bson_t *doc, bson_t *out)
 bool
 listings_insert(svc_call_t *call, const listings_new_t *l, bson_t *stored, bson_error_t *error)
 {
+    return listings_insert_with(call, l, NULL, 0, stored, error);
+}
+
+bool
+listings_insert_with(svc_call_t *call, const listings_new_t *l, const bson_t *property, int64_t property_version,
+                     bson_t *stored, bson_error_t *error)
+{
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
     bson_t doc = BSON_INITIALIZER;
 
@@ -37,6 +51,13 @@ listings_insert(svc_call_t *call, const listings_new_t *l, bson_t *stored, bson_
         BSON_APPEND_INT64(&doc, "property_id", l->property_id);
     BSON_APPEND_UTF8(&doc, "listing_type", l->listing_type);
     BSON_APPEND_INT64(&doc, "price", l->price);
+    if (property != NULL) {
+        bson_t snap;
+        listings_snapshot(property, &snap);
+        BSON_APPEND_DOCUMENT(&doc, "property", &snap);
+        BSON_APPEND_INT64(&doc, "property_version", property_version);
+        bson_destroy(&snap);
+    }
     BSON_APPEND_INT64(&doc, "version", 1);
     BSON_APPEND_INT64(&doc, "created_at", now);
     BSON_APPEND_INT64(&doc, "updated_at", now);
@@ -70,16 +91,16 @@ listings_user_exists(svc_call_t *call, int64_t user_id)
 }
 
 /*
- * Checks that property `id` exists and belongs to `owner`; replies itself
- * and returns false when it does not (400 / 403) or cannot be checked.
+ * Checks that property `id` exists and belongs to `owner`, reading it into
+ * `property` (initialised always) with its version; replies itself and
+ * returns false when it does not (400 / 403) or cannot be checked.
  */
 static bool
-listings_check_property(svc_call_t *call, int64_t id, int64_t owner)
+listings_check_property(svc_call_t *call, int64_t id, int64_t owner, bson_t *property, int64_t *version)
 {
-    bson_t reply;
     bson_iter_t it;
     field_errors_t errors;
-    int status = svc_ask_id(call, "properties.get", id, &reply);
+    int status = listings_read_property(call, id, property, version);
     if (status < 0)
         return false;
     bool ok = false;
@@ -87,16 +108,12 @@ listings_check_property(svc_call_t *call, int64_t id, int64_t owner)
     if (status == 404) {
         field_errors_add(&errors, "property_id", "no property has id %lld", (long long)id);
         svc_fail_fields(call, &errors);
-    } else if (status != 200) {
-        svc_fail_asked(call, "properties.get", status);
-    } else if (!bson_iter_init(&it, &reply) || !bson_iter_find_descendant(&it, "body.owner_id", &it) ||
-               bson_iter_as_int64(&it) != owner) {
+    } else if (!bson_iter_init_find(&it, property, "owner_id") || bson_iter_as_int64(&it) != owner) {
         svc_fail(call, 403, "forbidden", "property %lld belongs to another user", (long long)id);
     } else {
         ok = true;
     }
     field_errors_destroy(&errors);
-    bson_destroy(&reply);
     return ok;
 }
 
@@ -107,7 +124,8 @@ listings_create(svc_call_t *call)
     field_errors_t errors;
     listings_new_t l;
     bson_error_t error;
-    bson_t stored, out;
+    bson_t stored, out, property = BSON_INITIALIZER;
+    int64_t property_version = 0;
 
     field_errors_init(&errors);
     if (!listings_check_main(&req->body, false, &errors, &l)) {
@@ -118,7 +136,8 @@ listings_create(svc_call_t *call)
     if (l.property_id > 0) {
         /* A property the lister owns proves the lister exists (users are
          * never deleted): one question to another service, not two. */
-        if (!listings_check_property(call, l.property_id, l.user_id))
+        bson_destroy(&property);
+        if (!listings_check_property(call, l.property_id, l.user_id, &property, &property_version))
             goto done;
     } else {
         int exists = listings_user_exists(call, l.user_id);
@@ -129,15 +148,19 @@ listings_create(svc_call_t *call)
             goto done;
         }
     }
-    if (!listings_insert(call, &l, &stored, &error)) {
+    if (!listings_insert_with(call, &l, l.property_id > 0 ? &property : NULL, property_version, &stored, &error)) {
         svc_fail_db(call, &error);
         goto done;
     }
+    /* A property change whose sync ran between the read above and the
+     * insert did not see this listing: the properties workers sync every
+     * change once more when it is older than any request (sync.c). */
     listings_render(&stored, &out);
     svc_reply(call, 201, &out);
     bson_destroy(&out);
     bson_destroy(&stored);
 done:
+    bson_destroy(&property);
     field_errors_destroy(&errors);
 }
 
@@ -184,10 +207,13 @@ listings_get(svc_call_t *call)
     svc_collection_close(coll);
 }
 
-/* What listings_change hands the edit loop: the checked body, and whether it deletes. */
+/* What listings_change hands the edit loop: the checked body, whether it
+ * deletes, and the new property (read on the first round) with its version. */
 typedef struct {
     listings_new_t l;
     bool delete;
+    bson_t property;
+    int64_t property_version;
 } listings_change_t;
 
 /* The $set (and $unset) of a PATCH or DELETE; a new property_id is checked
@@ -195,10 +221,13 @@ typedef struct {
 static bool
 listings_change_update(svc_call_t *call, const bson_t *current, int64_t version, int attempt, bson_t *update, void *arg)
 {
-    const listings_change_t *c = arg;
+    listings_change_t *c = arg;
     const listings_new_t *l = &c->l;
-    if (attempt == 0 && l->property_id > 0 && !listings_check_property(call, l->property_id, call->req->auth_sub))
-        return false;
+    if (attempt == 0 && l->property_id > 0) {
+        bson_destroy(&c->property);
+        if (!listings_check_property(call, l->property_id, call->req->auth_sub, &c->property, &c->property_version))
+            return false;
+    }
     int64_t now = clock_realtime_us();
     bson_t set;
     BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
@@ -208,8 +237,14 @@ listings_change_update(svc_call_t *call, const bson_t *current, int64_t version,
         BSON_APPEND_UTF8(&set, "listing_type", l->listing_type);
     if (l->price > 0)
         BSON_APPEND_INT64(&set, "price", l->price);
-    if (l->property_id > 0)
+    if (l->property_id > 0) {
+        bson_t snap;
         BSON_APPEND_INT64(&set, "property_id", l->property_id);
+        listings_snapshot(&c->property, &snap);
+        BSON_APPEND_DOCUMENT(&set, "property", &snap);
+        BSON_APPEND_INT64(&set, "property_version", c->property_version);
+        bson_destroy(&snap);
+    }
     BSON_APPEND_INT64(&set, "version", version + 1);
     BSON_APPEND_INT64(&set, "updated_at", now);
     BSON_APPEND_UTF8(&set, "last_rid", call->key);
@@ -218,6 +253,8 @@ listings_change_update(svc_call_t *call, const bson_t *current, int64_t version,
         bson_t unset;
         BSON_APPEND_DOCUMENT_BEGIN(update, "$unset", &unset);
         BSON_APPEND_UTF8(&unset, "property_id", "");
+        BSON_APPEND_UTF8(&unset, "property", "");
+        BSON_APPEND_UTF8(&unset, "property_version", "");
         bson_append_document_end(update, &unset);
     }
     return true;
@@ -234,7 +271,7 @@ listings_change(svc_call_t *call, bool delete)
 {
     const envelope_request_t *req = call->req;
     field_errors_t errors;
-    listings_change_t c = {.delete = delete};
+    listings_change_t c = {.delete = delete, .property = BSON_INITIALIZER};
     int64_t id = 0;
 
     field_errors_init(&errors);
@@ -260,6 +297,7 @@ listings_change(svc_call_t *call, bool delete)
                        .arg = &c};
     svc_edit(call, &edit);
     bson_destroy(mine);
+    bson_destroy(&c.property);
 }
 
 static void
@@ -293,6 +331,7 @@ static const svc_op_t listings_ops[] = {
     {"listings.classic_create", listings_classic_create},
     {"listings.public_list", listings_public_list},
     {"listings.public_create", listings_classic_create},
+    {"listings.sync_property", listings_sync_op},
     {NULL, NULL},
 };
 

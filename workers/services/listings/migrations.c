@@ -14,8 +14,22 @@ static const svc_index_t listings_indexes[] = {
     {"listings", "live_property", "deleted_at,property_id", false},
 };
 
-/* The versions of the listings database (migrate/migration.h); `roostctl migrate up listings` applies them. */
+/* The search of docs/search.md, on the snapshot of the property each
+ * listing keeps: the city and the type in page order, the counts and the
+ * area as ranges, and the map. */
+static const svc_index_t listings_search_indexes[] = {
+    {"listings", "live_city_created", "deleted_at,property.city_key,-created_at", false},
+    {"listings", "live_ptype_created", "deleted_at,property.type,-created_at", false},
+    {"listings", "live_bedrooms", "deleted_at,property.bedrooms", false},
+    {"listings", "live_area", "deleted_at,property.living_area_m2", false},
+    {"listings", "location_2dsphere", "property.location:2dsphere", false},
+};
+
+/* The versions of the listings database (migrate/migration.h); `roostctl migrate up listings` applies them.
+ * The snapshots themselves are written by the properties workers
+ * (properties migration 5 marks every property to be sent). */
 const svc_migration_t listings_migrations[] = {
     SVC_MIGRATION_INDEXES(1, "indexes", listings_indexes),
+    SVC_MIGRATION_INDEXES(2, "search_indexes", listings_search_indexes),
     {0},
 };

@@ -38,8 +38,8 @@ static const char *const reso_statuses[] = {"Active",      "Active Under Contrac
 /* The properties service's types (properties_types): a value it would
  * refuse is refused here, in RESO's names and positions. A unit test keeps
  * the two lists equal (tests/unit/workers/services/listings/fields_test.c). */
-const char *const listings_reso_property_types[] = {"apartment",  "house", "studio", "villa", "land",
-                                                    "commercial", "cabin", "room",   NULL};
+const char *const listings_property_types[] = {"apartment",  "house", "studio", "villa", "land",
+                                               "commercial", "cabin", "room",   NULL};
 
 static const odata_field_t reso_fields[] = {
     {"ListingKey", "_id", ODATA_KEY, ODATA_ALL},
@@ -47,7 +47,7 @@ static const odata_field_t reso_fields[] = {
     {"StandardStatus", "", ODATA_STRING, ODATA_FILTER | ODATA_SELECT, reso_statuses, NULL, "Active"},
     {"ListAgentKey", "user_id", ODATA_KEY, ODATA_ALL},
     {"ModificationTimestamp", "updated_at", ODATA_TIME, ODATA_ALL},
-    {"PropertyType", "type", ODATA_STRING, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED, listings_reso_property_types},
+    {"PropertyType", "type", ODATA_STRING, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED, listings_property_types},
     {"City", "city", ODATA_STRING, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED},
     {"UnparsedAddress", "address", ODATA_STRING, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED},
     {"BedroomsTotal", "", ODATA_INT, ODATA_SELECT},

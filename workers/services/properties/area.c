@@ -1,9 +1,11 @@
-/* A property's living area, the sum of its rooms' areas: kept with every
- * rooms write (fields.c, rooms.c) and backfilled by migration 2
- * (migrations.c), so it lives apart from the handlers for roostctl to link. */
+/* What a property's rooms say about it — its living area and its bedroom
+ * and bathroom counts: kept with every rooms write (edit.c, rooms.c) and
+ * backfilled by migrations 2 and 3 (migrations.c), so it lives apart from
+ * the handlers for roostctl to link. */
 #include "properties.h"
 
 #include <math.h>
+#include <string.h>
 
 bool
 properties_living_area(const bson_t *doc, double *area_m2)
@@ -23,4 +25,37 @@ properties_living_area(const bson_t *doc, double *area_m2)
     /* To the cm² (RESO's LivingArea has Scale 2): no 58.900000000000006 from summing binary doubles. */
     *area_m2 = round(*area_m2 * 100.0) / 100.0;
     return true;
+}
+
+bool
+properties_room_counts(const bson_t *doc, int32_t *bedrooms, int32_t *bathrooms)
+{
+    bson_iter_t it, r, f;
+    *bedrooms = *bathrooms = 0;
+    if (!bson_iter_init_find(&it, doc, "rooms"))
+        return true;
+    if (!BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &r))
+        return false;
+    while (bson_iter_next(&r)) {
+        if (!BSON_ITER_HOLDS_DOCUMENT(&r) || !bson_iter_recurse(&r, &f) || !bson_iter_find(&f, "kind") ||
+            !BSON_ITER_HOLDS_UTF8(&f))
+            return false;
+        const char *kind = bson_iter_utf8(&f, NULL);
+        *bedrooms += strcmp(kind, "bedroom") == 0;
+        *bathrooms += strcmp(kind, "bathroom") == 0;
+    }
+    return true;
+}
+
+void
+properties_append_derived(bson_t *changes)
+{
+    double area_m2;
+    int32_t bedrooms, bathrooms;
+    if (properties_living_area(changes, &area_m2))
+        BSON_APPEND_DOUBLE(changes, "living_area_m2", area_m2);
+    if (properties_room_counts(changes, &bedrooms, &bathrooms)) {
+        BSON_APPEND_INT32(changes, "bedrooms", bedrooms);
+        BSON_APPEND_INT32(changes, "bathrooms", bathrooms);
+    }
 }

@@ -46,16 +46,18 @@ properties_apply(const bson_t *current, int64_t version, const bson_t *changes, 
     while (bson_iter_next(&it)) {
         const char *key = bson_iter_key(&it);
         if (bson_has_field(changes, key) || strcmp(key, "version") == 0 || strcmp(key, "updated_at") == 0 ||
-            strcmp(key, "last_rid") == 0)
+            strcmp(key, "last_rid") == 0 || strcmp(key, "listings_pending") == 0)
             continue;
         bson_append_iter(next, key, -1, &it);
     }
     bson_iter_init(&it, changes);
     while (bson_iter_next(&it))
-        bson_append_iter(next, bson_iter_key(&it), -1, &it);
+        if (!BSON_ITER_HOLDS_NULL(&it)) /* a null change removes the field (a location set to null) */
+            bson_append_iter(next, bson_iter_key(&it), -1, &it);
     BSON_APPEND_INT64(next, "version", version + 1);
     BSON_APPEND_INT64(next, "updated_at", clock_realtime_us());
     BSON_APPEND_UTF8(next, "last_rid", key);
+    BSON_APPEND_BOOL(next, "listings_pending", true); /* cleared once its listings have it (sync.c) */
 }
 
 /*
@@ -162,6 +164,12 @@ properties_edit(svc_call_t *call, int status, properties_change_fn change)
                        .status = status,
                        .arg = &change};
     svc_edit(call, &edit);
+    /* Also on a re-delivery that found the change made: its sync may be
+     * what the first delivery did not get to. The mark stays for the
+     * sweep's second sync (sync.c). */
+    int replied = svc_replied_status(call);
+    if (replied >= 200 && replied < 300)
+        properties_sync_listings(call, id, false);
 }
 
 /* Appends a room document built from a valid room body. */
@@ -228,6 +236,7 @@ properties_create(svc_call_t *call)
     BSON_APPEND_UTF8(&doc, "city", city);
     BSON_APPEND_UTF8(&doc, "city_key", city_key);
     BSON_APPEND_UTF8(&doc, "address", properties_str(&req->body, "address"));
+    properties_append_location(&doc, &req->body);
     uint32_t n = 0;
     BSON_APPEND_ARRAY_BEGIN(&doc, "rooms", &rooms);
     if (bson_iter_init_find(&it, &req->body, "rooms") && bson_iter_recurse(&it, &r)) {
@@ -240,9 +249,7 @@ properties_create(svc_call_t *call)
     }
     bson_append_array_end(&doc, &rooms);
     BSON_APPEND_INT32(&doc, "room_count", (int32_t)n);
-    double area_m2;
-    properties_living_area(&doc, &area_m2); /* validated rooms: always true */
-    BSON_APPEND_DOUBLE(&doc, "living_area_m2", area_m2);
+    properties_append_derived(&doc);
     BSON_APPEND_INT64(&doc, "next_room_id", n + 1);
     BSON_APPEND_INT64(&doc, "owner_id", req->auth_sub);
     BSON_APPEND_INT64(&doc, "version", 1);
@@ -280,7 +287,7 @@ done:
 static bool
 properties_change_fields(svc_call_t *call, const bson_t *current, bson_t *changes)
 {
-    static const char *const patchable[] = {"name", "description", "type", "city", "address", NULL};
+    static const char *const patchable[] = {"name", "description", "type", "city", "address", "location", NULL};
     const bson_t *body = &call->req->body;
     field_errors_t errors;
     bson_iter_t it;
@@ -298,6 +305,13 @@ properties_change_fields(svc_call_t *call, const bson_t *current, bson_t *change
     bson_iter_init(&it, body);
     while (bson_iter_next(&it)) {
         const char *key = bson_iter_key(&it);
+        if (strcmp(key, "location") == 0) { /* null removes it (properties_apply) */
+            if (BSON_ITER_HOLDS_NULL(&it))
+                BSON_APPEND_NULL(changes, "location");
+            else
+                properties_append_location(changes, body);
+            continue;
+        }
         if (BSON_ITER_HOLDS_NULL(&it)) { /* only description may be null: it becomes empty */
             BSON_APPEND_UTF8(changes, key, "");
             continue;

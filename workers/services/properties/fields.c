@@ -2,6 +2,7 @@
 #include "properties.h"
 #include "text.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,8 @@ const char *const properties_types[] = {"apartment",  "house", "studio", "villa"
 const char *const properties_room_kinds[] = {"bedroom", "kitchen", "bathroom", "living",  "dining", "office",
                                              "garage",  "storage", "balcony",  "laundry", "other",  NULL};
 
-static const char *const properties_fields[] = {"name", "description", "type", "city", "address", "rooms", NULL};
+static const char *const properties_fields[] = {"name",    "description", "type",     "city",
+                                                "address", "rooms",       "location", NULL};
 static const char *const properties_room_fields[] = {"name", "kind", "area_m2", "characteristics", NULL};
 
 static bool
@@ -53,6 +55,83 @@ properties_text(const bson_t *doc, const char *key, const char *field, bool requ
     validate_text(&it, e, field, min, max, out);
 }
 
+/* One coordinate of a location, in [-limit, limit]. */
+static void
+properties_coordinate(const bson_t *loc, const char *key, double limit, field_errors_t *e)
+{
+    bson_iter_t it;
+    char field[16];
+    snprintf(field, sizeof(field), "location.%s", key);
+    if (!bson_iter_init_find(&it, loc, key))
+        field_errors_add(e, field, "is required: a location has both lat and lon");
+    else if (!BSON_ITER_HOLDS_NUMBER(&it) || !(fabs(bson_iter_as_double(&it)) <= limit))
+        field_errors_add(e, field, "must be a number from %g to %g (WGS84 degrees)", -limit, limit);
+}
+
+bool
+properties_check_location(const bson_t *body, field_errors_t *e)
+{
+    uint32_t before = e->count;
+    bson_iter_t it;
+    bson_t loc;
+    if (!bson_iter_init_find(&it, body, "location") || BSON_ITER_HOLDS_NULL(&it))
+        return true;
+    if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !properties_view(&it, &loc)) {
+        field_errors_add(e, "location", "must be an object {\"lat\": …, \"lon\": …} or null");
+        return false;
+    }
+    bson_iter_init(&it, &loc);
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        if (strcmp(key, "lat") != 0 && strcmp(key, "lon") != 0) {
+            char *name = text_excerpt(key, 64);
+            field_errors_add(e, "location", "unknown field '%s': a location is {\"lat\", \"lon\"}", name);
+            free(name);
+        }
+    }
+    properties_coordinate(&loc, "lat", 90, e);
+    properties_coordinate(&loc, "lon", 180, e);
+    return e->count == before;
+}
+
+void
+properties_append_location(bson_t *doc, const bson_t *body)
+{
+    bson_iter_t it;
+    bson_t loc, point, coords;
+    if (!bson_iter_init_find(&it, body, "location") || !properties_view(&it, &loc))
+        return;
+    double lat = 0, lon = 0;
+    if (bson_iter_init_find(&it, &loc, "lat"))
+        lat = bson_iter_as_double(&it);
+    if (bson_iter_init_find(&it, &loc, "lon"))
+        lon = bson_iter_as_double(&it);
+    /* GeoJSON order, longitude first: what a 2dsphere index reads. */
+    BSON_APPEND_DOCUMENT_BEGIN(doc, "location", &point);
+    BSON_APPEND_UTF8(&point, "type", "Point");
+    BSON_APPEND_ARRAY_BEGIN(&point, "coordinates", &coords);
+    BSON_APPEND_DOUBLE(&coords, "0", lon + 0.0); /* + 0.0: no -0 stored */
+    BSON_APPEND_DOUBLE(&coords, "1", lat + 0.0);
+    bson_append_array_end(&point, &coords);
+    bson_append_document_end(doc, &point);
+}
+
+bool
+properties_location(const bson_t *doc, double *lat, double *lon)
+{
+    bson_iter_t it, c;
+    if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, "location.coordinates", &it) ||
+        !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &c))
+        return false;
+    if (!bson_iter_next(&c) || !BSON_ITER_HOLDS_NUMBER(&c))
+        return false;
+    *lon = bson_iter_as_double(&c);
+    if (!bson_iter_next(&c) || !BSON_ITER_HOLDS_NUMBER(&c))
+        return false;
+    *lat = bson_iter_as_double(&c);
+    return true;
+}
+
 bool
 properties_check_fields(const bson_t *body, bool required, field_errors_t *e)
 {
@@ -69,6 +148,7 @@ properties_check_fields(const bson_t *body, bool required, field_errors_t *e)
         field_errors_add(e, "type", "must be one of %s", names);
         bson_free(names);
     }
+    properties_check_location(body, e);
     return e->count == before;
 }
 

@@ -1,9 +1,12 @@
 /*
  * The versions of the properties database (migrate/migration.h): 1 its indexes,
- * 2 the living area of every property, backfilled. `roostctl migrate up
- * properties` applies them.
+ * 2 the living area of every property, backfilled, 3 its bedroom and
+ * bathroom counts, 4 the search indexes, 5 every property's listing
+ * snapshot marked to be sent. `roostctl migrate up properties` applies them.
  */
 #include "properties.h"
+
+#include <stdio.h>
 
 /* Every read is of live properties (deleted_at absent): each index leads
  * with deleted_at, then one filter or one order_by field, so that a page
@@ -23,42 +26,58 @@ static const svc_index_t properties_indexes[] = {
     {"changes", "property_version", "property_id,version", false},
 };
 
-#define LIVING_AREA_BATCH 200
+/* What later versions index: the map (a 2dsphere index on the GeoJSON
+ * point) and the properties whose listings still wait for their snapshot
+ * (docs/search.md). */
+static const svc_index_t properties_search_indexes[] = {
+    {"properties", "location_2dsphere", "location:2dsphere", false},
+    {"properties", "listings_pending", "listings_pending", false},
+};
 
-/* One batch of living_area_up. */
+#define BACKFILL_BATCH 200
+
+/* A backfill: `field` set from each property's rooms where it is missing. */
 typedef struct {
+    const char *field;
+    /* Appends the fields to $set for `doc`; false when its rooms are malformed. */
+    bool (*set)(const bson_t *doc, bson_t *set);
+} backfill_t;
+
+/* One batch of backfill_up. */
+typedef struct {
+    const backfill_t *what;
     svc_migration_run_t *run;
     mongoc_collection_t *coll;
     bson_error_t *error;
     int64_t after; /* the last _id done */
     int seen;
     bool failed;
-} living_area_batch_t;
+} backfill_batch_t;
 
 static bool
-living_area_one(const bson_t *doc, void *arg)
+backfill_one(const bson_t *doc, void *arg)
 {
-    living_area_batch_t *b = arg;
+    backfill_batch_t *b = arg;
     bson_iter_t it;
-    double area_m2;
+    bson_t *update = bson_new(), set;
     int64_t id = bson_iter_init_find(&it, doc, "_id") ? bson_iter_as_int64(&it) : 0;
     b->seen++;
-    if (!properties_living_area(doc, &area_m2)) {
+    BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+    bool made = b->what->set(doc, &set);
+    bson_append_document_end(update, &set);
+    if (!made) {
         bson_set_error(b->error, 0, 0,
-                       "property %lld: its rooms are not a list of rooms each with a numeric area_m2; "
+                       "property %lld: its rooms are not a list of rooms each with a kind and a numeric area_m2; "
                        "repair it and run the migration again (it resumes here)",
                        (long long)id);
         b->failed = true;
-        return false;
-    }
-    if (!svc_migration_holding(b->run, b->error)) {
+    } else if (!svc_migration_holding(b->run, b->error)) {
         b->failed = true;
-        return false;
+    } else {
+        bson_t *sel = BCON_NEW("_id", BCON_INT64(id));
+        b->failed = !svc_update(b->coll, sel, update, false, b->error);
+        bson_destroy(sel);
     }
-    bson_t *sel = BCON_NEW("_id", BCON_INT64(id));
-    bson_t *update = BCON_NEW("$set", "{", "living_area_m2", BCON_DOUBLE(area_m2), "}");
-    b->failed = !svc_update(b->coll, sel, update, false, b->error);
-    bson_destroy(sel);
     bson_destroy(update);
     if (!b->failed)
         b->after = id;
@@ -66,33 +85,32 @@ living_area_one(const bson_t *doc, void *arg)
 }
 
 /*
- * Up: sets living_area_m2 (the sum of rooms[].area_m2) on every property
- * without it, in _id order, 200 at a time, saving the last _id done: a run
- * stopped halfway resumes after it. A property whose rooms are not
- * documents with a numeric area_m2 stops the run, naming it, so that it
- * can be repaired first; nothing is guessed.
+ * Up: sets the backfill's fields on every property without them, in _id
+ * order, 200 at a time, saving the last _id done: a run stopped halfway
+ * resumes after it. A property whose rooms are malformed stops the run,
+ * naming it, so that it can be repaired first; nothing is guessed.
  */
 static bool
-living_area_up(svc_migration_run_t *run, bson_error_t *error)
+backfill_up(svc_migration_run_t *run, const backfill_t *what, bson_error_t *error)
 {
     mongoc_collection_t *coll = svc_collection(run->mongo, run->service, "properties");
     bson_iter_t it;
-    living_area_batch_t b = {.run = run, .coll = coll, .error = error};
+    backfill_batch_t b = {.what = what, .run = run, .coll = coll, .error = error};
     b.after = bson_iter_init_find(&it, run->progress, "after_id") ? bson_iter_as_int64(&it) : 0;
     bool ok = true, more = true;
     while (ok && more) {
-        bson_t *filter = BCON_NEW("_id", "{", "$gt", BCON_INT64(b.after), "}", "living_area_m2", "{", "$exists",
-                                  BCON_BOOL(false), "}");
-        bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(LIVING_AREA_BATCH),
+        bson_t *filter =
+            BCON_NEW("_id", "{", "$gt", BCON_INT64(b.after), "}", what->field, "{", "$exists", BCON_BOOL(false), "}");
+        bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(BACKFILL_BATCH),
                                 "projection", "{", "rooms", BCON_INT32(1), "}");
         b.seen = 0;
         bson_error_t read_error;
-        ok = svc_find_each(coll, filter, opts, living_area_one, &b, &read_error) && !b.failed;
+        ok = svc_find_each(coll, filter, opts, backfill_one, &b, &read_error) && !b.failed;
         if (!b.failed && !ok)
             *error = read_error;
         bson_destroy(filter);
         bson_destroy(opts);
-        more = b.seen == LIVING_AREA_BATCH;
+        more = b.seen == BACKFILL_BATCH;
         /* What is done stays done, also when this batch stopped partway. */
         bson_error_t save_error;
         bson_t *progress = BCON_NEW("after_id", BCON_INT64(b.after));
@@ -104,20 +122,106 @@ living_area_up(svc_migration_run_t *run, bson_error_t *error)
     return ok;
 }
 
-/* Down: removes living_area_m2 from every property; one idempotent update. */
+/* Down of a backfill or a mark: unsets `fields` (NULL-terminated) everywhere; one idempotent update. */
 static bool
-living_area_down(svc_migration_run_t *run, bson_error_t *error)
+unset_everywhere(svc_migration_run_t *run, const char *const *fields, bson_error_t *error)
 {
     if (!svc_migration_holding(run, error))
         return false;
     mongoc_collection_t *coll = svc_collection(run->mongo, run->service, "properties");
-    bson_t *filter = BCON_NEW("living_area_m2", "{", "$exists", BCON_BOOL(true), "}");
-    bson_t *update = BCON_NEW("$unset", "{", "living_area_m2", BCON_UTF8(""), "}");
+    bson_t filter = BSON_INITIALIZER, *update = bson_new(), unset, any, cond;
+    BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &any);
+    for (int i = 0; fields[i] != NULL; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "%d", i);
+        BSON_APPEND_DOCUMENT_BEGIN(&any, key, &cond);
+        BCON_APPEND(&cond, fields[i], "{", "$exists", BCON_BOOL(true), "}");
+        bson_append_document_end(&any, &cond);
+    }
+    bson_append_array_end(&filter, &any);
+    BSON_APPEND_DOCUMENT_BEGIN(update, "$unset", &unset);
+    for (int i = 0; fields[i] != NULL; i++)
+        BSON_APPEND_UTF8(&unset, fields[i], "");
+    bson_append_document_end(update, &unset);
+    bool ok = svc_update(coll, &filter, update, true, error);
+    bson_destroy(&filter);
+    bson_destroy(update);
+    svc_collection_close(coll);
+    return ok;
+}
+
+static bool
+living_area_set(const bson_t *doc, bson_t *set)
+{
+    double area_m2;
+    if (!properties_living_area(doc, &area_m2))
+        return false;
+    BSON_APPEND_DOUBLE(set, "living_area_m2", area_m2);
+    return true;
+}
+
+static bool
+living_area_up(svc_migration_run_t *run, bson_error_t *error)
+{
+    static const backfill_t what = {"living_area_m2", living_area_set};
+    return backfill_up(run, &what, error);
+}
+
+static bool
+living_area_down(svc_migration_run_t *run, bson_error_t *error)
+{
+    static const char *const fields[] = {"living_area_m2", NULL};
+    return unset_everywhere(run, fields, error);
+}
+
+static bool
+room_counts_set(const bson_t *doc, bson_t *set)
+{
+    int32_t bedrooms, bathrooms;
+    if (!properties_room_counts(doc, &bedrooms, &bathrooms))
+        return false;
+    BSON_APPEND_INT32(set, "bedrooms", bedrooms);
+    BSON_APPEND_INT32(set, "bathrooms", bathrooms);
+    return true;
+}
+
+static bool
+room_counts_up(svc_migration_run_t *run, bson_error_t *error)
+{
+    static const backfill_t what = {"bathrooms", room_counts_set}; /* both are set together */
+    return backfill_up(run, &what, error);
+}
+
+static bool
+room_counts_down(svc_migration_run_t *run, bson_error_t *error)
+{
+    static const char *const fields[] = {"bedrooms", "bathrooms", NULL};
+    return unset_everywhere(run, fields, error);
+}
+
+/* Up: every live property's listings wait for its snapshot; the workers'
+ * sync (properties.sync_listings) sends them, and clears each mark. One
+ * idempotent update. */
+static bool
+listings_pending_up(svc_migration_run_t *run, bson_error_t *error)
+{
+    if (!svc_migration_holding(run, error))
+        return false;
+    mongoc_collection_t *coll = svc_collection(run->mongo, run->service, "properties");
+    bson_t *filter = BCON_NEW("deleted_at", "{", "$exists", BCON_BOOL(false), "}");
+    bson_t *update = BCON_NEW("$set", "{", "listings_pending", BCON_BOOL(true), "}");
     bool ok = svc_update(coll, filter, update, true, error);
     bson_destroy(filter);
     bson_destroy(update);
     svc_collection_close(coll);
     return ok;
+}
+
+static bool
+listings_pending_down(svc_migration_run_t *run, bson_error_t *error)
+{
+    static const char *const fields[] = {"listings_pending", NULL};
+    return unset_everywhere(run, fields, error);
 }
 
 const svc_migration_t properties_migrations[] = {
@@ -128,5 +232,18 @@ const svc_migration_t properties_migrations[] = {
      .down = living_area_down,
      .definition = "up: set properties.living_area_m2 = sum(rooms[].area_m2) where missing, by _id, 200 a batch, "
                    "stopping at a property with malformed rooms; down: unset properties.living_area_m2"},
+    {.version = 3,
+     .name = "room_counts",
+     .up = room_counts_up,
+     .down = room_counts_down,
+     .definition = "up: set properties.bedrooms and bathrooms = the count of rooms[] of that kind where missing, by "
+                   "_id, 200 a batch, stopping at a property with malformed rooms; down: unset them"},
+    SVC_MIGRATION_INDEXES(4, "search_indexes", properties_search_indexes),
+    {.version = 5,
+     .name = "listings_snapshot",
+     .up = listings_pending_up,
+     .down = listings_pending_down,
+     .definition = "up: set properties.listings_pending = true on every live property, so that the workers send "
+                   "each one's snapshot to its listings; down: unset properties.listings_pending"},
     {0},
 };

@@ -3,10 +3,12 @@
  * public shape of a property. Changes are in edit.c, field rules in fields.c.
  */
 #include "properties.h"
+#include "query/geo.h"
 #include "sdk/bulk.h"
 #include "sdk/list.h"
 #include "text.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +19,32 @@ properties_render(const bson_t *doc, bson_t *out)
     static const char *const head[] = {"name", "description", "type", "city", "address", "rooms", "room_count", NULL};
     static const char *const tail[] = {"owner_id", "version", "created_at", "updated_at", NULL};
     bson_iter_t it;
-    double area_m2;
+    double area_m2, lat, lon;
+    int32_t bedrooms, bathrooms;
     svc_render_fields(doc, head, out);
-    /* From the rooms themselves, not the stored copy that queries use: a
-     * property written by a worker older than migration 2 shows right. */
+    /* From the rooms themselves, not the stored copies that queries use: a
+     * property written by a worker older than migrations 2 and 3 shows right. */
     if (properties_living_area(doc, &area_m2))
         BSON_APPEND_DOUBLE(out, "living_area_m2", area_m2);
+    if (properties_room_counts(doc, &bedrooms, &bathrooms)) {
+        BSON_APPEND_INT32(out, "bedrooms", bedrooms);
+        BSON_APPEND_INT32(out, "bathrooms", bathrooms);
+    }
+    if (properties_location(doc, &lat, &lon)) {
+        bson_t loc;
+        BSON_APPEND_DOCUMENT_BEGIN(out, "location", &loc);
+        BSON_APPEND_DOUBLE(&loc, "lat", lat);
+        BSON_APPEND_DOUBLE(&loc, "lon", lon);
+        bson_append_document_end(out, &loc);
+    } else {
+        BSON_APPEND_NULL(out, "location");
+    }
     for (const char *const *f = tail; *f != NULL; f++)
         if (bson_iter_init_find(&it, doc, *f))
             bson_append_iter(out, *f, -1, &it);
+    /* A search by distance reads through $geoNear, which adds it (sdk/list.h). */
+    if (bson_iter_init_find(&it, doc, SVC_DISTANCE_FIELD) && BSON_ITER_HOLDS_NUMBER(&it))
+        BSON_APPEND_INT64(out, "distance_m", llround(bson_iter_as_double(&it)));
 }
 
 static void
@@ -92,13 +111,15 @@ static void
 properties_list(svc_call_t *call)
 {
     static const char *const params[] = {"page",     "per_page",  "order_by",  "city", "type",
-                                         "owner_id", "min_rooms", "max_rooms", NULL};
+                                         "owner_id", "min_rooms", "max_rooms", "near", "radius_m",
+                                         "bbox",     "polygon",   NULL};
     static const validate_order_t orders[] = {{"id", "_id"},
                                               {"name", "name"},
                                               {"city", "city_key"},
                                               {"created_at", "created_at"},
                                               {"updated_at", "updated_at"},
-                                              {"room_count", "room_count"}};
+                                              {"room_count", "room_count"},
+                                              {"distance", ""}};
     const bson_t *query = &call->req->query;
     field_errors_t errors;
     int64_t page, per_page, min_rooms, max_rooms, owner_id = 0;
@@ -107,6 +128,7 @@ properties_list(svc_call_t *call)
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
     const char *sort_field, *s;
     int sort_dir;
+    geo_area_t area;
 
     field_errors_init(&errors);
     svc_filter_live(&filter);
@@ -144,10 +166,27 @@ properties_list(svc_call_t *call)
         BSON_APPEND_INT64(&cond, "$lte", max_rooms);
         bson_append_document_end(&filter, &cond);
     }
+    geo_area_parse(query, &errors, &area);
+    bool by_distance = sort_field[0] == '\0';
+    if (by_distance && (sort_dir < 0 || !area.near))
+        field_errors_add(&errors, "order_by",
+                         sort_dir < 0 ? "distance is nearest first only: order_by=distance"
+                                      : "distance needs near (and radius_m): the point to measure from");
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
         goto done;
     }
+    if (by_distance) {
+        bson_t counted = BSON_INITIALIZER;
+        bson_concat(&counted, &filter);
+        geo_area_append(&area, "location", false, &counted);
+        geo_area_append(&area, "location", true, &filter);
+        svc_list_near(call, coll, &filter, &counted, "location", area.centre.lon, area.centre.lat, area.radius_m, page,
+                      per_page, properties_render);
+        bson_destroy(&counted);
+        goto done;
+    }
+    geo_area_append(&area, "location", false, &filter);
     svc_list_page(call, coll, NULL, &filter, sort_field, sort_dir, page, per_page, properties_render);
 done:
     field_errors_destroy(&errors);
@@ -401,7 +440,9 @@ static const svc_op_t properties_ops[] = {
     {"properties.rooms.add", properties_room_add, SVC_AUTH_REQUIRED},
     {"properties.rooms.update", properties_room_update, SVC_AUTH_REQUIRED},
     {"properties.rooms.delete", properties_room_delete, SVC_AUTH_REQUIRED},
+    {"properties.sync_listings", properties_sync_sweep},
     {NULL, NULL},
 };
 
-const svc_service_t properties_service = {.name = "properties", .ops = properties_ops};
+const svc_service_t properties_service = {
+    .name = "properties", .ops = properties_ops, .tick_op = "properties.sync_listings"};

@@ -3,8 +3,10 @@
  * <prefix>properties, collection "properties".
  *
  * A property document is {_id, name, description, type, city, city_key
- * (text_key: NFC + case folded, for case-insensitive filters), address, rooms: [{id, name,
- * kind, area_m2, characteristics}], room_count, next_room_id, owner_id,
+ * (text_key: NFC + case folded, for case-insensitive filters), address,
+ * location? (a GeoJSON Point), rooms: [{id, name, kind, area_m2,
+ * characteristics}], room_count, living_area_m2, bedrooms, bathrooms
+ * (kept from the rooms), next_room_id, owner_id,
  * version, created_at, updated_at, rid (of the create, unique), last_rid
  * (of the last change), deleted_at?}. A deleted property stays as a
  * tombstone so that a retried DELETE still answers as the first did; no
@@ -48,6 +50,15 @@ bool properties_check_fields(const bson_t *body, bool required, field_errors_t *
  */
 bool properties_check_room(const bson_t *room, bool required, const char *prefix, field_errors_t *e);
 
+/* Checks `location` when present: null, or {lat in [-90, 90], lon in
+ * [-180, 180]} with both and nothing else (WGS84 degrees). */
+bool properties_check_location(const bson_t *body, field_errors_t *e);
+/* Appends a checked body's non-null location as the stored GeoJSON Point
+ * {type: "Point", coordinates: [lon, lat]} (what a 2dsphere index reads). */
+void properties_append_location(bson_t *doc, const bson_t *body);
+/* The stored location of `doc`; false when it has none. */
+bool properties_location(const bson_t *doc, double *lat, double *lon);
+
 /* Checks a create body: property fields, then each room of `rooms`. */
 bool properties_validate_new(const bson_t *body, field_errors_t *e);
 
@@ -75,6 +86,19 @@ bool properties_view(const bson_iter_t *it, bson_t *out);
  * with every write of its rooms (migration 2, migrations.c). False when
  * `doc` has rooms that are not documents each with a numeric area_m2. */
 bool properties_living_area(const bson_t *doc, double *area_m2);
+/* Its bedrooms and bathrooms: the rooms of each kind (area.c, migration
+ * 3). False when `doc` has rooms that are not documents each with a kind. */
+bool properties_room_counts(const bson_t *doc, int32_t *bedrooms, int32_t *bathrooms);
+/* Appends living_area_m2, bedrooms and bathrooms as the rooms `changes`
+ * holds make them: what every rooms write stores beside the rooms. */
+void properties_append_derived(bson_t *changes);
+
+/* --- sync.c: listings' snapshots of a property ----------------------------- */
+/* Asks listings.sync_property for property `id`, then, with `clear`,
+ * clears its mark; false (logged, `call` untouched) when that could not be
+ * done now. */
+bool properties_sync_listings(svc_call_t *call, int64_t id, bool clear);
+void properties_sync_sweep(svc_call_t *call); /* properties.sync_listings */
 
 void properties_create(svc_call_t *call);
 void properties_update(svc_call_t *call);

@@ -9,15 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* living_area_m2 follows the rooms `changes` now holds. */
-static void
-properties_append_living_area(bson_t *changes)
-{
-    double area_m2;
-    if (properties_living_area(changes, &area_m2))
-        BSON_APPEND_DOUBLE(changes, "living_area_m2", area_m2);
-}
-
 static bool
 properties_change_room_add(svc_call_t *call, const bson_t *current, bson_t *changes)
 {
@@ -53,7 +44,7 @@ properties_change_room_add(svc_call_t *call, const bson_t *current, bson_t *chan
     bson_append_array_end(changes, &rooms);
     BSON_APPEND_INT32(changes, "room_count", (int32_t)(n + 1));
     BSON_APPEND_INT64(changes, "next_room_id", room_id + 1);
-    properties_append_living_area(changes);
+    properties_append_derived(changes);
     return true;
 }
 
@@ -126,7 +117,7 @@ properties_change_room(svc_call_t *call, const bson_t *current, bson_t *changes,
         return false;
     }
     BSON_APPEND_INT32(changes, "room_count", (int32_t)n);
-    properties_append_living_area(changes);
+    properties_append_derived(changes);
     return true;
 }
 

@@ -88,10 +88,10 @@ listings_reso_types_are_the_properties_types(void **state)
 {
     size_t i = 0;
     for (; properties_types[i] != NULL; i++) {
-        assert_non_null(listings_reso_property_types[i]);
-        assert_string_equal(listings_reso_property_types[i], properties_types[i]);
+        assert_non_null(listings_property_types[i]);
+        assert_string_equal(listings_property_types[i], properties_types[i]);
     }
-    assert_null(listings_reso_property_types[i]);
+    assert_null(listings_property_types[i]);
 }
 
 int
