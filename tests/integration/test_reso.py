@@ -16,7 +16,8 @@ from roost_api import person, send, unique
 
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 FIELDS = ["ListingKey", "ListPrice", "StandardStatus", "ListAgentKey", "ModificationTimestamp", "PropertyType",
-          "City", "UnparsedAddress", "BedroomsTotal", "RoomsTotal", "LivingArea", "LivingAreaUnits"]
+          "City", "UnparsedAddress", "BedroomsTotal", "BathroomsTotalInteger", "RoomsTotal", "LivingArea",
+          "LivingAreaUnits", "Latitude", "Longitude"]
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,8 @@ def estate(stack):
             rooms.append({"name": "K", "kind": "kitchen", "area_m2": 7.5, "characteristics": {}})
             body = {"name": f"Home {i}", "type": "house" if i % 2 else "apartment", "city": paris if i < 5 else lyon,
                     "address": f"{i} Main Street", "rooms": rooms}
+            if i % 3:
+                body["location"] = {"lat": 48.85 + i / 100, "lon": 2.35 - i / 100}
             prop = send(stack, "POST", "/api/v1/properties", body, token=agent["token"]).json()
         body = {"listing_type": "sale", "price": 100000 + 5000 * i}
         if prop:
@@ -83,7 +86,9 @@ def test_an_entity_is_a_listing_joined_with_its_property(stack, estate):
             continue
         assert (e["PropertyType"], e["City"], e["UnparsedAddress"]) == (prop["type"], prop["city"], prop["address"])
         assert e["BedroomsTotal"] == sum(r["kind"] == "bedroom" for r in prop["rooms"])
+        assert e["BathroomsTotalInteger"] == sum(r["kind"] == "bathroom" for r in prop["rooms"])
         assert e["RoomsTotal"] == len(prop["rooms"])
+        assert (e["Latitude"], e["Longitude"]) == ((prop["location"] or {}).get("lat"), (prop["location"] or {}).get("lon"))
         assert e["LivingArea"] == sum(r["area_m2"] for r in prop["rooms"]) and e["LivingAreaUnits"] == "Square Meters"
 
 

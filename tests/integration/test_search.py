@@ -340,3 +340,71 @@ def test_a_sync_missed_while_listings_were_down_is_sent_later():
         s.start_pool("pool-listings")
         wait_until(lambda: ids_of(get(s, "/api/v1/listings", city="tromsø")) == [lid], 40,
                    "the listing to follow its property's change once listings is back")
+
+
+BANDS = [0, 500, 1000, 2000, 5000, 100000, 250000, 500000, 1000000]
+
+
+def test_facets_count_what_the_search_finds(stack, homes):
+    owner, hs = homes["owner"], homes["homes"]
+    searches = [{}, {"min_bedrooms": 1, "listing_type": "rent"}, {"city": homes["city"]["cape"], "max_price": 3000},
+                {"near": f"{homes['centres']['east'][0]},{homes['centres']['east'][1]}", "radius_m": 4000}]
+    for search in searches:
+        r = get(stack, "/api/v1/listings/facets", user_id=owner["id"], **search)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        ids = all_ids(stack, "/api/v1/listings", user_id=owner["id"], **search)
+        found = [h for h in hs if h["listing"]["id"] in ids]
+        assert body["total"] == len(found)
+        f = body["facets"]
+        assert set(f) == {"type", "listing_type", "bedrooms", "bathrooms", "city", "price_band"}
+
+        def counted(values):
+            out = {}
+            for v in values:
+                out[v] = out.get(v, 0) + 1
+            return out
+        assert {g["value"]: g["count"] for g in f["type"]} == counted(h["prop"]["type"] for h in found)
+        assert [g["count"] for g in f["type"]] == sorted((g["count"] for g in f["type"]), reverse=True)
+        assert {g["value"]: g["count"] for g in f["listing_type"]} == counted(h["listing"]["listing_type"] for h in found)
+        assert [(g["value"], g["count"]) for g in f["bedrooms"]] == sorted(counted(h["prop"]["bedrooms"] for h in found).items())
+        assert {g["value"]: g["count"] for g in f["city"]} == counted(h["prop"]["city"] for h in found)
+        want = [sum(1 for h in found if lo <= h["listing"]["price"] and (hi is None or h["listing"]["price"] < hi))
+                for lo, hi in zip(BANDS, BANDS[1:] + [None])]
+        assert [(b["from"], b["to"], b["count"]) for b in f["price_band"]] == \
+            list(zip(BANDS, BANDS[1:] + [None], want))
+    r = get(stack, "/api/v1/listings/facets", fields="type,price_band", user_id=owner["id"])
+    assert set(r.json()["facets"]) == {"type", "price_band"}
+    for params, field in [({"fields": "colour"}, "fields"), ({"fields": ""}, "fields"), ({"page": 2}, "page"),
+                          ({"order_by": "price"}, "order_by"), ({"radius_m": 5}, "radius_m"),
+                          ({"min_bedrooms": "x"}, "min_bedrooms")]:
+        assert_problem(get(stack, "/api/v1/listings/facets", **params), 400, field=field)
+    code, reply = call(stack, "listings.facets", {"query": {"user_id": str(owner["id"]), "fields": "bedrooms"}})
+    assert code == 0 and reply["body"] == get(stack, "/api/v1/listings/facets", user_id=owner["id"],
+                                               fields="bedrooms").json()
+
+
+def test_odata_and_reso_see_the_home_too(stack, homes):
+    owner, hs = homes["owner"], homes["homes"]
+    cape = homes["city"]["cape"]
+    r = get(stack, "/api/v1/listings", **{"$filter": f"user_id eq {owner['id']} and bedrooms ge 2 and "
+                                                     f"city eq '{cape}' and type in ('house', 'villa')",
+                                          "$orderby": "living_area_m2 desc", "$top": 100, "$select": "bedrooms"})
+    assert r.status_code == 200, r.text
+    want = sorted((h for h in hs if h["prop"]["bedrooms"] >= 2 and h["cluster"] == "cape"
+                   and h["prop"]["type"] in ("house", "villa")),
+                  key=lambda h: (-h["prop"]["living_area_m2"], -h["listing"]["id"]))
+    assert [i["id"] for i in r.json()["items"]] == [h["listing"]["id"] for h in want]
+    assert all(set(i) == {"id", "property"} for i in r.json()["items"])
+    r = get(stack, "/api/v1/properties", **{"$filter": f"owner_id eq {owner['id']} and bathrooms eq 0",
+                                            "$top": 100, "$select": "bathrooms,location"})
+    assert sorted(i["id"] for i in r.json()["items"]) == sorted(h["prop"]["id"] for h in hs if h["prop"]["bathrooms"] == 0)
+    r = requests.get(stack.url("/reso/odata/Property"), params={
+        "$filter": f"ListAgentKey eq '{owner['id']}' and BedroomsTotal ge 3", "$top": 100}, timeout=15)
+    assert r.status_code == 200, r.text
+    got = {e["ListingKey"]: e for e in r.json()["value"]}
+    assert set(got) == {str(h["listing"]["id"]) for h in hs if h["prop"]["bedrooms"] >= 3}
+    for h in hs:
+        e = got.get(str(h["listing"]["id"]))
+        if e:
+            assert (e["Latitude"], e["Longitude"], e["BathroomsTotalInteger"]) == (h["lat"], h["lon"], h["prop"]["bathrooms"])

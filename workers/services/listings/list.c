@@ -24,6 +24,13 @@ static const odata_field_t listings_odata_fields[] = {
     {"created_at", "created_at", ODATA_TIME, ODATA_ALL},
     {"updated_at", "updated_at", ODATA_TIME, ODATA_ALL},
     {"version", "version", ODATA_INT, ODATA_SELECT},
+    /* The property's fields, from the listing's snapshot (snapshot.c);
+     * $select of any of them gives the whole snapshot, "property". */
+    {"city", "property.city", ODATA_STRING, ODATA_ALL, NULL, "property"},
+    {"type", "property.type", ODATA_STRING, ODATA_ALL, listings_property_types, "property"},
+    {"bedrooms", "property.bedrooms", ODATA_INT, ODATA_ALL, NULL, "property"},
+    {"bathrooms", "property.bathrooms", ODATA_INT, ODATA_ALL, NULL, "property"},
+    {"living_area_m2", "property.living_area_m2", ODATA_NUMBER, ODATA_ALL, NULL, "property"},
 };
 
 const odata_resource_t listings_odata = {

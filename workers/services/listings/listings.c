@@ -327,6 +327,7 @@ static const svc_op_t listings_ops[] = {
     {"listings.update", listings_update, SVC_AUTH_REQUIRED},
     {"listings.delete", listings_delete, SVC_AUTH_REQUIRED},
     {"listings.list", listings_list},
+    {"listings.facets", listings_facets},
     {"listings.classic_list", listings_classic_list},
     {"listings.classic_create", listings_classic_create},
     {"listings.public_list", listings_public_list},

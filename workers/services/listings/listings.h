@@ -100,6 +100,7 @@ void listings_list(svc_call_t *call); /* list.c */
  * a search by distance reads it through $geoNear); errors named by the
  * parameter. Shared by the list and its facets. */
 bool listings_search_filter(svc_call_t *call, field_errors_t *errors, bson_t *filter, geo_area_t *area);
+void listings_facets(svc_call_t *call); /* facets.c */
 /* Adds property_id $in (the live properties whose `key` — "city", or
  * "$filter" in the properties' own names — is `value`), asked of the
  * properties service in one request (properties.ids, at most 10,000). When

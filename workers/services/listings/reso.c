@@ -50,10 +50,13 @@ static const odata_field_t reso_fields[] = {
     {"PropertyType", "type", ODATA_STRING, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED, listings_property_types},
     {"City", "city", ODATA_STRING, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED},
     {"UnparsedAddress", "address", ODATA_STRING, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED},
-    {"BedroomsTotal", "", ODATA_INT, ODATA_SELECT},
+    {"BedroomsTotal", "bedrooms", ODATA_INT, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED},
+    {"BathroomsTotalInteger", "bathrooms", ODATA_INT, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED},
     {"RoomsTotal", "room_count", ODATA_INT, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED},
     {"LivingArea", "living_area_m2", ODATA_NUMBER, ODATA_FILTER | ODATA_SELECT | ODATA_JOINED},
     {"LivingAreaUnits", "", ODATA_STRING, ODATA_SELECT},
+    {"Latitude", "", ODATA_NUMBER, ODATA_SELECT},
+    {"Longitude", "", ODATA_NUMBER, ODATA_SELECT},
 };
 
 const odata_resource_t listings_reso_odata = {
@@ -92,9 +95,10 @@ reso_properties_of(svc_call_t *call, const bson_t *page, bson_t *props)
     for (bool more = true; more && status == 200;) {
         char skip[16];
         snprintf(skip, sizeof(skip), "%u", got);
-        bson_t reply, *request = BCON_NEW("query", "{", "$filter", BCON_UTF8(filter), "$top", BCON_UTF8("100"), "$skip",
-                                          BCON_UTF8(skip), "$select",
-                                          BCON_UTF8("type,city,address,rooms,room_count,living_area_m2"), "}");
+        bson_t reply,
+            *request = BCON_NEW(
+                "query", "{", "$filter", BCON_UTF8(filter), "$top", BCON_UTF8("100"), "$skip", BCON_UTF8(skip),
+                "$select", BCON_UTF8("type,city,address,room_count,living_area_m2,bedrooms,bathrooms,location"), "}");
         status = svc_ask(call, "properties.list", request, &reply);
         bson_destroy(request);
         uint32_t before = got;
@@ -173,16 +177,12 @@ reso_render(const bson_t *doc, const bson_t *property, bson_t *out)
         else
             BSON_APPEND_NULL(out, strings[i][1]);
     }
-    int64_t bedrooms = 0;
-    bson_iter_t rooms, r;
-    if (property != NULL && bson_iter_init_find(&it, property, "rooms") && bson_iter_recurse(&it, &rooms)) {
-        while (bson_iter_next(&rooms))
-            if (bson_iter_recurse(&rooms, &r) && bson_iter_find(&r, "kind") && BSON_ITER_HOLDS_UTF8(&r) &&
-                strcmp(bson_iter_utf8(&r, NULL), "bedroom") == 0)
-                bedrooms++;
-        BSON_APPEND_INT64(out, "BedroomsTotal", bedrooms);
-    } else {
-        BSON_APPEND_NULL(out, "BedroomsTotal");
+    static const char *const counts[][2] = {{"bedrooms", "BedroomsTotal"}, {"bathrooms", "BathroomsTotalInteger"}};
+    for (size_t i = 0; i < 2; i++) {
+        if (property != NULL && bson_iter_init_find(&it, property, counts[i][0]))
+            BSON_APPEND_INT64(out, counts[i][1], bson_iter_as_int64(&it));
+        else
+            BSON_APPEND_NULL(out, counts[i][1]);
     }
     if (property != NULL && bson_iter_init_find(&it, property, "room_count"))
         BSON_APPEND_INT64(out, "RoomsTotal", bson_iter_as_int64(&it));
@@ -194,6 +194,15 @@ reso_render(const bson_t *doc, const bson_t *property, bson_t *out)
     } else {
         BSON_APPEND_NULL(out, "LivingArea");
         BSON_APPEND_NULL(out, "LivingAreaUnits");
+    }
+    bson_iter_t lat, lon;
+    if (property != NULL && bson_iter_init(&lat, property) && bson_iter_find_descendant(&lat, "location.lat", &lat) &&
+        bson_iter_init(&lon, property) && bson_iter_find_descendant(&lon, "location.lon", &lon)) {
+        BSON_APPEND_DOUBLE(out, "Latitude", bson_iter_as_double(&lat));
+        BSON_APPEND_DOUBLE(out, "Longitude", bson_iter_as_double(&lon));
+    } else {
+        BSON_APPEND_NULL(out, "Latitude");
+        BSON_APPEND_NULL(out, "Longitude");
     }
 }
 

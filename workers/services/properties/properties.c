@@ -1,9 +1,9 @@
 /*
- * Properties service: the op table, the reads (get, list, cities) and the
- * public shape of a property. Changes are in edit.c, field rules in fields.c.
+ * Properties service: the op table, the reads (get, cities, ids) and the
+ * public shape of a property. The list is list.c, changes edit.c, field
+ * rules fields.c.
  */
 #include "properties.h"
-#include "query/geo.h"
 #include "sdk/bulk.h"
 #include "sdk/list.h"
 #include "text.h"
@@ -78,119 +78,6 @@ properties_get(svc_call_t *call)
     bson_destroy(filter);
 done:
     field_errors_destroy(&errors);
-    svc_collection_close(coll);
-}
-
-/* The OData vocabulary of a property (docs/query.md): its public fields. */
-static const odata_field_t properties_odata_fields[] = {
-    {"id", "_id", ODATA_INT, ODATA_ALL},
-    {"name", "name", ODATA_STRING, ODATA_ALL},
-    {"description", "description", ODATA_STRING, ODATA_FILTER | ODATA_SELECT},
-    {"type", "type", ODATA_STRING, ODATA_ALL, properties_types},
-    {"city", "city", ODATA_STRING, ODATA_ALL},
-    {"address", "address", ODATA_STRING, ODATA_ALL},
-    {"room_count", "room_count", ODATA_INT, ODATA_ALL},
-    {"living_area_m2", "living_area_m2", ODATA_NUMBER, ODATA_ALL},
-    {"owner_id", "owner_id", ODATA_INT, ODATA_ALL},
-    {"created_at", "created_at", ODATA_TIME, ODATA_ALL},
-    {"updated_at", "updated_at", ODATA_TIME, ODATA_ALL},
-    {"rooms", "rooms", ODATA_STRING, ODATA_SELECT},
-    {"version", "version", ODATA_INT, ODATA_SELECT},
-};
-
-const odata_resource_t properties_odata = {
-    .fields = properties_odata_fields,
-    .count = sizeof(properties_odata_fields) / sizeof(properties_odata_fields[0]),
-    .id_name = "id",
-    .top_default = PROPERTIES_PER_PAGE_DEFAULT,
-    .top_max = PROPERTIES_PER_PAGE_MAX,
-    .skip_max = 100000,
-};
-
-static void
-properties_list(svc_call_t *call)
-{
-    static const char *const params[] = {"page",     "per_page",  "order_by",  "city", "type",
-                                         "owner_id", "min_rooms", "max_rooms", "near", "radius_m",
-                                         "bbox",     "polygon",   NULL};
-    static const validate_order_t orders[] = {{"id", "_id"},
-                                              {"name", "name"},
-                                              {"city", "city_key"},
-                                              {"created_at", "created_at"},
-                                              {"updated_at", "updated_at"},
-                                              {"room_count", "room_count"},
-                                              {"distance", ""}};
-    const bson_t *query = &call->req->query;
-    field_errors_t errors;
-    int64_t page, per_page, min_rooms, max_rooms, owner_id = 0;
-    bson_iter_t it;
-    bson_t filter = BSON_INITIALIZER, cond;
-    mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
-    const char *sort_field, *s;
-    int sort_dir;
-    geo_area_t area;
-
-    field_errors_init(&errors);
-    svc_filter_live(&filter);
-    if (odata_requested(query)) { /* $filter, $top, …: docs/query.md */
-        bson_t *by_id = BCON_NEW("_id", BCON_INT32(1));
-        svc_odata_list(call, &properties_odata, coll, &filter, by_id, properties_render);
-        bson_destroy(by_id);
-        goto done;
-    }
-    validate_known_fields(query, params, &errors);
-    validate_query_int(query, "page", 1, 1, VALIDATE_PAGE_MAX, &errors, &page);
-    validate_query_int(query, "per_page", PROPERTIES_PER_PAGE_DEFAULT, 1, PROPERTIES_PER_PAGE_MAX, &errors, &per_page);
-    validate_query_range(query, "min_rooms", "max_rooms", 0, PROPERTIES_MAX_ROOMS, &errors, &min_rooms, &max_rooms);
-    if (bson_has_field(query, "owner_id"))
-        validate_id(query, "owner_id", &errors, &owner_id);
-    validate_order_by(query, orders, sizeof(orders) / sizeof(orders[0]), &errors, &sort_field, &sort_dir);
-    if (bson_iter_init_find(&it, query, "city") && validate_text(&it, &errors, "city", 1, 100, &s)) {
-        char *key = text_key(s, strlen(s));
-        BSON_APPEND_UTF8(&filter, "city_key", key);
-        free(key);
-    }
-    if (bson_iter_init_find(&it, query, "type") && validate_text(&it, &errors, "type", 1, 32, &s)) {
-        bool known = false;
-        for (const char *const *t = properties_types; *t; t++)
-            known = known || strcmp(*t, s) == 0;
-        if (!known)
-            field_errors_add(&errors, "type", "is not a property type (see the documented list)");
-        BSON_APPEND_UTF8(&filter, "type", s);
-    }
-    if (owner_id > 0)
-        BSON_APPEND_INT64(&filter, "owner_id", owner_id);
-    if (bson_has_field(query, "min_rooms") || bson_has_field(query, "max_rooms")) {
-        BSON_APPEND_DOCUMENT_BEGIN(&filter, "room_count", &cond);
-        BSON_APPEND_INT64(&cond, "$gte", min_rooms);
-        BSON_APPEND_INT64(&cond, "$lte", max_rooms);
-        bson_append_document_end(&filter, &cond);
-    }
-    geo_area_parse(query, &errors, &area);
-    bool by_distance = sort_field[0] == '\0';
-    if (by_distance && (sort_dir < 0 || !area.near))
-        field_errors_add(&errors, "order_by",
-                         sort_dir < 0 ? "distance is nearest first only: order_by=distance"
-                                      : "distance needs near (and radius_m): the point to measure from");
-    if (errors.count > 0) {
-        svc_fail_fields(call, &errors);
-        goto done;
-    }
-    if (by_distance) {
-        bson_t counted = BSON_INITIALIZER;
-        bson_concat(&counted, &filter);
-        geo_area_append(&area, "location", false, &counted);
-        geo_area_append(&area, "location", true, &filter);
-        svc_list_near(call, coll, &filter, &counted, "location", area.centre.lon, area.centre.lat, area.radius_m, page,
-                      per_page, properties_render);
-        bson_destroy(&counted);
-        goto done;
-    }
-    geo_area_append(&area, "location", false, &filter);
-    svc_list_page(call, coll, NULL, &filter, sort_field, sort_dir, page, per_page, properties_render);
-done:
-    field_errors_destroy(&errors);
-    bson_destroy(&filter);
     svc_collection_close(coll);
 }
 

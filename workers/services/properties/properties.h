@@ -107,7 +107,8 @@ void properties_room_add(svc_call_t *call);
 void properties_room_update(svc_call_t *call);
 void properties_room_delete(svc_call_t *call);
 
-/* A property's OData vocabulary (properties.c; odata.h). */
+void properties_list(svc_call_t *call); /* list.c */
+/* A property's OData vocabulary (list.c; odata.h). */
 extern const odata_resource_t properties_odata;
 
 /* The versions of the properties database, {0}-terminated (migrations.c). */
