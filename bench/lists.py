@@ -1,7 +1,8 @@
 """Latency of every list and search endpoint of a running Roost, one client
 at a time: first and deep pages, each documented filter, each order_by,
-/api/v1/cities, the classic /listings and /public-api/listings, and places
-with embed=people.
+/api/v1/cities, the map searches and facets of docs/search.md (around one
+located property of the biggest city), the classic /listings and
+/public-api/listings, and places with embed=people.
 
 Used by bench/run.sh (the data-size table, at 1k, 10k and 100k documents)
 and by tests/integration/test_scale.py (the bounds, at 10k). Needs only the
@@ -42,6 +43,12 @@ def requests_for(base):
     _, body, _ = get(base, "/api/v1/users?per_page=1&order_by=-id")
     some_user = json.loads(body)["items"][0] if users else {"id": 1, "username": "x"}
     q = urllib.parse.quote
+    # A point of that city (the first located property's), for the map searches.
+    _, body, _ = get(base, f"/api/v1/properties?per_page=50&city={q(city)}")
+    located = [p["location"] for p in json.loads(body)["items"] if p.get("location")]
+    lat, lon = (located[0]["lat"], located[0]["lon"]) if located else (48.8566, 2.3522)
+    near = f"near={lat:.5f},{lon:.5f}"
+    box = f"bbox={lon - 0.06:.5f},{lat - 0.04:.5f},{lon + 0.06:.5f},{lat + 0.04:.5f}"
     reqs = [
         ("properties, first page", "/api/v1/properties?per_page=20"),
         ("properties, deep page", f"/api/v1/properties?per_page=20&page={deep_props}"),
@@ -61,6 +68,18 @@ def requests_for(base):
         ("listings?listing_type=", "/api/v1/listings?per_page=20&listing_type=rent"),
         ("listings?min_price=&max_price=", "/api/v1/listings?per_page=20&min_price=1000&max_price=2000"),
         ("listings?city=", f"/api/v1/listings?per_page=20&city={q(city)}"),
+        ("listings, 2 km around a point", f"/api/v1/listings?per_page=20&{near}&radius_m=2000"),
+        ("listings, 2 km around a point, page 50", f"/api/v1/listings?per_page=20&{near}&radius_m=2000&page=50"),
+        ("listings, a city-sized bbox", f"/api/v1/listings?per_page=20&{box}"),
+        ("listings, a city-sized bbox, page 50", f"/api/v1/listings?per_page=20&{box}&page=50"),
+        ("listings by distance, first page", f"/api/v1/listings?per_page=20&{near}&radius_m=5000&order_by=distance"),
+        ("listings by distance, page 50",
+         f"/api/v1/listings?per_page=20&{near}&radius_m=5000&order_by=distance&page=50"),
+        ("listings?min_bedrooms=2&max_price=&city=",
+         f"/api/v1/listings?per_page=20&min_bedrooms=2&max_price=150000&city={q(city)}"),
+        ("the same, page 50", f"/api/v1/listings?per_page=20&min_bedrooms=2&max_price=150000&city={q(city)}&page=50"),
+        ("listings/facets, two filters", f"/api/v1/listings/facets?city={q(city)}&min_bedrooms=2"),
+        ("properties, 2 km around a point", f"/api/v1/properties?per_page=20&{near}&radius_m=2000"),
         ("users, first page", "/api/v1/users?per_page=20"),
         ("users, deep page", f"/api/v1/users?per_page=20&page={deep_users}"),
         ("users?username=", "/api/v1/users?per_page=20&username=silva"),

@@ -1,6 +1,6 @@
 # What `cmake --install` puts under its prefix:
 #   bin/roost-ingress, bin/roost-worker, bin/roostctl
-#   share/roost/web, share/roost/swagger-ui   (where roost-ingress looks: pages.c)
+#   share/roost/web, share/roost/swagger-ui, share/roost/leaflet   (where roost-ingress looks: pages.c)
 #   include/roost/roost.h, lib/libroost.so.*, lib/libroost.a
 #   lib/cmake/Roost/   find_package(Roost): Roost::client, Roost::client_static
 #   lib/pkgconfig/roost.pc
@@ -9,6 +9,9 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/web/ DESTINATION ${CMAKE_INSTALL_DATADIR
 if(EXISTS ${PROJECT_SOURCE_DIR}/node_modules/swagger-ui-dist)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/node_modules/swagger-ui-dist/
           DESTINATION ${CMAKE_INSTALL_DATADIR}/roost/swagger-ui)
+endif()
+if(EXISTS ${PROJECT_SOURCE_DIR}/node_modules/leaflet/dist)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/node_modules/leaflet/dist/ DESTINATION ${CMAKE_INSTALL_DATADIR}/roost/leaflet)
 endif()
 
 install(FILES ${PROJECT_SOURCE_DIR}/include/roost/roost.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/roost)

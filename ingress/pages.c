@@ -65,13 +65,52 @@ pages_default_dir(const char *name)
     return dir != NULL ? dir : name;
 }
 
+/*
+ * The browse page with the map's tile URL (ROOST_MAP_TILES_URL, e.g.
+ * https://tile.openstreetmap.org/{z}/{x}/{y}.png) in its data-tiles
+ * attribute, HTML-escaped; unset, the map draws its markers over a plain
+ * background and asks no other host for anything.
+ */
+static h2o_iovec_t
+pages_with_tiles(h2o_iovec_t page)
+{
+    static const char mark[] = "data-tiles=\"\"";
+    const char *url = cfg_str("ROOST_MAP_TILES_URL", "");
+    char *at = page.base != NULL ? memmem(page.base, page.len, mark, sizeof(mark) - 1) : NULL;
+    if (at == NULL || url[0] == '\0')
+        return page;
+    bson_string_t *out = bson_string_new(NULL);
+    bson_string_append_printf(out, "%.*sdata-tiles=\"", (int)(at - page.base), page.base);
+    for (const char *c = url; *c; c++) {
+        if (*c == '&')
+            bson_string_append(out, "&amp;");
+        else if (*c == '"')
+            bson_string_append(out, "&quot;");
+        else if (*c == '<')
+            bson_string_append(out, "&lt;");
+        else
+            bson_string_append_c(out, *c);
+    }
+    size_t after = (size_t)(at - page.base) + sizeof(mark) - 2; /* from the closing quote */
+    bson_string_append_printf(out, "%.*s", (int)(page.len - after), page.base + after);
+    free(page.base);
+    size_t len = out->len;
+    char *text = bson_string_free(out, false);
+    page.base = malloc(len);
+    memcpy(page.base, text, len);
+    page.len = len;
+    bson_free(text);
+    return page;
+}
+
 void
 pages_register(h2o_hostconf_t *host)
 {
     const char *web = cfg_str("ROOST_WEB_DIR", pages_default_dir("web"));
     const char *swagger = cfg_str("ROOST_SWAGGER_DIR", pages_default_dir("swagger-ui"));
+    const char *leaflet = cfg_str("ROOST_LEAFLET_DIR", pages_default_dir("leaflet"));
     char dir[1024];
-    pages.browse = pages_read(web, "index.html");
+    pages.browse = pages_with_tiles(pages_read(web, "index.html"));
     pages.docs = pages_read(web, "docs.html");
     snprintf(dir, sizeof(dir), "%s/static", web);
     h2o_pathconf_t *assets = h2o_config_register_path(host, "/static", 0);
@@ -82,6 +121,11 @@ pages_register(h2o_hostconf_t *host)
     filter_register(swagger_ui);
     if (access(swagger, R_OK) != 0)
         log_warn("%s is missing: /docs has no Swagger UI until it exists (run make setup)", swagger);
+    h2o_pathconf_t *map = h2o_config_register_path(host, "/map/assets", 0);
+    h2o_file_register(map, leaflet, NULL, NULL, 0);
+    filter_register(map);
+    if (access(leaflet, R_OK) != 0)
+        log_warn("%s is missing: the browse page has no map until it exists (run make setup)", leaflet);
 }
 
 extern const char roost_openapi_json[];

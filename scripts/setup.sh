@@ -58,12 +58,13 @@ if ! cmp -s "$REQS" "$VENV/.requirements" 2>/dev/null; then
 fi
 
 # --- front-end assets and the browser test's driver -------------------------
-# Swagger UI for /docs and playwright-core, from the npm registry, pinned by
+# Swagger UI for /docs, Leaflet for the browse page's map and
+# playwright-core, from the npm registry, pinned by
 # package-lock.json. No install scripts run (one dependency's only script
 # reports telemetry), and the browser test uses Debian's chromium, never a
 # downloaded browser.
 if ! cmp -s package-lock.json node_modules/.roost-lock 2>/dev/null; then
-  say "installing npm packages (swagger-ui-dist, playwright-core)"
+  say "installing npm packages (swagger-ui-dist, leaflet, playwright-core)"
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.roost-lock
 fi

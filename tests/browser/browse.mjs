@@ -2,8 +2,10 @@
 // driven by playwright-core (never a downloaded browser).
 //   node tests/browser/browse.mjs BASE_URL SCREENSHOT_DIR
 // Loads /docs and checks Swagger UI rendered the contract; loads /, picks
-// a city, opens a property and checks its rooms; searches users. Fails on
-// any failed check, any console error, and any request to another host.
+// a city, opens a property and checks its rooms; searches users; searches
+// listings and checks the map shows one marker per located result, 390 and
+// 412 px wide. Fails on any failed check, any console error, and any
+// request to another host (the map has no tiles unless configured).
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -82,6 +84,35 @@ try {
   const users = await page.locator("#user-list li").allTextContents();
   check(users.length === 1 && users[0].includes(process.env.ROOST_BROWSER_USER), `users are ${JSON.stringify(users)}`);
   await page.screenshot({ path: join(shots, "users.png"), fullPage: true });
+
+  // The listing search: the markers on the map are the results.
+  for (const width of [390, 412]) {
+    await page.setViewportSize({ width, height: 844 });
+    await page.goto(`${base}/`);
+    await page.waitForFunction(() => document.querySelectorAll("#search-city option").length > 1, null, { timeout: 15000 });
+    await page.waitForFunction(() => /listings?$/.test(document.querySelector("#listing-count").textContent), null,
+                               { timeout: 15000 });
+    const all = await page.locator("#listing-list li").count();
+    const allMarkers = await page.locator("#map path.listing-marker").count();
+    check(all === 3 && allMarkers === 3, `${width} px, every listing: ${all} results, ${allMarkers} markers`);
+    await page.selectOption("#search-city", "Lisbon");
+    await page.click("#listing-search button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("#listing-count").textContent === "2 listings", null,
+                               { timeout: 15000 });
+    const results = await page.locator("#listing-list li").allTextContents();
+    const markers = await page.locator("#map path.listing-marker").count();
+    check(results.length === 2 && markers === 2, `${width} px, Lisbon: ${results.length} results, ${markers} markers`);
+    check(results.some((r) => r.includes("Tagus View")) && !results.some((r) => r.includes("Ribeira")),
+          `Lisbon's results are ${JSON.stringify(results)}`);
+    await page.selectOption("#search-bedrooms", "1");
+    await page.click("#listing-search button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("#listing-count").textContent === "1 listing", null,
+                               { timeout: 15000 });
+    check(await page.locator("#map path.listing-marker").count() === 1, `${width} px: one bedroom, not one marker`);
+    const box = await page.locator("#map").boundingBox();
+    check(box && box.width <= width && box.width > width / 2, `${width} px: the map is ${box && box.width} px wide`);
+    await page.screenshot({ path: join(shots, `search-${width}.png`), fullPage: true });
+  }
 } catch (err) {
   problems.push(`${err.name}: ${err.message}`);
 } finally {
