@@ -14,6 +14,7 @@ import json
 import statistics
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -116,6 +117,36 @@ def measure(base, repeats=11):
         p99 = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))]
         out[name] = (statistics.median(times), p99, path)
     return out
+
+
+SEARCH_MIX = ("2 km around a point", "city-sized bbox", "by distance", "min_bedrooms", "the same, page 50",
+              "facets", "page 50")
+
+
+def concurrent_mix(base, clients=32, seconds=10.0):
+    """The search requests of docs/search.md (SEARCH_MIX), sent by `clients`
+    threads at once for `seconds`: (p50, p99, requests, non-200 count)."""
+    import concurrent.futures
+    paths = [p for name, p in requests_for(base) if any(k in name for k in SEARCH_MIX)]
+    deadline = time.monotonic() + seconds
+
+    def client(i):
+        times, bad, k = [], 0, i
+        while time.monotonic() < deadline:
+            try:
+                status, _, t = get(base, paths[k % len(paths)])
+            except urllib.error.HTTPError as e:
+                status, t = e.code, 0.0
+            k += 1
+            times.append(t)
+            bad += status != 200
+        return times, bad
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=clients) as pool:
+        results = list(pool.map(client, range(clients)))
+    times = sorted(t for ts, _ in results for t in ts)
+    p99 = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))]
+    return statistics.median(times), p99, len(times), sum(b for _, b in results)
 
 
 if __name__ == "__main__":

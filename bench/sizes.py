@@ -34,7 +34,7 @@ def one_size(n, repeats):
                 raise SystemExit(f"seeding {n} failed: {r.stderr}")
             made = 200 if kind == "users" else 2 * n
             rates[kind] = made / (time.monotonic() - started)
-        return lists.measure(s.base, repeats), rates
+        return lists.measure(s.base, repeats), rates, lists.concurrent_mix(s.base)
 
 
 def main():
@@ -52,6 +52,10 @@ def main():
         cells = " | ".join(f"{results[n][0][name][0] * 1000:.1f} | {results[n][0][name][1] * 1000:.1f}" for n in sizes)
         print(f"| {name} | {cells} |")
     print()
+    for n in sizes:
+        p50, p99, count, bad = results[n][2]
+        print(f"{n // 1000}k, the map and search requests from 32 clients at once for 10 s: {count} requests, "
+              f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, {bad} not 200.")
     for n in sizes:
         rates = results[n][1]
         print(f"Seeding {n} properties + {n} listings: {rates['properties + listings']:.0f} documents/s "

@@ -1,5 +1,6 @@
 /* Replies: the envelope a handler answers with, and its failure shapes. */
 #include "service.h"
+#include "list.h"
 #include "config.h"
 #include "query/validate.h"
 #include "log.h"
@@ -203,7 +204,7 @@ svc_reply_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter
     bool read = page->pipeline != NULL ? svc_aggregate_each(coll, page->pipeline, opts, svc_page_item, &r, &error)
                                        : svc_find_each(coll, filter, opts, svc_page_item, &r, &error);
     if (!read) {
-        svc_fail_db(call, &error);
+        svc_fail_read(call, &error); /* a read past maxTimeMS is the client's 400, not a failure */
         goto done;
     }
     int64_t keep = p->n;
