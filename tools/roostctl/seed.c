@@ -320,7 +320,7 @@ seed_property(seed_t *s, long i, int64_t *sub)
     bson_t rooms, room, chars;
     BSON_APPEND_ARRAY_BEGIN(body, "rooms", &rooms);
     for (size_t r = 0; r < nrooms; r++) {
-        char key[16];
+        char key[24];
         size_t k = kinds[r];
         snprintf(key, sizeof(key), "%zu", r);
         BSON_APPEND_DOCUMENT_BEGIN(&rooms, key, &room);

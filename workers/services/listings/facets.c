@@ -108,7 +108,7 @@ facets_group(mongoc_collection_t *coll, const facets_field_t *f, const bson_t *f
         bson_t list, item;
         BSON_APPEND_ARRAY_BEGIN(out, f->name, &list);
         for (size_t i = 0; i < g->n; i++) {
-            char key[16];
+            char key[24];
             snprintf(key, sizeof(key), "%zu", i);
             BSON_APPEND_DOCUMENT_BEGIN(&list, key, &item);
             BSON_APPEND_VALUE(&item, "value", &g->groups[i].value);
@@ -145,7 +145,7 @@ facets_price(mongoc_collection_t *coll, const bson_t *filter, bson_t *out, bson_
             BCON_APPEND(&cond, "1", "{", "price", "{", "$lt", BCON_INT64(facets_price_bands[b + 1]), "}", "}");
         bson_append_array_end(&band, &cond);
         ok = svc_count(coll, &band, opts, &n, error);
-        char key[16];
+        char key[24];
         snprintf(key, sizeof(key), "%zu", b);
         BSON_APPEND_DOCUMENT_BEGIN(&list, key, &item);
         BSON_APPEND_INT64(&item, "from", facets_price_bands[b]);
