@@ -408,3 +408,21 @@ def test_odata_and_reso_see_the_home_too(stack, homes):
         e = got.get(str(h["listing"]["id"]))
         if e:
             assert (e["Latitude"], e["Longitude"], e["BathroomsTotalInteger"]) == (h["lat"], h["lon"], h["prop"]["bathrooms"])
+
+
+def test_a_facet_answers_its_most_frequent_values_only(stack):
+    """Past 100 cities, the city facet keeps the 100 with the most listings:
+    a city with many listings is never cut for one with few."""
+    owner = person(stack)
+    big = unique("Big")
+    bodies = [{"name": "B", "type": "room", "city": big, "address": "1 a"}] * 3 + \
+             [{"name": "S", "type": "room", "city": unique("Small"), "address": "1 a"} for _ in range(101)]
+    r = send(stack, "POST", "/api/v1/properties", bodies[:100], token=owner["token"])
+    r2 = send(stack, "POST", "/api/v1/properties", bodies[100:], token=owner["token"])
+    ids = [i["body"]["id"] for i in r.json()["items"] + r2.json()["items"]]
+    listings = [{"property_id": i, "price": 100, "listing_type": "rent"} for i in ids]
+    for chunk in (listings[:100], listings[100:]):
+        assert send(stack, "POST", "/api/v1/listings", chunk, token=owner["token"]).status_code == 207
+    f = get(stack, "/api/v1/listings/facets", user_id=owner["id"], fields="city").json()
+    assert f["total"] == 104 and len(f["facets"]["city"]) == 100
+    assert f["facets"]["city"][0] == {"value": big, "count": 3}

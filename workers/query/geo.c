@@ -147,7 +147,7 @@ geo_parse_bbox(const bson_t *query, field_errors_t *e, geo_area_t *out)
         field_errors_add(e, "bbox", "longitudes must be in [-180, 180] and latitudes in [-90, 90]");
     else if (b[1] >= b[3])
         field_errors_add(e, "bbox", "SOUTH must be less than NORTH");
-    else if (b[0] == b[2] || width >= 180)
+    else if (width <= 0 || width >= 180)
         field_errors_add(e, "bbox",
                          "must be more than 0 and less than 180 degrees wide (WEST greater than EAST crosses the "
                          "antimeridian)");
@@ -161,6 +161,26 @@ geo_parse_bbox(const bson_t *query, field_errors_t *e, geo_area_t *out)
         else
             out->bbox = true;
     }
+}
+
+/* One polygon position, "LON LAT": two numbers between spaces (more than
+ * one, and around them, allowed), copied into `pos` to be read. */
+static bool
+geo_position(const char *s, size_t len, char *pos, double *ll)
+{
+    while (len > 0 && *s == ' ')
+        s++, len--;
+    while (len > 0 && s[len - 1] == ' ')
+        len--;
+    memcpy(pos, s, len);
+    pos[len] = '\0';
+    char *gap = strchr(pos, ' ');
+    if (gap == NULL)
+        return false;
+    size_t lon_len = (size_t)(gap - pos);
+    while (*gap == ' ')
+        gap++;
+    return validate_decimal(pos, lon_len, &ll[0]) && validate_decimal(gap, strlen(gap), &ll[1]);
 }
 
 static void
@@ -181,7 +201,7 @@ geo_parse_polygon(const bson_t *query, field_errors_t *e, geo_area_t *out)
                              GEO_POLYGON_MAX_VERTICES, GEO_POLYGON_MAX_VERTICES + 1);
             return;
         }
-        if (len >= sizeof(pos) || (memcpy(pos, s, len), pos[len] = '\0', !geo_numbers(pos, ' ', ll, 2))) {
+        if (len >= sizeof(pos) || !geo_position(s, len, pos, ll)) {
             field_errors_add(e, "polygon",
                              "position %d must be 'LON LAT': two decimal numbers separated by a space, "
                              "positions separated by commas",
@@ -288,8 +308,9 @@ geo_ring_check(const geo_ring_t *r, char *why, size_t size)
     bool ok = true;
     for (int i = 0; ok && i < n; i++)
         for (int j = i + 1; ok && j < n; j++) {
-            if (memcmp(&r->at[i], &r->at[j], sizeof(geo_point_t)) == 0) {
-                snprintf(why, size, "repeats a vertex (positions %d and %d)", i + 1, j + 1);
+            geo_vec_t a = geo_unit(r->at[i]), b = geo_unit(r->at[j]), x = geo_cross(a, b);
+            if (atan2(sqrt(geo_dot(x, x)), geo_dot(a, b)) < 1e-12) { /* one point, however written (+-180, a pole) */
+                snprintf(why, size, "repeats a vertex (positions %d and %d are the same point)", i + 1, j + 1);
                 ok = false;
             } else if (j != i + 1 && !(i == 0 && j == n - 1) &&
                        geo_meet(plane[i], plane[i + 1], plane[j], plane[j + 1])) {

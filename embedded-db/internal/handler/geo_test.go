@@ -228,4 +228,18 @@ func TestGeoIndexRefusesWhatItCannotHold(t *testing.T) {
 	if n := must(c.CountDocuments(ctx, filter))(t); n != 1 {
 		t.Errorf("count in the cap: %d", n)
 	}
+	// A cap of 1.12 cm still finds a point 1.11 cm from its centre: the
+	// index's box comes from the radius itself, not from its cosine (which
+	// rounds to 1).
+	must(c.InsertOne(ctx, bson.D{{Key: "_id", Value: 2}, {Key: "loc", Value: bson.A{0, 1e-7}}}))(t)
+	tiny := bson.D{{Key: "loc", Value: bson.D{{Key: "$geoWithin", Value: bson.D{{Key: "$centerSphere", Value: bson.A{bson.A{0, 0}, 0.0112 / 6378100}}}}}}}
+	if n := must(c.CountDocuments(ctx, tiny))(t); n != 1 {
+		t.Errorf("a point 1.11 cm from the centre of a 1.12 cm cap: counted %d", n)
+	}
+	// One point written twice (180 and -180) is a repeated vertex.
+	twice := bson.A{bson.A{170, 0}, bson.A{180, 0}, bson.A{-180, 0}, bson.A{170, 5}, bson.A{170, 0}}
+	if _, err := c.Find(ctx, bson.D{{Key: "loc", Value: bson.D{{Key: "$geoWithin", Value: bson.D{{Key: "$geometry", Value: bson.D{
+		{Key: "type", Value: "Polygon"}, {Key: "coordinates", Value: bson.A{twice}}}}}}}}}); err == nil {
+		t.Error("a ring through 180 and -180 at the same latitude was accepted")
+	}
 }

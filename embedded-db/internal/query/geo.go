@@ -75,8 +75,8 @@ func Point(v bsoncore.Value) (lon, lat float64, ok bool) {
 // Shape is a region of the sphere a point can be in.
 type Shape interface {
 	Contains(lon, lat float64) bool
-	// Bound is a cap holding the whole shape: its centre and the cosine
-	// of its angular radius. What an index probe looks in.
+	// Bound is a cap holding the whole shape: its centre and its angular
+	// radius in radians. What an index probe looks in.
 	Bound() (Vec3, float64)
 }
 
@@ -90,14 +90,14 @@ func (c Cap) Contains(lon, lat float64) bool {
 }
 
 func (c Cap) Bound() (Vec3, float64) {
-	return UnitVec(c.Lon, c.Lat), math.Cos(math.Min(c.Radius, math.Pi))
+	return UnitVec(c.Lon, c.Lat), math.Min(c.Radius, math.Pi)
 }
 
 // Polygon is a GeoJSON Polygon of one ring (first position = last).
 type Polygon struct {
 	Ring   [][2]float64 // lon, lat; closed
 	centre Vec3
-	cosR   float64
+	radius float64      // the largest angle from the centre to a vertex
 	plane  [][2]float64 // the ring in the gnomonic projection about centre
 	u, w   Vec3         // the projection plane's axes
 }
@@ -116,6 +116,9 @@ func NewPolygon(ring [][2]float64) (*Polygon, error) {
 			return nil, BadValue("Polygon: longitude/latitude is out of bounds: [%g, %g]", p[0], p[1])
 		}
 	}
+	if i, j, repeated := repeatedVertex(ring); repeated {
+		return nil, BadValue("Polygon: the ring is not valid: vertices %d and %d are the same point", i, j)
+	}
 	pg := &Polygon{Ring: ring}
 	var sum Vec3
 	for _, p := range ring[:len(ring)-1] {
@@ -127,13 +130,12 @@ func NewPolygon(ring [][2]float64) (*Polygon, error) {
 		return nil, BadValue("Polygon: it spans more than a hemisphere, which roost-embedded-db does not support")
 	}
 	pg.centre = Vec3{sum[0] / n, sum[1] / n, sum[2] / n}
-	pg.cosR = 1
 	for _, p := range ring {
-		d := UnitVec(p[0], p[1]).Dot(pg.centre)
-		if d < 1e-6 {
+		v := UnitVec(p[0], p[1])
+		if v.Dot(pg.centre) < 1e-6 {
 			return nil, BadValue("Polygon: it spans more than a hemisphere, which roost-embedded-db does not support")
 		}
-		pg.cosR = math.Min(pg.cosR, d)
+		pg.radius = math.Max(pg.radius, Angle(v, pg.centre))
 	}
 	// Axes of the plane tangent at the centre.
 	ref := Vec3{0, 0, 1}
@@ -171,7 +173,14 @@ func (pg *Polygon) project(v Vec3) (x, y float64, ok bool) {
 	return v.Dot(pg.u) / d, v.Dot(pg.w) / d, true
 }
 
-func (pg *Polygon) Bound() (Vec3, float64) { return pg.centre, pg.cosR }
+func (pg *Polygon) Bound() (Vec3, float64) { return pg.centre, pg.radius }
+
+// Angle between two unit vectors, in radians: atan2 of the sine and the
+// cosine, accurate for tiny angles where acos of the dot product is not.
+func Angle(a, b Vec3) float64 {
+	c := cross(a, b)
+	return math.Atan2(math.Sqrt(c.Dot(c)), a.Dot(b))
+}
 
 func (pg *Polygon) Contains(lon, lat float64) bool {
 	x, y, ok := pg.project(UnitVec(lon, lat))
@@ -202,10 +211,16 @@ func selfIntersection(ring [][2]float64) (int, int, bool) {
 			}
 		}
 	}
-	// A vertex repeated (a zero-length edge, or a ring through one point twice).
+	return 0, 0, false
+}
+
+// repeatedVertex finds two vertices of a closed ring that are one point,
+// however written (180 and -180, or any longitude at a pole).
+func repeatedVertex(ring [][2]float64) (int, int, bool) {
+	n := len(ring) - 1
 	for i := 0; i < n; i++ {
 		for j := i + 1; j < n; j++ {
-			if ring[i] == ring[j] {
+			if Angle(UnitVec(ring[i][0], ring[i][1]), UnitVec(ring[j][0], ring[j][1])) < 1e-12 {
 				return i, j, true
 			}
 		}

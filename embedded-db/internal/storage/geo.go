@@ -131,11 +131,10 @@ func (c *Collection) geoIndex(path string) *Index {
 }
 
 // capBox is the box, in unit-vector space, that holds every point of the
-// cap about centre whose angular radius has cosine cosR: along each axis,
-// the point's component is the cosine of its angle to the axis, which
-// lies within the cap's radius of the centre's angle to it.
-func capBox(centre query.Vec3, cosR float64) [6]float64 {
-	r := math.Acos(math.Max(-1, math.Min(1, cosR)))
+// cap about centre of angular radius r: along each axis, the point's
+// component is the cosine of its angle to the axis, which lies within r
+// of the centre's angle to it.
+func capBox(centre query.Vec3, r float64) [6]float64 {
 	var box [6]float64
 	for i := 0; i < 3; i++ {
 		alpha := math.Acos(math.Max(-1, math.Min(1, centre[i])))
@@ -154,8 +153,8 @@ func (c *Collection) translateGeo(f *query.FieldNode) (cond, bool) {
 	if ix == nil || f.Geo == nil {
 		return cond{}, false
 	}
-	centre, cosR := f.Geo.Bound()
-	b := capBox(centre, cosR)
+	centre, r := f.Geo.Bound()
+	b := capBox(centre, r)
 	return cond{
 		text: fmt.Sprintf("k.rid IN (SELECT id FROM %s WHERE x1 >= ? AND x0 <= ? AND y1 >= ? AND y0 <= ? AND z1 >= ? AND z0 <= ?)",
 			ix.sqlName),

@@ -7,9 +7,10 @@
  * on an indexed field from the index), each price band one count.
  *
  * Reply: 200 {total, facets: {<field>: [{value, count}, ...],
- * price_band: [{from, to, count}, ...]}}. Values are ordered by count,
- * most first, then by value; bedroom and bathroom counts by value. A
- * listing without a property counts under the value null.
+ * price_band: [{from, to, count}, ...]}}. Each facet has its
+ * FACETS_VALUES_MAX most frequent values, ordered by count, most first,
+ * then by value; bedroom and bathroom counts by value. A listing without a
+ * property counts under the value null.
  */
 #include "listings.h"
 #include "sdk/list.h"
@@ -21,6 +22,9 @@
  * open-ended. Rents and sale prices share one scale. */
 static const int64_t facets_price_bands[] = {0, 500, 1000, 2000, 5000, 100000, 250000, 500000, 1000000};
 #define FACETS_BANDS (sizeof(facets_price_bands) / sizeof(facets_price_bands[0]))
+/* The values a facet answers at most: the most frequent (a city facet of
+ * a whole country would otherwise be a page of its own). */
+#define FACETS_VALUES_MAX 100
 
 typedef struct {
     const char *name; /* as asked in fields= and answered */
@@ -42,7 +46,7 @@ typedef struct {
 } facets_group_t;
 
 typedef struct {
-    facets_group_t groups[512];
+    facets_group_t groups[FACETS_VALUES_MAX];
     size_t n;
 } facets_groups_t;
 
@@ -98,8 +102,12 @@ facets_group(mongoc_collection_t *coll, const facets_field_t *f, const bson_t *f
 {
     char by[64];
     snprintf(by, sizeof(by), "$%s", f->path);
-    bson_t *pipeline = BCON_NEW("pipeline", "[", "{", "$match", BCON_DOCUMENT(filter), "}", "{", "$group", "{", "_id",
-                                BCON_UTF8(by), "count", "{", "$sum", BCON_INT32(1), "}", "}", "}", "]");
+    /* The database picks the most frequent values: the sort and limit are
+     * the pipeline's, never a cut of whatever came first. */
+    bson_t *pipeline =
+        BCON_NEW("pipeline", "[", "{", "$match", BCON_DOCUMENT(filter), "}", "{", "$group", "{", "_id", BCON_UTF8(by),
+                 "count", "{", "$sum", BCON_INT32(1), "}", "}", "}", "{", "$sort", "{", "count", BCON_INT32(-1), "_id",
+                 BCON_INT32(1), "}", "}", "{", "$limit", BCON_INT32(FACETS_VALUES_MAX), "}", "]");
     bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(svc_query_max_time_ms()));
     facets_groups_t *g = bson_malloc0(sizeof(*g));
     bool ok = svc_aggregate_each(coll, pipeline, opts, facets_collect, g, error);

@@ -36,6 +36,8 @@ geo_accepts_each_area(void **state)
     assert_true(a.bbox && a.box.n == 5); /* narrower than a degree: the four corners, closed */
     assert_int_equal(parse("{\"polygon\": \"2 48,2.1 48,2.1 48.1,2 48\"}", &a, field, sizeof(field)), 0);
     assert_true(a.polygon && a.ring.n == 4);
+    assert_int_equal(parse("{\"polygon\": \" 2 48,  2.1 48 ,2.1  48.1,2 48\"}", &a, field, sizeof(field)), 0);
+    assert_true(a.polygon && a.ring.n == 4 && a.ring.at[2].lat == 48.1);
     assert_int_equal(parse("{}", &a, field, sizeof(field)), 0);
     assert_false(geo_area_any(&a));
 }
@@ -87,6 +89,9 @@ geo_refuses_naming_the_parameter(void **state)
         {"{\"polygon\": \"0 0;1 0;1 1;0 0\"}", "polygon"},
         {"{\"polygon\": \"0 0,120 0,-120 0,0 0\"}", "polygon"},
         {"{\"near\": 5}", "near"},
+        {"{\"bbox\": \"180,-1,-180,1\"}", "bbox"},
+        {"{\"polygon\": \"170 0,180 0,-180 0,170 5,170 0\"}", "polygon"},
+        {"{\"polygon\": \"0 80,0 90,90 90,90 80,0 80\"}", "polygon"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         geo_area_t a;
