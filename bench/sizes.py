@@ -55,7 +55,7 @@ def main():
     for n in sizes:
         p50, p99, count, bad = results[n][2]
         print(f"{n // 1000}k, the map and search requests from 32 clients at once for 10 s: {count} requests, "
-              f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, {bad} not 200.")
+              f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, not 200: {bad or 'none'}.")
     for n in sizes:
         rates = results[n][1]
         print(f"Seeding {n} properties + {n} listings: {rates['properties + listings']:.0f} documents/s "
