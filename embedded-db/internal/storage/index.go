@@ -112,7 +112,13 @@ func (db *Database) CreateIndex(ctx context.Context, tx *sql.Tx, c *Collection, 
 		}
 	}
 	if ix.geo {
-		return db.createIndexGeo(ctx, tx, c, ix)
+		if ix.sqlName, err = freeSQLName(ctx, tx, c, "g"); err != nil {
+			return false, err
+		}
+		if err := db.createGeoIndex(ctx, tx, c, ix); err != nil {
+			return false, err
+		}
+		return db.recordIndex(ctx, tx, c, ix)
 	}
 	var cols []string
 	for _, k := range ix.keys {
@@ -135,20 +141,8 @@ func (db *Database) CreateIndex(ctx context.Context, tx *sql.Tx, c *Collection, 
 			cols = append(cols, "id")
 		}
 	}
-	var seq int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) + 1 FROM _roost_indexes WHERE coll = ?`, c.name).Scan(&seq); err != nil {
+	if ix.sqlName, err = freeSQLName(ctx, tx, c, "x"); err != nil {
 		return false, err
-	}
-	for {
-		ix.sqlName = fmt.Sprintf("x%d_%d", c.num, seq)
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = ?`, ix.sqlName).Scan(&n); err != nil {
-			return false, err
-		}
-		if n == 0 {
-			break
-		}
-		seq++
 	}
 	unique := ""
 	if ix.unique {
@@ -162,14 +156,39 @@ func (db *Database) CreateIndex(ctx context.Context, tx *sql.Tx, c *Collection, 
 		}
 		return false, err
 	}
+	// No ANALYZE: statistics taken now (often of an empty collection) would
+	// mislead the planner later; its default weighting prefers the index
+	// with the most equality terms, then one that also gives the order.
+	return db.recordIndex(ctx, tx, c, ix)
+}
+
+// freeSQLName is a name for c's next index, <prefix><collection>_<seq>
+// (x: a SQLite index, g: an R*Tree), that no table or index has yet.
+func freeSQLName(ctx context.Context, tx *sql.Tx, c *Collection, prefix string) (string, error) {
+	var seq int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) + 1 FROM _roost_indexes WHERE coll = ?`, c.name).Scan(&seq); err != nil {
+		return "", err
+	}
+	for ; ; seq++ {
+		name := fmt.Sprintf("%s%d_%d", prefix, c.num, seq)
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = ?`, name).Scan(&n); err != nil {
+			return "", err
+		}
+		if n == 0 {
+			return name, nil
+		}
+	}
+}
+
+// recordIndex writes a made index into the catalog and the cache:
+// CreateIndex's answer, created.
+func (db *Database) recordIndex(ctx context.Context, tx *sql.Tx, c *Collection, ix *Index) (bool, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO _roost_indexes(coll, name, spec, sql_name) VALUES (?, ?, ?, ?)`,
 		c.name, ix.Name, []byte(ix.Spec), ix.sqlName); err != nil {
 		return false, err
 	}
 	c.Indexes = append(c.Indexes, ix)
-	// No ANALYZE: statistics taken now (often of an empty collection) would
-	// mislead the planner later; its default weighting prefers the index
-	// with the most equality terms, then one that also gives the order.
 	return true, nil
 }
 
@@ -224,28 +243,4 @@ func (c *Collection) indexBySQLName(sqlName string) *Index {
 		}
 	}
 	return nil
-}
-
-// createIndexGeo adds a 2dsphere index: its R*Tree, filled, and its
-// catalog row. The caller holds db.write.
-func (db *Database) createIndexGeo(ctx context.Context, tx *sql.Tx, c *Collection, ix *Index) (bool, error) {
-	for seq := 1; ; seq++ {
-		ix.sqlName = fmt.Sprintf("g%d_%d", c.num, seq)
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = ?`, ix.sqlName).Scan(&n); err != nil {
-			return false, err
-		}
-		if n == 0 {
-			break
-		}
-	}
-	if err := db.createGeoIndex(ctx, tx, c, ix); err != nil {
-		return false, err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO _roost_indexes(coll, name, spec, sql_name) VALUES (?, ?, ?, ?)`,
-		c.name, ix.Name, []byte(ix.Spec), ix.sqlName); err != nil {
-		return false, err
-	}
-	c.Indexes = append(c.Indexes, ix)
-	return true, nil
 }
