@@ -231,6 +231,52 @@ geo_area_parse(const bson_t *query, field_errors_t *e, geo_area_t *out)
     return e->count == before;
 }
 
+void
+geo_point_store(bson_t *doc, const char *key, const bson_t *latlon)
+{
+    bson_iter_t lat, lon;
+    bson_t point, coords;
+    if (!bson_iter_init_find(&lat, latlon, "lat") || !BSON_ITER_HOLDS_NUMBER(&lat) ||
+        !bson_iter_init_find(&lon, latlon, "lon") || !BSON_ITER_HOLDS_NUMBER(&lon))
+        return;
+    BSON_APPEND_DOCUMENT_BEGIN(doc, key, &point);
+    BSON_APPEND_UTF8(&point, "type", "Point");
+    BSON_APPEND_ARRAY_BEGIN(&point, "coordinates", &coords);           /* GeoJSON order: longitude first */
+    BSON_APPEND_DOUBLE(&coords, "0", bson_iter_as_double(&lon) + 0.0); /* + 0.0: no -0 stored */
+    BSON_APPEND_DOUBLE(&coords, "1", bson_iter_as_double(&lat) + 0.0);
+    bson_append_array_end(&point, &coords);
+    bson_append_document_end(doc, &point);
+}
+
+void
+geo_point_show(const bson_t *doc, const char *key, bson_t *out)
+{
+    bson_iter_t it, c;
+    char path[64];
+    double lon;
+    snprintf(path, sizeof(path), "%s.coordinates", key);
+    if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, path, &it) && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &c) && bson_iter_next(&c) && BSON_ITER_HOLDS_NUMBER(&c) &&
+        (lon = bson_iter_as_double(&c), bson_iter_next(&c)) && BSON_ITER_HOLDS_NUMBER(&c)) {
+        bson_t loc;
+        BSON_APPEND_DOCUMENT_BEGIN(out, key, &loc);
+        BSON_APPEND_DOUBLE(&loc, "lat", bson_iter_as_double(&c));
+        BSON_APPEND_DOUBLE(&loc, "lon", lon);
+        bson_append_document_end(out, &loc);
+    } else {
+        BSON_APPEND_NULL(out, key);
+    }
+}
+
+void
+geo_check_order(const geo_area_t *a, bool by_distance, int dir, field_errors_t *e)
+{
+    if (by_distance && dir < 0)
+        field_errors_add(e, "order_by", "distance is nearest first only: order_by=distance");
+    else if (by_distance && !a->near)
+        field_errors_add(e, "order_by", "distance needs near (and radius_m): the point to measure from");
+}
+
 bool
 geo_area_any(const geo_area_t *a)
 {

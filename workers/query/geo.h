@@ -61,6 +61,19 @@ bool geo_area_parse(const bson_t *query, field_errors_t *e, geo_area_t *out);
 /* Whether the query asked for any area. */
 bool geo_area_any(const geo_area_t *a);
 
+/* Appends under `key` the GeoJSON Point {type: "Point", coordinates:
+ * [lon, lat]} (what a 2dsphere index reads) of the public {lat, lon}
+ * object `latlon`; nothing when it lacks either number. */
+void geo_point_store(bson_t *doc, const char *key, const bson_t *latlon);
+
+/* Appends under `key` the public {lat, lon} of the GeoJSON Point that
+ * `doc` holds at `key`, or null when it holds none. */
+void geo_point_show(const bson_t *doc, const char *key, bson_t *out);
+
+/* order_by=distance (`by_distance`, in direction `dir`) needs near and is
+ * nearest first only: an error on order_by otherwise. */
+void geo_check_order(const geo_area_t *a, bool by_distance, int dir, field_errors_t *e);
+
 /* Appends one {path: {$geoWithin: ...}} per area to `filter` ($and when
  * more than one); with `skip_near` the near cap is left to a $geoNear. */
 void geo_area_append(const geo_area_t *a, const char *path, bool skip_near, bson_t *filter);

@@ -72,6 +72,25 @@ svc_list_near(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter,
     bson_destroy(opts);
 }
 
+void
+svc_list_area(svc_call_t *call, mongoc_collection_t *coll, bson_t *filter, const geo_area_t *area, const char *path,
+              const char *sort_field, int dir, int64_t page, int64_t per_page, svc_render_fn render)
+{
+    if (sort_field[0] != '\0') {
+        geo_area_append(area, path, false, filter);
+        svc_list_page(call, coll, NULL, filter, sort_field, dir, page, per_page, render);
+        return;
+    }
+    /* The total counts the circle as a $geoWithin; the page leaves it to $geoNear. */
+    bson_t counted = BSON_INITIALIZER;
+    bson_concat(&counted, filter);
+    geo_area_append(area, path, false, &counted);
+    geo_area_append(area, path, true, filter);
+    svc_list_near(call, coll, filter, &counted, path, area->centre.lon, area->centre.lat, area->radius_m, page,
+                  per_page, render);
+    bson_destroy(&counted);
+}
+
 /* What svc_odata_read collects. */
 typedef struct {
     bson_t *docs;

@@ -16,6 +16,7 @@
 #ifndef ROOST_SDK_LIST_H
 #define ROOST_SDK_LIST_H
 
+#include "query/geo.h"
 #include "query/odata.h"
 #include "service.h"
 
@@ -36,6 +37,14 @@ void svc_list_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *co
  * counts `counted` (the filter with the same circle as a $geoWithin). */
 void svc_list_near(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter, const bson_t *counted,
                    const char *path, double lon, double lat, double radius_m, int64_t page, int64_t per_page,
+                   svc_render_fn render);
+
+/* The usual list page of `filter` (which this narrows) within `area` on
+ * the GeoJSON Point at `path`: nearest first through svc_list_near when
+ * `sort_field` is "" (order_by=distance, checked by geo_check_order),
+ * else ordered by `sort_field` in `dir` (svc_list_page). */
+void svc_list_area(svc_call_t *call, mongoc_collection_t *coll, bson_t *filter, const geo_area_t *area,
+                   const char *path, const char *sort_field, int dir, int64_t page, int64_t per_page,
                    svc_render_fn render);
 
 /* The window an OData query asks of `coll` (`filter`: the resource's

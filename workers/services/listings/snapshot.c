@@ -38,18 +38,13 @@ listings_snapshot(const bson_t *property, bson_t *out)
             BSON_APPEND_UTF8(out, "city_key", key);
         free(key);
     }
-    bson_iter_t lat, lon;
-    if (bson_iter_init(&lat, property) && bson_iter_find_descendant(&lat, "location.lat", &lat) &&
-        BSON_ITER_HOLDS_NUMBER(&lat) && bson_iter_init(&lon, property) &&
-        bson_iter_find_descendant(&lon, "location.lon", &lon) && BSON_ITER_HOLDS_NUMBER(&lon)) {
-        bson_t point, coords;
-        BSON_APPEND_DOCUMENT_BEGIN(out, "location", &point);
-        BSON_APPEND_UTF8(&point, "type", "Point");
-        BSON_APPEND_ARRAY_BEGIN(&point, "coordinates", &coords);
-        BSON_APPEND_DOUBLE(&coords, "0", bson_iter_as_double(&lon));
-        BSON_APPEND_DOUBLE(&coords, "1", bson_iter_as_double(&lat));
-        bson_append_array_end(&point, &coords);
-        bson_append_document_end(out, &point);
+    if (bson_iter_init_find(&it, property, "location") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+        uint32_t len;
+        const uint8_t *data;
+        bson_t latlon;
+        bson_iter_document(&it, &len, &data);
+        bson_init_static(&latlon, data, len);
+        geo_point_store(out, "location", &latlon);
     }
 }
 
@@ -57,7 +52,7 @@ void
 listings_render_snapshot(const bson_t *doc, bson_t *out)
 {
     static const char *const shown[] = {"name", "type", "city", "bedrooms", "bathrooms", "living_area_m2", NULL};
-    bson_iter_t it, c;
+    bson_iter_t it;
     bson_t snap, view;
     uint32_t len;
     const uint8_t *data;
@@ -69,19 +64,7 @@ listings_render_snapshot(const bson_t *doc, bson_t *out)
     for (const char *const *f = shown; *f != NULL; f++)
         if (bson_iter_init_find(&it, &view, *f))
             bson_append_iter(&snap, *f, -1, &it);
-    if (bson_iter_init(&it, &view) && bson_iter_find_descendant(&it, "location.coordinates", &it) &&
-        BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &c) && bson_iter_next(&c)) {
-        double lon = bson_iter_as_double(&c);
-        bson_t loc;
-        if (bson_iter_next(&c)) {
-            BSON_APPEND_DOCUMENT_BEGIN(&snap, "location", &loc);
-            BSON_APPEND_DOUBLE(&loc, "lat", bson_iter_as_double(&c));
-            BSON_APPEND_DOUBLE(&loc, "lon", lon);
-            bson_append_document_end(&snap, &loc);
-        }
-    } else {
-        BSON_APPEND_NULL(&snap, "location");
-    }
+    geo_point_show(&view, "location", &snap);
     bson_append_document_end(out, &snap);
 }
 

@@ -1,5 +1,6 @@
 /* Field rules of the properties service: pure functions, unit-tested. */
 #include "properties.h"
+#include "query/geo.h"
 #include "text.h"
 
 #include <math.h>
@@ -98,38 +99,9 @@ void
 properties_append_location(bson_t *doc, const bson_t *body)
 {
     bson_iter_t it;
-    bson_t loc, point, coords;
-    if (!bson_iter_init_find(&it, body, "location") || !properties_view(&it, &loc))
-        return;
-    double lat = 0, lon = 0;
-    if (bson_iter_init_find(&it, &loc, "lat"))
-        lat = bson_iter_as_double(&it);
-    if (bson_iter_init_find(&it, &loc, "lon"))
-        lon = bson_iter_as_double(&it);
-    /* GeoJSON order, longitude first: what a 2dsphere index reads. */
-    BSON_APPEND_DOCUMENT_BEGIN(doc, "location", &point);
-    BSON_APPEND_UTF8(&point, "type", "Point");
-    BSON_APPEND_ARRAY_BEGIN(&point, "coordinates", &coords);
-    BSON_APPEND_DOUBLE(&coords, "0", lon + 0.0); /* + 0.0: no -0 stored */
-    BSON_APPEND_DOUBLE(&coords, "1", lat + 0.0);
-    bson_append_array_end(&point, &coords);
-    bson_append_document_end(doc, &point);
-}
-
-bool
-properties_location(const bson_t *doc, double *lat, double *lon)
-{
-    bson_iter_t it, c;
-    if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, "location.coordinates", &it) ||
-        !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &c))
-        return false;
-    if (!bson_iter_next(&c) || !BSON_ITER_HOLDS_NUMBER(&c))
-        return false;
-    *lon = bson_iter_as_double(&c);
-    if (!bson_iter_next(&c) || !BSON_ITER_HOLDS_NUMBER(&c))
-        return false;
-    *lat = bson_iter_as_double(&c);
-    return true;
+    bson_t loc;
+    if (bson_iter_init_find(&it, body, "location") && properties_view(&it, &loc))
+        geo_point_store(doc, "location", &loc);
 }
 
 bool

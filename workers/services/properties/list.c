@@ -101,27 +101,12 @@ properties_list(svc_call_t *call)
         bson_append_document_end(&filter, &cond);
     }
     geo_area_parse(query, &errors, &area);
-    bool by_distance = sort_field[0] == '\0';
-    if (by_distance && (sort_dir < 0 || !area.near))
-        field_errors_add(&errors, "order_by",
-                         sort_dir < 0 ? "distance is nearest first only: order_by=distance"
-                                      : "distance needs near (and radius_m): the point to measure from");
+    geo_check_order(&area, sort_field[0] == '\0', sort_dir, &errors);
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
         goto done;
     }
-    if (by_distance) {
-        bson_t counted = BSON_INITIALIZER;
-        bson_concat(&counted, &filter);
-        geo_area_append(&area, "location", false, &counted);
-        geo_area_append(&area, "location", true, &filter);
-        svc_list_near(call, coll, &filter, &counted, "location", area.centre.lon, area.centre.lat, area.radius_m, page,
-                      per_page, properties_render);
-        bson_destroy(&counted);
-        goto done;
-    }
-    geo_area_append(&area, "location", false, &filter);
-    svc_list_page(call, coll, NULL, &filter, sort_field, sort_dir, page, per_page, properties_render);
+    svc_list_area(call, coll, &filter, &area, "location", sort_field, sort_dir, page, per_page, properties_render);
 done:
     field_errors_destroy(&errors);
     bson_destroy(&filter);

@@ -4,6 +4,7 @@
  * rules fields.c.
  */
 #include "properties.h"
+#include "query/geo.h"
 #include "sdk/bulk.h"
 #include "sdk/list.h"
 #include "text.h"
@@ -19,7 +20,7 @@ properties_render(const bson_t *doc, bson_t *out)
     static const char *const head[] = {"name", "description", "type", "city", "address", "rooms", "room_count", NULL};
     static const char *const tail[] = {"owner_id", "version", "created_at", "updated_at", NULL};
     bson_iter_t it;
-    double area_m2, lat, lon;
+    double area_m2;
     int32_t bedrooms, bathrooms;
     svc_render_fields(doc, head, out);
     /* From the rooms themselves, not the stored copies that queries use: a
@@ -30,15 +31,7 @@ properties_render(const bson_t *doc, bson_t *out)
         BSON_APPEND_INT32(out, "bedrooms", bedrooms);
         BSON_APPEND_INT32(out, "bathrooms", bathrooms);
     }
-    if (properties_location(doc, &lat, &lon)) {
-        bson_t loc;
-        BSON_APPEND_DOCUMENT_BEGIN(out, "location", &loc);
-        BSON_APPEND_DOUBLE(&loc, "lat", lat);
-        BSON_APPEND_DOUBLE(&loc, "lon", lon);
-        bson_append_document_end(out, &loc);
-    } else {
-        BSON_APPEND_NULL(out, "location");
-    }
+    geo_point_show(doc, "location", out);
     for (const char *const *f = tail; *f != NULL; f++)
         if (bson_iter_init_find(&it, doc, *f))
             bson_append_iter(out, *f, -1, &it);

@@ -56,8 +56,6 @@ bool properties_check_location(const bson_t *body, field_errors_t *e);
 /* Appends a checked body's non-null location as the stored GeoJSON Point
  * {type: "Point", coordinates: [lon, lat]} (what a 2dsphere index reads). */
 void properties_append_location(bson_t *doc, const bson_t *body);
-/* The stored location of `doc`; false when it has none. */
-bool properties_location(const bson_t *doc, double *lat, double *lon);
 
 /* Checks a create body: property fields, then each room of `rooms`. */
 bool properties_validate_new(const bson_t *body, field_errors_t *e);
