@@ -99,6 +99,9 @@ func leadingRead(stages []stage) (storage.ReadSpec, []stage, error) {
 			if len(keys) == 0 {
 				return rs, nil, query.Errorf(15976, "Location15976", "$sort stage must have at least one sort key")
 			}
+			if query.HasMeta(keys) && (rs.Filter == nil || query.FindText(rs.Filter) == nil) {
+				return rs, nil, query.Errorf(40218, "Location40218", "query requires text score metadata, but it is not available")
+			}
 			rs.Sort, sorted = keys, true
 		case "$skip":
 			n, ok := query.Integer(st.arg)

@@ -113,6 +113,9 @@ func (s *Handler) geoNear(ctx context.Context, db *storage.Database, c *storage.
 	if err != nil {
 		return nil, nil, err
 	}
+	if query.FindText(filter) != nil {
+		return nil, nil, query.BadValue("$geoNear: the query cannot hold a $text (MongoDB refuses text and geoNear in the same query)")
+	}
 	radius := math.Pi // no maxDistance: the whole sphere, still through the index
 	if !math.IsInf(g.maxD, 1) {
 		radius = math.Min(math.Pi, g.maxD/query.EarthRadiusM)

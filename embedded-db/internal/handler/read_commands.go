@@ -87,8 +87,16 @@ func cmdFind(ctx context.Context, s *Handler, r *request) (bsoncore.Document, er
 		}
 	}
 	docs := res.Docs
+	text := query.FindText(rs.Filter)
+	if proj != nil && len(proj.Meta) > 0 && text == nil {
+		return nil, query.Errorf(40218, "Location40218", "query requires text score metadata, but it is not available")
+	}
 	if proj != nil {
 		for i := range docs {
+			if text != nil {
+				docs[i] = proj.ApplyScored(docs[i], text.Score(docs[i]))
+				continue
+			}
 			docs[i] = proj.Apply(docs[i])
 		}
 	}

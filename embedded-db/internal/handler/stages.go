@@ -24,6 +24,9 @@ func runStages(docs []bsoncore.Document, stages []stage) ([]bsoncore.Document, e
 			if err != nil {
 				return nil, err
 			}
+			if query.FindText(n) != nil {
+				return nil, query.Errorf(17313, "Location17313", "$match with $text is only allowed as the first pipeline stage")
+			}
 			var kept []bsoncore.Document
 			for _, doc := range docs {
 				if n.Match(doc) {
@@ -36,6 +39,9 @@ func runStages(docs []bsoncore.Document, stages []stage) ([]bsoncore.Document, e
 			keys, _, err := query.ParseSort(d)
 			if err != nil {
 				return nil, err
+			}
+			if query.HasMeta(keys) {
+				return nil, query.NotSupported("a $meta sort after the pipeline's first stages")
 			}
 			query.SortDocs(docs, keys)
 		case "$skip":

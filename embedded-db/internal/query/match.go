@@ -3,8 +3,8 @@
 // over index columns where it can. Supported: implicit and explicit $eq, $ne, $gt,
 // $gte, $lt, $lte, $in, $nin, $exists, $regex (with $options i, m, s),
 // $not, $size, $all, $elemMatch, $type, $mod, $geoWithin and $geoIntersects
-// (geo.go), and $and, $or, $nor; $comment is ignored. $where, $expr, $near
-// (the $geoNear stage answers it) and $text are refused.
+// (geo.go), $text (text.go), and $and, $or, $nor; $comment is ignored.
+// $where, $expr and $near (the $geoNear stage answers it) are refused.
 package query
 
 import (
@@ -268,6 +268,18 @@ func compileRegex(pattern, options string) (*regexp.Regexp, error) {
 
 // CompileFilter parses a query filter.
 func CompileFilter(filter bsoncore.Document) (Node, error) {
+	n, err := compileFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	count := 0
+	if err := checkTextPlacement(n, true, &count); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func compileFilter(filter bsoncore.Document) (Node, error) {
 	if len(filter) == 0 {
 		return TrueNode{}, nil
 	}
@@ -295,7 +307,7 @@ func CompileFilter(filter bsoncore.Document) (Node, error) {
 					if !ok {
 						return nil, BadValue("%s entries need to be full objects", key)
 					}
-					n, err := CompileFilter(d)
+					n, err := compileFilter(d)
 					if err != nil {
 						return nil, err
 					}
@@ -309,6 +321,12 @@ func CompileFilter(filter bsoncore.Document) (Node, error) {
 				default:
 					all = append(all, NorNode(parts))
 				}
+			case "$text":
+				n, err := compileText(val)
+				if err != nil {
+					return nil, err
+				}
+				all = append(all, n)
 			case "$comment":
 			default:
 				return nil, NotSupported("the query operator " + key)
@@ -460,7 +478,7 @@ func compileOps(path string, p []string, ops bsoncore.Document) ([]*FieldNode, e
 				}
 				f.Inner = in
 			} else {
-				sub, err := CompileFilter(d)
+				sub, err := compileFilter(d)
 				if err != nil {
 					return nil, err
 				}

@@ -15,6 +15,33 @@ type SortKey struct {
 	Path  string
 	Parts []string
 	Dir   int
+	Meta  bool // {$meta: "textScore"}: by the $text score, highest first
+}
+
+// isTextScore: {$meta: "textScore"}.
+func isTextScore(v bsoncore.Value) (bool, error) {
+	d, ok := v.DocumentOK()
+	if !ok {
+		return false, nil
+	}
+	m, err := d.LookupErr("$meta")
+	if err != nil {
+		return false, nil
+	}
+	if s, _ := m.StringValueOK(); s != "textScore" {
+		return false, NotSupported("$meta other than \"textScore\"")
+	}
+	return true, nil
+}
+
+// HasMeta: keys sort by the $text score.
+func HasMeta(keys []SortKey) bool {
+	for _, k := range keys {
+		if k.Meta {
+			return true
+		}
+	}
+	return false
 }
 
 func ParseSort(spec bsoncore.Document) ([]SortKey, bool, error) {
@@ -28,13 +55,15 @@ func ParseSort(spec bsoncore.Document) ([]SortKey, bool, error) {
 	var out []SortKey
 	natural := false
 	for _, e := range elems {
+		if meta, err := isTextScore(e.Value()); err != nil || meta {
+			if err != nil {
+				return nil, false, err
+			}
+			out = append(out, SortKey{Path: e.Key(), Parts: SplitPath(e.Key()), Dir: -1, Meta: true})
+			continue
+		}
 		dir, ok := Integer(e.Value())
 		if !ok || (dir != 1 && dir != -1) {
-			if d, isDoc := e.Value().DocumentOK(); isDoc {
-				if _, meta := d.LookupErr("$meta"); meta == nil {
-					return nil, false, NotSupported("$meta sort")
-				}
-			}
 			return nil, false, BadValue("bad sort specification: %s must be 1 or -1", e.Key())
 		}
 		if e.Key() == "$natural" {
@@ -48,7 +77,10 @@ func ParseSort(spec bsoncore.Document) ([]SortKey, bool, error) {
 }
 
 // SortDocs sorts documents in Go, by the same keys SQLite would compare.
-func SortDocs(docs []bsoncore.Document, keys []SortKey) {
+func SortDocs(docs []bsoncore.Document, keys []SortKey) { SortScored(docs, keys, nil) }
+
+// SortScored is SortDocs where a $meta key sorts by score(doc).
+func SortScored(docs []bsoncore.Document, keys []SortKey, score func(bsoncore.Document) float64) {
 	if len(keys) == 0 {
 		return
 	}
@@ -60,6 +92,14 @@ func SortDocs(docs []bsoncore.Document, keys []SortKey) {
 	for i, d := range docs {
 		items[i].doc = d
 		for _, k := range keys {
+			if k.Meta {
+				sc := 0.0
+				if score != nil {
+					sc = score(d)
+				}
+				items[i].keys = append(items[i].keys, KeyOf(VDouble(sc)))
+				continue
+			}
 			items[i].keys = append(items[i].keys, sortValueKey(d, k))
 		}
 	}
@@ -106,6 +146,7 @@ type Projection struct {
 	Include bool
 	Paths   [][]string
 	IDOut   bool
+	Meta    []string // fields that get the $text score ({$meta: "textScore"})
 }
 
 func ParseProjection(spec bsoncore.Document) (*Projection, error) {
@@ -121,6 +162,13 @@ func ParseProjection(spec bsoncore.Document) (*Projection, error) {
 	idOnly := false
 	for _, e := range elems {
 		v := e.Value()
+		if meta, err := isTextScore(v); err != nil || meta {
+			if err != nil {
+				return nil, err
+			}
+			p.Meta = append(p.Meta, e.Key())
+			continue
+		}
 		if v.Type == bsoncore.TypeEmbeddedDocument || v.Type == bsoncore.TypeString {
 			return nil, NotSupported("projection operators and expressions")
 		}
@@ -140,8 +188,9 @@ func ParseProjection(spec bsoncore.Document) (*Projection, error) {
 		mode = m
 		p.Paths = append(p.Paths, SplitPath(e.Key()))
 	}
-	p.Include = mode >= 0
-	if mode == 0 && !p.IDOut && !idOnly {
+	// A projection of $meta fields alone keeps every field (MongoDB 4.4+).
+	p.Include = mode > 0 || (mode == 0 && (len(p.Meta) == 0 || idOnly))
+	if mode == 0 && !p.IDOut && !idOnly && len(p.Meta) == 0 {
 		return nil, nil
 	}
 	return p, nil
@@ -150,7 +199,22 @@ func ParseProjection(spec bsoncore.Document) (*Projection, error) {
 // OnlyID: the projection keeps _id and nothing else, which the id column
 // answers without reading documents.
 func (p *Projection) OnlyID() bool {
-	return p != nil && p.Include && len(p.Paths) == 0 && !p.IDOut
+	return p != nil && p.Include && len(p.Paths) == 0 && !p.IDOut && len(p.Meta) == 0
+}
+
+// ApplyScored is Apply, then the score under each $meta field.
+func (p *Projection) ApplyScored(doc bsoncore.Document, score float64) bsoncore.Document {
+	out := p.Apply(doc)
+	if p == nil || len(p.Meta) == 0 {
+		return out
+	}
+	b := append([]byte(nil), out[:len(out)-1]...)
+	for _, name := range p.Meta {
+		b = bsoncore.AppendDoubleElement(b, name, score)
+	}
+	b = append(b, 0)
+	bsoncore.UpdateLength(b, 0, int32(len(b)))
+	return b
 }
 
 func (p *Projection) Apply(doc bsoncore.Document) bsoncore.Document {

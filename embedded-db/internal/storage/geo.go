@@ -41,35 +41,19 @@ func (db *Database) createGeoIndex(ctx context.Context, tx *sql.Tx, c *Collectio
 		ix.sqlName)); err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT rid, doc FROM %s`, c.docsTable()))
+	rows, err := allRows(ctx, tx, c)
 	if err != nil {
 		return err
 	}
-	type fill struct {
-		rid int64
-		v   query.Vec3
-	}
-	var fills []fill
-	for rows.Next() {
-		var rid int64
-		var raw []byte
-		if err := rows.Scan(&rid, &raw); err != nil {
-			rows.Close()
-			return err
-		}
-		v, has, err := geoPoint(ix, bsoncore.Document(raw))
+	for _, row := range rows {
+		v, has, err := geoPoint(ix, row.Doc)
 		if err != nil {
-			rows.Close()
 			return err
 		}
 		if has {
-			fills = append(fills, fill{rid, v})
-		}
-	}
-	rows.Close()
-	for _, f := range fills {
-		if err := insertGeo(ctx, tx, ix, f.rid, f.v); err != nil {
-			return err
+			if err := insertGeo(ctx, tx, ix, row.rid, v); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -1,8 +1,9 @@
 // Indexes: a MongoDB index spec {key: {a: 1, b: -1}, name, unique} becomes
 // a SQLite index over the key columns of a and b, followed by id so that a
 // scan of a non-unique index yields ties in _id order; {loc: "2dsphere"}
-// an R*Tree (geo.go). Partial, sparse, TTL, text, hashed, 2d and compound
-// geo indexes are refused: the spec options MongoDB would honour and this
+// an R*Tree (geo.go), {a: "text", b: "text"} an FTS5 table (text.go).
+// Partial, sparse, TTL, hashed, 2d, compound geo and compound text indexes
+// are refused: the spec options MongoDB would honour and this
 // server would not are an error, never ignored.
 package storage
 
@@ -32,6 +33,18 @@ func ParseIndexSpec(spec bsoncore.Document) (*Index, error) {
 			}
 			keys, _ := kd.Elements()
 			for _, k := range keys {
+				if kind, isStr := k.Value().StringValueOK(); isStr && kind == "text" {
+					if len(ix.keys) > 0 && !ix.text {
+						return nil, query.Errorf(67, "CannotCreateIndex",
+							"index key %s: a text index here has text keys only", k.Key())
+					}
+					ix.text = true
+					ix.keys = append(ix.keys, indexKey{path: k.Key()})
+					continue
+				}
+				if ix.text {
+					return nil, query.Errorf(67, "CannotCreateIndex", "index key %s: a text index here has text keys only", k.Key())
+				}
 				if kind, isStr := k.Value().StringValueOK(); isStr {
 					if kind != "2dsphere" {
 						return nil, query.Errorf(67, "CannotCreateIndex",
@@ -56,9 +69,10 @@ func ParseIndexSpec(spec bsoncore.Document) (*Index, error) {
 			ix.Name, _ = v.StringValueOK()
 		case "unique":
 			ix.unique = query.Truthy(v)
-		case "v", "ns", "background", "2dsphereIndexVersion":
-		case "sparse", "partialFilterExpression", "expireAfterSeconds", "collation", "hidden", "weights",
-			"default_language", "textIndexVersion", "bits", "min", "max", "wildcardProjection":
+		case "v", "ns", "background", "2dsphereIndexVersion", "language_override", "textIndexVersion":
+		case "weights", "default_language":
+		case "sparse", "partialFilterExpression", "expireAfterSeconds", "collation", "hidden",
+			"bits", "min", "max", "wildcardProjection":
 			if e.Key() == "sparse" && !query.Truthy(v) || e.Key() == "hidden" && !query.Truthy(v) {
 				continue
 			}
@@ -72,6 +86,15 @@ func ParseIndexSpec(spec bsoncore.Document) (*Index, error) {
 	}
 	if ix.Name == "" {
 		return nil, query.Errorf(9, "FailedToParse", "index specification must have a name")
+	}
+	_, weighted := spec.LookupErr("weights")
+	_, lang := spec.LookupErr("default_language")
+	if ix.text {
+		if err := parseTextIndex(ix, spec); err != nil {
+			return nil, err
+		}
+	} else if weighted == nil || lang == nil {
+		return nil, query.Errorf(67, "CannotCreateIndex", "weights and default_language are options of text indexes")
 	}
 	return ix, nil
 }
@@ -111,11 +134,15 @@ func (db *Database) CreateIndex(ctx context.Context, tx *sql.Tx, c *Collection, 
 				"index already exists with a different name: %s", old.Name)
 		}
 	}
-	if ix.geo {
-		if ix.sqlName, err = freeSQLName(ctx, tx, c, "g"); err != nil {
+	if ix.geo || ix.text { // a virtual table of its own
+		prefix, create := "g", db.createGeoIndex
+		if ix.text {
+			prefix, create = "t", db.createTextIndex
+		}
+		if ix.sqlName, err = freeSQLName(ctx, tx, c, prefix); err != nil {
 			return false, err
 		}
-		if err := db.createGeoIndex(ctx, tx, c, ix); err != nil {
+		if err := create(ctx, tx, c, ix); err != nil {
 			return false, err
 		}
 		return db.recordIndex(ctx, tx, c, ix)
@@ -199,7 +226,7 @@ func (db *Database) DropIndex(ctx context.Context, tx *sql.Tx, c *Collection, na
 			continue
 		}
 		drop := `DROP INDEX IF EXISTS `
-		if ix.geo {
+		if ix.geo || ix.text {
 			drop = `DROP TABLE IF EXISTS `
 		}
 		if _, err := tx.ExecContext(ctx, drop+ix.sqlName); err != nil {

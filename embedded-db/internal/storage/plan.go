@@ -184,8 +184,8 @@ func (db *Database) PlanRead(c *Collection, rs ReadSpec) ReadPlan {
 // Read runs a readSpec against a collection (nil collection: nothing).
 func (db *Database) Read(ctx context.Context, q *sql.Tx, c *Collection, rs ReadSpec) (*ReadResult, error) {
 	res := &ReadResult{}
-	if c == nil {
-		return res, nil
+	if err := db.BindText(c, rs.Filter); err != nil || c == nil {
+		return res, err
 	}
 	p := db.PlanRead(c, rs)
 	// A deep page starts from a kept mark (marks.go) when one is true now.
@@ -282,7 +282,11 @@ func (db *Database) readInGo(ctx context.Context, q *sql.Tx, p ReadPlan, rs Read
 	}
 	if !p.sortable {
 		res.sortedInGo = true
-		query.SortDocs(res.Docs, rs.Sort)
+		var score func(bsoncore.Document) float64
+		if t := query.FindText(rs.Filter); t != nil {
+			score = t.Score
+		}
+		query.SortScored(res.Docs, rs.Sort, score)
 		if rs.Skip > 0 {
 			if rs.Skip >= int64(len(res.Docs)) {
 				res.Docs = nil
@@ -323,8 +327,8 @@ func (db *Database) idsFromKeys(ctx context.Context, q *sql.Tx, p ReadPlan) ([]b
 
 // Count counts what a readSpec selects, without reading documents when it can.
 func (db *Database) Count(ctx context.Context, q *sql.Tx, c *Collection, rs ReadSpec) (int64, *ReadResult, error) {
-	if c == nil {
-		return 0, &ReadResult{Exact: true}, nil
+	if err := db.BindText(c, rs.Filter); err != nil || c == nil {
+		return 0, &ReadResult{Exact: true}, err
 	}
 	// A count kept with the writes answers at once; a new one is taken
 	// whole (skip and limit are arithmetic on it) and kept.

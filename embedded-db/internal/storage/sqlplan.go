@@ -24,7 +24,9 @@ type PlanStep struct {
 
 var usingIndex = regexp.MustCompile(`(?:SEARCH|SCAN) (\w+)(?: AS \w+)? USING (?:COVERING )?INDEX (\w+)`)
 var scanTable = regexp.MustCompile(`^SCAN (\w+)(?: AS \w+)?$`)
-var scanRtree = regexp.MustCompile(`^SCAN (g\d+_\d+) VIRTUAL TABLE INDEX`)
+
+// An R*Tree (g…) or an FTS5 table (t…): a 2dsphere or a text index.
+var scanRtree = regexp.MustCompile(`^SCAN ([gt]\d+_\d+) VIRTUAL TABLE INDEX`)
 
 // SQLPlan asks SQLite how it runs `text` on c's tables.
 func (db *Database) SQLPlan(ctx context.Context, c *Collection, text string, args []any) ([]PlanStep, []string, error) {
@@ -74,6 +76,9 @@ func keyPattern(st PlanStep) bsoncore.Document {
 	if st.idIdx || st.index == nil {
 		return query.BuildDoc("_id", query.VInt32(1))
 	}
+	if st.index.text {
+		return query.BuildDoc("_fts", query.VString("text"), "_ftsx", query.VInt32(1))
+	}
 	var kv []any
 	for _, k := range st.index.keys {
 		if st.index.geo {
@@ -100,6 +105,10 @@ func PlanSummary(steps []PlanStep) string {
 		case "IXSCAN":
 			var keys []string
 			for _, k := range st.keys() {
+				if st.index != nil && st.index.text {
+					keys = append(keys, fmt.Sprintf("%s: \"text\"", k.path))
+					continue
+				}
 				if st.index != nil && st.index.geo {
 					keys = append(keys, fmt.Sprintf("%s: \"2dsphere\"", k.path))
 					continue

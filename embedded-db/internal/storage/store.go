@@ -79,12 +79,14 @@ type indexKey struct {
 }
 
 type Index struct {
-	Name    string
-	keys    []indexKey
-	unique  bool
-	geo     bool              // a 2dsphere index: one key, an R*Tree (geo.go)
-	Spec    bsoncore.Document // as createIndexes gave it, for listIndexes
-	sqlName string
+	Name       string
+	keys       []indexKey
+	unique     bool
+	geo        bool // a 2dsphere index: one key, an R*Tree (geo.go)
+	text       bool // a text index: an FTS5 table (text.go)
+	textFields []query.TextField
+	Spec       bsoncore.Document // as createIndexes gave it, for listIndexes
+	sqlName    string
 }
 
 func Open(dir string, log *slog.Logger) (*Store, error) {
@@ -298,7 +300,7 @@ func (db *Database) CreateCollection(ctx context.Context, tx *sql.Tx, name strin
 func (db *Database) DropCollection(ctx context.Context, tx *sql.Tx, c *Collection) error {
 	drops := []string{`DROP TABLE IF EXISTS ` + c.keysTable(), `DROP TABLE IF EXISTS ` + c.docsTable()}
 	for _, ix := range c.Indexes {
-		if ix.geo {
+		if ix.geo || ix.text {
 			drops = append(drops, `DROP TABLE IF EXISTS `+ix.sqlName)
 		}
 	}

@@ -78,6 +78,8 @@ func (c *Collection) translate(n query.Node) (cond, bool) {
 		return cond{text: text, args: args, exact: exact}, true
 	case *query.FieldNode:
 		return c.translateField(n)
+	case *query.TextNode:
+		return c.translateText(n)
 	}
 	return cond{}, false
 }
@@ -96,6 +98,11 @@ func scalar(v bsoncore.Value) bool {
 func (c *Collection) translateField(f *query.FieldNode) (cond, bool) {
 	if f.Op == "$geoWithin" || f.Op == "$geoIntersects" {
 		return c.translateGeo(f)
+	}
+	if f.Op == "$all" {
+		if sc, ok := c.translateAllWords(f); ok {
+			return sc, true
+		}
 	}
 	col, ok := c.column(f.PathStr)
 	if !ok {
@@ -247,6 +254,9 @@ func (c *Collection) sortSQL(keys []query.SortKey) (string, bool) {
 	var parts []string
 	for _, k := range keys {
 		col := "rid"
+		if k.Meta {
+			return "", false // the $text score: sorted in Go
+		}
 		if k.Path != "$natural" {
 			var ok bool
 			if col, ok = c.column(k.Path); !ok {

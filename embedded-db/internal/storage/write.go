@@ -87,6 +87,9 @@ func (db *Database) InsertDoc(ctx context.Context, tx *sql.Tx, c *Collection, do
 	if err := db.writeGeo(ctx, tx, c, rid, doc); err != nil {
 		return err
 	}
+	if err := db.writeText(ctx, tx, c, rid, doc, nil); err != nil {
+		return err
+	}
 	db.changes = append(db.changes, docChange{coll: c.name, new: doc})
 	return nil
 }
@@ -115,6 +118,9 @@ func (db *Database) ReplaceRow(ctx context.Context, tx *sql.Tx, c *Collection, r
 	if err := db.writeGeo(ctx, tx, c, rid, doc); err != nil {
 		return err
 	}
+	if err := db.writeText(ctx, tx, c, rid, doc, nil); err != nil {
+		return err
+	}
 	db.changes = append(db.changes, docChange{coll: c.name, old: row.Doc, new: doc})
 	return nil
 }
@@ -126,6 +132,9 @@ func (db *Database) DeleteRow(ctx context.Context, tx *sql.Tx, c *Collection, ro
 		}
 	}
 	if err := db.writeGeo(ctx, tx, c, row.rid, nil); err != nil {
+		return err
+	}
+	if err := db.writeText(ctx, tx, c, row.rid, nil, nil); err != nil {
 		return err
 	}
 	db.changes = append(db.changes, docChange{coll: c.name, old: row.Doc})
@@ -163,9 +172,44 @@ type StoredRow struct {
 	Doc bsoncore.Document
 }
 
+// allRows reads every document of c, in the transaction: what a new geo
+// or text index is filled from (read whole before it is written to).
+func allRows(ctx context.Context, tx *sql.Tx, c *Collection) ([]StoredRow, error) {
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT rid, doc FROM %s`, c.docsTable()))
+	if err != nil {
+		return nil, err
+	}
+	var out []StoredRow
+	err = eachRow(rows, func(r StoredRow) bool {
+		out = append(out, r)
+		return true
+	})
+	return out, err
+}
+
+// eachRow gives fn each (rid, doc) row of rows until it answers false, and closes rows.
+func eachRow(rows *sql.Rows, fn func(StoredRow) bool) error {
+	defer rows.Close()
+	for rows.Next() {
+		var r StoredRow
+		var raw []byte
+		if err := rows.Scan(&r.rid, &raw); err != nil {
+			return err
+		}
+		r.Doc = bsoncore.Document(raw)
+		if !fn(r) {
+			break
+		}
+	}
+	return rows.Err()
+}
+
 // SelectRows reads the rows a write applies to, in the transaction: all
 // that match, or the first `limit` in `sort` order.
 func (db *Database) SelectRows(ctx context.Context, tx *sql.Tx, c *Collection, filter query.Node, sortKeys []query.SortKey, limit int64) ([]StoredRow, error) {
+	if err := db.BindText(c, filter); err != nil {
+		return nil, err
+	}
 	cnd, ok := c.translate(filter)
 	if !ok {
 		cnd = cond{text: "1"}
@@ -179,24 +223,14 @@ func (db *Database) SelectRows(ctx context.Context, tx *sql.Tx, c *Collection, f
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []StoredRow
-	for rows.Next() {
-		var r StoredRow
-		var raw []byte
-		if err := rows.Scan(&r.rid, &raw); err != nil {
-			return nil, err
+	err = eachRow(rows, func(r StoredRow) bool {
+		if cnd.exact || filter.Match(r.Doc) {
+			out = append(out, r)
 		}
-		r.Doc = bsoncore.Document(raw)
-		if !cnd.exact && !filter.Match(r.Doc) {
-			continue
-		}
-		out = append(out, r)
-		if sortable && limit > 0 && int64(len(out)) >= limit {
-			break
-		}
-	}
-	if err := rows.Err(); err != nil {
+		return !(sortable && limit > 0 && int64(len(out)) >= limit)
+	})
+	if err != nil {
 		return nil, err
 	}
 	if !sortable && len(sortKeys) > 0 {
@@ -206,7 +240,11 @@ func (db *Database) SelectRows(ctx context.Context, tx *sql.Tx, c *Collection, f
 			docs[i] = r.Doc
 			byDoc[&r.Doc[0]] = r.rid
 		}
-		query.SortDocs(docs, sortKeys)
+		var score func(bsoncore.Document) float64
+		if t := query.FindText(filter); t != nil {
+			score = t.Score
+		}
+		query.SortScored(docs, sortKeys, score)
 		for i, d := range docs {
 			out[i] = StoredRow{rid: byDoc[&d[0]], Doc: d}
 		}
