@@ -24,6 +24,65 @@ text_key(const char *s, size_t len)
     return text_map(s, len, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD);
 }
 
+/* Letters, digits and private-use characters: what words are made of
+ * (SQLite's unicode61 tokenizer, which the embedded database searches
+ * with, keeps the same classes). */
+static bool
+text_word_char(utf8proc_int32_t cp)
+{
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+    case UTF8PROC_CATEGORY_CO:
+        return true;
+    default:
+        return false;
+    }
+}
+
+char *
+text_words(const char *s, size_t len)
+{
+    /* COMPAT too: "²" is "2", "ﬁ" is "fi", full-width letters are letters. */
+    char *folded =
+        text_map(s, len, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK);
+    if (folded == NULL)
+        return NULL;
+    size_t n = strlen(folded), o = 0;
+    char *out = malloc(n + 2); /* each word at most its bytes plus one NUL; the final NUL */
+    if (out == NULL) {
+        free(folded);
+        return NULL;
+    }
+    bool in_word = false;
+    for (size_t i = 0; i < n;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t step = utf8proc_iterate((const utf8proc_uint8_t *)folded + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (step <= 0)
+            break; /* cannot happen: utf8proc_map's output is valid UTF-8 */
+        if (text_word_char(cp)) {
+            memcpy(out + o, folded + i, (size_t)step);
+            o += (size_t)step;
+            in_word = true;
+        } else if (in_word) {
+            out[o++] = '\0';
+            in_word = false;
+        }
+        i += (size_t)step;
+    }
+    if (in_word)
+        out[o++] = '\0';
+    out[o] = '\0';
+    free(folded);
+    return out;
+}
+
 long
 text_chars(const char *s, size_t len)
 {

@@ -28,6 +28,16 @@
  */
 char *text_key(const char *s, size_t len);
 
+/*
+ * The words of `s` (`len` bytes, UTF-8) as keyword search compares them:
+ * the key (above) with every mark removed (categories Mn, Mc, Me: "é" is
+ * "e") and compatibility forms mapped (NFKC: "²" is "2"), cut at every character that is not a letter, a digit or a
+ * private-use character. Returns the words in order, repeats kept, each
+ * ended by '\0', the last followed by one more '\0' (so "" has none);
+ * free() it. NULL when `s` is not valid UTF-8 or memory runs out.
+ */
+char *text_words(const char *s, size_t len);
+
 /* The number of characters (NFC code points) of `s`, or -1 when `s` is
  * not valid UTF-8. */
 long text_chars(const char *s, size_t len);

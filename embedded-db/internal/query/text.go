@@ -21,17 +21,18 @@ import (
 
 var folder = cases.Fold()
 
-// Fold is the form words are compared in: NFD, full case folding, marks
-// (category Mn) dropped, NFC again.
+// Fold is the form words are compared in: NFKD, full case folding, marks
+// (categories Mn, Mc, Me) dropped, NFKC again — as Roost's own text_words
+// (utf8proc) folds the words it stores.
 func Fold(s string) string {
-	d := folder.String(norm.NFD.String(s))
+	d := folder.String(norm.NFKD.String(s))
 	d = strings.Map(func(r rune) rune {
-		if unicode.Is(unicode.Mn, r) {
+		if unicode.In(r, unicode.Mn, unicode.Mc, unicode.Me) {
 			return -1
 		}
 		return r
 	}, d)
-	return norm.NFC.String(d)
+	return norm.NFKC.String(d)
 }
 
 // wordRune: what words are made of — letters, digits, and private-use
