@@ -80,6 +80,10 @@ def requests_for(base):
          f"/api/v1/listings?per_page=20&min_bedrooms=2&max_price=150000&city={q(city)}"),
         ("the same, page 50", f"/api/v1/listings?per_page=20&min_bedrooms=2&max_price=150000&city={q(city)}&page=50"),
         ("listings/facets, two filters", f"/api/v1/listings/facets?city={q(city)}&min_bedrooms=2"),
+        # Two words of the seeded descriptions (tools/roostctl/seed_text.c), one as people type it.
+        ("listings?q=, two words", f"/api/v1/listings?per_page=20&q={q('Terrasse vue')}"),
+        ("listings?q=, two words, page 50", f"/api/v1/listings?per_page=20&q={q('Terrasse vue')}&page=50"),
+        ("properties?q=, two words", f"/api/v1/properties?per_page=20&q={q('piscina comunitaria')}"),
         ("properties, 2 km around a point", f"/api/v1/properties?per_page=20&{near}&radius_m=2000"),
         ("users, first page", "/api/v1/users?per_page=20"),
         ("users, deep page", f"/api/v1/users?per_page=20&page={deep_users}"),
@@ -120,7 +124,7 @@ def measure(base, repeats=11):
 
 
 SEARCH_MIX = ("2 km around a point", "city-sized bbox", "by distance", "min_bedrooms", "the same, page 50",
-              "facets", "page 50")
+              "facets", "page 50", "two words")
 
 
 def concurrent_mix(base, clients=32, seconds=10.0):

@@ -20,6 +20,7 @@
  */
 #include "seed.h"
 #include "clock.h"
+#include "seed_text.h"
 #include "config.h"
 #include "pools.h"
 #include "roost/roost.h"
@@ -83,10 +84,6 @@ static const char *const seed_first[] = {"Ana", "Rui",  "Ines",  "Joao", "Marta"
 static const char *const seed_last[] = {"Silva",  "Santos", "Costa", "Martin", "Bernard", "Muller",       "Schmidt",
                                         "Garcia", "Rossi",  "Novak", "Byrne",  "Hansen",  "Papadopoulos", "Okafor"};
 static const char *const seed_types[] = {"apartment", "house", "studio", "villa", "cabin", "room", "commercial"};
-static const char *const seed_adjectives[] = {"Sunny",    "Quiet",  "Bright",   "Cosy",      "Spacious",
-                                              "Charming", "Modern", "Old-town", "Riverside", "Garden"};
-static const char *const seed_streets[] = {"Main Street", "Rua Augusta", "Avenue des Arts", "Lindenallee",
-                                           "Calle Mayor", "Via Roma",    "Harbour Road",    "Station Square"};
 static const struct {
     const char *kind, *name;
 } seed_rooms[] = {{"living", "Living room"}, {"bedroom", "Bedroom"}, {"kitchen", "Kitchen"},
@@ -287,16 +284,14 @@ seed_property(seed_t *s, long i, int64_t *sub)
     size_t c = seed_below(&rng, SEED_CITIES);
     size_t t = seed_below(&rng, COUNT(seed_types));
     const char *type = seed_types[t];
-    char name[128], address[128];
+    char name[128], address[128], description[256];
     *sub = s->ids[SEED_USER][seed_below(&rng, (uint64_t)s->counts[SEED_USER])];
     s->property_owners[i] = *sub;
-    snprintf(name, sizeof(name), "%s %s in %s", seed_adjectives[seed_below(&rng, COUNT(seed_adjectives))], type,
-             seed_cities[c].city);
-    snprintf(address, sizeof(address), "%d %s", 1 + (int)seed_below(&rng, 200),
-             seed_streets[seed_below(&rng, COUNT(seed_streets))]);
-    bson_t *body =
-        BCON_NEW("name", BCON_UTF8(name), "type", BCON_UTF8(type), "city", BCON_UTF8(seed_cities[c].city), "address",
-                 BCON_UTF8(address), "description", BCON_UTF8("A seeded property, made by roostctl seed."));
+    snprintf(name, sizeof(name), "%s %s in %s", seed_adjective(seed_next(&rng)), type, seed_cities[c].city);
+    snprintf(address, sizeof(address), "%d %s", 1 + (int)seed_below(&rng, 200), seed_street(seed_next(&rng)));
+    seed_description(seed_next(&rng), description, sizeof(description));
+    bson_t *body = BCON_NEW("name", BCON_UTF8(name), "type", BCON_UTF8(type), "city", BCON_UTF8(seed_cities[c].city),
+                            "address", BCON_UTF8(address), "description", BCON_UTF8(description));
     /* Within 8 km of the centre, denser near it: the radius grows as the square of a uniform draw. */
     double u = (double)seed_below(&rng, 1000000) / 1e6, bearing = (double)seed_below(&rng, 360000) / 1000.0;
     double dist_m = 8000.0 * u * u, lat = seed_cities[c].lat, lon = seed_cities[c].lon;
