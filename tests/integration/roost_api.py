@@ -5,6 +5,7 @@ import json
 import os
 import time
 import uuid
+from urllib.parse import quote
 
 import jwt
 import requests
@@ -174,3 +175,23 @@ def install_strict_json():
 
     send._roost_strict = True
     requests.sessions.Session.send = send
+
+
+def get_query(stack, path, **params):
+    """GET path with params percent-encoded (commas kept, as lists are sent)."""
+    q = "&".join(f"{k}={quote(str(v), safe=',')}" for k, v in params.items())
+    return requests.get(stack.url(f"{path}?{q}"), timeout=15)
+
+
+def every_page(stack, path, **params):
+    """The items of every page of a list, through its Link headers; the total
+    checked against them (and that no item comes twice)."""
+    r = get_query(stack, path, **params)
+    assert r.status_code == 200, r.text
+    total, items = r.json()["total"], r.json()["items"]
+    while "next" in r.links:
+        r = requests.get(stack.url(r.links["next"]["url"]), timeout=15)
+        assert r.status_code == 200, r.text
+        items += r.json()["items"]
+    assert len(items) == total == len({i["id"] for i in items}), (len(items), total)
+    return items

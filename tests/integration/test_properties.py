@@ -342,7 +342,7 @@ def test_room_patch_with_bad_or_injected_field_is_400_and_changes_nothing(stack,
 
 
 @pytest.mark.parametrize("query", [
-    "city[$ne]=x", "city%5B%24ne%5D=x", "owner_id[$gt]=0", "$where=1", "name=x", "rooms.kind=kitchen", "q=paris",
+    "city[$ne]=x", "city%5B%24ne%5D=x", "owner_id[$gt]=0", "$where=1", "name=x", "rooms.kind=kitchen", "search=paris",
 ])
 def test_unknown_query_parameter_is_400(stack, query):
     assert_problem(listing(stack, query), 400)

@@ -8,12 +8,11 @@ database, pool, ingress."""
 import math
 import random
 import time
-from urllib.parse import quote
 
 import pytest
 import requests
 
-from roost_api import assert_problem, call, person, send, unique
+from roost_api import assert_problem, call, every_page, get_query, person, send, unique
 from roost_stack import running, wait_until
 
 R = 6378100.0  # MongoDB's sphere, in metres
@@ -56,23 +55,12 @@ def offset(centre, north_m, east_m):
 
 
 def get(stack, path, **params):
-    q = "&".join(f"{k}={quote(str(v), safe=',')}" for k, v in params.items())
-    return requests.get(stack.url(f"{path}?{q}"), timeout=15)
+    return get_query(stack, path, **params)
 
 
 def all_ids(stack, path, **params):
-    """Every page of a list, through its Link headers; the total checked against them."""
     params.setdefault("per_page", 7)
-    r = get(stack, path, **params)
-    assert r.status_code == 200, r.text
-    total = r.json()["total"]
-    out = [i["id"] for i in r.json()["items"]]
-    while "next" in r.links:
-        r = requests.get(stack.url(r.links["next"]["url"]), timeout=15)
-        assert r.status_code == 200, r.text
-        out += [i["id"] for i in r.json()["items"]]
-    assert len(out) == total == len(set(out)), (len(out), total)
-    return out
+    return [i["id"] for i in every_page(stack, path, **params)]
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 mongoc_collection_t *
@@ -34,7 +35,7 @@ svc_is_duplicate(const bson_error_t *error)
  */
 static bool
 svc_ensure_index(mongoc_client_t *mongo, const char *service, const char *collection, const bson_t *keys,
-                 const char *name, bool unique, bson_error_t *error)
+                 const bson_t *options, const char *name, bool unique, bson_error_t *error)
 {
     mongoc_collection_t *coll = svc_collection(mongo, service, collection);
     bson_t cmd = BSON_INITIALIZER, indexes, index;
@@ -43,6 +44,7 @@ svc_ensure_index(mongoc_client_t *mongo, const char *service, const char *collec
     BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
     BSON_APPEND_DOCUMENT(&index, "key", keys);
     BSON_APPEND_UTF8(&index, "name", name);
+    bson_concat(&index, options);
     if (unique)
         BSON_APPEND_BOOL(&index, "unique", true);
     bson_append_document_end(&indexes, &index);
@@ -58,20 +60,31 @@ svc_ensure_indexes(mongoc_client_t *mongo, const char *service, const svc_index_
                    bson_error_t *error)
 {
     for (size_t i = 0; i < count; i++) {
-        bson_t keys = BSON_INITIALIZER;
+        bson_t keys = BSON_INITIALIZER, options = BSON_INITIALIZER, weights = BSON_INITIALIZER;
         for (const char *k = indexes[i].keys; *k != '\0';) {
             int dir = *k == '-' ? -1 : 1;
             k += *k == '-';
             size_t len = strcspn(k, ","), name = strcspn(k, ":,");
-            if (name < len) /* "location:2dsphere": a kind of index, not a direction */
-                bson_append_utf8(&keys, k, (int)name, k + name + 1, (int)(len - name - 1));
-            else
+            if (name < len) { /* "location:2dsphere", "name:text:10": a kind of index (and a weight) */
+                const char *kind = k + name + 1;
+                size_t kind_len = strcspn(kind, ":,");
+                bson_append_utf8(&keys, k, (int)name, kind, (int)kind_len);
+                if (kind[kind_len] == ':')
+                    bson_append_int32(&weights, k, (int)name, atoi(kind + kind_len + 1));
+            } else {
                 bson_append_int32(&keys, k, (int)len, dir);
+            }
             k += len + (k[len] == ',');
         }
-        bool ok =
-            svc_ensure_index(mongo, service, indexes[i].collection, &keys, indexes[i].name, indexes[i].unique, error);
+        if (!bson_empty(&weights)) { /* Roost folds its own words: no stemming, no stop words */
+            BSON_APPEND_DOCUMENT(&options, "weights", &weights);
+            BSON_APPEND_UTF8(&options, "default_language", "none");
+        }
+        bool ok = svc_ensure_index(mongo, service, indexes[i].collection, &keys, &options, indexes[i].name,
+                                   indexes[i].unique, error);
         bson_destroy(&keys);
+        bson_destroy(&options);
+        bson_destroy(&weights);
         if (!ok)
             return false;
     }

@@ -26,7 +26,8 @@
  * An index a service needs. `keys` lists its fields in order, comma
  * separated, a leading '-' for descending: "deleted_at,-created_at" is
  * {deleted_at: 1, created_at: -1}; "location:2dsphere" is {location:
- * "2dsphere"}.
+ * "2dsphere"}; "name:text:10,words:text:1" is a text index {name: "text",
+ * words: "text"} with those weights and default_language "none".
  */
 typedef struct svc_index {
     const char *collection;

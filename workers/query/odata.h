@@ -91,6 +91,8 @@ typedef struct {
     int64_t top_default, top_max, skip_max;
     /* The longest $filter, in characters; 0: ODATA_MAX_LENGTH. */
     size_t filter_max;
+    /* The words $search looks in (query/words.h); NULL: no $search. */
+    const char *search_path;
 } odata_resource_t;
 
 /* --- the syntax tree ------------------------------------------------------ */

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "log.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,40 @@ svc_fail_read(svc_call_t *call, const bson_error_t *error)
 }
 
 void
+svc_render_search(const bson_t *doc, bson_t *out)
+{
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, doc, SVC_DISTANCE_FIELD) && BSON_ITER_HOLDS_NUMBER(&it))
+        BSON_APPEND_INT64(out, "distance_m", llround(bson_iter_as_double(&it)));
+    if (bson_iter_init_find(&it, doc, SVC_SCORE_FIELD) && BSON_ITER_HOLDS_NUMBER(&it))
+        BSON_APPEND_DOUBLE(out, "score", round(bson_iter_as_double(&it) * 1000) / 1000);
+}
+
+/* The find options of a page: svc_page_opts, and with a $text in `filter`
+ * the score projected, and sorted by when sort_field is SVC_SCORE_FIELD. */
+static bson_t *
+svc_list_opts(const bson_t *filter, const char *sort_field, int dir, int64_t page, int64_t per_page)
+{
+    if (!bson_has_field(filter, "$text"))
+        return svc_page_opts(sort_field, dir, page, per_page);
+    bool by_score = strcmp(sort_field, SVC_SCORE_FIELD) == 0;
+    bson_t *base = svc_page_opts(by_score ? "_id" : sort_field, by_score ? 1 : dir, page, per_page);
+    bson_t *opts = bson_new();
+    bson_iter_t it;
+    bson_iter_init(&it, base);
+    while (bson_iter_next(&it)) {
+        if (by_score && strcmp(bson_iter_key(&it), "sort") == 0)
+            BCON_APPEND(opts, "sort", "{", SVC_SCORE_FIELD, "{", "$meta", BCON_UTF8("textScore"), "}", "_id",
+                        BCON_INT32(1), "}");
+        else
+            bson_append_iter(opts, bson_iter_key(&it), -1, &it);
+    }
+    BCON_APPEND(opts, "projection", "{", SVC_SCORE_FIELD, "{", "$meta", BCON_UTF8("textScore"), "}", "}");
+    bson_destroy(base);
+    return opts;
+}
+
+void
 svc_list_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *counted, const bson_t *filter,
               const char *sort_field, int dir, int64_t page, int64_t per_page, svc_render_fn render)
 {
@@ -41,7 +76,7 @@ svc_list_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *counted
         svc_fail_db(call, &error);
         return;
     }
-    bson_t *opts = svc_page_opts(sort_field, dir, page, per_page);
+    bson_t *opts = svc_list_opts(filter, sort_field, dir, page, per_page);
     svc_page_t paging = {.items_key = "items", .page = page, .per_page = per_page, .total = total};
     svc_reply_page(call, coll, filter, opts, render, &paging);
     bson_destroy(opts);
@@ -130,6 +165,8 @@ svc_odata_read(mongoc_collection_t *coll, const odata_query_t *q, const bson_t *
         bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(svc_query_max_time_ms()), "skip", BCON_INT64(q->skip), "limit",
                                 BCON_INT64(q->top + (more != NULL)));
         BSON_APPEND_DOCUMENT(opts, "sort", &q->sort);
+        if (bson_has_field(filter, "$text")) /* a $search: each item's score */
+            BCON_APPEND(opts, "projection", "{", SVC_SCORE_FIELD, "{", "$meta", BCON_UTF8("textScore"), "}", "}");
         ok = svc_find_each(coll, filter, opts, svc_odata_window_doc, &w, error);
         bson_destroy(opts);
     }

@@ -23,13 +23,23 @@
 /* Replies 200 {items, page, per_page, total} with page `page` of `coll`'s
  * documents matching `filter`, ordered by `sort_field` in `dir` (then _id),
  * each rendered; the total counts `counted` (NULL: `filter`), a filter
- * that may walk an index where `filter` would not. */
+ * that may walk an index where `filter` would not. When `filter` holds a
+ * $text, each document gets its score (SVC_SCORE_FIELD, also a sort_field). */
 void svc_list_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *counted, const bson_t *filter,
                    const char *sort_field, int dir, int64_t page, int64_t per_page, svc_render_fn render);
 
 /* The field $geoNear writes each document's distance into, in metres: no
  * stored document has it, and render functions append it rounded. */
 #define SVC_DISTANCE_FIELD "distance_m"
+
+/* The field a keyword search's page gets each document's text score in
+ * ({$meta: "textScore"}, query/words.h), and the sort_field of
+ * svc_list_page that orders by it, best first. */
+#define SVC_SCORE_FIELD "score"
+
+/* Appends what a search adds to a document, as a list item shows it:
+ * distance_m rounded to the metre, score rounded to 0.001. */
+void svc_render_search(const bson_t *doc, bson_t *out);
 
 /* Replies page `page` of the documents of `coll` that `filter` matches
  * within `radius_m` of (lon, lat) on the GeoJSON Point at `path` (a

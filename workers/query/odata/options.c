@@ -1,6 +1,7 @@
-/* The system query options $filter, $select, $orderby, $top, $skip and
- * $count read from a request's query into an odata_query_t. */
+/* The system query options $filter, $select, $orderby, $top, $skip,
+ * $count and $search read from a request's query into an odata_query_t. */
 #include "query/odata/internal.h"
+#include "query/words.h"
 #include "text.h"
 
 #include <errno.h>
@@ -8,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const unsupported[] = {"$expand",    "$search",     "$format", "$apply",
-                                          "$compute",   "$index",      "$levels", "$schemaversion",
-                                          "$skiptoken", "$deltatoken", "$id",     NULL};
+static const char *const unsupported[] = {
+    "$expand",  "$search", "$format", "$apply", /* $search: where search_path */
+    "$compute", "$index",  "$levels", "$schemaversion", "$skiptoken", "$deltatoken", "$id", NULL};
 
 bool
 odata_requested(const bson_t *query)
@@ -184,6 +185,46 @@ orderby_parse(const odata_resource_t *res, const char *text, odata_query_t *q, f
         BSON_APPEND_INT32(&q->sort, "_id", last_dir);
 }
 
+/* $filter: parsed, type-checked, and split where the resource joins
+ * another's fields (out->joined). */
+static void
+filter_parse(const odata_resource_t *res, const char *text, odata_query_t *out, field_errors_t *errors)
+{
+    odata_error_t err;
+    size_t max = res->filter_max > 0 ? res->filter_max : ODATA_MAX_LENGTH;
+    odata_node_t *root = odata_parse_max(text, strlen(text), max, &err), *local = NULL, *joined = NULL;
+    bool ok = root != NULL;
+    bool has_joined = false;
+    for (size_t i = 0; i < res->count; i++)
+        has_joined = has_joined || (res->fields[i].use & ODATA_JOINED);
+    if (ok && has_joined) {
+        /* Type-check the whole first, then split it. */
+        bson_t whole = BSON_INITIALIZER;
+        ok = odata_compile(res, root, &whole, &err);
+        bson_destroy(&whole);
+        if (ok)
+            ok = odata_partition(res, root, &local, &joined, &err);
+        else
+            odata_free(root);
+        root = NULL;
+        if (ok && local != NULL)
+            ok = odata_compile(res, local, &out->filter, &err);
+        if (ok && joined != NULL)
+            out->joined = odata_print(res, joined);
+    } else if (ok) {
+        ok = odata_compile(res, root, &out->filter, &err);
+    }
+    if (!ok) {
+        if (err.pos > 0)
+            field_errors_add(errors, "$filter", "at character %zu: %s", err.pos, err.message);
+        else
+            field_errors_add(errors, "$filter", "%s", err.message);
+    }
+    odata_free(root);
+    odata_free(local);
+    odata_free(joined);
+}
+
 bool
 odata_query_parse(const odata_resource_t *res, const bson_t *query, const bson_t *default_sort, odata_query_t *out,
                   field_errors_t *errors)
@@ -191,7 +232,7 @@ odata_query_parse(const odata_resource_t *res, const bson_t *query, const bson_t
     bson_iter_t it;
     uint32_t before = errors->count;
     char buf[32];
-    bool ordered = false;
+    bool ordered = false, searched = false;
     memset(out, 0, sizeof(*out));
     bson_init(&out->filter);
     bson_init(&out->sort);
@@ -207,39 +248,7 @@ odata_query_parse(const odata_resource_t *res, const bson_t *query, const bson_t
             continue;
         }
         if (strcmp(key, "$filter") == 0) {
-            odata_error_t err;
-            size_t max = res->filter_max > 0 ? res->filter_max : ODATA_MAX_LENGTH;
-            odata_node_t *root = odata_parse_max(text, strlen(text), max, &err), *local = NULL, *joined = NULL;
-            bool ok = root != NULL;
-            bool has_joined = false;
-            for (size_t i = 0; i < res->count; i++)
-                has_joined = has_joined || (res->fields[i].use & ODATA_JOINED);
-            if (ok && has_joined) {
-                /* Type-check the whole first, then split it. */
-                bson_t whole = BSON_INITIALIZER;
-                ok = odata_compile(res, root, &whole, &err);
-                bson_destroy(&whole);
-                if (ok)
-                    ok = odata_partition(res, root, &local, &joined, &err);
-                else
-                    odata_free(root);
-                root = NULL;
-                if (ok && local != NULL)
-                    ok = odata_compile(res, local, &out->filter, &err);
-                if (ok && joined != NULL)
-                    out->joined = odata_print(res, joined);
-            } else if (ok) {
-                ok = odata_compile(res, root, &out->filter, &err);
-            }
-            if (!ok) {
-                if (err.pos > 0)
-                    field_errors_add(errors, "$filter", "at character %zu: %s", err.pos, err.message);
-                else
-                    field_errors_add(errors, "$filter", "%s", err.message);
-            }
-            odata_free(root);
-            odata_free(local);
-            odata_free(joined);
+            filter_parse(res, text, out, errors);
         } else if (strcmp(key, "$select") == 0) {
             select_parse(res, text, out, errors);
         } else if (strcmp(key, "$orderby") == 0) {
@@ -251,6 +260,8 @@ odata_query_parse(const odata_resource_t *res, const bson_t *query, const bson_t
         } else if (strcmp(key, "$skip") == 0) {
             if (!option_int(text, res->skip_max, &out->skip))
                 field_errors_add(errors, "$skip", "must be an integer from 0 to %lld", (long long)res->skip_max);
+        } else if (strcmp(key, "$search") == 0 && res->search_path != NULL) {
+            searched = words_odata_search(text, res->search_path, errors, &out->filter);
         } else if (strcmp(key, "$count") == 0) {
             if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0)
                 field_errors_add(errors, "$count", "must be true or false");
@@ -264,11 +275,14 @@ odata_query_parse(const odata_resource_t *res, const bson_t *query, const bson_t
                 field_errors_add(errors, name, "is an OData option Roost does not support (docs/query.md)");
             else
                 field_errors_add(errors, name,
-                                 "unknown option: the options are $filter, $select, $orderby, $top, $skip and $count");
+                                 "unknown option: the options are $filter, $select, $orderby, $top, $skip%s",
+                                 res->search_path != NULL ? ", $count and $search" : " and $count");
             free(name);
         }
     }
-    if (!ordered) {
+    if (!ordered && searched) { /* best matches first, as q= */
+        BCON_APPEND(&out->sort, "score", "{", "$meta", BCON_UTF8("textScore"), "}", "_id", BCON_INT32(1));
+    } else if (!ordered) {
         bson_iter_t d;
         int last_dir = 1;
         bool has_id = false;
@@ -313,7 +327,9 @@ odata_select(const odata_resource_t *res, const odata_query_t *q, const bson_t *
     bson_iter_init(&it, doc);
     while (bson_iter_next(&it)) {
         const char *key = bson_iter_key(&it);
-        bool keep = q->select_count == 0 || strcmp(key, res->id_name) == 0;
+        /* The id, and a $search's score (no field: what the search adds), always. */
+        bool keep = q->select_count == 0 || strcmp(key, res->id_name) == 0 ||
+                    (res->search_path != NULL && strcmp(key, "score") == 0);
         for (size_t i = 0; i < q->select_count && !keep; i++) {
             const odata_field_t *f = q->select[i];
             keep = strcmp(f->rendered != NULL ? f->rendered : f->name, key) == 0;

@@ -206,7 +206,8 @@ listings_facets(svc_call_t *call)
     static const char *const params[] = {
         "fields",      "user_id",      "listing_type", "min_price",     "max_price",     "city",
         "type",        "min_bedrooms", "max_bedrooms", "min_bathrooms", "max_bathrooms", "min_area_m2",
-        "max_area_m2", "near",         "radius_m",     "bbox",          "polygon",       NULL};
+        "max_area_m2", "near",         "radius_m",     "bbox",          "polygon",       "q",
+        NULL};
     const bson_t *query = &call->req->query;
     field_errors_t errors;
     bson_error_t error;

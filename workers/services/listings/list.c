@@ -1,10 +1,12 @@
 /*
- * listings.list: live listings, newest first or by price or distance,
- * filtered by lister, listing type, price, and the property's own fields
- * from the snapshot each listing keeps (snapshot.c): city, type, bedrooms,
- * bathrooms, living area, and where it is on the map (query/geo.h).
+ * listings.list: live listings, newest first or by price, distance or
+ * relevance, filtered by lister, listing type, price, and the property's
+ * own fields from the snapshot each listing keeps (snapshot.c): city,
+ * type, bedrooms, bathrooms, living area, where it is on the map
+ * (query/geo.h) and its words (query/words.h).
  */
 #include "listings.h"
+#include "query/words.h"
 #include "sdk/list.h"
 #include "text.h"
 
@@ -40,6 +42,7 @@ const odata_resource_t listings_odata = {
     .top_default = 10,
     .top_max = 100,
     .skip_max = 100000,
+    .search_path = "property.words",
 };
 
 bool
@@ -193,6 +196,7 @@ listings_search_filter(svc_call_t *call, field_errors_t *errors, bson_t *filter,
         listings_filter_range(query, "min_area_m2", "max_area_m2", "property.living_area_m2", min_area, max_area, false,
                               filter);
     geo_area_parse(query, errors, area);
+    words_filter(query, "q", "property.words", errors, filter);
     return errors->count == 0;
 }
 
@@ -202,13 +206,15 @@ listings_list(svc_call_t *call)
     static const char *const params[] = {
         "page", "per_page",     "user_id",      "listing_type",  "min_price",     "max_price",   "city",
         "type", "min_bedrooms", "max_bedrooms", "min_bathrooms", "max_bathrooms", "min_area_m2", "max_area_m2",
-        "near", "radius_m",     "bbox",         "polygon",       "order_by",      NULL};
-    static const validate_order_t orders[] = {{"created_at", "created_at"}, {"price", "price"}, {"distance", ""}};
+        "near", "radius_m",     "bbox",         "polygon",       "order_by",      "q",           NULL};
+    static const validate_order_t orders[] = {
+        {"created_at", "created_at"}, {"price", "price"}, {"distance", ""}, {"relevance", SVC_SCORE_FIELD}};
     const bson_t *query = &call->req->query;
     field_errors_t errors;
     int64_t page, per_page;
-    const char *sort_field = "created_at";
-    int sort_dir = -1;
+    bool searched = bson_has_field(query, "q");
+    const char *sort_field = searched ? SVC_SCORE_FIELD : "created_at"; /* best matches first */
+    int sort_dir = searched ? 1 : -1;
     geo_area_t area;
     bson_t filter = BSON_INITIALIZER;
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
@@ -231,6 +237,7 @@ listings_list(svc_call_t *call)
         validate_order_by(query, orders, sizeof(orders) / sizeof(orders[0]), &errors, &sort_field, &sort_dir);
     listings_search_filter(call, &errors, &filter, &area);
     geo_check_order(&area, sort_field[0] == '\0', sort_dir, &errors);
+    words_check_order(searched, strcmp(sort_field, SVC_SCORE_FIELD) == 0, sort_field[0] == '\0', sort_dir, &errors);
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
         goto done;

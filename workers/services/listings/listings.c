@@ -16,13 +16,10 @@ listings_render(const bson_t *doc, bson_t *out)
 {
     static const char *const fields[] = {"user_id",    "property_id", "listing_type", "price", "created_at",
                                          "updated_at", NULL};
-    bson_iter_t it;
     svc_render_fields(doc, fields, out);
     BSON_APPEND_INT64(out, "version", svc_version(doc));
     listings_render_snapshot(doc, out);
-    /* A search by distance reads through $geoNear, which adds it (sdk/list.h). */
-    if (bson_iter_init_find(&it, doc, SVC_DISTANCE_FIELD) && BSON_ITER_HOLDS_NUMBER(&it))
-        BSON_APPEND_INT64(out, "distance_m", llround(bson_iter_as_double(&it)));
+    svc_render_search(doc, out);
 }
 
 void
@@ -51,13 +48,8 @@ listings_insert_with(svc_call_t *call, const listings_new_t *l, const bson_t *pr
         BSON_APPEND_INT64(&doc, "property_id", l->property_id);
     BSON_APPEND_UTF8(&doc, "listing_type", l->listing_type);
     BSON_APPEND_INT64(&doc, "price", l->price);
-    if (property != NULL) {
-        bson_t snap;
-        listings_snapshot(property, &snap);
-        BSON_APPEND_DOCUMENT(&doc, "property", &snap);
-        BSON_APPEND_INT64(&doc, "property_version", property_version);
-        bson_destroy(&snap);
-    }
+    if (property != NULL)
+        listings_append_snapshot(&doc, property, property_version);
     BSON_APPEND_INT64(&doc, "version", 1);
     BSON_APPEND_INT64(&doc, "created_at", now);
     BSON_APPEND_INT64(&doc, "updated_at", now);
@@ -238,12 +230,8 @@ listings_change_update(svc_call_t *call, const bson_t *current, int64_t version,
     if (l->price > 0)
         BSON_APPEND_INT64(&set, "price", l->price);
     if (l->property_id > 0) {
-        bson_t snap;
         BSON_APPEND_INT64(&set, "property_id", l->property_id);
-        listings_snapshot(&c->property, &snap);
-        BSON_APPEND_DOCUMENT(&set, "property", &snap);
-        BSON_APPEND_INT64(&set, "property_version", c->property_version);
-        bson_destroy(&snap);
+        listings_append_snapshot(&set, &c->property, c->property_version);
     }
     BSON_APPEND_INT64(&set, "version", version + 1);
     BSON_APPEND_INT64(&set, "updated_at", now);
@@ -255,6 +243,7 @@ listings_change_update(svc_call_t *call, const bson_t *current, int64_t version,
         BSON_APPEND_UTF8(&unset, "property_id", "");
         BSON_APPEND_UTF8(&unset, "property", "");
         BSON_APPEND_UTF8(&unset, "property_version", "");
+        BSON_APPEND_UTF8(&unset, "property_format", "");
         bson_append_document_end(update, &unset);
     }
     return true;

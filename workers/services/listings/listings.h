@@ -75,13 +75,23 @@ int listings_user_exists(svc_call_t *call, int64_t user_id);
 
 /* The snapshot stored on a listing, from a property as properties.get
  * renders it: {name, type, city, city_key, bedrooms, bathrooms,
- * living_area_m2, location? (a GeoJSON Point)}. `out` is uninitialised. */
+ * living_area_m2, location? (a GeoJSON Point), words (query/words.h)}.
+ * `out` is uninitialised. */
 void listings_snapshot(const bson_t *property, bson_t *out);
+/* Appends the snapshot of `property` (NULL: none, the property is gone)
+ * with its property_version `version` and property_format: what a
+ * listing stores of its property. */
+void listings_append_snapshot(bson_t *doc, const bson_t *property, int64_t version);
 /* Appends a stored listing's snapshot in its public shape, as "property"
  * (location as {lat, lon} or null); nothing when it has none. */
 void listings_render_snapshot(const bson_t *doc, bson_t *out);
+/* What a snapshot holds, numbered: 2 added words. A snapshot of the same
+ * property version but an older format is rewritten too. */
+#define LISTINGS_SNAPSHOT_FORMAT 2
+
 /* Writes the snapshot of `property` (NULL: the property is gone) at
- * `version` on every live listing of property_id whose snapshot is older. */
+ * `version` on every live listing of property_id whose snapshot is older
+ * (or of the same version and an older format). */
 bool listings_apply_snapshot(mongoc_client_t *mongo, int64_t property_id, const bson_t *property, int64_t version,
                              bson_error_t *error);
 /* Asks properties.get `id` into `property` (initialised always) and its

@@ -25,11 +25,18 @@ static const svc_index_t listings_search_indexes[] = {
     {"listings", "location_2dsphere", "property.location:2dsphere", false},
 };
 
+/* Keyword search on the snapshot (query/words.h): the property's name,
+ * city, and every word of it, weighted as the properties' own index. */
+static const svc_index_t listings_text_indexes[] = {
+    {"listings", "search_text", "property.name:text:10,property.city:text:5,property.words:text:1", false},
+};
+
 /* The versions of the listings database (migrate/migration.h); `roostctl migrate up listings` applies them.
  * The snapshots themselves are written by the properties workers
- * (properties migration 5 marks every property to be sent). */
+ * (properties migrations 5 and 8 mark every property to be sent). */
 const svc_migration_t listings_migrations[] = {
     SVC_MIGRATION_INDEXES(1, "indexes", listings_indexes),
     SVC_MIGRATION_INDEXES(2, "search_indexes", listings_search_indexes),
+    SVC_MIGRATION_INDEXES(3, "text_index", listings_text_indexes),
     {0},
 };

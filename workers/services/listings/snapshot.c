@@ -9,9 +9,12 @@
  * (properties.get), never from what a caller sends, and it is written only
  * over an older one: property_version (the property's version, INT64_MAX
  * once the property is gone) only grows, so syncs that arrive late or
- * twice change nothing.
+ * twice change nothing; at the same version, property_format
+ * (LISTINGS_SNAPSHOT_FORMAT) only grows, so a new field reaches listings
+ * whose property has not changed since.
  */
 #include "listings.h"
+#include "query/words.h"
 #include "text.h"
 
 #include <stdlib.h>
@@ -46,6 +49,20 @@ listings_snapshot(const bson_t *property, bson_t *out)
         bson_init_static(&latlon, data, len);
         geo_point_store(out, "location", &latlon);
     }
+    words_append(out, "words", property);
+}
+
+void
+listings_append_snapshot(bson_t *doc, const bson_t *property, int64_t version)
+{
+    if (property != NULL) {
+        bson_t snap;
+        listings_snapshot(property, &snap);
+        BSON_APPEND_DOCUMENT(doc, "property", &snap);
+        bson_destroy(&snap);
+    }
+    BSON_APPEND_INT64(doc, "property_version", version);
+    BSON_APPEND_INT32(doc, "property_format", LISTINGS_SNAPSHOT_FORMAT);
 }
 
 void
@@ -75,16 +92,12 @@ listings_apply_snapshot(mongoc_client_t *mongo, int64_t property_id, const bson_
     mongoc_collection_t *coll = svc_collection(mongo, "listings", "listings");
     bson_t *filter = BCON_NEW("property_id", BCON_INT64(property_id), "$or", "[", "{", "property_version", "{", "$lt",
                               BCON_INT64(version), "}", "}", "{", "property_version", "{", "$exists", BCON_BOOL(false),
-                              "}", "}", "]");
+                              "}", "}", "{", "property_version", BCON_INT64(version), "property_format", "{", "$not",
+                              "{", "$gte", BCON_INT32(LISTINGS_SNAPSHOT_FORMAT), "}", "}", "}", "]");
     svc_filter_live(filter);
-    bson_t *update = bson_new(), set, snap;
+    bson_t *update = bson_new(), set;
     BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
-    BSON_APPEND_INT64(&set, "property_version", version);
-    if (property != NULL) {
-        listings_snapshot(property, &snap);
-        BSON_APPEND_DOCUMENT(&set, "property", &snap);
-        bson_destroy(&snap);
-    }
+    listings_append_snapshot(&set, property, version);
     bson_append_document_end(update, &set);
     if (property == NULL)
         BCON_APPEND(update, "$unset", "{", "property", BCON_UTF8(""), "}");

@@ -1,8 +1,10 @@
-/* What a property's rooms say about it — its living area and its bedroom
- * and bathroom counts: kept with every rooms write (edit.c, rooms.c) and
- * backfilled by migrations 2 and 3 (migrations.c), so it lives apart from
- * the handlers for roostctl to link. */
+/* What a property's fields say about it — from its rooms, its living area
+ * and its bedroom and bathroom counts, kept with every rooms write (edit.c,
+ * rooms.c); from its texts, its words (query/words.h), kept with every
+ * write — backfilled by migrations 2, 3 and 6 (migrations.c), so it lives
+ * apart from the handlers for roostctl to link. */
 #include "properties.h"
+#include "query/words.h"
 
 #include <math.h>
 #include <string.h>
@@ -58,4 +60,13 @@ properties_append_derived(bson_t *changes)
         BSON_APPEND_INT32(changes, "bedrooms", bedrooms);
         BSON_APPEND_INT32(changes, "bathrooms", bathrooms);
     }
+}
+
+void
+properties_append_words(bson_t *doc)
+{
+    bson_t words = BSON_INITIALIZER;
+    words_append(&words, "words", doc); /* read from doc, so appended after */
+    bson_concat(doc, &words);
+    bson_destroy(&words);
 }

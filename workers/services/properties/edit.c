@@ -46,7 +46,7 @@ properties_apply(const bson_t *current, int64_t version, const bson_t *changes, 
     while (bson_iter_next(&it)) {
         const char *key = bson_iter_key(&it);
         if (bson_has_field(changes, key) || strcmp(key, "version") == 0 || strcmp(key, "updated_at") == 0 ||
-            strcmp(key, "last_rid") == 0 || strcmp(key, "listings_pending") == 0)
+            strcmp(key, "last_rid") == 0 || strcmp(key, "listings_pending") == 0 || strcmp(key, "words") == 0)
             continue;
         bson_append_iter(next, key, -1, &it);
     }
@@ -58,6 +58,7 @@ properties_apply(const bson_t *current, int64_t version, const bson_t *changes, 
     BSON_APPEND_INT64(next, "updated_at", clock_realtime_us());
     BSON_APPEND_UTF8(next, "last_rid", key);
     BSON_APPEND_BOOL(next, "listings_pending", true); /* cleared once its listings have it (sync.c) */
+    properties_append_words(next);
 }
 
 /*
@@ -250,6 +251,7 @@ properties_create(svc_call_t *call)
     bson_append_array_end(&doc, &rooms);
     BSON_APPEND_INT32(&doc, "room_count", (int32_t)n);
     properties_append_derived(&doc);
+    properties_append_words(&doc);
     BSON_APPEND_INT64(&doc, "next_room_id", n + 1);
     BSON_APPEND_INT64(&doc, "owner_id", req->auth_sub);
     BSON_APPEND_INT64(&doc, "version", 1);

@@ -1,11 +1,12 @@
 /*
  * properties.list: a page of live properties, filtered by city, type,
- * owner, room count and where they are on the map (query/geo.h), ordered
- * by a field or by distance; or a window of the OData options, whose
- * vocabulary is here too.
+ * owner, room count, where they are on the map (query/geo.h) and their
+ * words (query/words.h), ordered by a field, by distance or by relevance;
+ * or a window of the OData options, whose vocabulary is here too.
  */
 #include "properties.h"
 #include "query/geo.h"
+#include "query/words.h"
 #include "sdk/list.h"
 #include "text.h"
 
@@ -39,6 +40,7 @@ const odata_resource_t properties_odata = {
     .top_default = PROPERTIES_PER_PAGE_DEFAULT,
     .top_max = PROPERTIES_PER_PAGE_MAX,
     .skip_max = 100000,
+    .search_path = "words",
 };
 
 void
@@ -46,14 +48,15 @@ properties_list(svc_call_t *call)
 {
     static const char *const params[] = {"page",     "per_page",  "order_by",  "city", "type",
                                          "owner_id", "min_rooms", "max_rooms", "near", "radius_m",
-                                         "bbox",     "polygon",   NULL};
+                                         "bbox",     "polygon",   "q",         NULL};
     static const validate_order_t orders[] = {{"id", "_id"},
                                               {"name", "name"},
                                               {"city", "city_key"},
                                               {"created_at", "created_at"},
                                               {"updated_at", "updated_at"},
                                               {"room_count", "room_count"},
-                                              {"distance", ""}};
+                                              {"distance", ""},
+                                              {"relevance", SVC_SCORE_FIELD}};
     const bson_t *query = &call->req->query;
     field_errors_t errors;
     int64_t page, per_page, min_rooms, max_rooms, owner_id = 0;
@@ -79,6 +82,10 @@ properties_list(svc_call_t *call)
     if (bson_has_field(query, "owner_id"))
         validate_id(query, "owner_id", &errors, &owner_id);
     validate_order_by(query, orders, sizeof(orders) / sizeof(orders[0]), &errors, &sort_field, &sort_dir);
+    bool searched = bson_has_field(query, "q");
+    if (searched && !bson_has_field(query, "order_by"))
+        sort_field = SVC_SCORE_FIELD; /* best matches first */
+    words_filter(query, "q", "words", &errors, &filter);
     if (bson_iter_init_find(&it, query, "city") && validate_text(&it, &errors, "city", 1, 100, &s)) {
         char *key = text_key(s, strlen(s));
         BSON_APPEND_UTF8(&filter, "city_key", key);
@@ -102,6 +109,7 @@ properties_list(svc_call_t *call)
     }
     geo_area_parse(query, &errors, &area);
     geo_check_order(&area, sort_field[0] == '\0', sort_dir, &errors);
+    words_check_order(searched, strcmp(sort_field, SVC_SCORE_FIELD) == 0, sort_field[0] == '\0', sort_dir, &errors);
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
         goto done;

@@ -2,9 +2,12 @@
  * The versions of the properties database (migrate/migration.h): 1 its indexes,
  * 2 the living area of every property, backfilled, 3 its bedroom and
  * bathroom counts, 4 the search indexes, 5 every property's listing
- * snapshot marked to be sent. `roostctl migrate up properties` applies them.
+ * snapshot marked to be sent, 6 its words, 7 the text index over them,
+ * 8 the snapshots marked again to carry the words.
+ * `roostctl migrate up properties` applies them.
  */
 #include "properties.h"
+#include "query/words.h"
 
 #include <stdio.h>
 
@@ -34,13 +37,23 @@ static const svc_index_t properties_search_indexes[] = {
     {"properties", "listings_pending", "listings_pending", false},
 };
 
+/* Keyword search (query/words.h): weighted as a portal ranks — a word of
+ * the name before one of the city, the address, then the description;
+ * `words` (every word, folded by Roost) is what makes the AND exact on
+ * both databases. Language "none": no stemming, no stop words. */
+static const svc_index_t properties_text_indexes[] = {
+    {"properties", "search_text", "name:text:10,city:text:5,address:text:3,description:text:1,words:text:1", false},
+};
+
 #define BACKFILL_BATCH 200
 
-/* A backfill: `field` set from each property's rooms where it is missing. */
+/* A backfill: `field` set from each property's `reads` (NULL: rooms)
+ * where it is missing. */
 typedef struct {
     const char *field;
     /* Appends the fields to $set for `doc`; false when its rooms are malformed. */
     bool (*set)(const bson_t *doc, bson_t *set);
+    const char *const *reads;
 } backfill_t;
 
 /* One batch of backfill_up. */
@@ -101,8 +114,13 @@ backfill_up(svc_migration_run_t *run, const backfill_t *what, bson_error_t *erro
     while (ok && more) {
         bson_t *filter =
             BCON_NEW("_id", "{", "$gt", BCON_INT64(b.after), "}", what->field, "{", "$exists", BCON_BOOL(false), "}");
-        bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(BACKFILL_BATCH),
-                                "projection", "{", "rooms", BCON_INT32(1), "}");
+        bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(BACKFILL_BATCH)), proj;
+        BSON_APPEND_DOCUMENT_BEGIN(opts, "projection", &proj);
+        for (const char *const *f = what->reads; f != NULL && *f != NULL; f++)
+            BSON_APPEND_INT32(&proj, *f, 1);
+        if (what->reads == NULL)
+            BSON_APPEND_INT32(&proj, "rooms", 1);
+        bson_append_document_end(opts, &proj);
         b.seen = 0;
         bson_error_t read_error;
         ok = svc_find_each(coll, filter, opts, backfill_one, &b, &read_error) && !b.failed;
@@ -199,6 +217,27 @@ room_counts_down(svc_migration_run_t *run, bson_error_t *error)
     return unset_everywhere(run, fields, error);
 }
 
+static bool
+words_set(const bson_t *doc, bson_t *set)
+{
+    words_append(set, "words", doc);
+    return true;
+}
+
+static bool
+words_up(svc_migration_run_t *run, bson_error_t *error)
+{
+    static const backfill_t what = {"words", words_set, words_fields};
+    return backfill_up(run, &what, error);
+}
+
+static bool
+words_down(svc_migration_run_t *run, bson_error_t *error)
+{
+    static const char *const fields[] = {"words", NULL};
+    return unset_everywhere(run, fields, error);
+}
+
 /* Up: every live property's listings wait for its snapshot; the workers'
  * sync (properties.sync_listings) sends them, and clears each mark. One
  * idempotent update. */
@@ -245,5 +284,19 @@ const svc_migration_t properties_migrations[] = {
      .down = listings_pending_down,
      .definition = "up: set properties.listings_pending = true on every live property, so that the workers send "
                    "each one's snapshot to its listings; down: unset properties.listings_pending"},
+    {.version = 6,
+     .name = "words",
+     .up = words_up,
+     .down = words_down,
+     .definition = "up: set properties.words = the distinct folded words of name, description, address and city "
+                   "(text_words) where missing, by _id, 200 a batch; down: unset properties.words"},
+    SVC_MIGRATION_INDEXES(7, "text_index", properties_text_indexes),
+    {.version = 8,
+     .name = "listings_snapshot_words",
+     .up = listings_pending_up,
+     .down = listings_pending_down,
+     .definition = "up: set properties.listings_pending = true on every live property again, so that each "
+                   "listing's snapshot gets the property's words (snapshot format 2); down: unset "
+                   "properties.listings_pending"},
     {0},
 };

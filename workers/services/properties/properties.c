@@ -35,9 +35,7 @@ properties_render(const bson_t *doc, bson_t *out)
     for (const char *const *f = tail; *f != NULL; f++)
         if (bson_iter_init_find(&it, doc, *f))
             bson_append_iter(out, *f, -1, &it);
-    /* A search by distance reads through $geoNear, which adds it (sdk/list.h). */
-    if (bson_iter_init_find(&it, doc, SVC_DISTANCE_FIELD) && BSON_ITER_HOLDS_NUMBER(&it))
-        BSON_APPEND_INT64(out, "distance_m", llround(bson_iter_as_double(&it)));
+    svc_render_search(doc, out);
 }
 
 static void

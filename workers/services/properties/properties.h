@@ -6,7 +6,8 @@
  * (text_key: NFC + case folded, for case-insensitive filters), address,
  * location? (a GeoJSON Point), rooms: [{id, name, kind, area_m2,
  * characteristics}], room_count, living_area_m2, bedrooms, bathrooms
- * (kept from the rooms), next_room_id, owner_id,
+ * (kept from the rooms), words (kept from the texts, query/words.h),
+ * next_room_id, owner_id,
  * version, created_at, updated_at, rid (of the create, unique), last_rid
  * (of the last change), deleted_at?}. A deleted property stays as a
  * tombstone so that a retried DELETE still answers as the first did; no
@@ -90,6 +91,10 @@ bool properties_room_counts(const bson_t *doc, int32_t *bedrooms, int32_t *bathr
 /* Appends living_area_m2, bedrooms and bathrooms as the rooms `changes`
  * holds make them: what every rooms write stores beside the rooms. */
 void properties_append_derived(bson_t *changes);
+
+/* Appends `words`: the distinct folded words of doc's name, description,
+ * address and city (query/words.h), what q= searches; with every write. */
+void properties_append_words(bson_t *doc);
 
 /* --- sync.c: listings' snapshots of a property ----------------------------- */
 /* Asks listings.sync_property for property `id`, then, with `clear`,
