@@ -72,8 +72,13 @@ def odata_seeds():
     and $orderby (2, 3) and $select (4, 5) values."""
     with open(os.path.join(HERE, "..", "odata", "filters.txt"), encoding="utf-8") as f:
         filters = [line.rstrip("\n") for line in f if line.strip() and not line.startswith("#")]
-    seeds = [bytes([i]) + t.encode() for t in filters for i in (0, 1)]
-    for value in ("price desc, created_at", "name asc,id desc", "city", "price sideways", "x,,y", ""):
+    geo = ["geo.distance(location, geography'POINT(2.35 48.85)') lt 2000",
+           "2000 ge geo.distance(location,geography'SRID=4326;POINT(-179.9 -16.5)')",
+           "geo.intersects(location, geography'POLYGON((2 48, 2.1 48, 2.1 48.1, 2 48))') eq false",
+           "not geo.intersects(location, geography'POLYGON((0 0, 1 1, 1 0, 0 1, 0 0))')"]
+    seeds = [bytes([i]) + t.encode() for t in filters + geo for i in (0, 1)]
+    for value in ("price desc, created_at", "name asc,id desc", "city", "price sideways", "x,,y", "",
+                  "geo.distance(location, geography'POINT(2 48)') asc", "geo.distance(location, 'x'), name"):
         seeds += [bytes([2]) + value.encode(), bytes([3]) + value.encode()]
     for value in ("price,listing_type", "*", "name, city, rooms", "secret", "a,"):
         seeds += [bytes([4]) + value.encode(), bytes([5]) + value.encode()]

@@ -35,8 +35,10 @@ check_utf8(const bson_t *list)
 static void
 check_operators(const bson_t *doc)
 {
-    static const char *const allowed[] = {"$and", "$or",  "$nor", "$eq",    "$ne",      "$gt",  "$gte",
-                                          "$lt",  "$lte", "$in",  "$regex", "$options", "$not", NULL};
+    static const char *const allowed[] = {
+        "$and",          "$or",       "$nor",  "$eq",     "$ne",      "$gt",   "$gte",
+        "$lt",           "$lte",      "$in",   "$regex",  "$options", "$not",  "$geoWithin",
+        "$centerSphere", "$geometry", "$text", "$search", "$all",     "$meta", NULL};
     bson_iter_t it, child;
     if (!bson_iter_init(&it, doc))
         abort();

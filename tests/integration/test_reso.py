@@ -17,7 +17,7 @@ from roost_api import person, send, unique
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 FIELDS = ["ListingKey", "ListPrice", "StandardStatus", "ListAgentKey", "ModificationTimestamp", "PropertyType",
           "City", "UnparsedAddress", "BedroomsTotal", "BathroomsTotalInteger", "RoomsTotal", "LivingArea",
-          "LivingAreaUnits", "Latitude", "Longitude"]
+          "LivingAreaUnits", "Latitude", "Longitude", "Coordinates"]
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +89,8 @@ def test_an_entity_is_a_listing_joined_with_its_property(stack, estate):
         assert e["BathroomsTotalInteger"] == sum(r["kind"] == "bathroom" for r in prop["rooms"])
         assert e["RoomsTotal"] == len(prop["rooms"])
         assert (e["Latitude"], e["Longitude"]) == ((prop["location"] or {}).get("lat"), (prop["location"] or {}).get("lon"))
+        loc = prop["location"]
+        assert e["Coordinates"] == ({"type": "Point", "coordinates": [loc["lon"], loc["lat"]]} if loc else None)
         assert e["LivingArea"] == sum(r["area_m2"] for r in prop["rooms"]) and e["LivingAreaUnits"] == "Square Meters"
 
 

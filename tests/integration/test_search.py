@@ -414,3 +414,61 @@ def test_a_facet_answers_its_most_frequent_values_only(stack):
     f = get(stack, "/api/v1/listings/facets", user_id=owner["id"], fields="city").json()
     assert f["total"] == 104 and len(f["facets"]["city"]) == 100
     assert f["facets"]["city"][0] == {"value": big, "count": 3}
+
+
+def test_odata_geo_functions_equal_brute_force(stack, homes):
+    owner, hs = homes["owner"], homes["homes"]
+    for centre, radius in near_cases(homes)[:3]:
+        point = f"geography'POINT({centre[1]} {centre[0]})'"
+        dist = {h["listing"]["id"]: haversine(centre, (h["lat"], h["lon"])) for h in hs}
+        edge = {i for i, d in dist.items() if abs(d - radius) < 1}
+        want = {i for i, d in dist.items() if d <= radius} - edge
+        for path, key, scope in (("/api/v1/listings", "listing", f"user_id eq {owner['id']}"),
+                                 ("/api/v1/properties", "prop", f"owner_id eq {owner['id']}")):
+            ids = {h[key]["id"]: h["listing"]["id"] for h in hs}
+            r = get(stack, path, **{"$filter": f"{scope} and geo.distance(location, {point}) lt {radius}",
+                                    "$top": 100, "$count": "true"})
+            assert r.status_code == 200, r.text
+            assert {ids[i["id"]] for i in r.json()["items"]} - edge == want, (path, centre, radius)
+            # Nearest first, each item with its distance; paging follows on.
+            r = get(stack, path, **{"$filter": f"{scope} and {radius} ge geo.distance(location, {point})",
+                                    "$orderby": f"geo.distance(location, {point})", "$top": 100})
+            assert r.status_code == 200, r.text
+            items = r.json()["items"]
+            assert [ids[i["id"]] for i in items if ids[i["id"]] not in edge] == sorted(want, key=lambda i: (dist[i], i))
+            assert all(abs(i["distance_m"] - dist[ids[i["id"]]]) <= 1 for i in items)
+            r2 = get(stack, path, **{"$filter": f"{scope} and {radius} ge geo.distance(location, {point})",
+                                     "$orderby": f"geo.distance(location, {point}) asc", "$top": 3, "$skip": 3})
+            assert [i["id"] for i in r2.json()["items"]] == [i["id"] for i in items[3:6]]
+        r = requests.get(stack.url("/reso/odata/Property"), params={
+            "$filter": f"ListAgentKey eq '{owner['id']}' and geo.distance(Coordinates, {point}) le {radius}",
+            "$top": 100, "$select": "Coordinates"}, timeout=15)
+        assert r.status_code == 200, r.text
+        assert {int(e["ListingKey"]) for e in r.json()["value"]} - edge == want
+        for e in r.json()["value"]:
+            assert e["Coordinates"]["type"] == "Point" and len(e["Coordinates"]["coordinates"]) == 2
+    rng = random.Random(9)
+    centre = homes["centres"]["cape"]
+    ring = []
+    for k in range(7):
+        lat, lon = offset(centre, *(rng.uniform(2000, 6000) * f(2 * math.pi * (k + rng.random() * 0.5) / 7)
+                                    for f in (math.cos, math.sin)))
+        ring.append((round(lon, 6), round(lat, 6)))
+    ring.append(ring[0])
+    wkt = "geography'POLYGON((" + ", ".join(f"{lo} {la}" for lo, la in ring) + "))'"
+    want = {h["prop"]["id"] for h in hs if inside_ring(ring, h["lat"], h["lon"])}
+    r = get(stack, "/api/v1/properties", **{"$filter": f"owner_id eq {owner['id']} and geo.intersects(location, {wkt})",
+                                            "$top": 100})
+    assert r.status_code == 200, r.text
+    assert {i["id"] for i in r.json()["items"]} == want and want
+    r = get(stack, "/api/v1/properties", **{"$filter": f"owner_id eq {owner['id']} and not geo.intersects(location, "
+                                                        f"{wkt})", "$top": 100})
+    assert {i["id"] for i in r.json()["items"]} == {h["prop"]["id"] for h in hs} - want
+    for bad in ("geo.distance(location, geography'POINT(2 48)') gt 5",
+                "geo.distance(location, geography'POINT(2 48)') lt 200000",
+                "geo.intersects(location, geography'POLYGON((0 0, 1 1, 1 0, 0 1, 0 0))')",
+                "geo.distance(location, 'POINT(2 48)') lt 5", "location eq 5"):
+        for path in ("/api/v1/listings", "/api/v1/properties"):
+            assert_problem(get(stack, path, **{"$filter": bad}), 400, field="$filter")
+    assert_problem(get(stack, "/api/v1/listings", **{"$orderby": "geo.distance(location, geography'POINT(2 48)') desc"}),
+                   400, field="$orderby")

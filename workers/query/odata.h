@@ -35,6 +35,7 @@
 #ifndef ROOST_SDK_ODATA_H
 #define ROOST_SDK_ODATA_H
 
+#include "geo.h"
 #include "validate.h"
 
 #include <bson/bson.h>
@@ -61,6 +62,7 @@ typedef enum {
     ODATA_STRING,
     ODATA_TIME, /* int64 microseconds since the epoch; date and date-time literals convert */
     ODATA_KEY,  /* a key written as a string of digits ('12'), stored as an int64 id */
+    ODATA_GEO,  /* a GeoJSON Point under a 2dsphere index: geo.distance and geo.intersects (geo.c) */
 } odata_type_t;
 
 /* What a field may be used for. */
@@ -116,8 +118,9 @@ typedef enum {
     ODATA_LIT_INT,
     ODATA_LIT_DOUBLE,
     ODATA_LIT_STRING,
-    ODATA_LIT_DATE,     /* i: microseconds of its midnight UTC */
-    ODATA_LIT_DATETIME, /* i: microseconds since the epoch, UTC */
+    ODATA_LIT_DATE,      /* i: microseconds of its midnight UTC */
+    ODATA_LIT_DATETIME,  /* i: microseconds since the epoch, UTC */
+    ODATA_LIT_GEOGRAPHY, /* text: the well-known text, e.g. "POINT(2.35 48.85)" */
 } odata_lit_t;
 
 typedef struct odata_node {
@@ -176,6 +179,11 @@ typedef struct {
      * must be joined to the rest by a top-level and: one under or/not with
      * a local field is refused. */
     char *joined;
+    /* $orderby=geo.distance(…): nearest first from `near` on the point
+     * field at `near_path`, through $geoNear (sdk/list.c), alone. */
+    bool by_distance;
+    geo_point_t near;
+    const char *near_path;
 } odata_query_t;
 
 /* Whether `query` (a request's query parameters) holds any $option. */

@@ -161,7 +161,18 @@ svc_odata_read(mongoc_collection_t *coll, const odata_query_t *q, const bson_t *
     }
     svc_odata_window_t w = {.docs = docs, .top = q->top, .more = more != NULL ? more : &ignored};
     *w.more = false;
-    if (ok && q->top > 0) {
+    if (ok && q->top > 0 && q->by_distance) { /* $orderby=geo.distance(…): nearest first */
+        bson_t *pipeline =
+            BCON_NEW("pipeline", "[", "{", "$geoNear", "{", "near", "{", "type", BCON_UTF8("Point"), "coordinates", "[",
+                     BCON_DOUBLE(q->near.lon), BCON_DOUBLE(q->near.lat), "]", "}", "distanceField",
+                     BCON_UTF8(SVC_DISTANCE_FIELD), "query", BCON_DOCUMENT(filter), "key", BCON_UTF8(q->near_path),
+                     "spherical", BCON_BOOL(true), "}", "}", "{", "$skip", BCON_INT64(q->skip), "}", "{", "$limit",
+                     BCON_INT64(q->top + (more != NULL)), "}", "]");
+        bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(svc_query_max_time_ms()));
+        ok = svc_aggregate_each(coll, pipeline, opts, svc_odata_window_doc, &w, error);
+        bson_destroy(pipeline);
+        bson_destroy(opts);
+    } else if (ok && q->top > 0) {
         bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(svc_query_max_time_ms()), "skip", BCON_INT64(q->skip), "limit",
                                 BCON_INT64(q->top + (more != NULL)));
         BSON_APPEND_DOCUMENT(opts, "sort", &q->sort);

@@ -40,6 +40,11 @@ append_value(bson_t *out, const char *key, const odata_field_t *f, const odata_n
     }
     bool ok = false;
     switch (f->type) {
+    case ODATA_GEO:
+        return odata_cfail(err, v,
+                           "%s is a point: compare it with null, or use geo.distance(%s, geography'POINT(LON LAT)') "
+                           "or geo.intersects(%s, geography'POLYGON((…))')",
+                           f->name, f->name, f->name);
     case ODATA_INT:
     case ODATA_NUMBER:
         if (v->lit == ODATA_LIT_INT)
@@ -194,6 +199,21 @@ compile_cmp(const odata_resource_t *res, const odata_node_t *n, bson_t *out, oda
         right = t;
         op = mirrored[op];
     }
+    if (odata_is_geo_call(left, "geo.distance"))
+        return odata_compile_geo_distance(res, left, op, right, out, err);
+    if (odata_is_geo_call(left, "geo.intersects")) { /* geo.intersects(…) eq true */
+        if ((op != ODATA_EQ && op != ODATA_NE) || right->kind != ODATA_LIT || right->lit != ODATA_LIT_BOOL)
+            return odata_cfail(err, n, "geo.intersects is a condition: use it alone, or compare it with eq true");
+        if (right->i == (op == ODATA_EQ))
+            return odata_compile_geo_intersects(res, left, out, err);
+        bson_t list, item;
+        BSON_APPEND_ARRAY_BEGIN(out, "$nor", &list);
+        BSON_APPEND_DOCUMENT_BEGIN(&list, "0", &item);
+        bool ok = odata_compile_geo_intersects(res, left, &item, err);
+        bson_append_document_end(&list, &item);
+        bson_append_array_end(out, &list);
+        return ok;
+    }
     const odata_field_t *f = field_operand(res, left, &fold, err);
     if (f == NULL) {
         if (err->message[0] == '\0')
@@ -288,13 +308,20 @@ compile_call(const odata_resource_t *res, const odata_node_t *n, bson_t *out, od
 {
     bool contains = strcmp(n->text, "contains") == 0, starts = strcmp(n->text, "startswith") == 0,
          ends = strcmp(n->text, "endswith") == 0;
+    if (odata_is_geo_call(n, "geo.intersects"))
+        return odata_compile_geo_intersects(res, n, out, err);
     if (!contains && !starts && !ends) {
+        if (odata_is_geo_call(n, "geo.distance"))
+            return odata_cfail(err, n,
+                               "geo.distance gives metres, not a condition: compare it, as in "
+                               "geo.distance(location, geography'POINT(2.35 48.85)') lt 2000");
         if (strcmp(n->text, "tolower") == 0 || strcmp(n->text, "toupper") == 0)
             return odata_cfail(err, n, "%s gives a string, not a condition: compare it, as in %s(city) eq 'paris'",
                                n->text, n->text);
         char *quoted = text_excerpt(n->text, 64);
         odata_cfail(err, n,
-                    "unknown function '%s': the functions are contains, startswith, endswith, tolower and toupper",
+                    "unknown function '%s': the functions are contains, startswith, endswith, tolower, toupper, "
+                    "geo.distance and geo.intersects",
                     quoted);
         free(quoted);
         return false;

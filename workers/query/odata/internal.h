@@ -14,7 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { T_END, T_LPAREN, T_RPAREN, T_COMMA, T_NAME, T_STRING, T_INT, T_DOUBLE, T_DATE, T_DATETIME } tok_kind_t;
+typedef enum {
+    T_END,
+    T_LPAREN,
+    T_RPAREN,
+    T_COMMA,
+    T_NAME,
+    T_STRING,
+    T_INT,
+    T_DOUBLE,
+    T_DATE,
+    T_DATETIME,
+    T_GEOGRAPHY, /* geography'…': text holds the WKT */
+} tok_kind_t;
 
 typedef struct {
     tok_kind_t kind;
@@ -42,6 +54,19 @@ odata_is_digit(char c)
 {
     return c >= '0' && c <= '9';
 }
+
+/* --- geo.c: geo.distance and geo.intersects ----------------------------------- */
+
+/* Whether `n` is a call of the function `name`. */
+bool odata_is_geo_call(const odata_node_t *n, const char *name);
+/* Appends the condition `call` (geo.distance) `op` `value`; false with err set. */
+bool odata_compile_geo_distance(const odata_resource_t *res, const odata_node_t *call, odata_op_t op,
+                                const odata_node_t *value, bson_t *out, odata_error_t *err);
+/* Appends the condition geo.intersects(field, geography'POLYGON(…)'). */
+bool odata_compile_geo_intersects(const odata_resource_t *res, const odata_node_t *call, bson_t *out,
+                                  odata_error_t *err);
+/* An $orderby item "geo.distance(field, geography'POINT(…)')" into q (by_distance). */
+bool odata_orderby_geo(const odata_resource_t *res, const char *item, odata_query_t *q, field_errors_t *errors);
 
 /* --- lex.c ---------------------------------------------------------------- */
 

@@ -260,6 +260,22 @@ odata_lex(parser_t *p)
         size_t i = p->at;
         while (i < p->len && (isalnum((unsigned char)s[i]) || s[i] == '_'))
             i++;
+        /* The geo functions' namespace: geo.distance, geo.intersects. */
+        if (i - p->at == 3 && strncmp(s + p->at, "geo", 3) == 0 && i + 1 < p->len && s[i] == '.' &&
+            isalpha((unsigned char)s[i + 1]))
+            for (i++; i < p->len && (isalnum((unsigned char)s[i]) || s[i] == '_');)
+                i++;
+        /* geography'SRID=4326;POINT(2.35 48.85)': a string literal of its own type. */
+        if (i - p->at == 9 && strncmp(s + p->at, "geography", 9) == 0 && i < p->len && s[i] == '\'') {
+            bool space_before = p->tok.space_before;
+            p->at = i;
+            odata_lex(p);
+            if (p->tok.kind == T_STRING)
+                p->tok.kind = T_GEOGRAPHY;
+            p->tok.start = i - 9;
+            p->tok.space_before = space_before;
+            return;
+        }
         p->tok.kind = T_NAME;
         /* Not bson_strndup: it reads one byte past `n` when no NUL follows. */
         p->tok.text = bson_malloc(i - p->at + 1);

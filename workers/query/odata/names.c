@@ -56,14 +56,14 @@ odata_unknown_field(const odata_resource_t *res, const odata_node_t *n, unsigned
 const char *
 odata_lit_type_name(const odata_node_t *n)
 {
-    static const char *const names[] = {"null",     "a boolean", "an integer", "a decimal number",
-                                        "a string", "a date",    "a date-time"};
+    static const char *const names[] = {"null",     "a boolean", "an integer",  "a decimal number",
+                                        "a string", "a date",    "a date-time", "a geography"};
     return names[n->lit];
 }
 
 const char *
 odata_field_type_name(const odata_field_t *f)
 {
-    static const char *const names[] = {"an integer", "a number", "a string", "a time", "a key ('12')"};
+    static const char *const names[] = {"an integer", "a number", "a string", "a time", "a key ('12')", "a point"};
     return names[f->type];
 }

@@ -55,6 +55,26 @@ option_int(const char *text, int64_t max, int64_t *out)
     return true;
 }
 
+/* The first comma of s outside parentheses and 'quotes' (a geo.distance
+ * item holds both), or NULL. */
+static const char *
+item_end(const char *s)
+{
+    int depth = 0;
+    bool quoted = false;
+    for (; *s; s++) {
+        if (*s == '\'')
+            quoted = !quoted;
+        else if (!quoted && *s == '(')
+            depth++;
+        else if (!quoted && *s == ')')
+            depth--;
+        else if (!quoted && depth <= 0 && *s == ',')
+            return s;
+    }
+    return NULL;
+}
+
 /* The next comma-separated item of *s, trimmed, whole (free() it); NULL
  * at the end. A trailing comma gives an empty item. */
 static char *
@@ -64,7 +84,7 @@ next_item(const char **s)
         (*s)++;
     if (**s == '\0')
         return NULL;
-    const char *comma = strchr(*s, ',');
+    const char *comma = item_end(*s);
     size_t n = comma ? (size_t)(comma - *s) : strlen(*s);
     size_t trimmed = n;
     while (trimmed > 0 && (*s)[trimmed - 1] == ' ')
@@ -174,6 +194,19 @@ orderby_parse(const odata_resource_t *res, const char *text, odata_query_t *q, f
         return;
     }
     for (; ok && (item = next_item(&s)) != NULL; free(item)) {
+        if (strncmp(item, "geo.distance(", 13) == 0) { /* nearest first, alone */
+            size_t n = strlen(item);
+            if (n > 4 && strcmp(item + n - 4, " asc") == 0)
+                item[n - 4] = '\0';
+            if (keys > 0 || *s != '\0' || (n > 5 && strcmp(item + n - 5, " desc") == 0)) {
+                field_errors_add(errors, "$orderby", "geo.distance orders alone, nearest first (asc)");
+                ok = false;
+            } else {
+                ok = odata_orderby_geo(res, item, q, errors);
+            }
+            keys++;
+            continue;
+        }
         ok = orderby_item(res, item, q, &dir, errors);
         if (ok && ++keys > 4) {
             field_errors_add(errors, "$orderby", "orders by more than 4 fields");
@@ -181,7 +214,7 @@ orderby_parse(const odata_resource_t *res, const char *text, odata_query_t *q, f
         }
         last_dir = dir;
     }
-    if (ok && !bson_has_field(&q->sort, "_id")) /* a total order: pages neither overlap nor skip */
+    if (ok && !q->by_distance && !bson_has_field(&q->sort, "_id")) /* a total order: pages neither overlap nor skip */
         BSON_APPEND_INT32(&q->sort, "_id", last_dir);
 }
 
@@ -329,7 +362,8 @@ odata_select(const odata_resource_t *res, const odata_query_t *q, const bson_t *
         const char *key = bson_iter_key(&it);
         /* The id, and a $search's score (no field: what the search adds), always. */
         bool keep = q->select_count == 0 || strcmp(key, res->id_name) == 0 ||
-                    (res->search_path != NULL && strcmp(key, "score") == 0);
+                    (res->search_path != NULL && strcmp(key, "score") == 0) ||
+                    (q->by_distance && strcmp(key, "distance_m") == 0);
         for (size_t i = 0; i < q->select_count && !keep; i++) {
             const odata_field_t *f = q->select[i];
             keep = strcmp(f->rendered != NULL ? f->rendered : f->name, key) == 0;

@@ -62,7 +62,8 @@ parse_literal(parser_t *p)
     odata_node_t *n = node_new(p, ODATA_LIT, p->tok.start);
     switch (p->tok.kind) {
     case T_STRING:
-        n->lit = ODATA_LIT_STRING;
+    case T_GEOGRAPHY:
+        n->lit = p->tok.kind == T_STRING ? ODATA_LIT_STRING : ODATA_LIT_GEOGRAPHY;
         n->text = p->tok.text;
         p->tok.text = NULL;
         break;

@@ -24,6 +24,9 @@ sexpr_lit(bson_string_t *out, const odata_node_t *n)
         bson_string_append_printf(out, "%.17g", n->d);
         break;
     case ODATA_LIT_STRING:
+    case ODATA_LIT_GEOGRAPHY:
+        if (n->lit == ODATA_LIT_GEOGRAPHY)
+            bson_string_append(out, "geography");
         bson_string_append_c(out, '\'');
         for (const char *c = n->text; *c; c++) {
             if (*c == '\'')

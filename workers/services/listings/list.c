@@ -33,6 +33,7 @@ static const odata_field_t listings_odata_fields[] = {
     {"bedrooms", "property.bedrooms", ODATA_INT, ODATA_ALL, NULL, "property"},
     {"bathrooms", "property.bathrooms", ODATA_INT, ODATA_ALL, NULL, "property"},
     {"living_area_m2", "property.living_area_m2", ODATA_NUMBER, ODATA_ALL, NULL, "property"},
+    {"location", "property.location", ODATA_GEO, ODATA_FILTER | ODATA_SELECT, NULL, "property"},
 };
 
 const odata_resource_t listings_odata = {

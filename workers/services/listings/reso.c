@@ -57,6 +57,9 @@ static const odata_field_t reso_fields[] = {
     {"LivingAreaUnits", "", ODATA_STRING, ODATA_SELECT},
     {"Latitude", "", ODATA_NUMBER, ODATA_SELECT},
     {"Longitude", "", ODATA_NUMBER, ODATA_SELECT},
+    /* The point Latitude and Longitude give, for geo.distance and
+     * geo.intersects: the listing's own snapshot, not a join. */
+    {"Coordinates", "property.location", ODATA_GEO, ODATA_FILTER | ODATA_SELECT},
 };
 
 const odata_resource_t listings_reso_odata = {
@@ -200,9 +203,13 @@ reso_render(const bson_t *doc, const bson_t *property, bson_t *out)
         bson_iter_init(&lon, property) && bson_iter_find_descendant(&lon, "location.lon", &lon)) {
         BSON_APPEND_DOUBLE(out, "Latitude", bson_iter_as_double(&lat));
         BSON_APPEND_DOUBLE(out, "Longitude", bson_iter_as_double(&lon));
+        /* Edm.GeographyPoint in OData JSON: a GeoJSON Point. */
+        BCON_APPEND(out, "Coordinates", "{", "type", BCON_UTF8("Point"), "coordinates", "[",
+                    BCON_DOUBLE(bson_iter_as_double(&lon)), BCON_DOUBLE(bson_iter_as_double(&lat)), "]", "}");
     } else {
         BSON_APPEND_NULL(out, "Latitude");
         BSON_APPEND_NULL(out, "Longitude");
+        BSON_APPEND_NULL(out, "Coordinates");
     }
 }
 

@@ -29,7 +29,7 @@ static const odata_field_t properties_odata_fields[] = {
     {"created_at", "created_at", ODATA_TIME, ODATA_ALL},
     {"updated_at", "updated_at", ODATA_TIME, ODATA_ALL},
     {"rooms", "rooms", ODATA_STRING, ODATA_SELECT},
-    {"location", "location", ODATA_STRING, ODATA_SELECT},
+    {"location", "location", ODATA_GEO, ODATA_FILTER | ODATA_SELECT}, /* geo.distance, geo.intersects */
     {"version", "version", ODATA_INT, ODATA_SELECT},
 };
 
