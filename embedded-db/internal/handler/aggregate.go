@@ -138,11 +138,15 @@ func (s *Handler) aggregate(ctx context.Context, db *storage.Database, c *storag
 		if db == nil || c == nil {
 			return nil, &storage.ReadResult{Exact: true}, nil
 		}
-		docs, res, err := s.geoNear(ctx, db, c, stages[0].arg)
+		skip, limit, rest := pageAfterGeoNear(stages[1:])
+		docs, res, paged, err := s.geoNear(ctx, db, c, stages[0].arg, skip, limit)
 		if err != nil {
 			return nil, nil, err
 		}
-		docs, err = runStages(docs, stages[1:])
+		if !paged { // a minDistance: the stages cut the page after it
+			rest = stages[1:]
+		}
+		docs, err = runStages(docs, rest)
 		return docs, res, err
 	}
 	rs, rest, err := leadingRead(stages)
@@ -182,6 +186,24 @@ func (s *Handler) aggregate(ctx context.Context, db *storage.Database, c *storag
 	}
 	out, err := runStages(res.Docs, rest)
 	return out, res, err
+}
+
+// pageAfterGeoNear takes a $skip then a $limit (either or both) right after
+// a $geoNear, which its read applies: the skip, the limit (0: none) and the
+// stages left.
+func pageAfterGeoNear(stages []stage) (skip, limit int64, rest []stage) {
+	rest = stages
+	if len(rest) > 0 && rest[0].name == "$skip" {
+		if n, ok := query.Integer(rest[0].arg); ok && n >= 0 {
+			skip, rest = n, rest[1:]
+		}
+	}
+	if len(rest) > 0 && rest[0].name == "$limit" {
+		if n, ok := query.Integer(rest[0].arg); ok && n > 0 {
+			limit, rest = n, rest[1:]
+		}
+	}
+	return skip, limit, rest
 }
 
 // sumOnes: a $group's accumulators are all {$sum: 1}.

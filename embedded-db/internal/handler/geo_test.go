@@ -13,6 +13,7 @@ import (
 	"math"
 	"math/rand"
 	"sort"
+	"strings"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -97,6 +98,7 @@ func TestGeoAnswersEqualBruteForce(t *testing.T) {
 	db := connect(t, ts).Database("geo")
 	indexed, plain := db.Collection("indexed"), db.Collection("plain")
 	must(indexed.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "loc", Value: "2dsphere"}}}))(t)
+	must(indexed.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "n", Value: 1}}}))(t) // SQL answers n
 	r := rand.New(rand.NewSource(7))
 	points := map[int64]pt{}
 	var docs []any
@@ -190,9 +192,49 @@ func TestGeoAnswersEqualBruteForce(t *testing.T) {
 		if len(got) != min(50, inRange) && len(got) != min(50, inRange+1) {
 			t.Fatalf("$geoNear %v max %f: %d results, brute force %d in range", c, maxD, len(got), inRange)
 		}
+		// A page further on, with a query SQL answers (n) and one it cannot
+		// ($mod): both in distance order, then _id, as the brute force.
+		for _, q := range []bson.D{{{Key: "n", Value: 1}}, {{Key: "n", Value: bson.D{{Key: "$mod", Value: bson.A{3, 1}}}}}} {
+			var want []int64
+			for id, p := range points {
+				if id%3 == 1 && angleBetween(c, p)*6378100 <= maxD {
+					want = append(want, id)
+				}
+			}
+			sort.Slice(want, func(i, j int) bool {
+				di, dj := angleBetween(c, points[want[i]]), angleBetween(c, points[want[j]])
+				if math.Abs(di-dj) > 1e-12 {
+					return di < dj
+				}
+				return want[i] < want[j]
+			})
+			want = want[min(5, len(want)):]
+			want = want[:min(10, len(want))]
+			cur := must(indexed.Aggregate(ctx, mongo.Pipeline{
+				{{Key: "$geoNear", Value: bson.D{{Key: "near", Value: bson.D{{Key: "type", Value: "Point"}, {Key: "coordinates", Value: bson.A{c.lon, c.lat}}}},
+					{Key: "distanceField", Value: "dist"}, {Key: "maxDistance", Value: maxD}, {Key: "query", Value: q}}}},
+				{{Key: "$skip", Value: 5}}, {{Key: "$limit", Value: 10}}}))(t)
+			var page []int64
+			for cur.Next(ctx) {
+				page = append(page, cur.Current.Lookup("_id").AsInt64())
+			}
+			if len(page) != len(want) || (len(want) > 0 && fmt.Sprint(page[:len(want)-1]) != fmt.Sprint(want[:len(want)-1])) {
+				t.Fatalf("$geoNear %v max %f query %v, page 2:\n got   %v\n brute %v", c, maxD, q, page, want)
+			}
+		}
 	}
 	if nonEmpty == 0 {
 		t.Fatal("no polygon held any point: the test tests nothing")
+	}
+	// With every condition in SQL, the geometry is decided there: no document is read to filter.
+	var plan struct {
+		Roost struct{ SQL string } `bson:"roost"`
+	}
+	must(struct{}{}, db.RunCommand(ctx, bson.D{{Key: "explain", Value: bson.D{{Key: "find", Value: "indexed"},
+		{Key: "filter", Value: bson.D{{Key: "n", Value: 1}, {Key: "loc", Value: bson.D{{Key: "$geoWithin", Value: bson.D{
+			{Key: "$centerSphere", Value: bson.A{bson.A{2.35, 48.85}, 0.01}}}}}}}}}}}).Decode(&plan))(t)
+	if sql := plan.Roost.SQL; !strings.Contains(sql, "roost_within") || strings.Contains(sql, "JOIN") {
+		t.Fatalf("the geometry is not decided in SQL: %s", sql)
 	}
 }
 

@@ -87,11 +87,14 @@ func parseGeoNear(arg bsoncore.Value) (*geoNearSpec, error) {
 }
 
 // geoNear answers a leading $geoNear: every document in range that the
-// query matches, nearest first (ties by _id), with its distance.
-func (s *Handler) geoNear(ctx context.Context, db *storage.Database, c *storage.Collection, arg bsoncore.Value) ([]bsoncore.Document, *storage.ReadResult, error) {
+// query matches, nearest first (ties by _id), with its distance; `skip`
+// and `limit` (0: none) are the $skip and $limit right after it, which
+// storage applies in SQL when it can (storage.Near).
+func (s *Handler) geoNear(ctx context.Context, db *storage.Database, c *storage.Collection, arg bsoncore.Value,
+	skip, limit int64) (docs []bsoncore.Document, res *storage.ReadResult, paged bool, err error) {
 	g, err := parseGeoNear(arg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	db.Mu.RLock()
 	paths := c.GeoPaths()
@@ -100,21 +103,21 @@ func (s *Handler) geoNear(ctx context.Context, db *storage.Database, c *storage.
 	case g.key == "" && len(paths) == 1:
 		g.key = paths[0]
 	case g.key == "" && len(paths) > 1:
-		return nil, nil, query.Errorf(2, "BadValue", "$geoNear: more than one 2dsphere index, name the one to use with 'key'")
+		return nil, nil, false, query.Errorf(2, "BadValue", "$geoNear: more than one 2dsphere index, name the one to use with 'key'")
 	}
 	found := false
 	for _, p := range paths {
 		found = found || p == g.key
 	}
 	if !found {
-		return nil, nil, query.Errorf(291, "IndexNotFound", "$geoNear: unable to find a 2dsphere index for %q", g.key)
+		return nil, nil, false, query.Errorf(291, "IndexNotFound", "$geoNear: unable to find a 2dsphere index for %q", g.key)
 	}
 	filter, err := query.CompileFilter(g.filter)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if query.FindText(filter) != nil {
-		return nil, nil, query.BadValue("$geoNear: the query cannot hold a $text (MongoDB refuses text and geoNear in the same query)")
+		return nil, nil, false, query.BadValue("$geoNear: the query cannot hold a $text (MongoDB refuses text and geoNear in the same query)")
 	}
 	radius := math.Pi // no maxDistance: the whole sphere, still through the index
 	if !math.IsInf(g.maxD, 1) {
@@ -123,9 +126,14 @@ func (s *Handler) geoNear(ctx context.Context, db *storage.Database, c *storage.
 	parts := query.SplitPath(g.key)
 	within := &query.FieldNode{Path: parts, PathStr: g.key, Op: "$geoWithin",
 		Geo: query.Cap{Lon: g.lon, Lat: g.lat, Radius: radius}}
-	res, err := db.Read(ctx, nil, c, storage.ReadSpec{Filter: query.AndNode{within, filter}})
+	paged = g.minD == 0 // else the page is cut after the inner bound
+	if !paged {
+		skip, limit = 0, 0
+	}
+	res, err = db.Read(ctx, nil, c, storage.ReadSpec{Filter: query.AndNode{within, filter},
+		Near: &storage.Near{Path: g.key, Lon: g.lon, Lat: g.lat}, Skip: skip, Limit: limit})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	out := make([]bsoncore.Document, 0, len(res.Docs))
 	for _, doc := range res.Docs {
@@ -139,9 +147,7 @@ func (s *Handler) geoNear(ctx context.Context, db *storage.Database, c *storage.
 		}
 		out = append(out, withField(doc, g.distanceField, query.VDouble(dist*g.multiplier)))
 	}
-	query.SortDocs(out, []query.SortKey{{Path: g.distanceField, Parts: []string{g.distanceField}, Dir: 1},
-		{Path: "_id", Parts: []string{"_id"}, Dir: 1}})
-	return out, res, nil
+	return out, res, paged, nil
 }
 
 // withField is doc with the top-level field name set to v (replaced, or last).

@@ -12,6 +12,7 @@
 package query
 
 import (
+	"encoding/binary"
 	"math"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
@@ -322,4 +323,47 @@ func geoMatch(shape Shape, vals []bsoncore.Value) bool {
 		}
 	}
 	return false
+}
+
+// EncodeShape writes a shape as bytes — 'C' and a cap's longitude,
+// latitude and radius, or 'P' and a polygon's ring — for the SQL function
+// that checks points in SQLite (storage/geosql.go); DecodeShape reads it.
+func EncodeShape(s Shape) []byte {
+	var out []byte
+	put := func(f float64) { out = binary.LittleEndian.AppendUint64(out, math.Float64bits(f)) }
+	switch s := s.(type) {
+	case Cap:
+		out = append(out, 'C')
+		put(s.Lon)
+		put(s.Lat)
+		put(s.Radius)
+	case *Polygon:
+		out = append(out, 'P')
+		for _, p := range s.Ring {
+			put(p[0])
+			put(p[1])
+		}
+	}
+	return out
+}
+
+func DecodeShape(b []byte) (Shape, error) {
+	if len(b) < 1 || (len(b)-1)%8 != 0 {
+		return nil, BadValue("not an encoded shape")
+	}
+	var f []float64
+	for i := 1; i < len(b); i += 8 {
+		f = append(f, math.Float64frombits(binary.LittleEndian.Uint64(b[i:])))
+	}
+	switch {
+	case b[0] == 'C' && len(f) == 3:
+		return Cap{Lon: f[0], Lat: f[1], Radius: f[2]}, nil
+	case b[0] == 'P' && len(f)%2 == 0:
+		ring := make([][2]float64, len(f)/2)
+		for i := range ring {
+			ring[i] = [2]float64{f[2*i], f[2*i+1]}
+		}
+		return NewPolygon(ring)
+	}
+	return nil, BadValue("not an encoded shape")
 }

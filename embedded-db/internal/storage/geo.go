@@ -1,18 +1,22 @@
 // 2dsphere indexes over SQLite's R*Tree: each point is kept as its unit
 // vector (x, y, z) in a three-dimensional R*Tree g<N>_<seq>(id = the row's
-// rid, x0, x1, y0, y1, z0, z1). A shape's bounding cap becomes a box in
-// that space — one box, whatever the poles and the antimeridian, which is
-// why the vectors are indexed rather than longitude and latitude. The
-// R*Tree gives candidates; the exact geometry (query/geo.go) is checked on
-// each document, so the index only ever narrows.
+// rid, x0, x1, y0, y1, z0, z1, +lon, +lat). A shape's bounding cap becomes
+// a box in that space — one box, whatever the poles and the antimeridian,
+// which is why the vectors are indexed rather than longitude and latitude.
+// The R*Tree gives candidates; the exact geometry (query/geo.go) is then
+// checked in SQL on the point kept beside the box (roost_within,
+// geosql.go), so that a count or a page reads no document. An index made
+// before the point was kept there only narrows, and Go decides.
 package storage
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"math"
 	"roost.local/embedded-db/internal/query"
+	"sort"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
@@ -21,37 +25,38 @@ import (
 // has is false when it holds nothing there (null or missing: MongoDB's
 // 2dsphere indexes, version 2 and later, leave those documents out), and
 // an error when it holds something that is not a point.
-func geoPoint(ix *Index, doc bsoncore.Document) (v query.Vec3, has bool, err error) {
+func geoPoint(ix *Index, doc bsoncore.Document) (lon, lat float64, has bool, err error) {
 	val := query.LookupOne(doc, query.SplitPath(ix.keys[0].path))
 	if query.Missing(val) || val.Type == bsoncore.TypeNull {
-		return v, false, nil
+		return 0, 0, false, nil
 	}
 	lon, lat, ok := query.Point(val)
 	if !ok {
-		return v, false, query.Errorf(16755, "Location16755",
+		return 0, 0, false, query.Errorf(16755, "Location16755",
 			"Can't extract geo keys: %s is not a GeoJSON Point or a [longitude, latitude] pair within bounds (index %s)",
 			ix.keys[0].path, ix.Name)
 	}
-	return query.UnitVec(lon, lat), true, nil
+	return lon, lat, true, nil
 }
 
 // createGeoIndex makes the R*Tree of a new 2dsphere index and fills it.
 func (db *Database) createGeoIndex(ctx context.Context, tx *sql.Tx, c *Collection, ix *Index) error {
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`CREATE VIRTUAL TABLE %s USING rtree(id, x0, x1, y0, y1, z0, z1)`,
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`CREATE VIRTUAL TABLE %s USING rtree(id, x0, x1, y0, y1, z0, z1, +lon, +lat)`,
 		ix.sqlName)); err != nil {
 		return err
 	}
+	ix.geoAux = true
 	rows, err := allRows(ctx, tx, c)
 	if err != nil {
 		return err
 	}
 	for _, row := range rows {
-		v, has, err := geoPoint(ix, row.Doc)
+		lon, lat, has, err := geoPoint(ix, row.Doc)
 		if err != nil {
 			return err
 		}
 		if has {
-			if err := insertGeo(ctx, tx, ix, row.rid, v); err != nil {
+			if err := insertGeo(ctx, tx, ix, row.rid, lon, lat); err != nil {
 				return err
 			}
 		}
@@ -59,9 +64,15 @@ func (db *Database) createGeoIndex(ctx context.Context, tx *sql.Tx, c *Collectio
 	return nil
 }
 
-func insertGeo(ctx context.Context, tx *sql.Tx, ix *Index, rid int64, v query.Vec3) error {
-	_, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s VALUES (?, ?, ?, ?, ?, ?, ?)`, ix.sqlName),
-		rid, v[0], v[0], v[1], v[1], v[2], v[2])
+func insertGeo(ctx context.Context, tx *sql.Tx, ix *Index, rid int64, lon, lat float64) error {
+	v := query.UnitVec(lon, lat)
+	if !ix.geoAux {
+		_, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s VALUES (?, ?, ?, ?, ?, ?, ?)`, ix.sqlName),
+			rid, v[0], v[0], v[1], v[1], v[2], v[2])
+		return err
+	}
+	_, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ix.sqlName),
+		rid, v[0], v[0], v[1], v[1], v[2], v[2], lon, lat)
 	return err
 }
 
@@ -70,7 +81,7 @@ func insertGeo(ctx context.Context, tx *sql.Tx, ix *Index, rid int64, v query.Ve
 func (c *Collection) checkGeo(doc bsoncore.Document) error {
 	for _, ix := range c.Indexes {
 		if ix.geo {
-			if _, _, err := geoPoint(ix, doc); err != nil {
+			if _, _, _, err := geoPoint(ix, doc); err != nil {
 				return err
 			}
 		}
@@ -91,12 +102,12 @@ func (db *Database) writeGeo(ctx context.Context, tx *sql.Tx, c *Collection, rid
 		if doc == nil {
 			continue
 		}
-		v, has, err := geoPoint(ix, doc)
+		lon, lat, has, err := geoPoint(ix, doc)
 		if err != nil {
 			return err
 		}
 		if has {
-			if err := insertGeo(ctx, tx, ix, rid, v); err != nil {
+			if err := insertGeo(ctx, tx, ix, rid, lon, lat); err != nil {
 				return err
 			}
 		}
@@ -139,11 +150,15 @@ func (c *Collection) translateGeo(f *query.FieldNode) (cond, bool) {
 	}
 	centre, r := f.Geo.Bound()
 	b := capBox(centre, r)
-	return cond{
-		text: fmt.Sprintf("k.rid IN (SELECT id FROM %s WHERE x1 >= ? AND x0 <= ? AND y1 >= ? AND y0 <= ? AND z1 >= ? AND z0 <= ?)",
-			ix.sqlName),
-		args: []any{b[0], b[1], b[2], b[3], b[4], b[5]},
-	}, true
+	box := "x1 >= ? AND x0 <= ? AND y1 >= ? AND y0 <= ? AND z1 >= ? AND z0 <= ?"
+	args := []any{b[0], b[1], b[2], b[3], b[4], b[5]}
+	shape := query.EncodeShape(f.Geo)
+	if !ix.geoAux || len(shape) == 0 {
+		return cond{text: fmt.Sprintf("k.rid IN (SELECT id FROM %s WHERE %s)", ix.sqlName, box), args: args}, true
+	}
+	// Exact: the same Contains as the matcher, on the point the index keeps.
+	return cond{text: fmt.Sprintf("k.rid IN (SELECT id FROM %s WHERE %s AND roost_within(?, lon, lat))", ix.sqlName, box),
+		args: append(args, shape), exact: true}, true
 }
 
 // GeoPaths are the paths c has a 2dsphere index on.
@@ -155,4 +170,79 @@ func (c *Collection) GeoPaths() []string {
 		}
 	}
 	return out
+}
+
+// Near is the order of a $geoNear: by distance from (Lon, Lat) on the
+// 2dsphere path Path, nearest first, ties by _id.
+type Near struct {
+	Path     string
+	Lon, Lat float64
+}
+
+// readNear reads rs in distance order. When the whole filter is SQL and
+// the index keeps its points, SQLite orders by roost_distance and cuts the
+// page, so only the page's documents are read; otherwise every match is
+// read and sorted here, by the same distance.
+func (db *Database) readNear(ctx context.Context, q *sql.Tx, c *Collection, rs ReadSpec) (*ReadResult, error) {
+	db.Mu.RLock()
+	ix := c.geoIndex(rs.Near.Path)
+	cnd, ok := c.translate(rs.Filter)
+	keys, docs := c.keysTable(), c.docsTable()
+	db.Mu.RUnlock()
+	if ix != nil && ix.geoAux && ok && cnd.exact {
+		lim := rs.Limit
+		if lim <= 0 {
+			lim = -1
+		}
+		text := fmt.Sprintf("SELECT k.rid FROM %s k JOIN %s g ON g.id = k.rid WHERE %s "+
+			"ORDER BY roost_distance(g.lon, g.lat, ?, ?), k.id LIMIT ? OFFSET ?", keys, ix.sqlName, cnd.text)
+		args := append(append([]any(nil), cnd.args...), rs.Near.Lon, rs.Near.Lat, lim, rs.Skip)
+		rids, err := db.queryInts(ctx, q, text, args...)
+		if err != nil {
+			return nil, err
+		}
+		res := &ReadResult{SQL: text, Args: args, Exact: true}
+		res.Docs, err = db.docsByRid(ctx, q, docs, rids)
+		res.Examined = int64(len(res.Docs))
+		return res, err
+	}
+	res, err := db.Read(ctx, q, c, ReadSpec{Filter: rs.Filter})
+	if err != nil {
+		return nil, err
+	}
+	parts := query.SplitPath(rs.Near.Path)
+	type item struct {
+		dist float64
+		id   []byte
+		doc  bsoncore.Document
+	}
+	items := make([]item, len(res.Docs))
+	for i, d := range res.Docs {
+		items[i] = item{math.Inf(1), query.KeyOf(d.Lookup("_id")), d}
+		if lon, lat, ok := query.Point(query.LookupOne(d, parts)); ok {
+			items[i].dist = query.Haversine(lon, lat, rs.Near.Lon, rs.Near.Lat)
+		}
+	}
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].dist != items[j].dist {
+			return items[i].dist < items[j].dist
+		}
+		return bytes.Compare(items[i].id, items[j].id) < 0
+	})
+	for i := range items {
+		res.Docs[i] = items[i].doc
+	}
+	res.Docs = skipLimitDocs(res.Docs, rs.Skip, rs.Limit)
+	return res, nil
+}
+
+func skipLimitDocs(docs []bsoncore.Document, skip, limit int64) []bsoncore.Document {
+	if skip >= int64(len(docs)) {
+		return nil
+	}
+	docs = docs[skip:]
+	if limit > 0 && int64(len(docs)) > limit {
+		docs = docs[:limit]
+	}
+	return docs
 }

@@ -27,7 +27,7 @@ func (db *Database) GroupCounts(ctx context.Context, c *Collection, rs ReadSpec,
 	if !hasCol || !translated || !cnd.exact {
 		return nil, nil, false, nil
 	}
-	text := fmt.Sprintf("SELECT %s, COUNT(*) FROM %s WHERE %s GROUP BY %s", col, keys, cnd.text, col)
+	text := fmt.Sprintf("SELECT %s, COUNT(*) FROM %s k WHERE %s GROUP BY %s", col, keys, cnd.text, col)
 	if groups, err = db.groupRows(ctx, text, cnd.args); err != nil || groups == nil {
 		return nil, nil, false, err
 	}

@@ -126,7 +126,7 @@ func (db *Database) markedPlan(ctx context.Context, c *Collection, rs ReadSpec, 
 			return "", nil, 0, false
 		}
 		pm := &pageMarks{filter: rs.Filter, keys: rs.Sort, desc: rs.Sort[0].Dir < 0}
-		walk := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s", strings.Join(cols, ", "), keys, cnd.text, order)
+		walk := fmt.Sprintf("SELECT %s FROM %s k WHERE %s ORDER BY %s", strings.Join(cols, ", "), keys, cnd.text, order)
 		rows, err := db.query(ctx, walk, cnd.args...)
 		if err != nil {
 			return "", nil, 0, false
@@ -160,7 +160,7 @@ func (db *Database) markedPlan(ctx context.Context, c *Collection, rs ReadSpec, 
 		cmp = "<="
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
-	text = fmt.Sprintf("SELECT rid FROM %s WHERE %s AND (%s) %s (%s) ORDER BY %s LIMIT ? OFFSET ?",
+	text = fmt.Sprintf("SELECT rid FROM %s k WHERE %s AND (%s) %s (%s) ORDER BY %s LIMIT ? OFFSET ?",
 		keys, cnd.text, strings.Join(cols, ", "), cmp, marks, order)
 	args = append([]any(nil), cnd.args...)
 	for _, k := range m.tuple {

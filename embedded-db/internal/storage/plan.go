@@ -25,6 +25,9 @@ type ReadSpec struct {
 	Skip      int64
 	Limit     int64 // 0: no limit
 	IDOnly    bool  // only _id is wanted: read it from the keys, not the documents
+	// Nearest first from a point on a 2dsphere path, then _id, instead of
+	// Sort ($geoNear): in SQL when the filter is (geo.go's readNear).
+	Near *Near
 }
 
 // ReadResult is the documents read and how: for explain and the profiler.
@@ -142,7 +145,7 @@ func (db *Database) PlanRead(c *Collection, rs ReadSpec) ReadPlan {
 	p := ReadPlan{exact: cnd.exact, sortable: sortable, docs: docs}
 	if cnd.exact && sortable {
 		// Everything in SQLite: the keys pick the page, then its documents are read.
-		p.Text = fmt.Sprintf("SELECT rid FROM %s WHERE %s ORDER BY %s", keys, cnd.text, order)
+		p.Text = fmt.Sprintf("SELECT rid FROM %s k WHERE %s ORDER BY %s", keys, cnd.text, order)
 		p.Args = append([]any(nil), cnd.args...)
 		if rs.Limit > 0 || rs.Skip > 0 {
 			lim := rs.Limit
@@ -165,7 +168,7 @@ func (db *Database) PlanRead(c *Collection, rs ReadSpec) ReadPlan {
 					inner = cond{text: "1"}
 				}
 				outer := conjunction(other, true)
-				p.trial = fmt.Sprintf("SELECT rid FROM (SELECT * FROM %s WHERE %s ORDER BY %s LIMIT ?) WHERE %s ORDER BY %s "+
+				p.trial = fmt.Sprintf("SELECT rid FROM (SELECT * FROM %s k WHERE %s ORDER BY %s LIMIT ?) k WHERE %s ORDER BY %s "+
 					"LIMIT ? OFFSET ?", keys, inner.text, order, outer.text, order)
 				p.trialArgs = append(append(append(append([]any(nil), inner.args...), int64(trialRows)), outer.args...), rs.Limit, rs.Skip)
 				p.trialLimitArg = len(inner.args)
@@ -202,6 +205,9 @@ func (db *Database) Read(ctx context.Context, q *sql.Tx, c *Collection, rs ReadS
 			}
 			res = &ReadResult{} // a write moved the marks meanwhile: read plainly
 		}
+	}
+	if rs.Near != nil {
+		return db.readNear(ctx, q, c, rs)
 	}
 	res.Exact, res.SQL, res.Args = p.exact, p.Text, p.Args
 	if p.exact && p.sortable {
@@ -346,7 +352,7 @@ func (db *Database) Count(ctx context.Context, q *sql.Tx, c *Collection, rs Read
 	keys := c.keysTable()
 	db.Mu.RUnlock()
 	if ok && cnd.exact && keep {
-		text := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", keys, cnd.text)
+		text := fmt.Sprintf("SELECT COUNT(*) FROM %s k WHERE %s", keys, cnd.text)
 		st, err := db.stmt(ctx, text)
 		if err != nil {
 			return 0, nil, err
@@ -360,14 +366,14 @@ func (db *Database) Count(ctx context.Context, q *sql.Tx, c *Collection, rs Read
 		return skipLimit(n, rs.Skip, rs.Limit), res, nil
 	}
 	if ok && cnd.exact {
-		text := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", keys, cnd.text)
+		text := fmt.Sprintf("SELECT COUNT(*) FROM %s k WHERE %s", keys, cnd.text)
 		args := cnd.args
 		if rs.Skip > 0 || rs.Limit > 0 {
 			lim := rs.Limit
 			if lim <= 0 {
 				lim = -1
 			}
-			text = fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM %s WHERE %s LIMIT ? OFFSET ?)", keys, cnd.text)
+			text = fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM %s k WHERE %s LIMIT ? OFFSET ?)", keys, cnd.text)
 			args = append(append([]any(nil), args...), lim, rs.Skip)
 		}
 		var n int64

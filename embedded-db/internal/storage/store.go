@@ -83,6 +83,7 @@ type Index struct {
 	keys       []indexKey
 	unique     bool
 	geo        bool // a 2dsphere index: one key, an R*Tree (geo.go)
+	geoAux     bool // its R*Tree keeps each point's lon and lat: SQL decides exactly (geosql.go)
 	text       bool // a text index: an FTS5 table (text.go)
 	textFields []query.TextField
 	Spec       bsoncore.Document // as createIndexes gave it, for listIndexes
@@ -130,7 +131,7 @@ func (s *Store) Database(name string, create bool) (*Database, error) {
 	}
 	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_txlock=immediate" +
 		"&_cache_size=-16000"
-	conn, err := sql.Open("sqlite3", dsn)
+	conn, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -234,6 +235,13 @@ func (db *Database) loadCatalog() error {
 			return err
 		}
 		ix.sqlName = sqlName
+		if ix.geo {
+			var text string
+			if err := db.sql.QueryRow(`SELECT sql FROM sqlite_master WHERE name = ?`, sqlName).Scan(&text); err != nil {
+				return err
+			}
+			ix.geoAux = strings.Contains(text, "+lon")
+		}
 		if c := db.Colls[coll]; c != nil {
 			c.Indexes = append(c.Indexes, ix)
 		}
