@@ -93,11 +93,14 @@ func cmdFind(ctx context.Context, s *Handler, r *request) (bsoncore.Document, er
 	}
 	if proj != nil {
 		for i := range docs {
-			if text != nil {
+			switch {
+			case text != nil && len(res.Scores) == len(docs):
+				docs[i] = proj.ApplyScored(docs[i], res.Scores[i]) // FTS5's, as the read ordered by
+			case text != nil:
 				docs[i] = proj.ApplyScored(docs[i], text.Score(docs[i]))
-				continue
+			default:
+				docs[i] = proj.Apply(docs[i])
 			}
-			docs[i] = proj.Apply(docs[i])
 		}
 	}
 	if db != nil {

@@ -135,10 +135,18 @@ func TestTextSearchEqualsBruteForce(t *testing.T) {
 			all = append(all, w)
 		}
 		withAll := bson.D{{Key: "$text", Value: search}, {Key: "words", Value: bson.D{{Key: "$all", Value: all}}}}
+		// A condition SQL does not answer ($mod): Go checks the rest, scores still from FTS5.
+		even := bson.D{{Key: "$text", Value: search}, {Key: "_id", Value: bson.D{{Key: "$mod", Value: bson.A{2, 0}}}}}
+		evenWant := map[int64]bool{}
+		for id := range anyWant {
+			if id%2 == 0 {
+				evenWant[id] = true
+			}
+		}
 		for _, c := range []struct {
 			filter bson.D
 			want   map[int64]bool
-		}{{textOnly, anyWant}, {withAll, allWant}} {
+		}{{textOnly, anyWant}, {withAll, allWant}, {even, evenWant}} {
 			opts := options.Find().SetProjection(bson.D{{Key: "score", Value: bson.D{{Key: "$meta", Value: "textScore"}}}}).
 				SetSort(bson.D{{Key: "score", Value: bson.D{{Key: "$meta", Value: "textScore"}}}, {Key: "_id", Value: 1}})
 			cur := must(coll.Find(ctx, c.filter, opts))(t)

@@ -115,9 +115,9 @@ func compileText(v bsoncore.Value) (*TextNode, error) {
 	return n, nil
 }
 
-// fieldStrings: the strings a text-indexed path holds (an array's strings
+// FieldStrings: the strings a text-indexed path holds (an array's strings
 // each, other types ignored, as MongoDB's text indexes do).
-func fieldStrings(doc bsoncore.Document, parts []string) []string {
+func FieldStrings(doc bsoncore.Document, parts []string) []string {
 	var out []string
 	for _, v := range Lookup(doc, parts) {
 		vals := []bsoncore.Value{v}
@@ -138,7 +138,7 @@ func fieldStrings(doc bsoncore.Document, parts []string) []string {
 func TextOf(doc bsoncore.Document, fields []TextField) string {
 	var b strings.Builder
 	for _, f := range fields {
-		for _, s := range fieldStrings(doc, f.Parts) {
+		for _, s := range FieldStrings(doc, f.Parts) {
 			b.WriteString(Fold(s))
 			b.WriteByte('\n')
 		}
@@ -150,7 +150,7 @@ func TextOf(doc bsoncore.Document, fields []TextField) string {
 func termScores(doc bsoncore.Document, fields []TextField) map[string]float64 {
 	scores := map[string]float64{}
 	for _, f := range fields {
-		for _, raw := range fieldStrings(doc, f.Parts) {
+		for _, raw := range FieldStrings(doc, f.Parts) {
 			words := Words(raw)
 			type seen struct{ exp, count, freq float64 }
 			terms := map[string]*seen{}

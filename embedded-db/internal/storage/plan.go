@@ -38,6 +38,7 @@ type ReadResult struct {
 	Exact      bool
 	sortedInGo bool
 	Examined   int64
+	Scores     []float64 // each document's text score, when the filter has a $text
 }
 
 // ReadPlan is how a readSpec will be read: one SQL statement, and whether
@@ -208,6 +209,9 @@ func (db *Database) Read(ctx context.Context, q *sql.Tx, c *Collection, rs ReadS
 	}
 	if rs.Near != nil {
 		return db.readNear(ctx, q, c, rs)
+	}
+	if t := query.FindText(rs.Filter); t != nil {
+		return db.readText(ctx, q, c, rs, t)
 	}
 	res.Exact, res.SQL, res.Args = p.exact, p.Text, p.Args
 	if p.exact && p.sortable {

@@ -1,18 +1,27 @@
 // Text indexes over SQLite's FTS5: a collection's one text index is a
-// table t<N>_<seq>(body) USING fts5 with the unicode61 tokenizer
-// (remove_diacritics 2), its rowid the row's rid and its body every string
-// the index's fields hold, folded first by query.Fold, so that FTS5 sees
-// the same words the Go matcher compares ("ß" already "ss"). A $text
-// becomes the FTS5 query "t1" OR "t2"…, and $all of words on a text-indexed
-// array (how Roost asks for every word) "w1" AND "w2"…: both only narrow —
-// each quoted word is a phrase of whatever FTS5 splits it into, found
-// wherever the document's text holds that word — and the Go matcher and
-// scorer (query/text.go) decide.
+// table t<N>_<seq>(f0, f1, …, e) USING fts5 with the unicode61 tokenizer
+// (remove_diacritics 2), its rowid the row's rid. Column fI holds the words
+// of every string the index's field I holds, already split and folded by
+// query.Words, so that FTS5 sees the words the Go matcher compares ("ß"
+// already "ss", "é" already "e"); column e holds one token per string of
+// at most elementMax bytes on each field: "x<I>h<hex of its bytes>".
+//
+// A $text becomes the FTS5 query {f0 f1 …}: ("t1" OR "t2") NOT (…), and
+// $all of strings on a text-indexed field (how Roost asks for every word)
+// e: ("x2h…" AND "x2h…"): both exact, so a count is one FTS5 probe and a
+// page reads its own documents only. The textScore is FTS5's bm25 with
+// the index's weights (MongoDB's own formula is not documented; both rank
+// the better match first), read with the page (readText); only a write
+// that selects by $text and sorts by its score falls back to Go's
+// formula (query/text.go). FTS5's tables are Unicode 6.1's: a character
+// newer than that is a separator to it and a letter to Go — the one case
+// where the index finds more than the matcher would.
 package storage
 
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"roost.local/embedded-db/internal/query"
 	"strings"
@@ -88,13 +97,25 @@ func (db *Database) BindText(c *Collection, n query.Node) error {
 	return nil
 }
 
+// elementMax: the longest string kept whole in column e ($all exactness).
+const elementMax = 64
+
+func ftsColumns(ix *Index) string {
+	cols := make([]string, len(ix.textFields))
+	for i := range cols {
+		cols[i] = fmt.Sprintf("f%d", i)
+	}
+	return strings.Join(cols, " ")
+}
+
 func (db *Database) createTextIndex(ctx context.Context, tx *sql.Tx, c *Collection, ix *Index) error {
 	if old := c.textIndex(); old != nil {
 		return query.Errorf(85, "IndexOptionsConflict",
 			"only one text index per collection allowed, found existing text index \"%s\"", old.Name)
 	}
+	cols := strings.ReplaceAll(ftsColumns(ix), " ", ", ")
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(
-		`CREATE VIRTUAL TABLE %s USING fts5(body, tokenize = 'unicode61 remove_diacritics 2')`, ix.sqlName)); err != nil {
+		`CREATE VIRTUAL TABLE %s USING fts5(%s, e, tokenize = 'unicode61 remove_diacritics 2')`, ix.sqlName, cols)); err != nil {
 		return err
 	}
 	rows, err := allRows(ctx, tx, c)
@@ -109,9 +130,30 @@ func (db *Database) createTextIndex(ctx context.Context, tx *sql.Tx, c *Collecti
 	return nil
 }
 
+// textRow is what the FTS5 table holds for doc: each field's words, then
+// its elements' tokens; ok is false when it holds no string at all.
+func textRow(ix *Index, doc bsoncore.Document) (vals []any, ok bool) {
+	var elems []string
+	for i, f := range ix.textFields {
+		var words []string
+		for _, s := range query.FieldStrings(doc, f.Parts) {
+			ok = true
+			words = append(words, query.Words(s)...)
+			if len(s) <= elementMax {
+				elems = append(elems, elementToken(i, s))
+			}
+		}
+		vals = append(vals, strings.Join(words, " "))
+	}
+	return append(vals, strings.Join(elems, " ")), ok
+}
+
+func elementToken(field int, s string) string {
+	return fmt.Sprintf("x%dh%s", field, hex.EncodeToString([]byte(s)))
+}
+
 // writeText keeps c's text index in step with row rid, now holding doc
-// (nil: deleted).
-// ix: the index being made, else c's.
+// (nil: deleted). ix: the index being made, else c's.
 func (db *Database) writeText(ctx context.Context, tx *sql.Tx, c *Collection, rid int64, doc bsoncore.Document, ix *Index) error {
 	if ix == nil {
 		ix = c.textIndex()
@@ -125,11 +167,14 @@ func (db *Database) writeText(ctx context.Context, tx *sql.Tx, c *Collection, ri
 	if doc == nil {
 		return nil
 	}
-	if body := query.TextOf(doc, ix.textFields); body != "" {
-		_, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s(rowid, body) VALUES (?, ?)`, ix.sqlName), rid, body)
-		return err
+	vals, ok := textRow(ix, doc)
+	if !ok {
+		return nil
 	}
-	return nil
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(vals)+1), ", ")
+	_, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s(rowid, %s, e) VALUES (%s)`, ix.sqlName,
+		strings.ReplaceAll(ftsColumns(ix), " ", ", "), marks), append([]any{rid}, vals...)...)
+	return err
 }
 
 // ftsQuery joins words, each a quoted FTS5 string, with op.
@@ -141,45 +186,186 @@ func ftsQuery(words []string, op string) string {
 	return strings.Join(quoted, " "+op+" ")
 }
 
-func ftsCond(ix *Index, match string) cond {
-	return cond{text: fmt.Sprintf("k.rid IN (SELECT rowid FROM %s WHERE %s MATCH ?)", ix.sqlName, ix.sqlName),
-		args: []any{match}}
+// textMatch is the FTS5 query of a $text: any term in a text column, none
+// of the negated ones. Empty when it has no term (it matches nothing).
+func textMatch(ix *Index, t *query.TextNode) string {
+	if len(t.Terms) == 0 {
+		return ""
+	}
+	cols := "{" + ftsColumns(ix) + "}"
+	m := fmt.Sprintf("%s : (%s)", cols, ftsQuery(t.Terms, "OR"))
+	if len(t.Negated) > 0 {
+		m = fmt.Sprintf("(%s) NOT (%s : (%s))", m, cols, ftsQuery(t.Negated, "OR"))
+	}
+	return m
 }
 
-// translateText narrows a $text to the rows FTS5 finds any term in.
+func ftsCond(ix *Index, match string) cond {
+	return cond{text: fmt.Sprintf("k.rid IN (SELECT rowid FROM %s WHERE %s MATCH ?)", ix.sqlName, ix.sqlName),
+		args: []any{match}, exact: true}
+}
+
+// translateText: the rows FTS5 finds any term in, exactly.
 func (c *Collection) translateText(t *query.TextNode) (cond, bool) {
 	ix := c.textIndex()
 	if ix == nil {
 		return cond{}, false
 	}
-	if len(t.Terms) == 0 {
+	m := textMatch(ix, t)
+	if m == "" {
 		return cond{text: "0", exact: true}, true // matches nothing
 	}
-	return ftsCond(ix, ftsQuery(t.Terms, "OR")), true
+	return ftsCond(ix, m), true
 }
 
-// translateAllWords narrows {path: {$all: [strings]}} on a text-indexed
-// path to the rows whose text holds every one of those strings' words.
+// translateAllWords: {path: {$all: [strings]}} on a text-indexed field,
+// exactly, through the elements' tokens (each string at most elementMax
+// bytes; otherwise not translated).
 func (c *Collection) translateAllWords(f *query.FieldNode) (cond, bool) {
 	ix := c.textIndex()
 	if ix == nil || len(f.List) == 0 {
 		return cond{}, false
 	}
-	indexed := false
-	for _, tf := range ix.textFields {
-		indexed = indexed || tf.Path == f.PathStr
+	field := -1
+	for i, tf := range ix.textFields {
+		if tf.Path == f.PathStr {
+			field = i
+		}
 	}
-	if !indexed {
+	if field < 0 {
 		return cond{}, false
 	}
-	var phrases []string
+	var tokens []string
 	for _, v := range f.List {
 		s, ok := v.StringValueOK()
-		words := query.Words(s)
-		if !ok || len(words) == 0 {
+		if !ok || len(s) > elementMax {
 			return cond{}, false
 		}
-		phrases = append(phrases, strings.Join(words, " "))
+		tokens = append(tokens, elementToken(field, s))
 	}
-	return ftsCond(ix, ftsQuery(phrases, "AND")), true
+	return ftsCond(ix, "e : ("+ftsQuery(tokens, "AND")+")"), true
+}
+
+// bm25 is the FTS5 call that scores a row with the index's weights (the
+// element column weighs nothing), negated: higher is better, as textScore.
+func bm25(ix *Index) string {
+	w := make([]string, 0, len(ix.textFields)+1)
+	for _, f := range ix.textFields {
+		w = append(w, fmt.Sprintf("%g", f.Weight))
+	}
+	return fmt.Sprintf("-bm25(%s, %s, 0)", ix.sqlName, strings.Join(w, ", "))
+}
+
+// withoutText is n without its $text (query.FindText's), which readText
+// joins instead.
+func withoutText(n query.Node) query.Node {
+	switch n := n.(type) {
+	case *query.TextNode:
+		return query.TrueNode{}
+	case query.AndNode:
+		out := make(query.AndNode, 0, len(n))
+		for _, c := range n {
+			if _, isText := c.(*query.TextNode); isText {
+				continue
+			}
+			out = append(out, withoutText(c))
+		}
+		return out
+	}
+	return n
+}
+
+// readText reads a filter holding a $text, each document with its score
+// (ReadResult.Scores): joined with the FTS5 table, so that SQLite orders
+// by the score, or by the sort's columns, and cuts the page when the rest
+// of the filter is SQL too; otherwise every match is read and Go finishes.
+func (db *Database) readText(ctx context.Context, q *sql.Tx, c *Collection, rs ReadSpec, t *query.TextNode) (*ReadResult, error) {
+	db.Mu.RLock()
+	ix := c.textIndex()
+	rest := withoutText(rs.Filter)
+	cnd, ok := c.translate(rest)
+	order, sortable := c.sortSQL(rs.Sort)
+	keys, docs := c.keysTable(), c.docsTable()
+	db.Mu.RUnlock()
+	match := textMatch(ix, t)
+	res := &ReadResult{Exact: true}
+	if match == "" {
+		return res, nil
+	}
+	if !ok {
+		cnd = cond{text: "1"}
+	}
+	byScore := len(rs.Sort) > 0 && rs.Sort[0].Meta
+	switch {
+	case byScore && (len(rs.Sort) == 1 || (len(rs.Sort) == 2 && rs.Sort[1].Path == "_id" && rs.Sort[1].Dir > 0)):
+		order, sortable = "s DESC, k.id", true
+	case byScore || query.HasMeta(rs.Sort):
+		sortable = false
+	case sortable:
+		order = prefixCols(order, "k.")
+	}
+	from := fmt.Sprintf("FROM %s k JOIN %s ON %s.rowid = k.rid", keys, ix.sqlName, ix.sqlName)
+	args := append([]any{match}, cnd.args...)
+	if cnd.exact && sortable {
+		lim := rs.Limit
+		if lim <= 0 {
+			lim = -1
+		}
+		res.SQL = fmt.Sprintf("SELECT k.rid, %s AS s %s WHERE %s MATCH ? AND %s ORDER BY %s LIMIT ? OFFSET ?",
+			bm25(ix), from, ix.sqlName, cnd.text, order)
+		res.Args = append(args, lim, rs.Skip)
+		rows, err := db.rows(ctx, q, res.SQL, res.Args...)
+		if err != nil {
+			return nil, err
+		}
+		var rids []int64
+		for rows.Next() {
+			var rid int64
+			var s float64
+			if err := rows.Scan(&rid, &s); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			rids = append(rids, rid)
+			res.Scores = append(res.Scores, s)
+		}
+		rows.Close()
+		res.Docs, err = db.docsByRid(ctx, q, docs, rids)
+		res.Examined = int64(len(res.Docs))
+		return res, err
+	}
+	res.Exact = false
+	res.SQL = fmt.Sprintf("SELECT k.rid, d.doc, %s %s JOIN %s d ON d.rid = k.rid WHERE %s MATCH ? AND %s",
+		bm25(ix), from, docs, ix.sqlName, cnd.text)
+	res.Args = args
+	rows, err := db.rows(ctx, q, res.SQL, res.Args...)
+	if err != nil {
+		return nil, err
+	}
+	score := map[*byte]float64{}
+	for rows.Next() {
+		var rid int64
+		var raw []byte
+		var s float64
+		if err := rows.Scan(&rid, &raw, &s); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		res.Examined++
+		doc := bsoncore.Document(raw)
+		if cnd.exact || rest.Match(doc) {
+			res.Docs = append(res.Docs, doc)
+			score[&doc[0]] = s
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	query.SortScored(res.Docs, rs.Sort, func(d bsoncore.Document) float64 { return score[&d[0]] })
+	res.Docs = skipLimitDocs(res.Docs, rs.Skip, rs.Limit)
+	for _, d := range res.Docs {
+		res.Scores = append(res.Scores, score[&d[0]])
+	}
+	return res, nil
 }
