@@ -39,6 +39,8 @@ func TestTextSearchEqualsBruteForce(t *testing.T) {
 		Keys: bson.D{{Key: "name", Value: "text"}, {Key: "body", Value: "text"}, {Key: "words", Value: "text"}},
 		Options: options.Index().SetName("search").SetWeights(bson.D{{Key: "name", Value: 10}, {Key: "body", Value: 1}}).
 			SetDefaultLanguage("none")}))(t)
+	// An ordinary index too: its key columns sit beside the FTS5 table's in one statement.
+	must(coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "name", Value: 1}}}))(t)
 	r := rand.New(rand.NewSource(11))
 	folded := map[int64]map[string]bool{} // the words of each live document, by this test's table
 	phrase := func(n int) (string, []string) {
@@ -134,7 +136,8 @@ func TestTextSearchEqualsBruteForce(t *testing.T) {
 		for _, w := range asked {
 			all = append(all, w)
 		}
-		withAll := bson.D{{Key: "$text", Value: search}, {Key: "words", Value: bson.D{{Key: "$all", Value: all}}}}
+		withAll := bson.D{{Key: "$text", Value: search}, {Key: "words", Value: bson.D{{Key: "$all", Value: all}}},
+			{Key: "name", Value: bson.D{{Key: "$ne", Value: "no such name"}}}}
 		// A condition SQL does not answer ($mod): Go checks the rest, scores still from FTS5.
 		even := bson.D{{Key: "$text", Value: search}, {Key: "_id", Value: bson.D{{Key: "$mod", Value: bson.A{2, 0}}}}}
 		evenWant := map[int64]bool{}

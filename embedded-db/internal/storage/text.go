@@ -1,14 +1,14 @@
 // Text indexes over SQLite's FTS5: a collection's one text index is a
-// table t<N>_<seq>(f0, f1, …, e) USING fts5 with the unicode61 tokenizer
-// (remove_diacritics 2), its rowid the row's rid. Column fI holds the words
+// table t<N>_<seq>(w0, w1, …, elems) USING fts5 with the unicode61 tokenizer
+// (remove_diacritics 2), its rowid the row's rid. Column wI holds the words
 // of every string the index's field I holds, already split and folded by
 // query.Words, so that FTS5 sees the words the Go matcher compares ("ß"
-// already "ss", "é" already "e"); column e holds one token per string of
+// already "ss", "é" already "e"); column elems holds one token per string of
 // at most elementMax bytes on each field: "x<I>h<hex of its bytes>".
 //
-// A $text becomes the FTS5 query {f0 f1 …}: ("t1" OR "t2") NOT (…), and
+// A $text becomes the FTS5 query {w0 w1 …}: ("t1" OR "t2") NOT (…), and
 // $all of strings on a text-indexed field (how Roost asks for every word)
-// e: ("x2h…" AND "x2h…"): both exact, so a count is one FTS5 probe and a
+// elems: ("x2h…" AND "x2h…"): both exact, so a count is one FTS5 probe and a
 // page reads its own documents only. The textScore is FTS5's bm25 with
 // the index's weights (MongoDB's own formula is not documented; both rank
 // the better match first), read with the page (readText); only a write
@@ -97,13 +97,13 @@ func (db *Database) BindText(c *Collection, n query.Node) error {
 	return nil
 }
 
-// elementMax: the longest string kept whole in column e ($all exactness).
+// elementMax: the longest string kept whole in column elems ($all exactness).
 const elementMax = 64
 
 func ftsColumns(ix *Index) string {
 	cols := make([]string, len(ix.textFields))
 	for i := range cols {
-		cols[i] = fmt.Sprintf("f%d", i)
+		cols[i] = fmt.Sprintf("w%d", i)
 	}
 	return strings.Join(cols, " ")
 }
@@ -115,7 +115,7 @@ func (db *Database) createTextIndex(ctx context.Context, tx *sql.Tx, c *Collecti
 	}
 	cols := strings.ReplaceAll(ftsColumns(ix), " ", ", ")
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(
-		`CREATE VIRTUAL TABLE %s USING fts5(%s, e, tokenize = 'unicode61 remove_diacritics 2')`, ix.sqlName, cols)); err != nil {
+		`CREATE VIRTUAL TABLE %s USING fts5(%s, elems, tokenize = 'unicode61 remove_diacritics 2')`, ix.sqlName, cols)); err != nil {
 		return err
 	}
 	rows, err := allRows(ctx, tx, c)
@@ -172,7 +172,7 @@ func (db *Database) writeText(ctx context.Context, tx *sql.Tx, c *Collection, ri
 		return nil
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(vals)+1), ", ")
-	_, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s(rowid, %s, e) VALUES (%s)`, ix.sqlName,
+	_, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s(rowid, %s, elems) VALUES (%s)`, ix.sqlName,
 		strings.ReplaceAll(ftsColumns(ix), " ", ", "), marks), append([]any{rid}, vals...)...)
 	return err
 }
@@ -243,7 +243,7 @@ func (c *Collection) translateAllWords(f *query.FieldNode) (cond, bool) {
 		}
 		tokens = append(tokens, elementToken(field, s))
 	}
-	return ftsCond(ix, "e : ("+ftsQuery(tokens, "AND")+")"), true
+	return ftsCond(ix, "elems : ("+ftsQuery(tokens, "AND")+")"), true
 }
 
 // bm25 is the FTS5 call that scores a row with the index's weights (the
