@@ -39,7 +39,7 @@ svc_render_search(const bson_t *doc, bson_t *out)
     if (bson_iter_init_find(&it, doc, SVC_DISTANCE_FIELD) && BSON_ITER_HOLDS_NUMBER(&it))
         BSON_APPEND_INT64(out, "distance_m", llround(bson_iter_as_double(&it)));
     if (bson_iter_init_find(&it, doc, SVC_SCORE_FIELD) && BSON_ITER_HOLDS_NUMBER(&it))
-        BSON_APPEND_DOUBLE(out, "score", round(bson_iter_as_double(&it) * 1000) / 1000);
+        BSON_APPEND_DOUBLE(out, "score", bson_iter_as_double(&it));
 }
 
 /* The find options of a page: svc_page_opts, and with a $text in `filter`

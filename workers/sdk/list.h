@@ -38,7 +38,8 @@ void svc_list_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *co
 #define SVC_SCORE_FIELD "score"
 
 /* Appends what a search adds to a document, as a list item shows it:
- * distance_m rounded to the metre, score rounded to 0.001. */
+ * distance_m rounded to the metre, and score as the database gave it (a
+ * ranking, small or large: rounding could make two different ones equal). */
 void svc_render_search(const bson_t *doc, bson_t *out);
 
 /* Replies page `page` of the documents of `coll` that `filter` matches
