@@ -16,9 +16,9 @@ import requests
 from roost_stack import BUILD, Stack, wait_until
 
 SERVICES = ["users", "properties", "places", "listings", "bookings"]
-VERSIONS = {"users": 1, "properties": 8, "places": 1, "listings": 3, "bookings": 1}
+VERSIONS = {"users": 1, "properties": 8, "places": 1, "listings": 4, "bookings": 1}
 NAMES = ("indexes", "living_area", "room_counts", "search_indexes", "listings_snapshot", "words", "text_index",
-         "listings_snapshot_words")
+         "listings_snapshot_words", "facet_indexes")
 
 
 @pytest.fixture

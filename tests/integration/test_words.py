@@ -193,6 +193,8 @@ def test_odata_search_is_q_in_odata_words(stack, words):
         assert [i["created_at"] for i in items] == sorted((i["created_at"] for i in items), reverse=True)
         for bad in ("terrasse OR vue", "NOT vue", "!!!", "x" * 201):
             assert_problem(get(stack, path, **{"$search": bad}), 400, field="$search")
+        r = get(stack, path, **{"$search": "vue", "$orderby": "geo.distance(location, geography'POINT(3.6 43.4)')"})
+        assert_problem(r, 400, field="$orderby")
     # Where there is no text to search, $search is still refused by name.
     r = get(stack, "/api/v1/users", **{"$search": "x"})
     assert r.status_code == 400, r.text

@@ -313,6 +313,10 @@ odata_query_parse(const odata_resource_t *res, const bson_t *query, const bson_t
             free(name);
         }
     }
+    if (searched && out->by_distance) /* MongoDB refuses $text beside $geoNear */
+        field_errors_add(errors, "$orderby",
+                         "geo.distance cannot order a $search: order by relevance (the default) or a field, and "
+                         "narrow with geo.distance in $filter");
     if (!ordered && searched) { /* best matches first, as q= */
         BCON_APPEND(&out->sort, "score", "{", "$meta", BCON_UTF8("textScore"), "}", "_id", BCON_INT32(1));
     } else if (!ordered) {

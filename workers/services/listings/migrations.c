@@ -31,6 +31,13 @@ static const svc_index_t listings_text_indexes[] = {
     {"listings", "search_text", "property.name:text:10,property.city:text:5,property.words:text:1", false},
 };
 
+/* The facets' other groups (facets.c): with these, each facet of an
+ * indexed search is counted from the keys on the embedded database. */
+static const svc_index_t listings_facet_indexes[] = {
+    {"listings", "live_bathrooms", "deleted_at,property.bathrooms", false},
+    {"listings", "live_pcity", "deleted_at,property.city", false},
+};
+
 /* The versions of the listings database (migrate/migration.h); `roostctl migrate up listings` applies them.
  * The snapshots themselves are written by the properties workers
  * (properties migrations 5 and 8 mark every property to be sent). */
@@ -38,5 +45,6 @@ const svc_migration_t listings_migrations[] = {
     SVC_MIGRATION_INDEXES(1, "indexes", listings_indexes),
     SVC_MIGRATION_INDEXES(2, "search_indexes", listings_search_indexes),
     SVC_MIGRATION_INDEXES(3, "text_index", listings_text_indexes),
+    SVC_MIGRATION_INDEXES(4, "facet_indexes", listings_facet_indexes),
     {0},
 };

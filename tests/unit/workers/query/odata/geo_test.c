@@ -84,6 +84,7 @@ odata_orderby_geo_distance_is_nearest_first_alone(void **state)
         "{\"$orderby\": \"name, geo.distance(location, geography'POINT(2 48)')\"}",
         "{\"$orderby\": \"geo.distance(location, geography'POINT(2 48)'), name\"}",
         "{\"$orderby\": \"geo.distance(name, geography'POINT(2 48)')\"}",
+        "{\"$orderby\": \"geo.distance(location, geography'POINT(2 48)')\", \"$search\": \"vue\"}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         query = roost_test_doc(bad[i]);
