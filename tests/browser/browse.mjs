@@ -3,9 +3,10 @@
 //   node tests/browser/browse.mjs BASE_URL SCREENSHOT_DIR
 // Loads /docs and checks Swagger UI rendered the contract; loads /, picks
 // a city, opens a property and checks its rooms; searches users; searches
-// listings and checks the map shows one marker per located result, 390 and
-// 412 px wide. Fails on any failed check, any console error, and any
-// request to another host (the map has no tiles unless configured).
+// listings (by place, bedrooms and words) and checks the map shows one
+// marker per located result, 390 and 412 px wide. Fails on any failed
+// check, any console error, and any request to another host (the map has
+// no tiles unless configured).
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -109,6 +110,15 @@ try {
     await page.waitForFunction(() => document.querySelector("#listing-count").textContent === "1 listing", null,
                                { timeout: 15000 });
     check(await page.locator("#map path.listing-marker").count() === 1, `${width} px: one bedroom, not one marker`);
+    // Words, anywhere: the address's, in any case.
+    await page.selectOption("#search-bedrooms", "");
+    await page.selectOption("#search-city", "");
+    await page.fill("#search-words", "rua do SOL");
+    await page.click("#listing-search button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("#listing-count").textContent === "1 listing", null,
+                               { timeout: 15000 });
+    const found = await page.locator("#listing-list li").allTextContents();
+    check(found.length === 1 && found[0].includes("Tagus View"), `${width} px, words: ${JSON.stringify(found)}`);
     const box = await page.locator("#map").boundingBox();
     check(box && box.width <= width && box.width > width / 2, `${width} px: the map is ${box && box.width} px wide`);
     await page.screenshot({ path: join(shots, `search-${width}.png`), fullPage: true });

@@ -30,11 +30,13 @@ function searchQuery() {
   const type = document.getElementById("search-type").value;
   const bedrooms = document.getElementById("search-bedrooms").value;
   const price = document.getElementById("search-price").value.trim();
+  const words = document.getElementById("search-words").value.trim();
   if (search.bbox) q.set("bbox", search.bbox);
   else if (city) q.set("city", city);
   if (type) q.set("type", type);
   if (bedrooms) q.set("min_bedrooms", bedrooms);
   if (price) q.set("max_price", price);
+  if (words) q.set("q", words); // best matches first (docs/search.md)
   return q;
 }
 
