@@ -194,9 +194,14 @@ func (db *Database) readNear(ctx context.Context, q *sql.Tx, c *Collection, rs R
 		if lim <= 0 {
 			lim = -1
 		}
+		// Nearest first is the largest cosine of the angle to the centre: the
+		// dot product of unit vectors, in SQLite's own math (no call into Go
+		// per row), the same order as the haversine distance.
+		v := query.UnitVec(rs.Near.Lon, rs.Near.Lat)
 		text := fmt.Sprintf("SELECT k.rid FROM %s k JOIN %s g ON g.id = k.rid WHERE %s "+
-			"ORDER BY roost_distance(g.lon, g.lat, ?, ?), k.id LIMIT ? OFFSET ?", keys, ix.sqlName, cnd.text)
-		args := append(append([]any(nil), cnd.args...), rs.Near.Lon, rs.Near.Lat, lim, rs.Skip)
+			"ORDER BY cos(radians(g.lat)) * cos(radians(g.lon)) * ? + cos(radians(g.lat)) * sin(radians(g.lon)) * ? + "+
+			"sin(radians(g.lat)) * ? DESC, k.id LIMIT ? OFFSET ?", keys, ix.sqlName, cnd.text)
+		args := append(append([]any(nil), cnd.args...), v[0], v[1], v[2], lim, rs.Skip)
 		rids, err := db.queryInts(ctx, q, text, args...)
 		if err != nil {
 			return nil, err
