@@ -42,11 +42,11 @@ def test_seeding_makes_the_documents_fast(big):
     made = PROPERTIES + LISTINGS
     rate = made / big.seed_seconds
     # make bench reports the real rate (README); this floor catches a creation
-    # path that grows with the collection. It is a quarter of the idle rate on
-    # a 2-core machine (about 400/s since listings keep their property's
-    # snapshot under five more indexes), so that a machine whose other core
-    # is busy passes it too (260/s measured so).
-    assert rate >= 200 / SLACK, f"{made} documents in {big.seed_seconds:.1f} s: {rate:.0f}/s"
+    # path that grows with the collection. The idle rate on a 2-core machine
+    # is about 260/s since properties and listings keep their words under a
+    # text index (400/s before); the floor is under half of it, so that a
+    # machine whose other core is busy passes it too.
+    assert rate >= 120 / SLACK, f"{made} documents in {big.seed_seconds:.1f} s: {rate:.0f}/s"
     totals = [requests.get(big.url(p), timeout=10).json()["total"]
               for p in ("/api/v1/properties?per_page=1", "/api/v1/listings?per_page=1")]
     assert totals == [PROPERTIES, LISTINGS]
