@@ -447,6 +447,11 @@ def test_odata_geo_functions_equal_brute_force(stack, homes):
         assert {int(e["ListingKey"]) for e in r.json()["value"]} - edge == want
         for e in r.json()["value"]:
             assert e["Coordinates"]["type"] == "Point" and len(e["Coordinates"]["coordinates"]) == 2
+    # Ordered by distance with a condition on the id (the key column beside the R*Tree's own id).
+    one = hs[0]["listing"]["id"]
+    r = get(stack, "/api/v1/listings", **{"$filter": f"id eq {one}",
+                                          "$orderby": "geo.distance(location, geography'POINT(18.42 -33.92)')"})
+    assert r.status_code == 200 and [i["id"] for i in r.json()["items"]] == [one], r.text
     rng = random.Random(9)
     centre = homes["centres"]["cape"]
     ring = []

@@ -194,7 +194,8 @@ func TestGeoAnswersEqualBruteForce(t *testing.T) {
 		}
 		// A page further on, with a query SQL answers (n) and one it cannot
 		// ($mod): both in distance order, then _id, as the brute force.
-		for _, q := range []bson.D{{{Key: "n", Value: 1}}, {{Key: "n", Value: bson.D{{Key: "$mod", Value: bson.A{3, 1}}}}}} {
+		for _, q := range []bson.D{{{Key: "n", Value: 1}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: 0}}}},
+			{{Key: "n", Value: bson.D{{Key: "$mod", Value: bson.A{3, 1}}}}}} {
 			var want []int64
 			for id, p := range points {
 				if id%3 == 1 && angleBetween(c, p)*6378100 <= maxD {

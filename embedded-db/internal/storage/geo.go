@@ -197,10 +197,12 @@ func (db *Database) readNear(ctx context.Context, q *sql.Tx, c *Collection, rs R
 		// Nearest first is the largest cosine of the angle to the centre: the
 		// dot product of unit vectors, in SQLite's own math (no call into Go
 		// per row), the same order as the haversine distance.
+		// A correlated look-up by rowid, not a join: the R*Tree's own "id"
+		// would clash with the key column of _id in the filter.
 		v := query.UnitVec(rs.Near.Lon, rs.Near.Lat)
-		text := fmt.Sprintf("SELECT k.rid FROM %s k JOIN %s g ON g.id = k.rid WHERE %s "+
-			"ORDER BY cos(radians(g.lat)) * cos(radians(g.lon)) * ? + cos(radians(g.lat)) * sin(radians(g.lon)) * ? + "+
-			"sin(radians(g.lat)) * ? DESC, k.id LIMIT ? OFFSET ?", keys, ix.sqlName, cnd.text)
+		text := fmt.Sprintf("SELECT k.rid FROM %s k WHERE %s ORDER BY (SELECT cos(radians(g.lat)) * cos(radians(g.lon)) * ? + "+
+			"cos(radians(g.lat)) * sin(radians(g.lon)) * ? + sin(radians(g.lat)) * ? FROM %s g WHERE g.id = k.rid) DESC, "+
+			"k.id LIMIT ? OFFSET ?", keys, cnd.text, ix.sqlName)
 		args := append(append([]any(nil), cnd.args...), v[0], v[1], v[2], lim, rs.Skip)
 		rids, err := db.queryInts(ctx, q, text, args...)
 		if err != nil {

@@ -193,6 +193,13 @@ func (db *Database) Read(ctx context.Context, q *sql.Tx, c *Collection, rs ReadS
 	if err := db.BindText(c, rs.Filter); err != nil || c == nil {
 		return res, err
 	}
+	// By distance, or with a $text (and its scores): reads of their own.
+	if rs.Near != nil {
+		return db.readNear(ctx, q, c, rs)
+	}
+	if t := query.FindText(rs.Filter); t != nil {
+		return db.readText(ctx, q, c, rs, t)
+	}
 	p := db.PlanRead(c, rs)
 	// A deep page starts from a kept mark (marks.go) when one is true now.
 	if q == nil && p.exact && p.sortable && p.trial == "" && rs.Skip >= MarkStride {
@@ -208,12 +215,6 @@ func (db *Database) Read(ctx context.Context, q *sql.Tx, c *Collection, rs ReadS
 			}
 			res = &ReadResult{} // a write moved the marks meanwhile: read plainly
 		}
-	}
-	if rs.Near != nil {
-		return db.readNear(ctx, q, c, rs)
-	}
-	if t := query.FindText(rs.Filter); t != nil {
-		return db.readText(ctx, q, c, rs, t)
 	}
 	res.Exact, res.SQL, res.Args = p.exact, p.Text, p.Args
 	if p.exact && p.sortable {

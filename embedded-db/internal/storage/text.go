@@ -15,7 +15,8 @@
 // that selects by $text and sorts by its score falls back to Go's
 // formula (query/text.go). FTS5's tables are Unicode 6.1's: a character
 // newer than that is a separator to it and a letter to Go — the one case
-// where the index finds more than the matcher would.
+// where the index and the matcher differ (a word of such letters only is
+// no word to FTS5, and a word holding some is split by it).
 package storage
 
 import (
@@ -329,7 +330,11 @@ func (db *Database) readText(ctx context.Context, q *sql.Tx, c *Collection, rs R
 			rids = append(rids, rid)
 			res.Scores = append(res.Scores, s)
 		}
+		err = rows.Err()
 		rows.Close()
+		if err != nil {
+			return nil, err
+		}
 		res.Docs, err = db.docsByRid(ctx, q, docs, rids)
 		res.Examined = int64(len(res.Docs))
 		return res, err
