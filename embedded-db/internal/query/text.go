@@ -133,19 +133,6 @@ func FieldStrings(doc bsoncore.Document, parts []string) []string {
 	return out
 }
 
-// TextOf is everything of doc a text index over fields reads, folded: what
-// the SQLite FTS table holds for it (the strings one per line).
-func TextOf(doc bsoncore.Document, fields []TextField) string {
-	var b strings.Builder
-	for _, f := range fields {
-		for _, s := range FieldStrings(doc, f.Parts) {
-			b.WriteString(Fold(s))
-			b.WriteByte('\n')
-		}
-	}
-	return b.String()
-}
-
 // termScores: each word's score in doc, over every indexed string.
 func termScores(doc bsoncore.Document, fields []TextField) map[string]float64 {
 	scores := map[string]float64{}

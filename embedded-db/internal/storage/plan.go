@@ -295,11 +295,7 @@ func (db *Database) readInGo(ctx context.Context, q *sql.Tx, p ReadPlan, rs Read
 	}
 	if !p.sortable {
 		res.sortedInGo = true
-		var score func(bsoncore.Document) float64
-		if t := query.FindText(rs.Filter); t != nil {
-			score = t.Score
-		}
-		query.SortScored(res.Docs, rs.Sort, score)
+		query.SortDocs(res.Docs, rs.Sort)
 		if rs.Skip > 0 {
 			if rs.Skip >= int64(len(res.Docs)) {
 				res.Docs = nil
@@ -436,9 +432,21 @@ func (db *Database) queryInts(ctx context.Context, q *sql.Tx, text string, args 
 	return out, rows.Err()
 }
 
-// docsByRid reads documents by row id, in the order of rids.
+// docsByRid reads documents by row id, in the order of rids (one gone
+// meanwhile is left out).
 func (db *Database) docsByRid(ctx context.Context, q *sql.Tx, table string, rids []int64) ([]bsoncore.Document, error) {
-	out := make([]bsoncore.Document, 0, len(rids))
+	found, err := db.docsAt(ctx, q, table, rids)
+	out := make([]bsoncore.Document, 0, len(found))
+	for _, d := range found {
+		if d != nil {
+			out = append(out, d)
+		}
+	}
+	return out, err
+}
+
+// docsAt reads documents by row id: found[i] is rids[i]'s, nil when it is gone.
+func (db *Database) docsAt(ctx context.Context, q *sql.Tx, table string, rids []int64) ([]bsoncore.Document, error) {
 	pos := make(map[int64]int, len(rids))
 	for i, r := range rids {
 		pos[r] = i
@@ -472,10 +480,5 @@ func (db *Database) docsByRid(ctx context.Context, q *sql.Tx, table string, rids
 			return nil, err
 		}
 	}
-	for _, d := range found {
-		if d != nil {
-			out = append(out, d)
-		}
-	}
-	return out, nil
+	return found, nil
 }

@@ -335,7 +335,16 @@ func (db *Database) readText(ctx context.Context, q *sql.Tx, c *Collection, rs R
 		if err != nil {
 			return nil, err
 		}
-		res.Docs, err = db.docsByRid(ctx, q, docs, rids)
+		// Each document with its own score, also if one went meanwhile.
+		found, err := db.docsAt(ctx, q, docs, rids)
+		scores := res.Scores
+		res.Scores = nil
+		for i, d := range found {
+			if d != nil {
+				res.Docs = append(res.Docs, d)
+				res.Scores = append(res.Scores, scores[i])
+			}
+		}
 		res.Examined = int64(len(res.Docs))
 		return res, err
 	}
