@@ -19,7 +19,9 @@
 extern const char *const words_fields[];
 
 #define WORDS_Q_MAX_CHARS 200 /* q's length, in characters */
-#define WORDS_Q_MAX_WORDS 20  /* distinct words in q */
+/* The field a search's items carry their text score in ({$meta: "textScore"}). */
+#define WORDS_SCORE_FIELD "score"
+#define WORDS_Q_MAX_WORDS 20 /* distinct words in q */
 
 /* Appends `key`: [the distinct words of `src`'s words_fields strings, in
  * order of first appearance] to `doc`. */

@@ -39,7 +39,33 @@ svc_render_search(const bson_t *doc, bson_t *out)
     if (bson_iter_init_find(&it, doc, SVC_DISTANCE_FIELD) && BSON_ITER_HOLDS_NUMBER(&it))
         BSON_APPEND_INT64(out, "distance_m", llround(bson_iter_as_double(&it)));
     if (bson_iter_init_find(&it, doc, SVC_SCORE_FIELD) && BSON_ITER_HOLDS_NUMBER(&it))
-        BSON_APPEND_DOUBLE(out, "score", bson_iter_as_double(&it));
+        BSON_APPEND_DOUBLE(out, SVC_SCORE_FIELD, bson_iter_as_double(&it));
+}
+
+/* Adds the projection of each document's text score to find options. */
+static void
+svc_project_score(bson_t *opts)
+{
+    BCON_APPEND(opts, "projection", "{", SVC_SCORE_FIELD, "{", "$meta", BCON_UTF8("textScore"), "}", "}");
+}
+
+/* {pipeline: [$geoNear, $skip, $limit]}: the documents of `filter`
+ * nearest first from (lon, lat) on the point at `path` (within max_m
+ * metres when max_m > 0), each with its distance in SVC_DISTANCE_FIELD. */
+static bson_t *
+svc_near_pipeline(const bson_t *filter, const char *path, double lon, double lat, double max_m, int64_t skip,
+                  int64_t limit)
+{
+    bson_t geonear = BSON_INITIALIZER;
+    BCON_APPEND(&geonear, "near", "{", "type", BCON_UTF8("Point"), "coordinates", "[", BCON_DOUBLE(lon),
+                BCON_DOUBLE(lat), "]", "}", "distanceField", BCON_UTF8(SVC_DISTANCE_FIELD), "query",
+                BCON_DOCUMENT(filter), "key", BCON_UTF8(path), "spherical", BCON_BOOL(true));
+    if (max_m > 0)
+        BSON_APPEND_DOUBLE(&geonear, "maxDistance", max_m);
+    bson_t *pipeline = BCON_NEW("pipeline", "[", "{", "$geoNear", BCON_DOCUMENT(&geonear), "}", "{", "$skip",
+                                BCON_INT64(skip), "}", "{", "$limit", BCON_INT64(limit), "}", "]");
+    bson_destroy(&geonear);
+    return pipeline;
 }
 
 /* The find options of a page: svc_page_opts, and with a $text in `filter`
@@ -61,7 +87,7 @@ svc_list_opts(const bson_t *filter, const char *sort_field, int dir, int64_t pag
         else
             bson_append_iter(opts, bson_iter_key(&it), -1, &it);
     }
-    BCON_APPEND(opts, "projection", "{", SVC_SCORE_FIELD, "{", "$meta", BCON_UTF8("textScore"), "}", "}");
+    svc_project_score(opts);
     bson_destroy(base);
     return opts;
 }
@@ -95,11 +121,7 @@ svc_list_near(svc_call_t *call, mongoc_collection_t *coll, const bson_t *filter,
         bson_destroy(opts);
         return;
     }
-    bson_t *pipeline = BCON_NEW(
-        "pipeline", "[", "{", "$geoNear", "{", "near", "{", "type", BCON_UTF8("Point"), "coordinates", "[",
-        BCON_DOUBLE(lon), BCON_DOUBLE(lat), "]", "}", "distanceField", BCON_UTF8(SVC_DISTANCE_FIELD), "maxDistance",
-        BCON_DOUBLE(radius_m), "query", BCON_DOCUMENT(filter), "key", BCON_UTF8(path), "spherical", BCON_BOOL(true),
-        "}", "}", "{", "$skip", BCON_INT64((page - 1) * per_page), "}", "{", "$limit", BCON_INT64(per_page), "}", "]");
+    bson_t *pipeline = svc_near_pipeline(filter, path, lon, lat, radius_m, (page - 1) * per_page, per_page);
     svc_page_t paging = {
         .items_key = "items", .page = page, .per_page = per_page, .total = total, .pipeline = pipeline};
     svc_reply_page(call, coll, filter, opts, render, &paging);
@@ -163,11 +185,7 @@ svc_odata_read(mongoc_collection_t *coll, const odata_query_t *q, const bson_t *
     *w.more = false;
     if (ok && q->top > 0 && q->by_distance) { /* $orderby=geo.distance(…): nearest first */
         bson_t *pipeline =
-            BCON_NEW("pipeline", "[", "{", "$geoNear", "{", "near", "{", "type", BCON_UTF8("Point"), "coordinates", "[",
-                     BCON_DOUBLE(q->near.lon), BCON_DOUBLE(q->near.lat), "]", "}", "distanceField",
-                     BCON_UTF8(SVC_DISTANCE_FIELD), "query", BCON_DOCUMENT(filter), "key", BCON_UTF8(q->near_path),
-                     "spherical", BCON_BOOL(true), "}", "}", "{", "$skip", BCON_INT64(q->skip), "}", "{", "$limit",
-                     BCON_INT64(q->top + (more != NULL)), "}", "]");
+            svc_near_pipeline(filter, q->near_path, q->near.lon, q->near.lat, 0, q->skip, q->top + (more != NULL));
         bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(svc_query_max_time_ms()));
         ok = svc_aggregate_each(coll, pipeline, opts, svc_odata_window_doc, &w, error);
         bson_destroy(pipeline);
@@ -177,7 +195,7 @@ svc_odata_read(mongoc_collection_t *coll, const odata_query_t *q, const bson_t *
                                 BCON_INT64(q->top + (more != NULL)));
         BSON_APPEND_DOCUMENT(opts, "sort", &q->sort);
         if (bson_has_field(filter, "$text")) /* a $search: each item's score */
-            BCON_APPEND(opts, "projection", "{", SVC_SCORE_FIELD, "{", "$meta", BCON_UTF8("textScore"), "}", "}");
+            svc_project_score(opts);
         ok = svc_find_each(coll, filter, opts, svc_odata_window_doc, &w, error);
         bson_destroy(opts);
     }

@@ -18,6 +18,7 @@
 
 #include "query/geo.h"
 #include "query/odata.h"
+#include "query/words.h"
 #include "service.h"
 
 /* Replies 200 {items, page, per_page, total} with page `page` of `coll`'s
@@ -35,7 +36,7 @@ void svc_list_page(svc_call_t *call, mongoc_collection_t *coll, const bson_t *co
 /* The field a keyword search's page gets each document's text score in
  * ({$meta: "textScore"}, query/words.h), and the sort_field of
  * svc_list_page that orders by it, best first. */
-#define SVC_SCORE_FIELD "score"
+#define SVC_SCORE_FIELD WORDS_SCORE_FIELD
 
 /* Appends what a search adds to a document, as a list item shows it:
  * distance_m rounded to the metre, and score as the database gave it (a

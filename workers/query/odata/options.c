@@ -318,7 +318,7 @@ odata_query_parse(const odata_resource_t *res, const bson_t *query, const bson_t
                          "geo.distance cannot order a $search: order by relevance (the default) or a field, and "
                          "narrow with geo.distance in $filter");
     if (!ordered && searched) { /* best matches first, as q= */
-        BCON_APPEND(&out->sort, "score", "{", "$meta", BCON_UTF8("textScore"), "}", "_id", BCON_INT32(1));
+        BCON_APPEND(&out->sort, WORDS_SCORE_FIELD, "{", "$meta", BCON_UTF8("textScore"), "}", "_id", BCON_INT32(1));
     } else if (!ordered) {
         bson_iter_t d;
         int last_dir = 1;
@@ -366,7 +366,7 @@ odata_select(const odata_resource_t *res, const odata_query_t *q, const bson_t *
         const char *key = bson_iter_key(&it);
         /* The id, and a $search's score (no field: what the search adds), always. */
         bool keep = q->select_count == 0 || strcmp(key, res->id_name) == 0 ||
-                    (res->search_path != NULL && strcmp(key, "score") == 0) ||
+                    (res->search_path != NULL && strcmp(key, WORDS_SCORE_FIELD) == 0) ||
                     (q->by_distance && strcmp(key, "distance_m") == 0);
         for (size_t i = 0; i < q->select_count && !keep; i++) {
             const odata_field_t *f = q->select[i];

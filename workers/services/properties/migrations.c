@@ -47,8 +47,10 @@ static const svc_index_t properties_text_indexes[] = {
 
 #define BACKFILL_BATCH 200
 
-/* A backfill: `field` set from each property's `reads` (NULL: rooms)
- * where it is missing. */
+static const char *const rooms_only[] = {"rooms", NULL}; /* what the rooms' backfills read */
+
+/* A backfill: `field` set from each property's `reads` (a NULL-terminated
+ * list of the fields `set` looks at) where it is missing. */
 typedef struct {
     const char *field;
     /* Appends the fields to $set for `doc`; false when its rooms are malformed. */
@@ -116,10 +118,8 @@ backfill_up(svc_migration_run_t *run, const backfill_t *what, bson_error_t *erro
             BCON_NEW("_id", "{", "$gt", BCON_INT64(b.after), "}", what->field, "{", "$exists", BCON_BOOL(false), "}");
         bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(BACKFILL_BATCH)), proj;
         BSON_APPEND_DOCUMENT_BEGIN(opts, "projection", &proj);
-        for (const char *const *f = what->reads; f != NULL && *f != NULL; f++)
+        for (const char *const *f = what->reads; *f != NULL; f++)
             BSON_APPEND_INT32(&proj, *f, 1);
-        if (what->reads == NULL)
-            BSON_APPEND_INT32(&proj, "rooms", 1);
         bson_append_document_end(opts, &proj);
         b.seen = 0;
         bson_error_t read_error;
@@ -181,7 +181,7 @@ living_area_set(const bson_t *doc, bson_t *set)
 static bool
 living_area_up(svc_migration_run_t *run, bson_error_t *error)
 {
-    static const backfill_t what = {"living_area_m2", living_area_set};
+    static const backfill_t what = {"living_area_m2", living_area_set, rooms_only};
     return backfill_up(run, &what, error);
 }
 
@@ -206,7 +206,7 @@ room_counts_set(const bson_t *doc, bson_t *set)
 static bool
 room_counts_up(svc_migration_run_t *run, bson_error_t *error)
 {
-    static const backfill_t what = {"bathrooms", room_counts_set}; /* both are set together */
+    static const backfill_t what = {"bathrooms", room_counts_set, rooms_only}; /* both are set together */
     return backfill_up(run, &what, error);
 }
 
