@@ -183,6 +183,38 @@ func Angle(a, b Vec3) float64 {
 	return math.Atan2(math.Sqrt(c.Dot(c)), a.Dot(b))
 }
 
+// ConvexPlanes, when the ring is convex (every turn the same way in the
+// gnomonic plane, where edges are straight), gives the unit normals of its
+// edges' great circles, each pointing inward, and a margin: a point whose
+// dot product with every normal is at least margin (and on the centre's
+// hemisphere) is inside for Contains too, one at most -margin with any
+// normal is outside, whatever the rounding of either.
+func (pg *Polygon) ConvexPlanes() (normals []Vec3, margin float64, ok bool) {
+	n := len(pg.plane) - 1
+	turn, scale := 0.0, 1.0
+	for i := 0; i < n; i++ {
+		t := orient(pg.plane[i], pg.plane[(i+1)%n], pg.plane[(i+2)%n])
+		if t == 0 || (turn != 0 && (t > 0) != (turn > 0)) {
+			return nil, 0, false
+		}
+		turn = t
+		scale = math.Max(scale, math.Max(math.Abs(pg.plane[i][0]), math.Abs(pg.plane[i][1])))
+	}
+	for i := 0; i < n; i++ {
+		a, b := UnitVec(pg.Ring[i][0], pg.Ring[i][1]), UnitVec(pg.Ring[i+1][0], pg.Ring[i+1][1])
+		// a × (b - a): the difference of near vertices is exact, so a short
+		// edge's normal keeps its precision (a × b would lose it).
+		nv := normalize(cross(a, Vec3{b[0] - a[0], b[1] - a[1], b[2] - a[2]}))
+		if nv.Dot(pg.centre) < 0 {
+			nv = Vec3{-nv[0], -nv[1], -nv[2]}
+		}
+		normals = append(normals, nv)
+	}
+	// Contains compares projected coordinates, which grow with the
+	// polygon's reach from its centre (scale); its rounding stays far below.
+	return normals, 1e-10 * scale, true
+}
+
 func (pg *Polygon) Contains(lon, lat float64) bool {
 	x, y, ok := pg.project(UnitVec(lon, lat))
 	if !ok {

@@ -1,12 +1,11 @@
 // 2dsphere indexes over SQLite's R*Tree: each point is kept as its unit
-// vector (x, y, z) in a three-dimensional R*Tree g<N>_<seq>(id = the row's
-// rid, x0, x1, y0, y1, z0, z1, +lon, +lat). A shape's bounding cap becomes
+// vector (x, y, z) in a three-dimensional R*Tree g<N>_<seq> (geoColumns;
+// id = the row's rid). A shape's bounding cap becomes
 // a box in that space — one box, whatever the poles and the antimeridian,
 // which is why the vectors are indexed rather than longitude and latitude.
 // The R*Tree gives candidates; the exact geometry (query/geo.go) is then
-// checked in SQL on the point kept beside the box (roost_within,
-// geosql.go), so that a count or a page reads no document. An index made
-// before the point was kept there only narrows, and Go decides.
+// decided in SQL on the point kept beside the box (geosql.go), so that a
+// count or a page reads no document.
 package storage
 
 import (
@@ -17,6 +16,7 @@ import (
 	"math"
 	"roost.local/embedded-db/internal/query"
 	"sort"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
@@ -39,25 +39,123 @@ func geoPoint(ix *Index, doc bsoncore.Document) (lon, lat float64, has bool, err
 	return lon, lat, true, nil
 }
 
-// createGeoIndex makes the R*Tree of a new 2dsphere index and fills it.
+// geoColumns: the box of each point's unit vector (float32, rounded
+// outward, so it holds the vector), then the point itself, exact
+// (auxiliary columns are stored as given) for the Go matcher. Auxiliary
+// columns are read from a table of their own, a lookup per row: SQL works
+// on the boxes and reads them only where a box cannot decide (geosql.go).
+const geoColumns = "id, x0, x1, y0, y1, z0, z1, +lon, +lat"
+
+// vecCols are the keys table's columns of the unit vector of each point
+// ix holds (REAL, exact; NULL without a point): readNear orders by them,
+// in the row it reads anyway, where the R*Tree's own columns are float32
+// and its auxiliary ones cost a lookup a row.
+func vecCols(ix *Index) []string {
+	return []string{ix.sqlName + "_x", ix.sqlName + "_y", ix.sqlName + "_z"}
+}
+
+// geoKeys appends to a row's key columns the vector columns of every
+// 2dsphere index of c (rowKeys).
+func (c *Collection) geoKeys(doc bsoncore.Document, cols []string, keys []any) ([]string, []any) {
+	for _, ix := range c.Indexes {
+		if !ix.geo {
+			continue
+		}
+		cols = append(cols, vecCols(ix)...)
+		if lon, lat, has, _ := geoPoint(ix, doc); has {
+			v := query.UnitVec(lon, lat)
+			keys = append(keys, v[0], v[1], v[2])
+		} else {
+			keys = append(keys, nil, nil, nil)
+		}
+	}
+	return cols, keys
+}
+
+// createGeoIndex makes the R*Tree of a new 2dsphere index and its vector
+// columns, and fills them.
 func (db *Database) createGeoIndex(ctx context.Context, tx *sql.Tx, c *Collection, ix *Index) error {
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`CREATE VIRTUAL TABLE %s USING rtree(id, x0, x1, y0, y1, z0, z1, +lon, +lat)`,
-		ix.sqlName)); err != nil {
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`CREATE VIRTUAL TABLE %s USING rtree(%s)`, ix.sqlName, geoColumns)); err != nil {
 		return err
 	}
-	ix.geoAux = true
+	for _, col := range vecCols(ix) {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s REAL", c.keysTable(), col)); err != nil {
+			return err
+		}
+	}
 	rows, err := allRows(ctx, tx, c)
 	if err != nil {
 		return err
 	}
+	vc := vecCols(ix)
+	set := fmt.Sprintf("UPDATE %s SET %s = ?, %s = ?, %s = ? WHERE rid = ?", c.keysTable(), vc[0], vc[1], vc[2])
 	for _, row := range rows {
 		lon, lat, has, err := geoPoint(ix, row.Doc)
 		if err != nil {
 			return err
 		}
-		if has {
-			if err := insertGeo(ctx, tx, ix, row.rid, lon, lat); err != nil {
+		if !has {
+			continue
+		}
+		if err := insertGeo(ctx, tx, ix, row.rid, lon, lat); err != nil {
+			return err
+		}
+		v := query.UnitVec(lon, lat)
+		if _, err := tx.ExecContext(ctx, set, v[0], v[1], v[2], row.rid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropGeoColumns removes a dropped 2dsphere index's vector columns.
+func dropGeoColumns(ctx context.Context, tx *sql.Tx, c *Collection, ix *Index) error {
+	for _, col := range vecCols(ix) {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", c.keysTable(), col)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// upgradeGeo remakes, once, each 2dsphere index made before its R*Tree
+// kept the points (+lon, +lat) or the keys table their vectors: from the
+// documents, so nothing is lost.
+func (db *Database) upgradeGeo() error {
+	ctx := context.Background()
+	for _, c := range db.Colls {
+		for _, ix := range c.Indexes {
+			if !ix.geo {
+				continue
+			}
+			var rtree string
+			if err := db.sql.QueryRow(`SELECT sql FROM sqlite_master WHERE name = ?`, ix.sqlName).Scan(&rtree); err != nil {
 				return err
+			}
+			var vecs int
+			if err := db.sql.QueryRow(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.keysTable(),
+				vecCols(ix)[0]).Scan(&vecs); err != nil {
+				return err
+			}
+			if strings.Contains(rtree, "+lon") && vecs == 1 {
+				continue
+			}
+			tx, err := db.sql.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			if _, err = tx.ExecContext(ctx, "DROP TABLE "+ix.sqlName); err == nil && vecs == 1 {
+				err = dropGeoColumns(ctx, tx, c, ix)
+			}
+			if err == nil {
+				err = db.createGeoIndex(ctx, tx, c, ix)
+			}
+			if err == nil {
+				err = tx.Commit()
+			}
+			if err != nil {
+				tx.Rollback()
+				return fmt.Errorf("remaking 2dsphere index %s: %w", ix.Name, err)
 			}
 		}
 	}
@@ -66,11 +164,6 @@ func (db *Database) createGeoIndex(ctx context.Context, tx *sql.Tx, c *Collectio
 
 func insertGeo(ctx context.Context, tx *sql.Tx, ix *Index, rid int64, lon, lat float64) error {
 	v := query.UnitVec(lon, lat)
-	if !ix.geoAux {
-		_, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s VALUES (?, ?, ?, ?, ?, ?, ?)`, ix.sqlName),
-			rid, v[0], v[0], v[1], v[1], v[2], v[2])
-		return err
-	}
 	_, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ix.sqlName),
 		rid, v[0], v[0], v[1], v[1], v[2], v[2], lon, lat)
 	return err
@@ -141,8 +234,8 @@ func capBox(centre query.Vec3, r float64) [6]float64 {
 	return box
 }
 
-// translateGeo narrows a $geoWithin / $geoIntersects on a 2dsphere path to
-// the rows whose point's vector lies in the shape's box. Never exact.
+// translateGeo: a $geoWithin / $geoIntersects on a 2dsphere path, exactly:
+// the R*Tree's candidates in the shape's box, decided by geoExact.
 func (c *Collection) translateGeo(f *query.FieldNode) (cond, bool) {
 	ix := c.geoIndex(f.PathStr)
 	if ix == nil || f.Geo == nil {
@@ -150,15 +243,19 @@ func (c *Collection) translateGeo(f *query.FieldNode) (cond, bool) {
 	}
 	centre, r := f.Geo.Bound()
 	b := capBox(centre, r)
-	box := "x1 >= ? AND x0 <= ? AND y1 >= ? AND y0 <= ? AND z1 >= ? AND z0 <= ?"
-	args := []any{b[0], b[1], b[2], b[3], b[4], b[5]}
-	shape := query.EncodeShape(f.Geo)
-	if !ix.geoAux || len(shape) == 0 {
-		return cond{text: fmt.Sprintf("k.rid IN (SELECT id FROM %s WHERE %s)", ix.sqlName, box), args: args}, true
-	}
-	// Exact: the same Contains as the matcher, on the point the index keeps.
-	return cond{text: fmt.Sprintf("k.rid IN (SELECT id FROM %s WHERE %s AND roost_within(?, lon, lat))", ix.sqlName, box),
-		args: append(args, shape), exact: true}, true
+	exact, eargs := geoExact(ix, f.Geo)
+	return subsetCond(subset{table: ix.sqlName, rowid: "id",
+		from:  geoFrom(ix, "x1 >= ? AND x0 <= ? AND y1 >= ? AND y0 <= ? AND z1 >= ? AND z0 <= ?"),
+		where: exact, args: append([]any{b[0], b[1], b[2], b[3], b[4], b[5]}, eargs...)}), true
+}
+
+// geoFrom is the rows of ix's R*Tree in a box, each with its box's middle
+// times two (sx, sy, sz): read once a row for geoExact and readNear, which
+// use them many times. OFFSET 0 keeps SQLite from folding it into its
+// users, which would read the box again at every use.
+func geoFrom(ix *Index, box string) string {
+	return fmt.Sprintf("(SELECT id, x0 + x1 AS sx, y0 + y1 AS sy, z0 + z1 AS sz FROM %s WHERE %s LIMIT -1 OFFSET 0) AS p",
+		ix.sqlName, box)
 }
 
 // GeoPaths are the paths c has a 2dsphere index on.
@@ -179,39 +276,17 @@ type Near struct {
 	Lon, Lat float64
 }
 
-// readNear reads rs in distance order. When the whole filter is SQL and
-// the index keeps its points, SQLite orders by roost_distance and cuts the
-// page, so only the page's documents are read; otherwise every match is
-// read and sorted here, by the same distance.
+// readNear reads rs in distance order: in SQL when the whole filter is
+// (near.go); otherwise every match is read and sorted here, by the same
+// distance.
 func (db *Database) readNear(ctx context.Context, q *sql.Tx, c *Collection, rs ReadSpec) (*ReadResult, error) {
 	db.Mu.RLock()
 	ix := c.geoIndex(rs.Near.Path)
 	cnd, ok := c.translate(rs.Filter)
 	keys, docs := c.keysTable(), c.docsTable()
 	db.Mu.RUnlock()
-	if ix != nil && ix.geoAux && ok && cnd.exact {
-		lim := rs.Limit
-		if lim <= 0 {
-			lim = -1
-		}
-		// Nearest first is the largest cosine of the angle to the centre: the
-		// dot product of unit vectors, in SQLite's own math (no call into Go
-		// per row), the same order as the haversine distance.
-		// A correlated look-up by rowid, not a join: the R*Tree's own "id"
-		// would clash with the key column of _id in the filter.
-		v := query.UnitVec(rs.Near.Lon, rs.Near.Lat)
-		text := fmt.Sprintf("SELECT k.rid FROM %s k WHERE %s ORDER BY (SELECT cos(radians(g.lat)) * cos(radians(g.lon)) * ? + "+
-			"cos(radians(g.lat)) * sin(radians(g.lon)) * ? + sin(radians(g.lat)) * ? FROM %s g WHERE g.id = k.rid) DESC, "+
-			"k.id LIMIT ? OFFSET ?", keys, cnd.text, ix.sqlName)
-		args := append(append([]any(nil), cnd.args...), v[0], v[1], v[2], lim, rs.Skip)
-		rids, err := db.queryInts(ctx, q, text, args...)
-		if err != nil {
-			return nil, err
-		}
-		res := &ReadResult{SQL: text, Args: args, Exact: true}
-		res.Docs, err = db.docsByRid(ctx, q, docs, rids)
-		res.Examined = int64(len(res.Docs))
-		return res, err
+	if ix != nil && ok && cnd.exact {
+		return db.readNearSQL(ctx, q, ix, cnd, rs, keys, docs)
 	}
 	res, err := db.Read(ctx, q, c, ReadSpec{Filter: rs.Filter})
 	if err != nil {

@@ -232,6 +232,11 @@ func (db *Database) DropIndex(ctx context.Context, tx *sql.Tx, c *Collection, na
 		if _, err := tx.ExecContext(ctx, drop+ix.sqlName); err != nil {
 			return err
 		}
+		if ix.geo {
+			if err := dropGeoColumns(ctx, tx, c, ix); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM _roost_indexes WHERE coll = ? AND name = ?`, c.name, name); err != nil {
 			return err
 		}

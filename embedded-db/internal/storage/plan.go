@@ -56,6 +56,14 @@ type ReadPlan struct {
 	trial         string
 	trialArgs     []any
 	trialLimitArg int // the index in trialArgs of the walk's length
+
+	// driven: the same page read from the R*Tree's rows in the filter's
+	// shape, when the shape holds few enough of them (near.go).
+	driven     string
+	drivenArgs []any
+	shapeRows  string // counts the shape's candidates, up to a bound
+	shapeArgs  []any
+	keys       string
 }
 
 // A sorted page with a range or IN term besides its equalities: SQLite,
@@ -156,14 +164,19 @@ func (db *Database) PlanRead(c *Collection, rs ReadSpec) ReadPlan {
 			p.Text += " LIMIT ? OFFSET ?"
 			p.Args = append(p.Args, lim, rs.Skip)
 		}
+		p.keys = keys
+		c.planShapeDriven(&p, cnd, order, rs)
 		if rs.Limit > 0 && rs.Skip+rs.Limit <= trialRows/4 && len(rs.Sort) > 0 && rs.Sort[0].Path != "$natural" {
 			// Equalities alone SQLite plans well: it walks the sort's index
 			// and checks them on the way, stopping at the page's end.
-			ranged := false
+			// A set an index's table selects (2dsphere, text) is built anew
+			// at each run: SQLite's own plan, which builds it once, is best.
+			ranged, sets := false, false
 			for _, t := range other {
 				ranged = ranged || !t.eq
+				sets = sets || t.sub != nil
 			}
-			if ranged {
+			if ranged && !sets {
 				inner := conjunction(eq, true)
 				if len(eq) == 0 {
 					inner = cond{text: "1"}
@@ -215,6 +228,9 @@ func (db *Database) Read(ctx context.Context, q *sql.Tx, c *Collection, rs ReadS
 			}
 			res = &ReadResult{} // a write moved the marks meanwhile: read plainly
 		}
+	}
+	if err := db.pickShapeDriven(ctx, q, &p, rs); err != nil {
+		return nil, err
 	}
 	res.Exact, res.SQL, res.Args = p.exact, p.Text, p.Args
 	if p.exact && p.sortable {

@@ -23,11 +23,9 @@ var cities = []string{"Paris", "Lyon", "Nice", "Lille"}
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// filled opens a store in dir with "props" holding n documents {_id, city,
-// price}, indexed on city and unique on code.
-func filled(t *testing.T, dir string, n int) (*Store, *Database, *Collection, []bsoncore.Document) {
+// openTestDB opens a store in dir and its database roost_test, made if new.
+func openTestDB(t *testing.T, dir string) (*Store, *Database) {
 	t.Helper()
-	ctx := context.Background()
 	st, err := Open(dir, quiet())
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +34,17 @@ func filled(t *testing.T, dir string, n int) (*Store, *Database, *Collection, []
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, db
+}
+
+// filled opens a store in dir with "props" holding n documents {_id, city,
+// price}, indexed on city and unique on code.
+func filled(t *testing.T, dir string, n int) (*Store, *Database, *Collection, []bsoncore.Document) {
+	t.Helper()
+	ctx := context.Background()
+	st, db := openTestDB(t, dir)
 	r := rand.New(rand.NewSource(7))
+	var err error
 	var docs []bsoncore.Document
 	err = db.InWrite(ctx, func(tx *sql.Tx) error {
 		c, err := db.CreateCollection(ctx, tx, "props")

@@ -83,7 +83,6 @@ type Index struct {
 	keys       []indexKey
 	unique     bool
 	geo        bool // a 2dsphere index: one key, an R*Tree (geo.go)
-	geoAux     bool // its R*Tree keeps each point's lon and lat: SQL decides exactly (geosql.go)
 	text       bool // a text index: an FTS5 table (text.go)
 	textFields []query.TextField
 	Spec       bsoncore.Document // as createIndexes gave it, for listIndexes
@@ -235,18 +234,14 @@ func (db *Database) loadCatalog() error {
 			return err
 		}
 		ix.sqlName = sqlName
-		if ix.geo {
-			var text string
-			if err := db.sql.QueryRow(`SELECT sql FROM sqlite_master WHERE name = ?`, sqlName).Scan(&text); err != nil {
-				return err
-			}
-			ix.geoAux = strings.Contains(text, "+lon")
-		}
 		if c := db.Colls[coll]; c != nil {
 			c.Indexes = append(c.Indexes, ix)
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return db.upgradeGeo()
 }
 
 // Collection finds a Collection (nil when it does not exist).

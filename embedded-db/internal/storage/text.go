@@ -201,9 +201,30 @@ func textMatch(ix *Index, t *query.TextNode) string {
 	return m
 }
 
-func ftsCond(ix *Index, match string) cond {
-	return cond{text: fmt.Sprintf("k.rid IN (SELECT rowid FROM %s WHERE %s MATCH ?)", ix.sqlName, ix.sqlName),
-		args: []any{match}, exact: true}
+func ftsCond(table, match string) cond {
+	return subsetCond(subset{table: table, from: table, rowid: "rowid", where: table + " MATCH ?", args: []any{match}, fts: match})
+}
+
+// mergeFTS makes the terms of a conjunction that each ask the text index
+// one FTS5 query ANDed: FTS5 intersects its own lists, where two IN sets
+// would each be built whole (a $text beside the $all of its words: every
+// row holding any word, then every row holding all).
+func mergeFTS(terms []cond) []cond {
+	var out []cond
+	at := -1
+	for _, t := range terms {
+		if t.sub == nil || t.sub.fts == "" {
+			out = append(out, t)
+			continue
+		}
+		if at < 0 {
+			at = len(out)
+			out = append(out, t)
+			continue
+		}
+		out[at] = ftsCond(t.sub.table, "("+out[at].sub.fts+") AND ("+t.sub.fts+")")
+	}
+	return out
 }
 
 // translateText: the rows FTS5 finds any term in, exactly.
@@ -216,7 +237,7 @@ func (c *Collection) translateText(t *query.TextNode) (cond, bool) {
 	if m == "" {
 		return cond{text: "0", exact: true}, true // matches nothing
 	}
-	return ftsCond(ix, m), true
+	return ftsCond(ix.sqlName, m), true
 }
 
 // translateAllWords: {path: {$all: [strings]}} on a text-indexed field,
@@ -244,7 +265,7 @@ func (c *Collection) translateAllWords(f *query.FieldNode) (cond, bool) {
 		}
 		tokens = append(tokens, elementToken(field, s))
 	}
-	return ftsCond(ix, "elems : ("+ftsQuery(tokens, "AND")+")"), true
+	return ftsCond(ix.sqlName, "elems : ("+ftsQuery(tokens, "AND")+")"), true
 }
 
 // bm25 is the FTS5 call that scores a row with the index's weights (the
@@ -295,6 +316,9 @@ func (db *Database) readText(ctx context.Context, q *sql.Tx, c *Collection, rs R
 	}
 	if !ok {
 		cnd = cond{text: "1"}
+	}
+	if also, others := splitSubset(cnd, ix.sqlName); also != nil {
+		match, cnd = "("+match+") AND ("+also.fts+")", others
 	}
 	byScore := len(rs.Sort) > 0 && rs.Sort[0].Meta
 	switch {

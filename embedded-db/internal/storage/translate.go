@@ -5,6 +5,7 @@
 package storage
 
 import (
+	"fmt"
 	"regexp/syntax"
 	"roost.local/embedded-db/internal/query"
 	"strings"
@@ -18,9 +19,46 @@ type cond struct {
 	text  string
 	args  []any
 	exact bool
-	eq    bool   // a single "col = ?": an equality an index can lead with
-	col   string // eq's column
-	parts []cond // a conjunction's terms, flattened
+	eq    bool    // a single "col = ?": an equality an index can lead with
+	col   string  // eq's column
+	parts []cond  // a conjunction's terms, flattened
+	sub   *subset // set when the condition is "the rows a text or 2dsphere index finds"
+}
+
+// subset is a condition k.rid IN (SELECT <rowid> FROM <from> WHERE <where>)
+// on an index's table, kept in parts, so that a read can join the table
+// instead (readText, readNear) and conjunctions can merge FTS5 queries.
+type subset struct {
+	table string // the index's table (its SQL name)
+	from  string // the table, or a subquery of it
+	rowid string // from's column of the row's rid
+	where string
+	args  []any  // from's, then where's
+	fts   string // the FTS5 query, for a text index
+}
+
+func subsetCond(s subset) cond {
+	return cond{text: fmt.Sprintf("k.rid IN (SELECT %s FROM %s WHERE %s)", s.rowid, s.from, s.where),
+		args: s.args, exact: true, sub: &s}
+}
+
+// splitSubset takes out of c the first subset on table (readText and
+// readNear join that table and ask it themselves): that subset, or nil,
+// and the rest of c.
+func splitSubset(c cond, table string) (*subset, cond) {
+	if c.sub != nil && c.sub.table == table {
+		return c.sub, cond{text: "1", exact: c.exact}
+	}
+	for i, p := range c.parts {
+		if p.sub != nil && p.sub.table == table {
+			rest := append(append([]cond(nil), c.parts[:i]...), c.parts[i+1:]...)
+			if len(rest) == 0 {
+				return p.sub, cond{text: "1", exact: c.exact}
+			}
+			return p.sub, conjunction(rest, c.exact)
+		}
+	}
+	return nil, c
 }
 
 // translate turns a filter node into SQL over c's key columns. ok is false
@@ -199,6 +237,11 @@ func (c *Collection) translateField(f *query.FieldNode) (cond, bool) {
 
 // conjunction joins terms with AND, keeping them for planRead's trial.
 func conjunction(terms []cond, exact bool) cond {
+	terms = mergeFTS(terms)
+	if len(terms) == 1 {
+		only := terms[0]
+		return cond{text: "(" + only.text + ")", args: only.args, exact: exact, parts: terms, sub: only.sub}
+	}
 	texts := make([]string, len(terms))
 	var args []any
 	for i, t := range terms {

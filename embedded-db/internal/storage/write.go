@@ -63,6 +63,7 @@ func (db *Database) rowKeys(ctx context.Context, tx *sql.Tx, c *Collection, doc 
 		cols = append(cols, f.col)
 		keys = append(keys, k)
 	}
+	cols, keys = c.geoKeys(doc, cols, keys)
 	return cols, keys, nil
 }
 

@@ -1,0 +1,98 @@
+// Pages of a filter with a 2dsphere shape, in SQL.
+//
+// $geoNear: the page of the points nearest a centre, among the rows a
+// filter SQLite answers whole selects, reading only the page's documents.
+// The R*Tree gives the candidates in the filter's shape (or all of them);
+// each is joined to its keys row, which holds the point's exact unit
+// vector (vecCols), and SQLite orders by the chord from the centre —
+// 2 sin(angle / 2), so the haversine's order, as precise at a metre as at
+// 1,000 km — then by _id, and cuts the page.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"roost.local/embedded-db/internal/query"
+	"strings"
+)
+
+func (db *Database) readNearSQL(ctx context.Context, q *sql.Tx, ix *Index, cnd cond, rs ReadSpec, keys, docs string) (*ReadResult, error) {
+	shape, rest := splitSubset(cnd, ix.sqlName)
+	from, where, wargs := geoFrom(ix, "1"), "1", []any(nil)
+	if shape != nil {
+		from, where, wargs = shape.from, shape.where, shape.args
+	}
+	lim := rs.Limit
+	if lim <= 0 {
+		lim = -1
+	}
+	v, vc := query.UnitVec(rs.Near.Lon, rs.Near.Lat), vecCols(ix)
+	// The R*Tree drives (CROSS JOIN); its own "id" stays inside the
+	// subquery, apart from _id's column.
+	text := fmt.Sprintf("SELECT k.rid FROM (SELECT p.id AS gid FROM %s WHERE %s) n CROSS JOIN %s k ON k.rid = n.gid "+
+		"WHERE %s ORDER BY (k.%s - ?) * (k.%s - ?) + (k.%s - ?) * (k.%s - ?) + (k.%s - ?) * (k.%s - ?), k.id LIMIT ? OFFSET ?",
+		from, where, keys, rest.text, vc[0], vc[0], vc[1], vc[1], vc[2], vc[2])
+	args := append(append([]any(nil), wargs...), rest.args...)
+	args = append(args, v[0], v[0], v[1], v[1], v[2], v[2], lim, rs.Skip)
+	rids, err := db.queryInts(ctx, q, text, args...)
+	if err != nil {
+		return nil, err
+	}
+	res := &ReadResult{SQL: text, Args: args, Exact: true}
+	res.Docs, err = db.docsByRid(ctx, q, docs, rids)
+	res.Examined = int64(len(res.Docs))
+	return res, err
+}
+
+// shapeRowsBound caps the count of a shape's candidates that chooses a plan.
+const shapeRowsBound = 20000
+
+// planShapeDriven gives p, when the filter holds a 2dsphere shape, the
+// plan that reads the shape's rows and sorts them (driven), beside
+// SQLite's own, which walks the sort's index and checks each row against
+// the shape's set: the walk costs about pageEnd × all / inShape entries,
+// reading the shape about inShape. A 200 m circle on page 1, or any
+// circle on page 50, is cheaper read; a map of a country is cheaper walked.
+func (c *Collection) planShapeDriven(p *ReadPlan, cnd cond, order string, rs ReadSpec) {
+	if rs.Limit <= 0 {
+		return
+	}
+	var shape *subset
+	for _, t := range append([]cond{cnd}, cnd.parts...) {
+		if t.sub != nil && t.sub.fts == "" {
+			shape = t.sub
+			break
+		}
+	}
+	if shape == nil {
+		return
+	}
+	sub, rest := splitSubset(cnd, shape.table)
+	p.driven = fmt.Sprintf("SELECT k.rid FROM (SELECT p.id AS gid FROM %s WHERE %s) n CROSS JOIN %s k ON k.rid = n.gid "+
+		"WHERE %s ORDER BY %s LIMIT ? OFFSET ?", sub.from, sub.where, p.keys, rest.text, prefixCols(order, "k."))
+	p.drivenArgs = append(append(append([]any(nil), sub.args...), rest.args...), rs.Limit, rs.Skip)
+	boxArgs := strings.Count(sub.from, "?")
+	p.shapeRows = fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d)", sub.from, shapeRowsBound)
+	p.shapeArgs = sub.args[:boxArgs]
+}
+
+// pickShapeDriven makes p's plan the driven one when it is the cheaper.
+func (db *Database) pickShapeDriven(ctx context.Context, q *sql.Tx, p *ReadPlan, rs ReadSpec) error {
+	if p.driven == "" {
+		return nil
+	}
+	ints, err := db.queryInts(ctx, q, p.shapeRows, p.shapeArgs...)
+	if err != nil || len(ints) == 0 {
+		return err
+	}
+	all, err := db.queryInts(ctx, q, fmt.Sprintf("SELECT coalesce(max(rid), 0) FROM %s", p.keys))
+	if err != nil || len(all) == 0 {
+		return err
+	}
+	inShape := ints[0]
+	if inShape < shapeRowsBound && inShape*inShape <= (rs.Skip+rs.Limit)*all[0] {
+		p.Text, p.Args, p.trial = p.driven, p.drivenArgs, ""
+	}
+	return nil
+}
