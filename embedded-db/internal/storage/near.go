@@ -52,8 +52,9 @@ const shapeRowsBound = 20000
 // plan that reads the shape's rows and sorts them (driven), beside
 // SQLite's own, which walks the sort's index and checks each row against
 // the shape's set: the walk costs about pageEnd × all / inShape entries,
-// reading the shape about inShape. A 200 m circle on page 1, or any
-// circle on page 50, is cheaper read; a map of a country is cheaper walked.
+// reading the shape about ten times inShape. A 200 m circle on page 1, or
+// a 2 km one on page 50, is cheaper read; a city's map, or a country's,
+// is cheaper walked.
 func (c *Collection) planShapeDriven(p *ReadPlan, cnd cond, order string, rs ReadSpec) {
 	if rs.Limit <= 0 {
 		return
@@ -91,7 +92,9 @@ func (db *Database) pickShapeDriven(ctx context.Context, q *sql.Tx, p *ReadPlan,
 		return err
 	}
 	inShape := ints[0]
-	if inShape < shapeRowsBound && inShape*inShape <= (rs.Skip+rs.Limit)*all[0] {
+	// A row of the shape costs about ten entries of the walk (the exact
+	// test, a keys lookup and the sort, against an index step and a probe).
+	if inShape < shapeRowsBound && 10*inShape*inShape <= (rs.Skip+rs.Limit)*all[0] {
 		p.Text, p.Args, p.trial = p.driven, p.drivenArgs, ""
 	}
 	return nil

@@ -77,13 +77,21 @@ type ReadPlan struct {
 //
 // The walk reads its N entries whole before the page is cut from them, so
 // it is tried short first — eight times the page, enough when one entry in
-// eight or more matches, as with a type filter — then long.
+// eight or more matches, as with a type filter — then long. A deep page
+// (page 50 of 20) walks once, sixteen times its end: the city's own index,
+// which the walk takes when the filter names a city, holds a few thousand.
 const trialRows = 2000
+
+// trialDeepest is the deepest page end a walk is tried for.
+const trialDeepest = 1250
 
 func trialSizes(pageEnd int64) []int64 {
 	short := 8 * pageEnd
 	if short < 64 {
 		short = 64
+	}
+	if pageEnd > trialRows/4 {
+		return []int64{16 * pageEnd}
 	}
 	if short >= trialRows {
 		return []int64{trialRows}
@@ -93,42 +101,18 @@ func trialSizes(pageEnd int64) []int64 {
 
 // trialSplit parts a filter's terms for the trial walk: eq, the equalities
 // that lead an index whose next key is the sort's first (so SQLite walks
-// that index in page order); other, the terms checked on the walk. Without
-// such an index: every equality, and the other terms.
+// that index in page order) — the most of them any such index has, so
+// that the walk is the shortest; other, the terms checked on the walk.
+// Without such an index: every equality, and the other terms.
 func (c *Collection) trialSplit(terms []cond, keys []query.SortKey) (eq, other []cond) {
-	var first string
-	if len(keys) > 0 {
-		first, _ = c.column(keys[0].Path)
-	}
+	best := -1
 	for _, ix := range c.Indexes {
-		var lead []cond
-		used := map[int]bool{}
-		for _, k := range ix.keys {
-			col, ok := c.column(k.path)
-			if !ok {
-				break
-			}
-			if col == first {
-				for i, t := range terms {
-					if !used[i] {
-						other = append(other, t)
-					}
-				}
-				return lead, other
-			}
-			found := -1
-			for i, t := range terms {
-				if t.eq && t.col == col && !used[i] {
-					found = i
-					break
-				}
-			}
-			if found < 0 {
-				break
-			}
-			used[found] = true
-			lead = append(lead, terms[found])
+		if lead, rest, ok := c.leadOf(ix, terms, keys); ok && len(lead) > best {
+			best, eq, other = len(lead), lead, rest
 		}
+	}
+	if best >= 0 {
+		return eq, other
 	}
 	eq, other = nil, nil
 	for _, t := range terms {
@@ -139,6 +123,43 @@ func (c *Collection) trialSplit(terms []cond, keys []query.SortKey) (eq, other [
 		}
 	}
 	return eq, other
+}
+
+// leadOf: the equality terms that lead ix up to the sort's first key, and
+// the other terms; ok when ix reaches that key.
+func (c *Collection) leadOf(ix *Index, terms []cond, keys []query.SortKey) (lead, other []cond, ok bool) {
+	if len(keys) == 0 {
+		return nil, nil, false
+	}
+	first, _ := c.column(keys[0].Path)
+	used := map[int]bool{}
+	for _, k := range ix.keys {
+		col, known := c.column(k.path)
+		if !known {
+			return nil, nil, false
+		}
+		if col == first {
+			for i, t := range terms {
+				if !used[i] {
+					other = append(other, t)
+				}
+			}
+			return lead, other, true
+		}
+		found := -1
+		for i, t := range terms {
+			if t.eq && t.col == col && !used[i] {
+				found = i
+				break
+			}
+		}
+		if found < 0 {
+			return nil, nil, false
+		}
+		used[found] = true
+		lead = append(lead, terms[found])
+	}
+	return nil, nil, false
 }
 
 func (db *Database) PlanRead(c *Collection, rs ReadSpec) ReadPlan {
@@ -166,7 +187,7 @@ func (db *Database) PlanRead(c *Collection, rs ReadSpec) ReadPlan {
 		}
 		p.keys = keys
 		c.planShapeDriven(&p, cnd, order, rs)
-		if rs.Limit > 0 && rs.Skip+rs.Limit <= trialRows/4 && len(rs.Sort) > 0 && rs.Sort[0].Path != "$natural" {
+		if rs.Limit > 0 && rs.Skip+rs.Limit <= trialDeepest && len(rs.Sort) > 0 && rs.Sort[0].Path != "$natural" {
 			// Equalities alone SQLite plans well: it walks the sort's index
 			// and checks them on the way, stopping at the page's end.
 			// A set an index's table selects (2dsphere, text) is built anew
