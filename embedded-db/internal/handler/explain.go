@@ -72,7 +72,10 @@ func cmdExplain(ctx context.Context, s *Handler, r *request) (bsoncore.Document,
 				return s.explainOf(ctx, db, c, ns, res.SQL, res.Args, false)
 			}
 		}
-		p := db.PlanRead(c, rs)
+		p, err := db.PlanReadAt(ctx, c, rs)
+		if err != nil {
+			return nil, err
+		}
 		return s.explainOf(ctx, db, c, ns, p.Text, p.Args, true)
 	case "aggregate":
 		stages, err := parsePipeline(ir.arg("pipeline"))

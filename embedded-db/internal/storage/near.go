@@ -70,8 +70,15 @@ func (c *Collection) planShapeDriven(p *ReadPlan, cnd cond, order string, rs Rea
 		return
 	}
 	sub, rest := splitSubset(cnd, shape.table)
+	// Ties in the order the walk gives them, by row (an index's last key),
+	// so that pages read one way and the next the other neither repeat
+	// nor skip a document.
+	tie := "k.rid"
+	if len(rs.Sort) > 0 && rs.Sort[len(rs.Sort)-1].Dir < 0 {
+		tie += " DESC"
+	}
 	p.driven = fmt.Sprintf("SELECT k.rid FROM (SELECT p.id AS gid FROM %s WHERE %s) n CROSS JOIN %s k ON k.rid = n.gid "+
-		"WHERE %s ORDER BY %s LIMIT ? OFFSET ?", sub.from, sub.where, p.keys, rest.text, prefixCols(order, "k."))
+		"WHERE %s ORDER BY %s, %s LIMIT ? OFFSET ?", sub.from, sub.where, p.keys, rest.text, prefixCols(order, "k."), tie)
 	p.drivenArgs = append(append(append([]any(nil), sub.args...), rest.args...), rs.Limit, rs.Skip)
 	boxArgs := strings.Count(sub.from, "?")
 	p.shapeRows = fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d)", sub.from, shapeRowsBound)
@@ -98,4 +105,12 @@ func (db *Database) pickShapeDriven(ctx context.Context, q *sql.Tx, p *ReadPlan,
 		p.Text, p.Args, p.trial = p.driven, p.drivenArgs, ""
 	}
 	return nil
+}
+
+// PlanReadAt is PlanRead with the choice Read makes when it runs (a
+// shape's page): what explain shows is what runs.
+func (db *Database) PlanReadAt(ctx context.Context, c *Collection, rs ReadSpec) (ReadPlan, error) {
+	p := db.PlanRead(c, rs)
+	err := db.pickShapeDriven(ctx, nil, &p, rs)
+	return p, err
 }

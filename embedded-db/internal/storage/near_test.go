@@ -154,3 +154,78 @@ func TestNearInSQLAcrossAnIndexsLives(t *testing.T) {
 	c = db.Collection("homes")
 	check("an older index, remade at open")
 }
+
+// Pages of a shape sorted on a field that ties everywhere: the first pages
+// walk the sort's index, the later ones read the shape (planShapeDriven),
+// and together they hold every document once.
+func TestShapePagesNeitherRepeatNorSkip(t *testing.T) {
+	ctx := context.Background()
+	st, db := openTestDB(t, t.TempDir())
+	defer st.Close()
+	var c *Collection
+	inCircle := map[int64]bool{}
+	err := db.InWrite(ctx, func(tx *sql.Tx) error {
+		var err error
+		if c, err = db.CreateCollection(ctx, tx, "homes"); err != nil {
+			return err
+		}
+		for _, spec := range []bsoncore.Document{geoSpec(),
+			query.BuildDoc("key", query.VDoc(query.BuildDoc("price", query.VInt32(1))), "name", query.VString("price_1"))} {
+			ix, err := ParseIndexSpec(spec)
+			if err != nil {
+				return err
+			}
+			if _, err := db.CreateIndex(ctx, tx, c, ix); err != nil {
+				return err
+			}
+		}
+		for i := int64(1); i <= 2000; i++ {
+			lon := 2.35 + float64(i%20)*1e-4 // 100 of them near (2.35, 48.85), the rest 10° away
+			if i%20 != 0 {
+				lon += 10
+			}
+			if i%20 == 0 {
+				inCircle[i] = true
+			}
+			d := query.BuildDoc("_id", query.VInt64(i), "price", query.VInt32(100),
+				"loc", query.VArray([]bsoncore.Value{query.VDouble(lon), query.VDouble(48.85)}))
+			if err := db.InsertDoc(ctx, tx, c, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter := query.BuildDoc("loc", query.VDoc(query.BuildDoc("$geoWithin", query.VDoc(query.BuildDoc("$centerSphere",
+		query.VArray([]bsoncore.Value{query.VArray([]bsoncore.Value{query.VDouble(2.35), query.VDouble(48.85)}), query.VDouble(0.001)}))))))
+	seen := map[int64]bool{}
+	plans := map[bool]bool{}
+	for page := int64(0); ; page++ {
+		rs := spec(t, filter)
+		rs.Sort, rs.Skip, rs.Limit = []query.SortKey{{Path: "price", Dir: 1}}, page*20, 20
+		p, err := db.PlanReadAt(ctx, c, rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans[p.Text == p.driven] = true
+		res, err := db.Read(ctx, nil, c, rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Docs) == 0 {
+			break
+		}
+		for _, d := range res.Docs {
+			id, _ := d.Lookup("_id").Int64OK()
+			if seen[id] || !inCircle[id] {
+				t.Fatalf("page %d: document %d again, or not in the circle", page+1, id)
+			}
+			seen[id] = true
+		}
+	}
+	if len(seen) != len(inCircle) || !plans[true] || !plans[false] {
+		t.Fatalf("%d of %d documents in the pages; plans used (driven: true): %v", len(seen), len(inCircle), plans)
+	}
+}

@@ -82,8 +82,9 @@ type ReadPlan struct {
 // which the walk takes when the filter names a city, holds a few thousand.
 const trialRows = 2000
 
-// trialDeepest is the deepest page end a walk is tried for.
-const trialDeepest = 1250
+// trialDeepest is the deepest page end a walk is tried for: MarkStride's
+// own, as deeper pages start from a mark (marks.go).
+const trialDeepest = 1000
 
 func trialSizes(pageEnd int64) []int64 {
 	short := 8 * pageEnd
@@ -350,7 +351,7 @@ func (db *Database) readInGo(ctx context.Context, q *sql.Tx, p ReadPlan, rs Read
 // idsFromKeys answers an _id-only read from the id column; ok is false
 // when some _id cannot be read back from its key (then documents are read).
 func (db *Database) idsFromKeys(ctx context.Context, q *sql.Tx, p ReadPlan) ([]bsoncore.Document, bool, error) {
-	text := strings.Replace(p.Text, "SELECT rid FROM", "SELECT id FROM", 1)
+	text := strings.Replace(strings.Replace(p.Text, "SELECT rid FROM", "SELECT id FROM", 1), "SELECT k.rid FROM", "SELECT k.id FROM", 1)
 	rows, err := db.rows(ctx, q, text, p.Args...)
 	if err != nil {
 		return nil, false, err
