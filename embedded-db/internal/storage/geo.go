@@ -299,10 +299,11 @@ func (db *Database) readNear(ctx context.Context, q *sql.Tx, c *Collection, rs R
 		doc  bsoncore.Document
 	}
 	items := make([]item, len(res.Docs))
+	c0 := query.UnitVec(rs.Near.Lon, rs.Near.Lat)
 	for i, d := range res.Docs {
 		items[i] = item{math.Inf(1), query.KeyOf(d.Lookup("_id")), d}
 		if lon, lat, ok := query.Point(query.LookupOne(d, parts)); ok {
-			items[i].dist = query.Haversine(lon, lat, rs.Near.Lon, rs.Near.Lat)
+			items[i].dist = chord2(query.UnitVec(lon, lat), c0)
 		}
 	}
 	sort.Slice(items, func(i, j int) bool {
@@ -316,6 +317,13 @@ func (db *Database) readNear(ctx context.Context, q *sql.Tx, c *Collection, rs R
 	}
 	res.Docs = skipLimitDocs(res.Docs, rs.Skip, rs.Limit)
 	return res, nil
+}
+
+// chord2 is the squared chord between unit vectors, computed as
+// readNearSQL's ORDER BY computes it, term by term: both paths order
+// equal-looking distances (two points mirrored about the centre) alike.
+func chord2(v, c query.Vec3) float64 {
+	return (v[0]-c[0])*(v[0]-c[0]) + (v[1]-c[1])*(v[1]-c[1]) + (v[2]-c[2])*(v[2]-c[2])
 }
 
 func skipLimitDocs(docs []bsoncore.Document, skip, limit int64) []bsoncore.Document {

@@ -229,3 +229,53 @@ func TestShapePagesNeitherRepeatNorSkip(t *testing.T) {
 		t.Fatalf("%d of %d documents in the pages; plans used (driven: true): %v", len(seen), len(inCircle), plans)
 	}
 }
+
+// Points mirrored about the centre are at one distance, up to rounding: the
+// SQL order and Go's (a filter SQL cannot answer) round alike.
+func TestNearTiesAlikeInSQLAndGo(t *testing.T) {
+	ctx := context.Background()
+	st, db := openTestDB(t, t.TempDir())
+	defer st.Close()
+	var c *Collection
+	err := db.InWrite(ctx, func(tx *sql.Tx) error {
+		var err error
+		if c, err = db.CreateCollection(ctx, tx, "homes"); err != nil {
+			return err
+		}
+		for i, p := range [][2]float64{{9, 0}, {11, 0}, {10, 1}, {10, -1}, {10.5, 0.5}, {9.5, -0.5}, {-170, 0}, {170, 0}} {
+			d := query.BuildDoc("_id", query.VInt64(int64(i+1)), "n", query.VInt32(1),
+				"loc", query.VArray([]bsoncore.Value{query.VDouble(p[0]), query.VDouble(p[1])}))
+			if err := db.InsertDoc(ctx, tx, c, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := makeGeoIndex(ctx, db, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, centre := range [][2]float64{{10, 0}, {180, 0}} {
+		var orders []string
+		for _, filter := range []bsoncore.Document{query.BuildDoc(),
+			query.BuildDoc("n", query.VDoc(query.BuildDoc("$mod", query.VArray([]bsoncore.Value{query.VInt32(1), query.VInt32(0)}))))} {
+			rs := spec(t, filter)
+			rs.Near = &Near{Path: "loc", Lon: centre[0], Lat: centre[1]}
+			res, err := db.Read(ctx, nil, c, rs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []int64
+			for _, d := range res.Docs {
+				id, _ := d.Lookup("_id").Int64OK()
+				ids = append(ids, id)
+			}
+			orders = append(orders, fmt.Sprint(ids))
+		}
+		if orders[0] != orders[1] {
+			t.Fatalf("near %v: SQL orders %s, Go %s", centre, orders[0], orders[1])
+		}
+	}
+}
