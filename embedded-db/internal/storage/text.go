@@ -331,16 +331,6 @@ func (db *Database) readText(ctx context.Context, q *sql.Tx, c *Collection, rs R
 	}
 	from := fmt.Sprintf("FROM %s k JOIN %s ON %s.rowid = k.rid", keys, ix.sqlName, ix.sqlName)
 	args := append([]any{match}, cnd.args...)
-	if cnd.exact && sortable && order == "s DESC, k.id" && rs.Limit > 0 {
-		page, ok, err := db.topScored(ctx, q, ix, match, cnd, keys, rs)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			res.SQL, res.Args = bestScoredSQL(ix), []any{match, topFetch(rs)}
-			return db.scoredPage(ctx, q, docs, page, res)
-		}
-	}
 	if cnd.exact && sortable {
 		lim := rs.Limit
 		if lim <= 0 {
@@ -353,21 +343,34 @@ func (db *Database) readText(ctx context.Context, q *sql.Tx, c *Collection, rs R
 		if err != nil {
 			return nil, err
 		}
-		var page []scored
+		var rids []int64
 		for rows.Next() {
-			var r scored
-			if err := rows.Scan(&r.rid, &r.s); err != nil {
+			var rid int64
+			var s float64
+			if err := rows.Scan(&rid, &s); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			page = append(page, r)
+			rids = append(rids, rid)
+			res.Scores = append(res.Scores, s)
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
 			return nil, err
 		}
-		return db.scoredPage(ctx, q, docs, page, res)
+		// Each document with its own score, also if one went meanwhile.
+		found, err := db.docsAt(ctx, q, docs, rids)
+		scores := res.Scores
+		res.Scores = nil
+		for i, d := range found {
+			if d != nil {
+				res.Docs = append(res.Docs, d)
+				res.Scores = append(res.Scores, scores[i])
+			}
+		}
+		res.Examined = int64(len(res.Docs))
+		return res, err
 	}
 	res.Exact = false
 	res.SQL = fmt.Sprintf("SELECT k.rid, d.doc, %s %s JOIN %s d ON d.rid = k.rid WHERE %s MATCH ? AND %s",
@@ -403,22 +406,4 @@ func (db *Database) readText(ctx context.Context, q *sql.Tx, c *Collection, rs R
 		res.Scores = append(res.Scores, score[&d[0]])
 	}
 	return res, nil
-}
-
-// scoredPage reads a page's documents, each with its own score, also if
-// one went meanwhile.
-func (db *Database) scoredPage(ctx context.Context, q *sql.Tx, docs string, page []scored, res *ReadResult) (*ReadResult, error) {
-	rids := make([]int64, len(page))
-	for i, p := range page {
-		rids[i] = p.rid
-	}
-	found, err := db.docsAt(ctx, q, docs, rids)
-	for i, d := range found {
-		if d != nil {
-			res.Docs = append(res.Docs, d)
-			res.Scores = append(res.Scores, page[i].s)
-		}
-	}
-	res.Examined = int64(len(res.Docs))
-	return res, err
 }
