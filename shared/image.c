@@ -1,0 +1,206 @@
+/* Photos checked and cleaned with libvips (image.h). */
+#include "image.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <vips/vips.h>
+
+static pthread_once_t started = PTHREAD_ONCE_INIT;
+static bool start_ok;
+static const char *start_argv0;
+
+/* libvips warns on stderr about what its callers are told anyway (a
+ * truncated body: "error in tile 0 x 120"); the status says it here. */
+static void
+quiet(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+    (void)domain, (void)level, (void)message, (void)data;
+}
+
+static void
+start(void)
+{
+    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, quiet, NULL);
+    start_ok = VIPS_INIT(start_argv0 != NULL ? start_argv0 : "roost") == 0;
+    /* A worker reads one photo at a time per request: no cache of
+     * operations between requests, which would hold their pixels. */
+    vips_cache_set_max(0);
+}
+
+bool
+image_init(const char *argv0)
+{
+    start_argv0 = argv0;
+    pthread_once(&started, start);
+    return start_ok;
+}
+
+void
+image_shutdown(void)
+{
+    if (start_ok)
+        vips_shutdown();
+}
+
+void
+image_free(void *p)
+{
+    g_free(p);
+}
+
+static const struct {
+    image_type_t type;
+    const char *mime;
+} mimes[] = {{IMAGE_JPEG, "image/jpeg"}, {IMAGE_PNG, "image/png"}, {IMAGE_WEBP, "image/webp"}};
+
+image_type_t
+image_type_of_mime(const char *content_type)
+{
+    if (content_type == NULL)
+        return IMAGE_UNKNOWN;
+    size_t n = strcspn(content_type, ";");
+    while (n > 0 && content_type[n - 1] == ' ')
+        n--;
+    for (size_t i = 0; i < sizeof(mimes) / sizeof(mimes[0]); i++)
+        if (strlen(mimes[i].mime) == n && strncasecmp(content_type, mimes[i].mime, n) == 0)
+            return mimes[i].type;
+    return IMAGE_UNKNOWN;
+}
+
+const char *
+image_mime(image_type_t type)
+{
+    for (size_t i = 0; i < sizeof(mimes) / sizeof(mimes[0]); i++)
+        if (mimes[i].type == type)
+            return mimes[i].mime;
+    return "application/octet-stream";
+}
+
+image_type_t
+image_sniff(const uint8_t *buf, size_t len)
+{
+    if (len >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF)
+        return IMAGE_JPEG;
+    if (len >= 8 && memcmp(buf, "\x89PNG\r\n\x1a\n", 8) == 0)
+        return IMAGE_PNG;
+    if (len >= 12 && memcmp(buf, "RIFF", 4) == 0 && memcmp(buf + 8, "WEBP", 4) == 0)
+        return IMAGE_WEBP;
+    return IMAGE_UNKNOWN;
+}
+
+static image_status_t
+fail(image_status_t status, char *why, size_t why_size, const char *fmt, ...)
+{
+    if (why != NULL && why_size > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, why_size, fmt, ap);
+        va_end(ap);
+    }
+    vips_error_clear();
+    return status;
+}
+
+/* The loader for bytes of a known type only: never one of libvips's other
+ * formats (SVG, PDF, …), whatever the bytes say. */
+static VipsImage *
+load(const uint8_t *buf, size_t len, VipsAccess access)
+{
+    if (image_sniff(buf, len) == IMAGE_UNKNOWN)
+        return NULL;
+    return vips_image_new_from_buffer(buf, len, "", "access", access, "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+}
+
+image_status_t
+image_probe(const uint8_t *buf, size_t len, image_type_t declared, uint64_t max_pixels, int *width, int *height,
+            char *why, size_t why_size)
+{
+    image_type_t actual = image_sniff(buf, len);
+    if (actual == IMAGE_UNKNOWN)
+        return fail(IMAGE_NOT_IMAGE, why, why_size, "the body is not a JPEG, PNG or WebP image");
+    if (actual != declared)
+        return fail(IMAGE_TYPE_MISMATCH, why, why_size, "the body is %s, not %s", image_mime(actual),
+                    image_mime(declared));
+    /* Sequential access reads the header now and the pixels only when asked. */
+    VipsImage *img = load(buf, len, VIPS_ACCESS_SEQUENTIAL);
+    if (img == NULL)
+        return fail(IMAGE_NOT_IMAGE, why, why_size, "the %s image's header cannot be read", image_mime(actual));
+    int w = vips_image_get_width(img), h = vips_image_get_height(img);
+    g_object_unref(img);
+    if (width != NULL)
+        *width = w;
+    if (height != NULL)
+        *height = h;
+    if ((uint64_t)w * (uint64_t)h > max_pixels)
+        return fail(IMAGE_TOO_LARGE, why, why_size, "the image is %d × %d pixels, more than %llu", w, h,
+                    (unsigned long long)max_pixels);
+    return IMAGE_OK;
+}
+
+/* Writes img as `type`, without metadata. */
+static bool
+save(VipsImage *img, image_type_t type, uint8_t **out, size_t *out_len)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    int rc = -1;
+    if (type == IMAGE_JPEG)
+        rc = vips_jpegsave_buffer(img, &buf, &len, "Q", 85, "strip", TRUE, NULL);
+    else if (type == IMAGE_PNG)
+        rc = vips_pngsave_buffer(img, &buf, &len, "strip", TRUE, NULL);
+    else if (type == IMAGE_WEBP)
+        rc = vips_webpsave_buffer(img, &buf, &len, "Q", 80, "strip", TRUE, NULL);
+    if (rc != 0) {
+        vips_error_clear();
+        return false;
+    }
+    *out = buf;
+    *out_len = len;
+    return true;
+}
+
+image_status_t
+image_clean(const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len, int *width, int *height, char *why,
+            size_t why_size)
+{
+    image_type_t type = image_sniff(buf, len);
+    VipsImage *img = load(buf, len, VIPS_ACCESS_RANDOM);
+    if (img == NULL)
+        return fail(IMAGE_NOT_IMAGE, why, why_size, "the body is not a JPEG, PNG or WebP image");
+    VipsImage *upright = NULL;
+    bool ok = vips_autorot(img, &upright, NULL) == 0;
+    g_object_unref(img);
+    /* Writing decodes every pixel: a truncated or corrupt body fails here. */
+    ok = ok && save(upright, type, out, out_len);
+    if (ok && width != NULL)
+        *width = vips_image_get_width(upright);
+    if (ok && height != NULL)
+        *height = vips_image_get_height(upright);
+    if (upright != NULL)
+        g_object_unref(upright);
+    if (!ok)
+        return fail(IMAGE_NOT_IMAGE, why, why_size, "the %s image does not decode", image_mime(type));
+    return IMAGE_OK;
+}
+
+bool
+image_resize(const uint8_t *buf, size_t len, int width, image_type_t as, uint8_t **out, size_t *out_len)
+{
+    if (width <= 0 || (as != IMAGE_JPEG && as != IMAGE_WEBP))
+        return false;
+    VipsImage *small = NULL;
+    /* The thumbnail loader shrinks while it decodes (JPEG's own scaling),
+     * turns the picture upright, and never makes it wider than it was. */
+    if (image_sniff(buf, len) == IMAGE_UNKNOWN ||
+        vips_thumbnail_buffer((void *)buf, len, &small, width, "height", VIPS_MAX_COORD, "size", VIPS_SIZE_DOWN,
+                              NULL) != 0) {
+        vips_error_clear();
+        return false;
+    }
+    bool ok = save(small, as, out, out_len);
+    g_object_unref(small);
+    return ok;
+}
