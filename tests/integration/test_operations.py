@@ -16,7 +16,7 @@ import bson
 import pynng
 import requests
 
-from roost_stack import Stack, free_port, free_ports, running, wait_until
+from roost_stack import Stack, free_port, free_ports, port_open, running, wait_until
 
 # name, {labels} (values quoted; they may hold braces: route="/api/v1/users/{id}"), value
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})? (\S+)$')
@@ -333,6 +333,9 @@ def test_a_worker_whose_metrics_port_is_taken_still_serves():
             log = s.log("pool")
             assert f"cannot serve metrics on 127.0.0.1:{base + 1}: Address already in use" in log
             assert "restarting" not in log
+            # The other worker serves its own, once it has started (which a
+            # busy machine can leave until after the first one's warning).
+            wait_until(lambda: port_open(base + 2), 30, "the second worker's metrics port")
             assert requests.get(f"http://127.0.0.1:{base + 2}/metrics", timeout=5).status_code == 200
 
 
