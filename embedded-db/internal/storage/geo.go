@@ -78,7 +78,8 @@ func (db *Database) createGeoIndex(ctx context.Context, tx *sql.Tx, c *Collectio
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`CREATE VIRTUAL TABLE %s USING rtree(%s)`, ix.sqlName, geoColumns)); err != nil {
 		return err
 	}
-	for _, col := range vecCols(ix) {
+	vc := vecCols(ix)
+	for _, col := range vc {
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s REAL", c.keysTable(), col)); err != nil {
 			return err
 		}
@@ -87,7 +88,6 @@ func (db *Database) createGeoIndex(ctx context.Context, tx *sql.Tx, c *Collectio
 	if err != nil {
 		return err
 	}
-	vc := vecCols(ix)
 	set := fmt.Sprintf("UPDATE %s SET %s = ?, %s = ?, %s = ? WHERE rid = ?", c.keysTable(), vc[0], vc[1], vc[2])
 	for _, row := range rows {
 		lon, lat, has, err := geoPoint(ix, row.Doc)

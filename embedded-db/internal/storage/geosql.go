@@ -3,13 +3,13 @@
 //
 // The answer must be the matcher's (query/geo.go) to the last point. Plain
 // arithmetic on each R*Tree row's box decides every point that is clearly
-// in or out — by a margin far above the box's and either side's
-// rounding — and the
-// matcher itself decides the thin band at the shape's edge, through a SQL
-// function registered on every connection: roost_within(shape, lon, lat),
-// 1 when the point is in the encoded shape (query.EncodeShape). A call
-// into Go, and the lookup of the exact point it needs, cost microseconds a
-// row; arithmetic on the box costs nanoseconds.
+// in or out — by a margin far above the box's and either side's rounding
+// — and the matcher itself decides the thin band at the shape's edge,
+// through a SQL function registered on every connection:
+// roost_within(shape, lon, lat), 1 when the point is in the encoded shape
+// (query.EncodeShape). A call into Go, and the lookup of the exact point
+// it needs, cost microseconds a row; arithmetic on the box costs
+// nanoseconds.
 package storage
 
 import (

@@ -17,6 +17,15 @@ import (
 	"strings"
 )
 
+// shapeDriven is a page read from a 2dsphere index's rows (from, where),
+// each joined to its keys row, filtered by the rest of the filter and
+// sorted by orderBy: the R*Tree drives (CROSS JOIN), and its own "id"
+// stays inside the subquery, apart from _id's column.
+func shapeDriven(from, where, keys, rest, orderBy string) string {
+	return fmt.Sprintf("SELECT k.rid FROM (SELECT p.id AS gid FROM %s WHERE %s) n CROSS JOIN %s k ON k.rid = n.gid "+
+		"WHERE %s ORDER BY %s LIMIT ? OFFSET ?", from, where, keys, rest, orderBy)
+}
+
 func (db *Database) readNearSQL(ctx context.Context, q *sql.Tx, ix *Index, cnd cond, rs ReadSpec, keys, docs string) (*ReadResult, error) {
 	shape, rest := splitSubset(cnd, ix.sqlName)
 	from, where, wargs := geoFrom(ix, "1"), "1", []any(nil)
@@ -28,11 +37,8 @@ func (db *Database) readNearSQL(ctx context.Context, q *sql.Tx, ix *Index, cnd c
 		lim = -1
 	}
 	v, vc := query.UnitVec(rs.Near.Lon, rs.Near.Lat), vecCols(ix)
-	// The R*Tree drives (CROSS JOIN); its own "id" stays inside the
-	// subquery, apart from _id's column.
-	text := fmt.Sprintf("SELECT k.rid FROM (SELECT p.id AS gid FROM %s WHERE %s) n CROSS JOIN %s k ON k.rid = n.gid "+
-		"WHERE %s ORDER BY (k.%s - ?) * (k.%s - ?) + (k.%s - ?) * (k.%s - ?) + (k.%s - ?) * (k.%s - ?), k.id LIMIT ? OFFSET ?",
-		from, where, keys, rest.text, vc[0], vc[0], vc[1], vc[1], vc[2], vc[2])
+	text := shapeDriven(from, where, keys, rest.text, fmt.Sprintf("(k.%s - ?) * (k.%s - ?) + (k.%s - ?) * (k.%s - ?) + "+
+		"(k.%s - ?) * (k.%s - ?), k.id", vc[0], vc[0], vc[1], vc[1], vc[2], vc[2]))
 	args := append(append([]any(nil), wargs...), rest.args...)
 	args = append(args, v[0], v[0], v[1], v[1], v[2], v[2], lim, rs.Skip)
 	rids, err := db.queryInts(ctx, q, text, args...)
@@ -77,8 +83,7 @@ func (c *Collection) planShapeDriven(p *ReadPlan, cnd cond, order string, rs Rea
 	if len(rs.Sort) > 0 && rs.Sort[len(rs.Sort)-1].Dir < 0 {
 		tie += " DESC"
 	}
-	p.driven = fmt.Sprintf("SELECT k.rid FROM (SELECT p.id AS gid FROM %s WHERE %s) n CROSS JOIN %s k ON k.rid = n.gid "+
-		"WHERE %s ORDER BY %s, %s LIMIT ? OFFSET ?", sub.from, sub.where, p.keys, rest.text, prefixCols(order, "k."), tie)
+	p.driven = shapeDriven(sub.from, sub.where, p.keys, rest.text, prefixCols(order, "k.")+", "+tie)
 	p.drivenArgs = append(append(append([]any(nil), sub.args...), rest.args...), rs.Limit, rs.Skip)
 	boxArgs := strings.Count(sub.from, "?")
 	p.shapeRows = fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d)", sub.from, shapeRowsBound)

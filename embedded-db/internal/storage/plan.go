@@ -87,12 +87,12 @@ const trialRows = 2000
 const trialDeepest = 1000
 
 func trialSizes(pageEnd int64) []int64 {
+	if pageEnd > trialRows/4 {
+		return []int64{16 * pageEnd}
+	}
 	short := 8 * pageEnd
 	if short < 64 {
 		short = 64
-	}
-	if pageEnd > trialRows/4 {
-		return []int64{16 * pageEnd}
 	}
 	if short >= trialRows {
 		return []int64{trialRows}

@@ -238,10 +238,6 @@ func (c *Collection) translateField(f *query.FieldNode) (cond, bool) {
 // conjunction joins terms with AND, keeping them for planRead's trial.
 func conjunction(terms []cond, exact bool) cond {
 	terms = mergeFTS(terms)
-	if len(terms) == 1 {
-		only := terms[0]
-		return cond{text: "(" + only.text + ")", args: only.args, exact: exact, parts: terms, sub: only.sub}
-	}
 	texts := make([]string, len(terms))
 	var args []any
 	for i, t := range terms {
