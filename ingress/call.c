@@ -37,6 +37,7 @@ typedef struct call {
     h2o_req_t *req;         /* NULL once the client went away */
     struct call **req_slot; /* in req->pool; cleared when the req is freed */
     const route_t *route;
+    call_then_t then;
     client_call_t *exchange;
     char rid[ENVELOPE_RID_MAX + 1];
 } call_t;
@@ -120,6 +121,22 @@ call_pool_for(const char *op)
 }
 
 void
+call_answer(h2o_req_t *req, const route_t *route, const char *rid, const call_then_t *then, client_result_t result,
+            const uint8_t *reply, size_t len)
+{
+    unsigned shape = route_error_shape(route->flags);
+    observe_call(result);
+    if (result == CLIENT_OK && then != NULL && then->fn != NULL)
+        then->fn(req, then->arg, reply, len);
+    else if (result == CLIENT_OK)
+        reply_render(req, route, rid, reply, len);
+    else if (result == CLIENT_TIMEOUT)
+        respond_error(req, shape, rid, 504, "timeout", "the worker pool did not answer in time", NULL);
+    else
+        respond_error(req, shape, rid, 503, "pool_unavailable", "the worker pool cannot be reached", NULL);
+}
+
+void
 call_on_replies(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     while (!h2o_linklist_is_empty(messages)) {
@@ -127,22 +144,9 @@ call_on_replies(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
         h2o_linklist_unlink(&call->message.link);
         if (call->req != NULL) {
             *call->req_slot = NULL; /* the response is ours to send now; the slot must not touch the call */
-            unsigned classic = route_error_shape(call->route->flags);
             size_t len;
             const uint8_t *bytes = client_call_reply(call->exchange, &len);
-            observe_call(client_call_result(call->exchange));
-            switch (client_call_result(call->exchange)) {
-            case CLIENT_OK:
-                reply_render(call->req, call->route, call->rid, bytes, len);
-                break;
-            case CLIENT_TIMEOUT:
-                respond_error(call->req, classic, call->rid, 504, "timeout", "the worker pool did not answer in time",
-                              NULL);
-                break;
-            default:
-                respond_error(call->req, classic, call->rid, 503, "pool_unavailable",
-                              "the worker pool cannot be reached", NULL);
-            }
+            call_answer(call->req, call->route, call->rid, &call->then, client_call_result(call->exchange), bytes, len);
         }
         client_call_free(call->exchange);
         free(call);
@@ -170,13 +174,19 @@ call_on_req_dispose(void *p)
 void
 call_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope)
 {
+    call_send_then(req, route, rid, envelope, NULL);
+}
+
+void
+call_send_then(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope, const call_then_t *then)
+{
     unsigned classic = route_error_shape(route->flags);
     bson_error_t error;
     if ((route->flags & ROUTE_READINESS) && !spine_all_ready()) {
         respond_error(req, classic, rid, 503, "pool_unavailable", "no worker of some pool is connected", NULL);
         return;
     }
-    if (spine_send(req, route, rid, envelope))
+    if (spine_send(req, route, rid, envelope, then))
         return; /* its service is reached directly */
     /* A pool with no pipe right now (its brokers restarting) still gets the
      * call: client.c waits a second for a pipe before answering that it
@@ -199,6 +209,8 @@ call_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *e
     call->replies = server_replies_of(req);
     call->req = req;
     call->route = route;
+    if (then != NULL)
+        call->then = *then;
     bson_strncpy(call->rid, rid, sizeof(call->rid));
     call->req_slot = h2o_mem_alloc_shared(&req->pool, sizeof(*call->req_slot), call_on_req_dispose);
     *call->req_slot = call;

@@ -9,6 +9,7 @@
 #ifndef ROOST_CALL_H
 #define ROOST_CALL_H
 
+#include "client.h"
 #include "routes.h"
 
 #include <bson/bson.h>
@@ -34,6 +35,27 @@ size_t call_pool_count(void);
  * when any pool is not), 504 when the deadline passes first.
  */
 void call_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope);
+
+/* What a call that is one step of a longer exchange (a photo's pieces,
+ * upload.c and media.c) does with a reply, on the request's loop, instead
+ * of rendering it: send the next step, or respond. Only replies come here;
+ * a timeout or an unreachable pool is answered as for any call. */
+typedef void (*call_then_fn)(h2o_req_t *req, void *arg, const uint8_t *reply, size_t len);
+typedef struct {
+    call_then_fn fn;
+    void *arg; /* lives as long as the request (its pool) */
+} call_then_t;
+
+/* The response to a call that ended with `result` (client.h), and its
+ * reply when CLIENT_OK: `then`'s to give when it has a function, else
+ * reply_render's; 504 for a timeout, 503 otherwise. For call.c and
+ * spine.c alike. */
+void call_answer(h2o_req_t *req, const route_t *route, const char *rid, const call_then_t *then, client_result_t result,
+                 const uint8_t *reply, size_t len);
+
+/* call_send, with `then` (may be NULL) taking the reply. */
+void call_send_then(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope,
+                    const call_then_t *then);
 
 /* How many calls are in flight now (sent, their response not yet given). */
 int call_in_flight(void);

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "cors.h"
 #include "log.h"
+#include "media_cache.h"
 #include "observe.h"
 #include "pages.h"
 #include "request.h"
@@ -23,6 +24,7 @@
 #include <h2o.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -56,8 +58,22 @@ main(int argc, char **argv)
     observe_init();
 
     h2o_config_init(&config);
-    /* h2o refuses a larger body before reading it; its 413 is given Roost's shape by the error filter. */
-    config.max_request_entity_size = (size_t)cfg_max_body_bytes();
+    /* h2o refuses a body past the larger of the two limits before reading
+     * it (its 413 is given Roost's shape by the error filter); request.c
+     * holds each route to its own. A form around a photo takes a little
+     * more than the photo. */
+    int64_t max_body = cfg_max_body_bytes(), max_media = cfg_max_media_bytes();
+    int64_t max_form = max_media + REQUEST_FORM_SLACK_BYTES;
+    config.max_request_entity_size = (size_t)(max_form > max_body ? max_form : max_body);
+    request_configure(max_body, max_media);
+    media_cache_configure();
+    /* Debian's h2o 2.2.5 reads a whole body before its handler runs (upload.h):
+     * a body past ROOST_UPLOAD_MEMORY_BYTES is buffered in an unlinked
+     * temporary file of TMPDIR, not in the heap. */
+    h2o_socket_buffer_mmap_settings.threshold =
+        (size_t)cfg_int("ROOST_UPLOAD_MEMORY_BYTES", 1 << 20, 64 << 10, 1 << 30);
+    snprintf(h2o_socket_buffer_mmap_settings.fn_template, sizeof(h2o_socket_buffer_mmap_settings.fn_template),
+             "%s/roost-body.XXXXXX", cfg_str("TMPDIR", "/tmp"));
     h2o_hostconf_t *hostconf = h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     filter_register(&hostconf->fallback_path); /* errors before a path is chosen */
     pages_register(hostconf);

@@ -150,7 +150,8 @@ pages_answer(h2o_req_t *req, const char *rid, const route_t *route)
     } else if (strcmp(route->op, "reso.service") == 0) {
         /* The service document (OData JSON 4.01 §5): the one entity set. */
         static const char doc[] = "{\"@odata.context\":\"$metadata\",\"value\":[{\"name\":\"Property\","
-                                  "\"kind\":\"EntitySet\",\"url\":\"Property\"}]}";
+                                  "\"kind\":\"EntitySet\",\"url\":\"Property\"},{\"name\":\"Media\","
+                                  "\"kind\":\"EntitySet\",\"url\":\"Media\"}]}";
         respond_odata_version(req);
         respond_body(req, 200, "application/json", rid, doc, sizeof(doc) - 1);
     } else if (strcmp(route->op, "openapi") == 0) {

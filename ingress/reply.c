@@ -162,10 +162,15 @@ reply_render(h2o_req_t *req, const route_t *route, const char *rid, const uint8_
             respond_header(req, H2O_TOKEN_LINK, link, strlen(link));
         bson_free(link);
     }
+    /* An id is a number, or a photo's hex digits (which need no escaping). */
     if ((route->flags & ROUTE_LOCATION) && reply.status == 201 && bson_iter_init_find(&it, &reply.body, "id") &&
-        BSON_ITER_HOLDS_INT(&it)) {
+        (BSON_ITER_HOLDS_INT(&it) ||
+         (BSON_ITER_HOLDS_UTF8(&it) &&
+          strspn(bson_iter_utf8(&it, NULL), "0123456789abcdef") == strlen(bson_iter_utf8(&it, NULL))))) {
         char *location =
-            bson_strdup_printf("%.*s/%lld", (int)path_len, req->path.base, (long long)bson_iter_as_int64(&it));
+            BSON_ITER_HOLDS_INT(&it)
+                ? bson_strdup_printf("%.*s/%lld", (int)path_len, req->path.base, (long long)bson_iter_as_int64(&it))
+                : bson_strdup_printf("%.*s/%s", (int)path_len, req->path.base, bson_iter_utf8(&it, NULL));
         respond_header(req, H2O_TOKEN_LOCATION, location, strlen(location));
         bson_free(location);
     }

@@ -6,6 +6,8 @@
 #include "envelope.h"
 #include "http.h"
 #include "json.h"
+#include "media.h"
+#include "media_cache.h"
 #include "observe.h"
 #include "ratelimit.h"
 #include "pages.h"
@@ -14,12 +16,25 @@
 #include "respond.h"
 #include "routes.h"
 #include "token.h"
+#include "upload.h"
 
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+static struct {
+    int64_t max_body, max_media;
+} limits;
+
+void
+request_configure(int64_t max_body, int64_t max_media)
+{
+    limits.max_body = max_body;
+    limits.max_media = max_media;
+}
 
 /* Who sent a request: the user of a valid bearer token, the token (in
  * the request's pool) and the client's address. */
@@ -195,9 +210,10 @@ request_body(h2o_req_t *req, route_match_t *m, const char *rid, bson_t *body)
 {
     unsigned shape = route_error_shape(m->route->flags);
     bson_error_t error;
-    /* The limit h2o enforces, set once from ROOST_MAX_BODY_BYTES at start-up
-     * (main.c): not the environment read again on every request. */
-    if (req->entity.len > req->conn->ctx->globalconf->max_request_entity_size) {
+    /* Set once from ROOST_MAX_BODY_BYTES at start-up (main.c), not the
+     * environment read again on every request. h2o refused larger bodies
+     * than a photo's before reading them. */
+    if ((int64_t)req->entity.len > limits.max_body) {
         char *detail = problem_body_too_large();
         respond_error(req, shape, rid, 413, "body_too_large", detail, NULL);
         bson_free(detail);
@@ -232,6 +248,51 @@ request_writes(const route_t *route, const bson_t *body)
         while (bson_iter_next(&item))
             writes++;
     return writes > 0 ? writes : 1;
+}
+
+/* A photo upload: its size and type, the write limit, then upload.h. */
+static void
+request_upload(h2o_req_t *req, const route_match_t *m, const char *rid, const request_auth_t *auth)
+{
+    unsigned shape = route_error_shape(m->route->flags);
+    if ((int64_t)req->entity.len > limits.max_media + REQUEST_FORM_SLACK_BYTES) {
+        char *detail = bson_strdup_printf("a photo may have at most %lld bytes (ROOST_MAX_MEDIA_BYTES)",
+                                          (long long)limits.max_media);
+        respond_error(req, shape, rid, 413, "body_too_large", detail, NULL);
+        bson_free(detail);
+        return;
+    }
+    if (!upload_content_type_ok(req)) {
+        respond_error(req, shape, rid, 415, "unsupported_media_type",
+                      "send the photo as image/jpeg, image/png or image/webp, or as multipart/form-data", NULL);
+        return;
+    }
+    if (!ratelimit_allow_writes(req, m->route, rid, auth->sub, auth->addr, 1))
+        return;
+    upload_caller_t caller = {.sub = auth->sub, .token = auth->token, .addr = auth->addr[0] ? auth->addr : NULL};
+    upload_start(req, m, rid, &caller, limits.max_media);
+}
+
+/* Before a photo, or a property with its photos, is deleted: this
+ * ingress's cache forgets them (media_cache.h). */
+static void
+request_forget_media(const route_match_t *m)
+{
+    char mid[MEDIA_CACHE_KEY_MAX] = "", id[24] = "";
+    for (size_t i = 0; i < m->nparams; i++) {
+        char *into = m->params[i].name_len == 3 && memcmp(m->params[i].name, "mid", 3) == 0  ? mid
+                     : m->params[i].name_len == 2 && memcmp(m->params[i].name, "id", 2) == 0 ? id
+                                                                                             : NULL;
+        size_t size = into == mid ? sizeof(mid) : sizeof(id);
+        if (into != NULL && m->params[i].value_len < size) {
+            memcpy(into, m->params[i].value, m->params[i].value_len);
+            into[m->params[i].value_len] = '\0';
+        }
+    }
+    if (mid[0] != '\0')
+        media_cache_forget(mid);
+    else if (id[0] != '\0' && strspn(id, "0123456789") == strlen(id))
+        media_cache_forget_property(strtoll(id, NULL, 10));
 }
 
 int
@@ -287,6 +348,16 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
         bson_free(detail);
         goto done;
     }
+    if (m.route->flags & ROUTE_MEDIA) {
+        media_answer(req, &m, rid, &query);
+        goto done;
+    }
+    if (m.route->body == ROUTE_BODY_MEDIA) {
+        request_upload(req, &m, rid, &auth);
+        goto done;
+    }
+    if (m.route->flags & ROUTE_FORGETS_MEDIA)
+        request_forget_media(&m);
     if (m.route->body != ROUTE_BODY_NONE) {
         if (!request_body(req, &m, rid, &body))
             goto done;

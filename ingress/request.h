@@ -11,6 +11,13 @@
 #include <h2o.h>
 #include <stddef.h>
 
+/* What a multipart/form-data photo upload may add to the photo's bytes. */
+#define REQUEST_FORM_SLACK_BYTES (64 << 10)
+
+/* The body limits: JSON and form bodies (ROOST_MAX_BODY_BYTES), photos
+ * (ROOST_MAX_MEDIA_BYTES). Set once at start-up, before any request. */
+void request_configure(int64_t max_body, int64_t max_media);
+
 /* The h2o on_req callback. */
 int request_handle(h2o_handler_t *self, h2o_req_t *req);
 

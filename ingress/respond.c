@@ -223,6 +223,22 @@ respond_body(h2o_req_t *req, int status, const char *content_type, const char *r
 }
 
 void
+respond_bytes(h2o_req_t *req, int status, const char *content_type, const char *rid, const uint8_t *data, size_t len)
+{
+    static h2o_generator_t generator = {NULL, NULL}; /* one send, the last */
+    respond_common_headers(req, status, rid);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    req->res.content_length = len;
+    h2o_start_response(req, &generator);
+    if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD"))) {
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    } else {
+        h2o_iovec_t body = h2o_iovec_init(data, len);
+        h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+    }
+}
+
+void
 respond_empty(h2o_req_t *req, int status, const char *rid)
 {
     respond_common_headers(req, status, rid);

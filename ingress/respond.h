@@ -59,6 +59,12 @@ void respond_rate_limit(h2o_req_t *req, const envelope_rate_limit_t *states, siz
  */
 void respond_body(h2o_req_t *req, int status, const char *content_type, const char *rid, const char *body, size_t len);
 
+/* Sends `len` bytes at `data` as the body, uncopied (they must live as
+ * long as the request: a photo held until its pool is freed) and never
+ * content-coded (a photo is compressed already), with the request id and
+ * CORS headers; a HEAD gets the headers and the length alone. */
+void respond_bytes(h2o_req_t *req, int status, const char *content_type, const char *rid, const uint8_t *data,
+                   size_t len);
 /* A response without a body (204, 304), with the request id and CORS headers. */
 void respond_empty(h2o_req_t *req, int status, const char *rid);
 

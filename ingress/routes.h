@@ -11,7 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON, ROUTE_BODY_FORM } route_body_t;
+/* ROUTE_BODY_MEDIA: a photo, the image itself or a multipart/form-data
+ * form, sent on in pieces (upload.h), up to ROOST_MAX_MEDIA_BYTES. */
+typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON, ROUTE_BODY_FORM, ROUTE_BODY_MEDIA } route_body_t;
 
 #define ROUTE_PAGINATED 0x1 /* a 200 reply carries page/per_page/total: add a Link header */
 #define ROUTE_LOCATION 0x2  /* a 201 reply's body.id names the new resource under this path */
@@ -31,6 +33,11 @@ typedef enum { ROUTE_BODY_NONE, ROUTE_BODY_JSON, ROUTE_BODY_FORM } route_body_t;
 /* A write the ingress does not count against the write limits: the login,
  * which the users service limits itself (per username and address). */
 #define ROUTE_NO_WRITE_LIMIT 0x200
+/* A photo's bytes, answered by media.h from its cache or from reads of the op. */
+#define ROUTE_MEDIA 0x400
+/* A delete that ends photo params.mid, or property params.id's photos:
+ * the ingress's cache forgets them first. */
+#define ROUTE_FORGETS_MEDIA 0x800
 
 /* The error shape a route's flags state: ROUTE_CLASSIC, ROUTE_ODATA or 0
  * (problem+json); problem.h renders each. */

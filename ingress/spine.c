@@ -202,15 +202,7 @@ spine_respond(spine_call_t *call, client_result_t result, const uint8_t *body, s
     call->answered = true;
     if (call->req != NULL) {
         *call->req_slot = NULL; /* the response is ours to send now; the slot must not touch the call */
-        unsigned shape = route_error_shape(call->route->flags);
-        observe_call(result);
-        if (result == CLIENT_OK)
-            reply_render(call->req, call->route, call->rid, body, len);
-        else if (result == CLIENT_TIMEOUT)
-            respond_error(call->req, shape, call->rid, 504, "timeout", "the worker pool did not answer in time", NULL);
-        else
-            respond_error(call->req, shape, call->rid, 503, "pool_unavailable", "the worker pool cannot be reached",
-                          NULL);
+        call_answer(call->req, call->route, call->rid, &call->then, result, body, len);
         call->req = NULL;
     }
     atomic_fetch_sub(&spine.in_flight, 1);
@@ -350,7 +342,7 @@ spine_expire_grace(spine_pool_t *pool, int64_t now_ms, bool *again)
 }
 
 bool
-spine_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope)
+spine_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope, const call_then_t *then)
 {
     spine_pool_t *pool = spine_pool_of(route->op);
     if (pool == NULL)
@@ -368,6 +360,8 @@ spine_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *
         return true;
     }
     *call = (spine_call_t){.pool = pool, .req = req, .route = route, .len = len, .deadline = {.cb = spine_on_deadline}};
+    if (then != NULL)
+        call->then = *then;
     bson_strncpy(call->rid, rid, sizeof(call->rid));
     sp_frame_header(call->frame, 4 + envelope->len);
     memcpy(call->frame + SP_FRAME_HEADER_LEN + 4, bson_get_data(envelope), envelope->len);

@@ -19,6 +19,7 @@
 #ifndef ROOST_SPINE_H
 #define ROOST_SPINE_H
 
+#include "call.h"
 #include "routes.h"
 
 #include <bson/bson.h>
@@ -38,7 +39,7 @@ void spine_loop_start(h2o_context_t *ctx);
  * service is reached directly: the response is given on this loop when the
  * reply comes, 504 at the deadline, 503 when no worker can be reached.
  * False (nothing answered) for a service reached through its brokers. */
-bool spine_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope);
+bool spine_send(h2o_req_t *req, const route_t *route, const char *rid, const bson_t *envelope, const call_then_t *then);
 
 /* Whether every direct pool has a worker connected on some loop (readiness). */
 bool spine_all_ready(void);

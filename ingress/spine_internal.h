@@ -7,6 +7,7 @@
 #ifndef ROOST_SPINE_INTERNAL_H
 #define ROOST_SPINE_INTERNAL_H
 
+#include "call.h"
 #include "envelope.h"
 #include "routes.h"
 
@@ -41,6 +42,7 @@ typedef struct spine_call {
     bool answered;        /* its response was given (504 at the deadline): it only waits for its reply */
     struct spine_call **req_slot;
     const route_t *route;
+    call_then_t then; /* call.h: who takes the reply, when not reply_render */
     char rid[ENVELOPE_RID_MAX + 1];
     size_t len;      /* of `frame` */
     uint8_t frame[]; /* as it goes on the wire: length, request id, envelope */

@@ -54,6 +54,24 @@ cfg_max_body_bytes(void)
     return cfg_int("ROOST_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20);
 }
 
+int64_t
+cfg_max_media_bytes(void)
+{
+    return cfg_int("ROOST_MAX_MEDIA_BYTES", 20 << 20, 1024, 256 << 20);
+}
+
+int
+cfg_max_media_per_property(void)
+{
+    return (int)cfg_int("ROOST_MAX_MEDIA_PER_PROPERTY", 50, 1, 1000);
+}
+
+int64_t
+cfg_media_upload_timeout_s(void)
+{
+    return cfg_int("ROOST_MEDIA_UPLOAD_TIMEOUT_S", 900, 1, 86400);
+}
+
 int
 cfg_metrics_port(void)
 {

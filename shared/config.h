@@ -41,6 +41,21 @@ int cfg_request_timeout_ms(void);
  * 64 MiB, default 1 MiB): larger gets 413. */
 int64_t cfg_max_body_bytes(void);
 
+/* Photos (issue 24). The largest photo a client may upload, in bytes
+ * (ROOST_MAX_MEDIA_BYTES: 1 KiB to 256 MiB, default 20 MiB), and how many
+ * one property may have (ROOST_MAX_MEDIA_PER_PROPERTY: 1 to 1000, default
+ * 50). An upload travels in pieces of CFG_MEDIA_PIECE_BYTES from the
+ * ingress (a worker takes up to CFG_MEDIA_PIECE_MAX from any caller), and
+ * a download in reads of CFG_MEDIA_READ_BYTES: no message holds a photo.
+ * Pieces of an upload that never finished are removed after
+ * ROOST_MEDIA_UPLOAD_TIMEOUT_S (1 to 86400, default 900). */
+int64_t cfg_max_media_bytes(void);
+int cfg_max_media_per_property(void);
+int64_t cfg_media_upload_timeout_s(void);
+#define CFG_MEDIA_PIECE_BYTES (256 << 10)
+#define CFG_MEDIA_PIECE_MAX (1 << 20)
+#define CFG_MEDIA_READ_BYTES (4 << 20)
+
 /* The port this process serves its Prometheus metrics on
  * (ROOST_METRICS_PORT), 0 when off. */
 int cfg_metrics_port(void);

@@ -295,3 +295,109 @@ http_media_type_is(const char *value, size_t len, const char *const *types)
     }
     return false;
 }
+
+bool
+http_none_match_lists(const char *v, size_t len, const char *tag)
+{
+    size_t tag_len = strlen(tag), i = 0;
+    while (i < len) {
+        while (i < len && (http_ows(v[i]) || v[i] == ','))
+            i++;
+        if (i < len && v[i] == '*')
+            return true;
+        if (i + 2 <= len && v[i] == 'W' && v[i + 1] == '/')
+            i += 2;
+        size_t start = i;
+        if (i < len && v[i] == '"') {
+            const char *close = memchr(v + i + 1, '"', len - i - 1);
+            if (close == NULL)
+                return false;
+            i = (size_t)(close - v) + 1;
+        } else {
+            while (i < len && v[i] != ',')
+                i++;
+        }
+        if (i - start == tag_len && memcmp(v + start, tag, tag_len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A decimal number of 1 to 19 digits at v[*i], advanced past it. */
+static bool
+http_range_number(const char *v, size_t len, size_t *i, uint64_t *out)
+{
+    size_t start = *i;
+    uint64_t n = 0;
+    while (*i < len && v[*i] >= '0' && v[*i] <= '9' && *i - start < 19)
+        n = n * 10 + (uint64_t)(v[(*i)++] - '0');
+    *out = n;
+    return *i > start && !(*i < len && v[*i] >= '0' && v[*i] <= '9');
+}
+
+http_range_t
+http_range(const char *v, size_t len, uint64_t size, uint64_t *first, uint64_t *last)
+{
+    static const char unit[] = "bytes=";
+    size_t i = sizeof(unit) - 1;
+    uint64_t a = 0, b = 0;
+    while (len > 0 && http_ows(v[len - 1]))
+        len--;
+    if (len < i || strncasecmp(v, unit, i) != 0)
+        return HTTP_RANGE_NONE;
+    while (i < len && http_ows(v[i]))
+        i++;
+    if (i < len && v[i] == '-') { /* the last n bytes */
+        i++;
+        if (!http_range_number(v, len, &i, &b) || i != len)
+            return HTTP_RANGE_NONE;
+        if (b == 0 || size == 0)
+            return HTTP_RANGE_UNSATISFIABLE;
+        *first = b >= size ? 0 : size - b;
+        *last = size - 1;
+        return HTTP_RANGE_OK;
+    }
+    if (!http_range_number(v, len, &i, &a) || i == len || v[i] != '-')
+        return HTTP_RANGE_NONE;
+    i++;
+    bool open = i == len;
+    if (!open && (!http_range_number(v, len, &i, &b) || i != len))
+        return HTTP_RANGE_NONE;
+    if (a >= size || (!open && b < a))
+        return HTTP_RANGE_UNSATISFIABLE;
+    *first = a;
+    *last = open || b >= size ? size - 1 : b;
+    return HTTP_RANGE_OK;
+}
+
+bool
+http_accepts_type(const char *v, size_t len, const char *type)
+{
+    size_t n = strlen(type), i = 0;
+    while (i < len) {
+        while (i < len && (http_ows(v[i]) || v[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < len && v[i] != ',' && v[i] != ';' && !http_ows(v[i]))
+            i++;
+        bool named = i - start == n && strncasecmp(v + start, type, n) == 0;
+        int q = 1000;
+        while (i < len && v[i] != ',') { /* parameters: only q matters */
+            while (i < len && (http_ows(v[i]) || v[i] == ';'))
+                i++;
+            if (i + 2 <= len && (v[i] == 'q' || v[i] == 'Q') && v[i + 1] == '=') {
+                size_t qs = i + 2;
+                i = qs;
+                while (i < len && v[i] != ',' && v[i] != ';' && !http_ows(v[i]))
+                    i++;
+                q = http_qvalue(v + qs, i - qs);
+            } else {
+                while (i < len && v[i] != ',' && v[i] != ';')
+                    i++;
+            }
+        }
+        if (named)
+            return q > 0;
+    }
+    return false;
+}

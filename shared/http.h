@@ -77,6 +77,32 @@ bool http_if_none_match_tag(const char *value, size_t len, int64_t version, cons
  */
 bool http_media_type_is(const char *value, size_t len, const char *const *types);
 
+/*
+ * Whether If-None-Match lists `tag` (an entity-tag with its quotes, e.g.
+ * "\"ab12\""), weakly compared, or is "*" (RFC 9110 §13.1.2): a 304 for
+ * a GET. For resources whose tag is not a version (a photo's sha256).
+ */
+bool http_none_match_lists(const char *value, size_t len, const char *tag);
+
+typedef enum { HTTP_RANGE_NONE, HTTP_RANGE_OK, HTTP_RANGE_UNSATISFIABLE } http_range_t;
+
+/*
+ * A Range header against a representation of `size` bytes (RFC 9110
+ * §14.2): one byte range, "bytes=a-b", "bytes=a-" or "bytes=-n", as
+ * [*first, *last]. HTTP_RANGE_UNSATISFIABLE (a 416) when it starts past
+ * the end, ends before it starts ("bytes=5-2", which §14.1.1 calls
+ * invalid: a client that sends it gets told rather than the whole), or is
+ * a suffix of 0 bytes; HTTP_RANGE_NONE (the whole representation, 200, as
+ * §14.2 lets a server do) for another unit, for several ranges, and for a
+ * value that does not parse.
+ */
+http_range_t http_range(const char *value, size_t len, uint64_t size, uint64_t *first, uint64_t *last);
+
+/* Whether an Accept value takes `type` ("image/webp") with a non-zero
+ * qvalue, by its own name (a wildcard such as image/ * does not count:
+ * a client that names WebP is one that wants it). */
+bool http_accepts_type(const char *value, size_t len, const char *type);
+
 typedef enum { HTTP_ENCODING_IDENTITY, HTTP_ENCODING_GZIP, HTTP_ENCODING_BR } http_encoding_t;
 
 /*

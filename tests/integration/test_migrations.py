@@ -16,9 +16,9 @@ import requests
 from roost_stack import BUILD, Stack, wait_until
 
 SERVICES = ["users", "properties", "places", "listings", "bookings"]
-VERSIONS = {"users": 1, "properties": 8, "places": 1, "listings": 4, "bookings": 1}
+VERSIONS = {"users": 1, "properties": 9, "places": 1, "listings": 4, "bookings": 1}
 NAMES = ("indexes", "living_area", "room_counts", "search_indexes", "listings_snapshot", "words", "text_index",
-         "listings_snapshot_words", "facet_indexes")
+         "listings_snapshot_words", "facet_indexes", "media_indexes")
 
 
 @pytest.fixture
@@ -114,14 +114,14 @@ def test_up_down_up_leaves_the_same_indexes(fresh):
     assert indexes(fresh) == first
     # Down one step (the default) reverts the newest version only.
     r = fresh.migrate("down", "properties")
-    assert "properties: down 8 listings_snapshot_words" in r.stdout and "down 7" not in r.stdout
-    assert sorted(records(fresh, "properties")) == [1, 2, 3, 4, 5, 6, 7]
+    assert "properties: down 9 media_indexes" in r.stdout and "down 8" not in r.stdout
+    assert sorted(records(fresh, "properties")) == [1, 2, 3, 4, 5, 6, 7, 8]
     r = fresh.migrate("down", "properties", "3")
     assert "properties: down 7 text_index" in r.stdout and "properties: down 4 search_indexes" in r.stdout
     assert "location_2dsphere" not in indexes(fresh)[("properties", "properties")]
     assert "search_text" not in indexes(fresh)[("properties", "properties")]
-    fresh.migrate("up", "properties", "8")
-    assert sorted(records(fresh, "properties")) == [1, 2, 3, 4, 5, 6, 7, 8] and indexes(fresh) == first
+    fresh.migrate("up", "properties", "9")
+    assert sorted(records(fresh, "properties")) == [1, 2, 3, 4, 5, 6, 7, 8, 9] and indexes(fresh) == first
 
 
 def test_a_worker_behind_its_database_answers_503_naming_the_command(fresh):
@@ -141,7 +141,7 @@ def test_a_worker_behind_its_database_answers_503_naming_the_command(fresh):
     assert r.status_code == 503 and r.headers["Content-Type"] == "application/problem+json"
     body = r.json()
     assert body["code"] == "migration_required" and r.headers["Retry-After"] == "5"
-    assert body["detail"] == ("the properties database is at migration 1 and this worker needs 8 (next: 2 "
+    assert body["detail"] == ("the properties database is at migration 1 and this worker needs 9 (next: 2 "
                               "living_area): run `roostctl migrate up properties`")
     # Direct nng callers get the same answer; nothing was written.
     r = fresh.roostctl("call", "users.create", '{"body": {"username": "ada", "password": "correct horse", '
@@ -257,7 +257,8 @@ def test_a_migration_that_fails_halfway_resumes_where_it_stopped(fresh):
     assert rec["state"] == "applied" and rec["attempts"] == 2 and "progress" not in rec and "error" not in rec
     assert [(e["version"], e["outcome"], e["resumed"]) for e in log(fresh, "properties")] == [
         (1, "done", False), (2, "failed", False), (2, "done", True), (3, "done", False), (4, "done", False),
-        (5, "done", False), (6, "done", False), (7, "done", False), (8, "done", False)]
+        (5, "done", False), (6, "done", False), (7, "done", False), (8, "done", False),
+        (9, "done", False)]
     wait_until(lambda: requests.get(fresh.url("/readyz"), timeout=5).status_code == 200, 10, "ready once resumed")
 
 
@@ -329,7 +330,7 @@ def test_a_changed_migration_is_reported_and_refused(fresh):
     (("up", "users", "99999999999999999999"), 2, "TARGET is a version number"),
     (("up", "users", "9"), 2, "users has versions 1 to 1: up takes a TARGET from 1 to 1"),
     (("up", "users", "0"), 2, "users has versions 1 to 1: up takes a TARGET from 1 to 1"),
-    (("down", "properties", "9"), 2, "properties has versions 1 to 8: down takes a TARGET from 0 to 8"),
+    (("down", "properties", "10"), 2, "properties has versions 1 to 9: down takes a TARGET from 0 to 9"),
     (("status", "users", "1"), 2, "usage:"),
     (("wait", "users", "1"), 2, "usage:"),
 ])

@@ -446,8 +446,9 @@ def test_create_with_rooms_and_read_back(stack, db, alice):
     assert p["created_at"] == p["updated_at"] and p["created_at"] >= before - 5_000_000
     assert p["living_area_m2"] == 23.5  # the rooms' areas, summed
     assert set(p) == {"id", "name", "description", "type", "city", "address", "rooms", "room_count",
-                      "living_area_m2", "bedrooms", "bathrooms", "location", "owner_id", "version", "created_at",
-                      "updated_at"}
+                      "living_area_m2", "bedrooms", "bathrooms", "location", "photos", "cover_url", "photos_count",
+                      "owner_id", "version", "created_at", "updated_at"}
+    assert (p["photos"], p["cover_url"], p["photos_count"]) == ([], None, 0)
     assert (p["bedrooms"], p["bathrooms"], p["location"]) == (1, 0, None)  # a kitchen and a bedroom
 
     got = requests.get(stack.url(path(p["id"])), timeout=10)

@@ -110,7 +110,7 @@ def test_order_window_count_and_select(stack, data):
     assert r.json()["items"] == [] and r.json()["total"] == 24
     r = get(stack, "listings", **{"$filter": f"user_id eq {uid}", "$select": "*"})
     assert set(r.json()["items"][0]) == {"id", "user_id", "property_id", "listing_type", "price", "created_at",
-                                         "updated_at", "version", "property"}
+                                         "updated_at", "version", "property", "photos", "cover_url", "photos_count"}
 
 
 def test_property_filters_match_the_same_predicate(stack, data):

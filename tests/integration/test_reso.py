@@ -17,7 +17,9 @@ from roost_api import person, send, unique
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 FIELDS = ["ListingKey", "ListPrice", "StandardStatus", "ListAgentKey", "ModificationTimestamp", "PropertyType",
           "City", "UnparsedAddress", "BedroomsTotal", "BathroomsTotalInteger", "RoomsTotal", "LivingArea",
-          "LivingAreaUnits", "Latitude", "Longitude", "Coordinates"]
+          "LivingAreaUnits", "Latitude", "Longitude", "Coordinates", "PhotosCount"]
+MEDIA_FIELDS = ["MediaKey", "ResourceRecordKey", "ResourceName", "MediaURL", "MediaCategory", "Order", "ImageWidth",
+                "ImageHeight", "ModificationTimestamp"]
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +57,20 @@ def test_metadata_is_csdl_with_the_property_entity(stack):
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/xml"
     assert r.headers["OData-Version"] == "4.0"
     root = ET.fromstring(r.content)
-    (entity,) = root.iter(EDM + "EntityType")
-    assert entity.get("Name") == "Property"
+    entity, media = root.iter(EDM + "EntityType")
+    assert entity.get("Name") == "Property" and media.get("Name") == "Media"
     assert [p.get("Name") for p in entity.iter(EDM + "PropertyRef")] == ["ListingKey"]
     assert [p.get("Name") for p in entity.iter(EDM + "Property")] == FIELDS
-    (entity_set,) = root.iter(EDM + "EntitySet")
+    (nav,) = entity.iter(EDM + "NavigationProperty")
+    assert nav.get("Name") == "Media" and nav.get("Type") == "Collection(org.reso.metadata.Media)"
+    assert [p.get("Name") for p in media.iter(EDM + "PropertyRef")] == ["MediaKey"]
+    assert [p.get("Name") for p in media.iter(EDM + "Property")] == MEDIA_FIELDS
+    entity_set, media_set = root.iter(EDM + "EntitySet")
     assert entity_set.get("Name") == "Property" and entity_set.get("EntityType").endswith(".Property")
+    assert media_set.get("Name") == "Media" and media_set.get("EntityType").endswith(".Media")
     doc = requests.get(stack.url("/reso/odata"), timeout=10).json()
-    assert doc["value"] == [{"name": "Property", "kind": "EntitySet", "url": "Property"}]
+    assert doc["value"] == [{"name": "Property", "kind": "EntitySet", "url": "Property"},
+                            {"name": "Media", "kind": "EntitySet", "url": "Media"}]
 
 
 def test_an_entity_is_a_listing_joined_with_its_property(stack, estate):
@@ -200,7 +208,7 @@ def test_count_and_next_link(stack, estate):
     ("$filter=tolower(StandardStatus) eq 'active'", "$filter", "StandardStatus is compared with eq, ne or in only"),
     ("$orderby=City", "$orderby", "'City' is not a field that can be ordered by"),
     ("$top=500", "$top", "from 0 to 100"),
-    ("$expand=Media", "$expand", "does not support"),
+    ("$expand=Member", "$expand", "only Media can be expanded"),
     ("page=2", "page", "unknown option"),
 ])
 def test_errors_are_odata_error_objects(stack, options, target, words):

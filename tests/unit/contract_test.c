@@ -210,8 +210,13 @@ find_routed_op(const route_t *r, void *arg)
 }
 
 /* Ops only services and internal callers use (docs/protocol.md says so). */
-static const char *const internal_ops[] = {"users.by_place", "properties.ids", "properties.sync_listings",
-                                           "listings.sync_property", NULL};
+static const char *const internal_ops[] = {"users.by_place",
+                                           "properties.ids",
+                                           "properties.tick",
+                                           "properties.media.piece",
+                                           "properties.media.read",
+                                           "listings.sync_property",
+                                           NULL};
 
 static void
 contract_every_worker_op_is_routed_or_internal(void **state)

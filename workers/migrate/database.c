@@ -6,12 +6,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The name of `service`'s database: the one place ROOST_DB_PREFIX applies. */
+static void
+svc_database_name(const char *service, char *db, size_t size)
+{
+    snprintf(db, size, "%s%s", cfg_str("ROOST_DB_PREFIX", CFG_DEFAULT_DB_PREFIX), service);
+}
+
 mongoc_collection_t *
 svc_collection(mongoc_client_t *mongo, const char *service, const char *name)
 {
     char db[128];
-    snprintf(db, sizeof(db), "%s%s", cfg_str("ROOST_DB_PREFIX", CFG_DEFAULT_DB_PREFIX), service);
+    svc_database_name(service, db, sizeof(db));
     return mongoc_client_get_collection(mongo, db, name);
+}
+
+mongoc_database_t *
+svc_database(mongoc_client_t *mongo, const char *service)
+{
+    char db[128];
+    svc_database_name(service, db, sizeof(db));
+    return mongoc_client_get_database(mongo, db);
 }
 
 bool

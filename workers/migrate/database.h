@@ -15,6 +15,9 @@
 /* The collection `name` of `service`'s own database; caller destroys it. */
 mongoc_collection_t *svc_collection(mongoc_client_t *mongo, const char *service, const char *name);
 
+/* `service`'s own database (for its GridFS buckets); caller destroys it. */
+mongoc_database_t *svc_database(mongoc_client_t *mongo, const char *service);
+
 /* True when `error` is a duplicate-key violation of a unique index. */
 bool svc_is_duplicate(const bson_error_t *error);
 

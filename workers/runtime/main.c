@@ -12,6 +12,7 @@
 #include "runtime/serve.h"
 #include "runtime/services.h"
 #include "config.h"
+#include "image.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -79,5 +80,11 @@ main(int argc, char **argv)
     /* Named roost-worker in ps/top/pgrep however it was started. */
     prctl(PR_SET_NAME, "roost-worker");
     log_init("worker");
-    return worker_run();
+    if (!image_init(argv[0])) { /* photos (properties.media.*) are checked with libvips */
+        log_error("libvips failed to start");
+        return 1;
+    }
+    int rc = worker_run();
+    image_shutdown();
+    return rc;
 }

@@ -129,6 +129,60 @@ media_types_match_by_type_and_subtype(void **state)
     assert_false(http_media_type_is(S(""), json));
 }
 
+static void
+range_reads_one_byte_range(void **state)
+{
+    uint64_t a = 0, b = 0;
+    assert_int_equal(http_range(S("bytes=0-9"), 100, &a, &b), HTTP_RANGE_OK);
+    assert_true(a == 0 && b == 9);
+    assert_int_equal(http_range(S("bytes=90-"), 100, &a, &b), HTTP_RANGE_OK);
+    assert_true(a == 90 && b == 99);
+    assert_int_equal(http_range(S("bytes=-10"), 100, &a, &b), HTTP_RANGE_OK); /* the last ten */
+    assert_true(a == 90 && b == 99);
+    assert_int_equal(http_range(S("bytes=-500"), 100, &a, &b), HTTP_RANGE_OK); /* more than there is: all */
+    assert_true(a == 0 && b == 99);
+    assert_int_equal(http_range(S("bytes=50-500"), 100, &a, &b), HTTP_RANGE_OK); /* the end is cut to the size */
+    assert_true(a == 50 && b == 99);
+    assert_int_equal(http_range(S("Bytes=1-1"), 100, &a, &b), HTTP_RANGE_OK);
+    assert_true(a == 1 && b == 1);
+
+    assert_int_equal(http_range(S("bytes=100-"), 100, &a, &b), HTTP_RANGE_UNSATISFIABLE);
+    assert_int_equal(http_range(S("bytes=5-2"), 100, &a, &b), HTTP_RANGE_UNSATISFIABLE);
+    assert_int_equal(http_range(S("bytes=-0"), 100, &a, &b), HTTP_RANGE_UNSATISFIABLE);
+
+    assert_int_equal(http_range(S("bytes=0-1,5-6"), 100, &a, &b), HTTP_RANGE_NONE); /* several: the whole */
+    assert_int_equal(http_range(S("items=0-1"), 100, &a, &b), HTTP_RANGE_NONE);
+    assert_int_equal(http_range(S("bytes=a-b"), 100, &a, &b), HTTP_RANGE_NONE);
+    assert_int_equal(http_range(S("bytes=-"), 100, &a, &b), HTTP_RANGE_NONE);
+    assert_int_equal(http_range(S("bytes="), 100, &a, &b), HTTP_RANGE_NONE);
+    assert_int_equal(http_range(S("bytes=99999999999999999999-"), 100, &a, &b), HTTP_RANGE_NONE);
+}
+
+static void
+none_match_lists_opaque_tags(void **state)
+{
+    assert_true(http_none_match_lists(S("\"ab12\""), "\"ab12\""));
+    assert_true(http_none_match_lists(S("W/\"ab12\""), "\"ab12\"")); /* weak comparison (§13.1.2) */
+    assert_true(http_none_match_lists(S("\"x\", \"ab12\""), "\"ab12\""));
+    assert_true(http_none_match_lists(S("*"), "\"ab12\""));
+    assert_false(http_none_match_lists(S("\"ab1\""), "\"ab12\""));
+    assert_false(http_none_match_lists(S("ab12"), "\"ab12\""));
+    assert_false(http_none_match_lists(S("\"ab12"), "\"ab12\""));
+    assert_false(http_none_match_lists(S(""), "\"ab12\""));
+}
+
+static void
+accept_names_a_type(void **state)
+{
+    assert_true(http_accepts_type(S("image/avif,image/webp,*/*"), "image/webp"));
+    assert_true(http_accepts_type(S("image/webp;q=0.8"), "image/webp"));
+    assert_true(http_accepts_type(S("IMAGE/WEBP"), "image/webp"));
+    assert_false(http_accepts_type(S("image/webp;q=0"), "image/webp"));
+    assert_false(http_accepts_type(S("image/*,*/*;q=0.8"), "image/webp")); /* only by its own name */
+    assert_false(http_accepts_type(S("image/webpx"), "image/webp"));
+    assert_false(http_accepts_type(S(""), "image/webp"));
+}
+
 int
 main(void)
 {
@@ -139,6 +193,9 @@ main(void)
         cmocka_unit_test(if_none_match_compares_weakly),
         cmocka_unit_test(coded_tags_name_their_version),
         cmocka_unit_test(accept_encoding_weighs_qvalues),
+        cmocka_unit_test(range_reads_one_byte_range),
+        cmocka_unit_test(none_match_lists_opaque_tags),
+        cmocka_unit_test(accept_names_a_type),
     };
     return cmocka_run_group_tests_name("/shared/http", tests, NULL, NULL);
 }

@@ -312,6 +312,7 @@ static const svc_op_t listings_ops[] = {
     {"listings.create", listings_create, SVC_AUTH_REQUIRED},
     {"listings.create_many", listings_create_many, SVC_AUTH_REQUIRED},
     {"listings.reso", listings_reso},
+    {"listings.reso_media", listings_reso_media},
     {"listings.get", listings_get},
     {"listings.update", listings_update, SVC_AUTH_REQUIRED},
     {"listings.delete", listings_delete, SVC_AUTH_REQUIRED},

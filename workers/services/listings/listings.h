@@ -124,6 +124,13 @@ extern const odata_resource_t listings_odata;
 extern const odata_resource_t listings_reso_odata;
 extern const char *const listings_property_types[];
 void listings_reso(svc_call_t *call);
+/* The RESO Web API's Media (reso_media.c): each photo of each live listing's property. */
+void listings_reso_media(svc_call_t *call);
+/* A time in µs as RESO writes it: ISO 8601 UTC with microseconds. */
+void listings_iso_time(int64_t us, char out[40]);
+/* "<set>?<the request's options, $top and $skip as given>", relative to
+ * the service root: a RESO page's @odata.nextLink. bson_free it. */
+char *listings_reso_next_link(const char *set, const bson_t *query, int64_t top, int64_t skip);
 void listings_classic_list(svc_call_t *call);
 /* The classic and the public API's create: one op body, {"listing"}. */
 void listings_classic_create(svc_call_t *call);

@@ -60,6 +60,8 @@ static const odata_field_t reso_fields[] = {
     /* The point Latitude and Longitude give, for geo.distance and
      * geo.intersects: the listing's own snapshot, not a join. */
     {"Coordinates", "property.location", ODATA_GEO, ODATA_FILTER | ODATA_SELECT},
+    /* The property's photos (issue 24); each is a Media entity of $expand=Media. */
+    {"PhotosCount", "", ODATA_INT, ODATA_SELECT},
 };
 
 const odata_resource_t listings_reso_odata = {
@@ -101,7 +103,10 @@ reso_properties_of(svc_call_t *call, const bson_t *page, bson_t *props)
         bson_t reply,
             *request = BCON_NEW(
                 "query", "{", "$filter", BCON_UTF8(filter), "$top", BCON_UTF8("100"), "$skip", BCON_UTF8(skip),
-                "$select", BCON_UTF8("type,city,address,room_count,living_area_m2,bedrooms,bathrooms,location"), "}");
+                "$select",
+                BCON_UTF8("type,city,address,room_count,living_area_m2,bedrooms,bathrooms,location,photos,photos_count,"
+                          "updated_at"),
+                "}");
         status = svc_ask(call, "properties.list", request, &reply);
         bson_destroy(request);
         uint32_t before = got;
@@ -144,8 +149,8 @@ reso_property(const bson_t *props, int64_t id, bson_t *out)
     return false;
 }
 
-static void
-reso_iso(int64_t us, char out[40])
+void
+listings_iso_time(int64_t us, char out[40])
 {
     time_t t = (time_t)(us / 1000000);
     struct tm tm;
@@ -170,7 +175,7 @@ reso_render(const bson_t *doc, const bson_t *property, bson_t *out)
     snprintf(key, sizeof(key), "%lld",
              (long long)(bson_iter_init_find(&it, doc, "user_id") ? bson_iter_as_int64(&it) : 0));
     BSON_APPEND_UTF8(out, "ListAgentKey", key);
-    reso_iso(bson_iter_init_find(&it, doc, "updated_at") ? bson_iter_as_int64(&it) : 0, when);
+    listings_iso_time(bson_iter_init_find(&it, doc, "updated_at") ? bson_iter_as_int64(&it) : 0, when);
     BSON_APPEND_UTF8(out, "ModificationTimestamp", when);
     static const char *const strings[][2] = {
         {"type", "PropertyType"}, {"city", "City"}, {"address", "UnparsedAddress"}};
@@ -211,6 +216,48 @@ reso_render(const bson_t *doc, const bson_t *property, bson_t *out)
         BSON_APPEND_NULL(out, "Longitude");
         BSON_APPEND_NULL(out, "Coordinates");
     }
+    if (property != NULL)
+        BSON_APPEND_INT64(out, "PhotosCount",
+                          bson_iter_init_find(&it, property, "photos_count") ? bson_iter_as_int64(&it) : 0);
+    else
+        BSON_APPEND_NULL(out, "PhotosCount");
+}
+
+/* The Media entities of a Property (`$expand=Media`): its property's
+ * photos in order, by the RESO Data Dictionary's Media resource. */
+static void
+reso_media(const bson_t *property, const char *listing_key, bson_t *out)
+{
+    bson_iter_t it, photos, f;
+    bson_t list, one;
+    char when[40], key[16];
+    uint32_t n = 0;
+    bson_iter_t at;
+    listings_iso_time(
+        property != NULL && bson_iter_init_find(&at, property, "updated_at") ? bson_iter_as_int64(&at) : 0, when);
+    BSON_APPEND_ARRAY_BEGIN(out, "Media", &list);
+    if (property != NULL && bson_iter_init_find(&it, property, "photos") && bson_iter_recurse(&it, &photos))
+        while (bson_iter_next(&photos)) {
+            snprintf(key, sizeof(key), "%u", n++);
+            BSON_APPEND_DOCUMENT_BEGIN(&list, key, &one);
+            static const char *const fields[][2] = {{"id", "MediaKey"}, {"url", "MediaURL"}};
+            for (size_t i = 0; i < 2; i++)
+                if (bson_iter_recurse(&photos, &f) && bson_iter_find(&f, fields[i][0]))
+                    bson_append_iter(&one, fields[i][1], -1, &f);
+            BSON_APPEND_UTF8(&one, "ResourceRecordKey", listing_key);
+            BSON_APPEND_UTF8(&one, "ResourceName", "Property");
+            BSON_APPEND_UTF8(&one, "MediaCategory", "Photo");
+            static const char *const numbers[][2] = {
+                {"order", "Order"}, {"width", "ImageWidth"}, {"height", "ImageHeight"}};
+            for (size_t i = 0; i < 3; i++)
+                if (bson_iter_recurse(&photos, &f) && bson_iter_find(&f, numbers[i][0]))
+                    BSON_APPEND_INT64(&one, numbers[i][1], bson_iter_as_int64(&f));
+            /* A photo changes only with its property (its order, its
+             * caption): the property's last change is when it last could. */
+            BSON_APPEND_UTF8(&one, "ModificationTimestamp", when);
+            bson_append_document_end(&list, &one);
+        }
+    bson_append_array_end(out, &list);
 }
 
 /* RFC 3986 percent-encoding of everything but the unreserved characters. */
@@ -225,11 +272,11 @@ reso_encode(bson_string_t *out, const char *s)
     }
 }
 
-/* "Property?<the request's options, $skip moved on>", relative to the service root. */
-static char *
-reso_next_link(const bson_t *query, int64_t top, int64_t skip)
+char *
+listings_reso_next_link(const char *set, const bson_t *query, int64_t top, int64_t skip)
 {
-    bson_string_t *link = bson_string_new("Property?");
+    bson_string_t *link = bson_string_new(set);
+    bson_string_append_c(link, '?');
     bson_iter_t it;
     char buf[32];
     if (bson_iter_init(&it, query))
@@ -268,9 +315,17 @@ listings_reso(svc_call_t *call)
     mongoc_collection_t *coll = svc_collection(call->mongo, "listings", "listings");
 
     field_errors_init(&errors);
-    odata_refuse_plain(query, "unknown option: the options are $filter, $select, $orderby, $top, $skip and $count",
-                       &errors);
-    bool ok = odata_query_parse(&listings_reso_odata, query, by_key, &q, &errors) && errors.count == 0;
+    /* $expand=Media is read here; every other option is the lists'. */
+    bool expand = bson_iter_init_find(&it, query, "$expand");
+    if (expand && (!BSON_ITER_HOLDS_UTF8(&it) || strcmp(bson_iter_utf8(&it, NULL), "Media") != 0))
+        field_errors_add(&errors, "$expand", "only Media can be expanded: $expand=Media");
+    bson_t options = BSON_INITIALIZER;
+    bson_copy_to_excluding_noinit(query, &options, "$expand", NULL);
+    odata_refuse_plain(
+        &options, "unknown option: the options are $filter, $select, $orderby, $top, $skip, $count and $expand=Media",
+        &errors);
+    bool ok = odata_query_parse(&listings_reso_odata, &options, by_key, &q, &errors) && errors.count == 0;
+    bson_destroy(&options);
     if (!ok) {
         svc_fail_fields(call, &errors);
         goto done;
@@ -308,6 +363,8 @@ listings_reso(svc_call_t *call)
                             reso_property(&props, bson_iter_as_int64(&pid), &property);
         reso_render(&doc, has_property ? &property : NULL, &entity);
         odata_select(&listings_reso_odata, &q, &entity, &out);
+        if (expand && bson_iter_init_find(&pid, &entity, "ListingKey"))
+            reso_media(has_property ? &property : NULL, bson_iter_utf8(&pid, NULL), &out);
         char key[16];
         snprintf(key, sizeof(key), "%u", i++);
         BSON_APPEND_DOCUMENT(&value, key, &out);
@@ -316,7 +373,7 @@ listings_reso(svc_call_t *call)
     }
     bson_append_array_end(&body, &value);
     if (more) {
-        char *link = reso_next_link(query, q.top, q.skip + q.top);
+        char *link = listings_reso_next_link("Property", query, q.top, q.skip + q.top);
         BSON_APPEND_UTF8(&body, "@odata.nextLink", link);
         bson_free(link);
     }

@@ -1,6 +1,7 @@
 /*
  * A listing's snapshot of its property: the fields a search filters on
- * (name, type, city, bedrooms, bathrooms, living_area_m2, location), kept
+ * (name, type, city, bedrooms, bathrooms, living_area_m2, location) and
+ * its photos (photos, cover_url, photos_count), kept
  * on the listing so that a search is one indexed read of listings, never a
  * join with properties (docs/search.md gives the design and its failure
  * cases).
@@ -27,7 +28,9 @@
 void
 listings_snapshot(const bson_t *property, bson_t *out)
 {
-    static const char *const copied[] = {"name", "type", "city", "bedrooms", "bathrooms", "living_area_m2", NULL};
+    static const char *const copied[] = {"name",         "type",           "city",   "bedrooms",
+                                         "bathrooms",    "living_area_m2", "photos", "cover_url",
+                                         "photos_count", "updated_at",     NULL};
     bson_iter_t it;
     bson_init(out);
     for (const char *const *f = copied; *f != NULL; f++)
@@ -83,6 +86,24 @@ listings_render_snapshot(const bson_t *doc, bson_t *out)
             bson_append_iter(&snap, *f, -1, &it);
     geo_point_show(&view, "location", &snap);
     bson_append_document_end(out, &snap);
+    /* The photos are the listing's own face (issue 24): at its top level,
+     * as on a property, from the property's latest version. A snapshot
+     * taken before photos existed is of a property that had none. */
+    bson_t none;
+    if (bson_iter_init_find(&it, &view, "photos")) {
+        bson_append_iter(out, "photos", -1, &it);
+    } else {
+        BSON_APPEND_ARRAY_BEGIN(out, "photos", &none);
+        bson_append_array_end(out, &none);
+    }
+    if (bson_iter_init_find(&it, &view, "cover_url"))
+        bson_append_iter(out, "cover_url", -1, &it);
+    else
+        BSON_APPEND_NULL(out, "cover_url");
+    if (bson_iter_init_find(&it, &view, "photos_count"))
+        bson_append_iter(out, "photos_count", -1, &it);
+    else
+        BSON_APPEND_INT32(out, "photos_count", 0);
 }
 
 bool

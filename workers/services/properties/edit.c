@@ -118,9 +118,9 @@ done:
 static bool
 properties_edit_change(svc_call_t *call, const bson_t *current, int64_t version, int attempt, bson_t *update, void *arg)
 {
-    const properties_change_fn *change = arg;
+    const properties_change_t *change = arg;
     bson_t changes;
-    if (!(*change)(call, current, &changes))
+    if (!change->fn(call, current, &changes, change->arg))
         return false;
     bson_destroy(update);
     properties_apply(current, version, &changes, call->key, update);
@@ -141,8 +141,9 @@ properties_edit_commit(svc_call_t *call, const svc_edit_t *edit, int64_t version
 }
 
 void
-properties_edit(svc_call_t *call, int status, properties_change_fn change)
+properties_edit(svc_call_t *call, int status, properties_change_fn fn, void *arg)
 {
+    properties_change_t change = {fn, arg};
     field_errors_t errors;
     int64_t id;
     field_errors_init(&errors);
@@ -287,7 +288,7 @@ done:
 }
 
 static bool
-properties_change_fields(svc_call_t *call, const bson_t *current, bson_t *changes)
+properties_change_fields(svc_call_t *call, const bson_t *current, bson_t *changes, void *arg)
 {
     static const char *const patchable[] = {"name", "description", "type", "city", "address", "location", NULL};
     const bson_t *body = &call->req->body;
@@ -331,7 +332,7 @@ properties_change_fields(svc_call_t *call, const bson_t *current, bson_t *change
 }
 
 static bool
-properties_change_delete(svc_call_t *call, const bson_t *current, bson_t *changes)
+properties_change_delete(svc_call_t *call, const bson_t *current, bson_t *changes, void *arg)
 {
     bson_init(changes);
     BSON_APPEND_INT64(changes, "deleted_at", clock_realtime_us());
@@ -341,11 +342,18 @@ properties_change_delete(svc_call_t *call, const bson_t *current, bson_t *change
 void
 properties_update(svc_call_t *call)
 {
-    properties_edit(call, 200, properties_change_fields);
+    properties_edit(call, 200, properties_change_fields, NULL);
 }
 
 void
 properties_delete(svc_call_t *call)
 {
-    properties_edit(call, 204, properties_change_delete);
+    field_errors_t errors;
+    int64_t id;
+    properties_edit(call, 204, properties_change_delete, NULL);
+    field_errors_init(&errors);
+    /* A repeat too: the first delivery may have stopped before its photos. */
+    if (svc_replied_status(call) == 204 && validate_id(&call->req->params, "id", &errors, &id))
+        properties_media_remove_all(call, id);
+    field_errors_destroy(&errors);
 }

@@ -31,6 +31,10 @@ static const odata_field_t properties_odata_fields[] = {
     {"rooms", "rooms", ODATA_STRING, ODATA_SELECT},
     {"location", "location", ODATA_GEO, ODATA_FILTER | ODATA_SELECT}, /* geo.distance, geo.intersects */
     {"version", "version", ODATA_INT, ODATA_SELECT},
+    /* Shown from the stored photos (properties_render_photos). */
+    {"photos", "photos", ODATA_STRING, ODATA_SELECT},
+    {"photos_count", "photos", ODATA_INT, ODATA_SELECT},
+    {"cover_url", "photos", ODATA_STRING, ODATA_SELECT},
 };
 
 const odata_resource_t properties_odata = {

@@ -3,7 +3,7 @@
  * 2 the living area of every property, backfilled, 3 its bedroom and
  * bathroom counts, 4 the search indexes, 5 every property's listing
  * snapshot marked to be sent, 6 its words, 7 the text index over them,
- * 8 the snapshots marked again to carry the words.
+ * 8 the snapshots marked again to carry the words, 9 the photos' indexes.
  * `roostctl migrate up properties` applies them.
  */
 #include "properties.h"
@@ -43,6 +43,16 @@ static const svc_index_t properties_search_indexes[] = {
  * both databases. Language "none": no stemming, no stop words. */
 static const svc_index_t properties_text_indexes[] = {
     {"properties", "search_text", "name:text:10,city:text:5,address:text:3,description:text:1,words:text:1", false},
+};
+
+/* Photos (media.c): a property's files and the sweep's (media.files, the
+ * GridFS bucket, whose own indexes the driver makes with its first file),
+ * and the pieces of uploads, by upload and by age. */
+static const svc_index_t properties_media_indexes[] = {
+    {"media.files", "property_media", "metadata.property_id,metadata.media_id", false},
+    {"media.files", "uncommitted", "metadata.committed,uploadDate", false},
+    {"media_pieces", "upload_n", "upload,n", false},
+    {"media_pieces", "at", "at", false},
 };
 
 #define BACKFILL_BATCH 200
@@ -298,5 +308,6 @@ const svc_migration_t properties_migrations[] = {
      .definition = "up: set properties.listings_pending = true on every live property again, so that each "
                    "listing's snapshot gets the property's words (snapshot format 2); down: unset "
                    "properties.listings_pending"},
+    SVC_MIGRATION_INDEXES(9, "media_indexes", properties_media_indexes),
     {0},
 };

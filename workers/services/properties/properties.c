@@ -32,6 +32,7 @@ properties_render(const bson_t *doc, bson_t *out)
         BSON_APPEND_INT32(out, "bathrooms", bathrooms);
     }
     geo_point_show(doc, "location", out);
+    properties_render_photos(doc, out);
     for (const char *const *f = tail; *f != NULL; f++)
         if (bson_iter_init_find(&it, doc, *f))
             bson_append_iter(out, *f, -1, &it);
@@ -318,9 +319,15 @@ static const svc_op_t properties_ops[] = {
     {"properties.rooms.add", properties_room_add, SVC_AUTH_REQUIRED},
     {"properties.rooms.update", properties_room_update, SVC_AUTH_REQUIRED},
     {"properties.rooms.delete", properties_room_delete, SVC_AUTH_REQUIRED},
-    {"properties.sync_listings", properties_sync_sweep},
+    {"properties.media.piece", properties_media_piece, SVC_AUTH_REQUIRED},
+    {"properties.media.add", properties_media_add, SVC_AUTH_REQUIRED},
+    {"properties.media.list", properties_media_list},
+    {"properties.media.get", properties_media_get},
+    {"properties.media.update", properties_media_update, SVC_AUTH_REQUIRED},
+    {"properties.media.delete", properties_media_delete, SVC_AUTH_REQUIRED},
+    {"properties.media.read", properties_media_read},
+    {"properties.tick", properties_tick},
     {NULL, NULL},
 };
 
-const svc_service_t properties_service = {
-    .name = "properties", .ops = properties_ops, .tick_op = "properties.sync_listings"};
+const svc_service_t properties_service = {.name = "properties", .ops = properties_ops, .tick_op = "properties.tick"};

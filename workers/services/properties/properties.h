@@ -63,15 +63,20 @@ bool properties_validate_new(const bson_t *body, field_errors_t *e);
 
 /* --- handlers (edit.c) ----------------------------------------------------- */
 /* Computes the fields a change overrides into `changes` (an uninitialised
- * document on entry); on a refusal it replies itself and returns false. */
-typedef bool (*properties_change_fn)(svc_call_t *call, const bson_t *current, bson_t *changes);
+ * document on entry), with the caller's `arg`; on a refusal it replies
+ * itself and returns false. */
+typedef bool (*properties_change_fn)(svc_call_t *call, const bson_t *current, bson_t *changes, void *arg);
+typedef struct {
+    properties_change_fn fn;
+    void *arg;
+} properties_change_t;
 
 /* --- edit.c, shared with rooms.c ------------------------------------------ */
 
 /* Runs one owner-only change of the property params.id: load, owner,
  * expect_version, `change`, commit a new version; replies `status` with the
  * property, or the refusal. */
-void properties_edit(svc_call_t *call, int status, properties_change_fn change);
+void properties_edit(svc_call_t *call, int status, properties_change_fn change, void *arg);
 /* An int64 / string field of a stored property (0 / "" when absent). */
 int64_t properties_int(const bson_t *doc, const char *key);
 const char *properties_str(const bson_t *doc, const char *key);
@@ -101,7 +106,7 @@ void properties_append_words(bson_t *doc);
  * clears its mark; false (logged, `call` untouched) when that could not be
  * done now. */
 bool properties_sync_listings(svc_call_t *call, int64_t id, bool clear);
-void properties_sync_sweep(svc_call_t *call); /* properties.sync_listings */
+void properties_tick(svc_call_t *call); /* properties.tick: the sweeps */
 
 void properties_create(svc_call_t *call);
 void properties_update(svc_call_t *call);
@@ -116,6 +121,64 @@ extern const odata_resource_t properties_odata;
 
 /* The versions of the properties database, {0}-terminated (migrations.c). */
 extern const svc_migration_t properties_migrations[];
+
+/* --- media.c, media_edit.c, media_read.c: photos (docs/protocol.md) ------ */
+/* The GridFS bucket of photos in this service's database: media.files, media.chunks. */
+#define PROPERTIES_MEDIA_BUCKET "media"
+#define PROPERTIES_MEDIA_ID_LEN 24
+/* The id of the photo that `sub`'s request `rid` uploads to property
+ * `property_id`: the same for every delivery of that request, so that a
+ * retried upload makes one photo. 24 hex digits. */
+void properties_media_id(int64_t property_id, int64_t sub, const char *rid, char out[PROPERTIES_MEDIA_ID_LEN + 1]);
+/* Property `id`, live, into `property` (initialised); false when it
+ * replied 404 (or a database error). */
+bool properties_load_live(svc_call_t *call, int64_t id, bson_t *property);
+/* Property `id`, live and the caller's, into `property` (initialised);
+ * false when it replied 404 or 403 (or a database error). */
+bool properties_media_owned(svc_call_t *call, int64_t id, bson_t *property);
+int properties_photo_count(const bson_t *property);
+/* 409 (replied, false) when the property has as many photos as it may. */
+bool properties_media_room(svc_call_t *call, const bson_t *property);
+#define PROPERTIES_MEDIA_MAX_PIECES 4096
+/* An upload's pieces joined, in order (media_pieces.c). */
+typedef struct {
+    uint8_t *bytes;
+    size_t len, cap;
+    int64_t next_n, max;
+    bool broken, too_large;
+} properties_joined_t;
+/* The bytes of the caller's upload under this request id, joined from its
+ * `count` pieces into `j` (bson_free j->bytes); false when it replied
+ * (400: a piece is missing, 413: the whole is too large). */
+bool properties_media_join(svc_call_t *call, int64_t count, properties_joined_t *j);
+/* Removes the pieces of this call's upload; a failure leaves them to the sweep. */
+void properties_media_forget_pieces(svc_call_t *call);
+/* Photo `mid` of a stored or rendered property, as a view. */
+bool properties_photo_find(const bson_t *property, const char *mid, bson_t *photo);
+/* Runs `change` as an edit of the property params.id, expecting `status`:
+ * returns the status it got, with the stored property as it is now in
+ * `after` (uninitialised) when it is `status`; otherwise the answer
+ * (the edit's refusal) is `call`'s. */
+int properties_media_edit(svc_call_t *call, int status, properties_change_fn change, void *arg, bson_t *after);
+/* Answers `status` with photo `mid` as `property` lists it. */
+void properties_media_reply_photo(svc_call_t *call, int status, int64_t id, const bson_t *property, const char *mid);
+/* A photo as served: {id, url, order, width, height, caption?}, and with
+ * `full` also property_id, content_type, bytes, sha256, created_at. */
+void properties_render_photo(int64_t property_id, const bson_t *photo, bool full, bson_t *out);
+/* Appends a property's photos (ordered), cover_url (null without any) and photos_count. */
+void properties_render_photos(const bson_t *doc, bson_t *out);
+/* Removes every file of property `id`, after its delete; what fails is left to the sweep. */
+void properties_media_remove_all(svc_call_t *call, int64_t id);
+/* Removes the pieces and files of uploads older than
+ * ROOST_MEDIA_UPLOAD_TIMEOUT_S that never became a photo; how many. */
+int properties_media_sweep(svc_call_t *call);
+void properties_media_piece(svc_call_t *call);
+void properties_media_add(svc_call_t *call);
+void properties_media_get(svc_call_t *call);
+void properties_media_list(svc_call_t *call);
+void properties_media_update(svc_call_t *call);
+void properties_media_delete(svc_call_t *call);
+void properties_media_read(svc_call_t *call);
 
 /* --- shared (properties.c) -------------------------------------------------- */
 void properties_render(const bson_t *doc, bson_t *out);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static bool
-properties_change_room_add(svc_call_t *call, const bson_t *current, bson_t *changes)
+properties_change_room_add(svc_call_t *call, const bson_t *current, bson_t *changes, void *arg)
 {
     field_errors_t errors;
     bson_iter_t it, r;
@@ -122,13 +122,13 @@ properties_change_room(svc_call_t *call, const bson_t *current, bson_t *changes,
 }
 
 static bool
-properties_change_room_update(svc_call_t *call, const bson_t *current, bson_t *changes)
+properties_change_room_update(svc_call_t *call, const bson_t *current, bson_t *changes, void *arg)
 {
     return properties_change_room(call, current, changes, &call->req->body);
 }
 
 static bool
-properties_change_room_delete(svc_call_t *call, const bson_t *current, bson_t *changes)
+properties_change_room_delete(svc_call_t *call, const bson_t *current, bson_t *changes, void *arg)
 {
     return properties_change_room(call, current, changes, NULL);
 }
@@ -136,17 +136,17 @@ properties_change_room_delete(svc_call_t *call, const bson_t *current, bson_t *c
 void
 properties_room_add(svc_call_t *call)
 {
-    properties_edit(call, 201, properties_change_room_add);
+    properties_edit(call, 201, properties_change_room_add, NULL);
 }
 
 void
 properties_room_update(svc_call_t *call)
 {
-    properties_edit(call, 200, properties_change_room_update);
+    properties_edit(call, 200, properties_change_room_update, NULL);
 }
 
 void
 properties_room_delete(svc_call_t *call)
 {
-    properties_edit(call, 200, properties_change_room_delete);
+    properties_edit(call, 200, properties_change_room_delete, NULL);
 }

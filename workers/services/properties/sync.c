@@ -5,7 +5,7 @@
  * Right after the change, before its reply, the worker asks the listings
  * service to sync the property (listings.sync_property: it reads the
  * property back from this service and rewrites the snapshots older than
- * it). The mark stays: properties.sync_listings, which every properties
+ * it). The mark stays: properties.tick, which every properties
  * worker runs each second (runtime/tick.c), syncs each marked property
  * once more when its change is older than any request can be (the request
  * deadline and a second), then clears the mark unless a newer change came.
@@ -77,11 +77,10 @@ sync_collect(const bson_t *doc, void *arg)
     return b->n < SYNC_BATCH;
 }
 
-/* properties.sync_listings: syncs up to 50 marked properties whose change
- * is older than a request can be, and clears their marks. 200 {synced,
- * failed}. */
-void
-properties_sync_sweep(svc_call_t *call)
+/* Syncs up to 50 marked properties whose change is older than a request
+ * can be, and clears their marks; false when it replied a database error. */
+static bool
+properties_sync_sweep(svc_call_t *call, int *synced, int *failed)
 {
     mongoc_collection_t *coll = svc_collection(call->mongo, "properties", "properties");
     bson_error_t error;
@@ -95,12 +94,26 @@ properties_sync_sweep(svc_call_t *call)
     svc_collection_close(coll);
     if (!read) {
         svc_fail_db(call, &error);
-        return;
+        return false;
     }
-    int synced = 0;
     for (int i = 0; i < b.n; i++)
-        synced += properties_sync_listings(call, b.ids[i], true);
-    bson_t *body = BCON_NEW("synced", BCON_INT32(synced), "failed", BCON_INT32(b.n - synced));
+        *synced += properties_sync_listings(call, b.ids[i], true);
+    *failed = b.n - *synced;
+    return true;
+}
+
+/* properties.tick, every second on every properties worker: the sweep of
+ * listings' snapshots, and of what unfinished uploads left (media_edit.c).
+ * 200 {synced, failed, media_removed}. */
+void
+properties_tick(svc_call_t *call)
+{
+    int synced = 0, failed = 0;
+    if (!properties_sync_sweep(call, &synced, &failed))
+        return;
+    int removed = properties_media_sweep(call);
+    bson_t *body =
+        BCON_NEW("synced", BCON_INT32(synced), "failed", BCON_INT32(failed), "media_removed", BCON_INT32(removed));
     svc_reply(call, 200, body);
     bson_destroy(body);
 }

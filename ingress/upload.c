@@ -1,0 +1,182 @@
+/* A photo upload in pieces (upload.h). */
+#include "upload.h"
+#include "call.h"
+#include "config.h"
+#include "http.h"
+#include "multipart.h"
+#include "reply.h"
+#include "respond.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The op each piece goes to: the same service as the route's add. */
+static const route_t upload_piece_route = {"POST", "/api/v1/properties/{id}/media", "properties.media.piece",
+                                           ROUTE_BODY_NONE, 0};
+
+static const char *const upload_image_types[] = {"image/jpeg", "image/png", "image/webp", NULL};
+static const char *const upload_form_types[] = {"multipart/form-data", NULL};
+
+/* One upload under way, in the request's pool. */
+typedef struct {
+    h2o_req_t *req;
+    const route_t *route; /* the add's */
+    char rid[ENVELOPE_RID_MAX + 1];
+    upload_caller_t caller;
+    char addr[ENVELOPE_ADDR_MAX + 1];
+    char property[32];
+    const uint8_t *bytes; /* the photo's, inside req->entity */
+    size_t len, pieces, next;
+    char content_type[64];
+    char *caption; /* in the pool, or NULL */
+} upload_t;
+
+bool
+upload_content_type_ok(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (i < 0)
+        return false;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    return http_media_type_is(v.base, v.len, upload_image_types) ||
+           http_media_type_is(v.base, v.len, upload_form_types);
+}
+
+static void upload_on_reply(h2o_req_t *req, void *arg, const uint8_t *reply, size_t len);
+
+/* Sends piece `up->next`, or, after the last, the add. */
+static void
+upload_send(upload_t *up)
+{
+    bson_t params = BSON_INITIALIZER, body = BSON_INITIALIZER, env;
+    BSON_APPEND_UTF8(&params, "id", up->property);
+    bool add = up->next == up->pieces;
+    if (add) {
+        BSON_APPEND_INT64(&body, "pieces", (int64_t)up->pieces);
+        BSON_APPEND_UTF8(&body, "content_type", up->content_type);
+        if (up->caption != NULL)
+            BSON_APPEND_UTF8(&body, "caption", up->caption);
+    } else {
+        size_t at = up->next * CFG_MEDIA_PIECE_BYTES, n = up->len - at;
+        if (n > CFG_MEDIA_PIECE_BYTES)
+            n = CFG_MEDIA_PIECE_BYTES;
+        BSON_APPEND_INT64(&body, "n", (int64_t)up->next);
+        BSON_APPEND_BINARY(&body, "data", BSON_SUBTYPE_BINARY, up->bytes + at, (uint32_t)n);
+    }
+    envelope_request_parts_t parts = {.op = add ? up->route->op : upload_piece_route.op,
+                                      .rid = up->rid,
+                                      .auth_sub = up->caller.sub,
+                                      .auth_token = up->caller.token,
+                                      .client_addr = up->caller.addr,
+                                      .params = &params,
+                                      .query = NULL,
+                                      .body = &body};
+    envelope_request_build(&env, &parts);
+    if (add) {
+        call_send(up->req, up->route, up->rid, &env); /* its reply is the response (reply.c) */
+    } else {
+        call_then_t then = {upload_on_reply, up};
+        call_send_then(up->req, &upload_piece_route, up->rid, &env, &then);
+    }
+    bson_destroy(&env);
+    bson_destroy(&body);
+    bson_destroy(&params);
+}
+
+/* A piece's reply: the next piece, or the refusal as the response. */
+static void
+upload_on_reply(h2o_req_t *req, void *arg, const uint8_t *reply, size_t len)
+{
+    upload_t *up = arg;
+    envelope_reply_t r;
+    bson_error_t error;
+    if (!envelope_reply_parse(reply, len, &r, &error) || r.status != 200) {
+        reply_render(req, up->route, up->rid, reply, len); /* in the route's error shape */
+        return;
+    }
+    up->next++;
+    upload_send(up);
+}
+
+/* Trims a caption's surrounding CR/LF (a form's part ends before its CRLF already). */
+static char *
+upload_caption(h2o_req_t *req, const char *s, size_t n)
+{
+    char *c = h2o_mem_alloc_pool(&req->pool, n + 1);
+    memcpy(c, s, n);
+    c[n] = '\0';
+    return c;
+}
+
+void
+upload_start(h2o_req_t *req, const route_match_t *m, const char *rid, const upload_caller_t *caller, int64_t max_bytes)
+{
+    unsigned shape = route_error_shape(m->route->flags);
+    upload_t *up = h2o_mem_alloc_pool(&req->pool, sizeof(*up));
+    memset(up, 0, sizeof(*up));
+    up->req = req;
+    up->route = m->route;
+    bson_strncpy(up->rid, rid, sizeof(up->rid));
+    up->caller = *caller;
+    if (caller->addr != NULL) {
+        bson_strncpy(up->addr, caller->addr, sizeof(up->addr));
+        up->caller.addr = up->addr;
+    }
+    for (size_t i = 0; i < m->nparams; i++)
+        if (m->params[i].name_len == 2 && memcmp(m->params[i].name, "id", 2) == 0)
+            snprintf(up->property, sizeof(up->property), "%.*s",
+                     (int)(m->params[i].value_len < 31 ? m->params[i].value_len : 31), m->params[i].value);
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    h2o_iovec_t type = req->headers.entries[i].value; /* request.c checked it is there */
+    const char *body = req->entity.base != NULL ? req->entity.base : "";
+    const char *declared = type.base;
+    size_t declared_len = type.len;
+    if (http_media_type_is(type.base, type.len, upload_form_types)) {
+        multipart_photo_t form;
+        const char *why;
+        if (!multipart_photo(type.base, type.len, body, req->entity.len, &form, &why)) {
+            respond_error(req, shape, rid, 400, "malformed_form", why, NULL);
+            return;
+        }
+        if (form.file_type == NULL) {
+            respond_error(req, shape, rid, 415, "unsupported_media_type",
+                          "the file part needs its Content-Type: image/jpeg, image/png or image/webp", NULL);
+            return;
+        }
+        body = form.file;
+        up->len = form.file_len;
+        declared = form.file_type;
+        declared_len = form.file_type_len;
+        if (form.caption != NULL)
+            up->caption = upload_caption(req, form.caption, form.caption_len);
+    } else {
+        up->len = req->entity.len;
+    }
+    if (!http_media_type_is(declared, declared_len, upload_image_types)) {
+        respond_error(req, shape, rid, 415, "unsupported_media_type",
+                      "a photo is sent as image/jpeg, image/png or image/webp", NULL);
+        return;
+    }
+    if (up->len == 0) {
+        respond_error(req, shape, rid, 400, "empty_body", "the photo has no bytes", NULL);
+        return;
+    }
+    if ((int64_t)up->len > max_bytes) {
+        char *detail =
+            bson_strdup_printf("a photo may have at most %lld bytes (ROOST_MAX_MEDIA_BYTES)", (long long)max_bytes);
+        respond_error(req, shape, rid, 413, "body_too_large", detail, NULL);
+        bson_free(detail);
+        return;
+    }
+    /* The media type alone, without parameters, as the worker checks it. */
+    size_t n = 0;
+    while (n < declared_len && n < sizeof(up->content_type) - 1 && declared[n] != ';' && declared[n] != ' ')
+        n++;
+    memcpy(up->content_type, declared, n);
+    for (size_t k = 0; k < n; k++)
+        up->content_type[k] = (char)(up->content_type[k] >= 'A' && up->content_type[k] <= 'Z' ? up->content_type[k] + 32
+                                                                                              : up->content_type[k]);
+    up->bytes = (const uint8_t *)body;
+    up->pieces = (up->len + CFG_MEDIA_PIECE_BYTES - 1) / CFG_MEDIA_PIECE_BYTES;
+    upload_send(up);
+}
