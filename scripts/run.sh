@@ -274,8 +274,9 @@ if [ "$ready" = 1 ] && [ "${ROOST_SEED:-1}" != 0 ]; then
   users=$("$BUILD/tools/roostctl" call users.list '{"query": {"per_page": 1}}' 2>/dev/null |
     sed -n 's/.*"total":\([0-9]*\).*/\1/p')
   if [ "${users:-}" = 0 ]; then
-    echo "[run] the database is empty: seeding it (roostctl seed; ROOST_SEED=0 skips this)"
-    "$BUILD/tools/roostctl" seed --seed "${ROOST_SEED_NUMBER:-1}" || echo "[run] seeding failed; Roost runs anyway" >&2
+    echo "[run] the database is empty: seeding it, two drawn photos a property (roostctl seed; ROOST_SEED=0 skips this)"
+    "$BUILD/tools/roostctl" seed --seed "${ROOST_SEED_NUMBER:-1}" --photos "${ROOST_SEED_PHOTOS:-2}" ||
+      echo "[run] seeding failed; Roost runs anyway" >&2
   fi
 fi
 echo "[run] metrics (Prometheus): ingress http://127.0.0.1:$ROOST_HTTP_PORT/metrics$(

@@ -204,3 +204,55 @@ image_resize(const uint8_t *buf, size_t len, int width, image_type_t as, uint8_t
     g_object_unref(small);
     return ok;
 }
+
+/* Fills rows [top, bottom) of `img` with `ink`, centred on `cx`, each row
+ * wider than the last until `half_base` either side after `rise` rows: a roof. */
+static void
+draw_rows(VipsImage *img, double *ink, int top, int bottom, int cx, int half_base, int rise)
+{
+    for (int y = top; y < bottom; y++) {
+        int half = rise > 0 ? half_base * (y - top + 1) / rise : half_base;
+        vips_draw_rect(img, ink, 3, cx - half, y, 2 * half, 1, "fill", TRUE, NULL);
+    }
+}
+
+bool
+image_generate(int width, int height, uint64_t seed, uint8_t **out, size_t *out_len)
+{
+    if (width < 64 || height < 48 || width > 4096 || height > 4096)
+        return false;
+    VipsImage *black = NULL, *img = NULL;
+    if (vips_black(&black, width, height, "bands", 3, NULL) != 0) {
+        vips_error_clear();
+        return false;
+    }
+    /* A writable copy in memory: the draw operations change it in place. */
+    img = vips_image_copy_memory(black);
+    g_object_unref(black);
+    if (img == NULL) {
+        vips_error_clear();
+        return false;
+    }
+    uint64_t r = seed * 0x9E3779B97F4A7C15ull + 1;
+#define NEXT(n) ((int)((r = r * 6364136223846793005ull + 1442695040888963407ull) >> 33) % (n))
+    double sky[3] = {90 + NEXT(80), 140 + NEXT(80), 200 + NEXT(55)};
+    double ground[3] = {60 + NEXT(60), 120 + NEXT(60), 40 + NEXT(40)};
+    double wall[3] = {150 + NEXT(100), 120 + NEXT(100), 90 + NEXT(100)};
+    double roof[3] = {100 + NEXT(80), 30 + NEXT(50), 20 + NEXT(40)};
+    double glass[3] = {180, 210, 235}, door[3] = {70 + NEXT(40), 40 + NEXT(30), 20 + NEXT(20)};
+    int horizon = height * (55 + NEXT(15)) / 100;
+    vips_draw_rect(img, sky, 3, 0, 0, width, horizon, "fill", TRUE, NULL);
+    vips_draw_rect(img, ground, 3, 0, horizon, width, height - horizon, "fill", TRUE, NULL);
+    int hw = width * (35 + NEXT(25)) / 100, hh = height * (25 + NEXT(15)) / 100;
+    int hx = NEXT(width - hw), hy = horizon - hh + height / 20;
+    vips_draw_rect(img, wall, 3, hx, hy, hw, hh, "fill", TRUE, NULL);
+    draw_rows(img, roof, hy - hh / 2, hy, hx + hw / 2, hw / 2 + width / 40, hh / 2);
+    int dw = hw / 7, dh = hh / 2;
+    vips_draw_rect(img, door, 3, hx + hw / 2 - dw / 2, hy + hh - dh, dw, dh, "fill", TRUE, NULL);
+    for (int k = 0; k < 2; k++)
+        vips_draw_rect(img, glass, 3, hx + hw / 8 + k * (hw * 5 / 8), hy + hh / 5, hw / 5, hh / 4, "fill", TRUE, NULL);
+#undef NEXT
+    bool ok = save(img, IMAGE_JPEG, out, out_len);
+    g_object_unref(img);
+    return ok;
+}

@@ -63,6 +63,12 @@ image_status_t image_clean(const uint8_t *buf, size_t len, uint8_t **out, size_t
  * WebP (`as`), without metadata. */
 bool image_resize(const uint8_t *buf, size_t len, int width, image_type_t as, uint8_t **out, size_t *out_len);
 
+/* A picture of a house made here, for seeded properties (roostctl seed
+ * --photos): sky, ground, walls, roof, door and windows, their colours and
+ * places drawn from `seed` (the same seed, the same picture), as a JPEG
+ * `width` × `height` (64 × 48 to 4096 × 4096). */
+bool image_generate(int width, int height, uint64_t seed, uint8_t **out, size_t *out_len);
+
 void image_free(void *p);
 
 #endif

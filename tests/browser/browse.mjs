@@ -73,6 +73,13 @@ try {
   check(rooms.length === 2, `the property shows ${rooms.length} rooms`);
   check(rooms.some((r) => r.includes("Master bedroom") && r.includes("floor: 4")), `rooms are ${JSON.stringify(rooms)}`);
   check(rooms.some((r) => r.includes("Kitchen") && r.includes("kitchen")), `rooms are ${JSON.stringify(rooms)}`);
+  // Its two photos: the cover shown large and loaded, a thumbnail of each that takes its place.
+  await page.waitForFunction(() => document.querySelector("#detail-gallery img.photo")?.naturalWidth > 0, null,
+                             { timeout: 15000 });
+  check(await page.locator("#detail-gallery button.thumb").count() === 2, "the gallery has not two thumbnails");
+  const cover = await page.getAttribute("#detail-gallery img.photo", "src");
+  await page.locator("#detail-gallery button.thumb").nth(1).click();
+  check((await page.getAttribute("#detail-gallery img.photo", "src")) !== cover, "a thumbnail does not show its photo");
   await page.screenshot({ path: join(shots, "property.png"), fullPage: true });
   await page.click("#property-close");
   await page.waitForSelector("#property-list li", { timeout: 15000 });
@@ -105,6 +112,8 @@ try {
     check(results.length === 2 && markers === 2, `${width} px, Lisbon: ${results.length} results, ${markers} markers`);
     check(results.some((r) => r.includes("Tagus View")) && !results.some((r) => r.includes("Ribeira")),
           `Lisbon's results are ${JSON.stringify(results)}`);
+    const covers = await page.locator("#listing-list li img.cover").count();
+    check(covers === 1, `${width} px: ${covers} results show a cover photo; only Tagus View has photos`);
     await page.selectOption("#search-bedrooms", "1");
     await page.click("#listing-search button[type=submit]");
     await page.waitForFunction(() => document.querySelector("#listing-count").textContent === "1 listing", null,

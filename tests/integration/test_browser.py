@@ -1,4 +1,5 @@
 """The browse page and the API docs in headless Chromium (tests/browser/browse.mjs)."""
+import io
 import json
 import os
 import shutil
@@ -6,6 +7,7 @@ import subprocess
 import uuid
 
 import requests
+from PIL import Image
 
 from roost_stack import BUILD, ROOT, Stack, new_user
 
@@ -37,6 +39,14 @@ def test_docs_and_browse_pages_in_a_real_browser():
                               timeout=10)
             assert r.status_code == 201, r.text
             listing = {"property_id": r.json()["id"], "price": price, "listing_type": "sale" if price > 10000 else "rent"}
+            if prop["name"] == "Tagus View":  # two photos: the gallery and a cover on the search results
+                for color in ((200, 120, 40), (40, 120, 200)):
+                    picture = io.BytesIO()
+                    Image.new("RGB", (320, 200), color).save(picture, "JPEG")
+                    up = requests.post(s.url(f"/api/v1/properties/{listing['property_id']}/media"),
+                                       headers={**auth, "Content-Type": "image/jpeg"}, data=picture.getvalue(),
+                                       timeout=30)
+                    assert up.status_code == 201, up.text
             r = requests.post(s.url("/api/v1/listings"), headers=auth, data=json.dumps(listing), timeout=10)
             assert r.status_code == 201, r.text
         shots = os.path.join(BUILD, "screenshots")

@@ -20,6 +20,7 @@
  */
 #include "seed.h"
 #include "clock.h"
+#include "seed_photos.h"
 #include "seed_text.h"
 #include "config.h"
 #include "pools.h"
@@ -63,22 +64,6 @@ seed_item_rng(uint64_t seed, int kind, long i)
     return r;
 }
 
-/* Each city with its centre (WGS84): seeded homes lie around it, so that
- * every map search of docs/search.md finds something on a fresh make run. */
-static const struct {
-    const char *city, *country;
-    double lat, lon;
-} seed_cities[] = {
-    {"Lisbon", "Portugal", 38.7223, -9.1393}, {"Porto", "Portugal", 41.1579, -8.6291},
-    {"Faro", "Portugal", 37.0194, -7.9322},   {"Paris", "France", 48.8566, 2.3522},
-    {"Lyon", "France", 45.7640, 4.8357},      {"Berlin", "Germany", 52.5200, 13.4050},
-    {"Hamburg", "Germany", 53.5511, 9.9937},  {"Madrid", "Spain", 40.4168, -3.7038},
-    {"Seville", "Spain", 37.3891, -5.9845},   {"Rome", "Italy", 41.9028, 12.4964},
-    {"Milan", "Italy", 45.4642, 9.1900},      {"Vienna", "Austria", 48.2082, 16.3738},
-    {"Prague", "Czechia", 50.0755, 14.4378},  {"Dublin", "Ireland", 53.3498, -6.2603},
-    {"Oslo", "Norway", 59.9139, 10.7522},     {"Athens", "Greece", 37.9838, 23.7275},
-};
-#define SEED_CITIES (sizeof(seed_cities) / sizeof(seed_cities[0]))
 static const char *const seed_first[] = {"Ana", "Rui",  "Ines",  "Joao", "Marta", "Tiago", "Sofia", "Pedro",
                                          "Lea", "Hugo", "Clara", "Omar", "Nina",  "Ivan",  "Elena", "Kofi"};
 static const char *const seed_last[] = {"Silva",  "Santos", "Costa", "Martin", "Bernard", "Muller",       "Schmidt",
@@ -352,7 +337,7 @@ static int
 seed_usage_to(FILE *out)
 {
     fprintf(out, "usage: roostctl seed [--seed N] [--places N] [--users N] [--properties N] [--listings N] "
-                 "[--jobs N] [--quiet]\n");
+                 "[--photos N] [--jobs N] [--quiet]\n");
     return out == stdout ? 0 : 2;
 }
 
@@ -378,7 +363,7 @@ roostctl_seed(int argc, char **argv)
 {
     seed_t s = {.seed = 1, .counts = {12, 40, 80, 80}, .jobs = 16};
     int status = 1;
-    long seed = 1, jobs = 16;
+    long seed = 1, jobs = 16, photos = 0;
 
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -399,6 +384,8 @@ roostctl_seed(int argc, char **argv)
             ok = seed_arg(v, 0, 1000000, &s.counts[SEED_PROPERTY]);
         } else if (strcmp(a, "--listings") == 0) {
             ok = seed_arg(v, 0, 1000000, &s.counts[SEED_LISTING]);
+        } else if (strcmp(a, "--photos") == 0) {
+            ok = seed_arg(v, 0, 10, &photos);
         } else if (strcmp(a, "--jobs") == 0) {
             ok = seed_arg(v, 1, 256, &jobs);
         } else {
@@ -430,6 +417,16 @@ roostctl_seed(int argc, char **argv)
     for (int k = 0; k < SEED_KINDS; k++)
         if (!seed_phase(&s, k, items[k]))
             goto done;
+    seed_photos_t pictures = {s.clients[SEED_PROPERTY],
+                              s.seed,
+                              s.ids[SEED_PROPERTY],
+                              s.property_owners,
+                              s.counts[SEED_PROPERTY],
+                              photos,
+                              s.jobs,
+                              s.quiet};
+    if (!seed_photos(&pictures))
+        goto done;
     fprintf(stderr, "roostctl seed: %ld places, %ld users, %ld properties, %ld listings (seed %llu)\n",
             s.counts[SEED_PLACE], s.counts[SEED_USER], s.counts[SEED_PROPERTY], s.counts[SEED_LISTING],
             (unsigned long long)s.seed);

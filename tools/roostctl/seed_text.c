@@ -1,4 +1,4 @@
-/* Names, streets and descriptions of seeded homes (seed_text.h). Some in
+/* Cities, names, streets and descriptions of seeded homes (seed_text.h). Some in
  * the languages of the seeded cities, accents and all, which is what
  * keyword search must fold ("terrasse vue mer", "été", "Straße"). */
 #include "seed_text.h"
@@ -50,3 +50,17 @@ seed_description(uint64_t r, char *out, size_t size)
         c = (c + 1) % n;
     snprintf(out, size, "A home with %s, %s and %s.", features[a], features[b], features[c]);
 }
+
+/* Each city with its centre (WGS84): seeded homes lie around it, so that
+ * every map search of docs/search.md finds something on a fresh make run. */
+const seed_city_t seed_cities[] = {
+    {"Lisbon", "Portugal", 38.7223, -9.1393}, {"Porto", "Portugal", 41.1579, -8.6291},
+    {"Faro", "Portugal", 37.0194, -7.9322},   {"Paris", "France", 48.8566, 2.3522},
+    {"Lyon", "France", 45.7640, 4.8357},      {"Berlin", "Germany", 52.5200, 13.4050},
+    {"Hamburg", "Germany", 53.5511, 9.9937},  {"Madrid", "Spain", 40.4168, -3.7038},
+    {"Seville", "Spain", 37.3891, -5.9845},   {"Rome", "Italy", 41.9028, 12.4964},
+    {"Milan", "Italy", 45.4642, 9.1900},      {"Vienna", "Austria", 48.2082, 16.3738},
+    {"Prague", "Czechia", 50.0755, 14.4378},  {"Dublin", "Ireland", 53.3498, -6.2603},
+    {"Oslo", "Norway", 59.9139, 10.7522},     {"Athens", "Greece", 37.9838, 23.7275},
+};
+const size_t SEED_CITIES = sizeof(seed_cities) / sizeof(seed_cities[0]);

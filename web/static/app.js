@@ -69,6 +69,37 @@ async function loadProperties() {
   pager("property", body.page, body.total, body.per_page);
 }
 
+/* The property's photos: the cover large, the others as thumbnails that take its place. */
+function showGallery(p) {
+  const gallery = $("detail-gallery");
+  gallery.replaceChildren();
+  gallery.hidden = !p.photos?.length;
+  if (!p.photos?.length) return;
+  const big = el("img", null, "photo");
+  const show = (photo) => {
+    big.src = `${photo.url}?w=1280`;
+    big.alt = photo.caption || `Photo ${photo.order} of ${p.name}`;
+  };
+  show(p.photos[0]);
+  gallery.append(big);
+  if (p.photos.length > 1) {
+    const strip = el("div", null, "thumbs");
+    for (const photo of p.photos) {
+      const b = el("button", null, "thumb");
+      b.type = "button";
+      b.setAttribute("aria-label", `Show photo ${photo.order}`);
+      const img = el("img");
+      img.src = `${photo.url}?w=160`;
+      img.alt = "";
+      img.loading = "lazy";
+      b.append(img);
+      b.addEventListener("click", () => show(photo));
+      strip.append(b);
+    }
+    gallery.append(strip);
+  }
+}
+
 async function showProperty(id) {
   const p = await api(`/api/v1/properties/${encodeURIComponent(id)}`);
   $("detail-name").textContent = p.name;
@@ -84,6 +115,7 @@ async function showProperty(id) {
     rooms.append(li);
   }
   if (!p.rooms.length) rooms.append(el("li", "No rooms listed."));
+  showGallery(p);
   $("property-list").hidden = true;
   $("property-pager").hidden = true;
   $("property-detail").hidden = false;

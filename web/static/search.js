@@ -52,6 +52,14 @@ async function runSearch() {
   for (const l of body.items) {
     const p = l.property || {};
     const li = searchEl("li");
+    if (l.cover_url) {
+      /* A 320 px copy, WebP when the browser takes it (GET /media/{id}?w=). */
+      const img = searchEl("img", null, "cover");
+      img.src = `${l.cover_url}?w=320`;
+      img.alt = p.name ? `Photo of ${p.name}` : "Photo of the listing";
+      img.loading = "lazy";
+      li.append(img);
+    }
     li.append(searchEl("strong", `${l.price.toLocaleString("en")} · ${l.listing_type}`));
     const what = p.type ? `${p.type} · ${p.bedrooms} bedroom${p.bedrooms === 1 ? "" : "s"} · ${p.city}` : "no property";
     li.append(searchEl("div", p.name ? `${p.name} — ${what}` : what, "meta"));

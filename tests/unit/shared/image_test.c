@@ -149,12 +149,33 @@ test_resize(void **state)
     image_free(png);
 }
 
+static void
+generated_pictures_are_jpegs_made_again_alike(void **state)
+{
+    uint8_t *a = NULL, *b = NULL, *c = NULL;
+    size_t na = 0, nb = 0, nc = 0;
+    int w = 0, h = 0;
+    assert_true(image_generate(640, 427, 7, &a, &na));
+    assert_true(image_generate(640, 427, 7, &b, &nb));
+    assert_true(image_generate(640, 427, 8, &c, &nc));
+    assert_int_equal(image_probe(a, na, IMAGE_JPEG, 50000000, &w, &h, NULL, 0), IMAGE_OK);
+    assert_int_equal(w, 640);
+    assert_int_equal(h, 427);
+    assert_true(na == nb && memcmp(a, b, na) == 0); /* the same seed, the same picture */
+    assert_false(na == nc && memcmp(a, c, na) == 0);
+    assert_false(image_generate(10, 10, 1, &c, &nc)); /* too small to draw */
+    image_free(a);
+    image_free(b);
+    image_free(c);
+}
+
 int
 main(int argc, char **argv)
 {
     (void)argc;
     assert_true(image_init(argv[0]));
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(generated_pictures_are_jpegs_made_again_alike),
         cmocka_unit_test(test_types_by_name_and_by_signature),
         cmocka_unit_test(test_the_header_check),
         cmocka_unit_test(test_clean_turns_upright_and_drops_the_gps),
