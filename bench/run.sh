@@ -9,7 +9,9 @@
 # then, on a stack of its own, the same page of 50 properties (about 25 KB of JSON) three times, with
 # Accept-Encoding identity, gzip and br, and what each costs the ingress in
 # CPU per request (utime + stime from /proc/PID/stat around the row),
-# and, last, bench/sizes.py: every list and search request on fresh stacks
+# then bench/media.py (photos: 20 uploads of 10 MiB at once, with the
+# ingress's RSS and other requests' latency meanwhile; downloads from the
+# cache over wrk), and, last, bench/sizes.py: every list and search request on fresh stacks
 # of 1k, 10k and 100k properties and listings (BENCH_SIZES), seeded with
 # roostctl seed. It prints markdown tables (also written to
 # BUILD/bench/results.md).
@@ -295,6 +297,15 @@ if [ "${BENCH_TLS:-}" != none ]; then
     ROOST_BUILD_DIR="$BUILD" ROOST_NEED_EMBEDDED_DB=1 "$ROOT/.venv/bin/python" "$ROOT/bench/tls.py"
   } >>"$TMP_RESULTS" || die "bench/tls.py failed"
 fi
+# --- photos: uploads at once, downloads from the cache (its own stack) -----------
+say "photos (bench/media.py): 20 uploads of 10 MiB at once, then a 2 MiB photo and its 320 px copy over wrk"
+{
+  echo
+  echo "Photos (issue 24): uploads at once, and reads from the ingress's cache (a fresh stack, one run):"
+  echo
+  ROOST_BUILD_DIR="$BUILD" ROOST_NEED_EMBEDDED_DB=1 BENCH_SECONDS="$DURATION" BENCH_CONNECTIONS="$CONNECTIONS" \
+    "$ROOT/.venv/bin/python" "$ROOT/bench/media.py" "$BUILD"
+} >>"$TMP_RESULTS" || die "bench/media.py failed"
 # --- scale with data: the same list requests at each size, on fresh stacks --------
 # (bench/sizes.py starts and stops its own stacks.)
 SIZES="${BENCH_SIZES:-1000 10000 100000}"

@@ -7,8 +7,11 @@
 #include "reply.h"
 #include "respond.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* The op each piece goes to: the same service as the route's add. */
 static const route_t upload_piece_route = {"POST", "/api/v1/properties/{id}/media", "properties.media.piece",
@@ -28,8 +31,44 @@ typedef struct {
     const uint8_t *bytes; /* the photo's, inside req->entity */
     size_t len, pieces, next;
     char content_type[64];
-    char *caption; /* in the pool, or NULL */
+    char *caption;    /* in the pool, or NULL */
+    bool file_backed; /* the body is in h2o's file buffer: its pages can be let go */
 } upload_t;
+
+/* Whether [p, p + len) lies in one of h2o's file buffers (main.c names
+ * them roost-body.*): a shared file mapping, whose pages hold nothing the
+ * file does not. Read from /proc/self/maps, once an upload. */
+static bool
+upload_in_body_file(const void *p, size_t len)
+{
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[512];
+    uintptr_t at = (uintptr_t)p;
+    bool found = false;
+    while (maps != NULL && fgets(line, sizeof(line), maps) != NULL) {
+        unsigned long start, end;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 && at >= start && at + len <= end) {
+            found = perms[3] == 's' && strstr(line, "/roost-body.") != NULL;
+            break;
+        }
+    }
+    if (maps != NULL)
+        fclose(maps);
+    return found;
+}
+
+/* Lets the kernel take back the pages of [p, p + len) of a body file: they
+ * stay in the file (the page cache), and a later read brings them back. So
+ * the ingress holds a few pieces of an upload in memory, not all of it. */
+static void
+upload_let_go(const upload_t *up, const uint8_t *p, size_t len)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1), end = ((uintptr_t)p + len) & ~(page - 1);
+    if (up->file_backed && end > start)
+        madvise((void *)start, end - start, MADV_DONTNEED);
+}
 
 bool
 upload_content_type_ok(h2o_req_t *req)
@@ -62,6 +101,7 @@ upload_send(upload_t *up)
             n = CFG_MEDIA_PIECE_BYTES;
         BSON_APPEND_INT64(&body, "n", (int64_t)up->next);
         BSON_APPEND_BINARY(&body, "data", BSON_SUBTYPE_BINARY, up->bytes + at, (uint32_t)n);
+        upload_let_go(up, up->bytes + at, n); /* copied into the message */
     }
     envelope_request_parts_t parts = {.op = add ? up->route->op : upload_piece_route.op,
                                       .rid = up->rid,
@@ -178,5 +218,8 @@ upload_start(h2o_req_t *req, const route_match_t *m, const char *rid, const uplo
                                                                                               : up->content_type[k]);
     up->bytes = (const uint8_t *)body;
     up->pieces = (up->len + CFG_MEDIA_PIECE_BYTES - 1) / CFG_MEDIA_PIECE_BYTES;
+    if (req->entity.len >= 2 * CFG_MEDIA_PIECE_BYTES &&
+        (up->file_backed = upload_in_body_file(req->entity.base, req->entity.len)))
+        upload_let_go(up, (const uint8_t *)req->entity.base, req->entity.len);
     upload_send(up);
 }

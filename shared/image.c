@@ -28,6 +28,10 @@ start(void)
     /* A worker reads one photo at a time per request: no cache of
      * operations between requests, which would hold their pixels. */
     vips_cache_set_max(0);
+    /* One thread a picture: a worker's requests run side by side already,
+     * and libvips' default (a thread per CPU, per picture) let 20 uploads
+     * at once take every core from the other requests. */
+    vips_concurrency_set(1);
 }
 
 bool
