@@ -309,6 +309,18 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
     size_t path_len = route_path_len(req->path.len, req->query_at);
     route_result_t matched = routes_match(req->method.base, req->method.len, req->path.base, path_len, &m);
     observe_request(req, matched == ROUTE_FOUND ? m.route : NULL, rid);
+    /* A body past ROOST_MAX_BODY_BYTES is refused before anything else, on
+     * any route but a photo's, as h2o refused it when that was its limit
+     * (main.c raised h2o's to a photo's). */
+    if ((int64_t)req->entity.len > limits.max_body && !(matched == ROUTE_FOUND && m.route->body == ROUTE_BODY_MEDIA)) {
+        unsigned shape = matched == ROUTE_FOUND                        ? route_error_shape(m.route->flags)
+                         : routes_odata_path(req->path.base, path_len) ? ROUTE_ODATA
+                                                                       : route_error_shape(m.path_flags);
+        char *detail = problem_body_too_large();
+        respond_error(req, shape, rid, 413, "body_too_large", detail, NULL);
+        bson_free(detail);
+        goto done;
+    }
     switch (matched) {
     case ROUTE_NOT_FOUND:
         /* Under the RESO Web API's root, an OData error object too. */

@@ -7,6 +7,8 @@
 #include "reply.h"
 #include "respond.h"
 
+#include <openssl/evp.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,9 +33,17 @@ typedef struct {
     const uint8_t *bytes; /* the photo's, inside req->entity */
     size_t len, pieces, next;
     char content_type[64];
-    char *caption;    /* in the pool, or NULL */
-    bool file_backed; /* the body is in h2o's file buffer: its pages can be let go */
+    char *caption;      /* in the pool, or NULL */
+    bool file_backed;   /* the body is in h2o's file buffer: its pages can be let go */
+    EVP_MD_CTX *digest; /* SHA-256 of the pieces sent so far: the add carries it */
 } upload_t;
+
+/* When the request is freed: its digest goes too. */
+static void
+upload_on_dispose(void *p)
+{
+    EVP_MD_CTX_free(*(EVP_MD_CTX **)p);
+}
 
 /* Whether [p, p + len) lies in one of h2o's file buffers (main.c names
  * them roost-body.*): a shared file mapping, whose pages hold nothing the
@@ -91,8 +101,16 @@ upload_send(upload_t *up)
     BSON_APPEND_UTF8(&params, "id", up->property);
     bool add = up->next == up->pieces;
     if (add) {
+        unsigned char hash[EVP_MAX_MD_SIZE];
+        unsigned int hash_len = 0;
+        char hex[2 * EVP_MAX_MD_SIZE + 1];
+        EVP_DigestFinal_ex(up->digest, hash, &hash_len);
+        for (unsigned int i = 0; i < hash_len; i++)
+            snprintf(hex + 2 * i, 3, "%02x", hash[i]);
         BSON_APPEND_INT64(&body, "pieces", (int64_t)up->pieces);
         BSON_APPEND_UTF8(&body, "content_type", up->content_type);
+        /* the worker checks the joined pieces against it, and names the photo by it */
+        BSON_APPEND_UTF8(&body, "sha256", hex);
         if (up->caption != NULL)
             BSON_APPEND_UTF8(&body, "caption", up->caption);
     } else {
@@ -101,6 +119,7 @@ upload_send(upload_t *up)
             n = CFG_MEDIA_PIECE_BYTES;
         BSON_APPEND_INT64(&body, "n", (int64_t)up->next);
         BSON_APPEND_BINARY(&body, "data", BSON_SUBTYPE_BINARY, up->bytes + at, (uint32_t)n);
+        EVP_DigestUpdate(up->digest, up->bytes + at, n);
         upload_let_go(up, up->bytes + at, n); /* copied into the message */
     }
     envelope_request_parts_t parts = {.op = add ? up->route->op : upload_piece_route.op,
@@ -138,10 +157,31 @@ upload_on_reply(h2o_req_t *req, void *arg, const uint8_t *reply, size_t len)
     upload_send(up);
 }
 
-/* Trims a caption's surrounding CR/LF (a form's part ends before its CRLF already). */
+/* A form's caption as a string in the pool, or NULL with a 400 sent when
+ * it cannot be one: not UTF-8, a NUL or another control character, or
+ * longer than any 500 characters are. The worker checks the rest, as for
+ * every caption; refused here, no piece is sent for nothing. */
 static char *
-upload_caption(h2o_req_t *req, const char *s, size_t n)
+upload_caption(h2o_req_t *req, unsigned shape, const char *rid, const char *s, size_t n)
 {
+    const char *why = NULL;
+    if (n > 4 * 500)
+        why = "is at most 500 characters";
+    else if (!bson_utf8_validate(s, n, false))
+        why = "must be UTF-8 text";
+    for (size_t i = 0; why == NULL && i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            why = "must not hold control characters";
+    if (why != NULL) {
+        bson_t fields = BSON_INITIALIZER, field;
+        BSON_APPEND_DOCUMENT_BEGIN(&fields, "0", &field);
+        BSON_APPEND_UTF8(&field, "field", "caption");
+        BSON_APPEND_UTF8(&field, "message", why);
+        bson_append_document_end(&fields, &field);
+        respond_error(req, shape, rid, 400, "validation_failed", "the request has invalid fields", &fields);
+        bson_destroy(&fields);
+        return NULL;
+    }
     char *c = h2o_mem_alloc_pool(&req->pool, n + 1);
     memcpy(c, s, n);
     c[n] = '\0';
@@ -187,8 +227,9 @@ upload_start(h2o_req_t *req, const route_match_t *m, const char *rid, const uplo
         up->len = form.file_len;
         declared = form.file_type;
         declared_len = form.file_type_len;
-        if (form.caption != NULL)
-            up->caption = upload_caption(req, form.caption, form.caption_len);
+        if (form.caption != NULL &&
+            (up->caption = upload_caption(req, shape, rid, form.caption, form.caption_len)) == NULL)
+            return;
     } else {
         up->len = req->entity.len;
     }
@@ -218,6 +259,12 @@ upload_start(h2o_req_t *req, const route_match_t *m, const char *rid, const uplo
                                                                                               : up->content_type[k]);
     up->bytes = (const uint8_t *)body;
     up->pieces = (up->len + CFG_MEDIA_PIECE_BYTES - 1) / CFG_MEDIA_PIECE_BYTES;
+    EVP_MD_CTX **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), upload_on_dispose);
+    *slot = up->digest = EVP_MD_CTX_new();
+    if (up->digest == NULL || EVP_DigestInit_ex(up->digest, EVP_sha256(), NULL) != 1) {
+        respond_error(req, shape, rid, 503, "overloaded", "out of memory", NULL);
+        return;
+    }
     if (req->entity.len >= 2 * CFG_MEDIA_PIECE_BYTES &&
         (up->file_backed = upload_in_body_file(req->entity.base, req->entity.len)))
         upload_let_go(up, (const uint8_t *)req->entity.base, req->entity.len);

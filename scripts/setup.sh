@@ -22,7 +22,7 @@ fi
 # --- Debian packages -----------------------------------------------------
 PACKAGES=(build-essential cmake ninja-build pkg-config git curl
           libh2o-evloop-dev libssl-dev libuv1-dev libnng-dev libmongoc-dev libbson-dev
-          libcmocka-dev clang-format libsodium-dev libjwt-dev libutf8proc-dev libvips-dev libbrotli-dev zlib1g-dev libsqlite3-dev libmicrohttpd-dev prometheus wrk golang-go python3 python3-venv
+          libcmocka-dev clang-format libsodium-dev libjwt-dev libutf8proc-dev libvips-dev libwebp-dev libbrotli-dev zlib1g-dev libsqlite3-dev libmicrohttpd-dev prometheus wrk golang-go python3 python3-venv
           nodejs npm chromium)
 # `scripts/setup.sh fuzz` (make fuzz) adds clang and libFuzzer.
 if [ "${1:-}" = fuzz ]; then PACKAGES+=(clang libfuzzer-14-dev); fi

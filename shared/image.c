@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <vips/vips.h>
+#include <webp/mux.h>
 
 static pthread_once_t started = PTHREAD_ONCE_INIT;
 static bool start_ok;
@@ -144,21 +145,103 @@ image_probe(const uint8_t *buf, size_t len, image_type_t declared, uint64_t max_
     return IMAGE_OK;
 }
 
-/* Writes img as `type`, without metadata. */
+/* Collects the names of an image's metadata fields (vips_image_map). */
+static void *
+field_name(VipsImage *img, const char *name, GValue *value, void *arg)
+{
+    (void)img, (void)value;
+    GPtrArray *names = arg;
+    g_ptr_array_add(names, g_strdup(name));
+    return NULL;
+}
+
+/*
+ * `img` without one metadata field: "strip" alone is not enough, as
+ * libvips 8.14's WebP writer still adds the EXIF and XMP chunks it finds
+ * on the image. What a saver could write from is gone; the pixels are
+ * shared, not copied. The core fields (width, bands, ...) are not
+ * metadata and vips_image_remove leaves them.
+ */
+static VipsImage *
+without_metadata(VipsImage *img)
+{
+    VipsImage *bare = NULL;
+    if (vips_copy(img, &bare, NULL) != 0)
+        return NULL;
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    vips_image_map(bare, field_name, names);
+    for (guint i = 0; i < names->len; i++)
+        vips_image_remove(bare, g_ptr_array_index(names, i));
+    g_ptr_array_free(names, TRUE);
+    return bare;
+}
+
+/*
+ * A WebP without its EXIF, XMP and ICC chunks, by libwebpmux: libvips
+ * 8.14 writes an EXIF chunk of its own (resolution, orientation) even
+ * with nothing to say and "strip" set. *buf (g_malloc'd) is replaced.
+ */
+static bool
+webp_without_metadata(void **buf, size_t *len)
+{
+    WebPData in = {*buf, *len}, out = {NULL, 0};
+    WebPMux *mux = WebPMuxCreate(&in, 1);
+    if (mux == NULL)
+        return false;
+    static const char *const chunks[] = {"EXIF", "XMP ", "ICCP"};
+    for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++)
+        WebPMuxDeleteChunk(mux, chunks[i]); /* WEBP_MUX_NOT_FOUND: nothing to remove */
+    bool ok = WebPMuxAssemble(mux, &out) == WEBP_MUX_OK;
+    WebPMuxDelete(mux);
+    if (!ok)
+        return false;
+    void *copy = g_malloc(out.size);
+    memcpy(copy, out.bytes, out.size);
+    g_free(*buf);
+    *buf = copy;
+    *len = out.size;
+    WebPDataClear(&out);
+    return true;
+}
+
+/* Writes img as `type`, without metadata: 8 bits a sample (a 16-bit PNG
+ * is for printing, not for a listing, and takes twice the time and bytes). */
 static bool
 save(VipsImage *img, image_type_t type, uint8_t **out, size_t *out_len)
 {
     void *buf = NULL;
     size_t len = 0;
     int rc = -1;
+    VipsImage *bare = without_metadata(img), *eight = NULL;
+    if (bare == NULL) {
+        vips_error_clear();
+        return false;
+    }
+    VipsInterpretation in = vips_image_get_interpretation(bare);
+    if (in == VIPS_INTERPRETATION_RGB16 || in == VIPS_INTERPRETATION_GREY16) {
+        if (vips_colourspace(bare, &eight,
+                             in == VIPS_INTERPRETATION_RGB16 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W,
+                             NULL) != 0) {
+            g_object_unref(bare);
+            vips_error_clear();
+            return false;
+        }
+        g_object_unref(bare);
+        bare = eight;
+    }
     if (type == IMAGE_JPEG)
-        rc = vips_jpegsave_buffer(img, &buf, &len, "Q", 85, "strip", TRUE, NULL);
-    else if (type == IMAGE_PNG)
-        rc = vips_pngsave_buffer(img, &buf, &len, "strip", TRUE, NULL);
+        rc = vips_jpegsave_buffer(bare, &buf, &len, "Q", 85, "strip", TRUE, NULL);
+    else if (type == IMAGE_PNG) /* level 3 of zlib's 9: most of 6's size, far less of its time */
+        rc = vips_pngsave_buffer(bare, &buf, &len, "strip", TRUE, "compression", 3, NULL);
     else if (type == IMAGE_WEBP)
-        rc = vips_webpsave_buffer(img, &buf, &len, "Q", 80, "strip", TRUE, NULL);
+        rc = vips_webpsave_buffer(bare, &buf, &len, "Q", 80, "strip", TRUE, NULL);
+    g_object_unref(bare);
     if (rc != 0) {
         vips_error_clear();
+        return false;
+    }
+    if (type == IMAGE_WEBP && !webp_without_metadata(&buf, &len)) {
+        g_free(buf);
         return false;
     }
     *out = buf;

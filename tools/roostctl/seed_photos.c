@@ -9,6 +9,7 @@
 #include "image.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,13 +89,16 @@ seed_photo(const seed_photos_t *p, long i, long k)
         ok = seed_photo_op(p, i, k, "properties.media.piece", &body);
         bson_destroy(&body);
     }
+    char caption[32], sha[2 * crypto_hash_sha256_BYTES + 1];
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(hash, jpeg, len);
+    sodium_bin2hex(sha, sizeof(sha), hash, sizeof(hash));
     image_free(jpeg);
     if (!ok)
         return false;
-    char caption[32];
     snprintf(caption, sizeof(caption), "Photo %ld", k + 1);
-    bson_t *body = BCON_NEW("pieces", BCON_INT64((int64_t)pieces), "content_type", BCON_UTF8("image/jpeg"), "caption",
-                            BCON_UTF8(caption));
+    bson_t *body = BCON_NEW("pieces", BCON_INT64((int64_t)pieces), "content_type", BCON_UTF8("image/jpeg"), "sha256",
+                            BCON_UTF8(sha), "caption", BCON_UTF8(caption));
     ok = seed_photo_op(p, i, k, "properties.media.add", body);
     bson_destroy(body);
     return ok;

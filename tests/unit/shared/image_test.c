@@ -8,20 +8,28 @@
 
 #include "image.h"
 
-/* A 64 × 48 picture, its left half white, as `type`; a JPEG also carries
- * EXIF: orientation 6 (stored on its side) and a GPS latitude. */
+/* A 64 × 48 picture, its left half white, as `type`, with XMP but for a PNG; a JPEG
+ * also carries EXIF: orientation 6 (stored on its side) and a GPS
+ * latitude; a WebP, EXIF with the GPS latitude. */
 static uint8_t *
 make(image_type_t type, size_t *len)
 {
     VipsImage *pic;
+    static const char xmp[] = "<x:xmpmeta xmlns:x='adobe:ns:meta/'>secret GPS</x:xmpmeta>";
     assert_int_equal(vips_black(&pic, 64, 48, "bands", 3, NULL), 0);
     assert_int_equal(vips_draw_rect1(pic, 255, 0, 0, 32, 48, "fill", TRUE, NULL), 0);
+    if (type != IMAGE_PNG) /* a PNG's header check below cuts it where XMP would go */
+        vips_image_set_blob_copy(pic, "xmp-data", xmp, sizeof(xmp) - 1);
     void *buf = NULL;
     if (type == IMAGE_JPEG) {
         vips_image_set_int(pic, "orientation", 6);
         vips_image_set_string(pic, "exif-ifd3-GPSLatitude", "48/1 51/1 30/1");
         vips_image_set_string(pic, "exif-ifd3-GPSLatitudeRef", "N");
         assert_int_equal(vips_jpegsave_buffer(pic, &buf, len, NULL), 0);
+    } else if (type == IMAGE_WEBP) {
+        vips_image_set_string(pic, "exif-ifd3-GPSLatitude", "48/1 51/1 30/1");
+        vips_image_set_string(pic, "exif-ifd3-GPSLatitudeRef", "N");
+        assert_int_equal(vips_webpsave_buffer(pic, &buf, len, NULL), 0);
     } else if (type == IMAGE_PNG) {
         assert_int_equal(vips_pngsave_buffer(pic, &buf, len, NULL), 0);
     } else {
@@ -115,9 +123,20 @@ test_clean_turns_upright_and_drops_the_gps(void **state)
     image_free(big);
     for (image_type_t t = IMAGE_PNG; t <= IMAGE_WEBP; t++) {
         uint8_t *in = make(t, &len);
+        assert_true(t == IMAGE_PNG || memmem(in, len, "secret GPS", 10) != NULL);
         assert_int_equal(image_clean(in, len, &out, &out_len, &w, &h, NULL, 0), IMAGE_OK);
         assert_int_equal(image_sniff(out, out_len), t); /* kept in its own type */
         assert_int_equal(w, 64);
+        /* No metadata block of any kind: EXIF, XMP (WebP's EXIF and XMP chunks too). */
+        assert_null(memmem(out, out_len, "secret GPS", 10));
+        assert_null(memmem(out, out_len, "Exif", 4));
+        assert_null(memmem(out, out_len, "EXIF", 4));
+        assert_null(memmem(out, out_len, "XMP ", 4));
+        VipsImage *back = vips_image_new_from_buffer(out, out_len, "", NULL);
+        assert_non_null(back);
+        assert_int_equal(vips_image_get_typeof(back, "exif-data"), 0);
+        assert_int_equal(vips_image_get_typeof(back, "xmp-data"), 0);
+        g_object_unref(back);
         image_free(out);
         image_free(in);
     }
@@ -133,6 +152,8 @@ test_resize(void **state)
     size_t out_len = 0;
     assert_true(image_resize(png, len, 32, IMAGE_WEBP, &out, &out_len));
     assert_int_equal(image_sniff(out, out_len), IMAGE_WEBP);
+    assert_null(memmem(out, out_len, "EXIF", 4)); /* a copy carries no metadata either */
+    assert_null(memmem(out, out_len, "secret GPS", 10));
     VipsImage *small = vips_image_new_from_buffer(out, out_len, "", NULL);
     assert_int_equal(vips_image_get_width(small), 32);
     assert_int_equal(vips_image_get_height(small), 24);

@@ -70,7 +70,7 @@ media_page_listing(const bson_t *doc, void *arg)
         if (p->seen++ < p->q->skip)
             continue;
         if ((int64_t)p->n == p->q->top) {
-            p->more = true;
+            p->more = p->q->top > 0; /* $top=0 asks for none, and no next page */
             return false;
         }
         uint32_t len;

@@ -29,11 +29,12 @@
 #define MEDIA_CAPTION_MAX 500
 
 void
-properties_media_id(int64_t property_id, int64_t sub, const char *rid, char out[PROPERTIES_MEDIA_ID_LEN + 1])
+properties_media_id(int64_t property_id, int64_t sub, const char *rid, const char *sha256,
+                    char out[PROPERTIES_MEDIA_ID_LEN + 1])
 {
-    char seed[128];
+    char seed[192];
     unsigned char hash[crypto_hash_sha256_BYTES];
-    int n = snprintf(seed, sizeof(seed), "%lld:%lld:%s", (long long)property_id, (long long)sub, rid);
+    int n = snprintf(seed, sizeof(seed), "%lld:%lld:%s:%s", (long long)property_id, (long long)sub, rid, sha256);
     crypto_hash_sha256(hash, (const unsigned char *)seed, (unsigned long long)n);
     sodium_bin2hex(out, PROPERTIES_MEDIA_ID_LEN + 1, hash, PROPERTIES_MEDIA_ID_LEN / 2);
 }
@@ -105,7 +106,11 @@ properties_media_room(svc_call_t *call, const bson_t *property)
 /* What add checked and made: the stored photo's entry, and its bytes. */
 typedef struct {
     char id[PROPERTIES_MEDIA_ID_LEN + 1];
-    bson_t entry; /* {id, width, height, content_type, bytes, sha256, caption, created_at}: order comes in the edit */
+    char upload[ENVELOPE_RID_MAX + 24]; /* the caller and request id that made it */
+    const char *upload_sha256;          /* of the bytes uploaded (sha256 is of those served) */
+    /* {id, width, height, content_type, bytes, sha256, caption, created_at,
+     * upload, upload_sha256}: order comes in the edit */
+    bson_t entry;
 } media_new_t;
 
 static bool
@@ -182,6 +187,8 @@ media_store(svc_call_t *call, int64_t id, const char *content_type, const proper
     BSON_APPEND_INT32(&m->entry, "height", height);
     BSON_APPEND_UTF8(&m->entry, "sha256", sha);
     BSON_APPEND_INT64(&m->entry, "created_at", now);
+    BSON_APPEND_UTF8(&m->entry, "upload", m->upload);
+    BSON_APPEND_UTF8(&m->entry, "upload_sha256", m->upload_sha256);
     bson_t meta = BSON_INITIALIZER;
     BSON_APPEND_INT64(&meta, "property_id", id);
     BSON_APPEND_UTF8(&meta, "media_id", m->id);
@@ -191,10 +198,21 @@ media_store(svc_call_t *call, int64_t id, const char *content_type, const proper
     BSON_APPEND_INT32(&meta, "height", height);
     BSON_APPEND_UTF8(&meta, "sha256", sha);
     BSON_APPEND_BOOL(&meta, "committed", false);
-    /* A file an earlier delivery left (committed or not) is written again:
-     * the same request made the same picture. */
-    bool ok = svc_file_delete(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, m->id, &error) &&
-              svc_file_put(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, m->id, clean, clean_len, &meta, &error);
+    /* A file already there is this request's, from an earlier or a
+     * concurrent delivery: the same id is the same bytes. Chunks without
+     * their files document are what a delivery that died while writing
+     * left: they go, and the file is written again. */
+    bool ok = svc_file_put(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, m->id, clean, clean_len, &meta, &error);
+    if (!ok && svc_is_duplicate(&error)) {
+        bson_t file = BSON_INITIALIZER;
+        bool found = false;
+        ok = svc_file_find(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, m->id, &file, &found, &error);
+        if (ok && !found)
+            ok = svc_file_delete(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, m->id, &error) &&
+                 svc_file_put(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, m->id, clean, clean_len, &meta,
+                              &error);
+        bson_destroy(&file);
+    }
     bson_destroy(&meta);
     image_free(clean);
     if (!ok)
@@ -272,22 +290,80 @@ properties_media_reply_photo(svc_call_t *call, int status, int64_t id, const bso
     bson_destroy(&out);
 }
 
+/* 409 when this caller's request id already made another photo of the
+ * property, from other bytes (the same bytes name the same photo, which
+ * the caller found first): an idempotency key names one request. */
+static bool
+media_request_unused(svc_call_t *call, const bson_t *property)
+{
+    char upload[ENVELOPE_RID_MAX + 24];
+    bson_iter_t it, photos;
+    bson_t photo;
+    properties_media_upload_key(call, upload, sizeof(upload));
+    if (bson_iter_init_find(&it, property, "photos") && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &photos))
+        while (bson_iter_next(&photos))
+            if (properties_view(&photos, &photo) && strcmp(properties_str(&photo, "upload"), upload) == 0) {
+                svc_fail(call, 409, "request_id_reused",
+                         "X-Request-Id %s already made photo %s of this property, from other bytes: send this "
+                         "one under a new request id",
+                         call->req->rid, properties_str(&photo, "id"));
+                return false;
+            }
+    return true;
+}
+
+/* 409 when the joined pieces are not the bytes the caller sent: pieces of
+ * another upload under the same request id were mixed in. */
+static bool
+media_same_bytes(svc_call_t *call, const properties_joined_t *j, const char *sha256)
+{
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    char hex[2 * crypto_hash_sha256_BYTES + 1];
+    crypto_hash_sha256(hash, j->bytes, j->len);
+    sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+    if (strcmp(hex, sha256) == 0)
+        return true;
+    svc_fail(call, 409, "upload_mismatch",
+             "the pieces kept under X-Request-Id %s are not the bytes of this upload (another upload used the same "
+             "request id): send it again under a new one",
+             call->req->rid);
+    return false;
+}
+
+/* After a refused change: removes file `mid` unless the property lists it
+ * (another delivery of the same request may have made the photo). */
+static void
+media_drop_unlisted(svc_call_t *call, int64_t id, const char *mid)
+{
+    svc_call_t quiet;
+    bson_t property = BSON_INITIALIZER, photo;
+    bson_error_t error;
+    svc_call_quiet(call, &quiet);
+    if (properties_load_live(&quiet, id, &property) && !properties_photo_find(&property, mid, &photo))
+        svc_file_delete(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, mid, &error);
+    else if (svc_replied_status(&quiet) == 404)
+        svc_file_delete(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, mid, &error);
+    svc_call_quiet_end(&quiet);
+    bson_destroy(&property);
+}
+
 /* properties.media.add {params: {id}, body: {pieces, content_type,
  * caption?}}: the caller's upload under this request id becomes a photo
  * of the property. 201 with the photo; the same again for a repeat. */
 void
 properties_media_add(svc_call_t *call)
 {
-    static const char *const fields[] = {"pieces", "content_type", "caption", NULL};
+    static const char *const fields[] = {"pieces", "content_type", "sha256", "caption", NULL};
     const bson_t *body = &call->req->body;
     field_errors_t errors;
     bson_iter_t it;
     bson_error_t error;
     int64_t id = 0, pieces = 0;
-    const char *content_type = NULL, *caption = NULL;
+    const char *content_type = NULL, *caption = NULL, *sha256 = NULL;
     bson_t property = BSON_INITIALIZER, photo;
     properties_joined_t joined = {0};
     media_new_t m = {.entry = BSON_INITIALIZER};
+    bool incomplete = false;
 
     field_errors_init(&errors);
     validate_id(&call->req->params, "id", &errors, &id);
@@ -301,24 +377,36 @@ properties_media_add(svc_call_t *call)
         validate_text(&it, &errors, "content_type", 1, 100, &content_type);
     if (bson_iter_init_find(&it, body, "caption") && !BSON_ITER_HOLDS_NULL(&it))
         validate_text(&it, &errors, "caption", 0, MEDIA_CAPTION_MAX, &caption);
+    if (!bson_iter_init_find(&it, body, "sha256") || !BSON_ITER_HOLDS_UTF8(&it) ||
+        strlen(sha256 = bson_iter_utf8(&it, NULL)) != 64 || strspn(sha256, "0123456789abcdef") != 64)
+        field_errors_add(&errors, "sha256", "must be the SHA-256 of the whole upload, 64 lowercase hex digits");
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
-        goto done;
+        goto forget; /* refused: the pieces are of no use */
     }
     if (image_type_of_mime(content_type) == IMAGE_UNKNOWN) {
         svc_fail(call, 415, "unsupported_media_type", "a photo is image/jpeg, image/png or image/webp, not %s",
                  content_type);
-        goto done;
+        goto forget;
     }
     if (!properties_media_owned(call, id, &property))
-        goto done;
-    properties_media_id(id, call->req->auth_sub, call->req->rid, m.id);
+        goto forget;
+    properties_media_id(id, call->req->auth_sub, call->req->rid, sha256, m.id);
     if (properties_photo_find(&property, m.id, &photo)) { /* a repeat: the photo this request made */
         properties_media_reply_photo(call, 201, id, &property, m.id);
         goto done;
     }
-    if (!properties_media_room(call, &property) || !properties_media_join(call, pieces, &joined))
+    if (!media_request_unused(call, &property) || !properties_media_room(call, &property))
         goto forget;
+    if (!properties_media_join(call, pieces, &joined)) {
+        /* a piece missing (400) is what a retry sends again: the others stay */
+        incomplete = svc_replied_status(call) == 400;
+        goto forget;
+    }
+    if (!media_same_bytes(call, &joined, sha256))
+        goto forget;
+    properties_media_upload_key(call, m.upload, sizeof(m.upload));
+    m.upload_sha256 = sha256;
     if (!media_store(call, id, content_type, &joined, &m))
         goto forget;
     if (caption != NULL)
@@ -332,11 +420,10 @@ properties_media_add(svc_call_t *call)
             svc_fail_db(call, &error);
         bson_destroy(&after);
     } else if (status >= 400 && status < 500) { /* refused: nothing of it stays */
-        svc_file_delete(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, m.id, &error);
+        media_drop_unlisted(call, id, m.id);
     }
 forget:
-    if (svc_replied_status(call) != 503 && svc_replied_status(call) != 500 &&
-        !(svc_replied_status(call) == 400 && joined.next_n < pieces))
+    if (svc_replied_status(call) != 503 && svc_replied_status(call) != 500 && !incomplete)
         properties_media_forget_pieces(call);
 done:
     bson_free(joined.bytes);

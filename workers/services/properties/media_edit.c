@@ -227,8 +227,8 @@ properties_media_update(svc_call_t *call)
     if (!media_param_id(call, &c.mid))
         goto done;
     validate_known_fields(body, fields, &errors);
-    if (bson_iter_init_find(&it, body, "order") &&
-        (!validate_as_int(&it, &c.order) || c.order < 1 || c.order > cfg_max_media_per_property()))
+    if (bson_iter_init_find(&it, body, "order") && (!BSON_ITER_HOLDS_INT(&it) || !validate_as_int(&it, &c.order) ||
+                                                    c.order < 1 || c.order > cfg_max_media_per_property()))
         field_errors_add(&errors, "order", "must be an integer from 1 (the cover) to %d", cfg_max_media_per_property());
     if (bson_iter_init_find(&it, body, "caption")) {
         c.set_caption = true;

@@ -11,9 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The upload's key in media_pieces: the caller and its request id. */
-static void
-media_upload_key(const svc_call_t *call, char *out, size_t size)
+void
+properties_media_upload_key(const svc_call_t *call, char *out, size_t size)
 {
     snprintf(out, size, "%lld:%s", (long long)call->req->auth_sub, call->req->rid);
 }
@@ -51,7 +50,7 @@ properties_media_piece(svc_call_t *call)
     if (!properties_media_owned(call, id, &property) || (n == 0 && !properties_media_room(call, &property)))
         goto done;
     char upload[ENVELOPE_RID_MAX + 24], key[ENVELOPE_RID_MAX + 40];
-    media_upload_key(call, upload, sizeof(upload));
+    properties_media_upload_key(call, upload, sizeof(upload));
     snprintf(key, sizeof(key), "%s:%lld", upload, (long long)n);
     bson_t piece = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&piece, "_id", key);
@@ -113,7 +112,7 @@ void
 properties_media_forget_pieces(svc_call_t *call)
 {
     char upload[ENVELOPE_RID_MAX + 24];
-    media_upload_key(call, upload, sizeof(upload));
+    properties_media_upload_key(call, upload, sizeof(upload));
     mongoc_collection_t *pieces = svc_collection(call->mongo, "properties", "media_pieces");
     bson_t *filter = BCON_NEW("upload", BCON_UTF8(upload));
     svc_delete(pieces, filter, true, NULL);
@@ -126,7 +125,7 @@ properties_media_join(svc_call_t *call, int64_t count, properties_joined_t *j)
 {
     char upload[ENVELOPE_RID_MAX + 24];
     bson_error_t error;
-    media_upload_key(call, upload, sizeof(upload));
+    properties_media_upload_key(call, upload, sizeof(upload));
     mongoc_collection_t *pieces = svc_collection(call->mongo, "properties", "media_pieces");
     bson_t *filter = BCON_NEW("upload", BCON_UTF8(upload));
     bson_t *opts = BCON_NEW("sort", "{", "n", BCON_INT32(1), "}");

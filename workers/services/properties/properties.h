@@ -127,9 +127,15 @@ extern const svc_migration_t properties_migrations[];
 #define PROPERTIES_MEDIA_BUCKET "media"
 #define PROPERTIES_MEDIA_ID_LEN 24
 /* The id of the photo that `sub`'s request `rid` uploads to property
- * `property_id`: the same for every delivery of that request, so that a
- * retried upload makes one photo. 24 hex digits. */
-void properties_media_id(int64_t property_id, int64_t sub, const char *rid, char out[PROPERTIES_MEDIA_ID_LEN + 1]);
+ * `property_id`, of bytes whose SHA-256 is `sha256` (hex): the same for
+ * every delivery of that request, so that a retried upload makes one
+ * photo, and another for other bytes, so that an id never names two
+ * pictures (its URL is cached as immutable). 24 hex digits. */
+void properties_media_id(int64_t property_id, int64_t sub, const char *rid, const char *sha256,
+                         char out[PROPERTIES_MEDIA_ID_LEN + 1]);
+/* An upload's key: the caller and its request id ("<sub>:<rid>"), under
+ * which its pieces are kept and its photo remembers it. */
+void properties_media_upload_key(const svc_call_t *call, char *out, size_t size);
 /* Property `id`, live, into `property` (initialised); false when it
  * replied 404 (or a database error). */
 bool properties_load_live(svc_call_t *call, int64_t id, bson_t *property);
