@@ -120,15 +120,60 @@ call_pool_for(const char *op)
     return NULL;
 }
 
+/* A continuation's turn, on the next pass of the request's loop: never
+ * from inside the code that read its reply (spine_conn.c reads replies in
+ * a loop over its connection, which a next step sent on that connection
+ * from there would re-enter). */
+typedef struct {
+    h2o_timeout_entry_t entry;
+    h2o_req_t *req;
+    call_then_t then;
+    uint8_t *reply; /* a copy: the reader's buffer is gone by then */
+    size_t len;
+} call_deferred_t;
+
+static void
+call_deferred_run(h2o_timeout_entry_t *entry)
+{
+    call_deferred_t *d = H2O_STRUCT_FROM_MEMBER(call_deferred_t, entry, entry);
+    uint8_t *reply = d->reply;
+    d->reply = NULL;
+    d->then.fn(d->req, d->then.arg, reply, d->len);
+    free(reply);
+}
+
+/* When the request is freed first (its client went away). */
+static void
+call_deferred_dispose(void *p)
+{
+    call_deferred_t *d = p;
+    if (h2o_timeout_is_linked(&d->entry))
+        h2o_timeout_unlink(&d->entry);
+    free(d->reply);
+}
+
+static bool
+call_defer(h2o_req_t *req, const call_then_t *then, const uint8_t *reply, size_t len)
+{
+    call_deferred_t *d = h2o_mem_alloc_shared(&req->pool, sizeof(*d), call_deferred_dispose);
+    *d = (call_deferred_t){.entry = {.cb = call_deferred_run}, .req = req, .then = *then, .len = len};
+    if ((d->reply = malloc(len > 0 ? len : 1)) == NULL)
+        return false;
+    memcpy(d->reply, reply, len);
+    h2o_timeout_link(req->conn->ctx->loop, &req->conn->ctx->zero_timeout, &d->entry);
+    return true;
+}
+
 void
 call_answer(h2o_req_t *req, const route_t *route, const char *rid, const call_then_t *then, client_result_t result,
             const uint8_t *reply, size_t len)
 {
     unsigned shape = route_error_shape(route->flags);
     observe_call(result);
-    if (result == CLIENT_OK && then != NULL && then->fn != NULL)
-        then->fn(req, then->arg, reply, len);
-    else if (result == CLIENT_OK)
+    if (result == CLIENT_OK && then != NULL && then->fn != NULL) {
+        if (!call_defer(req, then, reply, len))
+            respond_error(req, shape, rid, 503, "overloaded", "out of memory", NULL);
+    } else if (result == CLIENT_OK)
         reply_render(req, route, rid, reply, len);
     else if (result == CLIENT_TIMEOUT)
         respond_error(req, shape, rid, 504, "timeout", "the worker pool did not answer in time", NULL);

@@ -185,7 +185,10 @@ media_answer(h2o_req_t *req, const route_match_t *m, const char *rid, const bson
     bson_strncpy(st->rid, rid, sizeof(st->rid));
     const char *id = m->params[0].value;
     size_t id_len = m->params[0].value_len;
-    if (id_len != MEDIA_ID_LEN || strspn(id, "0123456789abcdef") < MEDIA_ID_LEN) {
+    bool hex = id_len == MEDIA_ID_LEN;
+    for (size_t i = 0; hex && i < id_len; i++) /* the path is not NUL-terminated there */
+        hex = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f');
+    if (!hex) {
         respond_error(req, shape, rid, 404, "not_found", "no photo has that id", NULL);
         return;
     }

@@ -12,6 +12,7 @@
 #include "ratelimit.h"
 #include "pages.h"
 #include "query.h"
+#include "reply.h"
 #include "problem.h"
 #include "respond.h"
 #include "routes.h"
@@ -43,6 +44,8 @@ typedef struct {
     const char *token;
     char addr[ENVELOPE_ADDR_MAX + 1];
 } request_auth_t;
+
+static call_then_t *request_forget_media(h2o_req_t *req, const route_match_t *m, const char *rid);
 
 /* Builds the envelope and sends it; the reply comes back through call.c. */
 static void
@@ -86,7 +89,8 @@ request_dispatch(h2o_req_t *req, const route_match_t *m, const char *rid, const 
                                       .expect = expect};
     envelope_request_build(&env, &parts);
 
-    call_send(req, m->route, rid, &env);
+    call_send_then(req, m->route, rid, &env,
+                   (m->route->flags & ROUTE_FORGETS_MEDIA) ? request_forget_media(req, m, rid) : NULL);
     bson_destroy(&env);
 done:
     bson_destroy(&params);
@@ -273,26 +277,52 @@ request_upload(h2o_req_t *req, const route_match_t *m, const char *rid, const re
     upload_start(req, m, rid, &caller, limits.max_media);
 }
 
-/* Before a photo, or a property with its photos, is deleted: this
- * ingress's cache forgets them (media_cache.h). */
+/* A delete of a photo (params.mid) or of a property with its photos
+ * (params.id), whose 2xx makes this ingress's cache forget them
+ * (media_cache.h). Only then: a refused delete must not empty the cache of
+ * someone else's photos, and a read between the forgetting and the delete
+ * would fill it again. */
+typedef struct {
+    const route_t *route;
+    char rid[ENVELOPE_RID_MAX + 1];
+    char mid[MEDIA_CACHE_KEY_MAX], id[24];
+} request_forget_t;
+
 static void
-request_forget_media(const route_match_t *m)
+request_forget_then(h2o_req_t *req, void *arg, const uint8_t *reply, size_t len)
 {
-    char mid[MEDIA_CACHE_KEY_MAX] = "", id[24] = "";
+    request_forget_t *f = arg;
+    envelope_reply_t r;
+    bson_error_t error;
+    if (envelope_reply_parse(reply, len, &r, &error) && r.status >= 200 && r.status < 300) {
+        if (f->mid[0] != '\0')
+            media_cache_forget(f->mid);
+        else if (f->id[0] != '\0' && strspn(f->id, "0123456789") == strlen(f->id))
+            media_cache_forget_property(strtoll(f->id, NULL, 10));
+    }
+    reply_render(req, f->route, f->rid, reply, len);
+}
+
+static call_then_t *
+request_forget_media(h2o_req_t *req, const route_match_t *m, const char *rid)
+{
+    request_forget_t *f = h2o_mem_alloc_pool(&req->pool, sizeof(*f));
+    call_then_t *then = h2o_mem_alloc_pool(&req->pool, sizeof(*then));
+    memset(f, 0, sizeof(*f));
+    f->route = m->route;
+    bson_strncpy(f->rid, rid, sizeof(f->rid));
     for (size_t i = 0; i < m->nparams; i++) {
-        char *into = m->params[i].name_len == 3 && memcmp(m->params[i].name, "mid", 3) == 0  ? mid
-                     : m->params[i].name_len == 2 && memcmp(m->params[i].name, "id", 2) == 0 ? id
+        char *into = m->params[i].name_len == 3 && memcmp(m->params[i].name, "mid", 3) == 0  ? f->mid
+                     : m->params[i].name_len == 2 && memcmp(m->params[i].name, "id", 2) == 0 ? f->id
                                                                                              : NULL;
-        size_t size = into == mid ? sizeof(mid) : sizeof(id);
+        size_t size = into == f->mid ? sizeof(f->mid) : sizeof(f->id);
         if (into != NULL && m->params[i].value_len < size) {
             memcpy(into, m->params[i].value, m->params[i].value_len);
             into[m->params[i].value_len] = '\0';
         }
     }
-    if (mid[0] != '\0')
-        media_cache_forget(mid);
-    else if (id[0] != '\0' && strspn(id, "0123456789") == strlen(id))
-        media_cache_forget_property(strtoll(id, NULL, 10));
+    *then = (call_then_t){request_forget_then, f};
+    return then;
 }
 
 int
@@ -368,8 +398,6 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
         request_upload(req, &m, rid, &auth);
         goto done;
     }
-    if (m.route->flags & ROUTE_FORGETS_MEDIA)
-        request_forget_media(&m);
     if (m.route->body != ROUTE_BODY_NONE) {
         if (!request_body(req, &m, rid, &body))
             goto done;

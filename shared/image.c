@@ -212,7 +212,18 @@ save(VipsImage *img, image_type_t type, uint8_t **out, size_t *out_len)
     void *buf = NULL;
     size_t len = 0;
     int rc = -1;
-    VipsImage *bare = without_metadata(img), *eight = NULL;
+    /* A photo with a colour profile (a phone's Display P3, a camera's Adobe
+     * RGB, a CMYK JPEG) is turned into sRGB first: its profile goes with
+     * the rest of the metadata, and its colours must not shift. */
+    VipsImage *srgb = NULL;
+    if (vips_image_get_typeof(img, VIPS_META_ICC_NAME) != 0 &&
+        vips_icc_transform(img, &srgb, "srgb", "embedded", TRUE, "intent", VIPS_INTENT_PERCEPTUAL, NULL) != 0) {
+        vips_error_clear(); /* a profile libvips cannot read: the pixels as they are */
+        srgb = NULL;
+    }
+    VipsImage *bare = without_metadata(srgb != NULL ? srgb : img), *eight = NULL;
+    if (srgb != NULL)
+        g_object_unref(srgb);
     if (bare == NULL) {
         vips_error_clear();
         return false;

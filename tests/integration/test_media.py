@@ -6,6 +6,7 @@ input a clear 4xx that keeps nothing; an upload cut off by a killed worker
 or ingress, retried under the same request id, making one photo; pieces of
 an abandoned upload collected. A real stack: embedded database, pool,
 ingress; pictures made here with Pillow."""
+import datetime
 import hashlib
 import io
 import os
@@ -445,6 +446,18 @@ def test_pieces_of_an_abandoned_upload_are_collected():
         assert pieces.count_documents({}) == 1
         wait_until(lambda: pieces.count_documents({}) == 0, 20, "the abandoned piece to be collected")
         assert photos_of(s, p["id"]) == []
+        # A photo listed whose commit was lost (its worker died between the
+        # two): the sweep commits it rather than removing it; a file no
+        # property lists goes.
+        m = upload(s, owner, p["id"], jpeg()).json()
+        files = s.mongo()[s.prefix + "properties"]["media.files"]
+        files.update_one({"_id": m["id"]}, {"$set": {"metadata.committed": False, "uploadDate": datetime.datetime(2020, 1, 1)}})
+        files.insert_one({"_id": "f" * 24, "length": 0, "chunkSize": 261120, "uploadDate": datetime.datetime(2020, 1, 1),
+                          "filename": "x", "metadata": {"property_id": p["id"], "media_id": "f" * 24, "committed": False}})
+        wait_until(lambda: files.find_one({"_id": m["id"]})["metadata"]["committed"] is True, 20,
+                   "the sweep to commit a listed photo")
+        wait_until(lambda: files.count_documents({"_id": "f" * 24}) == 0, 20, "the sweep to remove an unlisted file")
+        assert requests.get(s.url(m["url"]), timeout=10).status_code == 200
 
 
 def test_reso_media_expand_and_photos_count(stack, owner):
@@ -556,3 +569,50 @@ def test_reso_media_top_zero_and_patch_order_type(stack, owner):
     m = upload(stack, owner, p["id"], jpeg()).json()
     r = send(stack, "PATCH", f"/api/v1/properties/{p['id']}/media/{m['id']}", {"order": "1"}, token=owner["token"])
     assert_problem(r, 400, field="order")
+
+
+def test_a_retry_commits_what_its_first_delivery_did_not(stack, owner):
+    p = new_property(stack, owner)
+    data = jpeg(50, 40)
+    rid = "commit-" + uuid.uuid4().hex
+    m = upload(stack, owner, p["id"], data, rid=rid).json()
+    files = stack.mongo()[stack.prefix + "properties"]["media.files"]
+    files.update_one({"_id": m["id"]}, {"$set": {"metadata.committed": False}})  # as if its worker died there
+    again = upload(stack, owner, p["id"], data, rid=rid)
+    assert again.status_code == 201 and again.json() == m
+    assert files.find_one({"_id": m["id"]})["metadata"]["committed"] is True
+
+
+def test_copies_made_at_once_are_whole(stack, owner):
+    """Several first reads of one copy: one worker makes it, the others wait
+    for it; no writer removes another's chunks (a copy over one chunk)."""
+    p = new_property(stack, owner)
+    m = upload(stack, owner, p["id"], noisy_jpeg(3 << 20)).json()
+    url = stack.url(m["url"]) + "?w=1280"
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(requests.get(url, timeout=60))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status_code for r in out] == [200] * 6, [r.text[:200] for r in out]
+    assert len({r.content for r in out}) == 1
+    db = stack.mongo()[stack.prefix + "properties"]
+    copy = db["media.files"].find_one({"_id": m["id"] + "-w1280.jpeg"})
+    assert copy["length"] > copy["chunkSize"]  # more than one chunk
+    chunks = db["media.chunks"].count_documents({"files_id": copy["_id"]})
+    assert chunks == -(-copy["length"] // copy["chunkSize"])
+
+
+def test_a_colour_profile_is_applied_then_dropped(stack, owner):
+    from PIL import ImageCms
+    p = new_property(stack, owner)
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = io.BytesIO()
+    Image.new("RGB", (60, 40), (200, 100, 50)).save(out, "JPEG", icc_profile=profile, quality=95)
+    assert Image.open(io.BytesIO(out.getvalue())).info.get("icc_profile")
+    m = upload(stack, owner, p["id"], out.getvalue()).json()
+    got = Image.open(io.BytesIO(requests.get(stack.url(m["url"]), timeout=10).content))
+    assert not got.info.get("icc_profile")
+    r, g, b = got.getpixel((30, 20))
+    assert abs(r - 200) < 12 and abs(g - 100) < 12 and abs(b - 50) < 12  # sRGB to sRGB: the same colour

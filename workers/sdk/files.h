@@ -14,11 +14,26 @@
 
 #include "sdk/service.h"
 
+typedef enum {
+    SVC_FILE_WRITTEN, /* this call wrote it */
+    SVC_FILE_EXISTS,  /* it was there: written before under the same id */
+    SVC_FILE_BUSY,    /* another writer is writing it now (svc_file_wait) */
+    SVC_FILE_FAILED,  /* the database failed: error set */
+} svc_file_put_t;
+
 /* Writes `len` bytes as file `id` of `bucket` with `metadata` (may be
- * NULL). False (error set) on failure; a file `id` already there is a
- * duplicate-key error (svc_is_duplicate). */
-bool svc_file_put(mongoc_client_t *mongo, const char *service, const char *bucket, const char *id, const uint8_t *data,
-                  size_t len, const bson_t *metadata, bson_error_t *error);
+ * NULL), unless it is there. One writer at a time: a claim on the id
+ * (<bucket>.claims) comes first, so that two writers of one id never
+ * abort each other's chunks; a writer that died leaves a claim another
+ * takes over once it is stale, and chunks without a files document, which
+ * the next writer removes. */
+svc_file_put_t svc_file_put(mongoc_client_t *mongo, const char *service, const char *bucket, const char *id,
+                            const uint8_t *data, size_t len, const bson_t *metadata, bson_error_t *error);
+
+/* svc_file_find, waiting up to half a request's deadline for a file that
+ * another writer is writing (SVC_FILE_BUSY). */
+bool svc_file_wait(mongoc_client_t *mongo, const char *service, const char *bucket, const char *id, bson_t *out,
+                   bool *found, bson_error_t *error);
 
 /* Removes file `id` and its chunks; a file that is not there is not an error. */
 bool svc_file_delete(mongoc_client_t *mongo, const char *service, const char *bucket, const char *id,

@@ -198,20 +198,29 @@ media_store(svc_call_t *call, int64_t id, const char *content_type, const proper
     BSON_APPEND_INT32(&meta, "height", height);
     BSON_APPEND_UTF8(&meta, "sha256", sha);
     BSON_APPEND_BOOL(&meta, "committed", false);
-    /* A file already there is this request's, from an earlier or a
-     * concurrent delivery: the same id is the same bytes. Chunks without
-     * their files document are what a delivery that died while writing
-     * left: they go, and the file is written again. */
-    bool ok = svc_file_put(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, m->id, clean, clean_len, &meta, &error);
-    if (!ok && svc_is_duplicate(&error)) {
+    /* A file already there, or being written by another delivery of this
+     * request, is this request's: the same id is the same bytes. */
+    bool ok = true;
+    switch (svc_file_put(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, m->id, clean, clean_len, &meta, &error)) {
+    case SVC_FILE_WRITTEN:
+    case SVC_FILE_EXISTS:
+        break;
+    case SVC_FILE_BUSY: {
         bson_t file = BSON_INITIALIZER;
         bool found = false;
-        ok = svc_file_find(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, m->id, &file, &found, &error);
-        if (ok && !found)
-            ok = svc_file_delete(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, m->id, &error) &&
-                 svc_file_put(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, m->id, clean, clean_len, &meta,
-                              &error);
+        ok = svc_file_wait(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, m->id, &file, &found, &error);
         bson_destroy(&file);
+        if (ok && !found) {
+            svc_fail(call, 503, "upload_busy", "another delivery of this upload is storing it: retry shortly");
+            svc_retry_after(call, 1);
+            bson_destroy(&meta);
+            image_free(clean);
+            return false;
+        }
+        break;
+    }
+    case SVC_FILE_FAILED:
+        ok = false;
     }
     bson_destroy(&meta);
     image_free(clean);
@@ -393,7 +402,12 @@ properties_media_add(svc_call_t *call)
         goto forget;
     properties_media_id(id, call->req->auth_sub, call->req->rid, sha256, m.id);
     if (properties_photo_find(&property, m.id, &photo)) { /* a repeat: the photo this request made */
-        properties_media_reply_photo(call, 201, id, &property, m.id);
+        /* Its first delivery may have stopped between listing it and
+         * committing its file: committing again is harmless. */
+        if (media_commit_file(call, m.id, &error))
+            properties_media_reply_photo(call, 201, id, &property, m.id);
+        else
+            svc_fail_db(call, &error);
         goto done;
     }
     if (!media_request_unused(call, &property) || !properties_media_room(call, &property))

@@ -273,6 +273,11 @@ media_remove_where(svc_call_t *call, const bson_t *filter)
     bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(MEDIA_SWEEP_BATCH));
     bson_error_t error;
     int removed = 0;
+    /* Served no more from now on, whatever happens to the removal below:
+     * what it leaves, the sweep finishes (properties_media_sweep). */
+    bson_t *hide = BCON_NEW("$set", "{", "metadata.committed", BCON_BOOL(false), "}");
+    svc_update(files, filter, hide, true, NULL);
+    bson_destroy(hide);
     for (int round = 0; round < 100; round++) {
         media_files_t f = {.n = 0};
         if (!svc_find_each(files, filter, opts, media_collect_file, &f, &error) || f.n == 0)
@@ -305,6 +310,31 @@ properties_media_remove_all(svc_call_t *call, int64_t id)
     bson_destroy(filter);
 }
 
+/* What the sweep finds of one stale file. */
+typedef struct {
+    char ids[MEDIA_SWEEP_BATCH][PROPERTIES_MEDIA_ID_LEN + 32], media[MEDIA_SWEEP_BATCH][PROPERTIES_MEDIA_ID_LEN + 1];
+    int64_t property[MEDIA_SWEEP_BATCH];
+    int n;
+} media_stale_t;
+
+static bool
+media_collect_stale(const bson_t *doc, void *arg)
+{
+    media_stale_t *s = arg;
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
+        return true;
+    bson_strncpy(s->ids[s->n], bson_iter_utf8(&it, NULL), sizeof(s->ids[0]));
+    s->media[s->n][0] = '\0';
+    if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, "metadata.media_id", &it) &&
+        BSON_ITER_HOLDS_UTF8(&it))
+        bson_strncpy(s->media[s->n], bson_iter_utf8(&it, NULL), sizeof(s->media[0]));
+    s->property[s->n] = bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, "metadata.property_id", &it)
+                            ? bson_iter_as_int64(&it)
+                            : 0;
+    return ++s->n < MEDIA_SWEEP_BATCH;
+}
+
 int
 properties_media_sweep(svc_call_t *call)
 {
@@ -314,12 +344,44 @@ properties_media_sweep(svc_call_t *call)
     svc_delete(pieces, old, true, NULL);
     bson_destroy(old);
     svc_collection_close(pieces);
-    /* Files never committed: an add that stopped between its file and its
-     * change of the property. uploadDate is the file's, set by the driver. */
+    /* Files not committed for longer than an upload may take: an add that
+     * stopped between its file and its change of the property, or after
+     * the change and before the commit (then the property lists it, and it
+     * is committed now), and what a removal left. uploadDate is the
+     * file's, set by the driver. */
+    mongoc_collection_t *files = svc_collection(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET ".files");
     bson_t *stale = BCON_NEW("metadata.committed", BCON_BOOL(false), "uploadDate", "{", "$lt",
                              BCON_DATE_TIME(before_us / 1000), "}");
-    int removed = media_remove_where(call, stale);
+    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "metadata", BCON_INT32(1), "}", "limit",
+                            BCON_INT64(MEDIA_SWEEP_BATCH));
+    media_stale_t s = {.n = 0};
+    bson_error_t error;
+    int removed = 0;
+    if (svc_find_each(files, stale, opts, media_collect_stale, &s, &error))
+        for (int i = 0; i < s.n; i++) {
+            svc_call_t quiet;
+            bson_t property = BSON_INITIALIZER, photo;
+            svc_call_quiet(call, &quiet);
+            bool listed = s.property[i] > 0 && properties_load_live(&quiet, s.property[i], &property) &&
+                          properties_photo_find(&property, s.media[i], &photo);
+            bool failed = svc_replied_status(&quiet) >= 500;
+            svc_call_quiet_end(&quiet);
+            bson_destroy(&property);
+            if (failed)
+                continue; /* the database: next time */
+            if (listed) {
+                bson_t *by_id = BCON_NEW("_id", BCON_UTF8(s.ids[i]));
+                bson_t *commit = BCON_NEW("$set", "{", "metadata.committed", BCON_BOOL(true), "}");
+                svc_update(files, by_id, commit, false, NULL);
+                bson_destroy(commit);
+                bson_destroy(by_id);
+            } else {
+                removed += svc_file_delete(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, s.ids[i], NULL);
+            }
+        }
+    bson_destroy(opts);
     bson_destroy(stale);
+    svc_collection_close(files);
     return removed;
 }
 

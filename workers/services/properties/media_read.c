@@ -75,16 +75,51 @@ media_make_copy(svc_call_t *call, const bson_t *file, const char *mid, const cha
         BSON_APPEND_INT32(&meta, "height", (int32_t)(ch > 0 ? ch : 1));
         BSON_APPEND_UTF8(&meta, "sha256", sha);
         BSON_APPEND_BOOL(&meta, "committed", true);
-        ok = svc_file_put(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, copy_id, copy, copy_len, &meta, &error);
-        if (!ok && svc_is_duplicate(&error))
-            ok = true; /* another worker made it first: the same copy */
-        else if (!ok)
+        /* Another worker making it at once: media_find_file waits for it. */
+        ok = svc_file_put(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, copy_id, copy, copy_len, &meta, &error) !=
+             SVC_FILE_FAILED;
+        if (!ok)
             svc_fail_db(call, &error);
         bson_destroy(&meta);
     }
     image_free(copy);
     bson_free(original);
     return ok;
+}
+
+/* The copy `w` wide as `as_name` of photo `mid` (its original's files
+ * document in *file, replaced by the copy's), made first when it is not
+ * there, or waited for while another worker makes it; its id into
+ * `made`. False when it replied. */
+static bool
+media_copy(svc_call_t *call, bson_t *file, const char *mid, int64_t w, const char *as_name,
+           char made[PROPERTIES_MEDIA_ID_LEN + 16])
+{
+    char copy_id[PROPERTIES_MEDIA_ID_LEN + 16];
+    bson_error_t error;
+    bool found = false;
+    image_type_t as = strcmp(as_name, "webp") == 0 ? IMAGE_WEBP : IMAGE_JPEG;
+    snprintf(copy_id, sizeof(copy_id), "%s-w%lld.%s", mid, (long long)w, as_name);
+    bson_t copy = BSON_INITIALIZER;
+    if (media_find_file(call, copy_id, &copy, &found) < 0 ||
+        (!found && !media_make_copy(call, file, mid, copy_id, w, as))) {
+        bson_destroy(&copy);
+        return false;
+    }
+    if (!found && !svc_file_wait(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, copy_id, &copy, &found, &error)) {
+        svc_fail_db(call, &error);
+        bson_destroy(&copy);
+        return false;
+    }
+    bson_destroy(file);
+    *file = copy;
+    if (!found) {
+        svc_fail(call, 503, "copy_busy", "the copy %s is being made: retry shortly", copy_id);
+        svc_retry_after(call, 1);
+        return false;
+    }
+    bson_strncpy(made, copy_id, PROPERTIES_MEDIA_ID_LEN + 16);
+    return true;
 }
 
 /* properties.media.read {params: {mid}, query: {w?, as?, offset?}}: up to
@@ -103,6 +138,7 @@ properties_media_read(svc_call_t *call)
     int64_t w = 0, offset = 0;
     bson_t file = BSON_INITIALIZER;
     bool found = false;
+    char made[PROPERTIES_MEDIA_ID_LEN + 16] = ""; /* the copy read, when it is one */
 
     field_errors_init(&errors);
     if (bson_iter_init_find(&it, &call->req->params, "mid") && BSON_ITER_HOLDS_UTF8(&it))
@@ -138,30 +174,17 @@ properties_media_read(svc_call_t *call)
         svc_fail(call, 404, "not_found", "no photo has id %s", mid);
         goto done;
     }
-    if (w > 0) {
-        char copy_id[PROPERTIES_MEDIA_ID_LEN + 16];
-        image_type_t as = strcmp(as_name, "webp") == 0 ? IMAGE_WEBP : IMAGE_JPEG;
-        snprintf(copy_id, sizeof(copy_id), "%s-w%lld.%s", mid, (long long)w, as_name);
-        bson_t copy = BSON_INITIALIZER;
-        if (media_find_file(call, copy_id, &copy, &found) < 0 ||
-            (!found && (!media_make_copy(call, &file, mid, copy_id, w, as) ||
-                        media_find_file(call, copy_id, &copy, &found) < 0))) {
-            bson_destroy(&copy);
-            goto done;
-        }
-        bson_destroy(&file);
-        file = copy;
-        if (!found) {
-            svc_fail(call, 500, "internal", "the copy %s was made but cannot be read", copy_id);
-            goto done;
-        }
-    }
+    if (w > 0 && !media_copy(call, &file, mid, w, as_name, made))
+        goto done;
     int64_t length = media_meta_int(&file, "length");
     int64_t take = offset >= length ? 0 : length - offset;
     if (take > CFG_MEDIA_READ_BYTES)
         take = CFG_MEDIA_READ_BYTES;
     uint8_t *data = bson_malloc(take > 0 ? (size_t)take : 1);
     if (!svc_file_read(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, &file, offset, (size_t)take, data, &error)) {
+        /* A copy whose chunks are not all there is made again next time. */
+        if (made[0] != '\0' && error.code == MONGOC_ERROR_GRIDFS_CHUNK_MISSING)
+            svc_file_delete(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, made, NULL);
         svc_fail_db(call, &error);
     } else {
         bson_t body = BSON_INITIALIZER;
