@@ -111,8 +111,9 @@ media_copy(svc_call_t *call, bson_t *file, const char *mid, int64_t w, const cha
         bson_destroy(&copy);
         return false;
     }
+    /* Not `*file = copy`: an allocated bson_t points into itself. */
     bson_destroy(file);
-    *file = copy;
+    bson_steal(file, &copy);
     if (!found) {
         svc_fail(call, 503, "copy_busy", "the copy %s is being made: retry shortly", copy_id);
         svc_retry_after(call, 1);
