@@ -207,22 +207,14 @@ request_json_body(h2o_req_t *req, route_match_t *m, const char *rid, bson_t *bod
     return true;
 }
 
-/* The route's body (JSON or a form) into `body`, checked against the size
- * limit and its Content-Type. False when the 4xx is sent. */
+/* The route's body (JSON or a form) into `body`, checked against its
+ * Content-Type; its size was checked before routing (request_handle).
+ * False when the 4xx is sent. */
 static bool
 request_body(h2o_req_t *req, route_match_t *m, const char *rid, bson_t *body)
 {
     unsigned shape = route_error_shape(m->route->flags);
     bson_error_t error;
-    /* Set once from ROOST_MAX_BODY_BYTES at start-up (main.c), not the
-     * environment read again on every request. h2o refused larger bodies
-     * than a photo's before reading them. */
-    if ((int64_t)req->entity.len > limits.max_body) {
-        char *detail = problem_body_too_large();
-        respond_error(req, shape, rid, 413, "body_too_large", detail, NULL);
-        bson_free(detail);
-        return false;
-    }
     if (m->route->body == ROUTE_BODY_JSON)
         return request_json_body(req, m, rid, body);
     if (!request_content_type_is(req, request_form_types)) {
@@ -339,9 +331,10 @@ request_handle(h2o_handler_t *self, h2o_req_t *req)
     size_t path_len = route_path_len(req->path.len, req->query_at);
     route_result_t matched = routes_match(req->method.base, req->method.len, req->path.base, path_len, &m);
     observe_request(req, matched == ROUTE_FOUND ? m.route : NULL, rid);
-    /* A body past ROOST_MAX_BODY_BYTES is refused before anything else, on
-     * any route but a photo's, as h2o refused it when that was its limit
-     * (main.c raised h2o's to a photo's). */
+    /* A body past ROOST_MAX_BODY_BYTES (read once at start-up, main.c) is
+     * refused before anything else, on any route but a photo's, as h2o
+     * refused it when that was its limit (main.c raised h2o's to a
+     * photo's); request_body relies on it. */
     if ((int64_t)req->entity.len > limits.max_body && !(matched == ROUTE_FOUND && m.route->body == ROUTE_BODY_MEDIA)) {
         unsigned shape = matched == ROUTE_FOUND                        ? route_error_shape(m.route->flags)
                          : routes_odata_path(req->path.base, path_len) ? ROUTE_ODATA
