@@ -39,6 +39,14 @@ properties_media_id(int64_t property_id, int64_t sub, const char *rid, const cha
     sodium_bin2hex(out, PROPERTIES_MEDIA_ID_LEN + 1, hash, PROPERTIES_MEDIA_ID_LEN / 2);
 }
 
+void
+properties_sha256_hex(const uint8_t *bytes, size_t len, char out[PROPERTIES_SHA256_HEX + 1])
+{
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(hash, bytes, len);
+    sodium_bin2hex(out, PROPERTIES_SHA256_HEX + 1, hash, sizeof(hash));
+}
+
 bool
 properties_load_live(svc_call_t *call, int64_t id, bson_t *property)
 {
@@ -174,10 +182,8 @@ media_store(svc_call_t *call, int64_t id, const char *content_type, const proper
         svc_fail(call, 422, "undecodable_image", "%s", why);
         return false;
     }
-    unsigned char hash[crypto_hash_sha256_BYTES];
-    char sha[2 * crypto_hash_sha256_BYTES + 1];
-    crypto_hash_sha256(hash, clean, clean_len);
-    sodium_bin2hex(sha, sizeof(sha), hash, sizeof(hash));
+    char sha[PROPERTIES_SHA256_HEX + 1];
+    properties_sha256_hex(clean, clean_len, sha);
     int64_t now = clock_realtime_us();
     bson_init(&m->entry);
     BSON_APPEND_UTF8(&m->entry, "id", m->id);
@@ -271,20 +277,6 @@ properties_media_edit(svc_call_t *call, int status, properties_change_fn change,
     return got;
 }
 
-/* Marks the file committed: from now on it is served. */
-static bool
-media_commit_file(svc_call_t *call, const char *mid, bson_error_t *error)
-{
-    mongoc_collection_t *files = svc_collection(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET ".files");
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(mid));
-    bson_t *update = BCON_NEW("$set", "{", "metadata.committed", BCON_BOOL(true), "}");
-    bool ok = svc_update(files, filter, update, false, error);
-    bson_destroy(filter);
-    bson_destroy(update);
-    svc_collection_close(files);
-    return ok;
-}
-
 /* Answers `status` with photo `mid` as `property` lists it. */
 void
 properties_media_reply_photo(svc_call_t *call, int status, int64_t id, const bson_t *property, const char *mid)
@@ -326,10 +318,8 @@ media_request_unused(svc_call_t *call, const bson_t *property)
 static bool
 media_same_bytes(svc_call_t *call, const properties_joined_t *j, const char *sha256)
 {
-    unsigned char hash[crypto_hash_sha256_BYTES];
-    char hex[2 * crypto_hash_sha256_BYTES + 1];
-    crypto_hash_sha256(hash, j->bytes, j->len);
-    sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+    char hex[PROPERTIES_SHA256_HEX + 1];
+    properties_sha256_hex(j->bytes, j->len, hex);
     if (strcmp(hex, sha256) == 0)
         return true;
     svc_fail(call, 409, "upload_mismatch",
@@ -387,7 +377,8 @@ properties_media_add(svc_call_t *call)
     if (bson_iter_init_find(&it, body, "caption") && !BSON_ITER_HOLDS_NULL(&it))
         validate_text(&it, &errors, "caption", 0, MEDIA_CAPTION_MAX, &caption);
     if (!bson_iter_init_find(&it, body, "sha256") || !BSON_ITER_HOLDS_UTF8(&it) ||
-        strlen(sha256 = bson_iter_utf8(&it, NULL)) != 64 || strspn(sha256, "0123456789abcdef") != 64)
+        strlen(sha256 = bson_iter_utf8(&it, NULL)) != PROPERTIES_SHA256_HEX ||
+        strspn(sha256, "0123456789abcdef") != PROPERTIES_SHA256_HEX)
         field_errors_add(&errors, "sha256", "must be the SHA-256 of the whole upload, 64 lowercase hex digits");
     if (errors.count > 0) {
         svc_fail_fields(call, &errors);
@@ -404,7 +395,7 @@ properties_media_add(svc_call_t *call)
     if (properties_photo_find(&property, m.id, &photo)) { /* a repeat: the photo this request made */
         /* Its first delivery may have stopped between listing it and
          * committing its file: committing again is harmless. */
-        if (media_commit_file(call, m.id, &error))
+        if (properties_media_commit_file(call, m.id, &error))
             properties_media_reply_photo(call, 201, id, &property, m.id);
         else
             svc_fail_db(call, &error);
@@ -428,7 +419,7 @@ properties_media_add(svc_call_t *call)
     bson_t after;
     int status = properties_media_edit(call, 201, media_change_add, &m, &after);
     if (status == 201) {
-        if (media_commit_file(call, m.id, &error))
+        if (properties_media_commit_file(call, m.id, &error))
             properties_media_reply_photo(call, 201, id, &after, m.id);
         else
             svc_fail_db(call, &error);

@@ -67,9 +67,8 @@ properties_render_photos(const bson_t *doc, bson_t *out)
     BSON_APPEND_INT32(out, "photos_count", (int32_t)n);
 }
 
-/* params.mid: a photo id as this service makes them; false when it replied 404. */
-static bool
-media_param_id(svc_call_t *call, const char **mid)
+bool
+properties_media_param_id(svc_call_t *call, const char **mid)
 {
     bson_iter_t it;
     *mid = NULL;
@@ -131,7 +130,7 @@ properties_media_get(svc_call_t *call)
     int64_t id;
     const char *mid;
     bson_t property = BSON_INITIALIZER, photo;
-    if (media_property(call, &id, &property) && media_param_id(call, &mid)) {
+    if (media_property(call, &id, &property) && properties_media_param_id(call, &mid)) {
         if (properties_photo_find(&property, mid, &photo))
             properties_media_reply_photo(call, 200, id, &property, mid);
         else
@@ -224,7 +223,7 @@ properties_media_update(svc_call_t *call)
     media_change_t c = {0};
     bson_t after;
     field_errors_init(&errors);
-    if (!media_param_id(call, &c.mid))
+    if (!properties_media_param_id(call, &c.mid))
         goto done;
     validate_known_fields(body, fields, &errors);
     if (bson_iter_init_find(&it, body, "order") && (!BSON_ITER_HOLDS_INT(&it) || !validate_as_int(&it, &c.order) ||
@@ -310,6 +309,19 @@ properties_media_remove_all(svc_call_t *call, int64_t id)
     bson_destroy(filter);
 }
 
+bool
+properties_media_commit_file(svc_call_t *call, const char *mid, bson_error_t *error)
+{
+    mongoc_collection_t *files = svc_collection(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET ".files");
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(mid));
+    bson_t *update = BCON_NEW("$set", "{", "metadata.committed", BCON_BOOL(true), "}");
+    bool ok = svc_update(files, filter, update, false, error);
+    bson_destroy(filter);
+    bson_destroy(update);
+    svc_collection_close(files);
+    return ok;
+}
+
 /* What the sweep finds of one stale file. */
 typedef struct {
     char ids[MEDIA_SWEEP_BATCH][PROPERTIES_MEDIA_ID_LEN + 32], media[MEDIA_SWEEP_BATCH][PROPERTIES_MEDIA_ID_LEN + 1];
@@ -370,11 +382,7 @@ properties_media_sweep(svc_call_t *call)
             if (failed)
                 continue; /* the database: next time */
             if (listed) {
-                bson_t *by_id = BCON_NEW("_id", BCON_UTF8(s.ids[i]));
-                bson_t *commit = BCON_NEW("$set", "{", "metadata.committed", BCON_BOOL(true), "}");
-                svc_update(files, by_id, commit, false, NULL);
-                bson_destroy(commit);
-                bson_destroy(by_id);
+                properties_media_commit_file(call, s.ids[i], &error); /* or the next sweep */
             } else {
                 removed += svc_file_delete(call->mongo, "properties", PROPERTIES_MEDIA_BUCKET, s.ids[i], NULL);
             }
@@ -391,7 +399,7 @@ properties_media_delete(svc_call_t *call)
 {
     media_change_t c = {.remove = true};
     bson_t after;
-    if (!media_param_id(call, &c.mid))
+    if (!properties_media_param_id(call, &c.mid))
         return;
     int status = properties_media_edit(call, 200, media_change, &c, &after);
     if (status == 200) {

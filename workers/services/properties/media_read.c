@@ -11,7 +11,6 @@
 #include "properties.h"
 #include "sdk/files.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,10 +61,8 @@ media_make_copy(svc_call_t *call, const bson_t *file, const char *mid, const cha
     } else {
         int64_t width = media_meta_int(file, "metadata.width"), height = media_meta_int(file, "metadata.height");
         int64_t cw = width < w ? width : w, ch = width > 0 ? (height * cw + width / 2) / width : 0;
-        unsigned char hash[crypto_hash_sha256_BYTES];
-        char sha[2 * crypto_hash_sha256_BYTES + 1];
-        crypto_hash_sha256(hash, copy, copy_len);
-        sodium_bin2hex(sha, sizeof(sha), hash, sizeof(hash));
+        char sha[PROPERTIES_SHA256_HEX + 1];
+        properties_sha256_hex(copy, copy_len, sha);
         bson_t meta = BSON_INITIALIZER;
         BSON_APPEND_INT64(&meta, "property_id", media_meta_int(file, "metadata.property_id"));
         BSON_APPEND_UTF8(&meta, "media_id", mid);
@@ -142,12 +139,8 @@ properties_media_read(svc_call_t *call)
     char made[PROPERTIES_MEDIA_ID_LEN + 16] = ""; /* the copy read, when it is one */
 
     field_errors_init(&errors);
-    if (bson_iter_init_find(&it, &call->req->params, "mid") && BSON_ITER_HOLDS_UTF8(&it))
-        mid = bson_iter_utf8(&it, NULL);
-    if (mid == NULL || strlen(mid) != PROPERTIES_MEDIA_ID_LEN || strspn(mid, "0123456789abcdef") != strlen(mid)) {
-        svc_fail(call, 404, "not_found", "no photo has that id");
+    if (!properties_media_param_id(call, &mid))
         goto done;
-    }
     validate_known_fields(query, params, &errors);
     if (bson_has_field(query, "w")) {
         bool known = false;

@@ -136,6 +136,13 @@ void properties_media_id(int64_t property_id, int64_t sub, const char *rid, cons
 /* An upload's key: the caller and its request id ("<sub>:<rid>"), under
  * which its pieces are kept and its photo remembers it. */
 void properties_media_upload_key(const svc_call_t *call, char *out, size_t size);
+/* The SHA-256 of `len` bytes, as lowercase hex: a photo's ETag, an upload's name. */
+#define PROPERTIES_SHA256_HEX 64
+void properties_sha256_hex(const uint8_t *bytes, size_t len, char out[PROPERTIES_SHA256_HEX + 1]);
+/* params.mid: a photo id as this service makes them; false when it replied 404. */
+bool properties_media_param_id(svc_call_t *call, const char **mid);
+/* Marks file `mid` (a photo or a copy) committed: from now on it is served. */
+bool properties_media_commit_file(svc_call_t *call, const char *mid, bson_error_t *error);
 /* Property `id`, live, into `property` (initialised); false when it
  * replied 404 (or a database error). */
 bool properties_load_live(svc_call_t *call, int64_t id, bson_t *property);
