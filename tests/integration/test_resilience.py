@@ -93,9 +93,23 @@ def test_no_pool_gives_fast_503_then_recovers(fresh):
 def test_stuck_workers_give_504_at_the_deadline(fresh):
     stack = fresh(workers=1, env={"ROOST_REQUEST_TIMEOUT_MS": "1500"})
     workers = stack.worker_pids()
+    assert workers, "the pool has no worker to stop"
     for pid in workers:
         os.kill(pid, signal.SIGSTOP)
+
+    def stopped():
+        # kill() returns before every thread has stopped: on a busy machine a
+        # worker thread already running could still answer. Wait until the
+        # kernel says each is stopped (state T), then ask.
+        for pid in workers:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "T":
+                        return False
+        return True
+
     try:
+        wait_until(stopped, 10, "the workers to be stopped")
         t = time.monotonic()
         r = requests.get(stack.url("/api/v1/users/1"), timeout=10)
         elapsed = time.monotonic() - t
